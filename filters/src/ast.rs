@@ -1,0 +1,145 @@
+//! The syntax tree. Every node carries the span of the source it came from.
+//!
+//! The compiler annotates the tree in place (resolved globals, precompiled patterns), so
+//! the evaluator walks exactly what the parser built.
+
+use std::sync::Arc;
+
+use crate::error::Span;
+use crate::lexer::AssignOp;
+use crate::pattern::Pattern;
+use crate::value::{Str, Value};
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Not,
+    Negate,
+    Minus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Shl,
+    Shr,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Eq,
+    Ne,
+    In,
+    NotIn,
+    BitAnd,
+    BitXor,
+    BitOr,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Shl => "<<",
+            BinaryOp::Shr => ">>",
+            BinaryOp::Lt => "<",
+            BinaryOp::Gt => ">",
+            BinaryOp::Le => "<=",
+            BinaryOp::Ge => ">=",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::In => "in",
+            BinaryOp::NotIn => "!in",
+            BinaryOp::BitAnd => "&",
+            BinaryOp::BitXor => "^",
+            BinaryOp::BitOr => "|",
+        }
+    }
+}
+
+/// A variable reference; `global` is filled in by the compiler when the name is a builtin.
+#[derive(Clone, Debug)]
+pub struct Var {
+    pub name: Str,
+    pub global: Option<Value>,
+}
+
+/// A function literal: `(a, b) => expr`, `function (a) { … }` or `{{ … }}`.
+#[derive(Debug)]
+pub struct Lambda {
+    pub params: Vec<Str>,
+    pub body: Expr,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Literal(Value),
+    Array(Vec<Expr>),
+    /// A dictionary literal: `key = value` items evaluated in order.
+    Dict(Vec<(Str, AssignOp, Expr)>),
+    Var(Var),
+    Member(Box<Expr>, Str),
+    Index(Box<Expr>, Box<Expr>),
+    /// A call; `pattern` holds a glob or regex compiled ahead when the first argument of
+    /// `match`/`regex` is a literal.
+    Call(Box<Expr>, Vec<Expr>, Option<Arc<Pattern>>),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Ternary(Box<Expr>, Box<Expr>, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
+    /// A statement list; its value is the last statement's.
+    Block(Vec<Expr>),
+    Lambda(Arc<Lambda>),
+    /// `var x = …` / `local x = …`.
+    VarDecl(Str, Option<Box<Expr>>),
+    Assign(AssignOp, Box<Expr>, Box<Expr>),
+    Return(Option<Box<Expr>>),
+    Break,
+    Continue,
+    Throw(Box<Expr>),
+    /// `for (k => v in x)` or `for (v in x)`.
+    For(Str, Option<Str>, Box<Expr>, Box<Expr>),
+    While(Box<Expr>, Box<Expr>),
+    Locals,
+    Globals,
+    This,
+}
+
+impl Expr {
+    pub fn new(kind: ExprKind, span: Span) -> Self {
+        Expr { kind, span }
+    }
+
+    /// Whether evaluating the expression can have an effect; Icinga refuses statements
+    /// without one ("Value computed is not used.").
+    pub fn has_side_effect(&self) -> bool {
+        matches!(
+            self.kind,
+            ExprKind::Call(..)
+                | ExprKind::If(..)
+                | ExprKind::VarDecl(..)
+                | ExprKind::Assign(..)
+                | ExprKind::Return(_)
+                | ExprKind::Break
+                | ExprKind::Continue
+                | ExprKind::Throw(_)
+                | ExprKind::For(..)
+                | ExprKind::While(..)
+        )
+    }
+}

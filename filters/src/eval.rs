@@ -1,0 +1,730 @@
+//! The evaluator: walks a compiled tree against a [`Scope`].
+//!
+//! Variables resolve as in Icinga's `VariableExpression`: the frame's locals first, then
+//! the scope the application provides (`host`, `service`, `event`, `filter_vars`…), then
+//! the builtin globals the compiler resolved ahead of time.
+
+use std::sync::Arc;
+
+use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+use crate::error::{Error, Span};
+use crate::function::{Closure, Function};
+use crate::lexer::AssignOp;
+use crate::ops;
+use crate::types;
+use crate::value::{Dict, Str, Value};
+
+/// What a filter can see of the application: variables and configuration objects.
+pub trait Scope {
+    /// A variable of the filter frame (`host`, `service`, a `filter_vars` key, …).
+    fn variable(&self, name: &str) -> Option<Value>;
+
+    /// `get_object(type, name)` and friends; `None` when there is no such object.
+    fn get_object(&self, _type_name: &str, _name: &str) -> Option<Value> {
+        None
+    }
+
+    /// `get_objects(type)`.
+    fn get_objects(&self, _type_name: &str) -> Vec<Value> {
+        Vec::new()
+    }
+}
+
+/// A scope without variables or objects.
+pub struct EmptyScope;
+
+impl Scope for EmptyScope {
+    fn variable(&self, _: &str) -> Option<Value> {
+        None
+    }
+}
+
+impl Scope for Dict {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.get(name).cloned()
+    }
+}
+
+impl<S: Scope + ?Sized> Scope for &S {
+    fn variable(&self, name: &str) -> Option<Value> {
+        (**self).variable(name)
+    }
+    fn get_object(&self, t: &str, n: &str) -> Option<Value> {
+        (**self).get_object(t, n)
+    }
+    fn get_objects(&self, t: &str) -> Vec<Value> {
+        (**self).get_objects(t)
+    }
+}
+
+/// Limits that keep a hostile expression from hanging or exhausting the process.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Nested function calls.
+    pub max_call_depth: u32,
+    /// Loop iterations plus function calls over the whole evaluation.
+    pub max_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_call_depth: 64,
+            max_steps: 10_000_000,
+        }
+    }
+}
+
+/// Non-local control flow, carried through `Result`'s error side.
+pub(crate) enum Flow {
+    Error(Error),
+    Return(Value),
+    Break,
+    Continue,
+}
+
+impl From<Error> for Flow {
+    fn from(e: Error) -> Self {
+        Flow::Error(e)
+    }
+}
+
+type R = Result<Value, Flow>;
+
+/// One evaluation's state: the frame's locals and the application scope.
+pub struct Env<'a> {
+    scope: &'a dyn Scope,
+    sandboxed: bool,
+    locals: Vec<(Str, Value)>,
+    /// Dictionaries under construction: keys set earlier are visible to later items.
+    this: Vec<Dict>,
+    calls: u32,
+    steps: u64,
+    limits: Limits,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(scope: &'a dyn Scope, sandboxed: bool, limits: Limits) -> Self {
+        Env {
+            scope,
+            sandboxed,
+            locals: Vec::new(),
+            this: Vec::new(),
+            calls: 0,
+            steps: 0,
+            limits,
+        }
+    }
+
+    pub fn scope(&self) -> &dyn Scope {
+        self.scope
+    }
+
+    pub fn sandboxed(&self) -> bool {
+        self.sandboxed
+    }
+
+    /// Evaluates a script; a top-level `return` yields its value.
+    pub fn run(&mut self, e: &Expr) -> Result<Value, Error> {
+        match self.eval(e) {
+            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Err(Flow::Error(e)) => Err(e),
+            Err(Flow::Break | Flow::Continue) => Err(Error::script(
+                "'break' or 'continue' outside of a loop",
+                e.span,
+            )),
+        }
+    }
+
+    /// The variables visible as `locals`, newest binding winning.
+    pub fn locals(&self) -> Dict {
+        self.locals
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn step(&mut self, span: Span) -> Result<(), Error> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return Err(Error::script(
+                format!(
+                    "Evaluation exceeded the limit of {} steps",
+                    self.limits.max_steps
+                ),
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, name: &str) -> Option<Value> {
+        if let Some((_, v)) = self.locals.iter().rev().find(|(k, _)| &**k == name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.this.last().and_then(|d| d.get(name)) {
+            return Some(v.clone());
+        }
+        self.scope.variable(name)
+    }
+
+    fn set_local(&mut self, name: &Str, value: Value, declare: bool) {
+        if !declare {
+            if let Some(slot) = self.locals.iter_mut().rev().find(|(k, _)| k == name) {
+                slot.1 = value;
+                return;
+            }
+        }
+        self.locals.push((name.clone(), value));
+    }
+
+    pub(crate) fn eval(&mut self, e: &Expr) -> R {
+        match &e.kind {
+            ExprKind::Literal(v) => Ok(v.clone()),
+            ExprKind::Var(var) => match self.lookup(&var.name) {
+                Some(v) => Ok(v),
+                None => match &var.global {
+                    Some(g) => Ok(g.clone()),
+                    None => Err(Error::script(
+                        format!("Tried to access undefined script variable '{}'", var.name),
+                        e.span,
+                    )
+                    .into()),
+                },
+            },
+            ExprKind::Member(obj, name) => {
+                let v = self.eval(obj)?;
+                Ok(get_field(&v, name, e.span)?)
+            }
+            ExprKind::Index(obj, index) => {
+                let v = self.eval(obj)?;
+                let i = self.eval(index)?;
+                Ok(get_index(&v, &i, e.span)?)
+            }
+            ExprKind::Binary(BinaryOp::In, a, b) => self.in_op(a, b, e.span).map(Value::Bool),
+            ExprKind::Binary(BinaryOp::NotIn, a, b) => {
+                self.in_op(a, b, e.span).map(|r| Value::Bool(!r))
+            }
+            ExprKind::Binary(op, a, b) => {
+                let a = self.eval(a)?;
+                let b = self.eval(b)?;
+                // Fast paths for the comparisons filters use most.
+                match (op, &a, &b) {
+                    (BinaryOp::Eq, Value::Number(x), Value::Number(y)) => {
+                        return Ok(Value::Bool(x == y))
+                    }
+                    (BinaryOp::Ne, Value::Number(x), Value::Number(y)) => {
+                        return Ok(Value::Bool(x != y))
+                    }
+                    (BinaryOp::Eq, Value::String(x), Value::String(y)) => {
+                        return Ok(Value::Bool(x == y))
+                    }
+                    _ => {}
+                }
+                ops::binary(*op, &a, &b).map_err(|m| Error::evaluation(m, e.span).into())
+            }
+            ExprKind::And(a, b) => {
+                let l = self.eval(a)?;
+                if !l.to_bool() {
+                    return Ok(l);
+                }
+                self.eval(b)
+            }
+            ExprKind::Or(a, b) => {
+                let l = self.eval(a)?;
+                if l.to_bool() {
+                    return Ok(l);
+                }
+                self.eval(b)
+            }
+            ExprKind::Unary(op, a) => {
+                let v = self.eval(a)?;
+                match op {
+                    UnaryOp::Not => Ok(Value::Bool(!v.to_bool())),
+                    UnaryOp::Negate => {
+                        let n = v.to_number().map_err(|m| Error::evaluation(m, e.span))?;
+                        Ok(Value::Number(!ops::to_i64(n) as f64))
+                    }
+                    UnaryOp::Minus => ops::binary(BinaryOp::Sub, &Value::Number(0.0), &v)
+                        .map_err(|m| Error::evaluation(m, e.span).into()),
+                }
+            }
+            ExprKind::Ternary(c, a, b) | ExprKind::If(c, a, Some(b)) => {
+                if self.eval(c)?.to_bool() {
+                    self.eval(a)
+                } else {
+                    self.eval(b)
+                }
+            }
+            ExprKind::If(c, a, None) => {
+                if self.eval(c)?.to_bool() {
+                    self.eval(a)
+                } else {
+                    Ok(Value::Null)
+                }
+            }
+            ExprKind::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.eval(item)?);
+                }
+                Ok(Value::from(out))
+            }
+            ExprKind::Dict(items) => self.dictionary(items),
+            ExprKind::Call(callee, args, pattern) => {
+                if let Some(p) = pattern {
+                    if let Some(v) = self.call_with_pattern(callee, args, p, e.span)? {
+                        return Ok(v);
+                    }
+                }
+                self.call(callee, args, e.span)
+            }
+            ExprKind::Block(items) => {
+                let mut last = Value::Null;
+                for item in items {
+                    last = self.eval(item)?;
+                }
+                Ok(last)
+            }
+            ExprKind::Lambda(l) => Ok(Value::Function(Arc::new(Function::Closure(Closure {
+                lambda: l.clone(),
+                captured: self.locals.clone(),
+            })))),
+            ExprKind::VarDecl(name, value) => {
+                self.refuse_in_sandbox(e.span)?;
+                let v = match value {
+                    Some(v) => self.eval(v)?,
+                    None => Value::Null,
+                };
+                self.set_local(name, v.clone(), true);
+                Ok(v)
+            }
+            ExprKind::Assign(op, target, value) => {
+                self.refuse_in_sandbox(e.span)?;
+                let v = self.eval(value)?;
+                self.assign(*op, target, v, e.span)
+            }
+            ExprKind::Return(v) => {
+                let v = match v {
+                    Some(v) => self.eval(v)?,
+                    None => Value::Null,
+                };
+                Err(Flow::Return(v))
+            }
+            ExprKind::Break => Err(Flow::Break),
+            ExprKind::Continue => Err(Flow::Continue),
+            ExprKind::Throw(v) => {
+                let v = self.eval(v)?;
+                Err(Error::script(v.to_display_string(), e.span).into())
+            }
+            ExprKind::For(k, v, iter, body) => self.for_loop(k, v.as_ref(), iter, body, e.span),
+            ExprKind::While(cond, body) => {
+                while self.eval(cond)?.to_bool() {
+                    self.step(e.span)?;
+                    match self.eval(body) {
+                        Ok(_) | Err(Flow::Continue) => {}
+                        Err(Flow::Break) => break,
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(Value::Null)
+            }
+            ExprKind::Locals => Ok(Value::from(self.locals())),
+            ExprKind::Globals => Ok(crate::globals::globals_dict()),
+            ExprKind::This => Ok(self.this.last().cloned().map_or(Value::Null, Value::from)),
+        }
+    }
+
+    fn refuse_in_sandbox(&self, span: Span) -> Result<(), Error> {
+        if self.sandboxed {
+            return Err(Error::script(
+                "Assignments are not allowed in sandbox mode.",
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    fn in_op(&mut self, a: &Expr, b: &Expr, span: Span) -> Result<bool, Flow> {
+        let haystack = self.eval(b)?;
+        let arr = match &haystack {
+            Value::Null => return Ok(false),
+            Value::Array(arr) => arr.clone(),
+            other => {
+                return Err(Error::script(
+                    format!(
+                        "Invalid right side argument for 'in' operator: {}",
+                        other.to_json()
+                    ),
+                    span,
+                )
+                .into())
+            }
+        };
+        let needle = self.eval(a)?;
+        Ok(arr.iter().any(|v| v.loose_eq(&needle)))
+    }
+
+    fn dictionary(&mut self, items: &[(Str, AssignOp, Expr)]) -> R {
+        self.this.push(Dict::new());
+        let result = (|| {
+            for (key, op, value) in items {
+                let v = self.eval(value)?;
+                let v = match op {
+                    AssignOp::Set => v,
+                    op => {
+                        let old = self.this.last().and_then(|d| d.get(key)).cloned();
+                        compound(*op, old.unwrap_or_default(), v, value.span)?
+                    }
+                };
+                if let Some(d) = self.this.last_mut() {
+                    d.insert(key.clone(), v);
+                }
+            }
+            Ok(())
+        })();
+        let dict = self.this.pop().unwrap_or_default();
+        result.map(|()| Value::from(dict))
+    }
+
+    fn for_loop(&mut self, k: &Str, v: Option<&Str>, iter: &Expr, body: &Expr, span: Span) -> R {
+        let container = self.eval(iter)?;
+        let pairs: Vec<(Value, Value)> = match (&container, v) {
+            (Value::Array(a), None) => a.iter().map(|x| (x.clone(), Value::Null)).collect(),
+            (Value::Dict(d), Some(_)) => d
+                .iter()
+                .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                .collect(),
+            (Value::Array(_), Some(_)) => {
+                return Err(
+                    Error::script("Cannot use dictionary iterator for array.", iter.span).into(),
+                )
+            }
+            (Value::Dict(_), None) => {
+                return Err(
+                    Error::script("Cannot use array iterator for dictionary.", iter.span).into(),
+                )
+            }
+            (Value::Null, _) => Vec::new(),
+            (other, _) => {
+                return Err(Error::script(
+                    format!("Invalid type in for expression: {}", other.type_name()),
+                    iter.span,
+                )
+                .into())
+            }
+        };
+        for (a, b) in pairs {
+            self.step(span)?;
+            self.set_local(k, a, false);
+            if let Some(v) = v {
+                self.set_local(v, b, false);
+            }
+            match self.eval(body) {
+                Ok(_) | Err(Flow::Continue) => {}
+                Err(Flow::Break) => break,
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(Value::Null)
+    }
+
+    /// Writes `value` through `target`: a variable, or a path of fields/indexes below one.
+    fn assign(&mut self, op: AssignOp, target: &Expr, value: Value, span: Span) -> R {
+        let mut path = Vec::new();
+        let mut cur = target;
+        loop {
+            match &cur.kind {
+                ExprKind::Var(_) => break,
+                ExprKind::Member(obj, name) => {
+                    path.push(Value::String(name.clone()));
+                    cur = obj;
+                }
+                ExprKind::Index(obj, idx) => {
+                    path.push(self.eval(idx)?);
+                    cur = obj;
+                }
+                _ => return Err(Error::script("Invalid assignment target.", target.span).into()),
+            }
+        }
+        let ExprKind::Var(var) = &cur.kind else {
+            return Err(Error::script("Invalid assignment target.", target.span).into());
+        };
+        path.reverse();
+        if path.is_empty() {
+            let new = match op {
+                AssignOp::Set => value,
+                op => compound(op, self.lookup(&var.name).unwrap_or_default(), value, span)?,
+            };
+            self.set_local(&var.name, new.clone(), false);
+            return Ok(new);
+        }
+        let mut root = match self.lookup(&var.name) {
+            Some(v) => v,
+            None => {
+                return Err(Error::script(
+                    format!("Tried to access undefined script variable '{}'", var.name),
+                    cur.span,
+                )
+                .into())
+            }
+        };
+        let result = set_path(&mut root, &path, op, value, span)?;
+        self.set_local(&var.name, root, false);
+        Ok(result)
+    }
+
+    fn call_with_pattern(
+        &mut self,
+        callee: &Expr,
+        args: &[Expr],
+        pattern: &crate::pattern::Pattern,
+        span: Span,
+    ) -> Result<Option<Value>, Flow> {
+        // Only when the name still means the builtin (no local shadows it).
+        let ExprKind::Var(var) = &callee.kind else {
+            return Ok(None);
+        };
+        if self.lookup(&var.name).is_some() || args.len() != 2 {
+            return Ok(None);
+        }
+        let text = self.eval(&args[1])?;
+        let is_match = match &text {
+            Value::String(s) => pattern.is_match(s),
+            Value::Array(a) => {
+                !a.is_empty() && a.iter().all(|v| pattern.is_match(&v.to_display_string()))
+            }
+            Value::Dict(_) => {
+                return Err(Error::evaluation(
+                    format!("Dictionaries are not supported by {}().", var.name),
+                    span,
+                )
+                .into())
+            }
+            other => pattern.is_match(&other.to_display_string()),
+        };
+        Ok(Some(Value::Bool(is_match)))
+    }
+
+    fn call(&mut self, callee: &Expr, args: &[Expr], span: Span) -> R {
+        let (this, func) = match &callee.kind {
+            ExprKind::Member(obj, name) => {
+                let this = self.eval(obj)?;
+                let f = get_field(&this, name, callee.span)?;
+                (this, f)
+            }
+            ExprKind::Index(obj, idx) => {
+                let this = self.eval(obj)?;
+                let i = self.eval(idx)?;
+                let f = get_index(&this, &i, callee.span)?;
+                (this, f)
+            }
+            _ => (Value::Null, self.eval(callee)?),
+        };
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(self.eval(a)?);
+        }
+        match func {
+            Value::Function(f) => {
+                if self.sandboxed && !f.is_safe() {
+                    return Err(Error::script(
+                        "Function is not marked as safe for sandbox mode.",
+                        span,
+                    )
+                    .into());
+                }
+                Ok(self.call_function(&f, &this, &values, span)?)
+            }
+            Value::Type(t) => {
+                Ok(crate::functions::construct(t, &values)
+                    .map_err(|m| Error::evaluation(m, span))?)
+            }
+            _ => Err(Error::script("Argument is not a callable object.", span).into()),
+        }
+    }
+
+    /// Calls a function value; builtins use this to call lambdas they were given.
+    pub fn call_function(
+        &mut self,
+        f: &Function,
+        this: &Value,
+        args: &[Value],
+        span: Span,
+    ) -> Result<Value, Error> {
+        self.step(span)?;
+        match f {
+            Function::Builtin(b) => (b.call)(self, this, args).map_err(|mut e| {
+                if e.span == Span::default() {
+                    e.span = span;
+                }
+                e
+            }),
+            Function::Closure(c) => {
+                if args.len() < c.lambda.params.len() {
+                    return Err(Error::evaluation("Too few arguments for function.", span));
+                }
+                if args.len() > c.lambda.params.len() {
+                    return Err(Error::evaluation("Too many arguments for function.", span));
+                }
+                if self.calls >= self.limits.max_call_depth {
+                    return Err(Error::script(
+                        "Stack overflow while evaluating expression: Recursion level too deep.",
+                        span,
+                    ));
+                }
+                let mut locals = c.captured.clone();
+                locals.extend(c.lambda.params.iter().cloned().zip(args.iter().cloned()));
+                let saved = std::mem::replace(&mut self.locals, locals);
+                self.calls += 1;
+                let result =
+                    stacker::maybe_grow(64 * 1024, 2 * 1024 * 1024, || self.eval(&c.lambda.body));
+                self.calls -= 1;
+                self.locals = saved;
+                match result {
+                    Ok(v) | Err(Flow::Return(v)) => Ok(v),
+                    Err(Flow::Error(e)) => Err(e),
+                    Err(Flow::Break | Flow::Continue) => Ok(Value::Null),
+                }
+            }
+        }
+    }
+}
+
+fn compound(op: AssignOp, old: Value, new: Value, span: Span) -> Result<Value, Flow> {
+    let bop = match op {
+        AssignOp::Set => return Ok(new),
+        AssignOp::Add => BinaryOp::Add,
+        AssignOp::Sub => BinaryOp::Sub,
+        AssignOp::Mul => BinaryOp::Mul,
+        AssignOp::Div => BinaryOp::Div,
+        AssignOp::Mod => BinaryOp::Mod,
+        AssignOp::BitXor => BinaryOp::BitXor,
+        AssignOp::BitAnd => BinaryOp::BitAnd,
+        AssignOp::BitOr => BinaryOp::BitOr,
+    };
+    ops::binary(bop, &old, &new).map_err(|m| Error::evaluation(m, span).into())
+}
+
+fn set_path(root: &mut Value, path: &[Value], op: AssignOp, value: Value, span: Span) -> R {
+    let (key, rest) = path.split_first().expect("set_path needs a key");
+    match root {
+        Value::Dict(d) => {
+            let d = Arc::make_mut(d);
+            let k: Str = key.to_display_string().into();
+            if rest.is_empty() {
+                let new = compound(op, d.get(&k).cloned().unwrap_or_default(), value, span)?;
+                d.insert(k, new.clone());
+                Ok(new)
+            } else {
+                let slot = d.entry(k).or_insert_with(|| Value::from(Dict::new()));
+                set_path(slot, rest, op, value, span)
+            }
+        }
+        Value::Array(a) => {
+            let len = a.len();
+            let i = index_of(key).filter(|i| *i < len).ok_or_else(|| {
+                Error::script(
+                    format!(
+                        "Array index '{}' is out of bounds.",
+                        key.to_display_string()
+                    ),
+                    span,
+                )
+            })?;
+            let a = Arc::make_mut(a);
+            if rest.is_empty() {
+                let new = compound(op, a[i].clone(), value, span)?;
+                a[i] = new.clone();
+                Ok(new)
+            } else {
+                set_path(&mut a[i], rest, op, value, span)
+            }
+        }
+        other => Err(Error::script(
+            format!("Cannot set field on value of type '{}'", other.type_name()),
+            span,
+        )
+        .into()),
+    }
+}
+
+fn index_of(key: &Value) -> Option<usize> {
+    match key {
+        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 => Some(*n as usize),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `VMOps::GetField`: `value.name`.
+pub fn get_field(v: &Value, name: &str, span: Span) -> Result<Value, Error> {
+    match v {
+        Value::Null => Ok(Value::Null),
+        Value::Dict(d) => Ok(match d.get(name) {
+            Some(v) => v.clone(),
+            None => prototype(v, name).unwrap_or_default(),
+        }),
+        Value::Array(a) => {
+            if let Ok(i) = name.parse::<i64>() {
+                return usize::try_from(i)
+                    .ok()
+                    .and_then(|i| a.get(i))
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::script(format!("Array index '{i}' is out of bounds."), span)
+                    });
+            }
+            prototype(v, name).ok_or_else(|| invalid_field(v, name, span))
+        }
+        Value::Type(t) => match name {
+            "name" => Ok(Value::from(t.name())),
+            "base" => Ok(t
+                .0
+                .base
+                .map_or(Value::Null, |b| Value::Type(types::TypeRef(b)))),
+            "prototype" => Ok(t.describe_prototype()),
+            _ => prototype(v, name).ok_or_else(|| invalid_field(v, name, span)),
+        },
+        Value::Object(o) => match o.get_field(name) {
+            Some(v) => Ok(v),
+            None => prototype(v, name).ok_or_else(|| invalid_field(v, name, span)),
+        },
+        _ => prototype(v, name).ok_or_else(|| invalid_field(v, name, span)),
+    }
+}
+
+/// `value[index]`: arrays take numbers, everything else a field name.
+pub fn get_index(v: &Value, index: &Value, span: Span) -> Result<Value, Error> {
+    if let (Value::Array(a), Value::Number(n)) = (v, index) {
+        if n.fract() == 0.0 {
+            return a
+                .get(*n as usize)
+                .filter(|_| *n >= 0.0)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::script(
+                        format!("Array index '{}' is out of bounds.", ops::to_i64(*n)),
+                        span,
+                    )
+                });
+        }
+    }
+    get_field(v, &index.to_display_string(), span)
+}
+
+fn prototype(v: &Value, name: &str) -> Option<Value> {
+    types::of(v)
+        .method(name)
+        .map(|m| Value::Function(Arc::new(Function::Builtin(m))))
+}
+
+fn invalid_field(v: &Value, name: &str, span: Span) -> Error {
+    Error::script(
+        format!(
+            "Invalid field access (for value of type '{}'): '{name}'",
+            types::of(v).name()
+        ),
+        span,
+    )
+}

@@ -1,0 +1,542 @@
+//! Global functions (`System`, `Math`, `Json` and `Icinga` namespaces).
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Span};
+use crate::eval::Env;
+use crate::function::Builtin;
+use crate::pattern::{self, Glob};
+use crate::types::{self, TypeRef};
+use crate::value::{Dict, Value};
+
+type Res = Result<Value, Error>;
+
+fn fail(msg: impl Into<String>) -> Error {
+    Error::evaluation(msg, Span::default())
+}
+
+fn arity(args: &[Value], n: usize) -> Result<(), Error> {
+    if args.len() < n {
+        return Err(fail("Too few arguments for function."));
+    }
+    if args.len() > n {
+        return Err(fail("Too many arguments for function."));
+    }
+    Ok(())
+}
+
+macro_rules! builtin {
+    ($ns:literal, $name:literal, [$($arg:literal),*], $safe:expr, $f:expr) => {
+        Builtin { name: concat!($ns, "#", $name), args: &[$($arg),*], safe: $safe, call: $f }
+    };
+}
+
+/// `MatchAll` / `MatchAny` from an optional third argument.
+fn match_any(args: &[Value]) -> Result<bool, Error> {
+    match args.get(2) {
+        None => Ok(false),
+        Some(v) => Ok(v.to_number().map_err(fail)? as i64 == 1),
+    }
+}
+
+/// Shared body of `match`, `regex` and `cidr_match` over a string or an array of strings.
+fn match_values(
+    name: &str,
+    args: &[Value],
+    mut test: impl FnMut(&str) -> Result<bool, Error>,
+) -> Res {
+    let any = match_any(args)?;
+    match &args[1] {
+        Value::Array(a) => {
+            if a.is_empty() {
+                return Ok(Value::Bool(false));
+            }
+            for v in a.iter() {
+                let r = test(&v.to_display_string())?;
+                if !any && !r {
+                    return Ok(Value::Bool(false));
+                }
+                if any && r {
+                    return Ok(Value::Bool(true));
+                }
+            }
+            Ok(Value::Bool(!any))
+        }
+        Value::Dict(_) => Err(fail(format!("Dictionaries are not supported by {name}()."))),
+        other => Ok(Value::Bool(test(&other.to_display_string())?)),
+    }
+}
+
+fn pattern_args(args: &[Value], what: &str) -> Result<(), Error> {
+    if args.len() < 2 {
+        return Err(fail(format!("{what} must be specified.")));
+    }
+    if args.len() > 3 {
+        return Err(fail("Invalid number of arguments specified."));
+    }
+    Ok(())
+}
+
+fn builtin_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    pattern_args(args, "Pattern and text")?;
+    let glob = Glob::new(&args[0].to_display_string());
+    match_values("match", args, |t| Ok(glob.is_match(t)))
+}
+
+fn builtin_regex(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    pattern_args(args, "Regular expression and text")?;
+    let re = pattern::regex(&args[0].to_display_string()).map_err(fail)?;
+    match_values("regex", args, |t| Ok(re.is_match(t).unwrap_or(false)))
+}
+
+/// Parses `addr[/bits]` into an IPv6 address (IPv4 mapped) and a prefix length.
+fn parse_cidr(pattern: &str) -> Result<(u128, u32), Error> {
+    let invalid = || fail(format!("Invalid CIDR mask: {pattern}"));
+    let (addr, bits) = match pattern.split_once('/') {
+        Some((a, b)) => (a, Some(b.parse::<u32>().map_err(|_| invalid())?)),
+        None => (pattern, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| invalid())?;
+    let (v6, bits) = match ip {
+        IpAddr::V4(v4) => {
+            let b = bits.unwrap_or(32);
+            if b > 32 {
+                return Err(invalid());
+            }
+            (u128::from(v4.to_ipv6_mapped()), b + 96)
+        }
+        IpAddr::V6(v6) => {
+            let b = bits.unwrap_or(128);
+            if b > 128 {
+                return Err(invalid());
+            }
+            (u128::from(v6), b)
+        }
+    };
+    let host_mask = if bits >= 128 { 0 } else { u128::MAX >> bits };
+    if v6 & host_mask != 0 {
+        return Err(fail("Masked-off bits must all be zero."));
+    }
+    Ok((v6, bits))
+}
+
+fn parse_ip(ip: &str) -> Option<u128> {
+    match ip.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => Some(u128::from(v4.to_ipv6_mapped())),
+        IpAddr::V6(v6) => Some(u128::from(v6)),
+    }
+}
+
+fn builtin_cidr_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    if args.len() < 2 {
+        return Err(fail("CIDR and IP address must be specified."));
+    }
+    if args.len() > 3 {
+        return Err(fail("Invalid number of arguments specified."));
+    }
+    let (net, bits) = parse_cidr(&args[0].to_display_string())?;
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    match_values("cidr_match", args, |ip| {
+        Ok(parse_ip(ip).is_some_and(|addr| addr & mask == net & mask))
+    })
+}
+
+fn builtin_len(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    arity(args, 1)?;
+    Ok(Value::Number(match &args[0] {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.len(),
+        Value::Dict(d) => d.len(),
+        _ => 0,
+    } as f64))
+}
+
+fn set_op(args: &[Value], union: bool) -> Res {
+    let mut result: Vec<Value> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        let Value::Array(items) = a else {
+            return Err(fail("Arguments must be arrays."));
+        };
+        if union {
+            for v in items.iter() {
+                if !result.iter().any(|r| r.loose_eq(v)) {
+                    result.push(v.clone());
+                }
+            }
+        } else if i == 0 {
+            for v in items.iter() {
+                if !result.iter().any(|r| r.loose_eq(v)) {
+                    result.push(v.clone());
+                }
+            }
+        } else {
+            result.retain(|r| items.iter().any(|v| v.loose_eq(r)));
+        }
+    }
+    // Icinga returns the members of a std::set: sorted.
+    result.sort_by(|a, b| {
+        crate::ops::compare(a, b, "<")
+            .ok()
+            .flatten()
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Ok(Value::from(result))
+}
+
+fn to_bool_fn(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    arity(args, 1)?;
+    Ok(Value::Bool(args[0].to_bool()))
+}
+
+fn to_number_fn(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    arity(args, 1)?;
+    Ok(Value::Number(args[0].to_number().map_err(fail)?))
+}
+
+fn to_string_fn(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
+    arity(args, 1)?;
+    Ok(Value::from(args[0].to_display_string()))
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn object_getter(env: &mut Env<'_>, type_name: &str, name: &Value) -> Res {
+    Ok(env
+        .scope()
+        .get_object(type_name, &name.to_display_string())
+        .unwrap_or_default())
+}
+
+fn type_name_arg(v: &Value) -> String {
+    match v {
+        Value::Type(t) => t.name().to_string(),
+        other => other.to_display_string(),
+    }
+}
+
+fn escape_shell_arg(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn escape_shell_cmd(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "#&;`|*?~<>^()[]{}$\\,\n\u{ff}\"'".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn math1(args: &[Value], f: fn(f64) -> f64) -> Res {
+    arity(args, 1)?;
+    Ok(Value::Number(f(args[0].to_number().map_err(fail)?)))
+}
+
+fn math2(args: &[Value], f: fn(f64, f64) -> f64) -> Res {
+    arity(args, 2)?;
+    Ok(Value::Number(f(
+        args[0].to_number().map_err(fail)?,
+        args[1].to_number().map_err(fail)?,
+    )))
+}
+
+fn fold_numbers(args: &[Value], pick: fn(f64, f64) -> f64, empty: f64) -> Res {
+    let mut acc: Option<f64> = None;
+    for a in args {
+        let n = a.to_number().map_err(fail)?;
+        acc = Some(acc.map_or(n, |x| pick(x, n)));
+    }
+    Ok(Value::Number(acc.unwrap_or(empty)))
+}
+
+pub static SYSTEM: &[Builtin] = &[
+    builtin!("System", "assert", ["value"], false, |_, _, args| {
+        arity(args, 1)?;
+        if args[0].to_bool() {
+            Ok(Value::Null)
+        } else {
+            Err(fail("Assertion failed"))
+        }
+    }),
+    builtin!("System", "basename", ["path"], true, |_, _, args| {
+        arity(args, 1)?;
+        let p = args[0].to_display_string();
+        let trimmed = p.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return Ok(Value::from(if p.is_empty() { "." } else { "/" }));
+        }
+        Ok(Value::from(trimmed.rsplit('/').next().unwrap_or(trimmed)))
+    }),
+    builtin!("System", "bool", ["value"], true, to_bool_fn),
+    builtin!(
+        "System",
+        "cidr_match",
+        ["pattern", "ip", "mode"],
+        true,
+        builtin_cidr_match
+    ),
+    builtin!("System", "dirname", ["path"], true, |_, _, args| {
+        arity(args, 1)?;
+        let p = args[0].to_display_string();
+        let trimmed = p.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return Ok(Value::from(if p.is_empty() { "." } else { "/" }));
+        }
+        Ok(Value::from(match trimmed.rfind('/') {
+            None => ".",
+            Some(0) => "/",
+            Some(i) => trimmed[..i].trim_end_matches('/'),
+        }))
+    }),
+    builtin!("System", "escape_shell_arg", ["arg"], true, |_, _, args| {
+        arity(args, 1)?;
+        Ok(Value::from(escape_shell_arg(&args[0].to_display_string())))
+    }),
+    builtin!("System", "escape_shell_cmd", ["cmd"], true, |_, _, args| {
+        arity(args, 1)?;
+        Ok(Value::from(escape_shell_cmd(&args[0].to_display_string())))
+    }),
+    builtin!(
+        "System",
+        "get_object",
+        ["type", "name"],
+        true,
+        |env, _, args| {
+            arity(args, 2)?;
+            object_getter(env, &type_name_arg(&args[0]), &args[1])
+        }
+    ),
+    builtin!("System", "get_objects", ["type"], true, |env, _, args| {
+        arity(args, 1)?;
+        Ok(Value::from(
+            env.scope().get_objects(&type_name_arg(&args[0])),
+        ))
+    }),
+    builtin!("System", "get_time", [""], true, |_, _, _| Ok(
+        Value::Number(now())
+    )),
+    builtin!("System", "intersection", [""], true, |_, _, args| set_op(
+        args, false
+    )),
+    builtin!("System", "keys", ["value"], true, |_, _, args| {
+        arity(args, 1)?;
+        Ok(match &args[0] {
+            Value::Dict(d) => Value::from(
+                d.keys()
+                    .map(|k| Value::String(k.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => Value::Null,
+        })
+    }),
+    builtin!("System", "len", ["value"], true, builtin_len),
+    builtin!(
+        "System",
+        "match",
+        ["pattern", "text", "mode"],
+        true,
+        builtin_match
+    ),
+    builtin!("System", "number", ["value"], true, to_number_fn),
+    builtin!("System", "random", [""], true, |_, _, _| {
+        Ok(Value::Number(f64::from(rand::random::<u32>() >> 1)))
+    }),
+    builtin!(
+        "System",
+        "range",
+        ["start", "end", "increment"],
+        false,
+        |env, _, args| {
+            let nums: Result<Vec<f64>, Error> =
+                args.iter().map(|a| a.to_number().map_err(fail)).collect();
+            let nums = nums?;
+            let (start, end, step) = match nums.as_slice() {
+                [end] => (0.0, *end, 1.0),
+                [start, end] => (*start, *end, 1.0),
+                [start, end, step] => (*start, *end, *step),
+                _ => return Err(fail("Invalid number of arguments for range()")),
+            };
+            let mut out = Vec::new();
+            let mut i = start;
+            while (step > 0.0 && i < end) || (step < 0.0 && i > end) {
+                if out.len() >= 1_000_000 {
+                    return Err(fail("range() would produce more than 1000000 values"));
+                }
+                let _ = &env;
+                out.push(Value::Number(i));
+                i += step;
+            }
+            Ok(Value::from(out))
+        }
+    ),
+    builtin!(
+        "System",
+        "regex",
+        ["pattern", "text", "mode"],
+        true,
+        builtin_regex
+    ),
+    builtin!("System", "string", ["value"], true, to_string_fn),
+    builtin!("System", "typeof", ["value"], true, |_, _, args| {
+        arity(args, 1)?;
+        Ok(Value::Type(types::of(&args[0])))
+    }),
+    builtin!("System", "union", [""], true, |_, _, args| set_op(
+        args, true
+    )),
+];
+
+pub static MATH: &[Builtin] = &[
+    builtin!("Math", "abs", ["x"], true, |_, _, a| math1(a, f64::abs)),
+    builtin!("Math", "acos", ["x"], true, |_, _, a| math1(a, f64::acos)),
+    builtin!("Math", "asin", ["x"], true, |_, _, a| math1(a, f64::asin)),
+    builtin!("Math", "atan", ["x"], true, |_, _, a| math1(a, f64::atan)),
+    builtin!("Math", "atan2", ["x", "y"], true, |_, _, a| math2(
+        a,
+        f64::atan2
+    )),
+    builtin!("Math", "ceil", ["x"], true, |_, _, a| math1(a, f64::ceil)),
+    builtin!("Math", "cos", ["x"], true, |_, _, a| math1(a, f64::cos)),
+    builtin!("Math", "exp", ["x"], true, |_, _, a| math1(a, f64::exp)),
+    builtin!("Math", "floor", ["x"], true, |_, _, a| math1(a, f64::floor)),
+    builtin!("Math", "isinf", ["x"], true, |_, _, a| {
+        arity(a, 1)?;
+        Ok(Value::Bool(a[0].to_number().map_err(fail)?.is_infinite()))
+    }),
+    builtin!("Math", "isnan", ["x"], true, |_, _, a| {
+        arity(a, 1)?;
+        Ok(Value::Bool(a[0].to_number().map_err(fail)?.is_nan()))
+    }),
+    builtin!("Math", "log", ["x"], true, |_, _, a| math1(a, f64::ln)),
+    builtin!("Math", "max", [], true, |_, _, a| fold_numbers(
+        a,
+        f64::max,
+        f64::NEG_INFINITY
+    )),
+    builtin!("Math", "min", [], true, |_, _, a| fold_numbers(
+        a,
+        f64::min,
+        f64::INFINITY
+    )),
+    builtin!("Math", "pow", ["x", "y"], true, |_, _, a| math2(
+        a,
+        f64::powf
+    )),
+    builtin!("Math", "random", [], true, |_, _, _| Ok(Value::Number(
+        rand::random::<f64>()
+    ))),
+    builtin!("Math", "round", ["x"], true, |_, _, a| math1(a, f64::round)),
+    builtin!("Math", "sign", ["x"], true, |_, _, a| {
+        math1(a, |x| {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        })
+    }),
+    builtin!("Math", "sin", ["x"], true, |_, _, a| math1(a, f64::sin)),
+    builtin!("Math", "sqrt", ["x"], true, |_, _, a| math1(a, f64::sqrt)),
+    builtin!("Math", "tan", ["x"], true, |_, _, a| math1(a, f64::tan)),
+];
+
+pub static JSON: &[Builtin] = &[
+    builtin!("Json", "decode", ["value"], true, |_, _, a| {
+        arity(a, 1)?;
+        let parsed: serde_json::Value = serde_json::from_str(&a[0].to_display_string())
+            .map_err(|e| fail(format!("Invalid JSON: {e}")))?;
+        Ok(Value::from_json(&parsed))
+    }),
+    builtin!("Json", "encode", ["value"], true, |_, _, a| {
+        arity(a, 1)?;
+        Ok(Value::from(a[0].to_json()))
+    }),
+];
+
+macro_rules! getter {
+    ($name:literal, $type:literal) => {
+        builtin!("Icinga", $name, ["name"], false, |env, _, args| {
+            arity(args, 1)?;
+            object_getter(env, $type, &args[0])
+        })
+    };
+}
+
+pub static ICINGA: &[Builtin] = &[
+    getter!("get_check_command", "CheckCommand"),
+    getter!("get_event_command", "EventCommand"),
+    getter!("get_host", "Host"),
+    getter!("get_host_group", "HostGroup"),
+    getter!("get_notification_command", "NotificationCommand"),
+    builtin!(
+        "Icinga",
+        "get_service",
+        ["host", "name"],
+        false,
+        |env, _, args| {
+            match args {
+                [name] => object_getter(env, "Service", name),
+                [host, name] => {
+                    let host = match host {
+                        Value::Object(o) => o.name().to_string(),
+                        other => other.to_display_string(),
+                    };
+                    let full = format!("{host}!{}", name.to_display_string());
+                    object_getter(env, "Service", &Value::from(full))
+                }
+                _ => arity(args, 2).map(|()| Value::Null),
+            }
+        }
+    ),
+    getter!("get_service_group", "ServiceGroup"),
+    builtin!("Icinga", "get_services", ["host"], false, |env, _, args| {
+        arity(args, 1)?;
+        let host = match &args[0] {
+            Value::Object(o) => o.name().to_string(),
+            other => other.to_display_string(),
+        };
+        let prefix = format!("{host}!");
+        Ok(Value::from(
+            env.scope()
+                .get_objects("Service")
+                .into_iter()
+                .filter(|s| matches!(s, Value::Object(o) if o.name().starts_with(&prefix)))
+                .collect::<Vec<_>>(),
+        ))
+    }),
+    getter!("get_time_period", "TimePeriod"),
+    getter!("get_user", "User"),
+    getter!("get_user_group", "UserGroup"),
+];
+
+/// `Type(args)`: the constructors Icinga's types offer in scripts.
+pub fn construct(t: TypeRef, args: &[Value]) -> Result<Value, String> {
+    let first = args.first().cloned().unwrap_or_default();
+    match t.name() {
+        "String" => Ok(Value::from(first.to_display_string())),
+        "Number" => first.to_number().map(Value::Number),
+        "Boolean" => Ok(Value::Bool(first.to_bool())),
+        "Array" => Ok(match first {
+            Value::Array(a) => Value::Array(a),
+            _ => Value::from(Vec::new()),
+        }),
+        "Dictionary" => Ok(match first {
+            Value::Dict(d) => Value::Dict(d),
+            _ => Value::from(Dict::new()),
+        }),
+        other => Err(format!("Object of type '{other}' cannot be instantiated.")),
+    }
+}

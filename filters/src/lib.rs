@@ -1,0 +1,101 @@
+//! The Icinga 2 DSL expression language, as API filters, permission filters and the console
+//! use it: parse once, evaluate many.
+//!
+//! ```
+//! use filters::{Program, Value, Dict};
+//!
+//! let filter = Program::compile(r#"match("web*", host.name) && host.vars.os == "Linux""#).unwrap();
+//! let host: Dict = [
+//!     ("name".into(), Value::from("web01")),
+//!     ("vars".into(), Value::from(Dict::from([("os".into(), Value::from("Linux"))]))),
+//! ].into();
+//! let scope = Dict::from([("host".into(), Value::from(host))]);
+//! assert!(filter.matches(&scope).unwrap());
+//! ```
+//!
+//! # Layout
+//! - [`lexer`]: source text → tokens (newline rules of Icinga's lexer).
+//! - [`parser`]: tokens → [`ast::Expr`] with spans; nesting depth is bounded.
+//! - `compile`: resolves builtin names and precompiles literal glob/regex patterns in place.
+//! - [`eval`]: walks the tree against a [`Scope`] the application implements.
+//! - [`value`], `ops`: values and Icinga's operator semantics.
+//! - `functions`, `methods`, `globals`, [`types`]: the builtin library.
+//! - [`error`]: errors with spans, rendered with a caret.
+//! - [`console`]: the output format of `icinga2 console --eval`.
+
+pub mod ast;
+mod compile;
+pub mod console;
+pub mod error;
+pub mod eval;
+pub mod function;
+mod functions;
+mod globals;
+pub mod lexer;
+mod methods;
+mod ops;
+pub mod parser;
+pub mod pattern;
+pub mod types;
+pub mod value;
+
+use std::sync::Arc;
+
+pub use error::{Error, ErrorKind, Span};
+pub use eval::{EmptyScope, Env, Limits, Scope};
+pub use value::{Dict, Object, Str, Value};
+
+/// A compiled expression or script.
+#[derive(Clone, Debug)]
+pub struct Program {
+    source: Arc<str>,
+    expr: Arc<ast::Expr>,
+    limits: Limits,
+}
+
+impl Program {
+    /// Parses and compiles `source`.
+    ///
+    /// # Errors
+    /// A syntax error with the span of the offending token.
+    pub fn compile(source: &str) -> Result<Program, Error> {
+        let mut expr = parser::parse(source)?;
+        compile::compile(&mut expr);
+        Ok(Program {
+            source: source.into(),
+            expr: Arc::new(expr),
+            limits: Limits::default(),
+        })
+    }
+
+    /// The same program with other evaluation limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates in sandbox mode, as API filters run: no assignments, only side-effect free
+    /// functions.
+    pub fn evaluate(&self, scope: &dyn Scope) -> Result<Value, Error> {
+        Env::new(scope, true, self.limits).run(&self.expr)
+    }
+
+    /// Evaluates without the sandbox, as the console and configuration do.
+    pub fn execute(&self, scope: &dyn Scope) -> Result<Value, Error> {
+        Env::new(scope, false, self.limits).run(&self.expr)
+    }
+
+    /// Evaluates in sandbox mode and applies Icinga's truthiness to the result.
+    pub fn matches(&self, scope: &dyn Scope) -> Result<bool, Error> {
+        self.evaluate(scope).map(|v| v.to_bool())
+    }
+
+    /// Renders an error of this program with the source line and a caret.
+    pub fn render_error(&self, error: &Error) -> String {
+        error.render(&self.source, "<filter>")
+    }
+}

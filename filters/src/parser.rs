@@ -1,0 +1,716 @@
+//! A precedence-climbing parser for Icinga's expression grammar
+//! (`lib/config/config_parser.yy`): statements, operators with Icinga's precedence and
+//! associativity, literals, lambdas and control flow.
+
+use std::sync::Arc;
+
+use crate::ast::{BinaryOp, Expr, ExprKind, Lambda, UnaryOp, Var};
+use crate::error::{Error, Span};
+use crate::lexer::{tokenize, AssignOp, Tok, Token};
+use crate::value::{Str, Value};
+
+/// How deeply brackets, calls and unary operators may nest before the parser refuses.
+pub const MAX_NESTING: usize = 128;
+
+/// Parses a whole script (a statement list) into one expression.
+pub fn parse(src: &str) -> Result<Expr, Error> {
+    let tokens = tokenize(src)?;
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
+    let body = p.statements(&[Tok::Eof], false)?;
+    p.expect(&Tok::Eof)?;
+    Ok(body)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    depth: usize,
+}
+
+/// Binding power of a binary operator token (higher binds tighter) and whether chaining it
+/// is refused (Icinga's `%nonassoc`).
+fn binary_power(tok: &Tok) -> Option<(u8, BinaryOp, bool)> {
+    Some(match tok {
+        Tok::BitOr => (5, BinaryOp::BitOr, false),
+        Tok::BitXor => (6, BinaryOp::BitXor, false),
+        Tok::BitAnd => (7, BinaryOp::BitAnd, false),
+        Tok::Eq => (8, BinaryOp::Eq, true),
+        Tok::Ne => (8, BinaryOp::Ne, true),
+        Tok::In => (9, BinaryOp::In, false),
+        Tok::NotIn => (9, BinaryOp::NotIn, false),
+        Tok::Lt => (10, BinaryOp::Lt, true),
+        Tok::Gt => (10, BinaryOp::Gt, true),
+        Tok::Le => (10, BinaryOp::Le, true),
+        Tok::Ge => (10, BinaryOp::Ge, true),
+        Tok::Shl => (11, BinaryOp::Shl, false),
+        Tok::Shr => (11, BinaryOp::Shr, false),
+        Tok::Plus => (12, BinaryOp::Add, false),
+        Tok::Minus => (12, BinaryOp::Sub, false),
+        Tok::Star => (13, BinaryOp::Mul, false),
+        Tok::Slash => (13, BinaryOp::Div, false),
+        Tok::Percent => (13, BinaryOp::Mod, false),
+        _ => return None,
+    })
+}
+
+const TERNARY_POWER: u8 = 2;
+const OR_POWER: u8 = 3;
+const AND_POWER: u8 = 4;
+
+/// How Icinga's parser names a token in "syntax error, unexpected …".
+fn describe(tok: &Tok) -> String {
+    let s = match tok {
+        Tok::Number(_) => "number (T_NUMBER)",
+        Tok::String(_) => "string (T_STRING)",
+        Tok::Ident(_) => "identifier (T_IDENTIFIER)",
+        Tok::Newline => "new-line",
+        Tok::Eof => "end of file",
+        Tok::Eq => "== (T_EQUAL)",
+        Tok::Ne => "!= (T_NOT_EQUAL)",
+        Tok::Lt => "< (T_LESS_THAN)",
+        Tok::Gt => "> (T_GREATER_THAN)",
+        Tok::Le => "<= (T_LESS_THAN_OR_EQUAL)",
+        Tok::Ge => ">= (T_GREATER_THAN_OR_EQUAL)",
+        Tok::And => "&& (T_LOGICAL_AND)",
+        Tok::Or => "|| (T_LOGICAL_OR)",
+        Tok::In => "in (T_IN)",
+        Tok::NotIn => "!in (T_NOT_IN)",
+        Tok::Arrow => "=> (T_FOLLOWS)",
+        Tok::Assign(_) => "= (T_SET)",
+        Tok::RParen => "')'",
+        Tok::LParen => "'('",
+        Tok::RBracket => "']'",
+        Tok::LBracket => "'['",
+        Tok::RBrace => "'}'",
+        Tok::LBrace => "'{'",
+        Tok::Comma => "','",
+        Tok::Semicolon => "';'",
+        Tok::Colon => "':'",
+        Tok::Question => "'?'",
+        Tok::Dot => "'.'",
+        Tok::Reserved(w) => return format!("{w}"),
+        other => return format!("{other:?}").to_lowercase(),
+    };
+    s.to_string()
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        &self.tokens[self.pos].tok
+    }
+
+    fn peek_at(&self, off: usize) -> &Tok {
+        let i = (self.pos + off).min(self.tokens.len() - 1);
+        &self.tokens[i].tok
+    }
+
+    fn span(&self) -> Span {
+        self.tokens[self.pos].span
+    }
+
+    fn prev_span(&self) -> Span {
+        self.tokens[self.pos.saturating_sub(1)].span
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.tokens[self.pos].clone();
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn eat(&mut self, tok: &Tok) -> bool {
+        if self.peek() == tok {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn unexpected(&self) -> Error {
+        Error::syntax(
+            format!("syntax error, unexpected {}", describe(self.peek())),
+            self.span(),
+        )
+    }
+
+    fn expect(&mut self, tok: &Tok) -> Result<Span, Error> {
+        if self.peek() == tok {
+            Ok(self.bump().span)
+        } else {
+            Err(self.unexpected())
+        }
+    }
+
+    fn skip_newlines(&mut self) {
+        while self.eat(&Tok::Newline) {}
+    }
+
+    fn enter(&mut self) -> Result<(), Error> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(Error::syntax(
+                format!("Expression nesting exceeds the limit of {MAX_NESTING} levels"),
+                self.span(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A statement list up to one of `end` (not consumed). With `require_effect`, every
+    /// statement must have a side effect (loop and function bodies); otherwise all but the
+    /// last.
+    fn statements(&mut self, end: &[Tok], require_effect: bool) -> Result<Expr, Error> {
+        let start = self.span();
+        let mut items = Vec::new();
+        loop {
+            while matches!(self.peek(), Tok::Newline | Tok::Semicolon) {
+                self.bump();
+            }
+            if end.contains(self.peek()) {
+                break;
+            }
+            items.push(self.statement()?);
+            if !matches!(self.peek(), Tok::Newline | Tok::Semicolon) && !end.contains(self.peek()) {
+                return Err(self.unexpected());
+            }
+        }
+        let last = items.len().saturating_sub(1);
+        for (i, item) in items.iter().enumerate() {
+            if (require_effect || i != last) && !item.has_side_effect() {
+                return Err(Error::syntax("Value computed is not used.", item.span));
+            }
+        }
+        let span = match (items.first(), items.last()) {
+            (Some(a), Some(b)) => a.span.to(b.span),
+            _ => start,
+        };
+        Ok(if items.len() == 1 {
+            items
+                .pop()
+                .unwrap_or_else(|| Expr::new(ExprKind::Literal(Value::Null), span))
+        } else {
+            Expr::new(ExprKind::Block(items), span)
+        })
+    }
+
+    fn statement(&mut self) -> Result<Expr, Error> {
+        let start = self.span();
+        match self.peek().clone() {
+            Tok::Var | Tok::Local => {
+                self.bump();
+                let name = self.identifier()?;
+                let value = if self.eat(&Tok::Assign(AssignOp::Set)) {
+                    Some(Box::new(self.expression()?))
+                } else {
+                    None
+                };
+                Ok(Expr::new(
+                    ExprKind::VarDecl(name, value),
+                    start.to(self.prev_span()),
+                ))
+            }
+            Tok::Return => {
+                self.bump();
+                let value = if self.at_statement_end() {
+                    None
+                } else {
+                    Some(Box::new(self.expression()?))
+                };
+                Ok(Expr::new(
+                    ExprKind::Return(value),
+                    start.to(self.prev_span()),
+                ))
+            }
+            Tok::Break => {
+                self.bump();
+                Ok(Expr::new(ExprKind::Break, start))
+            }
+            Tok::Continue => {
+                self.bump();
+                Ok(Expr::new(ExprKind::Continue, start))
+            }
+            Tok::Throw => {
+                self.bump();
+                let value = self.expression()?;
+                Ok(Expr::new(
+                    ExprKind::Throw(Box::new(value)),
+                    start.to(self.prev_span()),
+                ))
+            }
+            Tok::For => self.for_loop(),
+            Tok::While => {
+                self.bump();
+                self.expect(&Tok::LParen)?;
+                let cond = self.expression()?;
+                self.expect(&Tok::RParen)?;
+                let body = self.block(true)?;
+                Ok(Expr::new(
+                    ExprKind::While(Box::new(cond), Box::new(body)),
+                    start.to(self.prev_span()),
+                ))
+            }
+            Tok::Reserved(_) => Err(self.unexpected()),
+            _ => {
+                let target = self.expression()?;
+                if let Tok::Assign(op) = *self.peek() {
+                    if !matches!(
+                        target.kind,
+                        ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)
+                    ) {
+                        return Err(self.unexpected());
+                    }
+                    self.bump();
+                    let value = self.expression()?;
+                    let span = target.span.to(value.span);
+                    return Ok(Expr::new(
+                        ExprKind::Assign(op, Box::new(target), Box::new(value)),
+                        span,
+                    ));
+                }
+                Ok(target)
+            }
+        }
+    }
+
+    fn at_statement_end(&self) -> bool {
+        matches!(
+            self.peek(),
+            Tok::Newline | Tok::Semicolon | Tok::RBrace | Tok::Eof
+        )
+    }
+
+    fn for_loop(&mut self) -> Result<Expr, Error> {
+        let start = self.bump().span;
+        self.expect(&Tok::LParen)?;
+        let first = self.identifier()?;
+        let second = if self.eat(&Tok::Arrow) {
+            Some(self.identifier()?)
+        } else {
+            None
+        };
+        self.expect(&Tok::In)?;
+        let iter = self.expression()?;
+        self.expect(&Tok::RParen)?;
+        let body = self.block(true)?;
+        let (key, value) = match second {
+            Some(v) => (first, Some(v)),
+            None => (first, None),
+        };
+        Ok(Expr::new(
+            ExprKind::For(key, value, Box::new(iter), Box::new(body)),
+            start.to(self.prev_span()),
+        ))
+    }
+
+    /// `{ statements }`
+    fn block(&mut self, require_effect: bool) -> Result<Expr, Error> {
+        self.skip_newlines();
+        self.expect(&Tok::LBrace)?;
+        self.enter()?;
+        let body = self.statements(&[Tok::RBrace], require_effect)?;
+        self.depth -= 1;
+        self.expect(&Tok::RBrace)?;
+        Ok(body)
+    }
+
+    fn identifier(&mut self) -> Result<Str, Error> {
+        match self.peek().clone() {
+            Tok::Ident(name) => {
+                self.bump();
+                Ok(name.into())
+            }
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    pub fn expression(&mut self) -> Result<Expr, Error> {
+        self.binary(0)
+    }
+
+    fn binary(&mut self, min_power: u8) -> Result<Expr, Error> {
+        self.enter()?;
+        let mut lhs = self.unary()?;
+        let mut last_nonassoc: Option<u8> = None;
+        loop {
+            let tok = self.peek().clone();
+            if tok == Tok::Question && min_power <= TERNARY_POWER {
+                self.bump();
+                let then = self.binary(TERNARY_POWER)?;
+                self.skip_newlines();
+                self.expect(&Tok::Colon)?;
+                let otherwise = self.binary(TERNARY_POWER)?;
+                let span = lhs.span.to(otherwise.span);
+                lhs = Expr::new(
+                    ExprKind::Ternary(Box::new(lhs), Box::new(then), Box::new(otherwise)),
+                    span,
+                );
+                continue;
+            }
+            let (power, op) = match tok {
+                Tok::Or => (OR_POWER, None),
+                Tok::And => (AND_POWER, None),
+                _ => match binary_power(&tok) {
+                    Some((power, op, nonassoc)) => (power, Some((op, nonassoc))),
+                    None => break,
+                },
+            };
+            if power <= min_power {
+                break;
+            }
+            if matches!(op, Some((_, true))) && last_nonassoc == Some(power) {
+                return Err(self.unexpected());
+            }
+            self.bump();
+            let rhs = self.binary(power)?;
+            let span = lhs.span.to(rhs.span);
+            lhs = match (tok, op) {
+                (Tok::Or, _) => Expr::new(ExprKind::Or(Box::new(lhs), Box::new(rhs)), span),
+                (Tok::And, _) => Expr::new(ExprKind::And(Box::new(lhs), Box::new(rhs)), span),
+                (_, Some((op, nonassoc))) => {
+                    last_nonassoc = nonassoc.then_some(power);
+                    Expr::new(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span)
+                }
+                _ => unreachable!("binary operators have an op"),
+            };
+        }
+        self.depth -= 1;
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> Result<Expr, Error> {
+        let start = self.span();
+        let op = match self.peek() {
+            Tok::Not => Some(UnaryOp::Not),
+            Tok::Tilde => Some(UnaryOp::Negate),
+            Tok::Minus => Some(UnaryOp::Minus),
+            Tok::Plus => {
+                self.bump();
+                self.enter()?;
+                let e = self.unary()?;
+                self.depth -= 1;
+                return Ok(Expr::new(e.kind, start.to(e.span)));
+            }
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.bump();
+            self.enter()?;
+            let operand = self.unary()?;
+            self.depth -= 1;
+            let span = start.to(operand.span);
+            return Ok(Expr::new(ExprKind::Unary(op, Box::new(operand)), span));
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> Result<Expr, Error> {
+        let mut e = self.primary()?;
+        loop {
+            match self.peek() {
+                Tok::Dot => {
+                    self.bump();
+                    let name: Str = match self.peek().clone() {
+                        Tok::Ident(n) => n.into(),
+                        _ => return Err(self.unexpected()),
+                    };
+                    let end = self.bump().span;
+                    let span = e.span.to(end);
+                    e = Expr::new(ExprKind::Member(Box::new(e), name), span);
+                }
+                Tok::LBracket => {
+                    self.bump();
+                    self.enter()?;
+                    let index = self.expression()?;
+                    self.depth -= 1;
+                    let end = self.expect(&Tok::RBracket)?;
+                    let span = e.span.to(end);
+                    e = Expr::new(ExprKind::Index(Box::new(e), Box::new(index)), span);
+                }
+                Tok::LParen => {
+                    self.bump();
+                    self.enter()?;
+                    let args = self.list(&Tok::RParen)?;
+                    self.depth -= 1;
+                    let end = self.expect(&Tok::RParen)?;
+                    let span = e.span.to(end);
+                    e = Expr::new(ExprKind::Call(Box::new(e), args, None), span);
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    /// Comma-separated expressions up to `end` (not consumed); a trailing comma is allowed.
+    fn list(&mut self, end: &Tok) -> Result<Vec<Expr>, Error> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_newlines();
+            if self.peek() == end {
+                return Ok(items);
+            }
+            items.push(self.expression()?);
+            self.skip_newlines();
+            if !self.eat(&Tok::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Whether the tokens at the cursor (`(` …) form a lambda parameter list.
+    fn lambda_ahead(&self) -> bool {
+        let mut i = 1;
+        if *self.peek_at(i) == Tok::RParen {
+            return *self.peek_at(i + 1) == Tok::Arrow || *self.peek_at(i + 1) == Tok::Use;
+        }
+        loop {
+            if !matches!(self.peek_at(i), Tok::Ident(_)) {
+                return false;
+            }
+            i += 1;
+            match self.peek_at(i) {
+                Tok::Comma => i += 1,
+                Tok::RParen => {
+                    return matches!(self.peek_at(i + 1), Tok::Arrow | Tok::Use);
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn params(&mut self) -> Result<Vec<Str>, Error> {
+        self.expect(&Tok::LParen)?;
+        let mut params = Vec::new();
+        if !self.eat(&Tok::RParen) {
+            loop {
+                params.push(self.identifier()?);
+                if self.eat(&Tok::RParen) {
+                    break;
+                }
+                self.expect(&Tok::Comma)?;
+            }
+        }
+        // `use (a, b)`: closures see the defining frame anyway, so the list only parses.
+        if self.eat(&Tok::Use) {
+            self.params()?;
+        }
+        Ok(params)
+    }
+
+    fn lambda_body(&mut self, params: Vec<Str>, start: Span) -> Result<Expr, Error> {
+        let body = if *self.peek() == Tok::LBrace {
+            self.block(false)?
+        } else {
+            self.expression()?
+        };
+        let span = start.to(self.prev_span());
+        Ok(Expr::new(
+            ExprKind::Lambda(Arc::new(Lambda { params, body })),
+            span,
+        ))
+    }
+
+    fn primary(&mut self) -> Result<Expr, Error> {
+        let start = self.span();
+        let tok = self.peek().clone();
+        let lit = |v: Value| Ok(Expr::new(ExprKind::Literal(v), start));
+        match tok {
+            Tok::Number(n) => {
+                self.bump();
+                lit(Value::Number(n))
+            }
+            Tok::String(s) => {
+                self.bump();
+                lit(Value::String(s.into()))
+            }
+            Tok::True => {
+                self.bump();
+                lit(Value::Bool(true))
+            }
+            Tok::False => {
+                self.bump();
+                lit(Value::Bool(false))
+            }
+            Tok::Null => {
+                self.bump();
+                lit(Value::Null)
+            }
+            Tok::Locals => {
+                self.bump();
+                Ok(Expr::new(ExprKind::Locals, start))
+            }
+            Tok::Globals => {
+                self.bump();
+                Ok(Expr::new(ExprKind::Globals, start))
+            }
+            Tok::This => {
+                self.bump();
+                Ok(Expr::new(ExprKind::This, start))
+            }
+            Tok::Ident(name) => {
+                self.bump();
+                if *self.peek() == Tok::Arrow {
+                    self.bump();
+                    return self.lambda_body(vec![name.into()], start);
+                }
+                Ok(Expr::new(
+                    ExprKind::Var(Var {
+                        name: name.into(),
+                        global: None,
+                    }),
+                    start,
+                ))
+            }
+            Tok::LParen => {
+                if self.lambda_ahead() {
+                    let params = self.params()?;
+                    self.expect(&Tok::Arrow)?;
+                    return self.lambda_body(params, start);
+                }
+                self.bump();
+                self.enter()?;
+                let inner = self.expression()?;
+                self.depth -= 1;
+                let end = self.expect(&Tok::RParen)?;
+                Ok(Expr::new(inner.kind, start.to(end)))
+            }
+            Tok::LBracket => {
+                self.bump();
+                self.enter()?;
+                let items = self.list(&Tok::RBracket)?;
+                self.depth -= 1;
+                let end = self.expect(&Tok::RBracket)?;
+                Ok(Expr::new(ExprKind::Array(items), start.to(end)))
+            }
+            Tok::LBrace => self.dictionary(),
+            Tok::NullaryLambdaBegin => {
+                self.bump();
+                self.enter()?;
+                let body = self.statements(&[Tok::RBrace], false)?;
+                self.depth -= 1;
+                self.expect(&Tok::RBrace)?;
+                self.expect(&Tok::RBrace)?;
+                let span = start.to(self.prev_span());
+                Ok(Expr::new(
+                    ExprKind::Lambda(Arc::new(Lambda {
+                        params: Vec::new(),
+                        body,
+                    })),
+                    span,
+                ))
+            }
+            Tok::Function => {
+                self.bump();
+                let name = match self.peek().clone() {
+                    Tok::Ident(n) => {
+                        self.bump();
+                        Some(Str::from(n))
+                    }
+                    _ => None,
+                };
+                let params = self.params()?;
+                let body = self.block(true)?;
+                let span = start.to(self.prev_span());
+                let lambda = Expr::new(ExprKind::Lambda(Arc::new(Lambda { params, body })), span);
+                Ok(match name {
+                    Some(name) => Expr::new(
+                        ExprKind::Assign(
+                            AssignOp::Set,
+                            Box::new(Expr::new(ExprKind::Var(Var { name, global: None }), span)),
+                            Box::new(lambda),
+                        ),
+                        span,
+                    ),
+                    None => lambda,
+                })
+            }
+            Tok::If => self.if_expression(),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    fn if_expression(&mut self) -> Result<Expr, Error> {
+        let start = self.bump().span;
+        self.expect(&Tok::LParen)?;
+        let cond = self.expression()?;
+        self.expect(&Tok::RParen)?;
+        let then = self.block(false)?;
+        // `else` may follow on the next line.
+        let save = self.pos;
+        self.skip_newlines();
+        let otherwise = if self.eat(&Tok::Else) {
+            self.skip_newlines();
+            if *self.peek() == Tok::If {
+                Some(Box::new(self.if_expression()?))
+            } else {
+                Some(Box::new(self.block(false)?))
+            }
+        } else {
+            self.pos = save;
+            None
+        };
+        Ok(Expr::new(
+            ExprKind::If(Box::new(cond), Box::new(then), otherwise),
+            start.to(self.prev_span()),
+        ))
+    }
+
+    /// `{ key = value, "other key" += value … }` separated by commas, semicolons or newlines.
+    fn dictionary(&mut self) -> Result<Expr, Error> {
+        let start = self.bump().span;
+        self.enter()?;
+        let mut items = Vec::new();
+        loop {
+            while matches!(self.peek(), Tok::Newline | Tok::Semicolon | Tok::Comma) {
+                self.bump();
+            }
+            if *self.peek() == Tok::RBrace {
+                break;
+            }
+            let key_span = self.span();
+            let key: Str = match self.peek().clone() {
+                Tok::Ident(k) | Tok::String(k) => k.into(),
+                _ => {
+                    // Anything else in a dictionary body is a value nobody uses.
+                    let e = self.expression()?;
+                    return Err(if e.has_side_effect() {
+                        Error::syntax("syntax error, unexpected '}'", e.span)
+                    } else {
+                        Error::syntax("Value computed is not used.", e.span)
+                    });
+                }
+            };
+            self.bump();
+            let op = match *self.peek() {
+                Tok::Assign(op) => op,
+                _ => {
+                    if matches!(
+                        self.peek(),
+                        Tok::RBrace | Tok::Comma | Tok::Newline | Tok::Semicolon
+                    ) {
+                        return Err(Error::syntax("Value computed is not used.", key_span));
+                    }
+                    return Err(self.unexpected());
+                }
+            };
+            self.bump();
+            let value = self.expression()?;
+            items.push((key, op, value));
+            if !matches!(
+                self.peek(),
+                Tok::Newline | Tok::Semicolon | Tok::Comma | Tok::RBrace
+            ) {
+                return Err(self.unexpected());
+            }
+        }
+        self.depth -= 1;
+        let end = self.expect(&Tok::RBrace)?;
+        Ok(Expr::new(ExprKind::Dict(items), start.to(end)))
+    }
+}

@@ -78,9 +78,9 @@ impl Default for Limits {
 /// Non-local control flow, carried through `Result`'s error side.
 pub(crate) enum Flow {
     Error(Error),
-    Return(Value),
-    Break,
-    Continue,
+    Return(Value, Span),
+    Break(Span),
+    Continue(Span),
 }
 
 impl From<Error> for Flow {
@@ -124,15 +124,15 @@ impl<'a> Env<'a> {
         self.sandboxed
     }
 
-    /// Evaluates a script; a top-level `return` yields its value.
+    /// Evaluates a script. Flow control outside a function or loop is an error, as in
+    /// Icinga.
     pub fn run(&mut self, e: &Expr) -> Result<Value, Error> {
         match self.eval(e) {
-            Ok(v) | Err(Flow::Return(v)) => Ok(v),
+            Ok(v) => Ok(v),
             Err(Flow::Error(e)) => Err(e),
-            Err(Flow::Break | Flow::Continue) => Err(Error::script(
-                "'break' or 'continue' outside of a loop",
-                e.span,
-            )),
+            Err(Flow::Return(_, span) | Flow::Break(span) | Flow::Continue(span)) => {
+                Err(Error::script("Invalid flow control statement.", span))
+            }
         }
     }
 
@@ -145,7 +145,12 @@ impl<'a> Env<'a> {
     }
 
     fn step(&mut self, span: Span) -> Result<(), Error> {
-        self.steps += 1;
+        self.charge(1, span)
+    }
+
+    /// Counts `n` units of work against [`Limits::max_steps`].
+    pub(crate) fn charge(&mut self, n: u64, span: Span) -> Result<(), Error> {
+        self.steps += n;
         if self.steps > self.limits.max_steps {
             return Err(Error::script(
                 format!(
@@ -185,11 +190,7 @@ impl<'a> Env<'a> {
                 Some(v) => Ok(v),
                 None => match &var.global {
                     Some(g) => Ok(g.clone()),
-                    None => Err(Error::script(
-                        format!("Tried to access undefined script variable '{}'", var.name),
-                        e.span,
-                    )
-                    .into()),
+                    None => Err(undefined(&var.name, e.span).into()),
                 },
             },
             ExprKind::Member(obj, name) => {
@@ -296,23 +297,24 @@ impl<'a> Env<'a> {
                     Some(v) => self.eval(v)?,
                     None => Value::Null,
                 };
-                self.set_local(name, v.clone(), true);
-                Ok(v)
+                self.set_local(name, v, true);
+                Ok(Value::Null)
             }
             ExprKind::Assign(op, target, value) => {
                 self.refuse_in_sandbox(e.span)?;
                 let v = self.eval(value)?;
-                self.assign(*op, target, v, e.span)
+                self.assign(*op, target, v, e.span)?;
+                Ok(Value::Null)
             }
             ExprKind::Return(v) => {
                 let v = match v {
                     Some(v) => self.eval(v)?,
                     None => Value::Null,
                 };
-                Err(Flow::Return(v))
+                Err(Flow::Return(v, e.span))
             }
-            ExprKind::Break => Err(Flow::Break),
-            ExprKind::Continue => Err(Flow::Continue),
+            ExprKind::Break => Err(Flow::Break(e.span)),
+            ExprKind::Continue => Err(Flow::Continue(e.span)),
             ExprKind::Throw(v) => {
                 let v = self.eval(v)?;
                 Err(Error::script(v.to_display_string(), e.span).into())
@@ -322,8 +324,8 @@ impl<'a> Env<'a> {
                 while self.eval(cond)?.to_bool() {
                     self.step(e.span)?;
                     match self.eval(body) {
-                        Ok(_) | Err(Flow::Continue) => {}
-                        Err(Flow::Break) => break,
+                        Ok(_) | Err(Flow::Continue(_)) => {}
+                        Err(Flow::Break(_)) => break,
                         Err(other) => return Err(other),
                     }
                 }
@@ -331,7 +333,7 @@ impl<'a> Env<'a> {
             }
             ExprKind::Locals => Ok(Value::from(self.locals())),
             ExprKind::Globals => Ok(crate::globals::globals_dict()),
-            ExprKind::This => Ok(self.this.last().cloned().map_or(Value::Null, Value::from)),
+            ExprKind::This => Ok(Value::from(self.this.last().cloned().unwrap_or_default())),
         }
     }
 
@@ -348,7 +350,7 @@ impl<'a> Env<'a> {
     fn in_op(&mut self, a: &Expr, b: &Expr, span: Span) -> Result<bool, Flow> {
         let haystack = self.eval(b)?;
         let arr = match &haystack {
-            Value::Null => return Ok(false),
+            v if v.is_empty() => return Ok(false),
             Value::Array(arr) => arr.clone(),
             other => {
                 return Err(Error::script(
@@ -405,7 +407,6 @@ impl<'a> Env<'a> {
                     Error::script("Cannot use array iterator for dictionary.", iter.span).into(),
                 )
             }
-            (Value::Null, _) => Vec::new(),
             (other, _) => {
                 return Err(Error::script(
                     format!("Invalid type in for expression: {}", other.type_name()),
@@ -421,8 +422,8 @@ impl<'a> Env<'a> {
                 self.set_local(v, b, false);
             }
             match self.eval(body) {
-                Ok(_) | Err(Flow::Continue) => {}
-                Err(Flow::Break) => break,
+                Ok(_) | Err(Flow::Continue(_)) => {}
+                Err(Flow::Break(_)) => break,
                 Err(other) => return Err(other),
             }
         }
@@ -444,11 +445,11 @@ impl<'a> Env<'a> {
                     path.push(self.eval(idx)?);
                     cur = obj;
                 }
-                _ => return Err(Error::script("Invalid assignment target.", target.span).into()),
+                _ => return Err(Error::script("Expression cannot be assigned to.", span).into()),
             }
         }
         let ExprKind::Var(var) = &cur.kind else {
-            return Err(Error::script("Invalid assignment target.", target.span).into());
+            return Err(Error::script("Expression cannot be assigned to.", span).into());
         };
         path.reverse();
         if path.is_empty() {
@@ -459,16 +460,7 @@ impl<'a> Env<'a> {
             self.set_local(&var.name, new.clone(), false);
             return Ok(new);
         }
-        let mut root = match self.lookup(&var.name) {
-            Some(v) => v,
-            None => {
-                return Err(Error::script(
-                    format!("Tried to access undefined script variable '{}'", var.name),
-                    cur.span,
-                )
-                .into())
-            }
-        };
+        let mut root = self.lookup(&var.name).unwrap_or_else(|| Value::from(Dict::new()));
         let result = set_path(&mut root, &path, op, value, span)?;
         self.set_local(&var.name, root, false);
         Ok(result)
@@ -519,6 +511,10 @@ impl<'a> Env<'a> {
                 let f = get_index(&this, &i, callee.span)?;
                 (this, f)
             }
+            ExprKind::Var(var) => {
+                let f = self.lookup(&var.name).or_else(|| var.global.clone()).unwrap_or_default();
+                (Value::Null, f)
+            }
             _ => (Value::Null, self.eval(callee)?),
         };
         let mut values = Vec::with_capacity(args.len());
@@ -534,6 +530,11 @@ impl<'a> Env<'a> {
                     )
                     .into());
                 }
+                if let (Function::Builtin(b), ExprKind::Member(obj, _)) = (&*f, &callee.kind) {
+                    if crate::methods::is_mutator(b) {
+                        return self.call_mutator(b, obj, &this, &values, span);
+                    }
+                }
                 Ok(self.call_function(&f, &this, &values, span)?)
             }
             Value::Type(t) => {
@@ -542,6 +543,31 @@ impl<'a> Env<'a> {
             }
             _ => Err(Error::script("Argument is not a callable object.", span).into()),
         }
+    }
+
+    /// `a.add(x)` and friends: the method returns the changed container, which is written
+    /// back through the receiver expression (containers are copy-on-write values here).
+    fn call_mutator(
+        &mut self,
+        b: &'static crate::function::Builtin,
+        receiver: &Expr,
+        this: &Value,
+        args: &[Value],
+        span: Span,
+    ) -> R {
+        if self.sandboxed {
+            return Err(Error::script("Function is not marked as safe for sandbox mode.", span).into());
+        }
+        let changed = (b.call)(self, this, args).map_err(|mut e| {
+            if e.span == Span::default() {
+                e.span = span;
+            }
+            e
+        })?;
+        if matches!(receiver.kind, ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)) {
+            self.assign(AssignOp::Set, receiver, changed, span)?;
+        }
+        Ok(Value::Null)
     }
 
     /// Calls a function value; builtins use this to call lambdas they were given.
@@ -554,18 +580,19 @@ impl<'a> Env<'a> {
     ) -> Result<Value, Error> {
         self.step(span)?;
         match f {
-            Function::Builtin(b) => (b.call)(self, this, args).map_err(|mut e| {
+            Function::Builtin(b) => {
+                crate::functions::check_arity(b, args.len())
+                    .map_err(|m| Error::evaluation(m, span))?;
+                (b.call)(self, this, args).map_err(|mut e| {
                 if e.span == Span::default() {
                     e.span = span;
                 }
                 e
-            }),
+            })
+            }
             Function::Closure(c) => {
                 if args.len() < c.lambda.params.len() {
-                    return Err(Error::evaluation("Too few arguments for function.", span));
-                }
-                if args.len() > c.lambda.params.len() {
-                    return Err(Error::evaluation("Too many arguments for function.", span));
+                    return Err(Error::evaluation("Too few arguments for function", span));
                 }
                 if self.calls >= self.limits.max_call_depth {
                     return Err(Error::script(
@@ -573,7 +600,10 @@ impl<'a> Env<'a> {
                         span,
                     ));
                 }
-                let mut locals = c.captured.clone();
+                // Names resolve to parameters, then the defining frame, then the caller's
+                // frame (so named functions can call themselves and each other).
+                let mut locals = self.locals.clone();
+                locals.extend(c.captured.iter().cloned());
                 locals.extend(c.lambda.params.iter().cloned().zip(args.iter().cloned()));
                 let saved = std::mem::replace(&mut self.locals, locals);
                 self.calls += 1;
@@ -582,13 +612,19 @@ impl<'a> Env<'a> {
                 self.calls -= 1;
                 self.locals = saved;
                 match result {
-                    Ok(v) | Err(Flow::Return(v)) => Ok(v),
+                    Ok(v) | Err(Flow::Return(v, _)) => Ok(v),
                     Err(Flow::Error(e)) => Err(e),
-                    Err(Flow::Break | Flow::Continue) => Ok(Value::Null),
+                    Err(Flow::Break(s) | Flow::Continue(s)) => {
+                        Err(Error::script("Invalid flow control statement.", s))
+                    }
                 }
             }
         }
     }
+}
+
+fn undefined(name: &str, span: Span) -> Error {
+    Error::evaluation(format!("Tried to access undefined script variable '{name}'"), span)
 }
 
 fn compound(op: AssignOp, old: Value, new: Value, span: Span) -> Result<Value, Flow> {

@@ -26,6 +26,41 @@ fn arity(args: &[Value], n: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Builtins that take a variable number of arguments and check them themselves.
+const VARIADIC: &[&str] = &[
+    "System#match",
+    "System#regex",
+    "System#cidr_match",
+    "System#range",
+    "System#union",
+    "System#intersection",
+    "System#get_time",
+    "System#random",
+    "Math#max",
+    "Math#min",
+    "Math#random",
+    "Function#call",
+    "Function#callv",
+    "Icinga#get_service",
+    "String#find",
+    "String#substr",
+    "Array#sort",
+];
+
+/// Icinga's `WrapFunction` check for fixed-arity builtins.
+pub fn check_arity(b: &Builtin, given: usize) -> Result<(), String> {
+    if VARIADIC.contains(&b.name) {
+        return Ok(());
+    }
+    if given < b.args.len() {
+        return Err("Too few arguments for function.".into());
+    }
+    if given > b.args.len() {
+        return Err("Too many arguments for function.".into());
+    }
+    Ok(())
+}
+
 macro_rules! builtin {
     ($ns:literal, $name:literal, [$($arg:literal),*], $safe:expr, $f:expr) => {
         Builtin { name: concat!($ns, "#", $name), args: &[$($arg),*], safe: $safe, call: $f }
@@ -70,29 +105,26 @@ fn match_values(
 
 fn pattern_args(args: &[Value], what: &str) -> Result<(), Error> {
     if args.len() < 2 {
-        return Err(fail(format!("{what} must be specified.")));
-    }
-    if args.len() > 3 {
-        return Err(fail("Invalid number of arguments specified."));
+        return Err(fail(what.to_string()));
     }
     Ok(())
 }
 
 fn builtin_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
-    pattern_args(args, "Pattern and text")?;
+    pattern_args(args, "Pattern and text must be specified for match().")?;
     let glob = Glob::new(&args[0].to_display_string());
     match_values("match", args, |t| Ok(glob.is_match(t)))
 }
 
 fn builtin_regex(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
-    pattern_args(args, "Regular expression and text")?;
+    pattern_args(args, "Regular expression and text must be specified for regex().")?;
     let re = pattern::regex(&args[0].to_display_string()).map_err(fail)?;
     match_values("regex", args, |t| Ok(re.is_match(t).unwrap_or(false)))
 }
 
 /// Parses `addr[/bits]` into an IPv6 address (IPv4 mapped) and a prefix length.
 fn parse_cidr(pattern: &str) -> Result<(u128, u32), Error> {
-    let invalid = || fail(format!("Invalid CIDR mask: {pattern}"));
+    let invalid = || fail("Invalid IP address specified.");
     let (addr, bits) = match pattern.split_once('/') {
         Some((a, b)) => (a, Some(b.parse::<u32>().map_err(|_| invalid())?)),
         None => (pattern, None),
@@ -102,14 +134,14 @@ fn parse_cidr(pattern: &str) -> Result<(u128, u32), Error> {
         IpAddr::V4(v4) => {
             let b = bits.unwrap_or(32);
             if b > 32 {
-                return Err(invalid());
+                return Err(fail("Mask must be between 0 and 32 for IPv4 CIDR masks."));
             }
             (u128::from(v4.to_ipv6_mapped()), b + 96)
         }
         IpAddr::V6(v6) => {
             let b = bits.unwrap_or(128);
             if b > 128 {
-                return Err(invalid());
+                return Err(fail("Mask must be between 0 and 128 for IPv6 CIDR masks."));
             }
             (u128::from(v6), b)
         }
@@ -130,10 +162,7 @@ fn parse_ip(ip: &str) -> Option<u128> {
 
 fn builtin_cidr_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
     if args.len() < 2 {
-        return Err(fail("CIDR and IP address must be specified."));
-    }
-    if args.len() > 3 {
-        return Err(fail("Invalid number of arguments specified."));
+        return Err(fail("CIDR and IP address must be specified for cidr_match()."));
     }
     let (net, bits) = parse_cidr(&args[0].to_display_string())?;
     let mask = if bits == 0 {
@@ -160,7 +189,10 @@ fn set_op(args: &[Value], union: bool) -> Res {
     let mut result: Vec<Value> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         let Value::Array(items) = a else {
-            return Err(fail("Arguments must be arrays."));
+            return Err(fail(format!(
+                "Cannot convert value of type '{}' to an object.",
+                a.type_name()
+            )));
         };
         if union {
             for v in items.iter() {
@@ -223,6 +255,34 @@ fn type_name_arg(v: &Value) -> String {
     }
 }
 
+/// `boost::filesystem::path::filename()`: a trailing slash names `.`.
+fn filename(p: &str) -> &str {
+    if p == "/" {
+        return "/";
+    }
+    if p.ends_with('/') {
+        return ".";
+    }
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// `boost::filesystem::path::parent_path()`.
+fn parent_path(p: &str) -> &str {
+    if p == "/" || !p.contains('/') {
+        return "";
+    }
+    if let Some(stripped) = p.strip_suffix('/') {
+        return stripped;
+    }
+    let i = p.rfind('/').unwrap_or(0);
+    let parent = p[..i].trim_end_matches('/');
+    if parent.is_empty() {
+        "/"
+    } else {
+        parent
+    }
+}
+
 fn escape_shell_arg(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
@@ -270,13 +330,7 @@ pub static SYSTEM: &[Builtin] = &[
         }
     }),
     builtin!("System", "basename", ["path"], true, |_, _, args| {
-        arity(args, 1)?;
-        let p = args[0].to_display_string();
-        let trimmed = p.trim_end_matches('/');
-        if trimmed.is_empty() {
-            return Ok(Value::from(if p.is_empty() { "." } else { "/" }));
-        }
-        Ok(Value::from(trimmed.rsplit('/').next().unwrap_or(trimmed)))
+        Ok(Value::from(filename(&args[0].to_display_string())))
     }),
     builtin!("System", "bool", ["value"], true, to_bool_fn),
     builtin!(
@@ -287,17 +341,7 @@ pub static SYSTEM: &[Builtin] = &[
         builtin_cidr_match
     ),
     builtin!("System", "dirname", ["path"], true, |_, _, args| {
-        arity(args, 1)?;
-        let p = args[0].to_display_string();
-        let trimmed = p.trim_end_matches('/');
-        if trimmed.is_empty() {
-            return Ok(Value::from(if p.is_empty() { "." } else { "/" }));
-        }
-        Ok(Value::from(match trimmed.rfind('/') {
-            None => ".",
-            Some(0) => "/",
-            Some(i) => trimmed[..i].trim_end_matches('/'),
-        }))
+        Ok(Value::from(parent_path(&args[0].to_display_string())))
     }),
     builtin!("System", "escape_shell_arg", ["arg"], true, |_, _, args| {
         arity(args, 1)?;
@@ -337,7 +381,7 @@ pub static SYSTEM: &[Builtin] = &[
                     .map(|k| Value::String(k.clone()))
                     .collect::<Vec<_>>(),
             ),
-            _ => Value::Null,
+            _ => Value::from(Vec::new()),
         })
     }),
     builtin!("System", "len", ["value"], true, builtin_len),
@@ -370,10 +414,7 @@ pub static SYSTEM: &[Builtin] = &[
             let mut out = Vec::new();
             let mut i = start;
             while (step > 0.0 && i < end) || (step < 0.0 && i > end) {
-                if out.len() >= 1_000_000 {
-                    return Err(fail("range() would produce more than 1000000 values"));
-                }
-                let _ = &env;
+                env.charge(1, Span::default())?;
                 out.push(Value::Number(i));
                 i += step;
             }

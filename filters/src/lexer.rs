@@ -41,6 +41,7 @@ pub enum Tok {
     LBrace,
     RBrace,
     NullaryLambdaBegin,
+    NullaryLambdaEnd,
     Comma,
     Semicolon,
     Colon,
@@ -285,7 +286,7 @@ impl Lexer<'_> {
         loop {
             let Some(&c) = self.src.get(self.pos) else {
                 return Err(Error::syntax(
-                    "Unterminated string literal",
+                    "End-of-file while in string literal",
                     Span::new(start, self.src.len()),
                 ));
             };
@@ -296,7 +297,7 @@ impl Lexer<'_> {
                 }
                 b'\n' => {
                     return Err(Error::syntax(
-                        "Unterminated string literal",
+                        "End-of-file while in string literal",
                         Span::new(start, self.pos),
                     ))
                 }
@@ -330,7 +331,7 @@ impl Lexer<'_> {
                         b'f' => buf.push(12),
                         0 => {
                             return Err(Error::syntax(
-                                "Unterminated string literal",
+                                "End-of-file while in string literal",
                                 Span::new(start, self.src.len()),
                             ))
                         }
@@ -370,7 +371,7 @@ impl Lexer<'_> {
                 Ok(())
             }
             None => Err(Error::syntax(
-                "Unterminated string literal",
+                "End-of-file while in string literal",
                 Span::new(start, self.src.len()),
             )),
         }
@@ -382,6 +383,7 @@ impl Lexer<'_> {
         const OPS: &[(&str, Tok)] = &[
             ("!in", Tok::NotIn),
             ("{{", Tok::NullaryLambdaBegin),
+            ("}}", Tok::NullaryLambdaEnd),
             ("==", Tok::Eq),
             ("!=", Tok::Ne),
             ("<=", Tok::Le),
@@ -438,6 +440,10 @@ impl Lexer<'_> {
             Tok::LBrace => self.nesting.push(false),
             Tok::NullaryLambdaBegin => self.nesting.extend([false, false]),
             Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                self.nesting.pop();
+            }
+            Tok::NullaryLambdaEnd => {
+                self.nesting.pop();
                 self.nesting.pop();
             }
             _ => {}

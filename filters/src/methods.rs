@@ -262,24 +262,59 @@ fn each_bool(env: &mut Env<'_>, args: &[Value], arr: &[Value], all: bool) -> Res
     Ok(Value::Bool(all))
 }
 
-fn sort_values(a: &mut [Value]) {
+fn sort_values(a: &mut [Value]) -> Result<(), Error> {
+    let mut err = None;
     a.sort_by(|x, y| match ops::compare(x, y, "<") {
         Ok(Some(o)) => o,
-        _ => std::cmp::Ordering::Equal,
+        Ok(None) => std::cmp::Ordering::Equal,
+        Err(e) => {
+            err.get_or_insert(e);
+            std::cmp::Ordering::Equal
+        }
     });
+    err.map_or(Ok(()), |e| Err(fail(e)))
 }
 
-fn mutate(this: &Value, f: impl FnOnce(&mut Vec<Value>) -> Result<Value, Error>) -> Res {
-    // Arrays are values here: mutation of a shared array cannot reach other holders.
+/// Methods that change their container. The evaluator writes the returned container back
+/// through the receiver (`a.add(1)` updates `a`).
+pub fn is_mutator(b: &Builtin) -> bool {
+    matches!(
+        b.name,
+        "Array#add"
+            | "Array#clear"
+            | "Array#remove"
+            | "Array#set"
+            | "Dictionary#clear"
+            | "Dictionary#remove"
+            | "Dictionary#set"
+    )
+}
+
+fn mutate(this: &Value, f: impl FnOnce(&mut Vec<Value>) -> Result<(), Error>) -> Res {
     let mut v = this_array(this).as_ref().clone();
-    f(&mut v)
+    f(&mut v)?;
+    Ok(Value::from(v))
+}
+
+fn mutate_dict(this: &Value, f: impl FnOnce(&mut Dict)) -> Res {
+    let mut d = this_dict(this).as_ref().clone();
+    f(&mut d);
+    Ok(Value::from(d))
+}
+
+fn array_index(v: &Value, len: usize) -> Result<usize, Error> {
+    let i = v.to_number().map_err(fail)?;
+    if i < 0.0 || i as usize >= len {
+        return Err(fail("Index out of range"));
+    }
+    Ok(i as usize)
 }
 
 pub static ARRAY: &[Builtin] = &[
     method!("Array", "add", ["value"], false, |_, this, args| {
         mutate(this, |v| {
             v.push(arg(args, 0));
-            Ok(Value::Null)
+            Ok(())
         })
     }),
     method!("Array", "all", ["func"], true, |env, this, args| {
@@ -288,7 +323,10 @@ pub static ARRAY: &[Builtin] = &[
     method!("Array", "any", ["func"], true, |env, this, args| {
         each_bool(env, args, &this_array(this), false)
     }),
-    method!("Array", "clear", [], false, |_, _, _| Ok(Value::Null)),
+    method!("Array", "clear", [], false, |_, this, _| mutate(this, |v| {
+        v.clear();
+        Ok(())
+    })),
     method!("Array", "contains", ["value"], true, |_, this, args| {
         let needle = arg(args, 0);
         Ok(Value::Bool(
@@ -319,15 +357,16 @@ pub static ARRAY: &[Builtin] = &[
             .ok_or_else(|| fail("Index out of range"))
     }),
     method!("Array", "join", ["separator"], true, |_, this, args| {
-        let sep = match args.first() {
-            Some(v) => v.to_display_string(),
-            None => " ".into(),
-        };
-        let parts: Vec<String> = this_array(this)
-            .iter()
-            .map(Value::to_display_string)
-            .collect();
-        Ok(Value::from(parts.join(&sep)))
+        // Icinga folds with operator+, so types matter: [1, 2].join(0) is 3.
+        let sep = arg(args, 0);
+        let mut result = Value::Null;
+        for (i, item) in this_array(this).iter().enumerate() {
+            if i > 0 {
+                result = ops::binary(crate::ast::BinaryOp::Add, &result, &sep).map_err(fail)?;
+            }
+            result = ops::binary(crate::ast::BinaryOp::Add, &result, item).map_err(fail)?;
+        }
+        Ok(result)
     }),
     method!("Array", "len", [], true, |_, this, _| Ok(Value::Number(
         this_array(this).len() as f64
@@ -359,24 +398,28 @@ pub static ARRAY: &[Builtin] = &[
         }
         Ok(acc)
     }),
-    method!("Array", "remove", ["index"], false, |_, _, _| Ok(
-        Value::Null
-    )),
+    method!("Array", "remove", ["index"], false, |_, this, args| mutate(this, |v| {
+        let i = array_index(&arg(args, 0), v.len())?;
+        v.remove(i);
+        Ok(())
+    })),
     method!("Array", "reverse", [], true, |_, this, _| {
         let mut v = this_array(this).as_ref().clone();
         v.reverse();
         Ok(Value::from(v))
     }),
-    method!("Array", "set", ["index", "value"], false, |_, _, _| Ok(
-        Value::Null
-    )),
+    method!("Array", "set", ["index", "value"], false, |_, this, args| mutate(this, |v| {
+        let i = array_index(&arg(args, 0), v.len())?;
+        v[i] = arg(args, 1);
+        Ok(())
+    })),
     method!("Array", "shallow_clone", [], true, |_, this, _| {
         Ok(Value::from(this_array(this).as_ref().clone()))
     }),
     method!("Array", "sort", ["less_cmp"], true, |env, this, args| {
         let mut v = this_array(this).as_ref().clone();
         match args.first() {
-            None => sort_values(&mut v),
+            None => sort_values(&mut v)?,
             Some(cmp) => {
                 let f = callable(cmp)?;
                 sandbox_check(env, &f)?;
@@ -414,7 +457,7 @@ pub static ARRAY: &[Builtin] = &[
     method!("Array", "unique", [], true, |_, this, _| {
         // Icinga builds a std::set: sorted and deduplicated.
         let mut v = this_array(this).as_ref().clone();
-        sort_values(&mut v);
+        sort_values(&mut v)?;
         v.dedup_by(|a, b| a.loose_eq(b));
         Ok(Value::from(v))
     }),
@@ -428,7 +471,7 @@ fn this_dict(this: &Value) -> Arc<Dict> {
 }
 
 pub static DICTIONARY: &[Builtin] = &[
-    method!("Dictionary", "clear", [], false, |_, _, _| Ok(Value::Null)),
+    method!("Dictionary", "clear", [], false, |_, this, _| mutate_dict(this, Dict::clear)),
     method!("Dictionary", "contains", ["key"], true, |_, this, args| {
         Ok(Value::Bool(
             this_dict(this).contains_key(&*arg(args, 0).to_display_string()),
@@ -452,12 +495,16 @@ pub static DICTIONARY: &[Builtin] = &[
     method!("Dictionary", "len", [], true, |_, this, _| Ok(
         Value::Number(this_dict(this).len() as f64)
     )),
-    method!("Dictionary", "remove", ["key"], false, |_, _, _| Ok(
-        Value::Null
-    )),
-    method!("Dictionary", "set", ["key", "value"], false, |_, _, _| Ok(
-        Value::Null
-    )),
+    method!("Dictionary", "remove", ["key"], false, |_, this, args| {
+        mutate_dict(this, |d| {
+            d.remove(&*arg(args, 0).to_display_string());
+        })
+    }),
+    method!("Dictionary", "set", ["key", "value"], false, |_, this, args| {
+        mutate_dict(this, |d| {
+            d.insert(arg(args, 0).to_display_string().into(), arg(args, 1));
+        })
+    }),
     method!("Dictionary", "shallow_clone", [], true, |_, this, _| {
         Ok(Value::from(this_dict(this).as_ref().clone()))
     }),

@@ -3,12 +3,21 @@
 //! Errors are plain messages; the evaluator attaches the span and Icinga's prefix.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 use crate::ast::BinaryOp;
 use crate::value::Value;
 
 type OpResult = Result<Value, String>;
+
+/// The largest string or array an operator may build: bounds memory under hostile input.
+pub const MAX_SIZE: usize = 16 << 20;
+
+fn check_size(len: usize) -> Result<(), String> {
+    if len > MAX_SIZE {
+        return Err(format!("Result exceeds the size limit of {MAX_SIZE}"));
+    }
+    Ok(())
+}
 
 fn cannot(op: &str, a: &Value, b: &Value) -> String {
     format!(
@@ -18,12 +27,13 @@ fn cannot(op: &str, a: &Value, b: &Value) -> String {
     )
 }
 
-fn num_or_null(v: &Value) -> bool {
-    matches!(v, Value::Number(_) | Value::Null)
+/// Number or Icinga-empty (null or ""): the operand class of arithmetic operators.
+fn num_or_empty(v: &Value) -> bool {
+    matches!(v, Value::Number(_)) || v.is_empty()
 }
 
-fn both_null(a: &Value, b: &Value) -> bool {
-    a.is_null() && b.is_null()
+fn both_empty(a: &Value, b: &Value) -> bool {
+    a.is_empty() && b.is_empty()
 }
 
 /// `static_cast<int>(double)` as x86 performs it: truncation, out of range gives INT_MIN.
@@ -58,17 +68,17 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> OpResult {
         BinaryOp::Add => add(a, b),
         BinaryOp::Sub => sub(a, b),
         BinaryOp::Mul => {
-            if num_or_null(a) && num_or_null(b) && !both_null(a, b) {
+            if num_or_empty(a) && num_or_empty(b) && !both_empty(a, b) {
                 Ok(Value::Number(num(a) * num(b)))
             } else {
                 Err(cannot("*", a, b))
             }
         }
         BinaryOp::Div => {
-            if b.is_null() {
+            if b.is_empty() {
                 return Err("Right-hand side argument for operator / is Empty.".into());
             }
-            if num_or_null(a) && matches!(b, Value::Number(_)) {
+            if num_or_empty(a) && matches!(b, Value::Number(_)) {
                 if num(b) == 0.0 {
                     return Err("Right-hand side argument for operator / is 0.".into());
                 }
@@ -78,7 +88,7 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> OpResult {
             }
         }
         BinaryOp::Mod => {
-            if b.is_null() {
+            if b.is_empty() {
                 return Err("Right-hand side argument for operator % is Empty.".into());
             }
             if let Value::Number(rn) = b {
@@ -96,8 +106,10 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> OpResult {
             }
         }
         BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor | BinaryOp::Shl | BinaryOp::Shr => {
-            if !(num_or_null(a) && num_or_null(b) && !both_null(a, b)) {
-                return Err(cannot(op.symbol(), a, b));
+            if !(num_or_empty(a) && num_or_empty(b) && !both_empty(a, b)) {
+                // Icinga's operator^ reports itself as '&'.
+                let symbol = if op == BinaryOp::BitXor { "&" } else { op.symbol() };
+                return Err(cannot(symbol, a, b));
             }
             let (l, r) = (to_i32(num(a)), to_i32(num(b)));
             let v = match op {
@@ -113,19 +125,30 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> OpResult {
         BinaryOp::Ne => Ok(Value::Bool(!a.loose_eq(b))),
         BinaryOp::Lt => compare(a, b, "<").map(|o| Value::Bool(o == Some(Ordering::Less))),
         BinaryOp::Gt => compare(a, b, ">").map(|o| Value::Bool(o == Some(Ordering::Greater))),
-        BinaryOp::Le => compare(a, b, "<=")
+        BinaryOp::Le => compare_scalar(a, b, "<=")
             .map(|o| Value::Bool(matches!(o, Some(Ordering::Less | Ordering::Equal)))),
-        BinaryOp::Ge => compare(a, b, ">=")
+        BinaryOp::Ge => compare_scalar(a, b, ">=")
             .map(|o| Value::Bool(matches!(o, Some(Ordering::Greater | Ordering::Equal)))),
         BinaryOp::In | BinaryOp::NotIn => unreachable!("the evaluator handles 'in'"),
     }
 }
 
-/// Ordering for `<`, `>`, `<=`, `>=`; `None` means unordered (NaN).
+/// Ordering for `<=` and `>=`, which Icinga defines for strings and numbers only.
+fn compare_scalar(a: &Value, b: &Value, op: &str) -> Result<Option<Ordering>, String> {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Ok(Some(x.as_bytes().cmp(y.as_bytes()))),
+        _ if num_or_empty(a) && num_or_empty(b) && !both_empty(a, b) => {
+            Ok(num(a).partial_cmp(&num(b)))
+        }
+        _ => Err(cannot(op, a, b)),
+    }
+}
+
+/// Ordering for `<` and `>` (arrays compare element-wise); `None` means unordered (NaN).
 pub fn compare(a: &Value, b: &Value, op: &str) -> Result<Option<Ordering>, String> {
     match (a, b) {
         (Value::String(x), Value::String(y)) => Ok(Some(x.as_bytes().cmp(y.as_bytes()))),
-        _ if num_or_null(a) && num_or_null(b) && !both_null(a, b) => {
+        _ if num_or_empty(a) && num_or_empty(b) && !both_empty(a, b) => {
             Ok(num(a).partial_cmp(&num(b)))
         }
         (Value::Array(x), Value::Array(y)) => {
@@ -147,25 +170,32 @@ fn add(a: &Value, b: &Value) -> OpResult {
     use Value::*;
     match (a, b) {
         (Number(x), Number(y)) => Ok(Number(x + y)),
-        (Number(_) | Null, Number(_) | Null) if !both_null(a, b) => Ok(Number(num(a) + num(b))),
-        (String(_) | Number(_) | Null, String(_) | Number(_) | Null) if !both_null(a, b) => {
+        (Number(_) | Null, Number(_) | Null) if !(a.is_null() && b.is_null()) => {
+            Ok(Number(num(a) + num(b)))
+        }
+        (String(_) | Number(_) | Null, String(_) | Number(_) | Null)
+            if !(a.is_null() && b.is_null()) =>
+        {
             let mut s = a.to_display_string();
-            s.push_str(&b.to_display_string());
+            let t = b.to_display_string();
+            check_size(s.len() + t.len())?;
+            s.push_str(&t);
             Ok(Value::from(s))
         }
         (Array(x), Array(y)) => {
+            check_size(x.len() + y.len())?;
             let mut v = Vec::with_capacity(x.len() + y.len());
             v.extend(x.iter().cloned());
             v.extend(y.iter().cloned());
             Ok(Value::from(v))
         }
-        (Array(x), Null) | (Null, Array(x)) => Ok(Array(Arc::new(x.as_ref().clone()))),
+        (Array(x), e) | (e, Array(x)) if e.is_empty() => Ok(Array(x.clone())),
         (Dict(x), Dict(y)) => {
             let mut d: crate::value::Dict = x.as_ref().clone();
             d.extend(y.iter().map(|(k, v)| (k.clone(), v.clone())));
             Ok(Value::from(d))
         }
-        (Dict(x), Null) | (Null, Dict(x)) => Ok(Dict(Arc::new(x.as_ref().clone()))),
+        (Dict(x), e) | (e, Dict(x)) if e.is_empty() => Ok(Dict(x.clone())),
         _ => Err(cannot("+", a, b)),
     }
 }
@@ -174,14 +204,17 @@ fn sub(a: &Value, b: &Value) -> OpResult {
     use Value::*;
     match (a, b) {
         (Number(x), Number(y)) => Ok(Number(x - y)),
-        (Number(_) | Null, Number(_) | Null) if !both_null(a, b) => Ok(Number(num(a) - num(b))),
+        (Number(_) | Null, Number(_) | Null) if !(a.is_null() && b.is_null()) => {
+            Ok(Number(num(a) - num(b)))
+        }
         (Array(x), Array(y)) => Ok(Value::from(
-            x.iter()
-                .filter(|v| !y.iter().any(|r| v.loose_eq(r)))
-                .cloned()
-                .collect::<Vec<_>>(),
+            x.iter().filter(|v| !y.iter().any(|r| v.loose_eq(r))).cloned().collect::<Vec<_>>(),
         )),
-        (Null, Array(_)) => Ok(Value::from(Vec::new())),
+        (e, Array(_)) if e.is_empty() => Ok(Value::from(Vec::new())),
+        // Icinga crashes on `array - null`; an error is the better answer.
+        (Array(_), e) if e.is_empty() => {
+            Err(format!("Cannot convert value of type '{}' to an object.", b.type_name()))
+        }
         _ => Err(cannot("-", a, b)),
     }
 }

@@ -86,6 +86,7 @@ fn describe(tok: &Tok) -> String {
         Tok::RBracket => "']'",
         Tok::LBracket => "'['",
         Tok::RBrace => "'}'",
+        Tok::NullaryLambdaEnd => "}} (T_NULLARY_LAMBDA_END)",
         Tok::LBrace => "'{'",
         Tok::Comma => "','",
         Tok::Semicolon => "';'",
@@ -260,12 +261,7 @@ impl Parser {
             _ => {
                 let target = self.expression()?;
                 if let Tok::Assign(op) = *self.peek() {
-                    if !matches!(
-                        target.kind,
-                        ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)
-                    ) {
-                        return Err(self.unexpected());
-                    }
+                    // Non-lvalues fail when evaluated, as in Icinga.
                     self.bump();
                     let value = self.expression()?;
                     let span = target.span.to(value.span);
@@ -336,12 +332,14 @@ impl Parser {
 
     fn binary(&mut self, min_power: u8) -> Result<Expr, Error> {
         self.enter()?;
+        let base = self.depth;
         let mut lhs = self.unary()?;
         let mut last_nonassoc: Option<u8> = None;
         loop {
             let tok = self.peek().clone();
             if tok == Tok::Question && min_power <= TERNARY_POWER {
                 self.bump();
+                self.enter()?;
                 let then = self.binary(TERNARY_POWER)?;
                 self.skip_newlines();
                 self.expect(&Tok::Colon)?;
@@ -368,6 +366,8 @@ impl Parser {
                 return Err(self.unexpected());
             }
             self.bump();
+            // Each operator of a chain deepens the tree the evaluator walks.
+            self.enter()?;
             let rhs = self.binary(power)?;
             let span = lhs.span.to(rhs.span);
             lhs = match (tok, op) {
@@ -380,7 +380,7 @@ impl Parser {
                 _ => unreachable!("binary operators have an op"),
             };
         }
-        self.depth -= 1;
+        self.depth = base - 1;
         Ok(lhs)
     }
 
@@ -411,8 +411,12 @@ impl Parser {
     }
 
     fn postfix(&mut self) -> Result<Expr, Error> {
+        let base = self.depth;
         let mut e = self.primary()?;
         loop {
+            if matches!(self.peek(), Tok::Dot | Tok::LBracket | Tok::LParen) {
+                self.enter()?;
+            }
             match self.peek() {
                 Tok::Dot => {
                     self.bump();
@@ -442,7 +446,10 @@ impl Parser {
                     let span = e.span.to(end);
                     e = Expr::new(ExprKind::Call(Box::new(e), args, None), span);
                 }
-                _ => return Ok(e),
+                _ => {
+                    self.depth = base;
+                    return Ok(e);
+                }
             }
         }
     }
@@ -592,10 +599,9 @@ impl Parser {
             Tok::NullaryLambdaBegin => {
                 self.bump();
                 self.enter()?;
-                let body = self.statements(&[Tok::RBrace], false)?;
+                let body = self.statements(&[Tok::NullaryLambdaEnd], false)?;
                 self.depth -= 1;
-                self.expect(&Tok::RBrace)?;
-                self.expect(&Tok::RBrace)?;
+                self.expect(&Tok::NullaryLambdaEnd)?;
                 let span = start.to(self.prev_span());
                 Ok(Expr::new(
                     ExprKind::Lambda(Arc::new(Lambda {

@@ -107,6 +107,15 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// Icinga's `IsEmpty()`: null or the empty string.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            _ => false,
+        }
+    }
+
     /// Icinga's truthiness: null, 0, false, "" and empty containers are false.
     pub fn to_bool(&self) -> bool {
         match self {
@@ -235,9 +244,9 @@ pub fn json_number(n: f64) -> serde_json::Value {
 
 /// `Convert::ToDouble` on a string: a decimal number, optionally signed and padded.
 pub fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim();
+    let t = s;
     if t.is_empty() {
-        return None;
+        return Some(0.0);
     }
     let lower = t.to_ascii_lowercase();
     let body = lower.trim_start_matches(['+', '-']);
@@ -330,7 +339,13 @@ pub(crate) fn write_json_string(out: &mut String, s: &str) {
             c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
-            c => out.push(c),
+            c if c.is_ascii() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
         }
     }
     out.push('"');
@@ -387,10 +402,7 @@ fn write_config(out: &mut String, v: &Value, indent: usize) {
                 out.push_str(if i > 0 { ", " } else { " " });
                 write_config(out, item, indent);
             }
-            if !a.is_empty() {
-                out.push(' ');
-            }
-            out.push(']');
+            out.push_str(" ]");
         }
         Value::Dict(d) => {
             out.push_str("{\n");

@@ -212,6 +212,7 @@ fn sub(a: &Value, b: &Value) -> OpResult {
         )),
         (e, Array(_)) if e.is_empty() => Ok(Value::from(Vec::new())),
         // Icinga crashes on `array - null`; an error is the better answer.
+        (Array(x), Null) if x.is_empty() => Ok(Value::from(Vec::new())),
         (Array(_), e) if e.is_empty() => {
             Err(format!("Cannot convert value of type '{}' to an object.", b.type_name()))
         }

@@ -93,7 +93,7 @@ fn describe(tok: &Tok) -> String {
         Tok::Colon => "':'",
         Tok::Question => "'?'",
         Tok::Dot => "'.'",
-        Tok::Reserved(w) => return format!("{w}"),
+        Tok::Reserved(w) => return w.to_string(),
         other => return format!("{other:?}").to_lowercase(),
     };
     s.to_string()

@@ -1,0 +1,160 @@
+//! Filters as the API runs them: sandboxed, against objects and `filter_vars`.
+
+use std::sync::Arc;
+
+use filters::{Dict, ErrorKind, Object, Program, Scope, Value};
+
+/// A configuration object as the server would expose it.
+#[derive(Debug)]
+struct Checkable {
+    type_name: &'static str,
+    name: String,
+    fields: Dict,
+}
+
+impl Object for Checkable {
+    fn type_name(&self) -> &str {
+        self.type_name
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn get_field(&self, field: &str) -> Option<Value> {
+        self.fields.get(field).cloned()
+    }
+}
+
+fn host(name: &str, os: &str, address: &str, groups: &[&str]) -> Value {
+    let vars: Dict = [("os".into(), Value::from(os))].into();
+    let fields: Dict = [
+        ("name".into(), Value::from(name)),
+        ("address".into(), Value::from(address)),
+        ("state".into(), Value::from(0.0)),
+        ("vars".into(), Value::from(vars)),
+        ("groups".into(), Value::from(groups.iter().map(|g| Value::from(*g)).collect::<Vec<_>>())),
+    ]
+    .into();
+    Value::Object(Arc::new(Checkable { type_name: "Host", name: name.into(), fields }))
+}
+
+struct Frame {
+    vars: Dict,
+    hosts: Vec<Value>,
+}
+
+impl Scope for Frame {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.vars.get(name).cloned()
+    }
+    fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
+        self.hosts
+            .iter()
+            .find(|h| matches!(h, Value::Object(o) if o.type_name() == type_name && o.name() == name))
+            .cloned()
+    }
+}
+
+fn frame(host_value: Value, filter_vars: serde_json::Value) -> Frame {
+    let mut vars: Dict = [("host".into(), host_value)].into();
+    if let Value::Dict(d) = Value::from_json(&filter_vars) {
+        vars.extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    Frame { vars, hosts: vec![host("db1", "Linux", "10.0.0.5", &[])] }
+}
+
+fn matches(filter: &str, scope: &Frame) -> bool {
+    Program::compile(filter).expect("compiles").matches(scope).expect("evaluates")
+}
+
+#[test]
+fn host_filters_select_what_icinga_selects() {
+    let web = frame(host("web01", "Linux", "192.168.1.10", &["linux-servers", "web"]), serde_json::json!({}));
+    let cases = [
+        (r#"host.name == "web01""#, true),
+        (r#"match("WEB*", host.name)"#, true),
+        (r#"match("web*", host.name) && host.vars.os == "Linux""#, true),
+        (r#"host.vars.os == "Windows""#, false),
+        (r#""web" in host.groups"#, true),
+        (r#""db" in host.groups"#, false),
+        (r#"cidr_match("192.168.0.0/16", host.address)"#, true),
+        (r#"regex("^web[0-9]+$", host.name)"#, true),
+        ("host.state == 0", true),
+        ("host.vars.missing", false),
+        ("host.vars.missing.deeper == null", true),
+        (r#"host.groups.contains("linux-servers")"#, true),
+        (r#"len(host.groups) == 2 && host.groups.all(g => len(g) > 2)"#, true),
+        (r#"get_object("Host", "db1").address == "10.0.0.5""#, true),
+        (r#"get_object(Host, "nope") == null"#, true),
+        (r#"typeof(host) == Host"#, true),
+    ];
+    for (filter, want) in cases {
+        assert_eq!(matches(filter, &web), want, "{filter}");
+    }
+}
+
+#[test]
+fn filter_vars_are_locals_with_json_types() {
+    let scope = frame(
+        host("web01", "Linux", "10.1.1.1", &["linux"]),
+        serde_json::json!({"group": "linux", "limit": 2, "names": ["web01", "web02"]}),
+    );
+    assert!(matches("group in host.groups", &scope));
+    assert!(matches("len(host.groups) < limit", &scope));
+    assert!(matches("host.name in names", &scope));
+}
+
+#[test]
+fn sandbox_refuses_side_effects_with_icinga_messages() {
+    let scope = frame(host("web01", "Linux", "10.1.1.1", &[]), serde_json::json!({}));
+    for (filter, message) in [
+        ("x = 1", "Assignments are not allowed in sandbox mode."),
+        ("var x = 1", "Assignments are not allowed in sandbox mode."),
+        (r#"get_host("web01")"#, "Function is not marked as safe for sandbox mode."),
+        ("range(3)", "Function is not marked as safe for sandbox mode."),
+        ("[1].add(2)", "Function is not marked as safe for sandbox mode."),
+    ] {
+        let err = Program::compile(filter).expect("compiles").evaluate(&scope).expect_err(filter);
+        assert_eq!(err.message, message, "{filter}");
+        assert_eq!(err.kind, ErrorKind::Script, "{filter}");
+    }
+}
+
+#[test]
+fn errors_point_at_the_offending_code() {
+    let scope = frame(host("web01", "Linux", "10.1.1.1", &[]), serde_json::json!({}));
+    let program = Program::compile(r#"host.name == "x" || hots.vars.os == "Linux""#).expect("compiles");
+    let err = program.evaluate(&scope).expect_err("hots is undefined");
+    assert_eq!(err.message, "Tried to access undefined script variable 'hots'");
+    let rendered = program.render_error(&err);
+    assert_eq!(
+        rendered,
+        "<filter>:1:21: Error while evaluating expression: Tried to access undefined script variable 'hots'\n  |\n1 | host.name == \"x\" || hots.vars.os == \"Linux\"\n  |                     ^^^^"
+    );
+    let syntax = Program::compile("host.name ==").expect_err("incomplete");
+    assert_eq!(syntax.span.line_col("host.name =="), (1, 13));
+}
+
+#[test]
+fn unknown_object_fields_are_errors_and_null_propagates() {
+    let scope = frame(host("web01", "Linux", "10.1.1.1", &[]), serde_json::json!({}));
+    let err = Program::compile("host.nosuchfield").unwrap().evaluate(&scope).unwrap_err();
+    assert_eq!(err.message, "Invalid field access (for value of type 'Host'): 'nosuchfield'");
+    assert_eq!(Program::compile("host.vars.a.b.c").unwrap().evaluate(&scope).unwrap().to_json(), "null");
+}
+
+#[test]
+fn a_compiled_filter_is_reusable_across_objects_and_threads() {
+    let program = Arc::new(Program::compile(r#"match("web*", host.name)"#).unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let program = program.clone();
+            std::thread::spawn(move || {
+                let name = if i % 2 == 0 { format!("web{i}") } else { format!("db{i}") };
+                let scope = frame(host(&name, "Linux", "10.0.0.1", &[]), serde_json::json!({}));
+                program.matches(&scope).unwrap()
+            })
+        })
+        .collect();
+    let results: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results, vec![true, false, true, false]);
+}

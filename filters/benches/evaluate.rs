@@ -56,7 +56,11 @@ fn frames() -> Vec<Frame> {
         .map(|i| {
             let os = if i % 3 == 0 { "Linux" } else { "Windows" };
             let vars: Dict = [("os".into(), Value::from(os))].into();
-            let host_name = if i % 2 == 0 { format!("web{i}") } else { format!("db{i}") };
+            let host_name = if i % 2 == 0 {
+                format!("web{i}")
+            } else {
+                format!("db{i}")
+            };
             let host = Value::Object(Arc::new(Checkable {
                 type_name: "Host",
                 name: host_name.clone(),
@@ -95,7 +99,10 @@ fn service_state_not_ok(bencher: Bencher) {
 
 #[divan::bench(sample_count = 10)]
 fn host_glob_and_os(bencher: Bencher) {
-    run(bencher, r#"match("web*", host.name) && host.vars.os == "Linux""#);
+    run(
+        bencher,
+        r#"match("web*", host.name) && host.vars.os == "Linux""#,
+    );
 }
 
 fn main() {

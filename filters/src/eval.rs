@@ -460,7 +460,9 @@ impl<'a> Env<'a> {
             self.set_local(&var.name, new.clone(), false);
             return Ok(new);
         }
-        let mut root = self.lookup(&var.name).unwrap_or_else(|| Value::from(Dict::new()));
+        let mut root = self
+            .lookup(&var.name)
+            .unwrap_or_else(|| Value::from(Dict::new()));
         let result = set_path(&mut root, &path, op, value, span)?;
         self.set_local(&var.name, root, false);
         Ok(result)
@@ -512,7 +514,10 @@ impl<'a> Env<'a> {
                 (this, f)
             }
             ExprKind::Var(var) => {
-                let f = self.lookup(&var.name).or_else(|| var.global.clone()).unwrap_or_default();
+                let f = self
+                    .lookup(&var.name)
+                    .or_else(|| var.global.clone())
+                    .unwrap_or_default();
                 (Value::Null, f)
             }
             _ => (Value::Null, self.eval(callee)?),
@@ -556,7 +561,9 @@ impl<'a> Env<'a> {
         span: Span,
     ) -> R {
         if self.sandboxed {
-            return Err(Error::script("Function is not marked as safe for sandbox mode.", span).into());
+            return Err(
+                Error::script("Function is not marked as safe for sandbox mode.", span).into(),
+            );
         }
         let changed = (b.call)(self, this, args).map_err(|mut e| {
             if e.span == Span::default() {
@@ -564,7 +571,10 @@ impl<'a> Env<'a> {
             }
             e
         })?;
-        if matches!(receiver.kind, ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)) {
+        if matches!(
+            receiver.kind,
+            ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)
+        ) {
             self.assign(AssignOp::Set, receiver, changed, span)?;
         }
         Ok(Value::Null)
@@ -584,11 +594,11 @@ impl<'a> Env<'a> {
                 crate::functions::check_arity(b, args.len())
                     .map_err(|m| Error::evaluation(m, span))?;
                 (b.call)(self, this, args).map_err(|mut e| {
-                if e.span == Span::default() {
-                    e.span = span;
-                }
-                e
-            })
+                    if e.span == Span::default() {
+                        e.span = span;
+                    }
+                    e
+                })
             }
             Function::Closure(c) => {
                 if args.len() < c.lambda.params.len() {
@@ -624,7 +634,10 @@ impl<'a> Env<'a> {
 }
 
 fn undefined(name: &str, span: Span) -> Error {
-    Error::evaluation(format!("Tried to access undefined script variable '{name}'"), span)
+    Error::evaluation(
+        format!("Tried to access undefined script variable '{name}'"),
+        span,
+    )
 }
 
 fn compound(op: AssignOp, old: Value, new: Value, span: Span) -> Result<Value, Flow> {

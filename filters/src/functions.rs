@@ -117,7 +117,10 @@ fn builtin_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
 }
 
 fn builtin_regex(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
-    pattern_args(args, "Regular expression and text must be specified for regex().")?;
+    pattern_args(
+        args,
+        "Regular expression and text must be specified for regex().",
+    )?;
     let re = pattern::regex(&args[0].to_display_string()).map_err(fail)?;
     match_values("regex", args, |t| Ok(re.is_match(t).unwrap_or(false)))
 }
@@ -162,7 +165,9 @@ fn parse_ip(ip: &str) -> Option<u128> {
 
 fn builtin_cidr_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
     if args.len() < 2 {
-        return Err(fail("CIDR and IP address must be specified for cidr_match()."));
+        return Err(fail(
+            "CIDR and IP address must be specified for cidr_match().",
+        ));
     }
     let (net, bits) = parse_cidr(&args[0].to_display_string())?;
     let mask = if bits == 0 {
@@ -370,6 +375,12 @@ pub static SYSTEM: &[Builtin] = &[
     builtin!("System", "get_time", [""], true, |_, _, _| Ok(
         Value::Number(now())
     )),
+    // Icinga marks getenv side-effect free; Auspex refuses it in the sandbox so API
+    // filters cannot read the daemon's environment.
+    builtin!("System", "getenv", ["value"], false, |_, _, args| {
+        arity(args, 1)?;
+        Ok(std::env::var(args[0].to_display_string()).map_or(Value::Null, Value::from))
+    }),
     builtin!("System", "intersection", [""], true, |_, _, args| set_op(
         args, false
     )),

@@ -323,10 +323,13 @@ pub static ARRAY: &[Builtin] = &[
     method!("Array", "any", ["func"], true, |env, this, args| {
         each_bool(env, args, &this_array(this), false)
     }),
-    method!("Array", "clear", [], false, |_, this, _| mutate(this, |v| {
-        v.clear();
-        Ok(())
-    })),
+    method!("Array", "clear", [], false, |_, this, _| mutate(
+        this,
+        |v| {
+            v.clear();
+            Ok(())
+        }
+    )),
     method!("Array", "contains", ["value"], true, |_, this, args| {
         let needle = arg(args, 0);
         Ok(Value::Bool(
@@ -398,21 +401,30 @@ pub static ARRAY: &[Builtin] = &[
         }
         Ok(acc)
     }),
-    method!("Array", "remove", ["index"], false, |_, this, args| mutate(this, |v| {
-        let i = array_index(&arg(args, 0), v.len())?;
-        v.remove(i);
-        Ok(())
-    })),
+    method!("Array", "remove", ["index"], false, |_, this, args| mutate(
+        this,
+        |v| {
+            let i = array_index(&arg(args, 0), v.len())?;
+            v.remove(i);
+            Ok(())
+        }
+    )),
     method!("Array", "reverse", [], true, |_, this, _| {
         let mut v = this_array(this).as_ref().clone();
         v.reverse();
         Ok(Value::from(v))
     }),
-    method!("Array", "set", ["index", "value"], false, |_, this, args| mutate(this, |v| {
-        let i = array_index(&arg(args, 0), v.len())?;
-        v[i] = arg(args, 1);
-        Ok(())
-    })),
+    method!(
+        "Array",
+        "set",
+        ["index", "value"],
+        false,
+        |_, this, args| mutate(this, |v| {
+            let i = array_index(&arg(args, 0), v.len())?;
+            v[i] = arg(args, 1);
+            Ok(())
+        })
+    ),
     method!("Array", "shallow_clone", [], true, |_, this, _| {
         Ok(Value::from(this_array(this).as_ref().clone()))
     }),
@@ -471,7 +483,10 @@ fn this_dict(this: &Value) -> Arc<Dict> {
 }
 
 pub static DICTIONARY: &[Builtin] = &[
-    method!("Dictionary", "clear", [], false, |_, this, _| mutate_dict(this, Dict::clear)),
+    method!("Dictionary", "clear", [], false, |_, this, _| mutate_dict(
+        this,
+        Dict::clear
+    )),
     method!("Dictionary", "contains", ["key"], true, |_, this, args| {
         Ok(Value::Bool(
             this_dict(this).contains_key(&*arg(args, 0).to_display_string()),
@@ -500,11 +515,17 @@ pub static DICTIONARY: &[Builtin] = &[
             d.remove(&*arg(args, 0).to_display_string());
         })
     }),
-    method!("Dictionary", "set", ["key", "value"], false, |_, this, args| {
-        mutate_dict(this, |d| {
-            d.insert(arg(args, 0).to_display_string().into(), arg(args, 1));
-        })
-    }),
+    method!(
+        "Dictionary",
+        "set",
+        ["key", "value"],
+        false,
+        |_, this, args| {
+            mutate_dict(this, |d| {
+                d.insert(arg(args, 0).to_display_string().into(), arg(args, 1));
+            })
+        }
+    ),
     method!("Dictionary", "shallow_clone", [], true, |_, this, _| {
         Ok(Value::from(this_dict(this).as_ref().clone()))
     }),

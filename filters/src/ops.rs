@@ -108,7 +108,11 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> OpResult {
         BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor | BinaryOp::Shl | BinaryOp::Shr => {
             if !(num_or_empty(a) && num_or_empty(b) && !both_empty(a, b)) {
                 // Icinga's operator^ reports itself as '&'.
-                let symbol = if op == BinaryOp::BitXor { "&" } else { op.symbol() };
+                let symbol = if op == BinaryOp::BitXor {
+                    "&"
+                } else {
+                    op.symbol()
+                };
                 return Err(cannot(symbol, a, b));
             }
             let (l, r) = (to_i32(num(a)), to_i32(num(b)));
@@ -208,14 +212,18 @@ fn sub(a: &Value, b: &Value) -> OpResult {
             Ok(Number(num(a) - num(b)))
         }
         (Array(x), Array(y)) => Ok(Value::from(
-            x.iter().filter(|v| !y.iter().any(|r| v.loose_eq(r))).cloned().collect::<Vec<_>>(),
+            x.iter()
+                .filter(|v| !y.iter().any(|r| v.loose_eq(r)))
+                .cloned()
+                .collect::<Vec<_>>(),
         )),
         (e, Array(_)) if e.is_empty() => Ok(Value::from(Vec::new())),
         // Icinga crashes on `array - null`; an error is the better answer.
         (Array(x), Null) if x.is_empty() => Ok(Value::from(Vec::new())),
-        (Array(_), e) if e.is_empty() => {
-            Err(format!("Cannot convert value of type '{}' to an object.", b.type_name()))
-        }
+        (Array(_), e) if e.is_empty() => Err(format!(
+            "Cannot convert value of type '{}' to an object.",
+            b.type_name()
+        )),
         _ => Err(cannot("-", a, b)),
     }
 }

@@ -31,10 +31,17 @@ fn host(name: &str, os: &str, address: &str, groups: &[&str]) -> Value {
         ("address".into(), Value::from(address)),
         ("state".into(), Value::from(0.0)),
         ("vars".into(), Value::from(vars)),
-        ("groups".into(), Value::from(groups.iter().map(|g| Value::from(*g)).collect::<Vec<_>>())),
+        (
+            "groups".into(),
+            Value::from(groups.iter().map(|g| Value::from(*g)).collect::<Vec<_>>()),
+        ),
     ]
     .into();
-    Value::Object(Arc::new(Checkable { type_name: "Host", name: name.into(), fields }))
+    Value::Object(Arc::new(Checkable {
+        type_name: "Host",
+        name: name.into(),
+        fields,
+    }))
 }
 
 struct Frame {
@@ -49,7 +56,9 @@ impl Scope for Frame {
     fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
         self.hosts
             .iter()
-            .find(|h| matches!(h, Value::Object(o) if o.type_name() == type_name && o.name() == name))
+            .find(
+                |h| matches!(h, Value::Object(o) if o.type_name() == type_name && o.name() == name),
+            )
             .cloned()
     }
 }
@@ -59,20 +68,32 @@ fn frame(host_value: Value, filter_vars: serde_json::Value) -> Frame {
     if let Value::Dict(d) = Value::from_json(&filter_vars) {
         vars.extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    Frame { vars, hosts: vec![host("db1", "Linux", "10.0.0.5", &[])] }
+    Frame {
+        vars,
+        hosts: vec![host("db1", "Linux", "10.0.0.5", &[])],
+    }
 }
 
 fn matches(filter: &str, scope: &Frame) -> bool {
-    Program::compile(filter).expect("compiles").matches(scope).expect("evaluates")
+    Program::compile(filter)
+        .expect("compiles")
+        .matches(scope)
+        .expect("evaluates")
 }
 
 #[test]
 fn host_filters_select_what_icinga_selects() {
-    let web = frame(host("web01", "Linux", "192.168.1.10", &["linux-servers", "web"]), serde_json::json!({}));
+    let web = frame(
+        host("web01", "Linux", "192.168.1.10", &["linux-servers", "web"]),
+        serde_json::json!({}),
+    );
     let cases = [
         (r#"host.name == "web01""#, true),
         (r#"match("WEB*", host.name)"#, true),
-        (r#"match("web*", host.name) && host.vars.os == "Linux""#, true),
+        (
+            r#"match("web*", host.name) && host.vars.os == "Linux""#,
+            true,
+        ),
         (r#"host.vars.os == "Windows""#, false),
         (r#""web" in host.groups"#, true),
         (r#""db" in host.groups"#, false),
@@ -82,7 +103,10 @@ fn host_filters_select_what_icinga_selects() {
         ("host.vars.missing", false),
         ("host.vars.missing.deeper == null", true),
         (r#"host.groups.contains("linux-servers")"#, true),
-        (r#"len(host.groups) == 2 && host.groups.all(g => len(g) > 2)"#, true),
+        (
+            r#"len(host.groups) == 2 && host.groups.all(g => len(g) > 2)"#,
+            true,
+        ),
         (r#"get_object("Host", "db1").address == "10.0.0.5""#, true),
         (r#"get_object(Host, "nope") == null"#, true),
         (r#"typeof(host) == Host"#, true),
@@ -105,15 +129,34 @@ fn filter_vars_are_locals_with_json_types() {
 
 #[test]
 fn sandbox_refuses_side_effects_with_icinga_messages() {
-    let scope = frame(host("web01", "Linux", "10.1.1.1", &[]), serde_json::json!({}));
+    let scope = frame(
+        host("web01", "Linux", "10.1.1.1", &[]),
+        serde_json::json!({}),
+    );
     for (filter, message) in [
         ("x = 1", "Assignments are not allowed in sandbox mode."),
         ("var x = 1", "Assignments are not allowed in sandbox mode."),
-        (r#"get_host("web01")"#, "Function is not marked as safe for sandbox mode."),
-        ("range(3)", "Function is not marked as safe for sandbox mode."),
-        ("[1].add(2)", "Function is not marked as safe for sandbox mode."),
+        (
+            r#"get_host("web01")"#,
+            "Function is not marked as safe for sandbox mode.",
+        ),
+        (
+            "range(3)",
+            "Function is not marked as safe for sandbox mode.",
+        ),
+        (
+            r#"getenv("HOME")"#,
+            "Function is not marked as safe for sandbox mode.",
+        ),
+        (
+            "[1].add(2)",
+            "Function is not marked as safe for sandbox mode.",
+        ),
     ] {
-        let err = Program::compile(filter).expect("compiles").evaluate(&scope).expect_err(filter);
+        let err = Program::compile(filter)
+            .expect("compiles")
+            .evaluate(&scope)
+            .expect_err(filter);
         assert_eq!(err.message, message, "{filter}");
         assert_eq!(err.kind, ErrorKind::Script, "{filter}");
     }
@@ -121,10 +164,17 @@ fn sandbox_refuses_side_effects_with_icinga_messages() {
 
 #[test]
 fn errors_point_at_the_offending_code() {
-    let scope = frame(host("web01", "Linux", "10.1.1.1", &[]), serde_json::json!({}));
-    let program = Program::compile(r#"host.name == "x" || hots.vars.os == "Linux""#).expect("compiles");
+    let scope = frame(
+        host("web01", "Linux", "10.1.1.1", &[]),
+        serde_json::json!({}),
+    );
+    let program =
+        Program::compile(r#"host.name == "x" || hots.vars.os == "Linux""#).expect("compiles");
     let err = program.evaluate(&scope).expect_err("hots is undefined");
-    assert_eq!(err.message, "Tried to access undefined script variable 'hots'");
+    assert_eq!(
+        err.message,
+        "Tried to access undefined script variable 'hots'"
+    );
     let rendered = program.render_error(&err);
     assert_eq!(
         rendered,
@@ -136,10 +186,26 @@ fn errors_point_at_the_offending_code() {
 
 #[test]
 fn unknown_object_fields_are_errors_and_null_propagates() {
-    let scope = frame(host("web01", "Linux", "10.1.1.1", &[]), serde_json::json!({}));
-    let err = Program::compile("host.nosuchfield").unwrap().evaluate(&scope).unwrap_err();
-    assert_eq!(err.message, "Invalid field access (for value of type 'Host'): 'nosuchfield'");
-    assert_eq!(Program::compile("host.vars.a.b.c").unwrap().evaluate(&scope).unwrap().to_json(), "null");
+    let scope = frame(
+        host("web01", "Linux", "10.1.1.1", &[]),
+        serde_json::json!({}),
+    );
+    let err = Program::compile("host.nosuchfield")
+        .unwrap()
+        .evaluate(&scope)
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "Invalid field access (for value of type 'Host'): 'nosuchfield'"
+    );
+    assert_eq!(
+        Program::compile("host.vars.a.b.c")
+            .unwrap()
+            .evaluate(&scope)
+            .unwrap()
+            .to_json(),
+        "null"
+    );
 }
 
 #[test]
@@ -149,7 +215,11 @@ fn a_compiled_filter_is_reusable_across_objects_and_threads() {
         .map(|i| {
             let program = program.clone();
             std::thread::spawn(move || {
-                let name = if i % 2 == 0 { format!("web{i}") } else { format!("db{i}") };
+                let name = if i % 2 == 0 {
+                    format!("web{i}")
+                } else {
+                    format!("db{i}")
+                };
                 let scope = frame(host(&name, "Linux", "10.0.0.1", &[]), serde_json::json!({}));
                 program.matches(&scope).unwrap()
             })

@@ -4,7 +4,10 @@
 use filters::{EmptyScope, Limits, Program};
 use proptest::prelude::*;
 
-const LIMITS: Limits = Limits { max_call_depth: 16, max_steps: 10_000 };
+const LIMITS: Limits = Limits {
+    max_call_depth: 16,
+    max_steps: 10_000,
+};
 
 fn check(src: &str) {
     match Program::compile(src) {
@@ -18,7 +21,10 @@ fn check(src: &str) {
             }
         }
         Err(e) => {
-            assert!(e.span.end as usize <= src.len(), "span outside {src:?}: {e:?}");
+            assert!(
+                e.span.end as usize <= src.len(),
+                "span outside {src:?}: {e:?}"
+            );
             let _ = e.render(src, "<test>");
             let _ = e.console_caret(src);
         }
@@ -31,9 +37,9 @@ fn fragment() -> impl Strategy<Value = String> {
         "1", "2.5", "5m", "\"s\"", "\"\\n\"", "{{{r}}}", "true", "null", "x", "host", ".", ",",
         "(", ")", "[", "]", "{", "}", "{{", "}}", "+", "-", "*", "/", "%", "==", "!=", "<", ">=",
         "<<", "&", "|", "^", "&&", "||", "!", "~", "in", "!in", "?", ":", "=", "+=", "=>", ";",
-        "\n", "if", "else", "for", "while", "var", "function", "return", "break", "match",
-        "regex", "len", "typeof", "[1,2]", "{a=1}", "f", "(x) => x", " ", "#", "//", "/*", "*/",
-        "@", "$", "\\", "ü",
+        "\n", "if", "else", "for", "while", "var", "function", "return", "break", "match", "regex",
+        "len", "typeof", "[1,2]", "{a=1}", "f", "(x) => x", " ", "#", "//", "/*", "*/", "@", "$",
+        "\\", "ü",
     ])
     .prop_map(str::to_string)
 }
@@ -72,9 +78,21 @@ fn deep_nesting_is_refused_not_overflowed() {
 
 #[test]
 fn runaway_evaluation_is_stopped() {
-    let limits = Limits { max_call_depth: 64, max_steps: 100_000 };
-    for src in ["while (true) { x = 1 }", "f = (x) => f(x); f(1)", "range(100000).map(x => range(100000))", "x = \"a\"; while (true) { x += x }", "x = [1]; while (true) { x += x }"] {
+    let limits = Limits {
+        max_call_depth: 64,
+        max_steps: 100_000,
+    };
+    for src in [
+        "while (true) { x = 1 }",
+        "f = (x) => f(x); f(1)",
+        "range(100000).map(x => range(100000))",
+        "x = \"a\"; while (true) { x += x }",
+        "x = [1]; while (true) { x += x }",
+    ] {
         let p = Program::compile(src).expect("parses").with_limits(limits);
-        assert!(p.execute(&filters::EmptyScope).is_err(), "{src} must be stopped");
+        assert!(
+            p.execute(&filters::EmptyScope).is_err(),
+            "{src} must be stopped"
+        );
     }
 }

@@ -17,9 +17,18 @@ struct Case {
 
 /// Where we deliberately differ from Icinga, and why.
 const DELIBERATE: &[(&str, &str)] = &[
-    ("Host()", "configuration objects are not constructed from expressions"),
-    ("1 +* 2", "the pointer dereference operator `*x` is not supported"),
-    ("[1, 2] - null", "Icinga 2 crashes here; Auspex reports an error"),
+    (
+        "Host()",
+        "configuration objects are not constructed from expressions",
+    ),
+    (
+        "1 +* 2",
+        "the pointer dereference operator `*x` is not supported",
+    ),
+    (
+        "[1, 2] - null",
+        "Icinga 2 crashes here; Auspex reports an error",
+    ),
 ];
 
 /// Errors whose wording comes from a library (Boost.Regex, nlohmann::json): only the

@@ -9,7 +9,14 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 use filters::{Dict, Object, Program, Scope, Value};
 
-const OBJECTS: usize = 1_000_000;
+/// Objects per run; `AUSPEX_BENCH_OBJECTS` overrides (a small count shows the cost without
+/// cache misses).
+fn objects() -> usize {
+    std::env::var("AUSPEX_BENCH_OBJECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
 
 #[derive(Debug)]
 struct Checkable {
@@ -52,7 +59,7 @@ impl Scope for Frame {
 }
 
 fn frames() -> Vec<Frame> {
-    (0..OBJECTS)
+    (0..objects())
         .map(|i| {
             let os = if i % 3 == 0 { "Linux" } else { "Windows" };
             let vars: Dict = [("os".into(), Value::from(os))].into();
@@ -81,15 +88,17 @@ fn frames() -> Vec<Frame> {
 fn run(bencher: Bencher, filter: &str) {
     let frames = frames();
     let program = Program::compile(filter).expect("benchmark filter compiles");
-    bencher.counter(ItemsCount::new(OBJECTS)).bench_local(|| {
-        let mut hits = 0usize;
-        for f in &frames {
-            if program.matches(f).unwrap_or(false) {
-                hits += 1;
+    bencher
+        .counter(ItemsCount::new(frames.len()))
+        .bench_local(|| {
+            let mut hits = 0usize;
+            for f in &frames {
+                if program.matches(f).unwrap_or(false) {
+                    hits += 1;
+                }
             }
-        }
-        divan::black_box(hits)
-    });
+            divan::black_box(hits)
+        });
 }
 
 #[divan::bench(sample_count = 10)]

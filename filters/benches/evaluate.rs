@@ -56,6 +56,13 @@ impl Scope for Frame {
             _ => None,
         }
     }
+    fn variable_ref(&self, name: &str) -> Option<&Value> {
+        match name {
+            "host" => Some(&self.host),
+            "service" => Some(&self.service),
+            _ => None,
+        }
+    }
 }
 
 fn frames() -> Vec<Frame> {

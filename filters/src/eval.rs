@@ -19,6 +19,12 @@ pub trait Scope {
     /// A variable of the filter frame (`host`, `service`, a `filter_vars` key, …).
     fn variable(&self, name: &str) -> Option<Value>;
 
+    /// The same variable by reference, when the scope holds it: lets `host.name` read the
+    /// field without cloning `host`. `None` falls back to [`Scope::variable`].
+    fn variable_ref(&self, _name: &str) -> Option<&Value> {
+        None
+    }
+
     /// `get_object(type, name)` and friends; `None` when there is no such object.
     fn get_object(&self, _type_name: &str, _name: &str) -> Option<Value> {
         None
@@ -43,11 +49,17 @@ impl Scope for Dict {
     fn variable(&self, name: &str) -> Option<Value> {
         self.get(name).cloned()
     }
+    fn variable_ref(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
 }
 
 impl<S: Scope + ?Sized> Scope for &S {
     fn variable(&self, name: &str) -> Option<Value> {
         (**self).variable(name)
+    }
+    fn variable_ref(&self, name: &str) -> Option<&Value> {
+        (**self).variable_ref(name)
     }
     fn get_object(&self, t: &str, n: &str) -> Option<Value> {
         (**self).get_object(t, n)
@@ -194,6 +206,14 @@ impl<'a> Env<'a> {
                 },
             },
             ExprKind::Member(obj, name) => {
+                // `var.field` with `var` from the scope: read through a reference.
+                if let ExprKind::Var(var) = &obj.kind {
+                    if self.locals.is_empty() && self.this.is_empty() {
+                        if let Some(v) = self.scope.variable_ref(&var.name) {
+                            return Ok(get_field(v, name, e.span)?);
+                        }
+                    }
+                }
                 let v = self.eval(obj)?;
                 Ok(get_field(&v, name, e.span)?)
             }

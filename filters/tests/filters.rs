@@ -228,3 +228,21 @@ fn a_compiled_filter_is_reusable_across_objects_and_threads() {
     let results: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(results, vec![true, false, true, false]);
 }
+
+#[test]
+fn locals_shadow_scope_variables_read_by_reference() {
+    let scope: Dict = [(
+        "host".into(),
+        Value::from(Dict::from([("name".into(), Value::from("a"))])),
+    )]
+    .into();
+    let read = |src: &str| {
+        Program::compile(src)
+            .unwrap()
+            .execute(&scope)
+            .unwrap()
+            .to_json()
+    };
+    assert_eq!(read("host.name"), "\"a\"");
+    assert_eq!(read(r#"host = {name = "b"}; host.name"#), "\"b\"");
+}

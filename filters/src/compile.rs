@@ -17,14 +17,18 @@ pub fn compile(e: &mut Expr) {
             args.iter_mut().for_each(compile);
             *slot = literal_pattern(callee, args);
         }
-        ExprKind::Lambda(l) => {
-            let mut body = l.body.clone();
-            compile(&mut body);
-            *l = Arc::new(Lambda {
-                params: l.params.clone(),
-                body,
-            });
-        }
+        ExprKind::Lambda(l) => match Arc::get_mut(l) {
+            // A freshly parsed lambda is not shared: compile it in place.
+            Some(lambda) => compile(&mut lambda.body),
+            None => {
+                let mut body = l.body.clone();
+                compile(&mut body);
+                *l = Arc::new(Lambda {
+                    params: l.params.clone(),
+                    body,
+                });
+            }
+        },
         ExprKind::Literal(_)
         | ExprKind::Break
         | ExprKind::Continue

@@ -503,21 +503,9 @@ impl<'a> Env<'a> {
             return Ok(None);
         }
         let text = self.eval(&args[1])?;
-        let is_match = match &text {
-            Value::String(s) => pattern.is_match(s),
-            Value::Array(a) => {
-                !a.is_empty() && a.iter().all(|v| pattern.is_match(&v.to_display_string()))
-            }
-            Value::Dict(_) => {
-                return Err(Error::evaluation(
-                    format!("Dictionaries are not supported by {}().", var.name),
-                    span,
-                )
-                .into())
-            }
-            other => pattern.is_match(&other.to_display_string()),
-        };
-        Ok(Some(Value::Bool(is_match)))
+        let result =
+            crate::functions::match_values(&var.name, &text, false, |t| Ok(pattern.is_match(t)));
+        Ok(Some(result.map_err(|e| locate(e, span))?))
     }
 
     fn call(&mut self, callee: &Expr, args: &[Expr], span: Span) -> R {
@@ -585,12 +573,7 @@ impl<'a> Env<'a> {
                 Error::script("Function is not marked as safe for sandbox mode.", span).into(),
             );
         }
-        let changed = (b.call)(self, this, args).map_err(|mut e| {
-            if e.span == Span::default() {
-                e.span = span;
-            }
-            e
-        })?;
+        let changed = (b.call)(self, this, args).map_err(|e| locate(e, span))?;
         if matches!(
             receiver.kind,
             ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)
@@ -613,12 +596,7 @@ impl<'a> Env<'a> {
             Function::Builtin(b) => {
                 crate::functions::check_arity(b, args.len())
                     .map_err(|m| Error::evaluation(m, span))?;
-                (b.call)(self, this, args).map_err(|mut e| {
-                    if e.span == Span::default() {
-                        e.span = span;
-                    }
-                    e
-                })
+                (b.call)(self, this, args).map_err(|e| locate(e, span))
             }
             Function::Closure(c) => {
                 if args.len() < c.lambda.params.len() {
@@ -651,6 +629,14 @@ impl<'a> Env<'a> {
             }
         }
     }
+}
+
+/// Builtins raise errors without a span; they belong to the call that failed.
+fn locate(mut e: Error, span: Span) -> Error {
+    if e.span == Span::default() {
+        e.span = span;
+    }
+    e
 }
 
 fn undefined(name: &str, span: Span) -> Error {

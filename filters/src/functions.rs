@@ -75,14 +75,17 @@ fn match_any(args: &[Value]) -> Result<bool, Error> {
     }
 }
 
-/// Shared body of `match`, `regex` and `cidr_match` over a string or an array of strings.
-fn match_values(
+/// Shared body of `match`, `regex` and `cidr_match` over a string or an array of strings
+/// (`any`: MatchAny instead of MatchAll). The evaluator uses it too, for patterns it
+/// compiled ahead.
+pub(crate) fn match_values(
     name: &str,
-    args: &[Value],
+    text: &Value,
+    any: bool,
     mut test: impl FnMut(&str) -> Result<bool, Error>,
 ) -> Res {
-    let any = match_any(args)?;
-    match &args[1] {
+    match text {
+        Value::String(s) => Ok(Value::Bool(test(s)?)),
         Value::Array(a) => {
             if a.is_empty() {
                 return Ok(Value::Bool(false));
@@ -113,7 +116,12 @@ fn pattern_args(args: &[Value], what: &str) -> Result<(), Error> {
 fn builtin_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
     pattern_args(args, "Pattern and text must be specified for match().")?;
     let glob = Glob::new(&args[0].to_display_string());
-    match_values("match", args, |t| Ok(glob.is_match(t)))
+    match_values(
+        "match",
+        &args[1],
+        match_any(args)?,
+        |t| Ok(glob.is_match(t)),
+    )
 }
 
 fn builtin_regex(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
@@ -122,7 +130,9 @@ fn builtin_regex(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
         "Regular expression and text must be specified for regex().",
     )?;
     let re = pattern::regex(&args[0].to_display_string()).map_err(fail)?;
-    match_values("regex", args, |t| Ok(re.is_match(t).unwrap_or(false)))
+    match_values("regex", &args[1], match_any(args)?, |t| {
+        Ok(re.is_match(t).unwrap_or(false))
+    })
 }
 
 /// Parses `addr[/bits]` into an IPv6 address (IPv4 mapped) and a prefix length.
@@ -175,7 +185,7 @@ fn builtin_cidr_match(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
     } else {
         u128::MAX << (128 - bits)
     };
-    match_values("cidr_match", args, |ip| {
+    match_values("cidr_match", &args[1], match_any(args)?, |ip| {
         Ok(parse_ip(ip).is_some_and(|addr| addr & mask == net & mask))
     })
 }

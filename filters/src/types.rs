@@ -63,18 +63,6 @@ impl TypeRef {
             _ => Value::Null,
         }
     }
-
-    /// Whether `self` is `other` or derives from it.
-    pub fn is_a(&self, other: TypeRef) -> bool {
-        let mut t = Some(self.0);
-        while let Some(ty) = t {
-            if std::ptr::eq(ty, other.0) {
-                return true;
-            }
-            t = ty.base;
-        }
-        false
-    }
 }
 
 fn describe(t: &'static TypeInfo) -> Value {

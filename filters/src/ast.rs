@@ -118,6 +118,59 @@ pub enum ExprKind {
     Locals,
     Globals,
     This,
+    /// Configuration only: `object`, `template` or `apply`.
+    Declare(Arc<Declaration>),
+    /// Configuration only: `import "template"` inside an object body.
+    Import(Box<Expr>),
+    /// Configuration only: `const Name = value`.
+    Const(Str, Box<Expr>),
+    /// Configuration only: `include "file"`, `include <itl>`, `include_recursive "dir"`.
+    Include(Include),
+    /// Configuration only: `assign where …` (true) or `ignore where …` (false). The parser
+    /// lifts these out of apply bodies; one met anywhere else is an error when evaluated.
+    Where(bool, Box<Expr>),
+}
+
+/// What an `include` statement names.
+#[derive(Clone, Debug)]
+pub struct Include {
+    pub path: Str,
+    /// `include <name>`: a library of the installation (`itl`, `plugins`, …).
+    pub system: bool,
+    /// `include_recursive "dir"`: every `*.conf` below the directory.
+    pub recursive: bool,
+}
+
+/// A configuration declaration.
+#[derive(Debug)]
+pub struct Declaration {
+    pub kind: DeclKind,
+    pub type_name: Str,
+    /// The name expression; `None` for `apply … for (…)` rules without a name prefix.
+    pub name: Option<Expr>,
+    pub ignore_on_error: bool,
+    pub body: Expr,
+    /// `assign where` (true) and `ignore where` (false) conditions of an apply rule.
+    pub rules: Vec<(bool, Expr)>,
+}
+
+#[derive(Debug)]
+pub enum DeclKind {
+    Object,
+    Template,
+    /// `apply Type "name" [to Target] [for (k [=> v] in expr)]`.
+    Apply {
+        target: Option<Str>,
+        each: Option<ApplyFor>,
+    },
+}
+
+/// The `for (key => value in iterable)` clause of an apply rule.
+#[derive(Debug)]
+pub struct ApplyFor {
+    pub key: Str,
+    pub value: Option<Str>,
+    pub iterable: Expr,
 }
 
 impl Expr {
@@ -140,6 +193,11 @@ impl Expr {
                 | ExprKind::Throw(_)
                 | ExprKind::For(..)
                 | ExprKind::While(..)
+                | ExprKind::Declare(_)
+                | ExprKind::Import(_)
+                | ExprKind::Const(..)
+                | ExprKind::Include(_)
+                | ExprKind::Where(..)
         )
     }
 }

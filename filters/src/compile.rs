@@ -29,6 +29,24 @@ pub fn compile(e: &mut Expr) {
                 });
             }
         },
+        ExprKind::Declare(d) => {
+            // Freshly parsed, so not shared.
+            if let Some(d) = Arc::get_mut(d) {
+                if let Some(name) = &mut d.name {
+                    compile(name);
+                }
+                compile(&mut d.body);
+                d.rules.iter_mut().for_each(|(_, e)| compile(e));
+                if let crate::ast::DeclKind::Apply {
+                    each: Some(each), ..
+                } = &mut d.kind
+                {
+                    compile(&mut each.iterable);
+                }
+            }
+        }
+        ExprKind::Import(a) | ExprKind::Const(_, a) | ExprKind::Where(_, a) => compile(a),
+        ExprKind::Include(_) => {}
         ExprKind::Literal(_)
         | ExprKind::Break
         | ExprKind::Continue

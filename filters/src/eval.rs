@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+use crate::config::Loader;
 use crate::error::{Error, Span};
 use crate::function::{Closure, Function};
 use crate::lexer::AssignOp;
@@ -113,6 +114,11 @@ pub struct Env<'a> {
     calls: u32,
     steps: u64,
     limits: Limits,
+    /// The configuration loader, when evaluating configuration files.
+    config: Option<&'a Loader>,
+    /// The type of the object whose body is running: bare-name assignments set its
+    /// fields, and `import` looks templates up under it.
+    object_type: Option<Str>,
 }
 
 impl<'a> Env<'a> {
@@ -125,7 +131,103 @@ impl<'a> Env<'a> {
             calls: 0,
             steps: 0,
             limits,
+            config: None,
+            object_type: None,
         }
+    }
+
+    /// An environment that evaluates configuration statements through `loader`.
+    pub(crate) fn with_config(mut self, loader: &'a Loader) -> Self {
+        self.config = Some(loader);
+        self
+    }
+
+    /// Runs an object body: `this` starts as `init`, the body sees `locals` (those of the
+    /// file that declared it), and the built attributes are returned.
+    pub(crate) fn run_object(
+        &mut self,
+        type_name: &Str,
+        init: Dict,
+        locals: Vec<(Str, Value)>,
+        body: &Expr,
+    ) -> Result<Dict, Error> {
+        self.locals = locals;
+        self.object_type = Some(type_name.clone());
+        self.this.push(init);
+        let result = self.run(body);
+        let this = self.this.pop().unwrap_or_default();
+        result.map(|_| this)
+    }
+
+    /// Runs `e` with the given locals (an apply rule's condition sees its file's locals and
+    /// the `for` variables).
+    pub(crate) fn run_with_locals(
+        &mut self,
+        locals: Vec<(Str, Value)>,
+        e: &Expr,
+    ) -> Result<Value, Error> {
+        self.locals = locals;
+        self.run(e)
+    }
+
+    /// `import "name"`: runs the template's body on the object under construction.
+    fn import(&mut self, name: &Expr, span: Span) -> R {
+        let name = self.eval(name)?.to_display_string();
+        let (Some(loader), Some(type_name)) = (self.config, self.object_type.clone()) else {
+            return Err(Error::script("'import' is only allowed in object bodies.", span).into());
+        };
+        let Some((template, locals)) = loader.template(&type_name, &name) else {
+            return Err(Error::script(
+                format!("Import references unknown template: '{name}'"),
+                span,
+            )
+            .into());
+        };
+        if self.calls >= self.limits.max_call_depth {
+            return Err(Error::script("Too many nested template imports.", span).into());
+        }
+        if let Some(this) = self.this.last_mut() {
+            let mut templates = match this.get("templates") {
+                Some(Value::Array(a)) => a.as_ref().clone(),
+                _ => Vec::new(),
+            };
+            templates.push(Value::from(name.as_str()));
+            this.insert("templates".into(), Value::from(templates));
+        }
+        self.calls += 1;
+        let saved = std::mem::replace(&mut self.locals, locals);
+        let result = self.eval(&template.body);
+        self.locals = saved;
+        self.calls -= 1;
+        result.map(|_| Value::Null)
+    }
+
+    /// `object`, `template`, `apply`, `const` and `include` at the top of a file.
+    fn declare(&mut self, e: &Expr) -> R {
+        let Some(loader) = self.config else {
+            return Err(
+                Error::script("Configuration statements are not allowed here.", e.span).into(),
+            );
+        };
+        if self.object_type.is_some() {
+            return Err(Error::script("Objects cannot be declared inside objects.", e.span).into());
+        }
+        match &e.kind {
+            ExprKind::Declare(decl) => {
+                let name = match &decl.name {
+                    Some(n) => self.eval(n)?,
+                    None => Value::Null,
+                };
+                loader.declare(decl, name, self.locals.clone(), e.span)?;
+            }
+            ExprKind::Const(name, value) => {
+                let v = self.eval(value)?;
+                loader.constant(name, v, e.span)?;
+            }
+            ExprKind::Include(inc) => loader.include(inc, e.span)?,
+            _ => {}
+        }
+        Ok(Value::Null)
     }
 
     pub fn scope(&self) -> &dyn Scope {
@@ -354,6 +456,13 @@ impl<'a> Env<'a> {
             ExprKind::Locals => Ok(Value::from(self.locals())),
             ExprKind::Globals => Ok(crate::globals::globals_dict()),
             ExprKind::This => Ok(Value::from(self.this.last().cloned().unwrap_or_default())),
+            ExprKind::Declare(_) | ExprKind::Const(..) | ExprKind::Include(_) => self.declare(e),
+            ExprKind::Import(name) => self.import(name, e.span),
+            ExprKind::Where(..) => Err(Error::script(
+                "'assign where' and 'ignore where' are only allowed in apply rules.",
+                e.span,
+            )
+            .into()),
         }
     }
 
@@ -472,6 +581,34 @@ impl<'a> Env<'a> {
             return Err(Error::script("Expression cannot be assigned to.", span).into());
         };
         path.reverse();
+        // In an object body a name that is not a local is a field of the object.
+        if self.object_type.is_some()
+            && self.this.len() == 1
+            && !self.locals.iter().any(|(k, _)| k == &var.name)
+        {
+            let this = self.this.last_mut().expect("object body has a this");
+            let mut root = this.get(&var.name).cloned().unwrap_or_else(|| {
+                if path.is_empty() {
+                    Value::Null
+                } else {
+                    Value::from(Dict::new())
+                }
+            });
+            let result = if path.is_empty() {
+                let new = match op {
+                    AssignOp::Set => value,
+                    op => compound(op, root, value, span)?,
+                };
+                root = new.clone();
+                new
+            } else {
+                set_path(&mut root, &path, op, value, span)?
+            };
+            if let Some(this) = self.this.last_mut() {
+                this.insert(var.name.clone(), root);
+            }
+            return Ok(result);
+        }
         if path.is_empty() {
             let new = match op {
                 AssignOp::Set => value,

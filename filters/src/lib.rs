@@ -21,10 +21,12 @@
 //! - [`value`], `ops`: values and Icinga's operator semantics.
 //! - `functions`, `methods`, `globals`, [`types`]: the builtin library.
 //! - [`error`]: errors with spans, rendered with a caret.
+//! - [`config`]: the configuration language (`object`, `template`, `apply`, …) and its loader.
 //! - [`console`]: the output format of `icinga2 console --eval`.
 
 pub mod ast;
 mod compile;
+pub mod config;
 pub mod console;
 pub mod error;
 pub mod eval;

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::ast::{BinaryOp, Expr, ExprKind, Lambda, UnaryOp, Var};
+use crate::ast::{
+    ApplyFor, BinaryOp, DeclKind, Declaration, Expr, ExprKind, Include, Lambda, UnaryOp, Var,
+};
 use crate::error::{Error, Span};
 use crate::lexer::{tokenize, AssignOp, Tok, Token};
 use crate::value::{Str, Value};
@@ -14,11 +16,34 @@ pub const MAX_NESTING: usize = 128;
 
 /// Parses a whole script (a statement list) into one expression.
 pub fn parse(src: &str) -> Result<Expr, Error> {
-    let tokens = tokenize(src)?;
+    parse_with(src, 0, false)
+}
+
+/// Parses a configuration file: statements plus `object`, `template`, `apply`, `import`,
+/// `const`, `include` and `assign`/`ignore where`. Every span is shifted by `base`, so that
+/// spans of several files can share one number space.
+pub fn parse_config(src: &str, base: u32) -> Result<Expr, Error> {
+    parse_with(src, base, true)
+}
+
+fn parse_with(src: &str, base: u32, config: bool) -> Result<Expr, Error> {
+    let shift = |mut span: Span| {
+        span.start += base;
+        span.end += base;
+        span
+    };
+    let mut tokens = tokenize(src).map_err(|mut e| {
+        e.span = shift(e.span);
+        e
+    })?;
+    for t in &mut tokens {
+        t.span = shift(t.span);
+    }
     let mut p = Parser {
         tokens,
         pos: 0,
         depth: 0,
+        config,
     };
     let body = p.statements(&[Tok::Eof], false)?;
     p.expect(&Tok::Eof)?;
@@ -29,6 +54,8 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    /// Whether the configuration statements are allowed.
+    config: bool,
 }
 
 /// Binding power of a binary operator token (higher binds tighter) and whether chaining it
@@ -257,6 +284,7 @@ impl Parser {
                     start.to(self.prev_span()),
                 ))
             }
+            Tok::Reserved(word) if self.config => self.config_statement(word),
             Tok::Reserved(_) => Err(self.unexpected()),
             _ => {
                 let target = self.expression()?;
@@ -273,6 +301,137 @@ impl Parser {
                 Ok(target)
             }
         }
+    }
+
+    /// The statements only configuration files have.
+    fn config_statement(&mut self, word: &'static str) -> Result<Expr, Error> {
+        let start = self.bump().span;
+        let kind = match word {
+            "object" | "template" => {
+                let type_name = self.identifier()?;
+                let name = self.expression()?;
+                let ignore_on_error = self.eat(&Tok::Reserved("ignore_on_error"));
+                let body = self.block(false)?;
+                let kind = if word == "object" {
+                    DeclKind::Object
+                } else {
+                    DeclKind::Template
+                };
+                ExprKind::Declare(Arc::new(Declaration {
+                    kind,
+                    type_name,
+                    name: Some(name),
+                    ignore_on_error,
+                    body,
+                    rules: Vec::new(),
+                }))
+            }
+            "apply" => return self.apply(start),
+            "import" => ExprKind::Import(Box::new(self.expression()?)),
+            "const" => {
+                let name = self.identifier()?;
+                self.expect(&Tok::Assign(AssignOp::Set))?;
+                ExprKind::Const(name, Box::new(self.expression()?))
+            }
+            "include" | "include_recursive" => {
+                let system = self.eat(&Tok::Lt);
+                let path: Str = match self.bump().tok {
+                    Tok::String(s) if !system => s.into(),
+                    Tok::Ident(s) if system => s.into(),
+                    _ => return Err(Error::syntax("syntax error", self.prev_span())),
+                };
+                if system {
+                    self.expect(&Tok::Gt)?;
+                }
+                ExprKind::Include(Include {
+                    path,
+                    system,
+                    recursive: word == "include_recursive",
+                })
+            }
+            "library" => {
+                // Icinga loads shared libraries; ours are built in.
+                self.expression()?;
+                ExprKind::Literal(Value::Null)
+            }
+            "assign" | "ignore" => {
+                if !self.eat(&Tok::Reserved("where")) {
+                    return Err(self.unexpected());
+                }
+                ExprKind::Where(word == "assign", Box::new(self.expression()?))
+            }
+            _ => {
+                return Err(Error::syntax(
+                    format!("syntax error, unexpected {word}"),
+                    start,
+                ))
+            }
+        };
+        let span = start.to(self.prev_span());
+        // `library` has no effect to report; keep it a statement.
+        Ok(match kind {
+            ExprKind::Literal(_) => Expr::new(ExprKind::Block(Vec::new()), span),
+            kind => Expr::new(kind, span),
+        })
+    }
+
+    /// `apply Type ["name"] [to Target] [for (k [=> v] in expr)] { … assign where … }`
+    fn apply(&mut self, start: Span) -> Result<Expr, Error> {
+        let type_name = self.identifier()?;
+        let name = match self.peek() {
+            Tok::For | Tok::LBrace | Tok::Reserved("to") => None,
+            _ => Some(self.expression()?),
+        };
+        let target = if self.eat(&Tok::Reserved("to")) {
+            Some(self.identifier()?)
+        } else {
+            None
+        };
+        let each = if self.eat(&Tok::For) {
+            self.expect(&Tok::LParen)?;
+            let key = self.identifier()?;
+            let value = if self.eat(&Tok::Arrow) {
+                Some(self.identifier()?)
+            } else {
+                None
+            };
+            self.expect(&Tok::In)?;
+            let iterable = self.expression()?;
+            self.expect(&Tok::RParen)?;
+            Some(ApplyFor {
+                key,
+                value,
+                iterable,
+            })
+        } else {
+            None
+        };
+        let body = self.block(false)?;
+        let span = body.span;
+        let items = match body.kind {
+            ExprKind::Block(items) => items,
+            other => vec![Expr::new(other, span)],
+        };
+        let mut rules = Vec::new();
+        let mut kept = Vec::new();
+        for e in items {
+            match e.kind {
+                ExprKind::Where(assign, cond) => rules.push((assign, *cond)),
+                _ => kept.push(e),
+            }
+        }
+        let body = Expr::new(ExprKind::Block(kept), span);
+        Ok(Expr::new(
+            ExprKind::Declare(Arc::new(Declaration {
+                kind: DeclKind::Apply { target, each },
+                type_name,
+                name,
+                ignore_on_error: false,
+                body,
+                rules,
+            })),
+            start.to(self.prev_span()),
+        ))
     }
 
     fn at_statement_end(&self) -> bool {

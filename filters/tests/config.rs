@@ -1,0 +1,167 @@
+//! The configuration language: objects, templates, imports, apply rules and errors.
+
+use filters::config::{Item, Loader};
+use filters::Value;
+
+fn load(files: &[(&str, &str)]) -> Result<Vec<Item>, Vec<String>> {
+    let loader = Loader::new();
+    loader.define("PluginDir", Value::from("/usr/lib/nagios/plugins"));
+    for (path, src) in files {
+        loader.load(path, src).map_err(|e| vec![e.render()])?;
+    }
+    loader
+        .commit()
+        .map_err(|errs| errs.iter().map(|e| e.render()).collect())
+}
+
+fn find<'a>(items: &'a [Item], type_name: &str, name: &str) -> &'a Item {
+    items
+        .iter()
+        .find(|i| &*i.type_name == type_name && &*i.name == name && !i.template)
+        .unwrap_or_else(|| panic!("no {type_name} {name}"))
+}
+
+fn attr(item: &Item, path: &str) -> String {
+    let mut v = Value::from(item.attrs.clone());
+    for part in path.split('.') {
+        v = match v {
+            Value::Dict(d) => d.get(part).cloned().unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+    }
+    v.to_json()
+}
+
+/// Templates may be declared after the objects importing them, in another file; bare
+/// names in bodies are fields; `vars.x =` builds a dictionary; `templates` lists the
+/// object's own name, then the imports.
+#[test]
+fn objects_templates_and_imports() {
+    let items = load(&[
+        (
+            "hosts.conf",
+            r#"
+object Host "web1" {
+  import "generic-host"
+  address = "10.0.0.1"
+  vars.os = "Linux"
+  vars.disks["/"] = { warn = "10%" }
+  vars += { team = "web" }
+}
+"#,
+        ),
+        (
+            "templates.conf",
+            r#"
+const Interval = 2m
+template Host "generic-host" {
+  check_command = "hostalive"
+  check_interval = Interval
+  vars.os = "unknown"
+}
+"#,
+        ),
+    ])
+    .unwrap();
+    let web1 = find(&items, "Host", "web1");
+    assert_eq!(attr(web1, "address"), r#""10.0.0.1""#);
+    assert_eq!(attr(web1, "check_command"), r#""hostalive""#);
+    assert_eq!(attr(web1, "check_interval"), "120");
+    assert_eq!(attr(web1, "vars.os"), r#""Linux""#);
+    assert_eq!(attr(web1, "vars.team"), r#""web""#);
+    assert_eq!(attr(web1, "vars.disks"), r#"{"/":{"warn":"10%"}}"#);
+    assert_eq!(attr(web1, "templates"), r#"["web1","generic-host"]"#);
+    assert_eq!(web1.location.path.as_ref(), "hosts.conf");
+    assert_eq!(web1.location.first_line, 2);
+    assert!(items
+        .iter()
+        .any(|i| i.template && &*i.name == "generic-host"));
+}
+
+/// `apply Service … assign where` creates one service per matching host, named
+/// `host!service`, with `host` in scope; `ignore where` wins; `apply for` iterates.
+#[test]
+fn apply_rules() {
+    let items = load(&[(
+        "a.conf",
+        r#"
+object Host "a" { check_command = "dummy"; vars.os = "Linux"; vars.disks = { "/" = {}, "/var" = {} } }
+object Host "b" { check_command = "dummy"; vars.os = "Windows" }
+object Host "c" { check_command = "dummy"; vars.os = "Linux"; vars.noping = true }
+apply Service "ping" {
+  check_command = "ping4"
+  vars.target = host.name
+  assign where host.vars.os == "Linux"
+  ignore where host.vars.noping
+}
+apply Service "disk " for (mount => cfg in host.vars.disks) {
+  check_command = "disk"
+  vars.disk_partition = mount
+  assign where true
+}
+"#,
+    )])
+    .unwrap();
+    let names: Vec<&str> = items
+        .iter()
+        .filter(|i| &*i.type_name == "Service")
+        .map(|i| &*i.name)
+        .collect();
+    assert_eq!(names, ["a!ping", "a!disk /", "a!disk /var"]);
+    let ping = find(&items, "Service", "a!ping");
+    assert_eq!(attr(ping, "host_name"), r#""a""#);
+    assert_eq!(attr(ping, "name"), r#""ping""#);
+    assert_eq!(attr(ping, "vars.target"), r#""a""#);
+    assert_eq!(
+        attr(
+            find(&items, "Service", "a!disk /var"),
+            "vars.disk_partition"
+        ),
+        r#""/var""#
+    );
+}
+
+/// Errors name the file and line and show a caret, also inside an imported template from
+/// another file; every failing object is reported.
+#[test]
+fn errors_point_at_their_file() {
+    let errs = load(&[
+        ("one.conf", "object Host \"x\" {\n  import \"t\"\n}\n"),
+        ("two.conf", "\ntemplate Host \"t\" {\n  vars.x = nope\n}\n"),
+    ])
+    .unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].contains("two.conf:3:12") && errs[0].contains("undefined script variable 'nope'"),
+        "{}",
+        errs[0]
+    );
+    assert!(errs[0].contains('^'), "{}", errs[0]);
+
+    let errs = load(&[("s.conf", "object Host \"x\" {\n  address = \n}\n")]).unwrap_err();
+    assert!(
+        errs[0].starts_with("s.conf:2:13: syntax error"),
+        "{}",
+        errs[0]
+    );
+
+    let errs = load(&[(
+        "d.conf",
+        "object Host \"x\" { }\nobject Host \"x\" { }\nobject Host \"y\" { import \"missing\" }\n",
+    )])
+    .unwrap_err();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].contains("re-defined: d.conf:1"), "{}", errs[0]);
+    assert!(
+        errs[1].contains("unknown template: 'missing'"),
+        "{}",
+        errs[1]
+    );
+}
+
+/// Configuration keywords stay refused in filters.
+#[test]
+fn filters_refuse_configuration_statements() {
+    assert!(filters::Program::compile("object Host \"x\" { }").is_err());
+    assert!(filters::Program::compile("import \"x\"").is_err());
+}

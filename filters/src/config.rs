@@ -191,10 +191,17 @@ impl Loader {
         span: Span,
     ) -> Result<(), Error> {
         let mut st = self.state.borrow_mut();
-        if let DeclKind::Template = decl.kind {
-            let key = (decl.type_name.clone(), Str::from(name.to_display_string()));
-            let index = st.declared.len();
-            st.templates.insert(key, index);
+        // Icinga lets objects be imported like templates; a template of the same name wins.
+        let key = (decl.type_name.clone(), Str::from(name.to_display_string()));
+        let index = st.declared.len();
+        match decl.kind {
+            DeclKind::Template => {
+                st.templates.insert(key, index);
+            }
+            DeclKind::Object => {
+                st.templates.entry(key).or_insert(index);
+            }
+            DeclKind::Apply { .. } => {}
         }
         if !matches!(name, Value::String(_) | Value::Null) {
             return Err(Error::script(

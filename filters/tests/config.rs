@@ -165,3 +165,48 @@ fn filters_refuse_configuration_statements() {
     assert!(filters::Program::compile("object Host \"x\" { }").is_err());
     assert!(filters::Program::compile("import \"x\"").is_err());
 }
+
+/// Debian's Icinga 2 ships its template library as configuration: when it is installed,
+/// every file of it loads and commits.
+#[test]
+fn icinga_template_library_loads() {
+    let dir = std::path::Path::new("/usr/share/icinga2/include");
+    if !dir.exists() {
+        eprintln!("icinga2-common is not installed; skipping");
+        return;
+    }
+    let loader = Loader::new();
+    for c in [
+        "PluginDir",
+        "PluginContribDir",
+        "ManubulonPluginDir",
+        "NscpPath",
+    ] {
+        loader.define(c, Value::from("/usr/lib/nagios/plugins"));
+    }
+    for f in [
+        "command-plugins.conf",
+        "command-plugins-manubulon.conf",
+        "command-plugins-windows.conf",
+    ] {
+        let path = dir.join(f);
+        let src = std::fs::read_to_string(&path).unwrap();
+        if let Err(e) = loader.load(f, &src) {
+            panic!("{}", e.render());
+        }
+    }
+    let items = loader.commit().unwrap_or_else(|e| {
+        panic!(
+            "{}",
+            e.iter().map(|e| e.render()).collect::<Vec<_>>().join("\n")
+        )
+    });
+    let ping4 = find(&items, "CheckCommand", "ping4");
+    assert_eq!(attr(ping4, "vars.ping_address"), r#""$address$""#);
+    assert!(
+        attr(ping4, "command").ends_with(r#""-4"]"#),
+        "{}",
+        attr(ping4, "command")
+    );
+    assert!(items.len() > 50, "{}", items.len());
+}

@@ -1,8 +1,15 @@
 //! The `auspex` command line.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use auspex::app::{self, App, Options};
+use auspex::pki;
 
 #[derive(Parser)]
 #[command(
@@ -15,8 +22,57 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Args, Clone)]
+struct Dirs {
+    /// Configuration directory (`conf.d` style, or with an `icinga2.conf` entry file).
+    /// Default: `<data-dir>/etc`, written on first start.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where certificates and state live.
+    #[arg(long, default_value = "data", env = "AUSPEX_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The node name (certificate CN). Default: the host name.
+    #[arg(long)]
+    node_name: Option<String>,
+}
+
+impl Dirs {
+    fn options(&self, listen: Option<SocketAddr>) -> Options {
+        Options {
+            config_dir: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            listen,
+            node_name: self.node_name.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the server. On first start without a configuration it performs `api setup`
+    /// and loads a demo that checks this machine.
+    Serve {
+        #[command(flatten)]
+        dirs: Dirs,
+        /// Address to listen on (HTTPS). Default: the ApiListener's, else 0.0.0.0:5665.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// API setup.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
+    },
+    /// Certificates: a CA, keys, signing requests.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Loads and validates the configuration; prints errors with file, line and caret.
+    CheckConfig {
+        #[command(flatten)]
+        dirs: Dirs,
+    },
     /// Evaluates an expression of the Icinga DSL and prints the result as JSON, as
     /// `icinga2 console --eval` does.
     Console {
@@ -26,16 +82,228 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ApiCommand {
+    /// Creates the CA, the node certificate and an ApiUser `root` with a random password.
+    Setup {
+        #[command(flatten)]
+        dirs: Dirs,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Creates a new CA in `<data-dir>/ca`.
+    NewCa {
+        #[arg(long, default_value = "data", env = "AUSPEX_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Creates a key and a certificate signing request (or a self-signed certificate).
+    NewCert {
+        #[arg(long)]
+        cn: String,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        csr: Option<PathBuf>,
+        /// Writes a certificate signed by the CA in `--data-dir` instead of a request.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        #[arg(long, default_value = "data", env = "AUSPEX_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Signs a certificate signing request with the CA.
+    SignCsr {
+        #[arg(long)]
+        csr: PathBuf,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long, default_value = "data", env = "AUSPEX_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Fetches a server's certificate (to pin it as trusted).
+    SaveCert {
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value_t = 5665)]
+        port: u16,
+        #[arg(long)]
+        trustedcert: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    match run(Cli::parse().command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("critical: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
         Command::Console { eval } => {
             let (output, ok) = filters::console::eval_plain(&eval);
             println!("{output}");
-            if ok {
+            Ok(if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            })
+        }
+        Command::CheckConfig { dirs } => {
+            let opts = dirs.options(None);
+            match app::load_config(&opts.config_dir(), &opts.node_name()) {
+                Ok(loaded) => {
+                    let reg = &loaded.registry;
+                    println!(
+                        "information/config: Finished validating the configuration: {} hosts, {} services, {} API users.",
+                        reg.count("Host"),
+                        reg.count("Service"),
+                        loaded.users.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::FAILURE)
+                }
             }
         }
+        Command::Api {
+            command: ApiCommand::Setup { dirs },
+        } => {
+            let opts = dirs.options(None);
+            let password = app::setup(&opts, false)?;
+            announce(&opts, password);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { dirs, listen } => {
+            let opts = dirs.options(listen);
+            let password = app::setup(&opts, true)?;
+            announce(&opts, password);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(serve(opts))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pki { command } => pki_command(command).map(|()| ExitCode::SUCCESS),
     }
+}
+
+fn announce(opts: &Options, password: Option<String>) {
+    if let Some(password) = password {
+        println!(
+            "API user 'root' created with password: {password}\n(stored in {}; shown only once)",
+            opts.config_dir().join("api-users.conf").display()
+        );
+    }
+}
+
+async fn serve(opts: Options) -> Result<()> {
+    let app = App::start(opts).await?;
+    shutdown_signal().await;
+    app.stop(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Received SIGINT; shutting down."),
+        _ = term.recv() => tracing::info!("Received SIGTERM; shutting down."),
+    }
+}
+
+fn pki_command(command: PkiCommand) -> Result<()> {
+    match command {
+        PkiCommand::NewCa { data_dir } => {
+            let paths = pki::Paths::new(&data_dir, "unused");
+            pki::Authority::create(&paths.ca_cert, &paths.ca_key)?;
+            println!(
+                "information/pki: Created CA certificate {} and key {}.",
+                paths.ca_cert.display(),
+                paths.ca_key.display()
+            );
+        }
+        PkiCommand::NewCert {
+            cn,
+            key,
+            csr,
+            cert,
+            data_dir,
+        } => {
+            if let Some(cert_path) = cert {
+                let paths = pki::Paths::new(&data_dir, "unused");
+                let ca = pki::Authority::load(&paths.ca_cert, &paths.ca_key)?;
+                let (cert_pem, key_pem) = ca.issue(&cn)?;
+                pki::write_private(&key, &key_pem)?;
+                pki::write_public(&cert_path, &cert_pem)?;
+                println!(
+                    "information/pki: Wrote key {} and certificate {}.",
+                    key.display(),
+                    cert_path.display()
+                );
+            } else {
+                let csr = csr.context("one of --csr or --cert is required")?;
+                let (csr_pem, key_pem) = pki::new_csr(&cn)?;
+                pki::write_private(&key, &key_pem)?;
+                pki::write_public(&csr, &csr_pem)?;
+                println!(
+                    "information/pki: Wrote key {} and signing request {}.",
+                    key.display(),
+                    csr.display()
+                );
+            }
+        }
+        PkiCommand::SignCsr {
+            csr,
+            cert,
+            data_dir,
+        } => {
+            let paths = pki::Paths::new(&data_dir, "unused");
+            let ca = pki::Authority::load(&paths.ca_cert, &paths.ca_key)?;
+            let request = std::fs::read_to_string(&csr)
+                .with_context(|| format!("reading {}", csr.display()))?;
+            pki::write_public(&cert, &ca.sign_csr(&request)?)?;
+            println!(
+                "information/pki: Signed {} into {}.",
+                csr.display(),
+                cert.display()
+            );
+        }
+        PkiCommand::SaveCert {
+            host,
+            port,
+            trustedcert,
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let pem = rt.block_on(pki::fetch_certificate(&host, port))?;
+            pki::write_public(&trustedcert, &pem)?;
+            println!(
+                "information/pki: Saved the certificate of {host}:{port} to {}.",
+                trustedcert.display()
+            );
+        }
+    }
+    Ok(())
 }

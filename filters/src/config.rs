@@ -3,8 +3,8 @@
 //!
 //! Loading happens in two phases, as in Icinga:
 //! 1. [`Loader::load`] parses a file and runs its top level. Declarations are *recorded*
-//!    (their body is not run yet), constants are defined, includes are handed back to the
-//!    caller, which owns the file system.
+//!    (their body is not run yet), constants are defined, and included files are loaded in
+//!    place through a resolver the caller provides (it owns the file system).
 //! 2. [`Loader::commit`] runs every object body (templates are imported by running their
 //!    body on the object under construction, so they may be declared in any file and any
 //!    order), then evaluates every apply rule against the objects it targets.
@@ -70,15 +70,6 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// An `include` the caller resolves against its file system and feeds back with
-/// [`Loader::load`].
-#[derive(Clone, Debug)]
-pub struct IncludeRequest {
-    /// The file that contains the statement.
-    pub from: Arc<str>,
-    pub include: Include,
-}
-
 struct SourceFile {
     path: Arc<str>,
     source: Arc<str>,
@@ -100,14 +91,22 @@ struct State {
     constants: Dict,
     declared: Vec<Declared>,
     templates: HashMap<(Str, Str), usize>,
-    includes: Vec<IncludeRequest>,
+    /// The files being loaded, innermost last.
+    current: Vec<Arc<str>>,
 }
+
+/// Local variables of a frame, newest last.
+type Locals = Vec<(Str, Value)>;
+
+/// Reads the files an `include` names.
+type Resolver = Box<dyn Fn(&str, &Include) -> Result<Vec<(String, String)>, String>>;
 
 /// Loads configuration files into [`Item`]s.
 #[derive(Default)]
 pub struct Loader {
     state: RefCell<State>,
     limits: Limits,
+    resolver: Option<Resolver>,
 }
 
 /// The scope object bodies and apply rules run in: constants, plus `host`/`service` for
@@ -144,11 +143,24 @@ impl Loader {
         self.state.borrow().constants.clone()
     }
 
-    /// Parses `source` and runs its top level. Returns the includes it asked for.
+    /// Lets `include` statements read files: the resolver gets the including file's path
+    /// and the statement, and returns the files to load, as (path, source) pairs, in order.
+    pub fn set_resolver(
+        &mut self,
+        resolver: impl Fn(&str, &Include) -> Result<Vec<(String, String)>, String> + 'static,
+    ) {
+        self.resolver = Some(Box::new(resolver));
+    }
+
+    /// Parses `source` and runs its top level; includes are loaded where they stand.
     ///
     /// # Errors
-    /// The first syntax or evaluation error of the file.
-    pub fn load(&self, path: &str, source: &str) -> Result<Vec<IncludeRequest>, ConfigError> {
+    /// The first syntax or evaluation error, in this file or one it includes.
+    pub fn load(&self, path: &str, source: &str) -> Result<(), ConfigError> {
+        self.load_inner(path, source).map_err(|e| self.error(e))
+    }
+
+    fn load_inner(&self, path: &str, source: &str) -> Result<(), Error> {
         let path: Arc<str> = path.into();
         let source: Arc<str> = source.into();
         let base = {
@@ -161,26 +173,22 @@ impl Loader {
                 source: source.clone(),
                 base,
             });
+            st.current.push(path.clone());
             base
         };
-        let mut expr = crate::parser::parse_config(&source, base).map_err(|e| self.error(e))?;
-        crate::compile::compile(&mut expr);
-        let constants = self.constants();
-        let scope = ConfigScope {
-            constants: &constants,
-            vars: Dict::new(),
-        };
-        let mut env = Env::new(&scope, false, self.limits).with_config(self);
-        env.run(&expr).map_err(|e| self.error(e))?;
-        let mut st = self.state.borrow_mut();
-        let includes = std::mem::take(&mut st.includes);
-        Ok(includes
-            .into_iter()
-            .map(|mut r| {
-                r.from = path.clone();
-                r
-            })
-            .collect())
+        let result = (|| {
+            let mut expr = crate::parser::parse_config(&source, base)?;
+            crate::compile::compile(&mut expr);
+            let constants = self.constants();
+            let scope = ConfigScope {
+                constants: &constants,
+                vars: Dict::new(),
+            };
+            let mut env = Env::new(&scope, false, self.limits).with_config(self);
+            env.run(&expr).map(|_| ())
+        })();
+        self.state.borrow_mut().current.pop();
+        result
     }
 
     pub(crate) fn declare(
@@ -230,11 +238,24 @@ impl Loader {
         Ok(())
     }
 
-    pub(crate) fn include(&self, include: &Include, _span: Span) -> Result<(), Error> {
-        self.state.borrow_mut().includes.push(IncludeRequest {
-            from: "".into(),
-            include: include.clone(),
-        });
+    pub(crate) fn include(&self, include: &Include, span: Span) -> Result<(), Error> {
+        let Some(resolver) = &self.resolver else {
+            return Err(Error::script("'include' is not available here.", span));
+        };
+        let from = self
+            .state
+            .borrow()
+            .current
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "".into());
+        let files = resolver(&from, include).map_err(|m| Error::script(m, span))?;
+        if self.state.borrow().current.len() > 32 {
+            return Err(Error::script("Includes nest too deeply.", span));
+        }
+        for (path, source) in files {
+            self.load_inner(&path, &source)?;
+        }
         Ok(())
     }
 
@@ -242,7 +263,7 @@ impl Loader {
         &self,
         type_name: &str,
         name: &str,
-    ) -> Option<(Arc<Declaration>, Vec<(Str, Value)>)> {
+    ) -> Option<(Arc<Declaration>, Locals)> {
         let st = self.state.borrow();
         let i = *st.templates.get(&(Str::from(type_name), Str::from(name)))?;
         let d = &st.declared[i];
@@ -299,7 +320,7 @@ impl Loader {
             constants: st.constants.clone(),
             declared: st.declared,
             templates: st.templates,
-            includes: Vec::new(),
+            current: Vec::new(),
         };
         let constants = st.constants;
         // Objects and templates, in declaration order.
@@ -417,7 +438,7 @@ impl Loader {
                         vars,
                     };
                     // (name suffix, extra locals) per instance of the rule.
-                    let instances: Vec<(Option<Str>, Vec<(Str, Value)>)> = match each {
+                    let instances: Vec<(Option<Str>, Locals)> = match each {
                         None => vec![(None, Vec::new())],
                         Some(each) => {
                             let mut env = Env::new(&scope, false, self.limits);

@@ -170,6 +170,11 @@ impl<'a> Env<'a> {
         self.run(e)
     }
 
+    /// The frame's locals, leaving it empty.
+    pub(crate) fn take_locals(&mut self) -> Vec<(Str, Value)> {
+        std::mem::take(&mut self.locals)
+    }
+
     /// `import "name"`: runs the template's body on the object under construction.
     fn import(&mut self, name: &Expr, span: Span) -> R {
         let name = self.eval(name)?.to_display_string();

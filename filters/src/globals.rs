@@ -129,3 +129,8 @@ pub fn globals_dict() -> Value {
             .filter_map(|k| Some((k, lookup(k)?))),
     )
 }
+
+/// The names of every global, for auto-completion.
+pub fn names() -> Vec<String> {
+    table().keys().map(|k| k.to_string()).collect()
+}

@@ -47,6 +47,20 @@ pub use error::{Error, ErrorKind, Span};
 pub use eval::{EmptyScope, Env, Limits, Scope};
 pub use value::{Dict, Object, Str, Value};
 
+/// The names of every global and keyword, for auto-completion.
+pub fn globals_names() -> Vec<String> {
+    let mut names = globals::names();
+    names.extend(
+        [
+            "var", "local", "if", "else", "for", "while", "function", "return", "break",
+            "continue", "throw", "in", "globals", "locals", "this", "true", "false", "null",
+        ]
+        .iter()
+        .map(|k| k.to_string()),
+    );
+    names
+}
+
 /// A compiled expression or script.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -89,6 +103,20 @@ impl Program {
     /// Evaluates without the sandbox, as the console and configuration do.
     pub fn execute(&self, scope: &dyn Scope) -> Result<Value, Error> {
         Env::new(scope, false, self.limits).run(&self.expr)
+    }
+
+    /// Runs as a console session does: `locals` carries variables from one call to the
+    /// next (`var x = 1`, then `x` in a later call).
+    pub fn execute_in(
+        &self,
+        scope: &dyn Scope,
+        locals: &mut Vec<(Str, Value)>,
+        sandboxed: bool,
+    ) -> Result<Value, Error> {
+        let mut env = Env::new(scope, sandboxed, self.limits);
+        let result = env.run_with_locals(std::mem::take(locals), &self.expr);
+        *locals = env.take_locals();
+        result
     }
 
     /// Evaluates in sandbox mode and applies Icinga's truthiness to the result.

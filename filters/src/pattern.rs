@@ -38,7 +38,7 @@ pub fn regex(pattern: &str) -> Result<fancy_regex::Regex, String> {
 
 /// Icinga's wildcard match: `*` any run, `?` one character, case-insensitive,
 /// `\` escapes the next character.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Glob {
     pattern: Vec<Piece>,
 }

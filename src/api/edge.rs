@@ -1,0 +1,298 @@
+//! The edge every request passes before routing, as Icinga's HTTP server does it:
+//! method and path normalisation, CORS preflight, authentication (client certificate or
+//! Basic), the per-user rate limit, the body limit, response headers and the request log.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, StatusCode};
+use http_body_util::Limited;
+use hyper::body::Incoming;
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::Peer;
+use crate::app::State;
+use crate::auth::ApiUser;
+
+/// The request body as routes see it: bounded by the user's body limit.
+pub type Body = Limited<Incoming>;
+
+/// The routed service (warp's), as the edge calls it.
+pub trait RouteService:
+    tower_service::Service<
+        Request<Body>,
+        Response = Response,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> RouteService for T where
+    T: tower_service::Service<
+            Request<Body>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The authenticated caller, available to handlers as a request extension.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user: Arc<ApiUser>,
+    pub peer: Arc<Peer>,
+}
+
+/// Handles one request.
+pub fn handle<S: RouteService>(
+    state: Arc<State>,
+    peer: Arc<Peer>,
+    mut service: S,
+    mut req: Request<Incoming>,
+) -> impl Future<Output = Result<Response, Infallible>> + Send {
+    let started = Instant::now();
+    normalize(&mut req);
+    let method = req.method().clone();
+    let target = req.uri().path().to_string();
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let admitted = admit(&state, &peer, &mut req);
+    let user_name = req
+        .extensions()
+        .get::<Session>()
+        .map(|s| s.user.name.clone());
+    let routed = match admitted {
+        None => Ok(service.call(limit_body(req))),
+        Some(res) => Err(res),
+    };
+    async move {
+        let mut res = match routed {
+            Ok(fut) => fut.await.unwrap_or_else(|never| match never {}),
+            Err(res) => res,
+        };
+        decorate(&state, origin.as_ref(), &mut res);
+        tracing::info!(
+            method = %method,
+            target,
+            peer = %peer.addr,
+            user = user_name.as_deref().unwrap_or("-"),
+            agent,
+            status = res.status().as_u16(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "HTTP request."
+        );
+        Ok(res)
+    }
+}
+
+/// Decides whether the request reaches the routes: `Some` is the early answer; otherwise
+/// the request now carries its [`Session`] and body limit.
+fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option<Response> {
+    if req.method() == Method::OPTIONS {
+        if let Some(res) = preflight(state, req) {
+            return Some(res);
+        }
+    }
+    let user = match &peer.cert_user {
+        // A certificate that names a user fixes it for the connection.
+        Some(user) => user.clone(),
+        None => {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|h| h.to_str().ok());
+            let users = state.users();
+            match header.and_then(|h| users.basic(h)) {
+                Some(user) => {
+                    state.blocklist.record_success(peer.addr.ip());
+                    user.clone()
+                }
+                None => {
+                    // A request without credentials is a client asking for the challenge
+                    // (browsers, PowerShell -Credential); only wrong credentials count.
+                    if header.is_some() {
+                        state
+                            .blocklist
+                            .record_failure(peer.addr.ip(), "authentication");
+                        tracing::info!(peer = %peer.addr, "Authentication failed.");
+                    }
+                    return Some(unauthorized(req));
+                }
+            }
+        }
+    };
+    if let Some(limiter) = &user.limiter {
+        if let Err(not_until) = limiter.check() {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many requests for user '{}'. Please retry later.",
+                    user.name
+                ),
+            )
+            .response(false, false);
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return Some(res);
+        }
+    }
+    let limit = user.body_limit();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let mut res = ApiError::bad_request(format!(
+            "Request body too large: the limit for user '{}' is {limit} bytes.",
+            user.name
+        ))
+        .response(false, false);
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Some(res);
+    }
+    req.extensions_mut().insert(Session {
+        user,
+        peer: peer.clone(),
+    });
+    req.extensions_mut().insert(BodyLimit(limit));
+    None
+}
+
+/// The body limit chosen for the request, applied when the routes are called.
+#[derive(Clone, Copy, Debug)]
+struct BodyLimit(usize);
+
+/// What real clients send and Icinga accepts: lower-case methods, `X-HTTP-Method-Override`,
+/// doubled slashes in paths.
+fn normalize<B>(req: &mut Request<B>) {
+    let over = req
+        .headers()
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_uppercase);
+    let method = over.unwrap_or_else(|| req.method().as_str().to_ascii_uppercase());
+    if let Ok(m) = Method::from_bytes(method.as_bytes()) {
+        *req.method_mut() = m;
+    }
+    let path = req.uri().path();
+    if path.contains("//") {
+        let mut clean = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && clean.ends_with('/')) {
+                clean.push(c);
+            }
+        }
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{clean}?{q}"),
+            None => clean,
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+/// 401 with the challenge; JSON when the client accepts it, HTML otherwise (Icinga).
+fn unauthorized<B>(req: &Request<B>) -> Response {
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let mut res = if wants_json {
+        ApiError::unauthorized().response(false, false)
+    } else {
+        let mut res = Response::new(
+            "<h1>Unauthorized. Please check your user credentials.</h1>"
+                .as_bytes()
+                .to_vec()
+                .into(),
+        );
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        res
+    };
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Icinga 2\""),
+    );
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// Answers a CORS preflight for an allowed origin.
+fn preflight<B>(state: &State, req: &Request<B>) -> Option<Response> {
+    let origin = req.headers().get(header::ORIGIN)?.to_str().ok()?;
+    req.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD)?;
+    if !state.listener.allows_origin(origin) {
+        return None;
+    }
+    let mut res = Response::new("Preflight OK".as_bytes().to_vec().into());
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type, X-HTTP-Method-Override"),
+    );
+    Some(res)
+}
+
+/// Headers every response gets: `Server`, CORS for allowed origins, configured extras.
+fn decorate(state: &State, origin: Option<&HeaderValue>, res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(
+        header::SERVER,
+        HeaderValue::from_static(crate::SERVER_HEADER),
+    );
+    if let Some(origin) = origin {
+        if origin
+            .to_str()
+            .is_ok_and(|o| state.listener.allows_origin(o))
+        {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+    }
+    for (k, v) in &state.listener.response_headers {
+        h.insert(k.clone(), v.clone());
+    }
+}
+
+/// Applies the body limit chosen in [`admit`]: the routes read at most that many bytes.
+pub fn limit_body(req: Request<Incoming>) -> Request<Body> {
+    let limit = req.extensions().get::<BodyLimit>().map_or(1 << 20, |l| l.0);
+    req.map(|b| Limited::new(b, limit))
+}

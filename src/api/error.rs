@@ -1,0 +1,107 @@
+//! The one place errors become Icinga's error envelope:
+//! `{"error": <code>, "status": "<text>"}` with the same HTTP status.
+
+use std::convert::Infallible;
+
+use http::StatusCode;
+use serde_json::json;
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// An error answered with Icinga's envelope.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: StatusCode,
+    pub status: String,
+    /// Shown only with `verbose=1`, as `diagnostic_information`.
+    pub diagnostic: Option<String>,
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    pub fn new(code: StatusCode, status: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            status: status.into(),
+            diagnostic: None,
+        }
+    }
+
+    pub fn bad_request(status: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, status)
+    }
+
+    pub fn not_found(status: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, status)
+    }
+
+    /// Icinga's answer for unknown paths, wrong methods and refused hidden resources.
+    pub fn no_route(path: &str) -> Self {
+        ApiError::not_found(format!(
+            "The requested path '{}' could not be found or the request method is not valid for this path.",
+            path.trim_start_matches('/')
+        ))
+    }
+
+    pub fn forbidden(permission: &str) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("Missing permission: {}", permission.to_lowercase()),
+        )
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized. Please check your user credentials.",
+        )
+    }
+
+    pub fn with_diagnostic(mut self, d: impl Into<String>) -> Self {
+        self.diagnostic = Some(d.into());
+        self
+    }
+
+    pub fn into_rejection(self) -> Rejection {
+        warp::reject::custom(self)
+    }
+
+    /// The envelope; `diagnostic_information` only when asked for (`verbose`).
+    pub fn response(&self, verbose: bool, pretty: bool) -> Response {
+        let mut body = json!({ "error": self.code.as_u16(), "status": self.status });
+        if verbose {
+            if let Some(d) = &self.diagnostic {
+                body["diagnostic_information"] = json!(d);
+            }
+        }
+        super::reply::json_response(self.code, &body, pretty)
+    }
+}
+
+/// What the request asked for in `verbose`/`pretty`, remembered for error replies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Presentation {
+    pub verbose: bool,
+    pub pretty: bool,
+}
+
+/// Turns every rejection into the envelope. Unknown routes and wrong methods become
+/// Icinga's generic 404; anything unexpected is a 500 whose details go to the log only.
+pub async fn recover(
+    path: String,
+    p: Presentation,
+    err: Rejection,
+) -> Result<Response, Infallible> {
+    let e = if let Some(e) = err.find::<ApiError>() {
+        e.clone()
+    } else if err.is_not_found() || err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::no_route(&path)
+    } else if let Some(e) = err.find::<warp::reject::PayloadTooLarge>() {
+        ApiError::bad_request(format!("Request body too large: {e}"))
+    } else {
+        tracing::error!(error = ?err, path, "Unhandled rejection.");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Unhandled exception")
+    };
+    Ok(e.response(p.verbose, p.pretty).into_response())
+}

@@ -1,0 +1,162 @@
+//! The HTTPS API.
+//!
+//! A connection's path: TCP accept (address allowed? not blocked?) → rustls handshake in
+//! the connection's own task (a slow handshake never blocks `accept`) → hyper HTTP/1.1 →
+//! [`edge`] (method/path normalisation, authentication, rate limit, body limit) → the warp
+//! [`routes`] → handlers per endpoint family.
+
+pub mod actions;
+pub mod console;
+pub mod edge;
+pub mod error;
+pub mod info;
+pub mod params;
+pub mod reply;
+pub mod request;
+pub mod routes;
+pub mod status;
+pub mod tls;
+pub mod types;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::State;
+use crate::auth::ApiUser;
+
+/// Icinga's `connect_timeout`: TCP + TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A connection that sends no new request for this long is closed (Icinga: 10 s).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections at most; further clients wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 4096;
+
+/// Who is on the other end of a connection.
+#[derive(Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// The CN of a client certificate that verified against our CA.
+    pub client_cn: Option<String>,
+    /// The user the certificate maps to: fixed for the whole connection.
+    pub cert_user: Option<Arc<ApiUser>>,
+}
+
+/// Accepts connections until `shutdown` fires; connections are tracked by `tracker` so
+/// that the caller can drain them.
+pub async fn serve(
+    state: Arc<State>,
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let routes = routes::routes(state.clone());
+    let service = warp::service(routes);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (tcp, addr) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "Accept failed.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        if !state.listener.allows(addr.ip()) {
+            tracing::info!(address = %addr, "Connection refused: address not in allowed_hosts.");
+            continue;
+        }
+        if state.blocklist.is_blocked(addr.ip()) {
+            tracing::debug!(address = %addr, "Connection refused: address is blocked.");
+            continue;
+        }
+        let state = state.clone();
+        let acceptor = acceptor.clone();
+        let service = service.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let _permit = permit;
+            connection(state, tcp, addr, acceptor, service, shutdown).await;
+        });
+    }
+}
+
+async fn connection<S>(
+    state: Arc<State>,
+    tcp: TcpStream,
+    addr: SocketAddr,
+    acceptor: TlsAcceptor,
+    service: S,
+    shutdown: CancellationToken,
+) where
+    S: edge::RouteService,
+{
+    let _open = state.connection_opened();
+    let _ = tcp.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::info!(address = %addr, error = %e, "TLS handshake failed.");
+            state.blocklist.record_failure(addr.ip(), "tls handshake");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(address = %addr, "TLS handshake timed out.");
+            state
+                .blocklist
+                .record_failure(addr.ip(), "tls handshake timeout");
+            return;
+        }
+    };
+    let client_cn = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|c| crate::pki::common_name(c));
+    let cert_user = client_cn
+        .as_deref()
+        .and_then(|cn| state.users().by_client_cn(cn).cloned());
+    let peer = Arc::new(Peer {
+        addr,
+        client_cn,
+        cert_user,
+    });
+    let svc = hyper::service::service_fn(move |req| {
+        edge::handle(state.clone(), peer.clone(), service.clone(), req)
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(IDLE_TIMEOUT)
+        .max_buf_size(1 << 20)
+        .serve_connection(TokioIo::new(tls), svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(address = %addr, error = %e, "Connection ended with an error.");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}

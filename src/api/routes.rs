@@ -1,0 +1,90 @@
+//! The URL tree. Each endpoint is a function returning a warp filter; `routes` joins them
+//! and ends with Icinga's generic 404 for everything else.
+
+use std::sync::Arc;
+
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::error::ApiError;
+use super::request::req;
+use super::{actions, console, info, status, types};
+use crate::app::State;
+
+/// All routes.
+pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+    let root = warp::path::end()
+        .and(warp::get())
+        .map(|| warp::redirect::found(http::Uri::from_static("/v1")).into_response());
+
+    let v1 = warp::path!("v1")
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(info::handle);
+
+    let status = warp::path!("v1" / "status" / ..)
+        .and(optional_name())
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(status::handle);
+
+    let types = warp::path!("v1" / "types" / ..)
+        .and(optional_name())
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(types::handle);
+
+    let console = warp::path!("v1" / "console" / String)
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(console::handle);
+
+    let actions = warp::path!("v1" / "actions" / String)
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(actions::handle);
+
+    let fallback = warp::path::full()
+        .map(|p: warp::path::FullPath| ApiError::no_route(p.as_str()).response(false, false));
+
+    root.or(v1)
+        .unify()
+        .or(status)
+        .unify()
+        .or(types)
+        .unify()
+        .or(console)
+        .unify()
+        .or(actions)
+        .unify()
+        .or(fallback)
+        .unify()
+        .boxed()
+}
+
+/// An optional last path segment (`/v1/status` or `/v1/status/CIB`), percent-decoded.
+fn optional_name() -> impl Filter<Extract = (Option<String>,), Error = warp::Rejection> + Clone {
+    warp::path::param::<String>()
+        .and(warp::path::end())
+        .map(|s: String| Some(decode(&s)))
+        .or(warp::path::end().map(|| None))
+        .unify()
+}
+
+/// Percent-decoding of a path segment (`web1%21http` → `web1!http`); warp leaves
+/// segments encoded.
+pub fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}

@@ -1,0 +1,333 @@
+//! Wiring: builds every component from the options, starts the API listener, owns the
+//! tasks and stops them under a deadline.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use http::{HeaderName, HeaderValue};
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api;
+use crate::api::console::Sessions;
+use crate::auth::{Blocklist, Users};
+use crate::config;
+use crate::objects::{Object, Registry};
+use crate::pki;
+
+/// Where to listen when neither `--listen` nor the ApiListener says otherwise.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:5665";
+
+/// How to start.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The configuration directory; `<data>/etc` when absent (written on first start).
+    pub config_dir: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub listen: Option<SocketAddr>,
+    /// The node name (certificate CN, `NodeName`); the host name when absent.
+    pub node_name: Option<String>,
+}
+
+impl Options {
+    pub fn node_name(&self) -> String {
+        self.node_name.clone().unwrap_or_else(hostname)
+    }
+
+    pub fn pki_paths(&self) -> pki::Paths {
+        pki::Paths::new(&self.data_dir, &self.node_name())
+    }
+
+    /// The configuration directory in effect.
+    pub fn config_dir(&self) -> PathBuf {
+        self.config_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("etc"))
+    }
+}
+
+/// The machine's host name, or `localhost`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Unix time in seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Settings of the ApiListener object.
+#[derive(Debug, Default)]
+pub struct ListenerSettings {
+    /// Clients allowed to connect; empty means everyone.
+    pub allowed_hosts: Vec<IpNet>,
+    pub allow_origins: Vec<String>,
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    pub auth_failure_limit: u32,
+    pub auth_block_duration: Duration,
+    pub bind: Option<SocketAddr>,
+}
+
+impl ListenerSettings {
+    fn from_object(o: Option<&Arc<Object>>) -> Result<ListenerSettings> {
+        let mut s = ListenerSettings {
+            auth_failure_limit: 6,
+            auth_block_duration: Duration::from_secs(600),
+            ..ListenerSettings::default()
+        };
+        let Some(o) = o else { return Ok(s) };
+        let strings = |name: &str| -> Vec<String> {
+            match o.attr(name) {
+                Some(filters::Value::Array(a)) => a.iter().map(|v| v.to_display_string()).collect(),
+                Some(v) if !v.is_empty() => vec![v.to_display_string()],
+                _ => Vec::new(),
+            }
+        };
+        for h in strings("allowed_hosts") {
+            let net = h
+                .parse::<IpNet>()
+                .or_else(|_| h.parse::<IpAddr>().map(IpNet::from))
+                .with_context(|| format!("ApiListener allowed_hosts: invalid address '{h}'"))?;
+            s.allowed_hosts.push(net);
+        }
+        s.allow_origins = strings("access_control_allow_origin");
+        if let Some(filters::Value::Dict(d)) = o.attr("http_response_headers") {
+            for (k, v) in d.iter() {
+                let name = HeaderName::from_bytes(k.as_bytes())
+                    .with_context(|| format!("http_response_headers: invalid header '{k}'"))?;
+                let value = HeaderValue::from_str(&v.to_display_string())
+                    .with_context(|| format!("http_response_headers: invalid value for '{k}'"))?;
+                s.response_headers.push((name, value));
+            }
+        }
+        if let Some(n) = o
+            .attr("auth_failure_limit")
+            .and_then(|v| v.to_number().ok())
+        {
+            s.auth_failure_limit = n.max(1.0) as u32;
+        }
+        if let Some(n) = o
+            .attr("auth_block_duration")
+            .and_then(|v| v.to_number().ok())
+        {
+            s.auth_block_duration = Duration::from_secs_f64(n.max(0.0));
+        }
+        let host = o.string("bind_host");
+        let port = o.string("bind_port");
+        if !host.is_empty() || !port.is_empty() {
+            let host = if host.is_empty() {
+                "0.0.0.0".into()
+            } else {
+                host
+            };
+            let port = if port.is_empty() { "5665".into() } else { port };
+            let addr = format!("{host}:{port}");
+            s.bind = Some(
+                addr.parse()
+                    .or_else(|_| format!("[{host}]:{port}").parse())
+                    .with_context(|| format!("ApiListener bind address '{addr}'"))?,
+            );
+        }
+        Ok(s)
+    }
+
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allowed_hosts.is_empty() || self.allowed_hosts.iter().any(|n| n.contains(&ip))
+    }
+
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allow_origins.iter().any(|o| o == origin || o == "*")
+    }
+}
+
+/// Everything request handlers share.
+pub struct State {
+    pub node_name: String,
+    pub pid: u32,
+    pub program_start: f64,
+    registry: RwLock<Arc<Registry>>,
+    /// Constants of the configuration (`NodeName`, `PluginDir`, user `const`s).
+    pub constants: filters::Dict,
+    users: RwLock<Arc<Users>>,
+    pub blocklist: Blocklist,
+    pub listener: ListenerSettings,
+    pub console: Sessions,
+    connections: AtomicUsize,
+}
+
+impl State {
+    /// The current object snapshot.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The current API users.
+    pub fn users(&self) -> Arc<Users> {
+        self.users.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard(self.clone())
+    }
+}
+
+/// Counts an open connection until dropped.
+pub struct ConnectionGuard(Arc<State>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The loaded configuration, before anything listens.
+pub struct Loaded {
+    pub registry: Registry,
+    pub constants: filters::Dict,
+    pub users: Users,
+    pub listener: ListenerSettings,
+}
+
+/// Loads and validates the configuration in `dir` (what `check-config` runs).
+///
+/// # Errors
+/// Every configuration error, rendered with file, line and caret.
+pub fn load_config(dir: &Path, node_name: &str) -> Result<Loaded> {
+    let (items, constants) = config::load(dir, node_name)?;
+    let registry = Registry::from_items(items).map_err(config::ConfigErrors)?;
+    let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
+    let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
+    Ok(Loaded {
+        registry,
+        constants,
+        users,
+        listener,
+    })
+}
+
+/// First start: without a configuration directory of its own, write the defaults (an
+/// ApiUser `root` with a random password, templates, the demo) and create the PKI, as
+/// `api setup` does. Returns the new root password, if one was generated.
+pub fn setup(opts: &Options, demo: bool) -> Result<Option<String>> {
+    let mut password = None;
+    if opts.config_dir.is_none() {
+        let dir = opts.config_dir();
+        let written = config::defaults::write(&dir, demo && !dir.exists())?;
+        password = written.root_password;
+    }
+    if pki::ensure(&opts.pki_paths(), &opts.node_name())? {
+        tracing::info!(
+            ca = %opts.pki_paths().ca_cert.display(),
+            cert = %opts.pki_paths().cert.display(),
+            "Created the CA and the node certificate."
+        );
+    }
+    Ok(password)
+}
+
+/// A running server.
+pub struct App {
+    pub state: Arc<State>,
+    pub local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl App {
+    /// Loads everything and starts listening.
+    ///
+    /// # Errors
+    /// Configuration, certificate or bind failures.
+    pub async fn start(opts: Options) -> Result<App> {
+        std::fs::create_dir_all(&opts.data_dir)
+            .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        let node_name = opts.node_name();
+        let loaded = load_config(&opts.config_dir(), &node_name)?;
+        let tls = api::tls::server_config(&opts.pki_paths())?;
+        let listen = opts
+            .listen
+            .or(loaded.listener.bind)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let local_addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            node_name,
+            pid: std::process::id(),
+            program_start: now(),
+            blocklist: Blocklist::new(
+                loaded.listener.auth_failure_limit,
+                loaded.listener.auth_block_duration,
+            ),
+            registry: RwLock::new(Arc::new(loaded.registry)),
+            constants: loaded.constants,
+            users: RwLock::new(Arc::new(loaded.users)),
+            listener: loaded.listener,
+            console: Sessions::default(),
+            connections: AtomicUsize::new(0),
+        });
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        tracker.spawn(api::serve(
+            state.clone(),
+            listener,
+            TlsAcceptor::from(tls),
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+        let reg = state.registry();
+        tracing::info!(
+            address = %local_addr,
+            hosts = reg.count("Host"),
+            services = reg.count("Service"),
+            users = state.users().len(),
+            "Listening for HTTPS API requests."
+        );
+        Ok(App {
+            state,
+            local_addr,
+            shutdown,
+            tracker,
+        })
+    }
+
+    /// Stops accepting, lets open requests finish within `grace`, then returns.
+    pub async fn stop(self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Shutdown grace period over; terminating open connections.");
+        } else {
+            tracing::info!("Shut down gracefully.");
+        }
+    }
+}

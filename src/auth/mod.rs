@@ -1,0 +1,141 @@
+//! Authentication: HTTP Basic against `ApiUser` passwords, or a client certificate whose
+//! verified CN names an `ApiUser` (`client_cn`); failed attempts feed the [`Blocklist`].
+
+pub mod blocklist;
+pub mod permissions;
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use base64::Engine;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use subtle::ConstantTimeEq;
+
+use crate::objects::{dict_str, Registry};
+pub use blocklist::Blocklist;
+pub use permissions::{Grant, Permissions};
+
+/// An API user.
+#[derive(Debug)]
+pub struct ApiUser {
+    pub name: String,
+    password: Option<String>,
+    pub client_cn: Option<String>,
+    pub permissions: Permissions,
+    /// Requests per second beyond which the user gets 429, when configured.
+    pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+}
+
+impl ApiUser {
+    /// A user with every permission and no password (tests, the console).
+    pub fn root_for_tests() -> ApiUser {
+        ApiUser {
+            name: "root".into(),
+            password: None,
+            client_cn: None,
+            permissions: Permissions::all(),
+            limiter: None,
+        }
+    }
+
+    /// The request body limit: 512 MiB for users allowed to upload configuration, 1 MiB
+    /// for everyone else (Icinga's rule).
+    pub fn body_limit(&self) -> usize {
+        if self.permissions.has("config/modify") {
+            512 << 20
+        } else {
+            1 << 20
+        }
+    }
+}
+
+/// All API users, by name and by certificate CN.
+#[derive(Debug, Default)]
+pub struct Users {
+    by_name: HashMap<String, Arc<ApiUser>>,
+    by_cn: HashMap<String, Arc<ApiUser>>,
+}
+
+impl Users {
+    /// Reads the `ApiUser` objects.
+    ///
+    /// # Errors
+    /// A user with invalid permissions or rate settings.
+    pub fn from_registry(reg: &Registry) -> Result<Users, String> {
+        let mut users = Users::default();
+        for o in reg.objects("ApiUser") {
+            let permissions = Permissions::parse(o.attr("permissions"))
+                .map_err(|e| format!("ApiUser '{}': {e}", o.name))?;
+            let limiter = match o.attr("request_rate") {
+                Some(v) if !v.is_empty() => {
+                    let rate = v.to_number().ok().filter(|r| *r >= 1.0).ok_or_else(|| {
+                        format!("ApiUser '{}': request_rate must be a number >= 1", o.name)
+                    })?;
+                    let burst = o
+                        .attr("request_burst")
+                        .and_then(|b| b.to_number().ok())
+                        .unwrap_or(rate)
+                        .max(1.0);
+                    let quota = Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst));
+                    Some(Arc::new(RateLimiter::direct(quota)))
+                }
+                _ => None,
+            };
+            let user = Arc::new(ApiUser {
+                name: o.name.to_string(),
+                password: dict_str(&o.attrs, "password").map(str::to_string),
+                client_cn: dict_str(&o.attrs, "client_cn")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+                permissions,
+                limiter,
+            });
+            if let Some(cn) = &user.client_cn {
+                users.by_cn.insert(cn.clone(), user.clone());
+            }
+            users.by_name.insert(user.name.clone(), user);
+        }
+        Ok(users)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<ApiUser>> {
+        self.by_name.get(name)
+    }
+
+    /// The user a verified client certificate CN maps to.
+    pub fn by_client_cn(&self, cn: &str) -> Option<&Arc<ApiUser>> {
+        self.by_cn.get(cn)
+    }
+
+    /// Checks an `Authorization: Basic …` header value. Unknown users, empty passwords
+    /// and mismatches are all refused; the comparison takes constant time.
+    pub fn basic(&self, header: &str) -> Option<&Arc<ApiUser>> {
+        let encoded = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (name, password) = decoded.split_once(':')?;
+        let user = self.by_name.get(name)?;
+        let expected = user.password.as_deref().filter(|p| !p.is_empty())?;
+        if password.is_empty() {
+            return None;
+        }
+        bool::from(expected.as_bytes().ct_eq(password.as_bytes())).then_some(user)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+fn nonzero(x: f64) -> NonZeroU32 {
+    NonZeroU32::new(x.min(u32::MAX as f64) as u32).unwrap_or(NonZeroU32::MIN)
+}

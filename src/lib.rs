@@ -1,0 +1,28 @@
+//! Auspex: a monitoring engine that speaks the Icinga 2 REST API.
+//!
+//! # Layout
+//! - [`app`]: wiring — options, configuration, the listener; start and stop.
+//! - [`config`]: the built-in template library, the user's `conf.d` files, first-start
+//!   defaults (the DSL itself lives in the `filters` crate).
+//! - [`objects`]: the object registry and the type table behind `/v1/types`.
+//! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
+//!   blocklist.
+//! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
+//! - [`pki`]: the CA, certificates and signing requests (`auspex pki`, `api setup`).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod objects;
+pub mod pki;
+
+/// The Icinga 2 API level Auspex implements, reported where Icinga reports its version
+/// (clients compare it to enable features).
+pub const VERSION_STRING: &str = "v2.14.0";
+
+/// Auspex's own version.
+pub const AUSPEX_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `Server` header.
+pub const SERVER_HEADER: &str = concat!("Auspex/", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,193 @@
+//! Object type metadata: what `/v1/types` reports and what the registry validates
+//! against. The table is written in `types.txt` and parsed once.
+
+use std::sync::LazyLock;
+
+use serde_json::{json, Value as Json};
+
+/// One field of a type.
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub type_name: &'static str,
+    pub ref_type: Option<&'static str>,
+    pub config: bool,
+    pub state: bool,
+    pub required: bool,
+    pub navigation: bool,
+    pub no_user_modify: bool,
+    pub no_user_view: bool,
+    pub deprecated: bool,
+}
+
+/// An object type.
+#[derive(Debug)]
+pub struct TypeInfo {
+    pub name: &'static str,
+    pub plural: &'static str,
+    pub base: Option<&'static str>,
+    pub is_abstract: bool,
+    /// The fields this type declares itself (not inherited).
+    pub fields: Vec<Field>,
+}
+
+static TYPES: LazyLock<Vec<TypeInfo>> = LazyLock::new(|| parse(include_str!("types.txt")));
+
+fn parse(text: &'static str) -> Vec<TypeInfo> {
+    let mut types: Vec<TypeInfo> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&'static str> = line.split_whitespace().collect();
+        if words[0] == "type" {
+            types.push(TypeInfo {
+                name: words[1],
+                plural: words[2],
+                base: (words[3] != "-").then_some(words[3]),
+                is_abstract: words.get(4) == Some(&"abstract"),
+                fields: Vec::new(),
+            });
+            continue;
+        }
+        let (type_name, ref_type) = match words[1].split_once("->") {
+            Some((t, r)) => (t, Some(r)),
+            None => (words[1], None),
+        };
+        let flags = words.get(2).copied().unwrap_or("-");
+        let has = |f: &str| flags.split(',').any(|x| x == f);
+        let field = Field {
+            name: words[0],
+            type_name,
+            ref_type,
+            config: has("c"),
+            state: has("s"),
+            required: has("r"),
+            navigation: has("n"),
+            no_user_modify: has("m"),
+            no_user_view: has("v"),
+            deprecated: has("d"),
+        };
+        if let Some(t) = types.last_mut() {
+            t.fields.push(field);
+        }
+    }
+    types
+}
+
+/// Every type, in table order.
+pub fn all() -> &'static [TypeInfo] {
+    &TYPES
+}
+
+/// A type by name, case-insensitively (`host`, `Host`).
+pub fn by_name(name: &str) -> Option<&'static TypeInfo> {
+    TYPES.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+}
+
+/// A type by its URL plural (`hosts`, `services`, `dependencies`), case-insensitively.
+pub fn by_plural(plural: &str) -> Option<&'static TypeInfo> {
+    TYPES.iter().find(|t| t.plural.eq_ignore_ascii_case(plural))
+}
+
+impl TypeInfo {
+    /// The type and its bases, most derived first.
+    pub fn lineage(&'static self) -> impl Iterator<Item = &'static TypeInfo> {
+        std::iter::successors(Some(self), |t| t.base.and_then(by_name))
+    }
+
+    /// A field of the type or one of its bases.
+    pub fn field(&'static self, name: &str) -> Option<&'static Field> {
+        self.lineage()
+            .find_map(|t| t.fields.iter().find(|f| f.name == name))
+    }
+
+    /// Whether `self` is `other` or derives from it.
+    pub fn is(&'static self, other: &str) -> bool {
+        self.lineage().any(|t| t.name == other)
+    }
+
+    /// The `/v1/types` item.
+    pub fn describe(&self) -> Json {
+        let fields: serde_json::Map<String, Json> = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(id, f)| {
+                let mut d = json!({
+                    "id": id,
+                    "type": f.type_name,
+                    "array_rank": if f.type_name == "Array" { 1 } else { 0 },
+                    "attributes": {
+                        "config": f.config,
+                        "state": f.state,
+                        "required": f.required,
+                        "navigation": f.navigation,
+                        "no_user_modify": f.no_user_modify,
+                        "no_user_view": f.no_user_view,
+                        "deprecated": f.deprecated,
+                    },
+                });
+                if let Some(r) = f.ref_type {
+                    d["ref_type"] = json!(r);
+                }
+                if f.navigation {
+                    d["navigation_name"] = json!(navigation_name(f.name));
+                }
+                (f.name.to_string(), d)
+            })
+            .collect();
+        let mut item = json!({
+            "name": self.name,
+            "plural_name": self.plural,
+            "abstract": self.is_abstract,
+            "fields": fields,
+            "prototype_keys": prototype_keys(self.name),
+        });
+        if let Some(base) = self.base {
+            item["base"] = json!(base);
+        }
+        item
+    }
+}
+
+/// `check_command` → `check_command`, `host_name` → `host`, `child_host_name` → `child_host`.
+pub fn navigation_name(field: &str) -> &str {
+    field.strip_suffix("_name").unwrap_or(field)
+}
+
+fn prototype_keys(type_name: &str) -> Vec<&'static str> {
+    match type_name {
+        "ConfigObject" => vec!["modify_attribute", "restore_attribute"],
+        "Checkable" => vec!["process_check_result"],
+        "Command" => vec!["execute"],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_parses_and_links() {
+        let host = by_plural("HOSTS").unwrap();
+        assert_eq!(host.name, "Host");
+        assert!(host.is("Checkable") && host.is("ConfigObject"));
+        assert!(host.field("check_command").unwrap().required);
+        assert!(
+            by_name("apiuser")
+                .unwrap()
+                .field("password")
+                .unwrap()
+                .no_user_view
+        );
+        assert_eq!(by_plural("dependencies").unwrap().name, "Dependency");
+        for t in all() {
+            if let Some(b) = t.base {
+                assert!(by_name(b).is_some(), "{} has unknown base {b}", t.name);
+            }
+        }
+    }
+}

@@ -122,7 +122,11 @@ impl Authority {
 /// A key and a certificate signing request for `cn` (`pki new-cert`).
 pub fn new_csr(cn: &str) -> Result<(String, String)> {
     let key = KeyPair::generate()?;
-    let csr = leaf_params(cn)?.serialize_request(&key)?;
+    // A request carries the subject only; validity and usages are the signer's choice.
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.subject_alt_names = vec![SanType::DnsName(cn.try_into()?)];
+    let csr = params.serialize_request(&key)?;
     Ok((csr.pem()?, key.serialize_pem()))
 }
 

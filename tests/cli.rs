@@ -1,0 +1,144 @@
+//! The `auspex` binary: check-config, pki, console.
+
+use std::process::Command;
+
+fn auspex() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_auspex"))
+}
+
+/// `check-config` prints each error with file, line and a caret, and exits 1; a valid
+/// configuration exits 0 with counts.
+#[test]
+fn check_config_reports_errors_with_caret() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("etc");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("hosts.conf"),
+        "object Host \"a\" {\n  check_command = \"dummy\"\n  vars.x = undefined_thing\n}\n",
+    )
+    .unwrap();
+    let out = auspex()
+        .args(["check-config", "--config"])
+        .arg(&conf)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hosts.conf:3:12"), "{err}");
+    assert!(
+        err.contains("undefined_thing") && err.contains('^'),
+        "{err}"
+    );
+
+    std::fs::write(
+        conf.join("hosts.conf"),
+        "object Host \"a\" {\n  import \"generic-host\"\n}\napply Service \"s\" { check_command = \"dummy\"; assign where true }\ntemplate Host \"generic-host\" { check_command = \"hostalive\" }\n",
+    )
+    .unwrap();
+    let out = auspex()
+        .args(["check-config", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("1 hosts, 1 services"), "{text}");
+
+    // Validation: a service's host must exist.
+    std::fs::write(
+        conf.join("hosts.conf"),
+        "object Service \"s\" { host_name = \"ghost\"; check_command = \"dummy\" }\n",
+    )
+    .unwrap();
+    let out = auspex()
+        .args(["check-config", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("Validation failed for object 'ghost!s' of type 'Service'; Attribute 'host_name': Object 'ghost' of type 'Host' does not exist."),
+        "{err}"
+    );
+}
+
+/// The seed's certificate flow: new-ca, new-cert with a signing request, sign-csr; the
+/// signed certificate names the CN and chains to the CA.
+#[test]
+fn pki_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = auspex()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["pki", "new-ca"]);
+    let key = dir.path().join("agent.key");
+    let csr = dir.path().join("agent.csr");
+    let crt = dir.path().join("agent.crt");
+    run(&[
+        "pki",
+        "new-cert",
+        "--cn",
+        "agent1",
+        "--key",
+        key.to_str().unwrap(),
+        "--csr",
+        csr.to_str().unwrap(),
+    ]);
+    run(&[
+        "pki",
+        "sign-csr",
+        "--csr",
+        csr.to_str().unwrap(),
+        "--cert",
+        crt.to_str().unwrap(),
+    ]);
+    let pem = std::fs::read(&crt).unwrap();
+    let der = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(auspex::pki::common_name(&der).as_deref(), Some("agent1"));
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    assert_eq!(cert.issuer().to_string(), "CN=Auspex CA");
+    // A second new-ca refuses to overwrite the first.
+    let out = auspex()
+        .args(["pki", "new-ca"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+/// `console --eval` prints what `icinga2 console --eval` prints.
+#[test]
+fn console_eval() {
+    let out = auspex()
+        .args(["console", "--eval", "[1, 2.5] + [\"x\"]"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"[1.0,2.5,"x"]"#.replace("1.0", "1")
+    );
+}

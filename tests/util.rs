@@ -1,0 +1,121 @@
+//! The test harness: a server with its own temporary directories.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use auspex::app::{self, App, Options};
+use serde_json::Value as Json;
+
+/// A running server.
+pub struct Server {
+    app: Option<App>,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub ca_pem: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The API users every test server has: `root` (all permissions) and `limited`.
+pub const USERS: &str = r#"
+object ApiUser "root" {
+  password = "secret"
+  permissions = [ "*" ]
+}
+object ApiUser "reader" {
+  password = "reader"
+  permissions = [ "objects/query/*", "types" ]
+}
+object ApiUser "nopass" {
+  password = ""
+  permissions = [ "*" ]
+}
+"#;
+
+impl Server {
+    /// Starts a server whose configuration is [`USERS`] plus `extra`.
+    pub async fn start(extra: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("etc");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(conf.join("users.conf"), USERS).unwrap();
+        std::fs::write(conf.join("extra.conf"), extra).unwrap();
+        Server::start_in(dir, conf).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, conf: PathBuf) -> Server {
+        let data_dir = dir.path().join("data");
+        let opts = Options {
+            config_dir: Some(conf),
+            data_dir: data_dir.clone(),
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            node_name: Some("localhost".into()),
+        };
+        app::setup(&opts, false).unwrap();
+        let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();
+        let app = App::start(opts).await.unwrap();
+        Server {
+            port: app.local_addr.port(),
+            app: Some(app),
+            data_dir,
+            ca_pem,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.port)
+    }
+
+    /// A client that trusts the server's CA.
+    pub fn client(&self) -> reqwest::Client {
+        self.builder().build().unwrap()
+    }
+
+    pub fn builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap())
+            .timeout(Duration::from_secs(10))
+    }
+
+    /// A client presenting a certificate.
+    pub fn client_with_identity(&self, cert_pem: &str, key_pem: &str) -> reqwest::Client {
+        let identity =
+            reqwest::Identity::from_pem(format!("{cert_pem}\n{key_pem}").as_bytes()).unwrap();
+        self.builder().identity(identity).build().unwrap()
+    }
+
+    /// GET as root; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Json) {
+        let res = self
+            .client()
+            .get(self.url(path))
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Json::Null))
+    }
+
+    /// POST as root with a JSON body.
+    pub async fn post(&self, path: &str, body: Json) -> (u16, Json) {
+        let res = self
+            .client()
+            .post(self.url(path))
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Json::Null))
+    }
+
+    /// Keeps the server alive until here (tests end with the runtime, which stops it).
+    pub fn app(&self) -> &App {
+        self.app.as_ref().unwrap()
+    }
+}

@@ -8,7 +8,8 @@ use serde_json::Value as Json;
 
 /// A running server.
 pub struct Server {
-    app: Option<App>,
+    /// The running server; it stops when the test's runtime ends.
+    _app: App,
     pub port: u16,
     pub data_dir: PathBuf,
     pub ca_pem: String,
@@ -55,7 +56,7 @@ impl Server {
         let app = App::start(opts).await.unwrap();
         Server {
             port: app.local_addr.port(),
-            app: Some(app),
+            _app: app,
             data_dir,
             ca_pem,
             _dir: dir,
@@ -112,10 +113,5 @@ impl Server {
             .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Json::Null))
-    }
-
-    /// Keeps the server alive until here (tests end with the runtime, which stops it).
-    pub fn app(&self) -> &App {
-        self.app.as_ref().unwrap()
     }
 }

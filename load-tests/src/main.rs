@@ -1,0 +1,164 @@
+//! `auspex-load`: drives an Icinga 2 compatible API (Auspex, or Icinga 2 itself) with
+//! keep-alive HTTPS requests over N connections for a fixed time, then prints a table and
+//! writes the figures as JSON.
+//!
+//! Traffic goes to loopback addresses only, and every run ends by itself.
+
+use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+#[derive(Parser, Clone)]
+#[command(name = "auspex-load")]
+struct Args {
+    /// Base URL of the API, e.g. https://127.0.0.1:5665.
+    #[arg(long, default_value = "https://127.0.0.1:5665")]
+    url: String,
+    #[arg(long, default_value = "root")]
+    user: String,
+    #[arg(long, env = "AUSPEX_LOAD_PASSWORD")]
+    password: String,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Request path, e.g. /v1/status/CIB.
+    #[arg(long, default_value = "/v1/status/CIB")]
+    path: String,
+    /// JSON body.
+    #[arg(long)]
+    body: Option<String>,
+    /// Connection counts to run, one after another (e.g. 1,16,64).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    connections: Vec<usize>,
+    /// Seconds per connection count.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Where to write the JSON results.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// A label for the table and the JSON (e.g. "auspex" or "icinga2").
+    #[arg(long, default_value = "target")]
+    label: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure_loopback(&args.url)?;
+    let mut rows = Vec::new();
+    println!(
+        "{:<10} {:>6} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "target", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+    );
+    for &n in &args.connections {
+        let r = run(&args, n).await?;
+        println!(
+            "{:<10} {:>6} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>7}",
+            args.label, n, r.rate, r.p50, r.p90, r.p99, r.max, r.errors
+        );
+        rows.push(json!({
+            "label": args.label, "method": args.method, "path": args.path, "connections": n,
+            "seconds": args.seconds, "requests": r.requests, "errors": r.errors,
+            "requests_per_second": r.rate, "p50_ms": r.p50, "p90_ms": r.p90,
+            "p99_ms": r.p99, "max_ms": r.max,
+        }));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Refuses targets that are not loopback addresses.
+fn ensure_loopback(url: &str) -> Result<()> {
+    let u = url::Url::parse(url).context("parsing --url")?;
+    let host = u.host_str().context("--url has no host")?;
+    let port = u.port_or_known_default().unwrap_or(5665);
+    let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
+    if addrs.is_empty() || !addrs.iter().all(|a| a.ip().is_loopback()) {
+        bail!("load tests only target loopback addresses; {host} is not one");
+    }
+    Ok(())
+}
+
+struct Outcome {
+    requests: u64,
+    errors: u64,
+    rate: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+}
+
+async fn run(args: &Args, connections: usize) -> Result<Outcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let method = reqwest::Method::from_bytes(args.method.as_bytes())?;
+    let url = format!("{}{}", args.url.trim_end_matches('/'), args.path);
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..connections {
+        // One client per task, one pooled connection each: N keep-alive connections.
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .danger_accept_invalid_certs(true)
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let (stop, method, url) = (stop.clone(), method.clone(), url.clone());
+        let (user, password, body) = (args.user.clone(), args.password.clone(), args.body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+            let mut errors = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let mut req = client
+                    .request(method.clone(), &url)
+                    .basic_auth(&user, Some(&password))
+                    .header("Accept", "application/json");
+                if let Some(b) = &body {
+                    req = req.header("Content-Type", "application/json").body(b.clone());
+                }
+                match req.send().await {
+                    Ok(res) if res.status().is_success() => {
+                        let _ = res.bytes().await;
+                        let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
+                    }
+                    Ok(res) => {
+                        let _ = res.bytes().await;
+                        errors += 1;
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (hist, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0;
+    for t in tasks {
+        let (h, e) = t.await?;
+        hist.add(h)?;
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    Ok(Outcome {
+        requests: hist.len(),
+        errors,
+        rate: hist.len() as f64 / elapsed,
+        p50: ms(0.5),
+        p90: ms(0.9),
+        p99: ms(0.99),
+        max: hist.max() as f64 / 1000.0,
+    })
+}

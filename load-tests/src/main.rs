@@ -124,7 +124,9 @@ async fn run(args: &Args, connections: usize) -> Result<Outcome> {
                     .basic_auth(&user, Some(&password))
                     .header("Accept", "application/json");
                 if let Some(b) = &body {
-                    req = req.header("Content-Type", "application/json").body(b.clone());
+                    req = req
+                        .header("Content-Type", "application/json")
+                        .body(b.clone());
                 }
                 match req.send().await {
                     Ok(res) if res.status().is_success() => {

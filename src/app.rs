@@ -163,8 +163,8 @@ pub struct State {
     pub pid: u32,
     pub program_start: f64,
     registry: RwLock<Arc<Registry>>,
-    /// Constants of the configuration (`NodeName`, `PluginDir`, user `const`s).
-    pub constants: filters::Dict,
+    /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s).
+    pub library: Arc<filters::config::Library>,
     users: RwLock<Arc<Users>>,
     pub blocklist: Blocklist,
     pub listener: ListenerSettings,
@@ -208,7 +208,7 @@ impl Drop for ConnectionGuard {
 /// The loaded configuration, before anything listens.
 pub struct Loaded {
     pub registry: Registry,
-    pub constants: filters::Dict,
+    pub library: filters::config::Library,
     pub users: Users,
     pub listener: ListenerSettings,
 }
@@ -218,13 +218,13 @@ pub struct Loaded {
 /// # Errors
 /// Every configuration error, rendered with file, line and caret.
 pub fn load_config(dir: &Path, node_name: &str) -> Result<Loaded> {
-    let (items, constants) = config::load(dir, node_name)?;
+    let (items, library) = config::load(dir, node_name)?;
     let registry = Registry::from_items(items).map_err(config::ConfigErrors)?;
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
     Ok(Loaded {
         registry,
-        constants,
+        library,
         users,
         listener,
     })
@@ -286,7 +286,7 @@ impl App {
                 loaded.listener.auth_block_duration,
             ),
             registry: RwLock::new(Arc::new(loaded.registry)),
-            constants: loaded.constants,
+            library: Arc::new(loaded.library),
             users: RwLock::new(Arc::new(loaded.users)),
             listener: loaded.listener,
             console: Sessions::default(),

@@ -95,6 +95,30 @@ struct State {
     current: Vec<Arc<str>>,
 }
 
+/// What the evaluator asks of the configuration around it: `object`/`const`/`include`
+/// statements (only while loading files) and templates for `import`.
+pub(crate) trait ConfigHost {
+    fn declare(
+        &self,
+        _decl: &Arc<Declaration>,
+        _name: Value,
+        _locals: Locals,
+        span: Span,
+    ) -> Result<(), Error> {
+        Err(Error::script("Objects cannot be declared here.", span))
+    }
+
+    fn constant(&self, _name: &Str, _value: Value, span: Span) -> Result<(), Error> {
+        Err(Error::script("Constants cannot be defined here.", span))
+    }
+
+    fn include(&self, _include: &Include, span: Span) -> Result<(), Error> {
+        Err(Error::script("'include' is not available here.", span))
+    }
+
+    fn template(&self, type_name: &str, name: &str) -> Option<(Arc<Declaration>, Locals)>;
+}
+
 /// Local variables of a frame, newest last.
 type Locals = Vec<(Str, Value)>;
 
@@ -191,7 +215,95 @@ impl Loader {
         result
     }
 
-    pub(crate) fn declare(
+    fn error(&self, error: Error) -> ConfigError {
+        map_error(&self.state.borrow().files, error)
+    }
+
+    /// Runs every object body and apply rule.
+    ///
+    /// Returns the items and the [`Library`] (templates, apply rules, constants) that
+    /// later objects — created through the API — are built from.
+    ///
+    /// # Errors
+    /// Every error found (Icinga reports them all before giving up), unless the object was
+    /// declared `ignore_on_error`.
+    pub fn commit(self) -> Result<(Vec<Item>, Library), Vec<ConfigError>> {
+        let st = self.state.into_inner();
+        let library = Library {
+            files: st.files,
+            constants: st.constants,
+            declared: st.declared,
+            templates: st.templates,
+            limits: self.limits,
+        };
+        let mut errors = Vec::new();
+        let mut out = Collected::default();
+        for i in 0..library.declared.len() {
+            let d = &library.declared[i];
+            let template = match d.decl.kind {
+                DeclKind::Object => false,
+                DeclKind::Template => true,
+                DeclKind::Apply { .. } => continue,
+            };
+            let short = d.name.to_display_string();
+            let item = if template {
+                // Templates are abstract: their body runs only when an object imports it.
+                Ok(Item {
+                    type_name: d.decl.type_name.clone(),
+                    name: short.as_str().into(),
+                    template,
+                    attrs: initial(&short),
+                    location: library.location(d.span),
+                    ignore_on_error: d.decl.ignore_on_error,
+                })
+            } else {
+                library.build(
+                    &d.decl,
+                    &short,
+                    d.locals.clone(),
+                    Dict::new(),
+                    initial(&short),
+                    d.span,
+                )
+            };
+            match item {
+                Ok(item) => out.push(&library, item, d.span, &mut errors),
+                // `ignore_on_error`: the object is dropped silently, as in Icinga.
+                Err(_) if d.decl.ignore_on_error => {}
+                Err(e) => errors.push(library.error(e)),
+            }
+        }
+        // Apply rules against the objects defined so far (hosts, then services).
+        for target_type in ["Host", "Service"] {
+            let targets: Vec<Item> = out
+                .items
+                .iter()
+                .filter(|it| !it.template && &*it.type_name == target_type)
+                .cloned()
+                .collect();
+            for t in &targets {
+                let host = t
+                    .attrs
+                    .get("host_name")
+                    .and_then(|h| out.get("Host", &h.to_display_string()))
+                    .map(|h| h.attrs.clone());
+                let (items, errs) = library.apply_to(t, host.as_ref());
+                errors.extend(errs);
+                for (item, span) in items {
+                    out.push(&library, item, span, &mut errors);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok((out.items, library))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl ConfigHost for Loader {
+    fn declare(
         &self,
         decl: &Arc<Declaration>,
         name: Value,
@@ -226,7 +338,7 @@ impl Loader {
         Ok(())
     }
 
-    pub(crate) fn constant(&self, name: &Str, value: Value, span: Span) -> Result<(), Error> {
+    fn constant(&self, name: &Str, value: Value, span: Span) -> Result<(), Error> {
         let mut st = self.state.borrow_mut();
         if st.constants.contains_key(name) {
             return Err(Error::script(
@@ -238,7 +350,7 @@ impl Loader {
         Ok(())
     }
 
-    pub(crate) fn include(&self, include: &Include, span: Span) -> Result<(), Error> {
+    fn include(&self, include: &Include, span: Span) -> Result<(), Error> {
         let Some(resolver) = &self.resolver else {
             return Err(Error::script("'include' is not available here.", span));
         };
@@ -259,43 +371,64 @@ impl Loader {
         Ok(())
     }
 
-    pub(crate) fn template(
-        &self,
-        type_name: &str,
-        name: &str,
-    ) -> Option<(Arc<Declaration>, Locals)> {
+    fn template(&self, type_name: &str, name: &str) -> Option<(Arc<Declaration>, Locals)> {
         let st = self.state.borrow();
         let i = *st.templates.get(&(Str::from(type_name), Str::from(name)))?;
         let d = &st.declared[i];
         Some((d.decl.clone(), d.locals.clone()))
     }
+}
 
-    /// Maps an error's span to its file.
+/// What configuration leaves for later: templates, apply rules and constants, from which
+/// objects created at runtime (through the API) are built the way configured ones were.
+pub struct Library {
+    files: Vec<SourceFile>,
+    constants: Dict,
+    declared: Vec<Declared>,
+    templates: HashMap<(Str, Str), usize>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("declarations", &self.declared.len())
+            .finish()
+    }
+}
+
+impl ConfigHost for Library {
+    fn template(&self, type_name: &str, name: &str) -> Option<(Arc<Declaration>, Locals)> {
+        let i = *self
+            .templates
+            .get(&(Str::from(type_name), Str::from(name)))?;
+        let d = &self.declared[i];
+        Some((d.decl.clone(), d.locals.clone()))
+    }
+}
+
+/// The attributes an object body starts from.
+fn initial(short: &str) -> Dict {
+    Dict::from([
+        ("name".into(), Value::from(short)),
+        ("templates".into(), Value::from(vec![Value::from(short)])),
+    ])
+}
+
+impl Library {
+    /// The constants (`NodeName`, user `const`s).
+    pub fn constants(&self) -> &Dict {
+        &self.constants
+    }
+
+    /// Whether a template (or importable object) exists.
+    pub fn has_template(&self, type_name: &str, name: &str) -> bool {
+        self.templates
+            .contains_key(&(Str::from(type_name), Str::from(name)))
+    }
+
     fn error(&self, error: Error) -> ConfigError {
-        let st = self.state.borrow();
-        let file = st
-            .files
-            .iter()
-            .rev()
-            .find(|f| f.base <= error.span.start)
-            .or(st.files.last());
-        match file {
-            Some(f) => {
-                let mut error = error;
-                error.span.start -= f.base;
-                error.span.end = error.span.end.saturating_sub(f.base);
-                ConfigError {
-                    error,
-                    path: f.path.clone(),
-                    source: f.source.clone(),
-                }
-            }
-            None => ConfigError {
-                error,
-                path: "<config>".into(),
-                source: "".into(),
-            },
-        }
+        map_error(&self.files, error)
     }
 
     fn location(&self, span: Span) -> Location {
@@ -303,252 +436,201 @@ impl Loader {
         location(&e.path, &e.source, e.error.span)
     }
 
-    /// Runs every object body and apply rule.
+    /// Runs a declaration's body on `init` and composes the full name.
+    fn build(
+        &self,
+        decl: &Declaration,
+        short: &str,
+        locals: Locals,
+        vars: Dict,
+        init: Dict,
+        span: Span,
+    ) -> Result<Item, Error> {
+        let scope = ConfigScope {
+            constants: &self.constants,
+            vars,
+        };
+        let mut env = Env::new(&scope, false, self.limits).with_config(self);
+        let attrs = env.run_object(&decl.type_name, init, locals, &decl.body)?;
+        let full = full_name(&decl.type_name, &attrs, short);
+        Ok(Item {
+            type_name: decl.type_name.clone(),
+            name: full.into(),
+            template: false,
+            attrs,
+            location: self.location(span),
+            ignore_on_error: decl.ignore_on_error,
+        })
+    }
+
+    /// Builds an object the way Icinga builds one created through the API: imports the
+    /// `templates`, then sets each attribute (`path` split at dots: `vars.os`).
     ///
     /// # Errors
-    /// Every error found (Icinga reports them all before giving up), unless the object was
-    /// declared `ignore_on_error`.
-    pub fn commit(self) -> Result<Vec<Item>, Vec<ConfigError>> {
-        let st = std::mem::take(&mut *self.state.borrow_mut());
-        let mut errors = Vec::new();
-        let mut out = Collected::default();
-        // Put the state back so that imports can find templates.
-        let declared_len = st.declared.len();
-        *self.state.borrow_mut() = State {
-            files: st.files,
-            next_base: st.next_base,
-            constants: st.constants.clone(),
-            declared: st.declared,
-            templates: st.templates,
-            current: Vec::new(),
+    /// An unknown template or a failing template body, rendered with the template's file.
+    pub fn instantiate(
+        &self,
+        type_name: &str,
+        short_name: &str,
+        templates: &[String],
+        attrs: &[(Vec<Str>, Value)],
+        location: Location,
+    ) -> Result<Item, ConfigError> {
+        let type_name: Str = type_name.into();
+        let scope = ConfigScope {
+            constants: &self.constants,
+            vars: Dict::new(),
         };
-        let constants = st.constants;
-        // Objects and templates, in declaration order.
-        for i in 0..declared_len {
-            let (decl, name, locals, span) = {
-                let st = self.state.borrow();
-                let d = &st.declared[i];
-                (d.decl.clone(), d.name.clone(), d.locals.clone(), d.span)
+        let mut env = Env::new(&scope, false, self.limits).with_config(self);
+        let attrs = env
+            .run_api_object(&type_name, initial(short_name), templates, attrs)
+            .map_err(|e| match e.span {
+                Span { start: 0, end: 0 } => ConfigError {
+                    error: e,
+                    path: location.path.clone(),
+                    source: "".into(),
+                },
+                _ => self.error(e),
+            })?;
+        let full = full_name(&type_name, &attrs, short_name);
+        Ok(Item {
+            type_name,
+            name: full.into(),
+            template: false,
+            attrs,
+            location,
+            ignore_on_error: false,
+        })
+    }
+
+    /// Evaluates every apply rule that targets `target`'s type against it. `host` is the
+    /// host of a service target. Returns the items with the span of their rule.
+    pub fn apply_to(
+        &self,
+        target: &Item,
+        host: Option<&Dict>,
+    ) -> (Vec<(Item, Span)>, Vec<ConfigError>) {
+        let mut items = Vec::new();
+        let mut errors = Vec::new();
+        let target_type = &*target.type_name;
+        let mut vars = Dict::new();
+        match target_type {
+            "Host" => {
+                vars.insert("host".into(), Value::from(target.attrs.clone()));
+            }
+            "Service" => {
+                vars.insert("service".into(), Value::from(target.attrs.clone()));
+                if let Some(h) = host {
+                    vars.insert("host".into(), Value::from(h.clone()));
+                }
+            }
+            _ => return (items, errors),
+        }
+        let scope = ConfigScope {
+            constants: &self.constants,
+            vars,
+        };
+        for d in &self.declared {
+            let DeclKind::Apply { target: to, each } = &d.decl.kind else {
+                continue;
             };
-            let template = match decl.kind {
-                DeclKind::Object => false,
-                DeclKind::Template => true,
-                DeclKind::Apply { .. } => continue,
-            };
-            let short = name.to_display_string();
-            let scope = ConfigScope {
-                constants: &constants,
-                vars: Dict::new(),
-            };
-            let init = Dict::from([
-                ("name".into(), Value::from(short.as_str())),
-                (
-                    "templates".into(),
-                    Value::from(vec![Value::from(short.as_str())]),
-                ),
-            ]);
-            if template {
-                // Templates are abstract: their body runs only when an object imports it.
-                out.push(
-                    &self,
-                    Item {
-                        type_name: decl.type_name.clone(),
-                        name: short.as_str().into(),
-                        template,
-                        attrs: init,
-                        location: self.location(span),
-                        ignore_on_error: decl.ignore_on_error,
-                    },
-                    span,
-                    &mut errors,
-                );
+            let rule_target = to.as_deref().unwrap_or("Host");
+            if rule_target != target_type {
                 continue;
             }
-            let mut env = Env::new(&scope, false, self.limits).with_config(&self);
-            match env.run_object(&decl.type_name, init, locals, &decl.body) {
-                Ok(attrs) => {
-                    let full = full_name(&decl.type_name, &attrs, &short);
-                    out.push(
-                        &self,
-                        Item {
-                            type_name: decl.type_name.clone(),
-                            name: full.into(),
-                            template,
-                            attrs,
-                            location: self.location(span),
-                            ignore_on_error: decl.ignore_on_error,
-                        },
-                        span,
-                        &mut errors,
-                    );
-                }
-                // `ignore_on_error`: the object is dropped silently, as in Icinga.
-                Err(_) if decl.ignore_on_error => {}
-                Err(e) => errors.push(self.error(e)),
+            if &*d.decl.type_name == "Service" && rule_target != "Host" {
+                errors.push(self.error(Error::script(
+                    "Apply rules of type 'Service' can only target 'Host'.",
+                    d.span,
+                )));
+                continue;
             }
-        }
-
-        // Apply rules against the objects defined so far (hosts, then services).
-        for target_type in ["Host", "Service"] {
-            let targets: Vec<Item> = out
-                .items
-                .iter()
-                .filter(|it| !it.template && &*it.type_name == target_type)
-                .cloned()
-                .collect();
-            for i in 0..declared_len {
-                let (decl, name, locals, span) = {
-                    let st = self.state.borrow();
-                    let d = &st.declared[i];
-                    (d.decl.clone(), d.name.clone(), d.locals.clone(), d.span)
-                };
-                let DeclKind::Apply { target, each } = &decl.kind else {
-                    continue;
-                };
-                let rule_target = target.as_deref().unwrap_or("Host");
-                if rule_target != target_type {
-                    continue;
-                }
-                if &*decl.type_name == "Service" && rule_target != "Host" {
-                    errors.push(self.error(Error::script(
-                        "Apply rules of type 'Service' can only target 'Host'.",
-                        span,
-                    )));
-                    continue;
-                }
-                for t in &targets {
-                    let mut vars = Dict::new();
-                    match target_type {
-                        "Host" => {
-                            vars.insert("host".into(), Value::from(t.attrs.clone()));
-                        }
-                        _ => {
-                            vars.insert("service".into(), Value::from(t.attrs.clone()));
-                            if let Some(h) = t
-                                .attrs
-                                .get("host_name")
-                                .and_then(|h| out.get("Host", &h.to_display_string()))
-                            {
-                                vars.insert("host".into(), Value::from(h.attrs.clone()));
-                            }
-                        }
-                    }
-                    let scope = ConfigScope {
-                        constants: &constants,
-                        vars,
-                    };
-                    // (name suffix, extra locals) per instance of the rule.
-                    let instances: Vec<(Option<Str>, Locals)> = match each {
-                        None => vec![(None, Vec::new())],
-                        Some(each) => {
-                            let mut env = Env::new(&scope, false, self.limits);
-                            match env.run_with_locals(locals.clone(), &each.iterable) {
-                                Ok(Value::Array(a)) if each.value.is_none() => a
-                                    .iter()
-                                    .map(|v| {
-                                        (
-                                            Some(Str::from(v.to_display_string())),
-                                            vec![(each.key.clone(), v.clone())],
-                                        )
-                                    })
-                                    .collect(),
-                                Ok(Value::Dict(d)) if each.value.is_some() => d
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        let mut l =
-                                            vec![(each.key.clone(), Value::String(k.clone()))];
-                                        if let Some(vn) = &each.value {
-                                            l.push((vn.clone(), v.clone()));
-                                        }
-                                        (Some(k.clone()), l)
-                                    })
-                                    .collect(),
-                                Ok(Value::Null) => Vec::new(),
-                                Ok(other) => {
-                                    errors.push(self.error(Error::script(
-                                        format!(
-                                            "Invalid type in for expression of apply rule: {}",
-                                            other.type_name()
-                                        ),
-                                        each.iterable.span,
-                                    )));
-                                    Vec::new()
+            // (name suffix, extra locals) per instance of the rule.
+            let instances: Vec<(Option<Str>, Locals)> = match each {
+                None => vec![(None, Vec::new())],
+                Some(each) => {
+                    let mut env = Env::new(&scope, false, self.limits);
+                    match env.run_with_locals(d.locals.clone(), &each.iterable) {
+                        Ok(Value::Array(a)) if each.value.is_none() => a
+                            .iter()
+                            .map(|v| {
+                                (
+                                    Some(Str::from(v.to_display_string())),
+                                    vec![(each.key.clone(), v.clone())],
+                                )
+                            })
+                            .collect(),
+                        Ok(Value::Dict(dict)) if each.value.is_some() => dict
+                            .iter()
+                            .map(|(k, v)| {
+                                let mut l = vec![(each.key.clone(), Value::String(k.clone()))];
+                                if let Some(vn) = &each.value {
+                                    l.push((vn.clone(), v.clone()));
                                 }
-                                Err(e) => {
-                                    errors.push(self.error(e));
-                                    Vec::new()
-                                }
-                            }
+                                (Some(k.clone()), l)
+                            })
+                            .collect(),
+                        Ok(Value::Null) => Vec::new(),
+                        Ok(other) => {
+                            errors.push(self.error(Error::script(
+                                format!(
+                                    "Invalid type in for expression of apply rule: {}",
+                                    other.type_name()
+                                ),
+                                each.iterable.span,
+                            )));
+                            Vec::new()
                         }
-                    };
-                    for (suffix, extra) in instances {
-                        let mut frame = locals.clone();
-                        frame.extend(extra);
-                        match self.rule_matches(&decl, &scope, &frame) {
-                            Ok(true) => {}
-                            Ok(false) => continue,
-                            Err(e) => {
-                                errors.push(self.error(e));
-                                continue;
-                            }
-                        }
-                        let prefix = match &name {
-                            Value::Null => String::new(),
-                            n => n.to_display_string(),
-                        };
-                        let short = match &suffix {
-                            Some(s) => format!("{prefix}{s}"),
-                            None => prefix,
-                        };
-                        let mut init = Dict::from([
-                            ("name".into(), Value::from(short.as_str())),
-                            (
-                                "templates".into(),
-                                Value::from(vec![Value::from(short.as_str())]),
-                            ),
-                        ]);
-                        match target_type {
-                            "Host" => {
-                                init.insert("host_name".into(), Value::from(&*t.name));
-                            }
-                            _ => {
-                                if let Some(h) = t.attrs.get("host_name") {
-                                    init.insert("host_name".into(), h.clone());
-                                }
-                                if let Some(n) = t.attrs.get("name") {
-                                    init.insert("service_name".into(), n.clone());
-                                }
-                            }
-                        }
-                        let mut env = Env::new(&scope, false, self.limits).with_config(&self);
-                        match env.run_object(&decl.type_name, init, frame, &decl.body) {
-                            Ok(attrs) => {
-                                let full = full_name(&decl.type_name, &attrs, &short);
-                                out.push(
-                                    &self,
-                                    Item {
-                                        type_name: decl.type_name.clone(),
-                                        name: full.into(),
-                                        template: false,
-                                        attrs,
-                                        location: self.location(span),
-                                        ignore_on_error: false,
-                                    },
-                                    span,
-                                    &mut errors,
-                                );
-                            }
-                            Err(e) => errors.push(self.error(e)),
+                        Err(e) => {
+                            errors.push(self.error(e));
+                            Vec::new()
                         }
                     }
                 }
+            };
+            for (suffix, extra) in instances {
+                let mut frame = d.locals.clone();
+                frame.extend(extra);
+                match self.rule_matches(&d.decl, &scope, &frame) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        errors.push(self.error(e));
+                        continue;
+                    }
+                }
+                let prefix = match &d.name {
+                    Value::Null => String::new(),
+                    n => n.to_display_string(),
+                };
+                let short = match &suffix {
+                    Some(s) => format!("{prefix}{s}"),
+                    None => prefix,
+                };
+                let mut init = initial(&short);
+                match target_type {
+                    "Host" => {
+                        init.insert("host_name".into(), Value::from(&*target.name));
+                    }
+                    _ => {
+                        if let Some(h) = target.attrs.get("host_name") {
+                            init.insert("host_name".into(), h.clone());
+                        }
+                        if let Some(n) = target.attrs.get("name") {
+                            init.insert("service_name".into(), n.clone());
+                        }
+                    }
+                }
+                match self.build(&d.decl, &short, frame, scope.vars.clone(), init, d.span) {
+                    Ok(mut item) => {
+                        item.ignore_on_error = false;
+                        items.push((item, d.span));
+                    }
+                    Err(e) => errors.push(self.error(e)),
+                }
             }
         }
-        if errors.is_empty() {
-            Ok(out.items)
-        } else {
-            Err(errors)
-        }
+        (items, errors)
     }
 
     /// `assign where` any true and `ignore where` none true.
@@ -569,6 +651,32 @@ impl Loader {
             }
         }
         Ok(assigned)
+    }
+}
+
+/// Maps an error's span (in the shared number space) to its file.
+fn map_error(files: &[SourceFile], error: Error) -> ConfigError {
+    let file = files
+        .iter()
+        .rev()
+        .find(|f| f.base <= error.span.start)
+        .or(files.last());
+    match file {
+        Some(f) => {
+            let mut error = error;
+            error.span.start -= f.base;
+            error.span.end = error.span.end.saturating_sub(f.base);
+            ConfigError {
+                error,
+                path: f.path.clone(),
+                source: f.source.clone(),
+            }
+        }
+        None => ConfigError {
+            error,
+            path: "<config>".into(),
+            source: "".into(),
+        },
     }
 }
 
@@ -628,13 +736,13 @@ impl Collected {
     }
 
     /// Adds `item`, refusing a second object (or template) of the same type and name.
-    fn push(&mut self, loader: &Loader, item: Item, span: Span, errors: &mut Vec<ConfigError>) {
+    fn push(&mut self, lib: &Library, item: Item, span: Span, errors: &mut Vec<ConfigError>) {
         let key = (item.type_name.clone(), item.name.clone());
         if let Some(&other) = self.index.get(&key) {
             let prev = &self.items[other];
             if prev.template == item.template {
                 let kind = if item.template { "Template" } else { "Object" };
-                errors.push(loader.error(Error::script(
+                errors.push(lib.error(Error::script(
                     format!(
                         "{kind} '{}' of type '{}' re-defined: {}:{}",
                         item.name, item.type_name, prev.location.path, prev.location.first_line

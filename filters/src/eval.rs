@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
-use crate::config::Loader;
+use crate::config::ConfigHost;
 use crate::error::{Error, Span};
 use crate::function::{Closure, Function};
 use crate::lexer::AssignOp;
@@ -115,7 +115,7 @@ pub struct Env<'a> {
     steps: u64,
     limits: Limits,
     /// The configuration loader, when evaluating configuration files.
-    config: Option<&'a Loader>,
+    config: Option<&'a dyn ConfigHost>,
     /// The type of the object whose body is running: bare-name assignments set its
     /// fields, and `import` looks templates up under it.
     object_type: Option<Str>,
@@ -137,7 +137,7 @@ impl<'a> Env<'a> {
     }
 
     /// An environment that evaluates configuration statements through `loader`.
-    pub(crate) fn with_config(mut self, loader: &'a Loader) -> Self {
+    pub(crate) fn with_config(mut self, loader: &'a dyn ConfigHost) -> Self {
         self.config = Some(loader);
         self
     }
@@ -157,6 +157,54 @@ impl<'a> Env<'a> {
         let result = self.run(body);
         let this = self.this.pop().unwrap_or_default();
         result.map(|_| this)
+    }
+
+    /// Builds an object as the API creates one: imports, then attribute assignments by
+    /// path (`["vars", "os"]`).
+    pub(crate) fn run_api_object(
+        &mut self,
+        type_name: &Str,
+        init: Dict,
+        templates: &[String],
+        attrs: &[(Vec<Str>, Value)],
+    ) -> Result<Dict, Error> {
+        self.object_type = Some(type_name.clone());
+        self.this.push(init);
+        let result = (|| {
+            for t in templates {
+                let name = Expr::new(ExprKind::Literal(Value::from(t.as_str())), Span::default());
+                self.import(&name, Span::default())?;
+            }
+            for (path, value) in attrs {
+                let Some((first, rest)) = path.split_first() else {
+                    continue;
+                };
+                let mut target = Expr::new(
+                    ExprKind::Var(crate::ast::Var {
+                        name: first.clone(),
+                        global: None,
+                    }),
+                    Span::default(),
+                );
+                for part in rest {
+                    target = Expr::new(
+                        ExprKind::Member(Box::new(target), part.clone()),
+                        Span::default(),
+                    );
+                }
+                self.assign(AssignOp::Set, &target, value.clone(), Span::default())?;
+            }
+            Ok(())
+        })();
+        let this = self.this.pop().unwrap_or_default();
+        match result {
+            Ok(()) => Ok(this),
+            Err(Flow::Error(e)) => Err(e),
+            Err(_) => Err(Error::script(
+                "Invalid flow control statement.",
+                Span::default(),
+            )),
+        }
     }
 
     /// Runs `e` with the given locals (an apply rule's condition sees its file's locals and

@@ -11,6 +11,7 @@ fn load(files: &[(&str, &str)]) -> Result<Vec<Item>, Vec<String>> {
     }
     loader
         .commit()
+        .map(|(items, _)| items)
         .map_err(|errs| errs.iter().map(|e| e.render()).collect())
 }
 
@@ -195,7 +196,7 @@ fn icinga_template_library_loads() {
             panic!("{}", e.render());
         }
     }
-    let items = loader.commit().unwrap_or_else(|e| {
+    let (items, _) = loader.commit().unwrap_or_else(|e| {
         panic!(
             "{}",
             e.iter().map(|e| e.render()).collect::<Vec<_>>().join("\n")
@@ -209,4 +210,56 @@ fn icinga_template_library_loads() {
         attr(ping4, "command")
     );
     assert!(items.len() > 50, "{}", items.len());
+}
+
+/// Objects created later (through the API) are built from the same templates and apply
+/// rules as configured ones: imports, `vars.x` paths, and services for a new host.
+#[test]
+fn library_builds_runtime_objects() {
+    let loader = Loader::new();
+    loader
+        .load(
+            "t.conf",
+            r#"
+template Host "generic-host" { check_command = "hostalive"; vars.os = "unknown"; max_check_attempts = 3 }
+apply Service "ping" { check_command = "ping4"; assign where host.vars.os == "Linux" }
+"#,
+        )
+        .unwrap();
+    let (items, lib) = loader.commit().unwrap();
+    assert_eq!(items.len(), 1, "only the template");
+    let loc = filters::config::Location {
+        path: "_api/hosts/web9.conf".into(),
+        first_line: 1,
+        first_column: 1,
+        last_line: 1,
+        last_column: 1,
+    };
+    let host = lib
+        .instantiate(
+            "Host",
+            "web9",
+            &["generic-host".to_string()],
+            &[
+                (vec!["address".into()], Value::from("10.0.0.9")),
+                (vec!["vars".into(), "os".into()], Value::from("Linux")),
+            ],
+            loc.clone(),
+        )
+        .unwrap();
+    assert_eq!(attr(&host, "check_command"), r#""hostalive""#);
+    assert_eq!(attr(&host, "vars.os"), r#""Linux""#);
+    assert_eq!(attr(&host, "templates"), r#"["web9","generic-host"]"#);
+    let (services, errors) = lib.apply_to(&host, None);
+    assert!(errors.is_empty());
+    assert_eq!(services.len(), 1);
+    assert_eq!(&*services[0].0.name, "web9!ping");
+
+    let err = lib
+        .instantiate("Host", "x", &["nope".to_string()], &[], loc)
+        .unwrap_err();
+    assert!(
+        err.error.message.contains("unknown template: 'nope'"),
+        "{err}"
+    );
 }

@@ -119,7 +119,7 @@ async fn execute(
     };
     let scope = ScriptScope {
         registry: state.registry(),
-        constants: state.constants.clone(),
+        library: state.library.clone(),
     };
     // Scripts may loop for a while (bounded by the evaluator's step limit): off the
     // async workers.
@@ -170,15 +170,15 @@ async fn execute(
 /// What console scripts see: the configuration's constants and its objects.
 struct ScriptScope {
     registry: Arc<crate::objects::Registry>,
-    constants: filters::Dict,
+    library: Arc<filters::config::Library>,
 }
 
 impl filters::Scope for ScriptScope {
     fn variable(&self, name: &str) -> Option<Value> {
-        self.constants.get(name).cloned()
+        self.library.constants().get(name).cloned()
     }
     fn variable_ref(&self, name: &str) -> Option<&Value> {
-        self.constants.get(name)
+        self.library.constants().get(name)
     }
     fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
         self.registry.get_object(type_name, name)

@@ -152,7 +152,7 @@ mod tests {
                 &format!("object ApiUser \"u\" {{ permissions = {src} }}"),
             )
             .unwrap();
-        let items = loader.commit().unwrap();
+        let (items, _) = loader.commit().unwrap();
         Permissions::parse(items[0].attrs.get("permissions")).unwrap()
     }
 

@@ -11,8 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use filters::ast::Include;
-use filters::config::{Item, Loader};
-use filters::{Dict, Value};
+use filters::config::{Item, Library, Loader};
+use filters::Value;
 
 /// The template library every configuration starts from.
 const ITL: &str = include_str!("itl.conf");
@@ -38,12 +38,12 @@ impl std::fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Loads the built-in library and the files of `dir`; returns the items and the constants
-/// (`NodeName`, `PluginDir`, user `const`s) that scripts see later.
+/// Loads the built-in library and the files of `dir`; returns the items and the library
+/// (templates, apply rules, constants) later objects are built from.
 ///
 /// # Errors
 /// Every syntax, evaluation and definition error found, rendered.
-pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Dict), ConfigErrors> {
+pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Library), ConfigErrors> {
     let mut loader = Loader::new();
     define_constants(&loader, node_name);
     loader.set_resolver(resolve_include);
@@ -57,11 +57,9 @@ pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Dict), ConfigErro
             .load(&file.to_string_lossy(), &source)
             .map_err(|e| ConfigErrors(vec![e.render()]))?;
     }
-    let constants = loader.constants();
-    let items = loader
+    loader
         .commit()
-        .map_err(|errs| ConfigErrors(errs.iter().map(|e| e.render()).collect()))?;
-    Ok((items, constants))
+        .map_err(|errs| ConfigErrors(errs.iter().map(|e| e.render()).collect()))
 }
 
 fn define_constants(loader: &Loader, node_name: &str) {

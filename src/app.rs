@@ -170,6 +170,10 @@ pub struct State {
     pub listener: ListenerSettings,
     pub console: Sessions,
     connections: AtomicUsize,
+    /// The durable store.
+    pub store: crate::store::Store,
+    /// Serialises runtime changes to objects (see `objects::writer`).
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl State {
@@ -184,6 +188,16 @@ impl State {
     /// The current API users.
     pub fn users(&self) -> Arc<Users> {
         self.users.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Taken by whoever changes objects; readers never take it.
+    pub async fn writer_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
+    }
+
+    /// Publishes a new object snapshot (after its changes are durable).
+    pub fn publish(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
     }
 
     pub fn open_connections(&self) -> usize {
@@ -267,7 +281,12 @@ impl App {
         std::fs::create_dir_all(&opts.data_dir)
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
         let node_name = opts.node_name();
-        let loaded = load_config(&opts.config_dir(), &node_name)?;
+        let mut loaded = load_config(&opts.config_dir(), &node_name)?;
+        let (store, contents) = crate::store::Store::open(&opts.data_dir.join("state.redb"))?;
+        let restored = contents.api_objects.len();
+        for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
+            tracing::warn!("{w}");
+        }
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
             .listen
@@ -291,6 +310,8 @@ impl App {
             listener: loaded.listener,
             console: Sessions::default(),
             connections: AtomicUsize::new(0),
+            store,
+            writer: tokio::sync::Mutex::new(()),
         });
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -307,6 +328,7 @@ impl App {
             hosts = reg.count("Host"),
             services = reg.count("Service"),
             users = state.users().len(),
+            api_objects = restored,
             "Listening for HTTPS API requests."
         );
         Ok(App {

@@ -8,6 +8,7 @@
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
 //!   blocklist.
 //! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
+//! - [`store`]: the durable store (redb, one writer thread, group commit).
 //! - [`pki`]: the CA, certificates and signing requests (`auspex pki`, `api setup`).
 
 pub mod api;
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod objects;
 pub mod pki;
+pub mod store;
 
 /// The Icinga 2 API level Auspex implements, reported where Icinga reports its version
 /// (clients compare it to enable features).

@@ -10,11 +10,13 @@ pub mod console;
 pub mod edge;
 pub mod error;
 pub mod info;
+pub mod objects;
 pub mod params;
 pub mod reply;
 pub mod request;
 pub mod routes;
 pub mod status;
+pub mod templates;
 pub mod tls;
 pub mod types;
 

@@ -9,7 +9,7 @@ use warp::{Filter, Reply};
 
 use super::error::ApiError;
 use super::request::req;
-use super::{actions, console, info, status, types};
+use super::{actions, console, info, objects, status, templates, types};
 use crate::app::State;
 
 /// All routes.
@@ -42,6 +42,27 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .and(req())
         .and_then(types::handle);
 
+    let objects = warp::path!("v1" / "objects" / String / ..)
+        .and(optional_name())
+        .and(warp::method())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(objects::handle);
+
+    let templates = warp::path!("v1" / "templates" / String / ..)
+        .and(optional_name())
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(templates::templates);
+
+    let variables = warp::path!("v1" / "variables" / ..)
+        .and(optional_name())
+        .and(warp::get())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(templates::variables);
+
     let console = warp::path!("v1" / "console" / String)
         .and(warp::post())
         .and(with_state.clone())
@@ -62,6 +83,12 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .or(status)
         .unify()
         .or(types)
+        .unify()
+        .or(objects)
+        .unify()
+        .or(templates)
+        .unify()
+        .or(variables)
         .unify()
         .or(console)
         .unify()

@@ -2,7 +2,7 @@
 //! lambda evaluated against the object in question.
 
 use filters::pattern::Glob;
-use filters::{Dict, Env, Limits, Span, Value};
+use filters::{Env, Limits, Scope, Span, Value};
 
 /// One configured permission entry.
 #[derive(Debug)]
@@ -31,14 +31,14 @@ impl Grant<'_> {
 
     /// Whether an object is visible: `scope` holds `obj`, the type's variable (`host`, …)
     /// and its navigation variables. A filter that fails denies.
-    pub fn allows(&self, scope: &Dict) -> bool {
+    pub fn allows(&self, scope: &dyn Scope) -> bool {
         match self {
             Grant::Denied => false,
             Grant::All => true,
             Grant::Filtered(filters) => filters.iter().any(|f| {
                 let Value::Function(f) = f else { return false };
                 let mut env = Env::new(scope, false, Limits::default());
-                env.call_function(f, &Value::from(scope.clone()), &[], Span::default())
+                env.call_function(f, &Value::Null, &[], Span::default())
                     .map(|v| v.to_bool())
                     .unwrap_or(false)
             }),
@@ -143,6 +143,7 @@ impl Permissions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use filters::Dict;
 
     fn perms(src: &str) -> Permissions {
         let loader = filters::config::Loader::new();

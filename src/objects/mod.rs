@@ -3,10 +3,14 @@
 //! A [`Registry`] is an immutable snapshot; writers build a new one and swap it in, so
 //! readers (queries, filters, permission checks) never wait for a writer.
 
+pub mod query;
 pub mod types;
+pub mod writer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use imbl::OrdMap;
 
 use filters::config::{Item, Location};
 use filters::{Dict, Str, Value};
@@ -25,6 +29,11 @@ pub struct Object {
     /// `_etc` for objects from configuration files, `_api` for objects created through
     /// the API.
     pub package: Str,
+    /// Configured values of attributes changed at runtime (Icinga's
+    /// `original_attributes`), by top-level attribute name.
+    pub original: Dict,
+    /// Bumped by every runtime change (Unix time), 0 when never changed.
+    pub version: f64,
 }
 
 impl Object {
@@ -46,10 +55,13 @@ impl Object {
 }
 
 /// Objects and templates by type, then by name.
-#[derive(Default, Debug)]
+///
+/// The maps are persistent (`imbl`): a clone shares structure, so a writer can copy the
+/// registry, change it and publish the copy in O(log n) per change.
+#[derive(Default, Debug, Clone)]
 pub struct Registry {
-    objects: HashMap<&'static str, BTreeMap<Str, Arc<Object>>>,
-    templates: HashMap<&'static str, BTreeMap<Str, Arc<Object>>>,
+    objects: HashMap<&'static str, OrdMap<Str, Arc<Object>>>,
+    templates: HashMap<&'static str, OrdMap<Str, Arc<Object>>>,
 }
 
 impl Registry {
@@ -83,6 +95,8 @@ impl Registry {
                 attrs: item.attrs,
                 location: item.location,
                 package: "_etc".into(),
+                original: Dict::new(),
+                version: 0.0,
             };
             let map = if item.template {
                 &mut reg.templates
@@ -170,8 +184,37 @@ impl Registry {
         self.objects.get(type_name).map_or(0, |m| m.len())
     }
 
-    fn iter_all(&self) -> impl Iterator<Item = &Arc<Object>> {
+    /// Adds or replaces an object.
+    pub fn insert(&mut self, object: Arc<Object>) {
+        self.objects
+            .entry(object.type_info.name)
+            .or_default()
+            .insert(object.name.clone(), object);
+    }
+
+    /// Removes an object.
+    pub fn remove(&mut self, type_name: &str, name: &str) -> Option<Arc<Object>> {
+        self.objects.get_mut(type_name)?.remove(name)
+    }
+
+    /// Every object, of every type.
+    pub fn iter_all(&self) -> impl Iterator<Item = &Arc<Object>> {
         self.objects.values().flat_map(|m| m.values())
+    }
+}
+
+impl Object {
+    /// A copy with other attributes (the runtime-change path).
+    pub fn with_attrs(&self, attrs: Dict, original: Dict, version: f64) -> Object {
+        Object {
+            type_info: self.type_info,
+            name: self.name.clone(),
+            attrs,
+            location: self.location.clone(),
+            package: self.package.clone(),
+            original,
+            version,
+        }
     }
 }
 

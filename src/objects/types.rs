@@ -18,6 +18,8 @@ pub struct Field {
     pub no_user_modify: bool,
     pub no_user_view: bool,
     pub deprecated: bool,
+    /// The value before anything sets it.
+    pub default: Json,
 }
 
 /// An object type.
@@ -56,6 +58,15 @@ fn parse(text: &'static str) -> Vec<TypeInfo> {
             None => (words[1], None),
         };
         let flags = words.get(2).copied().unwrap_or("-");
+        let default = match words.get(3).and_then(|w| w.strip_prefix('=')) {
+            Some(j) => serde_json::from_str(j).expect("valid default in types.txt"),
+            None => match type_name {
+                "String" => json!(""),
+                "Number" | "Timestamp" => json!(0),
+                "Boolean" => json!(false),
+                _ => Json::Null,
+            },
+        };
         let has = |f: &str| flags.split(',').any(|x| x == f);
         let field = Field {
             name: words[0],
@@ -68,6 +79,7 @@ fn parse(text: &'static str) -> Vec<TypeInfo> {
             no_user_modify: has("m"),
             no_user_view: has("v"),
             deprecated: has("d"),
+            default,
         };
         if let Some(t) = types.last_mut() {
             t.fields.push(field);

@@ -1,0 +1,125 @@
+//! `GET /v1/templates/<type>[/<name>]` (permission `templates/query/<Type>`, filter
+//! variable `tmpl`) and `GET /v1/variables[/<name>]` (permission `variables`, filter
+//! variable `variable`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use filters::{Dict, Program, Value};
+use serde_json::{json, Value as Json};
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::params::Params;
+use super::reply;
+use super::request::{respond, Req};
+use crate::app::State;
+use crate::auth::Grant;
+use crate::objects::types;
+
+pub async fn templates(
+    plural: String,
+    name: Option<String>,
+    state: Arc<State>,
+    req: Req,
+) -> Result<Response, Infallible> {
+    respond(req, |session, params, p| async move {
+        let Some(ti) = types::by_plural(&plural) else {
+            return Err(ApiError::bad_request("Invalid type specified."));
+        };
+        let permissions = &session.user.permissions;
+        // Icinga's code checks `templates/query/<Type>`, its docs say `templates/<type>`.
+        let mut grant = permissions.grant(&format!("templates/query/{}", ti.name));
+        if grant.is_denied() {
+            grant = permissions.grant(&format!("templates/{}", ti.name));
+        }
+        if grant.is_denied() {
+            return Err(ApiError::forbidden(&format!("templates/query/{}", ti.name)));
+        }
+        let reg = state.registry();
+        let wanted = name.or_else(|| params.string(&ti.name.to_lowercase()));
+        let items: Vec<Json> = reg
+            .templates(ti.name)
+            .filter(|t| wanted.as_deref().is_none_or(|w| *t.name == *w))
+            .map(|t| {
+                let l = &t.location;
+                json!({
+                    "name": t.name.to_string(),
+                    "type": ti.name,
+                    "location": {
+                        "path": l.path.to_string(),
+                        "first_line": l.first_line,
+                        "first_column": l.first_column,
+                        "last_line": l.last_line,
+                        "last_column": l.last_column,
+                    },
+                })
+            })
+            .collect();
+        let items = filtered(items, "tmpl", &grant, &params)
+            .map_err(|_| ApiError::not_found("No templates found."))?;
+        if wanted.is_some() && items.is_empty() {
+            return Err(ApiError::not_found("No templates found."));
+        }
+        Ok(reply::results(items, p.pretty))
+    })
+    .await
+}
+
+pub async fn variables(
+    name: Option<String>,
+    state: Arc<State>,
+    req: Req,
+) -> Result<Response, Infallible> {
+    respond(req, |session, params, p| async move {
+        let grant = session.user.permissions.grant("variables");
+        if grant.is_denied() {
+            return Err(ApiError::forbidden("variables"));
+        }
+        let wanted = name.or_else(|| params.string("variable"));
+        let items: Vec<Json> = state
+            .library
+            .constants()
+            .iter()
+            // The ticket salt is a secret.
+            .filter(|(k, _)| &***k != "TicketSalt")
+            .filter(|(k, _)| wanted.as_deref().is_none_or(|w| &***k == w))
+            .map(|(k, v)| json!({ "name": k.to_string(), "type": v.type_name(), "value": v.to_serde() }))
+            .collect();
+        let items = filtered(items, "variable", &grant, &params)
+            .map_err(|_| ApiError::not_found("No objects found."))?;
+        if wanted.is_some() && items.is_empty() {
+            return Err(ApiError::not_found("No objects found."));
+        }
+        Ok(reply::results(items, p.pretty))
+    })
+    .await
+}
+
+/// Keeps the items the permission filter and the user's `filter` accept; each item is
+/// the variable `var` of both.
+fn filtered(
+    items: Vec<Json>,
+    var: &str,
+    grant: &Grant<'_>,
+    params: &Params,
+) -> Result<Vec<Json>, ()> {
+    let program = match params.string("filter").filter(|f| !f.trim().is_empty()) {
+        Some(src) => Some(Program::compile(&src).map_err(|_| ())?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let scope = Dict::from([(var.into(), Value::from_json(&item))]);
+        if !grant.allows(&scope) {
+            continue;
+        }
+        if let Some(p) = &program {
+            if !p.matches(&scope).map_err(|_| ())? {
+                continue;
+            }
+        }
+        out.push(item);
+    }
+    Ok(out)
+}

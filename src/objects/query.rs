@@ -1,0 +1,461 @@
+//! Target selection and object output, shared by `/v1/objects` and `/v1/actions`:
+//! names from the URL or parameters, a filter with `filter_vars`, permission filters, and
+//! the JSON an object is shown as (`attrs`, `joins`, `meta`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use filters::{Dict, Program, Scope, Str, Value};
+use serde_json::{json, Map, Value as Json};
+
+use super::types::{navigation_name, TypeInfo};
+use super::{Object, Registry};
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::auth::Grant;
+
+/// What a filter over objects of one type sees: the object as `<type>` and `obj`, its
+/// navigation targets (`host`, `check_command`, …), the `filter_vars`, and
+/// `get_object()` over the registry.
+pub struct ObjectScope<'a> {
+    pub registry: &'a Registry,
+    pub object: &'a Arc<Object>,
+    /// The type's variable name: `host`, `service`, `checkcommand`, …
+    pub var_name: &'a str,
+    pub vars: &'a Dict,
+}
+
+impl Scope for ObjectScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        if name == self.var_name || name == "obj" {
+            let o: Arc<dyn filters::Object> = self.object.clone();
+            return Some(Value::Object(o));
+        }
+        if let Some(v) = self.vars.get(name) {
+            return Some(v.clone());
+        }
+        navigate(self.registry, self.object, name).map(|o| {
+            let o: Arc<dyn filters::Object> = o;
+            Value::Object(o)
+        })
+    }
+
+    fn variable_ref(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
+        self.registry.get_object(type_name, name)
+    }
+
+    fn get_objects(&self, type_name: &str) -> Vec<Value> {
+        self.registry.get_objects(type_name)
+    }
+}
+
+/// The object a navigation name (`host`, `check_command`, `child_host`, …) leads to.
+pub fn navigate(reg: &Registry, object: &Object, join: &str) -> Option<Arc<Object>> {
+    let field = object
+        .type_info
+        .lineage()
+        .flat_map(|t| t.fields.iter())
+        .find(|f| f.navigation && navigation_name(f.name) == join)?;
+    let target = field.ref_type?;
+    let name = object.string(field.name);
+    if name.is_empty() {
+        return None;
+    }
+    // A service reference is `host!service`, composed from the host field next to it.
+    let full = if target == "Service" {
+        let host_field = field.name.replace("service_name", "host_name");
+        format!("{}!{name}", object.string(&host_field))
+    } else {
+        name
+    };
+    reg.get(target, &full).cloned()
+}
+
+/// The scope a permission filter sees for `object`.
+pub fn permission_scope<'a>(
+    reg: &'a Registry,
+    object: &'a Arc<Object>,
+    var_name: &'a str,
+    empty: &'a Dict,
+) -> ObjectScope<'a> {
+    ObjectScope {
+        registry: reg,
+        object,
+        var_name,
+        vars: empty,
+    }
+}
+
+/// Selects the objects of `ti` a request names or filters (spec §5): `<type>=name`,
+/// `<plural>=[names]`, the name in the URL, `filter` with `filter_vars`; nothing at all
+/// selects every object of the type. Only objects `grant` allows are returned.
+///
+/// # Errors
+/// 404 `No objects found.` for a missing or forbidden named object, a filter that does not
+/// compile or fails for an object, or malformed `filter_vars` (the reason goes to
+/// `diagnostic_information`).
+pub fn select(
+    reg: &Registry,
+    ti: &'static TypeInfo,
+    params: &Params,
+    url_name: Option<&str>,
+    grant: &Grant<'_>,
+) -> Result<Vec<Arc<Object>>, ApiError> {
+    let var_name = ti.name.to_lowercase();
+    let empty = Dict::new();
+    let not_found = |why: String| ApiError::not_found("No objects found.").with_diagnostic(why);
+    let mut names: Vec<String> = Vec::new();
+    if let Some(n) = url_name {
+        names.push(n.to_string());
+    }
+    if let Some(n) = params.string(&var_name) {
+        names.push(n);
+    }
+    names.extend(params.strings(&ti.plural.to_lowercase()));
+    let mut out = Vec::new();
+    for name in &names {
+        let object = reg.get(ti.name, name).ok_or_else(|| {
+            not_found(format!(
+                "Object '{name}' of type '{}' does not exist.",
+                ti.name
+            ))
+        })?;
+        if !grant.allows(&permission_scope(reg, object, &var_name, &empty)) {
+            return Err(not_found(format!(
+                "Access denied to object '{name}' of type '{}'",
+                ti.name
+            )));
+        }
+        out.push(object.clone());
+    }
+    let filter = params.string("filter").filter(|f| !f.trim().is_empty());
+    if filter.is_none() && !names.is_empty() {
+        return Ok(out);
+    }
+    let program = match &filter {
+        Some(src) => Some(
+            Program::compile(src)
+                .map_err(|e| not_found(format!("Invalid filter: {}", e.render(src, "<filter>"))))?,
+        ),
+        None => None,
+    };
+    let vars = filter_vars(params).map_err(not_found)?;
+    for object in reg.objects(ti.name) {
+        if !grant.allows(&permission_scope(reg, object, &var_name, &empty)) {
+            continue;
+        }
+        if let Some(p) = &program {
+            let scope = ObjectScope {
+                registry: reg,
+                object,
+                var_name: &var_name,
+                vars: &vars,
+            };
+            match p.matches(&scope) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    return Err(not_found(format!(
+                        "Error while evaluating the filter for object '{}': {}",
+                        object.name,
+                        p.render_error(&e)
+                    )))
+                }
+            }
+        }
+        out.push(object.clone());
+    }
+    Ok(out)
+}
+
+/// `filter_vars`: a dictionary whose keys become variables (JSON types kept).
+fn filter_vars(params: &Params) -> Result<Dict, String> {
+    match params.raw("filter_vars") {
+        None | Some(Json::Null) => Ok(Dict::new()),
+        Some(Json::Object(m)) => Ok(m
+            .iter()
+            .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
+            .collect()),
+        // A query-string `filter_vars` arrives as a JSON text.
+        Some(Json::Array(a)) => match a.last().and_then(|v| v.as_str()) {
+            Some(text) => match serde_json::from_str::<Json>(text) {
+                Ok(Json::Object(m)) => Ok(m
+                    .iter()
+                    .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
+                    .collect()),
+                _ => Err("Invalid type for 'filter_vars': a dictionary is required.".into()),
+            },
+            None => Err("Invalid type for 'filter_vars': a dictionary is required.".into()),
+        },
+        Some(_) => Err("Invalid type for 'filter_vars': a dictionary is required.".into()),
+    }
+}
+
+/// How objects are shown: which attributes, joins and meta.
+#[derive(Debug, Default)]
+pub struct Shape {
+    /// `None`: every attribute.
+    pub attrs: Option<Vec<String>>,
+    /// Join name → `None` for every attribute of the joined object, or the selected ones.
+    pub joins: Vec<(String, Option<Vec<String>>)>,
+    pub used_by: bool,
+    pub location: bool,
+}
+
+impl Shape {
+    /// Reads `attrs`, `joins`, `all_joins` and `meta`.
+    ///
+    /// # Errors
+    /// 400 for parameters of the wrong type or unknown joins and meta.
+    pub fn from_params(ti: &'static TypeInfo, params: &Params) -> Result<Shape, ApiError> {
+        let mut shape = Shape::default();
+        if let Some(attrs) = params.array("attrs")? {
+            let mut names = Vec::new();
+            for a in attrs {
+                // `host.name` style is accepted as `name` for the queried type.
+                let a = a.as_str().unwrap_or_default().to_string();
+                let a = match a.split_once('.') {
+                    Some((prefix, rest)) if prefix.eq_ignore_ascii_case(ti.name) => rest.into(),
+                    _ => a,
+                };
+                names.push(a);
+            }
+            shape.attrs = Some(names);
+        }
+        let mut joins: Vec<String> = params
+            .array("joins")?
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|j| j.as_str().map(str::to_string))
+            .collect();
+        if params.flag("all_joins") {
+            for f in ti
+                .lineage()
+                .flat_map(|t| t.fields.iter())
+                .filter(|f| f.navigation)
+            {
+                joins.push(navigation_name(f.name).to_string());
+            }
+        }
+        let mut grouped: Vec<(String, Option<Vec<String>>)> = Vec::new();
+        for j in joins {
+            let (join, attr) = match j.split_once('.') {
+                Some((a, b)) => (a.to_string(), Some(b.to_string())),
+                None => (j.clone(), None),
+            };
+            let valid = ti
+                .lineage()
+                .flat_map(|t| t.fields.iter())
+                .any(|f| f.navigation && navigation_name(f.name) == join);
+            if !valid {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid field specified for join: {join}"
+                )));
+            }
+            match grouped.iter_mut().find(|(n, _)| *n == join) {
+                Some((_, sel)) => match (sel.as_mut(), attr) {
+                    (Some(list), Some(a)) => list.push(a),
+                    (_, None) => *sel = None,
+                    (None, Some(_)) => {}
+                },
+                None => grouped.push((join, attr.map(|a| vec![a]))),
+            }
+        }
+        shape.joins = grouped;
+        for m in params.array("meta")?.unwrap_or_default() {
+            match m.as_str() {
+                Some("used_by") => shape.used_by = true,
+                Some("location") => shape.location = true,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid field specified for meta: {}",
+                        other.unwrap_or_default()
+                    )))
+                }
+            }
+        }
+        Ok(shape)
+    }
+}
+
+/// Who refers to whom: object → the objects whose navigation fields name it.
+pub type UsedBy = HashMap<(&'static str, Str), Vec<(&'static str, Str)>>;
+
+/// Builds the `used_by` index with one pass over the registry.
+pub fn used_by_index(reg: &Registry) -> UsedBy {
+    let mut index: UsedBy = HashMap::new();
+    for o in reg.iter_all() {
+        for f in o.type_info.lineage().flat_map(|t| t.fields.iter()) {
+            if !f.navigation {
+                continue;
+            }
+            if let Some(target) = navigate(reg, o, navigation_name(f.name)) {
+                index
+                    .entry((target.type_info.name, target.name.clone()))
+                    .or_default()
+                    .push((o.type_info.name, o.name.clone()));
+            }
+        }
+        // Group memberships count as uses, as in Icinga.
+        if let Some(Value::Array(groups)) = o.attrs.get("groups") {
+            let group_type = match o.type_info.name {
+                "Host" => "HostGroup",
+                "Service" => "ServiceGroup",
+                "User" => "UserGroup",
+                _ => continue,
+            };
+            for g in groups.iter() {
+                index
+                    .entry((group_type, Str::from(g.to_display_string())))
+                    .or_default()
+                    .push((o.type_info.name, o.name.clone()));
+            }
+        }
+    }
+    index
+}
+
+/// The context object output needs.
+pub struct Output<'a> {
+    pub registry: &'a Registry,
+    /// The zone objects are in when they name none (the node's zone).
+    pub zone: &'a str,
+    /// Whether the user may see joined objects of a type (permission filters apply).
+    pub can_join: &'a dyn Fn(&Arc<Object>) -> bool,
+    pub used_by: Option<&'a UsedBy>,
+}
+
+impl Output<'_> {
+    /// The result item of one object.
+    pub fn item(&self, object: &Arc<Object>, shape: &Shape) -> Json {
+        let attrs = match &shape.attrs {
+            None => Json::Object(all_attrs(object, self.zone)),
+            Some(names) => {
+                let mut m = Map::new();
+                for n in names {
+                    match attr(object, n, self.zone) {
+                        Some(v) => {
+                            m.insert(n.clone(), v);
+                        }
+                        None => {
+                            return json!({
+                                "type": object.type_info.name,
+                                "name": object.name.to_string(),
+                                "code": 400,
+                                "status": format!("Invalid field specified: {n}"),
+                            })
+                        }
+                    }
+                }
+                Json::Object(m)
+            }
+        };
+        let mut joins = Map::new();
+        for (join, sel) in &shape.joins {
+            let Some(target) = navigate(self.registry, object, join) else {
+                continue;
+            };
+            if !(self.can_join)(&target) {
+                continue;
+            }
+            let value = match sel {
+                None => Json::Object(all_attrs(&target, self.zone)),
+                Some(names) => Json::Object(
+                    names
+                        .iter()
+                        .filter_map(|n| Some((n.clone(), attr(&target, n, self.zone)?)))
+                        .collect(),
+                ),
+            };
+            joins.insert(join.clone(), value);
+        }
+        let mut meta = Map::new();
+        if shape.used_by {
+            let users: Vec<Json> = self
+                .used_by
+                .and_then(|u| u.get(&(object.type_info.name, object.name.clone())))
+                .map(|v| {
+                    v.iter()
+                        .map(|(t, n)| json!({"type": t, "name": n.to_string()}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            meta.insert("used_by".into(), Json::Array(users));
+        }
+        if shape.location {
+            meta.insert("location".into(), location(object));
+        }
+        json!({
+            "name": object.name.to_string(),
+            "type": object.type_info.name,
+            "attrs": attrs,
+            "joins": joins,
+            "meta": meta,
+        })
+    }
+}
+
+fn location(object: &Object) -> Json {
+    let l = &object.location;
+    json!({
+        "path": l.path.to_string(),
+        "first_line": l.first_line,
+        "first_column": l.first_column,
+        "last_line": l.last_line,
+        "last_column": l.last_column,
+    })
+}
+
+/// Every user-visible attribute of an object.
+pub fn all_attrs(object: &Object, zone: &str) -> Map<String, Json> {
+    let mut m = Map::new();
+    for t in object.type_info.lineage() {
+        for f in &t.fields {
+            if f.no_user_view {
+                continue;
+            }
+            if let Some(v) = attr(object, f.name, zone) {
+                m.insert(f.name.to_string(), v);
+            }
+        }
+    }
+    m.insert("type".into(), json!(object.type_info.name));
+    m
+}
+
+/// One attribute as the API shows it; `None` when the type has no such field (or the
+/// field is hidden).
+pub fn attr(object: &Object, name: &str, zone: &str) -> Option<Json> {
+    let v = match name {
+        "__name" => json!(object.name.to_string()),
+        "type" => json!(object.type_info.name),
+        "package" => json!(object.package.to_string()),
+        "version" => json!(object.version),
+        "source_location" => location(object),
+        "original_attributes" if object.original.is_empty() => Json::Null,
+        "original_attributes" => Value::from(object.original.clone()).to_serde(),
+        "zone" => match object.attrs.get("zone") {
+            Some(z) if !z.is_empty() => z.to_serde(),
+            _ => json!(zone),
+        },
+        "display_name" => match object.attrs.get("display_name") {
+            Some(d) if !d.is_empty() => d.to_serde(),
+            _ => json!(object.string("name")),
+        },
+        _ => {
+            let field = object.type_info.field(name)?;
+            if field.no_user_view {
+                return None;
+            }
+            match object.attrs.get(name) {
+                Some(v) => v.to_serde(),
+                None => field.default.clone(),
+            }
+        }
+    };
+    Some(v)
+}

@@ -1,0 +1,585 @@
+//! Runtime changes to objects: create (PUT), modify (POST), delete (DELETE), and the
+//! restore of those changes at startup.
+//!
+//! One change at a time: the writer takes the lock, copies the registry (cheap, the maps
+//! are persistent), applies the change to the copy, commits it to the store and only then
+//! publishes the copy and answers. Readers keep reading the previous snapshot meanwhile.
+
+use std::sync::Arc;
+
+use filters::config::{Library, Location};
+use filters::{Dict, Str, Value};
+use serde_json::{json, Map, Value as Json};
+
+use super::types::TypeInfo;
+use super::{Object, Registry};
+use crate::app::{now, State};
+use crate::store::{self, Contents, Op};
+
+/// Attributes the API never sets: they describe the object itself.
+const INTERNAL: &[&str] = &[
+    "__name",
+    "name",
+    "type",
+    "package",
+    "templates",
+    "source_location",
+    "active",
+    "paused",
+    "original_attributes",
+    "version",
+];
+
+/// What a PUT asks for.
+pub struct Create {
+    pub type_info: &'static TypeInfo,
+    pub name: String,
+    pub templates: Vec<String>,
+    pub attrs: Map<String, Json>,
+}
+
+/// Builds an API-created object against the configuration's library, as Icinga compiles
+/// the `_api` package's generated file. Returns the object and the objects apply rules
+/// create for it.
+///
+/// # Errors
+/// Messages as Icinga puts them into `errors`.
+pub fn build(
+    reg: &Registry,
+    library: &Library,
+    ti: &'static TypeInfo,
+    full_name: &str,
+    templates: &[String],
+    attrs: &Map<String, Json>,
+) -> Result<(Object, Vec<Object>), String> {
+    let mut paths: Vec<(Vec<Str>, Value)> = Vec::new();
+    for (key, value) in attrs {
+        let path: Vec<Str> = key.split('.').map(Str::from).collect();
+        let top = &*path[0];
+        if INTERNAL.contains(&top) {
+            return Err(format!(
+                "Error: Attribute is marked for internal use only and may not be set: {key}"
+            ));
+        }
+        let Some(field) = ti.field(top) else {
+            return Err(format!("Error: Invalid attribute specified: {key}"));
+        };
+        let value = coerce(field.type_name, path.len() == 1, Value::from_json(value))
+            .map_err(|m| format!("Error: Error while evaluating expression: {m}"))?;
+        paths.push((path, value));
+    }
+    // Services, notifications and scheduled downtimes are named `host[!service]!name`:
+    // the host (and service) come from the name unless given.
+    let parts: Vec<&str> = full_name.split('!').collect();
+    let short = *parts.last().unwrap_or(&full_name);
+    let mut implied = Vec::new();
+    match (ti.name, parts.len()) {
+        ("Service", 2) | ("Notification" | "ScheduledDowntime", 2) => {
+            implied.push(("host_name", parts[0]));
+        }
+        ("Notification" | "ScheduledDowntime", 3) => {
+            implied.push(("host_name", parts[0]));
+            implied.push(("service_name", parts[1]));
+        }
+        _ => {}
+    }
+    for (field, value) in implied {
+        if !attrs.contains_key(field) {
+            paths.insert(0, (vec![Str::from(field)], Value::from(value)));
+        }
+    }
+    let location = Location {
+        path: format!("_api/conf.d/{}/{full_name}.conf", ti.plural.to_lowercase()).into(),
+        first_line: 1,
+        first_column: 1,
+        last_line: 1,
+        last_column: 1,
+    };
+    let item = library
+        .instantiate(ti.name, short, templates, &paths, location)
+        .map_err(|e| format!("Error: {}", e.error.message))?;
+    if &*item.name != full_name {
+        return Err(format!(
+            "Error: The object name '{full_name}' does not match the composed name '{}'.",
+            item.name
+        ));
+    }
+    let mut attrs = item.attrs.clone();
+    if let Some(Value::Array(groups)) = attrs.get("groups") {
+        let mut unique: Vec<Value> = Vec::new();
+        for g in groups.iter() {
+            if !unique.iter().any(|u| u.loose_eq(g)) {
+                unique.push(g.clone());
+            }
+        }
+        attrs.insert("groups".into(), Value::from(unique));
+    }
+    let object = Object {
+        type_info: ti,
+        name: item.name.clone(),
+        attrs,
+        location: item.location.clone(),
+        package: "_api".into(),
+        original: Dict::new(),
+        version: now(),
+    };
+    reg.validate(&object).map_err(|e| format!("Error: {e}"))?;
+    let mut applied = Vec::new();
+    if matches!(ti.name, "Host" | "Service") {
+        let host = match ti.name {
+            "Service" => reg
+                .get("Host", &object.string("host_name"))
+                .map(|h| h.attrs.clone()),
+            _ => None,
+        };
+        let target = filters::config::Item {
+            type_name: ti.name.into(),
+            name: object.name.clone(),
+            template: false,
+            attrs: object.attrs.clone(),
+            location: object.location.clone(),
+            ignore_on_error: false,
+        };
+        let (items, errors) = library.apply_to(&target, host.as_ref());
+        if let Some(e) = errors.first() {
+            return Err(format!("Error: {}", e.error.message));
+        }
+        for (item, _) in items {
+            let Some(ti) = super::types::by_name(&item.type_name) else {
+                continue;
+            };
+            applied.push(Object {
+                type_info: ti,
+                name: item.name,
+                attrs: item.attrs,
+                location: item.location,
+                package: "_etc".into(),
+                original: Dict::new(),
+                version: 0.0,
+            });
+        }
+    }
+    Ok((object, applied))
+}
+
+/// Converts a JSON value to the field's type where Icinga's conversion would (numbers in
+/// strings); `whole` is false for values set below the field (`vars.x`).
+fn coerce(type_name: &str, whole: bool, value: Value) -> Result<Value, String> {
+    if !whole {
+        return Ok(value);
+    }
+    match (type_name, &value) {
+        ("Number" | "Timestamp", Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .map(Value::Number)
+            .map_err(|_| format!("Can't convert '{s}' to a floating point number.")),
+        ("Number" | "Timestamp", Value::Bool(b)) => Ok(Value::Number(f64::from(u8::from(*b)))),
+        _ => Ok(value),
+    }
+}
+
+/// `PUT /v1/objects/<type>/<name>`.
+///
+/// # Errors
+/// The messages for the result item's `errors`.
+pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
+    let _writer = state.writer_lock().await;
+    let current = state.registry();
+    if current.get(req.type_info.name, &req.name).is_some() {
+        return Err(vec![format!(
+            "Error: Object '{}' of type '{}' already exists.",
+            req.name, req.type_info.name
+        )]);
+    }
+    let (object, applied) = build(
+        &current,
+        &state.library,
+        req.type_info,
+        &req.name,
+        &req.templates,
+        &req.attrs,
+    )
+    .map_err(|e| vec![e])?;
+    let record = json!({ "templates": req.templates, "attrs": req.attrs });
+    state
+        .store
+        .commit(vec![Op::PutObject {
+            key: store::key(req.type_info.name, &req.name),
+            value: record,
+        }])
+        .await
+        .map_err(|e| vec![format!("Error: The object could not be stored: {e}")])?;
+    let mut next = (*current).clone();
+    next.insert(Arc::new(object));
+    for a in applied {
+        if next.get(a.type_info.name, &a.name).is_none() {
+            next.insert(Arc::new(a));
+        }
+    }
+    state.publish(next);
+    Ok(())
+}
+
+/// `POST /v1/objects/<type>[/<name>]` for each selected object; returns the result items.
+pub async fn modify(
+    state: &State,
+    objects: Vec<Arc<Object>>,
+    attrs: &Map<String, Json>,
+    restore: &[String],
+) -> Vec<Json> {
+    let _writer = state.writer_lock().await;
+    let current = state.registry();
+    let mut next = (*current).clone();
+    let mut ops = Vec::new();
+    let mut results = Vec::new();
+    let mut changed_objects = Vec::new();
+    for object in objects {
+        // Re-read: an earlier item of this request may have changed it.
+        let Some(object) = next.get(object.type_info.name, &object.name).cloned() else {
+            continue;
+        };
+        match change(&next, &object, attrs, restore) {
+            Ok(Some(changed)) => {
+                let key = store::key(object.type_info.name, &object.name);
+                ops.push(if changed.original.is_empty() {
+                    Op::DeleteModified { key }
+                } else {
+                    let modified: Map<String, Json> = changed
+                        .original
+                        .keys()
+                        .map(|k| {
+                            let v = changed.attrs.get(k).map_or(Json::Null, |v| v.to_serde());
+                            (k.to_string(), v)
+                        })
+                        .collect();
+                    Op::PutModified {
+                        key,
+                        value: Json::Object(modified),
+                    }
+                });
+                results.push(json!({
+                    "type": object.type_info.name,
+                    "name": object.name.to_string(),
+                    "code": 200,
+                    "status": "Attributes updated.",
+                    "changed": true,
+                }));
+                changed_objects.push(object.name.clone());
+                next.insert(Arc::new(changed));
+            }
+            Ok(None) => results.push(json!({
+                "type": object.type_info.name,
+                "name": object.name.to_string(),
+                "code": 200,
+                "status": "Attributes updated.",
+                "changed": false,
+            })),
+            Err(e) => results.push(json!({
+                "type": object.type_info.name,
+                "name": object.name.to_string(),
+                "code": 500,
+                "status": e,
+            })),
+        }
+    }
+    if let Err(e) = state.store.commit(ops).await {
+        // Nothing was applied: every changed item fails.
+        for r in &mut results {
+            if r["changed"] == true {
+                r["code"] = json!(500);
+                r["status"] = json!(format!("Attributes could not be stored: {e}"));
+                r["changed"] = json!(false);
+            }
+        }
+        return results;
+    }
+    if !changed_objects.is_empty() {
+        state.publish(next);
+    }
+    results
+}
+
+/// Applies `restore_attrs` then `attrs` to one object; `None` when nothing changes.
+fn change(
+    reg: &Registry,
+    object: &Object,
+    attrs: &Map<String, Json>,
+    restore: &[String],
+) -> Result<Option<Object>, String> {
+    let ti = object.type_info;
+    let mut values = object.attrs.clone();
+    let mut original = object.original.clone();
+    for key in restore {
+        let path: Vec<&str> = key.split('.').collect();
+        let top = path[0];
+        let Some(orig) = original.get(top).cloned() else {
+            continue;
+        };
+        if path.len() == 1 {
+            set_or_remove(&mut values, top, orig);
+            original.remove(top);
+        } else {
+            let orig_sub = lookup(&orig, &path[1..]);
+            let mut cur = values.get(top).cloned().unwrap_or_default();
+            set_path(&mut cur, &path[1..], orig_sub);
+            let same = cur.loose_eq(&orig);
+            values.insert(top.into(), cur);
+            if same {
+                original.remove(top);
+            }
+        }
+    }
+    for (key, value) in attrs {
+        let path: Vec<&str> = key.split('.').collect();
+        let top = path[0];
+        let Some(field) = ti.field(top) else {
+            return Err(format!(
+                "Attribute '{key}' could not be set: Error: Invalid field specified: {top}"
+            ));
+        };
+        if field.no_user_modify || INTERNAL.contains(&top) {
+            return Err(format!(
+                "Attribute '{key}' could not be set: Error: Attribute cannot be modified."
+            ));
+        }
+        let value = coerce(field.type_name, path.len() == 1, Value::from_json(value))
+            .map_err(|m| format!("Attribute '{key}' could not be set: Error: {m}"))?;
+        if !original.contains_key(top) {
+            original.insert(
+                top.into(),
+                object.attrs.get(top).cloned().unwrap_or_default(),
+            );
+        }
+        if path.len() == 1 {
+            values.insert(top.into(), value);
+        } else {
+            let mut cur = values.get(top).cloned().unwrap_or_default();
+            set_path(&mut cur, &path[1..], value);
+            values.insert(top.into(), cur);
+        }
+    }
+    if same_dict(&values, &object.attrs) && original.len() == object.original.len() {
+        return Ok(None);
+    }
+    let changed = object.with_attrs(values, original, now());
+    reg.validate(&changed).map_err(|e| {
+        let attr = e
+            .split("Attribute '")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or("")
+            .to_string();
+        format!("Attribute '{attr}' could not be set: Error: {e}")
+    })?;
+    Ok(Some(changed))
+}
+
+fn same_dict(a: &Dict, b: &Dict) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && va.to_json() == vb.to_json())
+}
+
+fn set_or_remove(d: &mut Dict, key: &str, v: Value) {
+    if matches!(v, Value::Null) {
+        d.remove(key);
+    } else {
+        d.insert(key.into(), v);
+    }
+}
+
+fn lookup(v: &Value, path: &[&str]) -> Value {
+    let mut cur = v.clone();
+    for p in path {
+        cur = match &cur {
+            Value::Dict(d) => d.get(*p).cloned().unwrap_or_default(),
+            _ => Value::Null,
+        };
+    }
+    cur
+}
+
+fn set_path(root: &mut Value, path: &[&str], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *root = value;
+        return;
+    };
+    let mut dict = match root {
+        Value::Dict(d) => (**d).clone(),
+        _ => Dict::new(),
+    };
+    let mut child = dict.get(*first).cloned().unwrap_or_default();
+    set_path(&mut child, rest, value);
+    if rest.is_empty() && matches!(child, Value::Null) {
+        dict.remove(*first);
+    } else {
+        dict.insert((*first).into(), child);
+    }
+    *root = Value::from(dict);
+}
+
+/// `DELETE /v1/objects/<type>[/<name>]`; returns the result items.
+pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Json> {
+    let _writer = state.writer_lock().await;
+    let current = state.registry();
+    let mut next = (*current).clone();
+    let mut ops = Vec::new();
+    let mut results = Vec::new();
+    for object in objects {
+        if next.get(object.type_info.name, &object.name).is_none() {
+            continue;
+        }
+        let item = |code: u16, status: &str, errors: Vec<String>| {
+            json!({
+                "type": object.type_info.name,
+                "name": object.name.to_string(),
+                "code": code,
+                "status": status,
+                "errors": errors,
+            })
+        };
+        if &*object.package != "_api" {
+            results.push(item(
+                500,
+                "Object could not be deleted.",
+                vec!["Object cannot be deleted because it was not created using the API.".into()],
+            ));
+            continue;
+        }
+        let dependents = dependents_of(&next, &object);
+        if !dependents.is_empty() && !cascade {
+            results.push(item(
+                500,
+                "Object could not be deleted.",
+                vec![format!(
+                    "Object '{}' of type '{}' cannot be deleted because other objects depend on it. Use cascading delete to delete it anyway.",
+                    object.name, object.type_info.name
+                )],
+            ));
+            continue;
+        }
+        let mut doomed = vec![object.clone()];
+        let mut i = 0;
+        while i < doomed.len() {
+            for d in dependents_of(&next, &doomed[i]) {
+                if !doomed.iter().any(|x| Arc::ptr_eq(x, &d)) {
+                    doomed.push(d);
+                }
+            }
+            i += 1;
+        }
+        for d in doomed {
+            let key = store::key(d.type_info.name, &d.name);
+            if &*d.package == "_api" {
+                ops.push(Op::DeleteObject { key: key.clone() });
+            }
+            ops.push(Op::DeleteModified { key });
+            next.remove(d.type_info.name, &d.name);
+        }
+        results.push(item(200, "Object was deleted.", Vec::new()));
+    }
+    if let Err(e) = state.store.commit(ops).await {
+        for r in &mut results {
+            if r["code"] == 200 {
+                r["code"] = json!(500);
+                r["status"] = json!("Object could not be deleted.");
+                r["errors"] = json!([format!("The deletion could not be stored: {e}")]);
+            }
+        }
+        return results;
+    }
+    state.publish(next);
+    results
+}
+
+/// Objects whose navigation fields name `object` (services of a host, …).
+fn dependents_of(reg: &Registry, object: &Object) -> Vec<Arc<Object>> {
+    reg.iter_all()
+        .filter(|o| {
+            o.type_info
+                .lineage()
+                .flat_map(|t| t.fields.iter())
+                .filter(|f| f.navigation)
+                .any(|f| {
+                    super::query::navigate(reg, o, super::types::navigation_name(f.name))
+                        .is_some_and(|t| std::ptr::eq(&*t, object))
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Replays the store over the configured registry at startup: API-created objects (hosts
+/// first, so that their services and apply rules find them), then modified attributes.
+/// Records that no longer build (a template was removed from the configuration) are
+/// reported and skipped, not deleted.
+pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut records = contents.api_objects;
+    let rank = |k: &str| match store::split_key(k).map(|(t, _)| t) {
+        Some("Zone") | Some("Endpoint") => 0,
+        Some("CheckCommand") | Some("EventCommand") | Some("NotificationCommand") => 1,
+        Some("TimePeriod") | Some("HostGroup") | Some("ServiceGroup") | Some("UserGroup") => 2,
+        Some("Host") => 3,
+        Some("Service") => 4,
+        _ => 5,
+    };
+    records.sort_by_key(|(k, _)| rank(k));
+    for (key, record) in records {
+        let Some((type_name, name)) = store::split_key(&key) else {
+            continue;
+        };
+        let Some(ti) = super::types::by_name(type_name) else {
+            warnings.push(format!(
+                "Stored object '{name}' has unknown type '{type_name}'."
+            ));
+            continue;
+        };
+        let templates: Vec<String> = record["templates"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let attrs = record["attrs"].as_object().cloned().unwrap_or_default();
+        match build(reg, library, ti, name, &templates, &attrs) {
+            Ok((object, applied)) => {
+                reg.insert(Arc::new(object));
+                for a in applied {
+                    if reg.get(a.type_info.name, &a.name).is_none() {
+                        reg.insert(Arc::new(a));
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!(
+                "Stored object '{name}' of type '{type_name}' could not be restored: {e}"
+            )),
+        }
+    }
+    for (key, modified) in contents.modified {
+        let Some((type_name, name)) = store::split_key(&key) else {
+            continue;
+        };
+        let Some(object) = reg.get(type_name, name).cloned() else {
+            continue;
+        };
+        let Some(m) = modified.as_object() else {
+            continue;
+        };
+        let mut values = object.attrs.clone();
+        let mut original = Dict::new();
+        for (k, v) in m {
+            original.insert(
+                Str::from(k.as_str()),
+                object.attrs.get(k.as_str()).cloned().unwrap_or_default(),
+            );
+            set_or_remove(&mut values, k, Value::from_json(v));
+        }
+        reg.insert(Arc::new(object.with_attrs(values, original, now())));
+    }
+    warnings
+}

@@ -5,9 +5,13 @@
 //! - `util`: the harness (temporary data and config directories, clients).
 //! - `edge`: envelopes, routing, parameters, methods as Icinga's clients send them.
 //! - `auth`: Basic and certificate authentication, permissions, blocklist, rate limits.
+//! - `objects`: `/v1/objects`, templates, variables, and durability across restarts.
+//! - `durability`: `kill -9` of the real binary after acknowledged writes.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 
 mod auth;
 mod cli;
+mod durability;
 mod edge;
+mod objects;
 mod util;

@@ -53,7 +53,19 @@ impl Server {
         };
         app::setup(&opts, false).unwrap();
         let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();
-        let app = App::start(opts).await.unwrap();
+        // After a restart the previous store may still be closing: retry briefly.
+        let mut attempt = 0;
+        let app = loop {
+            match App::start(opts.clone()).await {
+                Ok(app) => break app,
+                Err(e) if attempt < 100 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("server did not start: {e:#}"),
+            }
+        };
         Server {
             port: app.local_addr.port(),
             _app: app,
@@ -84,6 +96,38 @@ impl Server {
         let identity =
             reqwest::Identity::from_pem(format!("{cert_pem}\n{key_pem}").as_bytes()).unwrap();
         self.builder().identity(identity).build().unwrap()
+    }
+
+    /// Stops the server (gracefully) and starts it again on the same directories.
+    pub async fn restart(self) -> Server {
+        let Server {
+            _app,
+            _dir,
+            data_dir,
+            ..
+        } = self;
+        _app.stop(Duration::from_secs(5)).await;
+        let conf = _dir.path().join("etc");
+        let _ = data_dir;
+        Server::start_in(_dir, conf).await
+    }
+
+    /// A request as root with a JSON body.
+    pub async fn send(&self, method: &str, path: &str, body: Json) -> (u16, Json) {
+        let res = self
+            .client()
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                self.url(path),
+            )
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Json::Null))
     }
 
     /// GET as root; returns status and JSON body.

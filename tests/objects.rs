@@ -1,0 +1,346 @@
+//! `/v1/objects`, `/v1/templates`, `/v1/variables`, and durability across restarts.
+
+use serde_json::{json, Value as Json};
+
+use crate::util::Server;
+
+const CONFIG: &str = r#"
+template Host "generic-host" { check_command = "hostalive"; max_check_attempts = 3 }
+object Host "web1" { import "generic-host"; address = "10.0.0.1"; vars.os = "Linux"; groups = [ "web" ] }
+object Host "db1" { import "generic-host"; address = "10.0.0.2"; vars.os = "Windows" }
+object HostGroup "web" { }
+apply Service "ping" { check_command = "ping4"; assign where host.address }
+const Team = "ops"
+"#;
+
+fn names(body: &Json) -> Vec<String> {
+    let mut v: Vec<String> = body["results"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Queries: all objects, selected attributes (an unknown one is a per-item 400), joins,
+/// meta, filters with `filter_vars`, and Icinga's status codes for the edge cases.
+#[tokio::test]
+async fn queries() {
+    let s = Server::start(CONFIG).await;
+    let (status, body) = s.get("/v1/objects/hosts").await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&body), ["db1", "web1"]);
+    let web1 = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "web1")
+        .unwrap();
+    let attrs = &web1["attrs"];
+    assert_eq!(attrs["address"], "10.0.0.1");
+    assert_eq!(attrs["check_command"], "hostalive");
+    assert_eq!(attrs["check_interval"], 300, "the type's default");
+    assert_eq!(attrs["enable_active_checks"], true);
+    assert_eq!(attrs["templates"], json!(["web1", "generic-host"]));
+    assert_eq!(attrs["display_name"], "web1");
+    assert_eq!(attrs["package"], "_etc");
+    assert_eq!(attrs["type"], "Host");
+    assert!(attrs.get("password").is_none());
+
+    let (_, body) = s
+        .get("/v1/objects/services?attrs=name&attrs=host_name&joins=host.address&meta=location")
+        .await;
+    let first = &body["results"][0];
+    assert_eq!(first["attrs"].as_object().unwrap().len(), 2);
+    assert!(first["joins"]["host"]["address"].is_string());
+    assert_eq!(first["meta"]["location"]["first_line"], 6);
+
+    // An unknown attribute: per-item 400, the request stays 200.
+    let (status, body) = s.get("/v1/objects/hosts/web1?attrs=foo").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["results"][0]["code"], 400);
+    assert_eq!(body["results"][0]["status"], "Invalid field specified: foo");
+
+    // Filters, with variables of the body.
+    let (status, body) = s
+        .post(
+            "/v1/objects/hosts",
+            json!({"filter": "host.vars.os == os && \"web\" in host.groups", "filter_vars": {"os": "Linux"}}),
+        )
+        .await;
+    assert_eq!(status, 400, "POST without override is a modify: {body}");
+    let res = s
+        .client()
+        .post(s.url("/v1/objects/hosts"))
+        .basic_auth("root", Some("secret"))
+        .header("X-HTTP-Method-Override", "GET")
+        .json(&json!({"filter": "host.vars.os == os && \"web\" in host.groups", "filter_vars": {"os": "Linux"}, "attrs": ["name"]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Json = res.json().await.unwrap();
+    assert_eq!(names(&body), ["web1"]);
+    let (_, body) = s
+        .get("/v1/objects/services?filter=service.host_name%3D%3D%22db1%22&attrs=name")
+        .await;
+    assert_eq!(names(&body), ["db1!ping"]);
+
+    // Nothing matches: 200 and no results. A failing filter, a missing name: 404.
+    let (status, body) = s
+        .get("/v1/objects/hosts?filter=host.name%3D%3D%22x%22")
+        .await;
+    assert_eq!((status, body), (200, json!({"results": []})));
+    let (status, body) = s
+        .get("/v1/objects/hosts?filter=host.nosuchfield%20%3D%3D%201")
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["status"], "No objects found.");
+    let (status, _) = s.get("/v1/objects/hosts/nope").await;
+    assert_eq!(status, 404);
+    let (status, body) = s.get("/v1/objects/nopes").await;
+    assert_eq!(
+        (status, body["status"].clone()),
+        (400, json!("Invalid type specified."))
+    );
+    let (status, body) = s.get("/v1/objects/hosts?attrs=name&joins=nope").await;
+    assert_eq!(status, 400, "{body}");
+
+    // Templates and variables.
+    let (_, body) = s.get("/v1/templates/hosts").await;
+    assert_eq!(names(&body), ["generic-host"]);
+    let (status, _) = s.get("/v1/templates/hosts/nope").await;
+    assert_eq!(status, 404);
+    let (_, body) = s.get("/v1/variables/Team").await;
+    assert_eq!(
+        body["results"][0],
+        json!({"name": "Team", "type": "String", "value": "ops"})
+    );
+}
+
+/// Pagination: `limit` and `offset` with `Link` and `X-Total-Count`.
+#[tokio::test]
+async fn pagination() {
+    let s = Server::start(
+        "for (i in range(25)) { object Host \"h\" + i { check_command = \"dummy\" } }",
+    )
+    .await;
+    let res = s
+        .client()
+        .get(s.url("/v1/objects/hosts?limit=10&offset=10&attrs=name"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-total-count"], "25");
+    let link = res.headers()["link"].to_str().unwrap().to_string();
+    assert!(link.contains("offset=20&limit=10>; rel=\"next\""), "{link}");
+    assert!(link.contains("offset=0&limit=10>; rel=\"prev\""), "{link}");
+    let body: Json = res.json().await.unwrap();
+    assert_eq!(body["results"].as_array().unwrap().len(), 10);
+}
+
+/// A large dump streams in chunks (no Content-Length) and is complete, valid JSON.
+#[tokio::test]
+async fn large_dumps_stream() {
+    let s = Server::start(
+        "for (i in range(20000)) { object Host \"host-\" + i { check_command = \"dummy\"; vars.i = i } }",
+    )
+    .await;
+    let res = s
+        .client()
+        .get(s.url("/v1/objects/hosts"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("content-length").is_none());
+    assert_eq!(res.headers()["transfer-encoding"], "chunked");
+    let body: Json = res.json().await.unwrap();
+    assert_eq!(body["results"].as_array().unwrap().len(), 20000);
+}
+
+/// Create, modify, delete with Icinga's result items and codes.
+#[tokio::test]
+async fn create_modify_delete() {
+    let s = Server::start(CONFIG).await;
+    let (status, body) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/api1",
+            json!({"templates": ["generic-host"], "attrs": {"address": "10.1.1.1", "vars.os": "Linux", "check_interval": "30"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"results": [{"code": 200, "status": "Object was created"}]})
+        )
+    );
+    let (_, body) = s.get("/v1/objects/hosts/api1").await;
+    let a = &body["results"][0]["attrs"];
+    assert_eq!(a["check_interval"], 30);
+    assert_eq!(a["package"], "_api");
+    assert_eq!(a["vars"]["os"], "Linux");
+    // The apply rule created the host's service.
+    let (status, _) = s.get("/v1/objects/services/api1!ping").await;
+    assert_eq!(status, 200);
+
+    for (path, body, error) in [
+        ("/v1/objects/hosts/api1", json!({"templates": ["generic-host"]}), "Error: Object 'api1' of type 'Host' already exists."),
+        ("/v1/objects/hosts/x1", json!({"attrs": {"address": "1"}}), "Error: Validation failed for object 'x1' of type 'Host'; Attribute 'check_command': Attribute must not be empty."),
+        ("/v1/objects/hosts/x2", json!({"attrs": {"foo": 1, "check_command": "dummy"}}), "Error: Invalid attribute specified: foo"),
+        ("/v1/objects/hosts/x3", json!({"templates": ["nope"], "attrs": {"check_command": "dummy"}}), "Error: Import references unknown template: 'nope'"),
+        ("/v1/objects/services/ghost!s", json!({"attrs": {"check_command": "dummy"}}), "Error: Validation failed for object 'ghost!s' of type 'Service'; Attribute 'host_name': Object 'ghost' of type 'Host' does not exist."),
+        ("/v1/objects/hosts/x4", json!({"attrs": {"check_command": "dummy", "name": "y"}}), "Error: Attribute is marked for internal use only and may not be set: name"),
+    ] {
+        let (status, body) = s.send("PUT", path, body).await;
+        assert_eq!(status, 500, "{path}: {body}");
+        assert_eq!(body["results"][0]["status"], "Object could not be created.");
+        assert_eq!(body["results"][0]["errors"][0], error, "{path}");
+    }
+
+    // Modify: changed, then a no-op, then restore.
+    let (status, body) = s
+        .post(
+            "/v1/objects/hosts/api1",
+            json!({"attrs": {"address": "10.1.1.2", "vars.team": "db"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["results"][0]["status"], "Attributes updated.");
+    assert_eq!(body["results"][0]["changed"], true);
+    let (_, body) = s
+        .post(
+            "/v1/objects/hosts/api1",
+            json!({"attrs": {"address": "10.1.1.2"}}),
+        )
+        .await;
+    assert_eq!(body["results"][0]["changed"], false);
+    let (_, body) = s
+        .get("/v1/objects/hosts/api1?attrs=address&attrs=vars&attrs=original_attributes")
+        .await;
+    let a = &body["results"][0]["attrs"];
+    assert_eq!(a["address"], "10.1.1.2");
+    assert_eq!(a["vars"], json!({"os": "Linux", "team": "db"}));
+    assert_eq!(a["original_attributes"]["address"], "10.1.1.1");
+    let (_, body) = s
+        .post(
+            "/v1/objects/hosts/api1",
+            json!({"restore_attrs": ["address"]}),
+        )
+        .await;
+    assert_eq!(body["results"][0]["changed"], true);
+    let (_, body) = s.get("/v1/objects/hosts/api1?attrs=address").await;
+    assert_eq!(body["results"][0]["attrs"]["address"], "10.1.1.1");
+    let (_, body) = s
+        .post("/v1/objects/hosts/api1", json!({"attrs": {"name": "x"}}))
+        .await;
+    assert_eq!(body["results"][0]["code"], 500);
+    let (status, body) = s.post("/v1/objects/hosts/api1", json!({})).await;
+    assert_eq!(status, 400);
+    assert!(body["status"]
+        .as_str()
+        .unwrap()
+        .starts_with("Missing both 'attrs' and 'restore_attrs'"));
+
+    // Delete: config objects refuse; dependants need cascade.
+    let (status, body) = s.send("DELETE", "/v1/objects/hosts/web1", json!({})).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body["results"][0]["errors"][0],
+        "Object cannot be deleted because it was not created using the API."
+    );
+    let (status, body) = s.send("DELETE", "/v1/objects/hosts/api1", json!({})).await;
+    assert_eq!(status, 500);
+    assert!(body["results"][0]["errors"][0]
+        .as_str()
+        .unwrap()
+        .contains("Use cascading delete"));
+    let (status, body) = s
+        .send("DELETE", "/v1/objects/hosts/api1?cascade=1", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["status"], "Object was deleted.");
+    assert_eq!(s.get("/v1/objects/hosts/api1").await.0, 404);
+    assert_eq!(s.get("/v1/objects/services/api1!ping").await.0, 404);
+}
+
+/// Permission filters narrow queries; named objects outside them are 404.
+#[tokio::test]
+async fn permission_filters_narrow_queries() {
+    let s = Server::start(&format!(
+        "{CONFIG}\nobject ApiUser \"linux\" {{ password = \"l\"; permissions = [ {{ permission = \"objects/query/Host\", filter = {{{{ host.vars.os == \"Linux\" }}}} }} ] }}"
+    ))
+    .await;
+    let get = |path: &str| {
+        s.client()
+            .get(s.url(path))
+            .basic_auth("linux", Some("l"))
+            .send()
+    };
+    let body: Json = get("/v1/objects/hosts")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&body), ["web1"]);
+    assert_eq!(get("/v1/objects/hosts/db1").await.unwrap().status(), 404);
+    assert_eq!(get("/v1/objects/services").await.unwrap().status(), 403);
+}
+
+/// Everything a 2xx acknowledged survives a restart: API objects, their applied services,
+/// modified attributes, deletions.
+#[tokio::test]
+async fn changes_survive_restart() {
+    let s = Server::start(CONFIG).await;
+    let (status, _) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/keep",
+            json!({"templates": ["generic-host"], "attrs": {"address": "10.9.9.9"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/gone",
+            json!({"attrs": {"check_command": "dummy"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s.send("DELETE", "/v1/objects/hosts/gone", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .post(
+            "/v1/objects/hosts/web1",
+            json!({"attrs": {"vars.os": "BSD"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let s = s.restart().await;
+    let (status, body) = s
+        .get("/v1/objects/hosts/keep?attrs=address&attrs=package")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["results"][0]["attrs"],
+        json!({"address": "10.9.9.9", "package": "_api"})
+    );
+    assert_eq!(s.get("/v1/objects/services/keep!ping").await.0, 200);
+    assert_eq!(s.get("/v1/objects/hosts/gone").await.0, 404);
+    let (_, body) = s
+        .get("/v1/objects/hosts/web1?attrs=vars&attrs=original_attributes")
+        .await;
+    assert_eq!(body["results"][0]["attrs"]["vars"]["os"], "BSD");
+    assert_eq!(
+        body["results"][0]["attrs"]["original_attributes"]["vars"]["os"],
+        "Linux"
+    );
+}

@@ -74,6 +74,54 @@ struct SourceFile {
     path: Arc<str>,
     source: Arc<str>,
     base: u32,
+    /// Offsets where lines start, to turn spans into lines in O(log n).
+    line_starts: Vec<u32>,
+}
+
+impl SourceFile {
+    fn new(path: Arc<str>, source: Arc<str>, base: u32) -> SourceFile {
+        let line_starts = std::iter::once(0)
+            .chain(
+                source
+                    .bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i as u32 + 1),
+            )
+            .collect();
+        SourceFile {
+            path,
+            source,
+            base,
+            line_starts,
+        }
+    }
+
+    /// 1-based line and column (in bytes, as Icinga counts) of a file-local offset.
+    fn line_col(&self, offset: u32) -> (usize, usize) {
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let col = offset - self.line_starts[line - 1] + 1;
+        (line, col as usize)
+    }
+
+    /// The location of a global span inside this file.
+    fn location(&self, span: Span) -> Location {
+        let start = span.start.saturating_sub(self.base);
+        let end = span
+            .end
+            .saturating_sub(self.base)
+            .saturating_sub(1)
+            .max(start);
+        let (first_line, first_column) = self.line_col(start);
+        let (last_line, last_column) = self.line_col(end);
+        Location {
+            path: self.path.clone(),
+            first_line,
+            first_column,
+            last_line,
+            last_column,
+        }
+    }
 }
 
 struct Declared {
@@ -192,11 +240,8 @@ impl Loader {
             let base = st.next_base;
             // One spare byte so that an end-of-file span stays inside this file.
             st.next_base = base.saturating_add(source.len() as u32 + 1);
-            st.files.push(SourceFile {
-                path: path.clone(),
-                source: source.clone(),
-                base,
-            });
+            st.files
+                .push(SourceFile::new(path.clone(), source.clone(), base));
             st.current.push(path.clone());
             base
         };
@@ -432,8 +477,16 @@ impl Library {
     }
 
     fn location(&self, span: Span) -> Location {
-        let e = self.error(Error::script("", span));
-        location(&e.path, &e.source, e.error.span)
+        match self.files.iter().rev().find(|f| f.base <= span.start) {
+            Some(f) => f.location(span),
+            None => Location {
+                path: "<config>".into(),
+                first_line: 1,
+                first_column: 1,
+                last_line: 1,
+                last_column: 1,
+            },
+        }
     }
 
     /// Runs a declaration's body on `init` and composes the full name.

@@ -361,12 +361,10 @@ impl<'a> Env<'a> {
                 },
             },
             ExprKind::Member(obj, name) => {
-                // `var.field` with `var` from the scope: read through a reference.
-                if let ExprKind::Var(var) = &obj.kind {
-                    if self.locals.is_empty() && self.this.is_empty() {
-                        if let Some(v) = self.scope.variable_ref(&var.name) {
-                            return Ok(get_field(v, name, e.span)?);
-                        }
+                // `var.a.b` with `var` from the scope: walk by reference, copy only the end.
+                if self.locals.is_empty() && self.this.is_empty() {
+                    if let Some(base) = self.member_ref(obj) {
+                        return Ok(get_field(base, name, e.span)?);
                     }
                 }
                 let v = self.eval(obj)?;
@@ -516,6 +514,20 @@ impl<'a> Env<'a> {
                 e.span,
             )
             .into()),
+        }
+    }
+
+    /// A member chain rooted in a scope variable, by reference; `None` whenever any step
+    /// would need the general path (prototypes, missing keys, computed values).
+    fn member_ref(&self, e: &Expr) -> Option<&'a Value> {
+        match &e.kind {
+            ExprKind::Var(var) => self.scope.variable_ref(&var.name),
+            ExprKind::Member(obj, name) => match self.member_ref(obj)? {
+                Value::Dict(d) => d.get(&**name),
+                Value::Object(o) => o.get_field_ref(name),
+                _ => None,
+            },
+            _ => None,
         }
     }
 

@@ -27,6 +27,12 @@ pub trait Object: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
     /// An attribute by its API name; `None` when the type has no such attribute.
     fn get_field(&self, field: &str) -> Option<Value>;
+    /// The attribute by reference, when the object stores it as a [`Value`]: lets a
+    /// filter walk `service.vars.os` without copying (or touching the reference counts
+    /// of) the containers on the way. `None` falls back to [`Object::get_field`].
+    fn get_field_ref(&self, _field: &str) -> Option<&Value> {
+        None
+    }
 }
 
 /// A value of the Icinga DSL.

@@ -10,8 +10,6 @@ pub mod writer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use imbl::OrdMap;
-
 use filters::config::{Item, Location};
 use filters::{Dict, Str, Value};
 
@@ -54,14 +52,60 @@ impl Object {
     }
 }
 
+/// The objects of one type: a list sorted by name (what queries scan) and an index into
+/// it (what lookups use).
+#[derive(Default, Debug, Clone)]
+struct Table {
+    list: Vec<Arc<Object>>,
+    index: HashMap<Str, usize>,
+}
+
+impl Table {
+    /// Adds or replaces objects; sorts and re-indexes once for the whole batch.
+    fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
+        let mut appended = false;
+        for o in objects {
+            match self.index.get(&o.name) {
+                Some(&i) => self.list[i] = o,
+                None => {
+                    self.index.insert(o.name.clone(), self.list.len());
+                    self.list.push(o);
+                    appended = true;
+                }
+            }
+        }
+        if appended {
+            self.list.sort_by(|a, b| a.name.cmp(&b.name));
+            self.reindex();
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
+        let i = self.index.remove(name)?;
+        let o = self.list.remove(i);
+        self.reindex();
+        Some(o)
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.name.clone(), i))
+            .collect();
+    }
+}
+
 /// Objects and templates by type, then by name.
 ///
-/// The maps are persistent (`imbl`): a clone shares structure, so a writer can copy the
-/// registry, change it and publish the copy in O(log n) per change.
+/// Each type's table sits behind an `Arc`: cloning the registry is cheap, and a writer
+/// copies only the tables of the types it changes (copy on write), then publishes the
+/// new registry while readers keep the old one.
 #[derive(Default, Debug, Clone)]
 pub struct Registry {
-    objects: HashMap<&'static str, OrdMap<Str, Arc<Object>>>,
-    templates: HashMap<&'static str, OrdMap<Str, Arc<Object>>>,
+    objects: HashMap<&'static str, Arc<Table>>,
+    templates: HashMap<&'static str, Arc<Table>>,
 }
 
 impl Registry {
@@ -73,6 +117,8 @@ impl Registry {
     pub fn from_items(items: Vec<Item>) -> Result<Registry, Vec<String>> {
         let mut reg = Registry::default();
         let mut errors = Vec::new();
+        let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        let mut templates: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
         for item in items {
             let Some(ti) = types::by_name(&item.type_name).filter(|t| t.name == &*item.type_name)
             else {
@@ -92,20 +138,24 @@ impl Registry {
             let object = Object {
                 type_info: ti,
                 name: item.name.clone(),
-                attrs: item.attrs,
+                attrs: intern_keys(item.attrs),
                 location: item.location,
                 package: "_etc".into(),
                 original: Dict::new(),
                 version: 0.0,
             };
             let map = if item.template {
-                &mut reg.templates
+                &mut templates
             } else {
-                &mut reg.objects
+                &mut objects
             };
-            map.entry(ti.name)
-                .or_default()
-                .insert(item.name, Arc::new(object));
+            map.entry(ti.name).or_default().push(Arc::new(object));
+        }
+        for (t, list) in objects {
+            Arc::make_mut(reg.objects.entry(t).or_default()).upsert(list);
+        }
+        for (t, list) in templates {
+            Arc::make_mut(reg.templates.entry(t).or_default()).upsert(list);
         }
         for object in reg.iter_all() {
             if let Err(e) = reg.validate(object) {
@@ -156,50 +206,62 @@ impl Registry {
 
     /// An object by type and full name.
     pub fn get(&self, type_name: &str, name: &str) -> Option<&Arc<Object>> {
-        self.objects.get(type_name)?.get(name)
+        let t = self.objects.get(type_name)?;
+        t.index.get(name).map(|&i| &t.list[i])
     }
 
     /// A template by type and name.
     pub fn template(&self, type_name: &str, name: &str) -> Option<&Arc<Object>> {
-        self.templates.get(type_name)?.get(name)
+        let t = self.templates.get(type_name)?;
+        t.index.get(name).map(|&i| &t.list[i])
     }
 
     /// All objects of a type, by name.
-    pub fn objects(&self, type_name: &str) -> impl Iterator<Item = &Arc<Object>> {
+    pub fn objects(&self, type_name: &str) -> std::slice::Iter<'_, Arc<Object>> {
         self.objects
             .get(type_name)
-            .into_iter()
-            .flat_map(|m| m.values())
+            .map_or([].iter(), |t| t.list.iter())
     }
 
     /// All templates of a type, by name.
-    pub fn templates(&self, type_name: &str) -> impl Iterator<Item = &Arc<Object>> {
+    pub fn templates(&self, type_name: &str) -> std::slice::Iter<'_, Arc<Object>> {
         self.templates
             .get(type_name)
-            .into_iter()
-            .flat_map(|m| m.values())
+            .map_or([].iter(), |t| t.list.iter())
     }
 
     pub fn count(&self, type_name: &str) -> usize {
-        self.objects.get(type_name).map_or(0, |m| m.len())
+        self.objects.get(type_name).map_or(0, |t| t.list.len())
     }
 
     /// Adds or replaces an object.
     pub fn insert(&mut self, object: Arc<Object>) {
-        self.objects
-            .entry(object.type_info.name)
-            .or_default()
-            .insert(object.name.clone(), object);
+        self.insert_many(vec![object]);
+    }
+
+    /// Adds or replaces objects (of any types), re-sorting each changed type once.
+    pub fn insert_many(&mut self, objects: Vec<Arc<Object>>) {
+        let mut by_type: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        for o in objects {
+            by_type.entry(o.type_info.name).or_default().push(o);
+        }
+        for (t, list) in by_type {
+            Arc::make_mut(self.objects.entry(t).or_default()).upsert(list);
+        }
     }
 
     /// Removes an object.
     pub fn remove(&mut self, type_name: &str, name: &str) -> Option<Arc<Object>> {
-        self.objects.get_mut(type_name)?.remove(name)
+        let table = self.objects.get_mut(type_name)?;
+        if !table.index.contains_key(name) {
+            return None;
+        }
+        Arc::make_mut(table).remove(name)
     }
 
     /// Every object, of every type.
     pub fn iter_all(&self) -> impl Iterator<Item = &Arc<Object>> {
-        self.objects.values().flat_map(|m| m.values())
+        self.objects.values().flat_map(|t| t.list.iter())
     }
 }
 
@@ -209,7 +271,7 @@ impl Object {
         Object {
             type_info: self.type_info,
             name: self.name.clone(),
-            attrs,
+            attrs: intern_keys(attrs),
             location: self.location.clone(),
             package: self.package.clone(),
             original,
@@ -218,7 +280,48 @@ impl Object {
     }
 }
 
+/// One shared allocation per distinct attribute name: objects built from configuration
+/// would otherwise each carry their own copy of `check_command`, `vars`, …, and every key
+/// comparison of a filter would touch cold memory.
+pub fn intern_keys(d: Dict) -> Dict {
+    use std::collections::HashSet;
+    use std::sync::{LazyLock, Mutex};
+    static NAMES: LazyLock<Mutex<HashSet<Str>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
+    fn intern(names: &mut HashSet<Str>, k: Str) -> Str {
+        match names.get(&k) {
+            Some(shared) => shared.clone(),
+            None => {
+                names.insert(k.clone());
+                k
+            }
+        }
+    }
+    fn value(names: &mut HashSet<Str>, v: Value) -> Value {
+        match v {
+            Value::Dict(d) => Value::from(dict(names, (*d).clone())),
+            Value::Array(a) if a.iter().any(|x| matches!(x, Value::Dict(_))) => Value::from(
+                a.iter()
+                    .cloned()
+                    .map(|x| value(names, x))
+                    .collect::<Vec<_>>(),
+            ),
+            other => other,
+        }
+    }
+    fn dict(names: &mut HashSet<Str>, d: Dict) -> Dict {
+        d.into_iter()
+            .map(|(k, v)| (intern(names, k), value(names, v)))
+            .collect()
+    }
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    dict(&mut names, d)
+}
+
 impl filters::Object for Object {
+    fn get_field_ref(&self, field: &str) -> Option<&Value> {
+        self.attrs.get(field)
+    }
+
     fn type_name(&self) -> &str {
         self.type_info.name
     }
@@ -228,14 +331,18 @@ impl filters::Object for Object {
     }
 
     fn get_field(&self, field: &str) -> Option<Value> {
+        // Configured attributes first: they are what filters read most.
+        if let Some(v) = self.attrs.get(field) {
+            return Some(v.clone());
+        }
         match field {
             "__name" => Some(Value::String(self.name.clone())),
             "type" => Some(Value::from(self.type_info.name)),
             "package" => Some(Value::String(self.package.clone())),
-            _ => match self.attrs.get(field) {
-                Some(v) => Some(v.clone()),
-                None => self.type_info.field(field).map(|_| Value::Null),
-            },
+            _ => self
+                .type_info
+                .field(field)
+                .map(|f| Value::from_json(&f.default)),
         }
     }
 }

@@ -20,9 +20,29 @@ use crate::auth::Grant;
 pub struct ObjectScope<'a> {
     pub registry: &'a Registry,
     pub object: &'a Arc<Object>,
+    /// The object as a value, made once per object: filters read it by reference.
+    pub value: Value,
     /// The type's variable name: `host`, `service`, `checkcommand`, …
     pub var_name: &'a str,
     pub vars: &'a Dict,
+}
+
+impl<'a> ObjectScope<'a> {
+    pub fn new(
+        registry: &'a Registry,
+        object: &'a Arc<Object>,
+        var_name: &'a str,
+        vars: &'a Dict,
+    ) -> Self {
+        let o: Arc<dyn filters::Object> = object.clone();
+        ObjectScope {
+            registry,
+            object,
+            value: Value::Object(o),
+            var_name,
+            vars,
+        }
+    }
 }
 
 impl Scope for ObjectScope<'_> {
@@ -41,6 +61,9 @@ impl Scope for ObjectScope<'_> {
     }
 
     fn variable_ref(&self, name: &str) -> Option<&Value> {
+        if name == self.var_name || name == "obj" {
+            return Some(&self.value);
+        }
         self.vars.get(name)
     }
 
@@ -82,12 +105,7 @@ pub fn permission_scope<'a>(
     var_name: &'a str,
     empty: &'a Dict,
 ) -> ObjectScope<'a> {
-    ObjectScope {
-        registry: reg,
-        object,
-        var_name,
-        vars: empty,
-    }
+    ObjectScope::new(reg, object, var_name, empty)
 }
 
 /// Selects the objects of `ti` a request names or filters (spec §5): `<type>=name`,
@@ -149,12 +167,7 @@ pub fn select(
             continue;
         }
         if let Some(p) = &program {
-            let scope = ObjectScope {
-                registry: reg,
-                object,
-                var_name: &var_name,
-                vars: &vars,
-            };
+            let scope = ObjectScope::new(reg, object, &var_name, &vars);
             match p.matches(&scope) {
                 Ok(true) => {}
                 Ok(false) => continue,

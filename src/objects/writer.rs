@@ -117,7 +117,7 @@ pub fn build(
     let object = Object {
         type_info: ti,
         name: item.name.clone(),
-        attrs,
+        attrs: super::intern_keys(attrs),
         location: item.location.clone(),
         package: "_api".into(),
         original: Dict::new(),
@@ -151,7 +151,7 @@ pub fn build(
             applied.push(Object {
                 type_info: ti,
                 name: item.name,
-                attrs: item.attrs,
+                attrs: super::intern_keys(item.attrs),
                 location: item.location,
                 package: "_etc".into(),
                 original: Dict::new(),
@@ -527,7 +527,16 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec
         _ => 5,
     };
     records.sort_by_key(|(k, _)| rank(k));
+    // Build rank by rank, inserting each rank at once (one sort per type), so that later
+    // ranks (services) find earlier ones (hosts).
+    let mut pending: Vec<Arc<Object>> = Vec::new();
+    let mut pending_rank = None;
     for (key, record) in records {
+        let r = rank(&key);
+        if pending_rank != Some(r) {
+            reg.insert_many(std::mem::take(&mut pending));
+            pending_rank = Some(r);
+        }
         let Some((type_name, name)) = store::split_key(&key) else {
             continue;
         };
@@ -548,18 +557,18 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec
         let attrs = record["attrs"].as_object().cloned().unwrap_or_default();
         match build(reg, library, ti, name, &templates, &attrs) {
             Ok((object, applied)) => {
-                reg.insert(Arc::new(object));
-                for a in applied {
-                    if reg.get(a.type_info.name, &a.name).is_none() {
-                        reg.insert(Arc::new(a));
-                    }
-                }
+                pending.push(Arc::new(object));
+                pending.extend(applied.into_iter().map(Arc::new));
             }
             Err(e) => warnings.push(format!(
                 "Stored object '{name}' of type '{type_name}' could not be restored: {e}"
             )),
         }
     }
+    // Objects from apply rules never replace configured ones.
+    pending.retain(|o| &*o.package == "_api" || reg.get(o.type_info.name, &o.name).is_none());
+    reg.insert_many(pending);
+    let mut changed = Vec::new();
     for (key, modified) in contents.modified {
         let Some((type_name, name)) = store::split_key(&key) else {
             continue;
@@ -579,7 +588,8 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec
             );
             set_or_remove(&mut values, k, Value::from_json(v));
         }
-        reg.insert(Arc::new(object.with_attrs(values, original, now())));
+        changed.push(Arc::new(object.with_attrs(values, original, now())));
     }
+    reg.insert_many(changed);
     warnings
 }

@@ -57,6 +57,9 @@ impl Object {
 #[derive(Default, Debug, Clone)]
 struct Table {
     list: Vec<Arc<Object>>,
+    /// `list` as filter values (`Value::Object`), so that a scan hands each filter a
+    /// reference instead of a new reference count.
+    values: Vec<Value>,
     index: HashMap<Str, usize>,
 }
 
@@ -66,7 +69,11 @@ impl Table {
         let mut appended = false;
         for o in objects {
             match self.index.get(&o.name) {
-                Some(&i) => self.list[i] = o,
+                Some(&i) => {
+                    let v: Arc<dyn filters::Object> = o.clone();
+                    self.values[i] = Value::Object(v);
+                    self.list[i] = o;
+                }
                 None => {
                     self.index.insert(o.name.clone(), self.list.len());
                     self.list.push(o);
@@ -93,6 +100,14 @@ impl Table {
             .iter()
             .enumerate()
             .map(|(i, o)| (o.name.clone(), i))
+            .collect();
+        self.values = self
+            .list
+            .iter()
+            .map(|o| {
+                let o: Arc<dyn filters::Object> = o.clone();
+                Value::Object(o)
+            })
             .collect();
     }
 }
@@ -210,6 +225,12 @@ impl Registry {
         t.index.get(name).map(|&i| &t.list[i])
     }
 
+    /// An object's filter value (`Value::Object`), by reference.
+    pub fn get_value(&self, type_name: &str, name: &str) -> Option<&Value> {
+        let t = self.objects.get(type_name)?;
+        t.index.get(name).map(|&i| &t.values[i])
+    }
+
     /// A template by type and name.
     pub fn template(&self, type_name: &str, name: &str) -> Option<&Arc<Object>> {
         let t = self.templates.get(type_name)?;
@@ -221,6 +242,13 @@ impl Registry {
         self.objects
             .get(type_name)
             .map_or([].iter(), |t| t.list.iter())
+    }
+
+    /// All objects of a type with their filter values, by name.
+    pub fn objects_with_values(&self, type_name: &str) -> (&[Arc<Object>], &[Value]) {
+        self.objects
+            .get(type_name)
+            .map_or((&[], &[]), |t| (&t.list[..], &t.values[..]))
     }
 
     /// All templates of a type, by name.

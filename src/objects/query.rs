@@ -20,8 +20,8 @@ use crate::auth::Grant;
 pub struct ObjectScope<'a> {
     pub registry: &'a Registry,
     pub object: &'a Arc<Object>,
-    /// The object as a value, made once per object: filters read it by reference.
-    pub value: Value,
+    /// The object as a value: filters read it by reference.
+    pub value: std::borrow::Cow<'a, Value>,
     /// The type's variable name: `host`, `service`, `checkcommand`, …
     pub var_name: &'a str,
     pub vars: &'a Dict,
@@ -38,7 +38,24 @@ impl<'a> ObjectScope<'a> {
         ObjectScope {
             registry,
             object,
-            value: Value::Object(o),
+            value: std::borrow::Cow::Owned(Value::Object(o)),
+            var_name,
+            vars,
+        }
+    }
+
+    /// A scope over a registry table entry, borrowing its prepared value.
+    pub fn borrowed(
+        registry: &'a Registry,
+        object: &'a Arc<Object>,
+        value: &'a Value,
+        var_name: &'a str,
+        vars: &'a Dict,
+    ) -> Self {
+        ObjectScope {
+            registry,
+            object,
+            value: std::borrow::Cow::Borrowed(value),
             var_name,
             vars,
         }
@@ -64,7 +81,11 @@ impl Scope for ObjectScope<'_> {
         if name == self.var_name || name == "obj" {
             return Some(&self.value);
         }
-        self.vars.get(name)
+        if let Some(v) = self.vars.get(name) {
+            return Some(v);
+        }
+        let (target, full) = navigation_target(self.object, name)?;
+        self.registry.get_value(target, &full)
     }
 
     fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
@@ -78,24 +99,30 @@ impl Scope for ObjectScope<'_> {
 
 /// The object a navigation name (`host`, `check_command`, `child_host`, …) leads to.
 pub fn navigate(reg: &Registry, object: &Object, join: &str) -> Option<Arc<Object>> {
+    let (target, full) = navigation_target(object, join)?;
+    reg.get(target, &full).cloned()
+}
+
+/// The type and full name a navigation name of `object` refers to.
+fn navigation_target(object: &Object, join: &str) -> Option<(&'static str, String)> {
     let field = object
         .type_info
         .lineage()
         .flat_map(|t| t.fields.iter())
         .find(|f| f.navigation && navigation_name(f.name) == join)?;
     let target = field.ref_type?;
-    let name = object.string(field.name);
-    if name.is_empty() {
-        return None;
-    }
+    let name = match object.attrs.get(field.name) {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        _ => return None,
+    };
     // A service reference is `host!service`, composed from the host field next to it.
     let full = if target == "Service" {
         let host_field = field.name.replace("service_name", "host_name");
         format!("{}!{name}", object.string(&host_field))
     } else {
-        name
+        name.to_string()
     };
-    reg.get(target, &full).cloned()
+    Some((target, full))
 }
 
 /// The scope a permission filter sees for `object`.
@@ -162,28 +189,60 @@ pub fn select(
         None => None,
     };
     let vars = filter_vars(params).map_err(not_found)?;
-    for object in reg.objects(ti.name) {
-        if !grant.allows(&permission_scope(reg, object, &var_name, &empty)) {
-            continue;
+    let (objects, values) = reg.objects_with_values(ti.name);
+    let unrestricted = matches!(grant, Grant::All);
+    // One object's verdict: kept, dropped, or the error that fails the whole query.
+    let judge = |i: usize| -> Result<bool, String> {
+        let (object, value) = (&objects[i], &values[i]);
+        let scope = ObjectScope::borrowed(reg, object, value, &var_name, &vars);
+        if !unrestricted
+            && !grant.allows(&ObjectScope::borrowed(
+                reg, object, value, &var_name, &empty,
+            ))
+        {
+            return Ok(false);
         }
-        if let Some(p) = &program {
-            let scope = ObjectScope::new(reg, object, &var_name, &vars);
-            match p.matches(&scope) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    return Err(not_found(format!(
-                        "Error while evaluating the filter for object '{}': {}",
-                        object.name,
-                        p.render_error(&e)
-                    )))
-                }
-            }
+        match &program {
+            None => Ok(true),
+            Some(p) => p.matches(&scope).map_err(|e| {
+                format!(
+                    "Error while evaluating the filter for object '{}': {}",
+                    object.name,
+                    p.render_error(&e)
+                )
+            }),
         }
-        out.push(object.clone());
-    }
+    };
+    // Large scans run on every core; the order of the results stays the table's.
+    let kept: Result<Vec<usize>, String> = if objects.len() >= PARALLEL_SCAN {
+        use rayon::prelude::*;
+        (0..objects.len())
+            .into_par_iter()
+            .filter_map(|i| match judge(i) {
+                Ok(true) => Some(Ok(i)),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    } else {
+        (0..objects.len())
+            .filter_map(|i| match judge(i) {
+                Ok(true) => Some(Ok(i)),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    };
+    out.extend(
+        kept.map_err(not_found)?
+            .into_iter()
+            .map(|i| objects[i].clone()),
+    );
     Ok(out)
 }
+
+/// Tables at least this large are scanned in parallel.
+const PARALLEL_SCAN: usize = 4096;
 
 /// `filter_vars`: a dictionary whose keys become variables (JSON types kept).
 fn filter_vars(params: &Params) -> Result<Dict, String> {

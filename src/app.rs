@@ -174,6 +174,10 @@ pub struct State {
     pub store: crate::store::Store,
     /// Serialises runtime changes to objects (see `objects::writer`).
     writer: tokio::sync::Mutex<()>,
+    /// The single writer of check results and runtime state.
+    pub processor: crate::processor::Processor,
+    /// The scheduler's queue of due times.
+    pub schedule_tx: tokio::sync::mpsc::UnboundedSender<(Arc<Object>, f64)>,
 }
 
 impl State {
@@ -264,6 +268,24 @@ pub fn setup(opts: &Options, demo: bool) -> Result<Option<String>> {
     Ok(password)
 }
 
+/// Puts stored runtime states into the objects' cells.
+fn restore_states(reg: &Registry, states: Vec<(String, serde_json::Value)>) {
+    for (key, value) in states {
+        let Some((t, n)) = crate::store::split_key(&key) else {
+            continue;
+        };
+        let (Some(object), Ok(st)) = (
+            reg.get(t, n),
+            serde_json::from_value::<crate::processor::state::CheckableState>(value),
+        ) else {
+            continue;
+        };
+        if let Some(cell) = &object.runtime {
+            cell.set(Arc::new(st));
+        }
+    }
+}
+
 /// A running server.
 pub struct App {
     pub state: Arc<State>,
@@ -282,11 +304,15 @@ impl App {
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
         let node_name = opts.node_name();
         let mut loaded = load_config(&opts.config_dir(), &node_name)?;
-        let (store, contents) = crate::store::Store::open(&opts.data_dir.join("state.redb"))?;
+        let (store, mut contents) = crate::store::Store::open(&opts.data_dir.join("state.redb"))?;
         let restored = contents.api_objects.len();
+        let states = std::mem::take(&mut contents.states);
         for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
             tracing::warn!("{w}");
         }
+        restore_states(&loaded.registry, states);
+        let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (processor, _) = crate::processor::Processor::spawn(store.clone(), schedule_tx.clone());
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
             .listen
@@ -312,6 +338,8 @@ impl App {
             connections: AtomicUsize::new(0),
             store,
             writer: tokio::sync::Mutex::new(()),
+            processor,
+            schedule_tx,
         });
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -321,6 +349,11 @@ impl App {
             TlsAcceptor::from(tls),
             shutdown.clone(),
             tracker.clone(),
+        ));
+        tracker.spawn(crate::scheduler::run(
+            state.clone(),
+            schedule_rx,
+            shutdown.clone(),
         ));
         let reg = state.registry();
         tracing::info!(

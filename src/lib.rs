@@ -5,6 +5,9 @@
 //! - [`config`]: the built-in template library, the user's `conf.d` files, first-start
 //!   defaults (the DSL itself lives in the `filters` crate).
 //! - [`objects`]: the object registry and the type table behind `/v1/types`.
+//! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
+//!   built-in checks); their results, and results submitted through the API, change state
+//!   in one writer task that commits before it answers.
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
 //!   blocklist.
 //! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
@@ -14,9 +17,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod checker;
 pub mod config;
 pub mod objects;
 pub mod pki;
+pub mod processor;
+pub mod scheduler;
 pub mod store;
 
 /// The Icinga 2 API level Auspex implements, reported where Icinga reports its version

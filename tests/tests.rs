@@ -7,9 +7,11 @@
 //! - `auth`: Basic and certificate authentication, permissions, blocklist, rate limits.
 //! - `objects`: `/v1/objects`, templates, variables, and durability across restarts.
 //! - `durability`: `kill -9` of the real binary after acknowledged writes.
+//! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 
 mod auth;
+mod checks;
 mod cli;
 mod durability;
 mod edge;

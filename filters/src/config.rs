@@ -46,7 +46,7 @@ pub struct Location {
 }
 
 /// An error with the file it happened in, ready to render as Icinga does.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConfigError {
     pub error: Error,
     pub path: Arc<str>,
@@ -61,6 +61,12 @@ impl ConfigError {
 
     pub fn location(&self) -> Location {
         location(&self.path, &self.source, self.error.span)
+    }
+}
+
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
     }
 }
 
@@ -686,14 +692,18 @@ impl Library {
         (items, errors)
     }
 
-    /// `assign where` any true and `ignore where` none true.
+    /// `assign where` any true (or none given, for `apply … for`) and `ignore where` none
+    /// true.
     fn rule_matches(
         &self,
         decl: &Declaration,
         scope: &ConfigScope<'_>,
         locals: &[(Str, Value)],
     ) -> Result<bool, Error> {
-        let mut assigned = false;
+        // `apply … for` rules apply to every element unless told otherwise; plain rules
+        // need an `assign where`.
+        let for_rule = matches!(decl.kind, DeclKind::Apply { each: Some(_), .. });
+        let mut assigned = for_rule && !decl.rules.iter().any(|(assign, _)| *assign);
         for (assign, cond) in &decl.rules {
             let mut env = Env::new(scope, false, self.limits);
             let hit = env.run_with_locals(locals.to_vec(), cond)?.to_bool();

@@ -98,7 +98,6 @@ apply Service "ping" {
 apply Service "disk " for (mount => cfg in host.vars.disks) {
   check_command = "disk"
   vars.disk_partition = mount
-  assign where true
 }
 "#,
     )])

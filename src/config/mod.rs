@@ -62,7 +62,9 @@ pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Library), ConfigE
         .map_err(|errs| ConfigErrors(errs.iter().map(|e| e.render()).collect()))
 }
 
-fn define_constants(loader: &Loader, node_name: &str) {
+/// The constants every configuration sees (`NodeName`, `PluginDir`, the built-in check
+/// names).
+pub fn define_constants(loader: &Loader, node_name: &str) {
     let s = |v: &str| Value::from(v);
     loader.define("NodeName", s(node_name));
     loader.define("ZoneName", s(node_name));

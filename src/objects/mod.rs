@@ -13,6 +13,7 @@ use std::sync::Arc;
 use filters::config::{Item, Location};
 use filters::{Dict, Str, Value};
 
+use crate::processor::state::CheckableState;
 use types::TypeInfo;
 
 /// A configuration object or template.
@@ -32,6 +33,37 @@ pub struct Object {
     pub original: Dict,
     /// Bumped by every runtime change (Unix time), 0 when never changed.
     pub version: f64,
+    /// Hosts and services: the runtime state the processor writes, shared by every
+    /// version of the object (modifications keep it).
+    pub runtime: Option<Arc<Runtime>>,
+}
+
+/// The runtime state cell of a checkable. Written by the processor only; read by queries
+/// and filters under a short read lock (never held across an await).
+#[derive(Debug)]
+pub struct Runtime(std::sync::RwLock<Arc<CheckableState>>);
+
+impl Runtime {
+    pub fn new(state: CheckableState) -> Arc<Runtime> {
+        Arc::new(Runtime(std::sync::RwLock::new(Arc::new(state))))
+    }
+
+    pub fn get(&self) -> Arc<CheckableState> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, state: Arc<CheckableState>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+}
+
+/// A runtime cell for types that have one.
+pub fn runtime_for(ti: &TypeInfo, start: f64) -> Option<Arc<Runtime>> {
+    match ti.name {
+        "Host" => Some(Runtime::new(CheckableState::pending(true, start))),
+        "Service" => Some(Runtime::new(CheckableState::pending(false, start))),
+        _ => None,
+    }
 }
 
 impl Object {
@@ -158,6 +190,7 @@ impl Registry {
                 package: "_etc".into(),
                 original: Dict::new(),
                 version: 0.0,
+                runtime: runtime_for(ti, crate::app::now()),
             };
             let map = if item.template {
                 &mut templates
@@ -304,6 +337,7 @@ impl Object {
             package: self.package.clone(),
             original,
             version,
+            runtime: self.runtime.clone(),
         }
     }
 }
@@ -345,6 +379,48 @@ pub fn intern_keys(d: Dict) -> Dict {
     dict(&mut names, d)
 }
 
+impl Object {
+    /// A runtime attribute of a host or service (`state`, `last_check_result`, …).
+    pub fn runtime_value(&self, field: &str) -> Option<Value> {
+        let rt = self.runtime.as_ref()?.get();
+        let is_host = self.type_info.name == "Host";
+        let n = |x: f64| Some(Value::Number(x));
+        match field {
+            "state" => n(f64::from(rt.state)),
+            "state_type" => n(f64::from(rt.state_type)),
+            "check_attempt" => n(f64::from(rt.check_attempt)),
+            "last_state" => n(f64::from(rt.last_state)),
+            "last_state_type" => n(f64::from(rt.last_state_type)),
+            "last_hard_state" => n(f64::from(rt.last_hard_state)),
+            "last_state_change" => n(rt.last_state_change),
+            "last_hard_state_change" => n(rt.last_hard_state_change),
+            "previous_state_change" => n(rt.previous_state_change),
+            "last_reachable" => Some(Value::Bool(rt.last_reachable)),
+            "next_check" => n(rt.next_check),
+            "force_next_check" => Some(Value::Bool(rt.force_next_check)),
+            "last_check_result" => Some(
+                rt.last_check_result
+                    .as_ref()
+                    .map_or(Value::Null, Value::from_json),
+            ),
+            "last_check" => n(rt
+                .last_check_result
+                .as_ref()
+                .and_then(|r| r["schedule_end"].as_f64())
+                .unwrap_or(-1.0)),
+            "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
+            "handled" => Some(Value::Bool(false)),
+            "last_state_up" if is_host => n(rt.last_state_seen[0]),
+            "last_state_down" if is_host => n(rt.last_state_seen[1]),
+            "last_state_ok" if !is_host => n(rt.last_state_seen[0]),
+            "last_state_warning" if !is_host => n(rt.last_state_seen[1]),
+            "last_state_critical" if !is_host => n(rt.last_state_seen[2]),
+            "last_state_unknown" if !is_host => n(rt.last_state_seen[3]),
+            _ => None,
+        }
+    }
+}
+
 impl filters::Object for Object {
     fn get_field_ref(&self, field: &str) -> Option<&Value> {
         self.attrs.get(field)
@@ -362,6 +438,9 @@ impl filters::Object for Object {
         // Configured attributes first: they are what filters read most.
         if let Some(v) = self.attrs.get(field) {
             return Some(v.clone());
+        }
+        if let Some(v) = self.runtime_value(field) {
+            return Some(v);
         }
         match field {
             "__name" => Some(Value::String(self.name.clone())),

@@ -525,7 +525,10 @@ pub fn attr(object: &Object, name: &str, zone: &str) -> Option<Json> {
             }
             match object.attrs.get(name) {
                 Some(v) => v.to_serde(),
-                None => field.default.clone(),
+                None => match object.runtime_value(name) {
+                    Some(v) => v.to_serde(),
+                    None => field.default.clone(),
+                },
             }
         }
     };

@@ -122,6 +122,7 @@ pub fn build(
         package: "_api".into(),
         original: Dict::new(),
         version: now(),
+        runtime: super::runtime_for(ti, now()),
     };
     reg.validate(&object).map_err(|e| format!("Error: {e}"))?;
     let mut applied = Vec::new();
@@ -156,6 +157,7 @@ pub fn build(
                 package: "_etc".into(),
                 original: Dict::new(),
                 version: 0.0,
+                runtime: super::runtime_for(ti, now()),
             });
         }
     }

@@ -14,6 +14,9 @@
 //!   rebuilds its `_api` package.
 //! - `modified_attributes`: `"<Type>\0<name>"` → JSON object of attribute → value set at
 //!   runtime, applied over the configured value at startup.
+//! - `checkable_state`: `"<Type>\0<name>"` → the runtime state of a host or service
+//!   (state, state type, attempt, last check result, next check, …), written with every
+//!   processed result before it is acknowledged.
 
 use std::path::Path;
 use std::thread;
@@ -26,6 +29,7 @@ use tokio::sync::oneshot;
 
 const API_OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_objects");
 const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified_attributes");
+const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("checkable_state");
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
@@ -39,6 +43,8 @@ pub enum Op {
     DeleteObject { key: String },
     PutModified { key: String, value: Json },
     DeleteModified { key: String },
+    PutState { key: String, value: Json },
+    DeleteState { key: String },
 }
 
 /// The key of an object: type and full name.
@@ -61,6 +67,7 @@ struct Job {
 pub struct Contents {
     pub api_objects: Vec<(String, Json)>,
     pub modified: Vec<(String, Json)>,
+    pub states: Vec<(String, Json)>,
 }
 
 /// A handle to the store; clones share the writer.
@@ -85,6 +92,7 @@ impl Store {
             let txn = db.begin_write()?;
             txn.open_table(API_OBJECTS)?;
             txn.open_table(MODIFIED)?;
+            txn.open_table(STATES)?;
             txn.commit()?;
         }
         let contents = read(&db)?;
@@ -131,6 +139,7 @@ fn read(db: &Database) -> Result<Contents> {
     for (def, out) in [
         (API_OBJECTS, &mut contents.api_objects),
         (MODIFIED, &mut contents.modified),
+        (STATES, &mut contents.states),
     ] {
         let table = txn.open_table(def)?;
         for row in table.iter()? {
@@ -168,6 +177,7 @@ fn apply(db: &Database, jobs: &[Job]) -> Result<()> {
     {
         let mut objects = txn.open_table(API_OBJECTS)?;
         let mut modified = txn.open_table(MODIFIED)?;
+        let mut states = txn.open_table(STATES)?;
         for op in jobs.iter().flat_map(|j| &j.ops) {
             match op {
                 Op::PutObject { key, value } => {
@@ -181,6 +191,12 @@ fn apply(db: &Database, jobs: &[Job]) -> Result<()> {
                 }
                 Op::DeleteModified { key } => {
                     modified.remove(key.as_str())?;
+                }
+                Op::PutState { key, value } => {
+                    states.insert(key.as_str(), serde_json::to_vec(value)?.as_slice())?;
+                }
+                Op::DeleteState { key } => {
+                    states.remove(key.as_str())?;
                 }
             }
         }

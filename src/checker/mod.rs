@@ -1,0 +1,147 @@
+//! The checker: runs the check of a host or service — a plugin process or a built-in
+//! check — and turns the outcome into a check result for the processor.
+
+pub mod command;
+pub mod output;
+pub mod process;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use crate::app::now;
+use crate::objects::{Object, Registry};
+use crate::processor::CheckInput;
+use command::{Macros, Program};
+
+/// Runs the check of `object` (a Host or Service) as configured in `reg`.
+pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> CheckInput {
+    let schedule_start = now();
+    let is_host = object.type_info.name == "Host";
+    let (host, service) = if is_host {
+        (object.clone(), None)
+    } else {
+        match reg.get("Host", &object.string("host_name")) {
+            Some(h) => (h.clone(), Some(object.clone())),
+            None => {
+                return failed(
+                    object,
+                    schedule_start,
+                    node_name,
+                    "<The service's host does not exist.>".into(),
+                )
+            }
+        }
+    };
+    let command_name = object.string("check_command");
+    let Some(command) = reg.get("CheckCommand", &command_name).cloned() else {
+        return failed(
+            object,
+            schedule_start,
+            node_name,
+            format!("<Check command '{command_name}' does not exist.>"),
+        );
+    };
+    let service_short = service.as_ref().map(|s| s.string("name"));
+    let macros = Macros {
+        service: service.as_ref().map(|s| &s.attrs),
+        host: &host.attrs,
+        command: &command.attrs,
+        host_name: &host.name,
+        service_name: service_short.as_deref(),
+    };
+    let timeout = object
+        .attr("check_timeout")
+        .or_else(|| command.attr("timeout"))
+        .and_then(|v| v.to_number().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(60.0);
+    let (exit, output, command_json, started, ended) = match command::build(&command.attrs, &macros)
+    {
+        Ok(Program::Builtin(name)) => {
+            let started = now();
+            let (exit, text) = builtin(&name, &macros);
+            (exit, text, json!(command_name), started, now())
+        }
+        Ok(Program::Exec { argv, env }) => {
+            let o = process::run(&argv, &env, Duration::from_secs_f64(timeout)).await;
+            (o.exit_code, o.output, json!(argv), o.started, o.ended)
+        }
+        Err(e) => {
+            let t = now();
+            (3, e, json!(command_name), t, t)
+        }
+    };
+    let (text, perf) = output::parse_output(&output);
+    let service_state = output::service_state(exit);
+    CheckInput {
+        exit_status: exit,
+        state: if is_host {
+            output::host_state(service_state)
+        } else {
+            service_state
+        },
+        output: text,
+        performance_data: perf.into_iter().map(Json::String).collect(),
+        command: command_json,
+        schedule_start,
+        schedule_end: now(),
+        execution_start: started,
+        execution_end: ended,
+        active: true,
+        check_source: node_name.to_string(),
+        scheduling_source: node_name.to_string(),
+        ttl: 0.0,
+    }
+}
+
+fn failed(object: &Object, start: f64, node: &str, text: String) -> CheckInput {
+    let t = now();
+    CheckInput {
+        exit_status: 3,
+        state: if object.type_info.name == "Host" {
+            1
+        } else {
+            3
+        },
+        output: text,
+        performance_data: Vec::new(),
+        command: Json::Null,
+        schedule_start: start,
+        schedule_end: t,
+        execution_start: t,
+        execution_end: t,
+        active: true,
+        check_source: node.into(),
+        scheduling_source: node.into(),
+        ttl: 0.0,
+    }
+}
+
+/// The built-in checks: `DummyCheck` (state and text from `dummy_state`/`dummy_text`),
+/// `RandomCheck`, `NullCheck`, `IcingaCheck`.
+fn builtin(name: &str, macros: &Macros<'_>) -> (i64, String) {
+    let mut missing = Vec::new();
+    match name {
+        "DummyCheck" => {
+            let state = macros
+                .lookup("dummy_state")
+                .map(|v| macros.resolve(&v, &mut missing))
+                .and_then(|v| v.to_number().ok())
+                .unwrap_or(0.0) as i64;
+            let text = macros
+                .lookup("dummy_text")
+                .map(|v| macros.resolve(&v, &mut missing).to_display_string())
+                .unwrap_or_default();
+            (state, text)
+        }
+        "RandomCheck" => {
+            let state = rand::random::<u8>() % 4;
+            (i64::from(state), format!("Hello from {}", macros.host_name))
+        }
+        "NullCheck" => (0, "Hello from Auspex".into()),
+        "IcingaCheck" => (0, format!("Auspex {} is running.", crate::AUSPEX_VERSION)),
+        other => (3, format!("<Built-in check '{other}' is not supported.>")),
+    }
+}

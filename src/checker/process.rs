@@ -1,0 +1,191 @@
+//! Runs a plugin: its own process group, output captured (stdout and stderr), a timeout
+//! that terminates the whole group (SIGTERM, then SIGKILL).
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+/// How a plugin ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The exit code; 128 after a timeout or a signal (Icinga's rule).
+    pub exit_code: i64,
+    /// stdout followed by stderr, with Icinga's notes appended.
+    pub output: String,
+    pub started: f64,
+    pub ended: f64,
+}
+
+/// Grace between SIGTERM and SIGKILL of a timed-out plugin's group.
+const KILL_GRACE: Duration = Duration::from_secs(1);
+/// Output kept at most (plugins that flood are cut).
+const MAX_OUTPUT: usize = 1 << 20;
+
+fn unix_now() -> f64 {
+    crate::app::now()
+}
+
+/// Runs `argv` with `env` added, for at most `timeout`.
+pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -> Outcome {
+    let started = unix_now();
+    let Some((program, args)) = argv.split_first() else {
+        return Outcome {
+            exit_code: 3,
+            output: "<Empty command line.>".into(),
+            started,
+            ended: unix_now(),
+        };
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome {
+                exit_code: 128,
+                output: format!("<Execution of {program} failed: {e}>"),
+                started,
+                ended: unix_now(),
+            }
+        }
+    };
+    let pgid = child.id().map(|p| p as i32);
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let read_all = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let a = async {
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.take(MAX_OUTPUT as u64).read_to_end(&mut out).await;
+            }
+        };
+        let b = async {
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.take(MAX_OUTPUT as u64).read_to_end(&mut err).await;
+            }
+        };
+        tokio::join!(a, b);
+        let status = child.wait().await;
+        (out, err, status)
+    };
+    let deadline = Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline.into(), read_all).await {
+        Ok((out, err, status)) => {
+            let mut output = String::from_utf8_lossy(&out).into_owned();
+            let err = String::from_utf8_lossy(&err);
+            if !err.trim().is_empty() {
+                output.push_str(&err);
+            }
+            let output = output.trim().to_string();
+            let (exit_code, note) = match status {
+                Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                    (Some(c), _) if (0..=3).contains(&c) => (i64::from(c), None),
+                    (Some(c), _) => (
+                        i64::from(c),
+                        Some(format!("<Terminated with exit code {c} (0x{c:x}).>")),
+                    ),
+                    (None, Some(sig)) => (128, Some(format!("<Terminated by signal {sig}.>"))),
+                    (None, None) => (128, None),
+                },
+                Err(e) => (128, Some(format!("<Waiting for the plugin failed: {e}>"))),
+            };
+            Outcome {
+                exit_code,
+                output: match note {
+                    Some(n) if output.is_empty() => n,
+                    Some(n) => format!("{output}\n{n}"),
+                    None => output,
+                },
+                started,
+                ended: unix_now(),
+            }
+        }
+        Err(_) => {
+            if let Some(pgid) = pgid {
+                kill_group(pgid).await;
+            }
+            Outcome {
+                exit_code: 128,
+                output: format!(
+                    "<Timeout exceeded.><Terminated by signal 9 (Killed).> after {} s",
+                    timeout.as_secs_f64()
+                ),
+                started,
+                ended: unix_now(),
+            }
+        }
+    }
+}
+
+/// SIGTERM to the group, SIGKILL after a grace period.
+async fn kill_group(pgid: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe {
+        libc::kill(-pgid, libc::SIGTERM);
+    }
+    tokio::time::sleep(KILL_GRACE).await;
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn exit_codes_output_and_env() {
+        let o = run(
+            &s(&["/bin/sh", "-c", "echo \"out $X\"; echo err >&2; exit 2"]),
+            &[("X".into(), "y".into())],
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(o.exit_code, 2);
+        assert_eq!(o.output, "out y\nerr");
+        let o = run(
+            &s(&["/bin/sh", "-c", "exit 7"]),
+            &[],
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(o.exit_code, 7);
+        assert_eq!(o.output, "<Terminated with exit code 7 (0x7).>");
+        let o = run(&s(&["/nonexistent/plugin"]), &[], Duration::from_secs(5)).await;
+        assert_eq!(o.exit_code, 128);
+    }
+
+    /// A plugin that outlives its timeout is killed with everything it started.
+    #[tokio::test]
+    async fn timeout_kills_the_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
+        let t = Instant::now();
+        let o = run(
+            &s(&["/bin/sh", "-c", &script]),
+            &[],
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(o.exit_code, 128);
+        assert!(o.output.starts_with("<Timeout exceeded.>"));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert!(!marker.exists(), "a child of the timed-out plugin survived");
+    }
+}

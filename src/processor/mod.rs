@@ -1,0 +1,299 @@
+//! The result processor: the single writer of checkable state.
+//!
+//! Every check result — from the checker or submitted through the API — and every
+//! reschedule goes through one task, in order. It takes every command waiting (up to a
+//! batch), applies them to the hosts' and services' state, commits the new states to the
+//! store in one transaction, then publishes them to the objects' runtime cells and
+//! answers. An acknowledged result is durable; readers never see a state that a crash
+//! could take back.
+
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{json, Value as Json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::now;
+use crate::objects::Object;
+use crate::store::{self, Op};
+use state::{CheckableState, HARD, SOFT};
+
+/// Commands waiting for the processor at most; submitters wait beyond (backpressure).
+const QUEUE: usize = 16_384;
+/// Commands applied in one transaction at most.
+const BATCH: usize = 4096;
+
+/// A check result to apply.
+#[derive(Debug, Clone)]
+pub struct CheckInput {
+    /// The plugin's exit code (or the submitted `exit_status`).
+    pub exit_status: i64,
+    /// The resulting state: hosts 0 UP / 1 DOWN, services 0–3.
+    pub state: u8,
+    pub output: String,
+    pub performance_data: Vec<Json>,
+    pub command: Json,
+    pub schedule_start: f64,
+    pub schedule_end: f64,
+    pub execution_start: f64,
+    pub execution_end: f64,
+    pub active: bool,
+    pub check_source: String,
+    pub scheduling_source: String,
+    pub ttl: f64,
+}
+
+/// Why a result was not applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refused {
+    /// A newer result is already there (409).
+    Stale,
+    /// The object is gone or has no state (404/503).
+    Gone,
+    /// The store could not commit (500).
+    Store(String),
+}
+
+/// What a processed command leaves: the next check time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Processed {
+    pub next_check: f64,
+}
+
+type Reply = oneshot::Sender<Result<Processed, Refused>>;
+
+enum Command {
+    Result {
+        object: Arc<Object>,
+        input: CheckInput,
+        reply: Reply,
+    },
+    Reschedule {
+        object: Arc<Object>,
+        next_check: f64,
+        force: bool,
+        reply: Reply,
+    },
+}
+
+/// The handle submitters use.
+#[derive(Clone)]
+pub struct Processor {
+    tx: mpsc::Sender<Command>,
+}
+
+impl Processor {
+    /// Starts the processor task. `schedule` receives every new next-check time (the
+    /// scheduler's queue).
+    pub fn spawn(
+        store: store::Store,
+        schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
+    ) -> (Processor, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let handle = tokio::spawn(run(rx, store, schedule));
+        (Processor { tx }, handle)
+    }
+
+    /// Applies a result; returns once it is durable.
+    pub async fn submit(
+        &self,
+        object: Arc<Object>,
+        input: CheckInput,
+    ) -> Result<Processed, Refused> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Result {
+                object,
+                input,
+                reply,
+            })
+            .await
+            .map_err(|_| Refused::Gone)?;
+        answer.await.map_err(|_| Refused::Gone)?
+    }
+
+    /// Sets the next check (`reschedule-check`).
+    pub async fn reschedule(
+        &self,
+        object: Arc<Object>,
+        next_check: f64,
+        force: bool,
+    ) -> Result<Processed, Refused> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Reschedule {
+                object,
+                next_check,
+                force,
+                reply,
+            })
+            .await
+            .map_err(|_| Refused::Gone)?;
+        answer.await.map_err(|_| Refused::Gone)?
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<Command>,
+    store: store::Store,
+    schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // New states by object (the latest wins within a batch), and the answers.
+        // Keyed by the runtime cell's address: one entry per object.
+        let mut changed: HashMap<usize, (Arc<Object>, CheckableState)> = HashMap::new();
+        let mut answers: Vec<(Reply, Result<Processed, Refused>)> = Vec::new();
+        for cmd in batch.drain(..) {
+            let object = match &cmd {
+                Command::Result { object, .. } | Command::Reschedule { object, .. } => {
+                    object.clone()
+                }
+            };
+            let Some(cell) = object.runtime.clone() else {
+                match cmd {
+                    Command::Result { reply, .. } | Command::Reschedule { reply, .. } => {
+                        answers.push((reply, Err(Refused::Gone)))
+                    }
+                }
+                continue;
+            };
+            let key = Arc::as_ptr(&cell) as usize;
+            let mut st = match changed.get(&key) {
+                Some((_, s)) => s.clone(),
+                None => (*cell.get()).clone(),
+            };
+            match cmd {
+                Command::Result { input, reply, .. } => {
+                    let outcome = apply_result(&object, &mut st, &input);
+                    if outcome.is_ok() {
+                        changed.insert(key, (object.clone(), st));
+                    }
+                    answers.push((reply, outcome));
+                }
+                Command::Reschedule {
+                    next_check,
+                    force,
+                    reply,
+                    ..
+                } => {
+                    st.next_check = next_check;
+                    st.force_next_check |= force;
+                    changed.insert(key, (object.clone(), st));
+                    answers.push((reply, Ok(Processed { next_check })));
+                }
+            }
+        }
+        let ops: Vec<Op> = changed
+            .values()
+            .map(|(o, s)| Op::PutState {
+                key: store::key(o.type_info.name, &o.name),
+                value: serde_json::to_value(s).unwrap_or(Json::Null),
+            })
+            .collect();
+        if let Err(e) = store.commit(ops).await {
+            for (reply, _) in answers {
+                let _ = reply.send(Err(Refused::Store(e.clone())));
+            }
+            continue;
+        }
+        for (object, st) in changed.into_values() {
+            let next = st.next_check;
+            if let Some(cell) = &object.runtime {
+                cell.set(Arc::new(st));
+            }
+            let _ = schedule.send((object, next));
+        }
+        for (reply, outcome) in answers {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+fn number(o: &Object, field: &str, default: f64) -> f64 {
+    o.attr(field)
+        .and_then(|v| v.to_number().ok())
+        .filter(|n| n.is_finite())
+        .unwrap_or(default)
+}
+
+fn flag(o: &Object, field: &str, default: bool) -> bool {
+    o.attr(field).map_or(default, |v| v.to_bool())
+}
+
+/// Applies one result to `st` (spec §10.3): stale guard, state machine, check result
+/// document, next check.
+fn apply_result(
+    o: &Object,
+    st: &mut CheckableState,
+    input: &CheckInput,
+) -> Result<Processed, Refused> {
+    let t_now = now();
+    if let Some(prev) = &st.last_check_result {
+        let prev_start = prev["execution_start"].as_f64().unwrap_or(0.0);
+        if prev_start <= t_now && input.execution_start < prev_start {
+            return Err(Refused::Stale);
+        }
+    }
+    let vars_before = st
+        .last_check_result
+        .as_ref()
+        .map_or(Json::Null, |r| r["vars_after"].clone());
+    let max = number(o, "max_check_attempts", 3.0).max(1.0) as u32;
+    let volatile = flag(o, "volatile", false);
+    let t = state::apply(st, input.state, max, volatile, input.execution_end);
+    let raw_state = if o.type_info.name == "Host" {
+        // Hosts keep Icinga's service numbering in the result: UP = OK, DOWN = CRITICAL.
+        if input.state == 0 {
+            0
+        } else {
+            2
+        }
+    } else {
+        input.state
+    };
+    st.last_check_result = Some(json!({
+        "type": "CheckResult",
+        "active": input.active,
+        "check_source": input.check_source,
+        "command": input.command,
+        "execution_start": input.execution_start,
+        "execution_end": input.execution_end,
+        "exit_status": input.exit_status,
+        "output": input.output,
+        "performance_data": input.performance_data,
+        "previous_hard_state": t.previous_hard_state,
+        "schedule_start": input.schedule_start,
+        "schedule_end": input.schedule_end,
+        "scheduling_source": input.scheduling_source,
+        "state": raw_state,
+        "ttl": input.ttl,
+        "vars_before": vars_before,
+        "vars_after": {
+            "attempt": st.check_attempt,
+            "reachable": st.last_reachable,
+            "state": raw_state,
+            "state_type": st.state_type,
+        },
+    }));
+    let check_interval = number(o, "check_interval", 300.0).max(1.0);
+    let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
+    st.next_check = if input.active {
+        let interval = if st.state_type == SOFT && st.state != 0 {
+            retry_interval
+        } else {
+            check_interval
+        };
+        t_now + interval
+    } else if input.ttl > 0.0 {
+        t_now + input.ttl
+    } else {
+        t_now + check_interval
+    };
+    debug_assert!(st.state_type == SOFT || st.state_type == HARD);
+    Ok(Processed {
+        next_check: st.next_check,
+    })
+}

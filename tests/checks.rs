@@ -1,0 +1,103 @@
+//! Active checks end to end: the scheduler runs real plugins from monitoring-plugins-basic
+//! and built-in checks, the processor turns results into SOFT/HARD state, and the state
+//! survives a restart.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::util::Server;
+
+const CONFIG: &str = r#"
+object CheckCommand "plugin-dummy" {
+  command = [ PluginDir + "/check_dummy", "$dummy_exit$", "$dummy_output$" ]
+}
+object Host "h1" {
+  check_command = "dummy"
+  check_interval = 1s
+  vars.dummy_text = "host $host.name$ fine"
+}
+object Service "crit" {
+  host_name = "h1"
+  check_command = "plugin-dummy"
+  check_interval = 1s
+  retry_interval = 1s
+  max_check_attempts = 2
+  vars.dummy_exit = 2
+  vars.dummy_output = "boom|load=5;1;2"
+}
+object Service "refused" {
+  host_name = "h1"
+  check_command = "plugin-dummy"
+  check_interval = 1s
+  vars.dummy_exit = "not-a-number"
+}
+"#;
+
+/// Polls `path` until `done` holds for its first result (at most 20 s).
+async fn wait_for(s: &Server, path: &str, done: impl Fn(&Json) -> bool) -> Json {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = s.get(path).await;
+        let item = body["results"][0].clone();
+        if done(&item["attrs"]) {
+            return item;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting on {path}: {item}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A real plugin's CRITICAL goes SOFT 1 → HARD after max_check_attempts; output and
+/// performance data are split; the built-in dummy check resolves macros.
+#[tokio::test]
+async fn plugins_run_and_states_harden() {
+    let s = Server::start(CONFIG).await;
+    let svc = wait_for(&s, "/v1/objects/services/h1!crit", |a| a["state_type"] == 1).await;
+    let a = &svc["attrs"];
+    assert_eq!(a["state"], 2);
+    assert_eq!(a["check_attempt"], 1);
+    assert_eq!(a["last_hard_state"], 2);
+    let cr = &a["last_check_result"];
+    assert_eq!(cr["output"], "CRITICAL: boom");
+    assert_eq!(cr["performance_data"], serde_json::json!(["load=5;1;2"]));
+    assert_eq!(cr["exit_status"], 2);
+    assert_eq!(cr["vars_after"]["state_type"], 1);
+    assert!(cr["command"][0].as_str().unwrap().ends_with("/check_dummy"));
+    assert!(a["last_state_critical"].as_f64().unwrap() > 0.0);
+
+    let host = wait_for(&s, "/v1/objects/hosts/h1", |a| {
+        !a["last_check_result"].is_null()
+    })
+    .await;
+    assert_eq!(host["attrs"]["state"], 0);
+    assert_eq!(host["attrs"]["last_check_result"]["output"], "host h1 fine");
+
+    // check_dummy refuses a non-numeric state with UNKNOWN.
+    let t = wait_for(&s, "/v1/objects/services/h1!refused", |a| {
+        !a["last_check_result"].is_null()
+    })
+    .await;
+    assert_eq!(t["attrs"]["state"], 3);
+
+    // Filters see runtime state.
+    let (_, body) = s
+        .get("/v1/objects/services?filter=service.state%3D%3D2&attrs=name")
+        .await;
+    assert_eq!(body["results"][0]["name"], "h1!crit", "{body}");
+
+    // State is durable: right after a restart the last result is there.
+    let before = svc["attrs"]["last_check_result"]["execution_end"]
+        .as_f64()
+        .unwrap();
+    let s = s.restart().await;
+    let (_, body) = s
+        .get("/v1/objects/services/h1!crit?attrs=last_check_result&attrs=state_type")
+        .await;
+    let a = &body["results"][0]["attrs"];
+    assert!(a["last_check_result"]["execution_end"].as_f64().unwrap() >= before);
+    assert_eq!(a["state_type"], 1);
+}

@@ -8,12 +8,14 @@
 //! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
 //!   built-in checks); their results, and results submitted through the API, change state
 //!   in one writer task that commits before it answers.
+//! - [`actions`]: `/v1/actions/<name>`, one module per action.
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
 //!   blocklist.
 //! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
 //! - [`store`]: the durable store (redb, one writer thread, group commit).
 //! - [`pki`]: the CA, certificates and signing requests (`auspex pki`, `api setup`).
 
+pub mod actions;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -3,6 +3,7 @@
 //! real HTTP client.
 //!
 //! - `util`: the harness (temporary data and config directories, clients).
+//! - `actions`: passive results (single and batch), rescheduling.
 //! - `edge`: envelopes, routing, parameters, methods as Icinga's clients send them.
 //! - `auth`: Basic and certificate authentication, permissions, blocklist, rate limits.
 //! - `objects`: `/v1/objects`, templates, variables, and durability across restarts.
@@ -10,6 +11,7 @@
 //! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 
+mod actions;
 mod auth;
 mod checks;
 mod cli;

@@ -1,0 +1,182 @@
+//! `process-check-result`: passive results for hosts and services; and
+//! `process-check-results` (an extension, icinga2#3553): many results in one request, each
+//! with its own result item.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value as Json};
+
+use super::{item, targets};
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::app::{now, State};
+use crate::auth::ApiUser;
+use crate::checker::output::split_perfdata;
+use crate::objects::Object;
+use crate::processor::{CheckInput, Refused};
+
+pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(
+        state,
+        user,
+        "process-check-result",
+        &["Host", "Service"],
+        params,
+    )?;
+    let mut results = Vec::with_capacity(objects.len());
+    for o in objects {
+        results.push(one(state, &o, params).await);
+    }
+    Ok(results)
+}
+
+/// `process-check-results`: `{"results": [ {<process-check-result parameters>}, … ]}`.
+/// Every entry is answered in order; an entry that selects nothing gets a 404 item.
+pub async fn run_batch(
+    state: &State,
+    user: &ApiUser,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let Some(Json::Array(entries)) = params.raw("results") else {
+        return Err(ApiError::bad_request(
+            "Parameter 'results' is required: an array of check results.",
+        ));
+    };
+    // Select every target first, then submit all at once: the processor commits them in
+    // as few transactions as it can.
+    let mut pending = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Json::Object(map) = entry else {
+            pending.push(Err(item(400, "Each result must be an object.")));
+            continue;
+        };
+        let p = Params::from_map(map.clone());
+        match targets(
+            state,
+            user,
+            "process-check-result",
+            &["Host", "Service"],
+            &p,
+        ) {
+            Ok(objects) => pending.push(Ok((objects, p))),
+            Err(e) => pending.push(Err(item(e.code.as_u16(), e.status))),
+        }
+    }
+    let futures = pending.into_iter().map(|p| async move {
+        match p {
+            Err(item) => item,
+            Ok((objects, p)) => {
+                let mut items = Vec::with_capacity(objects.len());
+                for o in &objects {
+                    items.push(one(state, o, &p).await);
+                }
+                if items.len() == 1 {
+                    items.pop().unwrap_or(Json::Null)
+                } else {
+                    let codes = items.iter().filter_map(|i| i["code"].as_u64()).map(|c| c as u16);
+                    let code = crate::api::reply::aggregate_status(codes).as_u16();
+                    json!({ "code": code, "status": "Processed check results for several objects.", "results": items })
+                }
+            }
+        }
+    });
+    Ok(futures_util::future::join_all(futures).await)
+}
+
+/// Applies the result to one object and returns its result item.
+async fn one(state: &State, o: &Arc<Object>, params: &Params) -> Json {
+    let input = match input(state, o, params) {
+        Ok(i) => i,
+        Err((code, status)) => return item(code, status),
+    };
+    match state.processor.submit(o.clone(), input).await {
+        Ok(_) => item(
+            200,
+            format!(
+                "Successfully processed check result for object '{}'.",
+                o.name
+            ),
+        ),
+        Err(Refused::Stale) => item(
+            409,
+            format!(
+                "Newer check result already present. Check result for '{}' was discarded.",
+                o.name
+            ),
+        ),
+        Err(Refused::Gone) => item(
+            503,
+            format!(
+                "Check result for object '{}' was discarded because the object is inactive.",
+                o.name
+            ),
+        ),
+        Err(Refused::Store(e)) => item(500, format!("Action execution failed: '{e}'.")),
+    }
+}
+
+/// The check result the parameters describe.
+fn input(state: &State, o: &Object, params: &Params) -> Result<CheckInput, (u16, String)> {
+    let is_host = o.type_info.name == "Host";
+    if o.attr("enable_passive_checks")
+        .is_some_and(|v| !v.to_bool())
+    {
+        return Err((
+            403,
+            format!("Passive checks are disabled for object '{}'.", o.name),
+        ));
+    }
+    let exit = match params.number("exit_status") {
+        Ok(Some(n)) => n,
+        Ok(None) => return Err((400, "Parameter 'exit_status' is required.".into())),
+        Err(e) => return Err((400, e.status)),
+    };
+    let Some(output) = params.string("plugin_output") else {
+        return Err((400, "Parameter 'plugin_output' is required".into()));
+    };
+    let exit = exit as i64;
+    let state_value = if is_host {
+        // Icinga's passive host rule: 0 UP, 1 DOWN, anything else refused.
+        match exit {
+            0 => 0,
+            1 => 1,
+            _ => return Err((400, format!("Invalid 'exit_status' for Host {}.", o.name))),
+        }
+    } else {
+        crate::checker::output::service_state(exit)
+    };
+    let performance_data: Vec<Json> = match params.raw("performance_data") {
+        Some(Json::Array(a)) => a.clone(),
+        Some(Json::String(s)) => split_perfdata(s).into_iter().map(Json::String).collect(),
+        _ => Vec::new(),
+    };
+    let t = now();
+    let num = |k: &str| params.number(k).ok().flatten();
+    let execution_start = num("execution_start").unwrap_or(t);
+    let execution_end = num("execution_end").unwrap_or(t);
+    Ok(CheckInput {
+        exit_status: exit,
+        state: state_value,
+        output,
+        performance_data,
+        command: params
+            .raw("check_command")
+            .cloned()
+            .map_or(Json::Null, |c| match c {
+                Json::Array(a) if a.len() == 1 && a[0].is_string() => a[0].clone(),
+                other => other,
+            }),
+        schedule_start: num("schedule_start").unwrap_or(execution_start),
+        schedule_end: num("schedule_end").unwrap_or(execution_end),
+        execution_start,
+        execution_end,
+        active: false,
+        check_source: params
+            .string("check_source")
+            .unwrap_or_else(|| state.node_name.clone()),
+        scheduling_source: params
+            .string("scheduling_source")
+            .unwrap_or_else(|| state.node_name.clone()),
+        ttl: num("ttl").unwrap_or(0.0),
+    })
+}

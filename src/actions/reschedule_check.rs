@@ -1,0 +1,39 @@
+//! `reschedule-check`: sets the next check of hosts or services (`next_check`, default
+//! now; `force` runs it even when active checks are disabled).
+
+use serde_json::Value as Json;
+
+use super::{item, targets};
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::app::{now, State};
+use crate::auth::ApiUser;
+
+pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(
+        state,
+        user,
+        "reschedule-check",
+        &["Host", "Service"],
+        params,
+    )?;
+    let next_check = params.number("next_check")?.unwrap_or_else(now);
+    let force = params.flag("force");
+    let mut results = Vec::with_capacity(objects.len());
+    for o in objects {
+        results.push(
+            match state
+                .processor
+                .reschedule(o.clone(), next_check, force)
+                .await
+            {
+                Ok(_) => item(
+                    200,
+                    format!("Successfully rescheduled check for object '{}'.", o.name),
+                ),
+                Err(e) => item(500, format!("Action execution failed: '{e:?}'.")),
+            },
+        );
+    }
+    Ok(results)
+}

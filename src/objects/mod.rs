@@ -401,7 +401,7 @@ impl Object {
             "last_check_result" => Some(
                 rt.last_check_result
                     .as_ref()
-                    .map_or(Value::Null, Value::from_json),
+                    .map_or(Value::Null, |r| Value::from_json(r)),
             ),
             "last_check" => n(rt
                 .last_check_result

@@ -190,7 +190,7 @@ async fn run(
             .values()
             .map(|(o, s)| Op::PutState {
                 key: store::key(o.type_info.name, &o.name),
-                value: serde_json::to_value(s).unwrap_or(Json::Null),
+                value: serde_json::to_vec(s).unwrap_or_default(),
             })
             .collect();
         if let Err(e) = store.commit(ops).await {
@@ -254,7 +254,7 @@ fn apply_result(
     } else {
         input.state
     };
-    st.last_check_result = Some(json!({
+    st.last_check_result = Some(Arc::new(json!({
         "type": "CheckResult",
         "active": input.active,
         "check_source": input.check_source,
@@ -277,7 +277,7 @@ fn apply_result(
             "state": raw_state,
             "state_type": st.state_type,
         },
-    }));
+    })));
     let check_interval = number(o, "check_interval", 300.0).max(1.0);
     let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
     st.next_check = if input.active {

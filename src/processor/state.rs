@@ -24,7 +24,8 @@ pub struct CheckableState {
     pub last_state_seen: [f64; 4],
     pub last_reachable: bool,
     /// The last result as the API shows it (`null` before the first).
-    pub last_check_result: Option<serde_json::Value>,
+    /// Shared: copying a state for the next result does not copy the document.
+    pub last_check_result: Option<std::sync::Arc<serde_json::Value>>,
     pub next_check: f64,
     pub force_next_check: bool,
 }
@@ -131,7 +132,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, s) in states.iter().enumerate() {
             let t = apply(&mut st, *s, max, false, i as f64 + 1.0);
-            st.last_check_result = Some(serde_json::json!({}));
+            st.last_check_result = Some(std::sync::Arc::new(serde_json::json!({})));
             out.push((st.state, st.state_type, st.check_attempt, t.hard_change));
         }
         out
@@ -168,7 +169,7 @@ mod tests {
     fn timestamps() {
         let mut st = CheckableState::pending(false, 0.0);
         apply(&mut st, 0, 3, false, 10.0);
-        st.last_check_result = Some(serde_json::json!({}));
+        st.last_check_result = Some(std::sync::Arc::new(serde_json::json!({})));
         apply(&mut st, 0, 3, false, 20.0);
         assert_eq!(st.last_state_change, 10.0);
         assert_eq!(st.previous_state_change, 10.0);

@@ -39,12 +39,28 @@ const GROUP: usize = 1024;
 /// One change.
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutObject { key: String, value: Json },
-    DeleteObject { key: String },
-    PutModified { key: String, value: Json },
-    DeleteModified { key: String },
-    PutState { key: String, value: Json },
-    DeleteState { key: String },
+    PutObject {
+        key: String,
+        value: Json,
+    },
+    DeleteObject {
+        key: String,
+    },
+    PutModified {
+        key: String,
+        value: Json,
+    },
+    DeleteModified {
+        key: String,
+    },
+    /// A state already serialised (the processor writes many per commit).
+    PutState {
+        key: String,
+        value: Vec<u8>,
+    },
+    DeleteState {
+        key: String,
+    },
 }
 
 /// The key of an object: type and full name.
@@ -193,7 +209,7 @@ fn apply(db: &Database, jobs: &[Job]) -> Result<()> {
                     modified.remove(key.as_str())?;
                 }
                 Op::PutState { key, value } => {
-                    states.insert(key.as_str(), serde_json::to_vec(value)?.as_slice())?;
+                    states.insert(key.as_str(), value.as_slice())?;
                 }
                 Op::DeleteState { key } => {
                     states.remove(key.as_str())?;

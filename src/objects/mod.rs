@@ -409,7 +409,15 @@ impl Object {
                 .and_then(|r| r["schedule_end"].as_f64())
                 .unwrap_or(-1.0)),
             "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
-            "handled" => Some(Value::Bool(false)),
+            "handled" => Some(Value::Bool(
+                rt.has_result() && rt.state != 0 && rt.acknowledgement != 0,
+            )),
+            "acknowledgement" => n(f64::from(rt.acknowledgement)),
+            "acknowledgement_expiry" => n(rt.acknowledgement_expiry),
+            "acknowledgement_last_change" => n(rt.acknowledgement_last_change),
+            "flapping" => Some(Value::Bool(rt.flapping)),
+            "flapping_current" => n(rt.flapping_current),
+            "flapping_last_change" => n(rt.flapping_last_change),
             "last_state_up" if is_host => n(rt.last_state_seen[0]),
             "last_state_down" if is_host => n(rt.last_state_seen[1]),
             "last_state_ok" if !is_host => n(rt.last_state_seen[0]),

@@ -223,6 +223,24 @@ fn flag(o: &Object, field: &str, default: bool) -> bool {
     o.attr(field).map_or(default, |v| v.to_bool())
 }
 
+/// `flapping_ignore_states` as a bit per state (`["Unknown"]`, `["Down"]`, …).
+fn ignored_states(o: &Object) -> u8 {
+    let is_host = o.type_info.name == "Host";
+    let Some(filters::Value::Array(names)) = o.attr("flapping_ignore_states") else {
+        return 0;
+    };
+    names.iter().fold(0, |bits, n| {
+        let bit = match (is_host, n.to_display_string().to_lowercase().as_str()) {
+            (false, "ok") | (true, "up") => 1 << 0,
+            (false, "warning") | (true, "down") => 1 << 1,
+            (false, "critical") => 1 << 2,
+            (false, "unknown") => 1 << 3,
+            _ => 0,
+        };
+        bits | bit
+    })
+}
+
 /// Applies one result to `st` (spec §10.3): stale guard, state machine, check result
 /// document, next check.
 fn apply_result(
@@ -244,6 +262,13 @@ fn apply_result(
     let max = number(o, "max_check_attempts", 3.0).max(1.0) as u32;
     let volatile = flag(o, "volatile", false);
     let t = state::apply(st, input.state, max, volatile, input.execution_end);
+    let settings = state::flapping::Settings {
+        enabled: flag(o, "enable_flapping", false),
+        low: number(o, "flapping_threshold_low", 25.0),
+        high: number(o, "flapping_threshold_high", 30.0),
+        ignore: ignored_states(o),
+    };
+    state::flapping::record(st, input.state, settings, input.execution_end);
     let raw_state = if o.type_info.name == "Host" {
         // Hosts keep Icinga's service numbering in the result: UP = OK, DOWN = CRITICAL.
         if input.state == 0 {

@@ -28,6 +28,26 @@ pub struct CheckableState {
     pub last_check_result: Option<std::sync::Arc<serde_json::Value>>,
     pub next_check: f64,
     pub force_next_check: bool,
+    /// 0 none, 1 normal, 2 sticky.
+    #[serde(default)]
+    pub acknowledgement: u8,
+    #[serde(default)]
+    pub acknowledgement_expiry: f64,
+    #[serde(default)]
+    pub acknowledgement_last_change: f64,
+    #[serde(default)]
+    pub flapping: bool,
+    #[serde(default)]
+    pub flapping_current: f64,
+    #[serde(default)]
+    pub flapping_last_change: f64,
+    /// The flapping ring: a bit per slot, the next slot, the state changes compare to.
+    #[serde(default)]
+    pub flapping_buffer: u32,
+    #[serde(default)]
+    pub flapping_index: u32,
+    #[serde(default)]
+    pub flapping_ref_state: Option<u8>,
 }
 
 impl CheckableState {
@@ -50,6 +70,15 @@ impl CheckableState {
             last_check_result: None,
             next_check: 0.0,
             force_next_check: false,
+            acknowledgement: 0,
+            acknowledgement_expiry: 0.0,
+            acknowledgement_last_change: 0.0,
+            flapping: false,
+            flapping_current: 0.0,
+            flapping_last_change: 0.0,
+            flapping_buffer: 0,
+            flapping_index: 0,
+            flapping_ref_state: None,
         }
     }
 
@@ -67,6 +96,8 @@ pub struct Transition {
     /// From a problem to OK/UP.
     pub recovery: bool,
     pub previous_hard_state: u8,
+    /// An acknowledgement ended with this result (normal: any state change; sticky: OK).
+    pub ack_cleared: bool,
 }
 
 /// Applies a result in `new_state` (host or service numbering) that ended at `end`.
@@ -115,11 +146,22 @@ pub fn apply(
         st.last_hard_state = new_state;
         st.last_hard_state_change = end;
     }
+    let ack_cleared = match st.acknowledgement {
+        1 => state_change,
+        2 => new_state == 0,
+        _ => false,
+    };
+    if ack_cleared {
+        st.acknowledgement = 0;
+        st.acknowledgement_expiry = 0.0;
+        st.acknowledgement_last_change = end;
+    }
     Transition {
         state_change,
         hard_change,
         recovery: new_state == 0 && had_result && old_state != 0,
         previous_hard_state,
+        ack_cleared,
     }
 }
 
@@ -165,6 +207,24 @@ mod tests {
         assert_eq!(r[2], (0, HARD, 1, true), "SOFT → OK(HARD) is a type change");
     }
 
+    /// Normal acknowledgements end with any state change, sticky ones only with OK.
+    #[test]
+    fn acknowledgements_clear() {
+        let mut st = CheckableState::pending(false, 0.0);
+        apply(&mut st, 2, 1, false, 1.0);
+        st.last_check_result = Some(std::sync::Arc::new(serde_json::json!({})));
+        st.acknowledgement = 1;
+        assert!(!apply(&mut st, 2, 1, false, 2.0).ack_cleared);
+        assert!(apply(&mut st, 1, 1, false, 3.0).ack_cleared);
+        assert_eq!(
+            (st.acknowledgement, st.acknowledgement_last_change),
+            (0, 3.0)
+        );
+        st.acknowledgement = 2;
+        assert!(!apply(&mut st, 2, 1, false, 4.0).ack_cleared);
+        assert!(apply(&mut st, 0, 1, false, 5.0).ack_cleared);
+    }
+
     #[test]
     fn timestamps() {
         let mut st = CheckableState::pending(false, 0.0);
@@ -178,5 +238,116 @@ mod tests {
         assert_eq!(st.previous_state_change, 10.0);
         assert_eq!(st.last_state_seen[2], 30.0);
         assert_eq!(st.last_hard_state, 0);
+    }
+}
+
+/// Flapping detection (spec §10.5): a 20-slot ring of "this result changed the state",
+/// weighted towards the newest, with hysteresis between two thresholds.
+pub mod flapping {
+    use super::CheckableState;
+
+    /// Slots in the ring.
+    pub const SLOTS: u32 = 20;
+
+    /// The flapping settings of an object.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Settings {
+        pub enabled: bool,
+        pub low: f64,
+        pub high: f64,
+        /// Bit per state (0–3) whose results are ignored.
+        pub ignore: u8,
+    }
+
+    /// Records a result in `state`; returns whether the flapping status changed.
+    pub fn record(st: &mut CheckableState, state: u8, settings: Settings, end: f64) -> bool {
+        if settings.ignore & (1 << state.min(7)) != 0 {
+            return false;
+        }
+        let changed = st.flapping_ref_state != Some(state) && st.flapping_ref_state.is_some();
+        st.flapping_ref_state = Some(state);
+        let slot = st.flapping_index % SLOTS;
+        if changed {
+            st.flapping_buffer |= 1 << slot;
+        } else {
+            st.flapping_buffer &= !(1 << slot);
+        }
+        st.flapping_index = (slot + 1) % SLOTS;
+        // Oldest slot is the one written next; weights rise by 0.02 per slot.
+        let mut sum = 0.0;
+        for i in 0..SLOTS {
+            let slot = (st.flapping_index + i) % SLOTS;
+            if st.flapping_buffer & (1 << slot) != 0 {
+                sum += 0.8 + 0.02 * f64::from(i);
+            }
+        }
+        st.flapping_current = 100.0 * sum / f64::from(SLOTS);
+        if !settings.enabled {
+            let was = st.flapping;
+            st.flapping = false;
+            return was;
+        }
+        let now_flapping = if st.flapping {
+            st.flapping_current > settings.low
+        } else {
+            st.flapping_current > settings.high
+        };
+        if now_flapping != st.flapping {
+            st.flapping = now_flapping;
+            st.flapping_last_change = end;
+            return true;
+        }
+        false
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn settings() -> Settings {
+            Settings {
+                enabled: true,
+                low: 25.0,
+                high: 30.0,
+                ignore: 0,
+            }
+        }
+
+        #[test]
+        fn alternating_states_flap_and_calm_down() {
+            let mut st = CheckableState::pending(false, 0.0);
+            let mut started = None;
+            for i in 0..20 {
+                if record(&mut st, (i % 2) as u8 * 2, settings(), i as f64) && st.flapping {
+                    started.get_or_insert(i);
+                }
+            }
+            assert!(st.flapping, "{}", st.flapping_current);
+            // 7 changes of weight ≥ 0.8 exceed 30 %: flapping starts early.
+            assert!(started.unwrap() < 10);
+            let mut stopped = None;
+            for i in 20..60 {
+                if record(&mut st, 0, settings(), i as f64) && !st.flapping {
+                    stopped.get_or_insert(i);
+                }
+            }
+            assert!(!st.flapping);
+            assert!(stopped.is_some());
+            assert_eq!(st.flapping_current, 0.0);
+        }
+
+        #[test]
+        fn ignored_states_do_not_count() {
+            let mut st = CheckableState::pending(false, 0.0);
+            let s = Settings {
+                ignore: 1 << 3,
+                ..settings()
+            };
+            for i in 0..20 {
+                record(&mut st, if i % 2 == 0 { 0 } else { 3 }, s, i as f64);
+            }
+            assert_eq!(st.flapping_current, 0.0);
+            assert!(!st.flapping);
+        }
     }
 }

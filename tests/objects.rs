@@ -145,12 +145,15 @@ async fn pagination() {
 #[tokio::test]
 async fn large_dumps_stream() {
     let s = Server::start(
-        "for (i in range(20000)) { object Host \"host-\" + i { check_command = \"dummy\"; vars.i = i } }",
+        "for (i in range(20000)) { object Host \"host-\" + i { check_command = \"dummy\"; enable_active_checks = false; vars.i = i } }",
     )
     .await;
     let res = s
-        .client()
-        .get(s.url("/v1/objects/hosts"))
+        .builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap()
+        .get(s.url("/v1/objects/hosts?attrs=name&attrs=vars&attrs=check_command"))
         .basic_auth("root", Some("secret"))
         .send()
         .await

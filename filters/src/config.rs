@@ -280,11 +280,19 @@ impl Loader {
     /// declared `ignore_on_error`.
     pub fn commit(self) -> Result<(Vec<Item>, Library), Vec<ConfigError>> {
         let st = self.state.into_inner();
+        let mut applies: HashMap<Str, Vec<usize>> = HashMap::new();
+        for (i, d) in st.declared.iter().enumerate() {
+            if let DeclKind::Apply { target, .. } = &d.decl.kind {
+                let to = target.clone().unwrap_or_else(|| "Host".into());
+                applies.entry(to).or_default().push(i);
+            }
+        }
         let library = Library {
             files: st.files,
             constants: st.constants,
             declared: st.declared,
             templates: st.templates,
+            applies,
             limits: self.limits,
         };
         let mut errors = Vec::new();
@@ -326,13 +334,14 @@ impl Loader {
         }
         // Apply rules against the objects defined so far (hosts, then services).
         for target_type in ["Host", "Service"] {
-            let targets: Vec<Item> = out
-                .items
-                .iter()
-                .filter(|it| !it.template && &*it.type_name == target_type)
-                .cloned()
+            if !library.applies.contains_key(target_type) {
+                continue;
+            }
+            let targets: Vec<usize> = (0..out.items.len())
+                .filter(|&i| !out.items[i].template && &*out.items[i].type_name == target_type)
                 .collect();
-            for t in &targets {
+            for i in targets {
+                let t = &out.items[i];
                 let host = t
                     .attrs
                     .get("host_name")
@@ -437,6 +446,8 @@ pub struct Library {
     constants: Dict,
     declared: Vec<Declared>,
     templates: HashMap<(Str, Str), usize>,
+    /// The apply rules among `declared`, by the type they target.
+    applies: HashMap<Str, Vec<usize>>,
     limits: Limits,
 }
 
@@ -589,7 +600,8 @@ impl Library {
             constants: &self.constants,
             vars,
         };
-        for d in &self.declared {
+        let rules = self.applies.get(target_type).map_or(&[][..], |v| &v[..]);
+        for d in rules.iter().map(|&i| &self.declared[i]) {
             let DeclKind::Apply { target: to, each } = &d.decl.kind else {
                 continue;
             };

@@ -229,8 +229,8 @@ impl Registry {
                 object.name, ti.name
             ))
         };
-        for t in ti.lineage() {
-            for f in &t.fields {
+        {
+            for f in ti.checked_fields() {
                 let v = object.attrs.get(f.name);
                 if f.required && v.is_none_or(|v| v.is_empty()) {
                     // `execute` is implied by `command` for plugin commands.

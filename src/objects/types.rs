@@ -115,6 +115,24 @@ impl TypeInfo {
             .find_map(|t| t.fields.iter().find(|f| f.name == name))
     }
 
+    /// The fields of the type and its bases that validation checks (required ones and
+    /// references), computed once.
+    pub fn checked_fields(&'static self) -> &'static [&'static Field] {
+        use std::collections::HashMap;
+        use std::sync::{LazyLock, Mutex};
+        static CACHE: LazyLock<Mutex<HashMap<&'static str, &'static [&'static Field]>>> =
+            LazyLock::new(|| Mutex::new(HashMap::new()));
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache.entry(self.name).or_insert_with(|| {
+            let fields: Vec<&'static Field> = self
+                .lineage()
+                .flat_map(|t| t.fields.iter())
+                .filter(|f| f.required || f.ref_type.is_some())
+                .collect();
+            Box::leak(fields.into_boxed_slice())
+        })
+    }
+
     /// Whether `self` is `other` or derives from it.
     pub fn is(&'static self, other: &str) -> bool {
         self.lineage().any(|t| t.name == other)

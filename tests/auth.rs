@@ -245,3 +245,41 @@ async fn allowed_hosts_refuse_other_addresses() {
         .await;
     assert_eq!(status_of(res).await, Some(200));
 }
+
+/// `pki save-cert` fetches the certificate the server presents.
+#[tokio::test]
+async fn save_cert_fetches_the_server_certificate() {
+    let s = Server::start("").await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("trusted.crt");
+    let port = s.port.to_string();
+    let out2 = out.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_auspex"))
+            .args([
+                "pki",
+                "save-cert",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--trustedcert",
+            ])
+            .arg(&out2)
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success());
+    let saved = std::fs::read_to_string(&out).unwrap();
+    let served = std::fs::read_to_string(s.data_dir.join("certs/localhost.crt")).unwrap();
+    let der = |pem: &str| {
+        rustls_pemfile::certs(&mut pem.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap()
+            .to_vec()
+    };
+    assert_eq!(der(&saved), der(&served));
+}

@@ -83,6 +83,12 @@ async fn plugins_run_and_states_harden() {
     .await;
     assert_eq!(t["attrs"]["state"], 3);
 
+    // The CIB counts states.
+    let (_, body) = s.get("/v1/status/CIB").await;
+    let cib = &body["results"][0]["status"];
+    assert!(cib["num_services_critical"].as_u64().unwrap() >= 1, "{cib}");
+    assert_eq!(cib["num_hosts_up"], 1, "{cib}");
+
     // Filters see runtime state.
     let (_, body) = s
         .get("/v1/objects/services?filter=service.state%3D%3D2&attrs=name")

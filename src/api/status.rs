@@ -63,7 +63,7 @@ pub fn collect(state: &State) -> Vec<Json> {
                 "blocklist": state.blocklist.status(),
             }},
         }),
-        json!({ "name": "CIB", "perfdata": [], "status": cib(hosts, services, uptime) }),
+        json!({ "name": "CIB", "perfdata": [], "status": cib(&reg, uptime) }),
         json!({
             "name": "CheckerComponent",
             "perfdata": [],
@@ -89,8 +89,9 @@ pub fn collect(state: &State) -> Vec<Json> {
     ]
 }
 
-/// The CIB counters. Until the checker runs, every object is pending.
-fn cib(hosts: usize, services: usize, uptime: f64) -> Json {
+/// The CIB counters, counted from the hosts' and services' runtime state. (Check rates
+/// and latencies are not tracked yet and read 0.)
+fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
     let mut m = serde_json::Map::new();
     for kind in ["host", "service"] {
         for mode in ["active", "passive"] {
@@ -112,36 +113,42 @@ fn cib(hosts: usize, services: usize, uptime: f64) -> Json {
     ] {
         m.insert(k.into(), json!(0));
     }
-    let host_states = [
-        "up",
-        "down",
-        "unreachable",
-        "flapping",
-        "in_downtime",
-        "acknowledged",
-        "handled",
-        "problem",
-    ];
-    for s in host_states {
-        m.insert(format!("num_hosts_{s}"), json!(0));
+    for (type_name, kind, names) in [
+        ("Host", "hosts", &["up", "down"][..]),
+        (
+            "Service",
+            "services",
+            &["ok", "warning", "critical", "unknown"][..],
+        ),
+    ] {
+        let mut by_state = vec![0u64; names.len()];
+        let (mut pending, mut flapping, mut acked, mut problem) = (0u64, 0u64, 0u64, 0u64);
+        for o in reg.objects(type_name) {
+            let Some(rt) = o.runtime.as_ref().map(|r| r.get()) else {
+                continue;
+            };
+            if !rt.has_result() {
+                pending += 1;
+                continue;
+            }
+            if let Some(n) = by_state.get_mut(rt.state as usize) {
+                *n += 1;
+            }
+            flapping += u64::from(rt.flapping);
+            acked += u64::from(rt.acknowledgement != 0);
+            problem += u64::from(rt.state != 0);
+        }
+        for (name, n) in names.iter().zip(by_state) {
+            m.insert(format!("num_{kind}_{name}"), json!(n));
+        }
+        m.insert(format!("num_{kind}_pending"), json!(pending));
+        m.insert(format!("num_{kind}_flapping"), json!(flapping));
+        m.insert(format!("num_{kind}_acknowledged"), json!(acked));
+        m.insert(format!("num_{kind}_problem"), json!(problem));
+        m.insert(format!("num_{kind}_handled"), json!(acked));
+        m.insert(format!("num_{kind}_unreachable"), json!(0));
+        m.insert(format!("num_{kind}_in_downtime"), json!(0));
     }
-    m.insert("num_hosts_pending".into(), json!(hosts));
-    let service_states = [
-        "ok",
-        "warning",
-        "critical",
-        "unknown",
-        "unreachable",
-        "flapping",
-        "in_downtime",
-        "acknowledged",
-        "handled",
-        "problem",
-    ];
-    for s in service_states {
-        m.insert(format!("num_services_{s}"), json!(0));
-    }
-    m.insert("num_services_pending".into(), json!(services));
     m.insert("uptime".into(), json!(uptime));
     Json::Object(m)
 }

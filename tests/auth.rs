@@ -1,7 +1,5 @@
 //! Authentication, permissions, the blocklist and rate limits.
 
-use std::net::IpAddr;
-
 use serde_json::{json, Value as Json};
 
 use crate::util::Server;
@@ -137,13 +135,7 @@ async fn client_certificates() {
 #[tokio::test]
 async fn blocklist_after_six_failures() {
     let s = Server::start("").await;
-    let from = |ip: &str| {
-        s.builder()
-            .local_address(ip.parse::<IpAddr>().unwrap())
-            .build()
-            .unwrap()
-    };
-    let attacker = from("127.0.0.1");
+    let attacker = s.client_from("127.0.0.1");
     for i in 0..6 {
         let res = attacker
             .get(s.url("/v1"))
@@ -160,7 +152,7 @@ async fn blocklist_after_six_failures() {
     assert!(res.is_err(), "blocked address still served: {res:?}");
 
     // Another address sees the block and lifts it.
-    let admin = from("127.0.0.2");
+    let admin = s.client_from("127.0.0.2");
     let res = admin
         .get(s.url("/v1/status/ApiListener"))
         .basic_auth("root", Some("secret"))
@@ -226,19 +218,15 @@ async fn rate_limit_is_429() {
 async fn allowed_hosts_refuse_other_addresses() {
     let s =
         Server::start(r#"object ApiListener "api" { allowed_hosts = [ "127.0.0.2/32" ] }"#).await;
-    let from = |ip: &str| {
-        s.builder()
-            .local_address(ip.parse::<IpAddr>().unwrap())
-            .build()
-            .unwrap()
-    };
-    let res = from("127.0.0.1")
+    let res = s
+        .client_from("127.0.0.1")
         .get(s.url("/v1"))
         .basic_auth("root", Some("secret"))
         .send()
         .await;
     assert!(res.is_err());
-    let res = from("127.0.0.2")
+    let res = s
+        .client_from("127.0.0.2")
         .get(s.url("/v1"))
         .basic_auth("root", Some("secret"))
         .send()

@@ -6,6 +6,15 @@ fn auspex() -> Command {
     Command::new(env!("CARGO_BIN_EXE_auspex"))
 }
 
+/// `auspex check-config` on `conf`.
+fn check_config(conf: &std::path::Path) -> std::process::Output {
+    auspex()
+        .args(["check-config", "--config"])
+        .arg(conf)
+        .output()
+        .unwrap()
+}
+
 /// `check-config` prints each error with file, line and a caret, and exits 1; a valid
 /// configuration exits 0 with counts.
 #[test]
@@ -18,13 +27,7 @@ fn check_config_reports_errors_with_caret() {
         "object Host \"a\" {\n  check_command = \"dummy\"\n  vars.x = undefined_thing\n}\n",
     )
     .unwrap();
-    let out = auspex()
-        .args(["check-config", "--config"])
-        .arg(&conf)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .output()
-        .unwrap();
+    let out = check_config(&conf);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("hosts.conf:3:12"), "{err}");
@@ -38,11 +41,7 @@ fn check_config_reports_errors_with_caret() {
         "object Host \"a\" {\n  import \"generic-host\"\n}\napply Service \"s\" { check_command = \"dummy\"; assign where true }\ntemplate Host \"generic-host\" { check_command = \"hostalive\" }\n",
     )
     .unwrap();
-    let out = auspex()
-        .args(["check-config", "--config"])
-        .arg(&conf)
-        .output()
-        .unwrap();
+    let out = check_config(&conf);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -57,11 +56,7 @@ fn check_config_reports_errors_with_caret() {
         "object Service \"s\" { host_name = \"ghost\"; check_command = \"dummy\" }\n",
     )
     .unwrap();
-    let out = auspex()
-        .args(["check-config", "--config"])
-        .arg(&conf)
-        .output()
-        .unwrap();
+    let out = check_config(&conf);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -146,16 +146,14 @@ impl Server {
 
     /// POST as root with a JSON body.
     pub async fn post(&self, path: &str, body: Json) -> (u16, Json) {
-        let res = self
-            .client()
-            .post(self.url(path))
-            .basic_auth("root", Some("secret"))
-            .header("Accept", "application/json")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Json::Null))
+        self.send("POST", path, body).await
+    }
+
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address).
+    pub fn client_from(&self, ip: &str) -> reqwest::Client {
+        self.builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
     }
 }

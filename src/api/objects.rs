@@ -290,6 +290,24 @@ async fn create(
     })
 }
 
+/// The objects a modify or delete applies to, under the `objects/<verb>/<Type>` permission.
+fn selected(
+    state: &State,
+    user: &ApiUser,
+    verb: &str,
+    ti: &'static TypeInfo,
+    name: Option<&str>,
+    params: &Params,
+) -> Result<Vec<Arc<Object>>, ApiError> {
+    let permission = format!("objects/{verb}/{}", ti.name);
+    let grant = user.permissions.grant(&permission);
+    if grant.is_denied() {
+        return Err(ApiError::forbidden(&permission));
+    }
+    let reg = state.registry();
+    query::select(&reg, ti, params, name, &grant)
+}
+
 async fn modify(
     state: &Arc<State>,
     user: &Arc<ApiUser>,
@@ -298,11 +316,6 @@ async fn modify(
     params: &Params,
     pretty: bool,
 ) -> Result<Response, ApiError> {
-    let permission = format!("objects/modify/{}", ti.name);
-    let grant = user.permissions.grant(&permission);
-    if grant.is_denied() {
-        return Err(ApiError::forbidden(&permission));
-    }
     let attrs = match params.raw("attrs") {
         None | Some(Json::Null) => None,
         Some(Json::Object(m)) => Some(m.clone()),
@@ -330,9 +343,7 @@ async fn modify(
             "Missing both 'attrs' and 'restore_attrs'. Or is this a POST query and you missed adding a 'X-HTTP-Method-Override: GET' header?",
         ));
     }
-    let reg = state.registry();
-    let objects = query::select(&reg, ti, params, name.as_deref(), &grant)?;
-    drop(reg);
+    let objects = selected(state, user, "modify", ti, name.as_deref(), params)?;
     let results = writer::modify(
         state,
         objects,
@@ -351,14 +362,7 @@ async fn delete(
     params: &Params,
     pretty: bool,
 ) -> Result<Response, ApiError> {
-    let permission = format!("objects/delete/{}", ti.name);
-    let grant = user.permissions.grant(&permission);
-    if grant.is_denied() {
-        return Err(ApiError::forbidden(&permission));
-    }
-    let reg = state.registry();
-    let objects = query::select(&reg, ti, params, name.as_deref(), &grant)?;
-    drop(reg);
+    let objects = selected(state, user, "delete", ti, name.as_deref(), params)?;
     let results = writer::delete(state, objects, params.flag("cascade")).await;
     let failed = results.iter().any(|r| r["code"] != 200);
     let code = if failed {

@@ -269,14 +269,14 @@ pub fn setup(opts: &Options, demo: bool) -> Result<Option<String>> {
 }
 
 /// Puts stored runtime states into the objects' cells.
-fn restore_states(reg: &Registry, states: Vec<(String, serde_json::Value)>) {
+fn restore_states(reg: &Registry, states: Vec<(String, Vec<u8>)>) {
     for (key, value) in states {
         let Some((t, n)) = crate::store::split_key(&key) else {
             continue;
         };
         let (Some(object), Ok(st)) = (
             reg.get(t, n),
-            serde_json::from_value::<crate::processor::state::CheckableState>(value),
+            serde_json::from_slice::<crate::processor::state::CheckableState>(&value),
         ) else {
             continue;
         };

@@ -83,7 +83,8 @@ struct Job {
 pub struct Contents {
     pub api_objects: Vec<(String, Json)>,
     pub modified: Vec<(String, Json)>,
-    pub states: Vec<(String, Json)>,
+    /// Serialised states, parsed by their owner (the processor's state type).
+    pub states: Vec<(String, Vec<u8>)>,
 }
 
 /// A handle to the store; clones share the writer.
@@ -152,10 +153,15 @@ impl Store {
 fn read(db: &Database) -> Result<Contents> {
     let txn = db.begin_read()?;
     let mut contents = Contents::default();
+    for row in txn.open_table(STATES)?.iter()? {
+        let (k, v) = row?;
+        contents
+            .states
+            .push((k.value().to_string(), v.value().to_vec()));
+    }
     for (def, out) in [
         (API_OBJECTS, &mut contents.api_objects),
         (MODIFIED, &mut contents.modified),
-        (STATES, &mut contents.states),
     ] {
         let table = txn.open_table(def)?;
         for row in table.iter()? {

@@ -8,6 +8,7 @@
 //! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
 //!   built-in checks); their results, and results submitted through the API, change state
 //!   in one writer task that commits before it answers.
+//! - [`timeperiod`]: TimePeriod ranges for `check_period`.
 //! - [`actions`]: `/v1/actions/<name>`, one module per action.
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
 //!   blocklist.
@@ -26,6 +27,7 @@ pub mod pki;
 pub mod processor;
 pub mod scheduler;
 pub mod store;
+pub mod timeperiod;
 
 /// The Icinga 2 API level Auspex implements, reported where Icinga reports its version
 /// (clients compare it to enable features).

@@ -93,6 +93,14 @@ pub async fn run(
                         heap.push(Reverse((ms(again), k)));
                         continue;
                     }
+                    // Outside its check_period a check waits for the period to begin.
+                    if !forced {
+                        if let Some(wait_until) = outside_period(&reg, &object) {
+                            due.insert(k.clone(), ms(wait_until));
+                            heap.push(Reverse((ms(wait_until), k)));
+                            continue;
+                        }
+                    }
                     // Marked as running: nothing re-queues it until its result is in.
                     due.insert(k.clone(), i64::MAX);
                     let Ok(permit) = slots.clone().acquire_owned().await else { return };
@@ -111,6 +119,25 @@ pub async fn run(
             }
         }
     }
+}
+
+/// When `object` is outside its `check_period`: the time the period next begins (or a
+/// check interval from now when it never does).
+fn outside_period(reg: &crate::objects::Registry, object: &Object) -> Option<f64> {
+    let name = object.string("check_period");
+    if name.is_empty() {
+        return None;
+    }
+    let period = reg.get("TimePeriod", &name)?;
+    let t = now();
+    if crate::timeperiod::period_allows(Some(&period.attrs), t) {
+        return None;
+    }
+    let ranges = match period.attr("ranges") {
+        Some(filters::Value::Dict(r)) => r.clone(),
+        _ => return None,
+    };
+    Some(crate::timeperiod::next_inside(&ranges, t + 60.0).unwrap_or(t + interval(object)))
 }
 
 fn interval(o: &Object) -> f64 {

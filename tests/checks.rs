@@ -107,3 +107,46 @@ async fn plugins_run_and_states_harden() {
     assert!(a["last_check_result"]["execution_end"].as_f64().unwrap() >= before);
     assert_eq!(a["state_type"], 1);
 }
+
+/// Outside its `check_period` a check does not run, unless forced by `reschedule-check`.
+#[tokio::test]
+async fn check_period_holds_checks() {
+    let s = Server::start(
+        r#"
+object TimePeriod "never" { ranges = { } }
+object TimePeriod "always" { ranges = { monday = "00:00-24:00", tuesday = "00:00-24:00", wednesday = "00:00-24:00", thursday = "00:00-24:00", friday = "00:00-24:00", saturday = "00:00-24:00", sunday = "00:00-24:00" } }
+object Host "h" { check_command = "dummy"; check_interval = 1s; check_period = "always" }
+object Service "held" { host_name = "h"; check_command = "dummy"; check_interval = 1s; check_period = "never" }
+"#,
+    )
+    .await;
+    wait_for(&s, "/v1/objects/hosts/h", |a| {
+        a["last_check_result"]["execution_end"].as_f64().is_some()
+    })
+    .await;
+    // The host has been checked at least once since; the held service never.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, body) = s
+        .get("/v1/objects/services/h!held?attrs=last_check_result")
+        .await;
+    assert!(
+        body["results"][0]["attrs"]["last_check_result"].is_null(),
+        "{body}"
+    );
+
+    let (status, _) = s
+        .post(
+            "/v1/actions/reschedule-check",
+            serde_json::json!({"service": "h!held", "force": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let held = wait_for(&s, "/v1/objects/services/h!held", |a| {
+        !a["last_check_result"].is_null()
+    })
+    .await;
+    assert_eq!(
+        held["attrs"]["force_next_check"], false,
+        "the forced check consumed the force"
+    );
+}

@@ -305,6 +305,10 @@ fn apply_result(
     })));
     let check_interval = number(o, "check_interval", 300.0).max(1.0);
     let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
+    if input.active {
+        // The forced check has run.
+        st.force_next_check = false;
+    }
     st.next_check = if input.active {
         let interval = if st.state_type == SOFT && st.state != 0 {
             retry_interval

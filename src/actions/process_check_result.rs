@@ -35,9 +35,9 @@ pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<J
 pub async fn run_batch(
     state: &State,
     user: &ApiUser,
-    params: &Params,
+    mut params: Params,
 ) -> Result<Vec<Json>, ApiError> {
-    let Some(Json::Array(entries)) = params.raw("results") else {
+    let Some(Json::Array(entries)) = params.take("results") else {
         return Err(ApiError::bad_request(
             "Parameter 'results' is required: an array of check results.",
         ));
@@ -50,7 +50,7 @@ pub async fn run_batch(
             pending.push(Err(item(400, "Each result must be an object.")));
             continue;
         };
-        let p = Params::from_map(map.clone());
+        let p = Params::from_map(map);
         match targets(
             state,
             user,

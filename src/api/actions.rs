@@ -47,7 +47,7 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
                         actions::process_check_result::run(&state, user, &params).await?
                     }
                     "process-check-results" => {
-                        actions::process_check_result::run_batch(&state, user, &params).await?
+                        actions::process_check_result::run_batch(&state, user, params).await?
                     }
                     _ => actions::reschedule_check::run(&state, user, &params).await?,
                 }

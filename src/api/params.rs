@@ -53,6 +53,11 @@ impl Params {
         Params(map)
     }
 
+    /// Removes a parameter and returns it.
+    pub fn take(&mut self, key: &str) -> Option<Json> {
+        self.0.remove(key)
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }

@@ -398,16 +398,13 @@ impl Object {
             "last_reachable" => Some(Value::Bool(rt.last_reachable)),
             "next_check" => n(rt.next_check),
             "force_next_check" => Some(Value::Bool(rt.force_next_check)),
-            "last_check_result" => Some(
-                rt.last_check_result
-                    .as_ref()
-                    .map_or(Value::Null, |r| Value::from_json(r)),
-            ),
+            "last_check_result" => Some(rt.last_check_result.as_ref().map_or(Value::Null, |r| {
+                Value::from_json(&serde_json::to_value(&**r).unwrap_or_default())
+            })),
             "last_check" => n(rt
                 .last_check_result
                 .as_ref()
-                .and_then(|r| r["schedule_end"].as_f64())
-                .unwrap_or(-1.0)),
+                .map_or(-1.0, |r| r.schedule_end)),
             "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
             "handled" => Some(Value::Bool(
                 rt.has_result() && rt.state != 0 && rt.acknowledgement != 0,

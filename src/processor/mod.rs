@@ -12,7 +12,7 @@ pub mod state;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::now;
@@ -250,15 +250,12 @@ fn apply_result(
 ) -> Result<Processed, Refused> {
     let t_now = now();
     if let Some(prev) = &st.last_check_result {
-        let prev_start = prev["execution_start"].as_f64().unwrap_or(0.0);
+        let prev_start = prev.execution_start;
         if prev_start <= t_now && input.execution_start < prev_start {
             return Err(Refused::Stale);
         }
     }
-    let vars_before = st
-        .last_check_result
-        .as_ref()
-        .map_or(Json::Null, |r| r["vars_after"].clone());
+    let vars_before = st.last_check_result.as_ref().map(|r| r.vars_after);
     let max = number(o, "max_check_attempts", 3.0).max(1.0) as u32;
     let volatile = flag(o, "volatile", false);
     let t = state::apply(st, input.state, max, volatile, input.execution_end);
@@ -279,30 +276,30 @@ fn apply_result(
     } else {
         input.state
     };
-    st.last_check_result = Some(Arc::new(json!({
-        "type": "CheckResult",
-        "active": input.active,
-        "check_source": input.check_source,
-        "command": input.command,
-        "execution_start": input.execution_start,
-        "execution_end": input.execution_end,
-        "exit_status": input.exit_status,
-        "output": input.output,
-        "performance_data": input.performance_data,
-        "previous_hard_state": t.previous_hard_state,
-        "schedule_start": input.schedule_start,
-        "schedule_end": input.schedule_end,
-        "scheduling_source": input.scheduling_source,
-        "state": raw_state,
-        "ttl": input.ttl,
-        "vars_before": vars_before,
-        "vars_after": {
-            "attempt": st.check_attempt,
-            "reachable": st.last_reachable,
-            "state": raw_state,
-            "state_type": st.state_type,
+    st.last_check_result = Some(Arc::new(state::CheckResult {
+        kind: state::CheckResultType::CheckResult,
+        active: input.active,
+        check_source: input.check_source.clone(),
+        command: input.command.clone(),
+        execution_start: input.execution_start,
+        execution_end: input.execution_end,
+        exit_status: input.exit_status,
+        output: input.output.clone(),
+        performance_data: input.performance_data.clone(),
+        previous_hard_state: t.previous_hard_state,
+        schedule_start: input.schedule_start,
+        schedule_end: input.schedule_end,
+        scheduling_source: input.scheduling_source.clone(),
+        state: raw_state,
+        ttl: input.ttl,
+        vars_before,
+        vars_after: state::ResultVars {
+            attempt: st.check_attempt,
+            reachable: st.last_reachable,
+            state: raw_state,
+            state_type: st.state_type,
         },
-    })));
+    }));
     let check_interval = number(o, "check_interval", 300.0).max(1.0);
     let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
     if input.active {

@@ -7,6 +7,46 @@ use serde::{Deserialize, Serialize};
 pub const SOFT: u8 = 0;
 pub const HARD: u8 = 1;
 
+/// The `type` field of a check result document: always `"CheckResult"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckResultType {
+    #[default]
+    CheckResult,
+}
+
+/// `vars_before`/`vars_after` of a check result.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultVars {
+    pub attempt: u32,
+    pub reachable: bool,
+    pub state: u8,
+    pub state_type: u8,
+}
+
+/// A check result as Icinga shows it (spec §10.1), typed: built and stored without a
+/// generic JSON tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    #[serde(rename = "type", default)]
+    pub kind: CheckResultType,
+    pub active: bool,
+    pub check_source: String,
+    pub command: serde_json::Value,
+    pub execution_start: f64,
+    pub execution_end: f64,
+    pub exit_status: i64,
+    pub output: String,
+    pub performance_data: Vec<serde_json::Value>,
+    pub previous_hard_state: u8,
+    pub schedule_start: f64,
+    pub schedule_end: f64,
+    pub scheduling_source: String,
+    pub state: u8,
+    pub ttl: f64,
+    pub vars_before: Option<ResultVars>,
+    pub vars_after: ResultVars,
+}
+
 /// What a host or service remembers between results.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckableState {
@@ -25,7 +65,7 @@ pub struct CheckableState {
     pub last_reachable: bool,
     /// The last result as the API shows it (`null` before the first).
     /// Shared: copying a state for the next result does not copy the document.
-    pub last_check_result: Option<std::sync::Arc<serde_json::Value>>,
+    pub last_check_result: Option<std::sync::Arc<CheckResult>>,
     pub next_check: f64,
     pub force_next_check: bool,
     /// 0 none, 1 normal, 2 sticky.
@@ -166,6 +206,35 @@ pub fn apply(
 }
 
 #[cfg(test)]
+pub(crate) fn test_result() -> CheckResult {
+    let vars = ResultVars {
+        attempt: 1,
+        reachable: true,
+        state: 0,
+        state_type: 1,
+    };
+    CheckResult {
+        kind: CheckResultType::CheckResult,
+        active: true,
+        check_source: String::new(),
+        command: serde_json::Value::Null,
+        execution_start: 0.0,
+        execution_end: 0.0,
+        exit_status: 0,
+        output: String::new(),
+        performance_data: Vec::new(),
+        previous_hard_state: 0,
+        schedule_start: 0.0,
+        schedule_end: 0.0,
+        scheduling_source: String::new(),
+        state: 0,
+        ttl: 0.0,
+        vars_before: None,
+        vars_after: vars,
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -174,7 +243,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, s) in states.iter().enumerate() {
             let t = apply(&mut st, *s, max, false, i as f64 + 1.0);
-            st.last_check_result = Some(std::sync::Arc::new(serde_json::json!({})));
+            st.last_check_result = Some(std::sync::Arc::new(test_result()));
             out.push((st.state, st.state_type, st.check_attempt, t.hard_change));
         }
         out
@@ -212,7 +281,7 @@ mod tests {
     fn acknowledgements_clear() {
         let mut st = CheckableState::pending(false, 0.0);
         apply(&mut st, 2, 1, false, 1.0);
-        st.last_check_result = Some(std::sync::Arc::new(serde_json::json!({})));
+        st.last_check_result = Some(std::sync::Arc::new(test_result()));
         st.acknowledgement = 1;
         assert!(!apply(&mut st, 2, 1, false, 2.0).ack_cleared);
         assert!(apply(&mut st, 1, 1, false, 3.0).ack_cleared);
@@ -229,7 +298,7 @@ mod tests {
     fn timestamps() {
         let mut st = CheckableState::pending(false, 0.0);
         apply(&mut st, 0, 3, false, 10.0);
-        st.last_check_result = Some(std::sync::Arc::new(serde_json::json!({})));
+        st.last_check_result = Some(std::sync::Arc::new(test_result()));
         apply(&mut st, 0, 3, false, 20.0);
         assert_eq!(st.last_state_change, 10.0);
         assert_eq!(st.previous_state_change, 10.0);

@@ -91,6 +91,8 @@ pub struct Contents {
 #[derive(Clone)]
 pub struct Store {
     tx: Sender<Job>,
+    /// Fires when the writer thread has closed the database (every handle dropped).
+    closed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Store {
@@ -114,11 +116,24 @@ impl Store {
         }
         let contents = read(&db)?;
         let (tx, rx) = bounded(QUEUE);
+        let (closed_tx, closed) = tokio::sync::watch::channel(false);
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer(db, rx))
+            .spawn(move || {
+                writer(db, rx);
+                // `db` is dropped: the file is closed cleanly (no repair at next open).
+                let _ = closed_tx.send(true);
+            })
             .context("starting the store writer")?;
-        Ok((Store { tx }, contents))
+        Ok((Store { tx, closed }, contents))
+    }
+
+    /// Resolves once every handle is gone and the database is closed.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closed.clone();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 
     /// Commits `ops` durably; returns once they are on disk.

@@ -176,6 +176,8 @@ pub struct State {
     writer: tokio::sync::Mutex<()>,
     /// The single writer of check results and runtime state.
     pub processor: crate::processor::Processor,
+    /// Where every committed change is published.
+    pub bus: Arc<crate::bus::Bus>,
     /// The scheduler's queue of due times.
     pub schedule_tx: tokio::sync::mpsc::UnboundedSender<(Arc<Object>, f64)>,
 }
@@ -312,7 +314,9 @@ impl App {
         }
         restore_states(&loaded.registry, states);
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (processor, _) = crate::processor::Processor::spawn(store.clone(), schedule_tx.clone());
+        let bus = Arc::new(crate::bus::Bus::new());
+        let (processor, _) =
+            crate::processor::Processor::spawn(store.clone(), bus.clone(), schedule_tx.clone());
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
             .listen
@@ -339,6 +343,7 @@ impl App {
             store,
             writer: tokio::sync::Mutex::new(()),
             processor,
+            bus,
             schedule_tx,
         });
         let shutdown = CancellationToken::new();

@@ -10,6 +10,7 @@
 //!   in one writer task that commits before it answers.
 //! - [`timeperiod`]: TimePeriod ranges for `check_period`.
 //! - [`actions`]: `/v1/actions/<name>`, one module per action.
+//! - [`bus`]: events, serialised once, broadcast to subscribers.
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
 //!   blocklist.
 //! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
@@ -20,6 +21,7 @@ pub mod actions;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bus;
 pub mod checker;
 pub mod config;
 pub mod objects;

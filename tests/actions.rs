@@ -218,3 +218,42 @@ async fn reschedule_check() {
         4102444800u64
     );
 }
+
+/// Every committed result is published on the bus once: CheckResult, then StateChange
+/// for SOFT results and state changes, with Icinga's field names and rising ids.
+#[tokio::test]
+async fn results_publish_events() {
+    let s = Server::start(CONFIG).await;
+    let mut events = s.state().bus.subscribe();
+    let (status, _) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"service": "h2!passive", "exit_status": 2, "plugin_output": "bad"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+            .await
+            .expect("an event")
+            .unwrap();
+        let body: Json = serde_json::from_slice(&e.json).unwrap();
+        if body["service"] == "passive" && body["host"] == "h2" {
+            seen.push((e.id, e.kind, body));
+        }
+    }
+    let (id1, kind1, cr) = &seen[0];
+    let (id2, kind2, sc) = &seen[1];
+    assert_eq!((*kind1, *kind2), ("CheckResult", "StateChange"));
+    assert!(id2 > id1);
+    assert_eq!(cr["type"], "CheckResult");
+    assert_eq!(cr["check_result"]["output"], "bad");
+    assert_eq!(cr["acknowledgement"], false);
+    assert_eq!(cr["downtime_depth"], 0);
+    assert!(cr["timestamp"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        (sc["state"].clone(), sc["state_type"].clone()),
+        (json!(2), json!(0))
+    );
+}

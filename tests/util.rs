@@ -149,6 +149,11 @@ impl Server {
         self.send("POST", path, body).await
     }
 
+    /// The server's shared state (its event bus, …).
+    pub fn state(&self) -> &std::sync::Arc<auspex::app::State> {
+        &self._app.state
+    }
+
     /// A client whose connections come from `ip` (any 127.0.0.0/8 address).
     pub fn client_from(&self, ip: &str) -> reqwest::Client {
         self.builder()

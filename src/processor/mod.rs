@@ -12,10 +12,11 @@ pub mod state;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::now;
+use crate::bus::Bus;
 use crate::objects::Object;
 use crate::store::{self, Op};
 use state::{CheckableState, HARD, SOFT};
@@ -89,10 +90,11 @@ impl Processor {
     /// scheduler's queue).
     pub fn spawn(
         store: store::Store,
+        bus: Arc<Bus>,
         schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
     ) -> (Processor, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(rx, store, schedule));
+        let handle = tokio::spawn(run(rx, store, bus, schedule));
         (Processor { tx }, handle)
     }
 
@@ -138,6 +140,7 @@ impl Processor {
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     store: store::Store,
+    bus: Arc<Bus>,
     schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -146,6 +149,8 @@ async fn run(
         // Keyed by the runtime cell's address: one entry per object.
         let mut changed: HashMap<usize, (Arc<Object>, CheckableState)> = HashMap::new();
         let mut answers: Vec<(Reply, Result<Processed, Refused>)> = Vec::new();
+        // Events in the order their results were applied, published after the commit.
+        let mut events: Vec<(&'static str, Json)> = Vec::new();
         for cmd in batch.drain(..) {
             let object = match &cmd {
                 Command::Result { object, .. } | Command::Reschedule { object, .. } => {
@@ -167,7 +172,7 @@ async fn run(
             };
             match cmd {
                 Command::Result { input, reply, .. } => {
-                    let outcome = apply_result(&object, &mut st, &input);
+                    let outcome = apply_result(&object, &mut st, &input, &mut events);
                     if outcome.is_ok() {
                         changed.insert(key, (object.clone(), st));
                     }
@@ -199,6 +204,9 @@ async fn run(
             }
             continue;
         }
+        for (kind, body) in events {
+            bus.publish(kind, body);
+        }
         for (object, st) in changed.into_values() {
             let next = st.next_check;
             if let Some(cell) = &object.runtime {
@@ -221,6 +229,76 @@ fn number(o: &Object, field: &str, default: f64) -> f64 {
 
 fn flag(o: &Object, field: &str, default: bool) -> bool {
     o.attr(field).map_or(default, |v| v.to_bool())
+}
+
+/// The events one result causes, with Icinga's field names (spec §8.3).
+fn emit(
+    o: &Object,
+    st: &CheckableState,
+    t: &state::Transition,
+    flapping_changed: bool,
+    settings: state::flapping::Settings,
+    events: &mut Vec<(&'static str, Json)>,
+) {
+    let ts = now();
+    let mut base = serde_json::Map::new();
+    if o.type_info.name == "Service" {
+        base.insert("host".into(), json!(o.string("host_name")));
+        base.insert("service".into(), json!(o.string("name")));
+    } else {
+        base.insert("host".into(), json!(o.name.to_string()));
+    }
+    let cr = st.last_check_result.as_ref().map_or(Json::Null, |r| {
+        serde_json::to_value(&**r).unwrap_or_default()
+    });
+    let with = |kind: &str, extra: Json| -> Json {
+        let mut m = base.clone();
+        m.insert("type".into(), json!(kind));
+        m.insert("timestamp".into(), json!(ts));
+        if let Json::Object(e) = extra {
+            m.extend(e);
+        }
+        Json::Object(m)
+    };
+    let acked = st.acknowledgement != 0;
+    events.push((
+        "CheckResult",
+        with(
+            "CheckResult",
+            json!({"check_result": cr, "downtime_depth": 0, "acknowledgement": acked}),
+        ),
+    ));
+    // Every hard change, state change and SOFT result (Icinga emits one per SOFT attempt).
+    if t.hard_change || t.state_change || st.state_type == state::SOFT {
+        events.push((
+            "StateChange",
+            with(
+                "StateChange",
+                json!({"state": st.state, "state_type": st.state_type, "check_result": cr,
+                       "downtime_depth": 0, "acknowledgement": acked}),
+            ),
+        ));
+    }
+    if flapping_changed {
+        events.push((
+            "Flapping",
+            with(
+                "Flapping",
+                json!({"state": st.state, "state_type": st.state_type, "is_flapping": st.flapping,
+                       "flapping_current": st.flapping_current,
+                       "threshold_low": settings.low, "threshold_high": settings.high}),
+            ),
+        ));
+    }
+    if t.ack_cleared {
+        events.push((
+            "AcknowledgementCleared",
+            with(
+                "AcknowledgementCleared",
+                json!({"state": st.state, "state_type": st.state_type, "acknowledgement_type": 0}),
+            ),
+        ));
+    }
 }
 
 /// `flapping_ignore_states` as a bit per state (`["Unknown"]`, `["Down"]`, …).
@@ -247,6 +325,7 @@ fn apply_result(
     o: &Object,
     st: &mut CheckableState,
     input: &CheckInput,
+    events: &mut Vec<(&'static str, Json)>,
 ) -> Result<Processed, Refused> {
     let t_now = now();
     if let Some(prev) = &st.last_check_result {
@@ -265,7 +344,7 @@ fn apply_result(
         high: number(o, "flapping_threshold_high", 30.0),
         ignore: ignored_states(o),
     };
-    state::flapping::record(st, input.state, settings, input.execution_end);
+    let flapping_changed = state::flapping::record(st, input.state, settings, input.execution_end);
     let raw_state = if o.type_info.name == "Host" {
         // Hosts keep Icinga's service numbering in the result: UP = OK, DOWN = CRITICAL.
         if input.state == 0 {
@@ -302,6 +381,7 @@ fn apply_result(
     }));
     let check_interval = number(o, "check_interval", 300.0).max(1.0);
     let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
+    emit(o, st, &t, flapping_changed, settings, events);
     if input.active {
         // The forced check has run.
         st.force_next_check = false;

@@ -6,10 +6,11 @@
 //! of `/v1/events` do that); publishing never waits for a subscriber.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value as Json;
+
 use tokio::sync::broadcast;
 
 /// Events kept for slow subscribers before they lag.
@@ -24,8 +25,20 @@ pub struct Event {
     pub kind: &'static str,
     /// The event as compact JSON (no trailing newline), shared by every subscriber.
     pub json: Bytes,
-    /// The event as a filter value (`event` in `/v1/events` filters), built once.
-    pub value: filters::Value,
+    /// The event as a filter value (`event` in `/v1/events` filters): built on first use,
+    /// then shared.
+    value: OnceLock<filters::Value>,
+}
+
+impl Event {
+    /// The event as the DSL sees it.
+    pub fn value(&self) -> &filters::Value {
+        self.value.get_or_init(|| {
+            serde_json::from_slice::<Json>(&self.json)
+                .map(|j| filters::Value::from_json(&j))
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// The bus.
@@ -49,15 +62,14 @@ impl Bus {
         }
     }
 
-    /// Publishes an event; `body` is the event object (with `type` and `timestamp`).
-    pub fn publish(&self, kind: &'static str, body: Json) -> u64 {
+    /// Publishes an event already serialised (an object with `type` and `timestamp`).
+    pub fn publish(&self, kind: &'static str, json: Bytes) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let json = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
         let event = Arc::new(Event {
             id,
             kind,
             json,
-            value: filters::Value::from_json(&body),
+            value: OnceLock::new(),
         });
         // No subscribers is fine: nobody is listening.
         let _ = self.tx.send(event);

@@ -150,7 +150,7 @@ async fn run(
         let mut changed: HashMap<usize, (Arc<Object>, CheckableState)> = HashMap::new();
         let mut answers: Vec<(Reply, Result<Processed, Refused>)> = Vec::new();
         // Events in the order their results were applied, published after the commit.
-        let mut events: Vec<(&'static str, Json)> = Vec::new();
+        let mut events: Vec<(&'static str, bytes::Bytes)> = Vec::new();
         for cmd in batch.drain(..) {
             let object = match &cmd {
                 Command::Result { object, .. } | Command::Reschedule { object, .. } => {
@@ -231,56 +231,96 @@ fn flag(o: &Object, field: &str, default: bool) -> bool {
     o.attr(field).map_or(default, |v| v.to_bool())
 }
 
-/// The events one result causes, with Icinga's field names (spec §8.3).
+/// The fields every checkable event starts with.
+#[derive(serde::Serialize)]
+struct Head<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: f64,
+    host: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+}
+
+/// `CheckResult` and `StateChange` events.
+#[derive(serde::Serialize)]
+struct ResultEvent<'a> {
+    #[serde(flatten)]
+    head: Head<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_type: Option<u8>,
+    check_result: Option<&'a state::CheckResult>,
+    downtime_depth: u32,
+    acknowledgement: bool,
+}
+
+/// The events one result causes, with Icinga's field names (spec §8.3), serialised
+/// straight to bytes.
 fn emit(
     o: &Object,
     st: &CheckableState,
     t: &state::Transition,
     flapping_changed: bool,
     settings: state::flapping::Settings,
-    events: &mut Vec<(&'static str, Json)>,
+    events: &mut Vec<(&'static str, bytes::Bytes)>,
 ) {
     let ts = now();
-    let mut base = serde_json::Map::new();
-    if o.type_info.name == "Service" {
-        base.insert("host".into(), json!(o.string("host_name")));
-        base.insert("service".into(), json!(o.string("name")));
+    let host_name = o.string("host_name");
+    let short = o.string("name");
+    let (host, service) = if o.type_info.name == "Service" {
+        (host_name.as_str(), Some(short.as_str()))
     } else {
-        base.insert("host".into(), json!(o.name.to_string()));
-    }
-    let cr = st.last_check_result.as_ref().map_or(Json::Null, |r| {
-        serde_json::to_value(&**r).unwrap_or_default()
-    });
-    let with = |kind: &str, extra: Json| -> Json {
-        let mut m = base.clone();
-        m.insert("type".into(), json!(kind));
-        m.insert("timestamp".into(), json!(ts));
-        if let Json::Object(e) = extra {
-            m.extend(e);
-        }
-        Json::Object(m)
+        (&*o.name, None)
     };
+    let head = |kind| Head {
+        kind,
+        timestamp: ts,
+        host,
+        service,
+    };
+    let cr = st.last_check_result.as_deref();
     let acked = st.acknowledgement != 0;
-    events.push((
+    let mut push = |kind: &'static str, bytes: serde_json::Result<Vec<u8>>| {
+        if let Ok(b) = bytes {
+            events.push((kind, bytes::Bytes::from(b)));
+        }
+    };
+    push(
         "CheckResult",
-        with(
-            "CheckResult",
-            json!({"check_result": cr, "downtime_depth": 0, "acknowledgement": acked}),
-        ),
-    ));
+        serde_json::to_vec(&ResultEvent {
+            head: head("CheckResult"),
+            state: None,
+            state_type: None,
+            check_result: cr,
+            downtime_depth: 0,
+            acknowledgement: acked,
+        }),
+    );
     // Every hard change, state change and SOFT result (Icinga emits one per SOFT attempt).
     if t.hard_change || t.state_change || st.state_type == state::SOFT {
-        events.push((
+        push(
             "StateChange",
-            with(
-                "StateChange",
-                json!({"state": st.state, "state_type": st.state_type, "check_result": cr,
-                       "downtime_depth": 0, "acknowledgement": acked}),
-            ),
-        ));
+            serde_json::to_vec(&ResultEvent {
+                head: head("StateChange"),
+                state: Some(st.state),
+                state_type: Some(st.state_type),
+                check_result: cr,
+                downtime_depth: 0,
+                acknowledgement: acked,
+            }),
+        );
     }
+    let with = |kind: &'static str, extra: Json| {
+        let mut v = serde_json::to_value(head(kind)).unwrap_or_default();
+        if let (Json::Object(m), Json::Object(e)) = (&mut v, extra) {
+            m.extend(e);
+        }
+        serde_json::to_vec(&v)
+    };
     if flapping_changed {
-        events.push((
+        push(
             "Flapping",
             with(
                 "Flapping",
@@ -288,16 +328,16 @@ fn emit(
                        "flapping_current": st.flapping_current,
                        "threshold_low": settings.low, "threshold_high": settings.high}),
             ),
-        ));
+        );
     }
     if t.ack_cleared {
-        events.push((
+        push(
             "AcknowledgementCleared",
             with(
                 "AcknowledgementCleared",
                 json!({"state": st.state, "state_type": st.state_type, "acknowledgement_type": 0}),
             ),
-        ));
+        );
     }
 }
 
@@ -325,7 +365,7 @@ fn apply_result(
     o: &Object,
     st: &mut CheckableState,
     input: &CheckInput,
-    events: &mut Vec<(&'static str, Json)>,
+    events: &mut Vec<(&'static str, bytes::Bytes)>,
 ) -> Result<Processed, Refused> {
     let t_now = now();
     if let Some(prev) = &st.last_check_result {

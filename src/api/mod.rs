@@ -10,6 +10,7 @@ pub mod console;
 pub mod edge;
 pub mod error;
 pub mod info;
+pub mod listing;
 pub mod objects;
 pub mod params;
 pub mod reply;

@@ -4,12 +4,11 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use filters::{Dict, Value};
 use serde_json::{json, Value as Json};
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::reply;
+use super::listing;
 use super::request::{respond, Req};
 use crate::app::State;
 
@@ -18,7 +17,7 @@ pub async fn handle(
     state: Arc<State>,
     req: Req,
 ) -> Result<Response, Infallible> {
-    respond(req, |session, params, p| async move {
+    respond(req, |session, params, _| async move {
         let grant = session.user.permissions.grant("status/query");
         if grant.is_denied() {
             return Err(ApiError::forbidden("status/query"));
@@ -27,15 +26,15 @@ pub async fn handle(
         let items: Vec<Json> = collect(&state)
             .into_iter()
             .filter(|item| wanted.as_deref().is_none_or(|w| item["name"] == w))
-            .filter(|item| {
-                let scope = Dict::from([("status".into(), Value::from_json(item))]);
-                grant.allows(&scope)
-            })
             .collect();
-        if wanted.is_some() && items.is_empty() {
-            return Err(ApiError::not_found("No objects found."));
-        }
-        Ok(reply::results(items, p.pretty))
+        listing::answer(
+            items,
+            "status",
+            &grant,
+            &params,
+            wanted.is_some(),
+            "No objects found.",
+        )
     })
     .await
 }

@@ -5,16 +5,13 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use filters::{Dict, Program, Value};
 use serde_json::{json, Value as Json};
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::params::Params;
-use super::reply;
+use super::listing;
 use super::request::{respond, Req};
 use crate::app::State;
-use crate::auth::Grant;
 use crate::objects::types;
 
 pub async fn templates(
@@ -23,7 +20,7 @@ pub async fn templates(
     state: Arc<State>,
     req: Req,
 ) -> Result<Response, Infallible> {
-    respond(req, |session, params, p| async move {
+    respond(req, |session, params, _| async move {
         let Some(ti) = types::by_plural(&plural) else {
             return Err(ApiError::bad_request("Invalid type specified."));
         };
@@ -56,12 +53,14 @@ pub async fn templates(
                 })
             })
             .collect();
-        let items = filtered(items, "tmpl", &grant, &params)
-            .map_err(|_| ApiError::not_found("No templates found."))?;
-        if wanted.is_some() && items.is_empty() {
-            return Err(ApiError::not_found("No templates found."));
-        }
-        Ok(reply::results(items, p.pretty))
+        listing::answer(
+            items,
+            "tmpl",
+            &grant,
+            &params,
+            wanted.is_some(),
+            "No templates found.",
+        )
     })
     .await
 }
@@ -71,7 +70,7 @@ pub async fn variables(
     state: Arc<State>,
     req: Req,
 ) -> Result<Response, Infallible> {
-    respond(req, |session, params, p| async move {
+    respond(req, |session, params, _| async move {
         let grant = session.user.permissions.grant("variables");
         if grant.is_denied() {
             return Err(ApiError::forbidden("variables"));
@@ -86,40 +85,7 @@ pub async fn variables(
             .filter(|(k, _)| wanted.as_deref().is_none_or(|w| &***k == w))
             .map(|(k, v)| json!({ "name": k.to_string(), "type": v.type_name(), "value": v.to_serde() }))
             .collect();
-        let items = filtered(items, "variable", &grant, &params)
-            .map_err(|_| ApiError::not_found("No objects found."))?;
-        if wanted.is_some() && items.is_empty() {
-            return Err(ApiError::not_found("No objects found."));
-        }
-        Ok(reply::results(items, p.pretty))
+        listing::answer(items, "variable", &grant, &params, wanted.is_some(), "No objects found.")
     })
     .await
-}
-
-/// Keeps the items the permission filter and the user's `filter` accept; each item is
-/// the variable `var` of both.
-fn filtered(
-    items: Vec<Json>,
-    var: &str,
-    grant: &Grant<'_>,
-    params: &Params,
-) -> Result<Vec<Json>, ()> {
-    let program = match params.string("filter").filter(|f| !f.trim().is_empty()) {
-        Some(src) => Some(Program::compile(&src).map_err(|_| ())?),
-        None => None,
-    };
-    let mut out = Vec::new();
-    for item in items {
-        let scope = Dict::from([(var.into(), Value::from_json(&item))]);
-        if !grant.allows(&scope) {
-            continue;
-        }
-        if let Some(p) = &program {
-            if !p.matches(&scope).map_err(|_| ())? {
-                continue;
-            }
-        }
-        out.push(item);
-    }
-    Ok(out)
 }

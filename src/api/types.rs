@@ -3,12 +3,11 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use filters::{Dict, Value};
 use serde_json::Value as Json;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::reply;
+use super::listing;
 use super::request::{respond, Req};
 use crate::app::State;
 use crate::objects::types;
@@ -18,7 +17,7 @@ pub async fn handle(
     _state: Arc<State>,
     req: Req,
 ) -> Result<Response, Infallible> {
-    respond(req, |session, params, p| async move {
+    respond(req, |session, params, _| async move {
         let grant = session.user.permissions.grant("types");
         if grant.is_denied() {
             return Err(ApiError::forbidden("types"));
@@ -32,15 +31,15 @@ pub async fn handle(
                     .is_none_or(|w| t.name.eq_ignore_ascii_case(w))
             })
             .map(|t| t.describe())
-            .filter(|item| {
-                let scope = Dict::from([("type".into(), Value::from_json(item))]);
-                grant.allows(&scope)
-            })
             .collect();
-        if wanted.is_some() && items.is_empty() {
-            return Err(ApiError::not_found("No objects found."));
-        }
-        Ok(reply::results(items, p.pretty))
+        listing::answer(
+            items,
+            "type",
+            &grant,
+            &params,
+            wanted.is_some(),
+            "No objects found.",
+        )
     })
     .await
 }

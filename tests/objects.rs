@@ -347,3 +347,78 @@ async fn changes_survive_restart() {
         "Linux"
     );
 }
+
+/// The next ObjectCreated/Modified/Deleted event: (type, object_type, object_name).
+async fn next_object_event(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<auspex::bus::Event>>,
+) -> (String, String, String) {
+    loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an event")
+            .unwrap();
+        if e.kind.starts_with("Object") {
+            let body: Json = serde_json::from_slice(&e.json).unwrap();
+            return (
+                body["type"].as_str().unwrap().to_string(),
+                body["object_type"].as_str().unwrap().to_string(),
+                body["object_name"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+}
+
+/// Creating, modifying and deleting objects publishes ObjectCreated, ObjectModified and
+/// ObjectDeleted (applied services included).
+#[tokio::test]
+async fn object_changes_publish_events() {
+    let s = Server::start(CONFIG).await;
+    let mut bus = s.state().bus.subscribe();
+    let (status, _) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/ev1",
+            json!({"templates": ["generic-host"], "attrs": {"address": "10.7.7.7"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        next_object_event(&mut bus).await,
+        ("ObjectCreated".into(), "Host".into(), "ev1".into())
+    );
+    assert_eq!(
+        next_object_event(&mut bus).await,
+        ("ObjectCreated".into(), "Service".into(), "ev1!ping".into())
+    );
+    s.post(
+        "/v1/objects/hosts/ev1",
+        json!({"attrs": {"address": "10.7.7.8"}}),
+    )
+    .await;
+    assert_eq!(
+        next_object_event(&mut bus).await,
+        ("ObjectModified".into(), "Host".into(), "ev1".into())
+    );
+    s.send("DELETE", "/v1/objects/hosts/ev1?cascade=1", json!({}))
+        .await;
+    let mut deleted = vec![
+        next_object_event(&mut bus).await,
+        next_object_event(&mut bus).await,
+    ];
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [
+            (
+                "ObjectDeleted".to_string(),
+                "Host".to_string(),
+                "ev1".to_string()
+            ),
+            (
+                "ObjectDeleted".to_string(),
+                "Service".to_string(),
+                "ev1!ping".to_string()
+            ),
+        ]
+    );
+}

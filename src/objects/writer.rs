@@ -213,14 +213,33 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
         .await
         .map_err(|e| vec![format!("Error: The object could not be stored: {e}")])?;
     let mut next = (*current).clone();
+    let mut created = vec![(object.type_info.name, object.name.clone())];
     next.insert(Arc::new(object));
     for a in applied {
         if next.get(a.type_info.name, &a.name).is_none() {
+            created.push((a.type_info.name, a.name.clone()));
             next.insert(Arc::new(a));
         }
     }
     state.publish(next);
+    for (t, n) in created {
+        object_event(state, "ObjectCreated", t, &n);
+    }
     Ok(())
+}
+
+/// `ObjectCreated`, `ObjectModified`, `ObjectDeleted` (spec §8.3): type and full name.
+fn object_event(state: &State, kind: &'static str, type_name: &str, name: &str) {
+    let body = json!({
+        "type": kind,
+        "timestamp": now(),
+        "object_type": type_name,
+        "object_name": name,
+    });
+    state.bus.publish(
+        kind,
+        bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    );
 }
 
 /// `POST /v1/objects/<type>[/<name>]` for each selected object; returns the result items.
@@ -267,7 +286,7 @@ pub async fn modify(
                     "status": "Attributes updated.",
                     "changed": true,
                 }));
-                changed_objects.push(object.name.clone());
+                changed_objects.push((object.type_info.name, object.name.clone()));
                 next.insert(Arc::new(changed));
             }
             Ok(None) => results.push(json!({
@@ -298,6 +317,9 @@ pub async fn modify(
     }
     if !changed_objects.is_empty() {
         state.publish(next);
+        for (t, n) in changed_objects {
+            object_event(state, "ObjectModified", t, &n);
+        }
     }
     results
 }
@@ -425,6 +447,7 @@ fn set_path(root: &mut Value, path: &[&str], value: Value) {
 /// `DELETE /v1/objects/<type>[/<name>]`; returns the result items.
 pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Json> {
     let _writer = state.writer_lock().await;
+    let mut deleted = Vec::new();
     let current = state.registry();
     let mut next = (*current).clone();
     let mut ops = Vec::new();
@@ -473,6 +496,7 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
             i += 1;
         }
         for d in doomed {
+            deleted.push((d.type_info.name, d.name.clone()));
             let key = store::key(d.type_info.name, &d.name);
             if &*d.package == "_api" {
                 ops.push(Op::DeleteObject { key: key.clone() });
@@ -493,6 +517,9 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
         return results;
     }
     state.publish(next);
+    for (t, n) in deleted {
+        object_event(state, "ObjectDeleted", t, &n);
+    }
     results
 }
 

@@ -22,9 +22,6 @@ use crate::config;
 use crate::objects::{Object, Registry};
 use crate::pki;
 
-/// Where to listen when neither `--listen` nor the ApiListener says otherwise.
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:5665";
-
 /// How to start.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -321,7 +318,7 @@ impl App {
         let listen = opts
             .listen
             .or(loaded.listener.bind)
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 5665)));
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;

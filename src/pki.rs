@@ -257,7 +257,7 @@ pub async fn fetch_certificate(host: &str, port: u16) -> Result<String> {
         .await
         .with_context(|| format!("connecting to {host}:{port}"))?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
-        .unwrap_or_else(|_| rustls::pki_types::ServerName::try_from("localhost").expect("valid"));
+        .with_context(|| format!("'{host}' is not a valid host name or address"))?;
     let tls = connector
         .connect(name, tcp)
         .await

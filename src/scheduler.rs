@@ -40,11 +40,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS));
-    let mut heap: BinaryHeap<Reverse<(i64, Key)>> = BinaryHeap::new();
-    let mut due: HashMap<Key, i64> = HashMap::new();
+    let mut queue = Queue::default();
     let mut scan = tokio::time::interval(SCAN);
     loop {
-        let next = heap.peek().map(|Reverse((t, _))| *t);
+        let next = queue.heap.peek().map(|Reverse((t, _))| *t);
         let sleep = match next {
             Some(t) => Duration::from_millis((t - ms(now())).max(0) as u64),
             None => Duration::from_secs(3600),
@@ -56,53 +55,36 @@ pub async fn run(
                 for t in ["Host", "Service"] {
                     for o in reg.objects(t) {
                         let k = key(o);
-                        if due.contains_key(&k) {
-                            continue;
+                        if !queue.due.contains_key(&k) {
+                            queue.set(k, ms(first_due(o)));
                         }
-                        let at = first_due(o);
-                        due.insert(k.clone(), ms(at));
-                        heap.push(Reverse((ms(at), k)));
                     }
                 }
             }
-            Some((object, at)) = due_rx.recv() => {
-                let k = key(&object);
-                due.insert(k.clone(), ms(at));
-                heap.push(Reverse((ms(at), k)));
-            }
+            Some((object, at)) = due_rx.recv() => queue.set(key(&object), ms(at)),
             _ = tokio::time::sleep(sleep), if next.is_some() => {
                 let t_now = ms(now());
-                while let Some(Reverse((t, k))) = heap.peek().cloned() {
-                    if t > t_now {
-                        break;
-                    }
-                    heap.pop();
-                    if due.get(&k) != Some(&t) {
-                        continue; // rescheduled meanwhile
-                    }
-                    let reg = state.registry();
+                let reg = state.registry();
+                while let Some(k) = queue.pop_due(t_now) {
                     let Some(object) = reg.get(k.0, &k.1).cloned() else {
-                        due.remove(&k);
+                        queue.due.remove(&k);
                         continue;
                     };
                     let forced = object.runtime.as_ref().is_some_and(|r| r.get().force_next_check);
                     let active = object.attr("enable_active_checks").is_none_or(|v| v.to_bool());
                     if !active && !forced {
-                        let again = t_now as f64 / 1000.0 + interval(&object);
-                        due.insert(k.clone(), ms(again));
-                        heap.push(Reverse((ms(again), k)));
+                        queue.set(k, t_now + ms(interval(&object)));
                         continue;
                     }
                     // Outside its check_period a check waits for the period to begin.
                     if !forced {
                         if let Some(wait_until) = outside_period(&reg, &object) {
-                            due.insert(k.clone(), ms(wait_until));
-                            heap.push(Reverse((ms(wait_until), k)));
+                            queue.set(k, ms(wait_until));
                             continue;
                         }
                     }
                     // Marked as running: nothing re-queues it until its result is in.
-                    due.insert(k.clone(), i64::MAX);
+                    queue.due.insert(k, i64::MAX);
                     let Ok(permit) = slots.clone().acquire_owned().await else { return };
                     let state = state.clone();
                     tokio::spawn(async move {
@@ -138,6 +120,35 @@ fn outside_period(reg: &crate::objects::Registry, object: &Object) -> Option<f64
         _ => return None,
     };
     Some(crate::timeperiod::next_inside(&ranges, t + 60.0).unwrap_or(t + interval(object)))
+}
+
+/// Due times: a min-heap of (time, object) and each object's current time; heap entries
+/// whose time no longer matches were superseded and are skipped.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<(i64, Key)>>,
+    due: HashMap<Key, i64>,
+}
+
+impl Queue {
+    fn set(&mut self, k: Key, at: i64) {
+        self.due.insert(k.clone(), at);
+        self.heap.push(Reverse((at, k)));
+    }
+
+    /// The next object due at `t_now`, skipping superseded entries.
+    fn pop_due(&mut self, t_now: i64) -> Option<Key> {
+        while let Some(Reverse((t, _))) = self.heap.peek() {
+            if *t > t_now {
+                return None;
+            }
+            let Reverse((t, k)) = self.heap.pop()?;
+            if self.due.get(&k) == Some(&t) {
+                return Some(k);
+            }
+        }
+        None
+    }
 }
 
 fn interval(o: &Object) -> f64 {

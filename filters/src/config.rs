@@ -483,12 +483,6 @@ impl Library {
         &self.constants
     }
 
-    /// Whether a template (or importable object) exists.
-    pub fn has_template(&self, type_name: &str, name: &str) -> bool {
-        self.templates
-            .contains_key(&(Str::from(type_name), Str::from(name)))
-    }
-
     fn error(&self, error: Error) -> ConfigError {
         map_error(&self.files, error)
     }

@@ -651,7 +651,9 @@ impl<'a> Env<'a> {
             && self.this.len() == 1
             && !self.locals.iter().any(|(k, _)| k == &var.name)
         {
-            let this = self.this.last_mut().expect("object body has a this");
+            let Some(this) = self.this.last_mut() else {
+                return Err(Error::script("Expression cannot be assigned to.", span).into());
+            };
             let mut root = this.get(&var.name).cloned().unwrap_or_else(|| {
                 if path.is_empty() {
                     Value::Null
@@ -864,7 +866,9 @@ fn compound(op: AssignOp, old: Value, new: Value, span: Span) -> Result<Value, F
 }
 
 fn set_path(root: &mut Value, path: &[Value], op: AssignOp, value: Value, span: Span) -> R {
-    let (key, rest) = path.split_first().expect("set_path needs a key");
+    let Some((key, rest)) = path.split_first() else {
+        return Err(Error::script("Expression cannot be assigned to.", span).into());
+    };
     match root {
         Value::Dict(d) => {
             let d = Arc::make_mut(d);

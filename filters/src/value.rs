@@ -169,6 +169,34 @@ impl Value {
         }
     }
 
+    /// Exact structural equality: same variant and same contents (`null` and `""` differ,
+    /// `1` and `true` differ); functions, types and objects by identity. What change
+    /// detection needs, as opposed to the language's [`Value::loose_eq`].
+    pub fn same(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Number(a), Number(b)) => a == b,
+            (String(a), String(b)) => a == b,
+            (Array(a), Array(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.same(y)))
+            }
+            (Dict(a), Dict(b)) => {
+                Arc::ptr_eq(a, b)
+                    || (a.len() == b.len()
+                        && a.iter()
+                            .zip(b.iter())
+                            .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb)))
+            }
+            (Function(a), Function(b)) => Arc::ptr_eq(a, b),
+            (Type(a), Type(b)) => std::ptr::eq(a.0, b.0),
+            (Object(a), Object(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// Icinga's `operator==`.
     pub fn loose_eq(&self, other: &Value) -> bool {
         use Value::*;

@@ -72,8 +72,3 @@ pub fn targets(
 pub fn unknown(name: &str) -> ApiError {
     ApiError::not_found(format!("Action '{name}' does not exist."))
 }
-
-/// Reads a timestamp parameter (Unix seconds).
-pub fn timestamp(params: &Params, key: &str) -> Result<Option<f64>, ApiError> {
-    params.number(key)
-}

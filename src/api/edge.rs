@@ -21,32 +21,8 @@ use crate::auth::ApiUser;
 /// The request body as routes see it: bounded by the user's body limit.
 pub type Body = Limited<Incoming>;
 
-/// The routed service (warp's), as the edge calls it.
-pub trait RouteService:
-    tower_service::Service<
-        Request<Body>,
-        Response = Response,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<T> RouteService for T where
-    T: tower_service::Service<
-            Request<Body>,
-            Response = Response,
-            Error = Infallible,
-            Future: Send + 'static,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
+/// The routes, as the edge calls them.
+pub type Routes = warp::filters::BoxedFilter<(Response,)>;
 
 /// The authenticated caller, available to handlers as a request extension.
 #[derive(Clone, Debug)]
@@ -56,10 +32,10 @@ pub struct Session {
 }
 
 /// Handles one request.
-pub fn handle<S: RouteService>(
+pub fn handle(
     state: Arc<State>,
     peer: Arc<Peer>,
-    mut service: S,
+    routes: Routes,
     mut req: Request<Incoming>,
 ) -> impl Future<Output = Result<Response, Infallible>> + Send {
     let started = Instant::now();
@@ -79,7 +55,10 @@ pub fn handle<S: RouteService>(
         .get::<Session>()
         .map(|s| s.user.name.clone());
     let routed = match admitted {
-        None => Ok(service.call(limit_body(req))),
+        None => Ok(tower_service::Service::call(
+            &mut warp::service(routes),
+            limit_body(req),
+        )),
         Some(res) => Err(res),
     };
     async move {

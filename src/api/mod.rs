@@ -63,7 +63,6 @@ pub async fn serve(
     tracker: TaskTracker,
 ) {
     let routes = routes::routes(state.clone());
-    let service = warp::service(routes);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -91,25 +90,23 @@ pub async fn serve(
         }
         let state = state.clone();
         let acceptor = acceptor.clone();
-        let service = service.clone();
+        let routes = routes.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let _permit = permit;
-            connection(state, tcp, addr, acceptor, service, shutdown).await;
+            connection(state, tcp, addr, acceptor, routes, shutdown).await;
         });
     }
 }
 
-async fn connection<S>(
+async fn connection(
     state: Arc<State>,
     tcp: TcpStream,
     addr: SocketAddr,
     acceptor: TlsAcceptor,
-    service: S,
+    routes: edge::Routes,
     shutdown: CancellationToken,
-) where
-    S: edge::RouteService,
-{
+) {
     let _open = state.connection_opened();
     let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -142,7 +139,7 @@ async fn connection<S>(
         cert_user,
     });
     let svc = hyper::service::service_fn(move |req| {
-        edge::handle(state.clone(), peer.clone(), service.clone(), req)
+        edge::handle(state.clone(), peer.clone(), routes.clone(), req)
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, LINK};
 use http::{Method, StatusCode};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 use warp::reply::Response;
 
 use super::error::ApiError;
@@ -99,7 +99,7 @@ fn query(
         let items: Vec<Json> = job.items().collect();
         reply::results(items, true)
     } else {
-        warp::reply::stream(futures_util::stream::iter(job)).into_response_with_json()
+        json_stream(job)
     };
     if paged {
         let h = res.headers_mut();
@@ -128,17 +128,12 @@ fn query(
     Ok(res)
 }
 
-trait JsonContent {
-    fn into_response_with_json(self) -> Response;
-}
-
-impl<R: warp::Reply> JsonContent for R {
-    fn into_response_with_json(self) -> Response {
-        let mut res = self.into_response();
-        res.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        res
-    }
+/// A streamed body, labelled as JSON.
+fn json_stream(job: Dump) -> Response {
+    let mut res = warp::Reply::into_response(warp::reply::stream(futures_util::stream::iter(job)));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
 }
 
 /// A query's results, serialised lazily in chunks.
@@ -225,32 +220,8 @@ async fn create(
         // Icinga checks this outside the handler: the generic 404.
         return Err(ApiError::no_route(path));
     }
-    let templates = match params.raw("templates") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(a)) => a
-            .iter()
-            .map(|t| t.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "Invalid type for 'templates': an array of strings is required.",
-                )
-            })?,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Invalid type for 'templates' attribute specified. Array type is required.",
-            ))
-        }
-    };
-    let attrs = match params.raw("attrs") {
-        None | Some(Json::Null) => Map::new(),
-        Some(Json::Object(m)) => m.clone(),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Invalid type for 'attrs' attribute specified. Dictionary type is required.",
-            ))
-        }
-    };
+    let templates = params.string_list("templates")?.unwrap_or_default();
+    let attrs = params.dict("attrs")?.unwrap_or_default();
     let ignore_on_error = params.flag("ignore_on_error");
     let verbose = params.flag("verbose");
     let result = writer::create(
@@ -316,28 +287,8 @@ async fn modify(
     params: &Params,
     pretty: bool,
 ) -> Result<Response, ApiError> {
-    let attrs = match params.raw("attrs") {
-        None | Some(Json::Null) => None,
-        Some(Json::Object(m)) => Some(m.clone()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Invalid type for 'attrs' attribute specified. Dictionary type is required.",
-            ))
-        }
-    };
-    let restore = match params.raw("restore_attrs") {
-        None | Some(Json::Null) => None,
-        Some(Json::Array(a)) => Some(
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect::<Vec<_>>(),
-        ),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Invalid type for 'restore_attrs' attribute specified. Array type is required.",
-            ))
-        }
-    };
+    let attrs = params.dict("attrs")?;
+    let restore = params.string_list("restore_attrs")?;
     if attrs.is_none() && restore.is_none() {
         return Err(ApiError::bad_request(
             "Missing both 'attrs' and 'restore_attrs'. Or is this a POST query and you missed adding a 'X-HTTP-Method-Override: GET' header?",

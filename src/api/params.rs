@@ -138,6 +138,40 @@ impl Params {
         }
     }
 
+    /// An array of strings (`templates`, `restore_attrs`).
+    ///
+    /// # Errors
+    /// 400 for a non-array, or an array with other elements.
+    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let Some(items) = self.array(key)? else {
+            return Ok(None);
+        };
+        items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid type for '{key}': an array of strings is required."
+                ))
+            })
+    }
+
+    /// A dictionary parameter (`attrs`).
+    ///
+    /// # Errors
+    /// 400 `Invalid type for '<key>' attribute specified. Dictionary type is required.`
+    pub fn dict(&self, key: &str) -> Result<Option<Map<String, Json>>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::Object(m)) => Ok(Some(m.clone())),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "Invalid type for '{key}' attribute specified. Dictionary type is required."
+            ))),
+        }
+    }
+
     /// An array of strings, or a single string as a one-element array.
     pub fn strings(&self, key: &str) -> Vec<String> {
         match self.0.get(key) {

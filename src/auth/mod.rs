@@ -28,17 +28,6 @@ pub struct ApiUser {
 }
 
 impl ApiUser {
-    /// A user with every permission and no password (tests, the console).
-    pub fn root_for_tests() -> ApiUser {
-        ApiUser {
-            name: "root".into(),
-            password: None,
-            client_cn: None,
-            permissions: Permissions::all(),
-            limiter: None,
-        }
-    }
-
     /// The request body limit: 512 MiB for users allowed to upload configuration, 1 MiB
     /// for everyone else (Icinga's rule).
     pub fn body_limit(&self) -> usize {
@@ -97,10 +86,6 @@ impl Users {
             users.by_name.insert(user.name.clone(), user);
         }
         Ok(users)
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Arc<ApiUser>> {
-        self.by_name.get(name)
     }
 
     /// The user a verified client certificate CN maps to.

@@ -264,12 +264,6 @@ impl Registry {
         t.index.get(name).map(|&i| &t.values[i])
     }
 
-    /// A template by type and name.
-    pub fn template(&self, type_name: &str, name: &str) -> Option<&Arc<Object>> {
-        let t = self.templates.get(type_name)?;
-        t.index.get(name).map(|&i| &t.list[i])
-    }
-
     /// All objects of a type, by name.
     pub fn objects(&self, type_name: &str) -> std::slice::Iter<'_, Arc<Object>> {
         self.objects
@@ -383,6 +377,12 @@ impl Object {
     /// A runtime attribute of a host or service (`state`, `last_check_result`, …).
     pub fn runtime_value(&self, field: &str) -> Option<Value> {
         let rt = self.runtime.as_ref()?.get();
+        self.runtime_field(&rt, field)
+    }
+
+    /// A runtime attribute from a state already read (one read per object when many
+    /// attributes are shown).
+    pub fn runtime_field(&self, rt: &CheckableState, field: &str) -> Option<Value> {
         let is_host = self.type_info.name == "Host";
         let n = |x: f64| Some(Value::Number(x));
         match field {

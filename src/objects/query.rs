@@ -8,11 +8,12 @@ use std::sync::Arc;
 use filters::{Dict, Program, Scope, Str, Value};
 use serde_json::{json, Map, Value as Json};
 
-use super::types::{navigation_name, TypeInfo};
+use super::types::{navigation_name, Field, TypeInfo};
 use super::{Object, Registry};
 use crate::api::error::ApiError;
 use crate::api::params::Params;
 use crate::auth::Grant;
+use crate::processor::state::CheckableState;
 
 /// What a filter over objects of one type sees: the object as `<type>` and `obj`, its
 /// navigation targets (`host`, `check_command`, …), the `filter_vars`, and
@@ -407,9 +408,10 @@ impl Output<'_> {
         let attrs = match &shape.attrs {
             None => Json::Object(all_attrs(object, self.zone)),
             Some(names) => {
+                let rt = runtime(object);
                 let mut m = Map::new();
                 for n in names {
-                    match attr(object, n, self.zone) {
+                    match attr_in(object, n, self.zone, rt.as_deref()) {
                         Some(v) => {
                             m.insert(n.clone(), v);
                         }
@@ -436,12 +438,17 @@ impl Output<'_> {
             }
             let value = match sel {
                 None => Json::Object(all_attrs(&target, self.zone)),
-                Some(names) => Json::Object(
-                    names
-                        .iter()
-                        .filter_map(|n| Some((n.clone(), attr(&target, n, self.zone)?)))
-                        .collect(),
-                ),
+                Some(names) => {
+                    let rt = runtime(&target);
+                    Json::Object(
+                        names
+                            .iter()
+                            .filter_map(|n| {
+                                Some((n.clone(), attr_in(&target, n, self.zone, rt.as_deref())?))
+                            })
+                            .collect(),
+                    )
+                }
             };
             joins.insert(join.clone(), value);
         }
@@ -482,16 +489,22 @@ fn location(object: &Object) -> Json {
     })
 }
 
+/// The runtime state of an object, read once for all the attributes shown.
+fn runtime(object: &Object) -> Option<Arc<CheckableState>> {
+    object.runtime.as_ref().map(|r| r.get())
+}
+
 /// Every user-visible attribute of an object.
 pub fn all_attrs(object: &Object, zone: &str) -> Map<String, Json> {
+    let rt = runtime(object);
     let mut m = Map::new();
     for t in object.type_info.lineage() {
         for f in &t.fields {
-            if f.no_user_view {
-                continue;
-            }
-            if let Some(v) = attr(object, f.name, zone) {
-                m.insert(f.name.to_string(), v);
+            if !f.no_user_view {
+                m.insert(
+                    f.name.to_string(),
+                    field_value(object, f, zone, rt.as_deref()),
+                );
             }
         }
     }
@@ -501,10 +514,19 @@ pub fn all_attrs(object: &Object, zone: &str) -> Map<String, Json> {
 
 /// One attribute as the API shows it; `None` when the type has no such field (or the
 /// field is hidden).
-pub fn attr(object: &Object, name: &str, zone: &str) -> Option<Json> {
-    let v = match name {
+fn attr_in(object: &Object, name: &str, zone: &str, rt: Option<&CheckableState>) -> Option<Json> {
+    if name == "type" {
+        return Some(json!(object.type_info.name));
+    }
+    let field = object.type_info.field(name)?;
+    (!field.no_user_view).then(|| field_value(object, field, zone, rt))
+}
+
+/// The value of a field: the object's own attributes, its runtime state, the type's
+/// default.
+fn field_value(object: &Object, field: &Field, zone: &str, rt: Option<&CheckableState>) -> Json {
+    match field.name {
         "__name" => json!(object.name.to_string()),
-        "type" => json!(object.type_info.name),
         "package" => json!(object.package.to_string()),
         "version" => json!(object.version),
         "source_location" => location(object),
@@ -518,19 +540,18 @@ pub fn attr(object: &Object, name: &str, zone: &str) -> Option<Json> {
             Some(d) if !d.is_empty() => d.to_serde(),
             _ => json!(object.string("name")),
         },
-        _ => {
-            let field = object.type_info.field(name)?;
-            if field.no_user_view {
-                return None;
-            }
-            match object.attrs.get(name) {
-                Some(v) => v.to_serde(),
-                None => match object.runtime_value(name) {
-                    Some(v) => v.to_serde(),
-                    None => field.default.clone(),
-                },
-            }
-        }
-    };
-    Some(v)
+        name => match (object.attrs.get(name), rt) {
+            (Some(v), _) => v.to_serde(),
+            // The check result document serialises straight from its typed form.
+            (None, Some(rt)) if name == "last_check_result" => rt
+                .last_check_result
+                .as_ref()
+                .and_then(|r| serde_json::to_value(&**r).ok())
+                .unwrap_or(Json::Null),
+            (None, Some(rt)) => object
+                .runtime_field(rt, name)
+                .map_or_else(|| field.default.clone(), |v| v.to_serde()),
+            (None, None) => field.default.clone(),
+        },
+    }
 }

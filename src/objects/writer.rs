@@ -347,7 +347,7 @@ fn change(
             let orig_sub = lookup(&orig, &path[1..]);
             let mut cur = values.get(top).cloned().unwrap_or_default();
             set_path(&mut cur, &path[1..], orig_sub);
-            let same = cur.loose_eq(&orig);
+            let same = cur.same(&orig);
             values.insert(top.into(), cur);
             if same {
                 original.remove(top);
@@ -403,7 +403,7 @@ fn same_dict(a: &Dict, b: &Dict) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b.iter())
-            .all(|((ka, va), (kb, vb))| ka == kb && va.to_json() == vb.to_json())
+            .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
 }
 
 fn set_or_remove(d: &mut Dict, key: &str, v: Value) {

@@ -31,7 +31,12 @@ pub struct Options {
     pub listen: Option<SocketAddr>,
     /// The node name (certificate CN, `NodeName`); the host name when absent.
     pub node_name: Option<String>,
+    /// Events kept in the journal for resuming streams.
+    pub event_retention: u64,
 }
+
+/// Events kept in the journal by default (about 50 MB of check results).
+pub const DEFAULT_EVENT_RETENTION: u64 = 100_000;
 
 impl Options {
     pub fn node_name(&self) -> String {
@@ -159,7 +164,7 @@ pub struct State {
     pub node_name: String,
     pub pid: u32,
     pub program_start: f64,
-    registry: RwLock<Arc<Registry>>,
+    registry: Arc<RwLock<Arc<Registry>>>,
     /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s).
     pub library: Arc<filters::config::Library>,
     users: RwLock<Arc<Users>>,
@@ -200,7 +205,16 @@ impl State {
 
     /// Publishes a new object snapshot (after its changes are durable).
     pub fn publish(&self, registry: Registry) {
-        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        (self.installer(registry))();
+    }
+
+    /// Publishes `registry` when called: the store runs it right after the commit that
+    /// makes the snapshot durable, before the commit's events go out.
+    pub fn installer(&self, registry: Registry) -> Box<dyn FnOnce() + Send> {
+        let slot = self.registry.clone();
+        Box::new(move || {
+            *slot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        })
     }
 
     pub fn open_connections(&self) -> usize {
@@ -303,7 +317,12 @@ impl App {
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
         let node_name = opts.node_name();
         let mut loaded = load_config(&opts.config_dir(), &node_name)?;
-        let (store, mut contents) = crate::store::Store::open(&opts.data_dir.join("state.redb"))?;
+        let bus = Arc::new(crate::bus::Bus::new());
+        let (store, mut contents) = crate::store::Store::open(
+            &opts.data_dir.join("state.redb"),
+            bus.clone(),
+            opts.event_retention,
+        )?;
         let restored = contents.api_objects.len();
         let states = std::mem::take(&mut contents.states);
         for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
@@ -311,9 +330,7 @@ impl App {
         }
         restore_states(&loaded.registry, states);
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
-        let bus = Arc::new(crate::bus::Bus::new());
-        let (processor, _) =
-            crate::processor::Processor::spawn(store.clone(), bus.clone(), schedule_tx.clone());
+        let (processor, _) = crate::processor::Processor::spawn(store.clone(), schedule_tx.clone());
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
             .listen
@@ -331,7 +348,7 @@ impl App {
                 loaded.listener.auth_failure_limit,
                 loaded.listener.auth_block_duration,
             ),
-            registry: RwLock::new(Arc::new(loaded.registry)),
+            registry: Arc::new(RwLock::new(Arc::new(loaded.registry))),
             library: Arc::new(loaded.library),
             users: RwLock::new(Arc::new(loaded.users)),
             listener: loaded.listener,

@@ -39,6 +39,9 @@ struct Dirs {
     /// The node name (certificate CN). Default: the host name.
     #[arg(long)]
     node_name: Option<String>,
+    /// Events kept in the journal for resuming event streams (`Last-Event-ID`, `since`).
+    #[arg(long, default_value_t = auspex::app::DEFAULT_EVENT_RETENTION, env = "AUSPEX_EVENT_RETENTION")]
+    event_retention: u64,
 }
 
 impl Dirs {
@@ -48,6 +51,7 @@ impl Dirs {
             data_dir: self.data_dir.clone(),
             listen,
             node_name: self.node_name.clone(),
+            event_retention: self.event_retention,
         }
     }
 }

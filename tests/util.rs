@@ -50,6 +50,7 @@ impl Server {
             data_dir: data_dir.clone(),
             listen: Some("127.0.0.1:0".parse().unwrap()),
             node_name: Some("localhost".into()),
+            event_retention: 1000,
         };
         app::setup(&opts, false).unwrap();
         let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();

@@ -1,9 +1,16 @@
-//! The event bus: every state change the processor commits is published here once,
-//! serialised once, with a monotonically increasing id; subscribers share the bytes.
+//! The event bus: every change the processor or the object writer commits is published
+//! here once, serialised once, with a monotonically increasing id; subscribers share the
+//! bytes.
+//!
+//! Ids are assigned by the store's writer thread when it appends the events to the
+//! durable journal, and it publishes them after the commit, in id order: a subscriber
+//! never sees an event that a crash could take back, and ids have no gaps or reordering.
+//! The journal ([`crate::store::Store::events_after`]) serves resumes and subscribers that
+//! fell behind.
 //!
 //! The broadcast channel is bounded: a subscriber that falls behind by more than
-//! [`CAPACITY`] events sees `Lagged(n)` and decides what to tell its client (the streams
-//! of `/v1/events` do that); publishing never waits for a subscriber.
+//! [`CAPACITY`] events sees `Lagged(n)` and catches up from the journal; publishing never
+//! waits for a subscriber.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -13,13 +20,41 @@ use serde_json::Value as Json;
 
 use tokio::sync::broadcast;
 
-/// Events kept for slow subscribers before they lag.
-pub const CAPACITY: usize = 65_536;
+/// Events kept in memory for slow subscribers before they lag.
+pub const CAPACITY: usize = 16_384;
+
+/// Every event type Icinga streams (spec §8.3).
+pub const KINDS: [&str; 15] = [
+    "AcknowledgementCleared",
+    "AcknowledgementSet",
+    "CheckResult",
+    "CommentAdded",
+    "CommentRemoved",
+    "DowntimeAdded",
+    "DowntimeRemoved",
+    "DowntimeStarted",
+    "DowntimeTriggered",
+    "Flapping",
+    "Notification",
+    "ObjectCreated",
+    "ObjectDeleted",
+    "ObjectModified",
+    "StateChange",
+];
+
+/// The static name of an event type, for events read back from the journal.
+pub fn kind(name: &str) -> &'static str {
+    KINDS
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("Unknown")
+}
 
 /// One published event.
 #[derive(Debug)]
 pub struct Event {
-    /// Monotonically increasing, starting at 1.
+    /// Monotonically increasing, starting at 1, never reused (also across restarts).
     pub id: u64,
     /// The Icinga event type (`CheckResult`, `StateChange`, …).
     pub kind: &'static str,
@@ -31,6 +66,15 @@ pub struct Event {
 }
 
 impl Event {
+    pub fn new(id: u64, kind: &'static str, json: Bytes) -> Event {
+        Event {
+            id,
+            kind,
+            json,
+            value: OnceLock::new(),
+        }
+    }
+
     /// The event as the DSL sees it.
     pub fn value(&self) -> &filters::Value {
         self.value.get_or_init(|| {
@@ -41,10 +85,13 @@ impl Event {
     }
 }
 
+/// An event waiting for its commit: the id comes with the journal append.
+pub type Pending = (&'static str, Bytes);
+
 /// The bus.
 pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
-    next_id: AtomicU64,
+    last_id: AtomicU64,
 }
 
 impl Default for Bus {
@@ -58,25 +105,33 @@ impl Bus {
         let (tx, _) = broadcast::channel(CAPACITY);
         Bus {
             tx,
-            next_id: AtomicU64::new(1),
+            last_id: AtomicU64::new(0),
         }
     }
 
-    /// Publishes an event already serialised (an object with `type` and `timestamp`).
-    pub fn publish(&self, kind: &'static str, json: Bytes) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let event = Arc::new(Event {
-            id,
-            kind,
-            json,
-            value: OnceLock::new(),
-        });
+    /// Publishes a committed event; only the store's writer calls this, in id order.
+    pub(crate) fn publish(&self, event: Arc<Event>) {
+        self.last_id.store(event.id, Ordering::Release);
         // No subscribers is fine: nobody is listening.
         let _ = self.tx.send(event);
-        id
+    }
+
+    /// Sets the last id at startup (from the journal).
+    pub(crate) fn start_after(&self, id: u64) {
+        self.last_id.store(id, Ordering::Release);
+    }
+
+    /// The id of the last published event (0 before the first).
+    pub fn last_id(&self) -> u64 {
+        self.last_id.load(Ordering::Acquire)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
+    }
+
+    /// Subscribers currently attached.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
     }
 }

@@ -14,7 +14,8 @@ use serde_json::{json, Map, Value as Json};
 use super::types::TypeInfo;
 use super::{Object, Registry};
 use crate::app::{now, State};
-use crate::store::{self, Contents, Op};
+use crate::bus::Pending;
+use crate::store::{self, Commit, Contents, Op};
 
 /// Attributes the API never sets: they describe the object itself.
 const INTERNAL: &[&str] = &[
@@ -204,42 +205,46 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
     )
     .map_err(|e| vec![e])?;
     let record = json!({ "templates": req.templates, "attrs": req.attrs });
-    state
-        .store
-        .commit(vec![Op::PutObject {
-            key: store::key(req.type_info.name, &req.name),
-            value: record,
-        }])
-        .await
-        .map_err(|e| vec![format!("Error: The object could not be stored: {e}")])?;
     let mut next = (*current).clone();
-    let mut created = vec![(object.type_info.name, object.name.clone())];
+    let mut events = vec![object_event(
+        "ObjectCreated",
+        object.type_info.name,
+        &object.name,
+    )];
     next.insert(Arc::new(object));
     for a in applied {
         if next.get(a.type_info.name, &a.name).is_none() {
-            created.push((a.type_info.name, a.name.clone()));
+            events.push(object_event("ObjectCreated", a.type_info.name, &a.name));
             next.insert(Arc::new(a));
         }
     }
-    state.publish(next);
-    for (t, n) in created {
-        object_event(state, "ObjectCreated", t, &n);
-    }
+    state
+        .store
+        .commit_with(Commit {
+            ops: vec![Op::PutObject {
+                key: store::key(req.type_info.name, &req.name),
+                value: record,
+            }],
+            events,
+            then: Some(state.installer(next)),
+        })
+        .await
+        .map_err(|e| vec![format!("Error: The object could not be stored: {e}")])?;
     Ok(())
 }
 
 /// `ObjectCreated`, `ObjectModified`, `ObjectDeleted` (spec §8.3): type and full name.
-fn object_event(state: &State, kind: &'static str, type_name: &str, name: &str) {
+fn object_event(kind: &'static str, type_name: &str, name: &str) -> Pending {
     let body = json!({
         "type": kind,
         "timestamp": now(),
         "object_type": type_name,
         "object_name": name,
     });
-    state.bus.publish(
+    (
         kind,
         bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-    );
+    )
 }
 
 /// `POST /v1/objects/<type>[/<name>]` for each selected object; returns the result items.
@@ -304,7 +309,12 @@ pub async fn modify(
             })),
         }
     }
-    if let Err(e) = state.store.commit(ops).await {
+    let events = changed_objects
+        .iter()
+        .map(|(t, n)| object_event("ObjectModified", t, n))
+        .collect();
+    let then = (!changed_objects.is_empty()).then(|| state.installer(next));
+    if let Err(e) = state.store.commit_with(Commit { ops, events, then }).await {
         // Nothing was applied: every changed item fails.
         for r in &mut results {
             if r["changed"] == true {
@@ -314,12 +324,6 @@ pub async fn modify(
             }
         }
         return results;
-    }
-    if !changed_objects.is_empty() {
-        state.publish(next);
-        for (t, n) in changed_objects {
-            object_event(state, "ObjectModified", t, &n);
-        }
     }
     results
 }
@@ -506,7 +510,16 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
         }
         results.push(item(200, "Object was deleted.", Vec::new()));
     }
-    if let Err(e) = state.store.commit(ops).await {
+    let events = deleted
+        .iter()
+        .map(|(t, n)| object_event("ObjectDeleted", t, n))
+        .collect();
+    let commit = Commit {
+        ops,
+        events,
+        then: Some(state.installer(next)),
+    };
+    if let Err(e) = state.store.commit_with(commit).await {
         for r in &mut results {
             if r["code"] == 200 {
                 r["code"] = json!(500);
@@ -515,10 +528,6 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
             }
         }
         return results;
-    }
-    state.publish(next);
-    for (t, n) in deleted {
-        object_event(state, "ObjectDeleted", t, &n);
     }
     results
 }

@@ -16,9 +16,9 @@ use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::now;
-use crate::bus::Bus;
+use crate::bus::Pending;
 use crate::objects::Object;
-use crate::store::{self, Op};
+use crate::store::{self, Commit, Op};
 use state::{CheckableState, HARD, SOFT};
 
 /// Commands waiting for the processor at most; submitters wait beyond (backpressure).
@@ -90,11 +90,10 @@ impl Processor {
     /// scheduler's queue).
     pub fn spawn(
         store: store::Store,
-        bus: Arc<Bus>,
         schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
     ) -> (Processor, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(rx, store, bus, schedule));
+        let handle = tokio::spawn(run(rx, store, schedule));
         (Processor { tx }, handle)
     }
 
@@ -140,7 +139,6 @@ impl Processor {
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     store: store::Store,
-    bus: Arc<Bus>,
     schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -150,7 +148,7 @@ async fn run(
         let mut changed: HashMap<usize, (Arc<Object>, CheckableState)> = HashMap::new();
         let mut answers: Vec<(Reply, Result<Processed, Refused>)> = Vec::new();
         // Events in the order their results were applied, published after the commit.
-        let mut events: Vec<(&'static str, bytes::Bytes)> = Vec::new();
+        let mut events: Vec<Pending> = Vec::new();
         for cmd in batch.drain(..) {
             let object = match &cmd {
                 Command::Result { object, .. } | Command::Reschedule { object, .. } => {
@@ -198,20 +196,32 @@ async fn run(
                 value: serde_json::to_vec(s).unwrap_or_default(),
             })
             .collect();
-        if let Err(e) = store.commit(ops).await {
+        let mut due = Vec::with_capacity(changed.len());
+        let mut cells = Vec::with_capacity(changed.len());
+        for (object, st) in changed.into_values() {
+            due.push((object.clone(), st.next_check));
+            if let Some(cell) = object.runtime.clone() {
+                cells.push((cell, Arc::new(st)));
+            }
+        }
+        // The new states become visible right after the commit, before the events.
+        let then = Box::new(move || {
+            for (cell, st) in cells {
+                cell.set(st);
+            }
+        });
+        let commit = Commit {
+            ops,
+            events,
+            then: Some(then),
+        };
+        if let Err(e) = store.commit_with(commit).await {
             for (reply, _) in answers {
                 let _ = reply.send(Err(Refused::Store(e.clone())));
             }
             continue;
         }
-        for (kind, body) in events {
-            bus.publish(kind, body);
-        }
-        for (object, st) in changed.into_values() {
-            let next = st.next_check;
-            if let Some(cell) = &object.runtime {
-                cell.set(Arc::new(st));
-            }
+        for (object, next) in due {
             let _ = schedule.send((object, next));
         }
         for (reply, outcome) in answers {
@@ -264,7 +274,7 @@ fn emit(
     t: &state::Transition,
     flapping_changed: bool,
     settings: state::flapping::Settings,
-    events: &mut Vec<(&'static str, bytes::Bytes)>,
+    events: &mut Vec<Pending>,
 ) {
     let ts = now();
     let host_name = o.string("host_name");
@@ -365,7 +375,7 @@ fn apply_result(
     o: &Object,
     st: &mut CheckableState,
     input: &CheckInput,
-    events: &mut Vec<(&'static str, bytes::Bytes)>,
+    events: &mut Vec<Pending>,
 ) -> Result<Processed, Refused> {
     let t_now = now();
     if let Some(prev) = &st.last_check_result {

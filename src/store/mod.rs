@@ -17,8 +17,13 @@
 //! - `checkable_state`: `"<Type>\0<name>"` → the runtime state of a host or service
 //!   (state, state type, attempt, last check result, next check, …), written with every
 //!   processed result before it is acknowledged.
+//! - `events`: event id (u64) → `<type>\n<json>`: the event journal. The writer thread
+//!   assigns each committed event the next id, appends it in the same transaction as the
+//!   change that caused it, and after the commit publishes it on the bus. The newest
+//!   `retention` events are kept; older ones are trimmed in the same transaction.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 
 use anyhow::{Context, Result};
@@ -27,9 +32,12 @@ use redb::{Database, ReadableTable, TableDefinition};
 use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
+use crate::bus::{Bus, Event, Pending};
+
 const API_OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_objects");
 const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified_attributes");
 const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("checkable_state");
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
@@ -73,8 +81,28 @@ pub fn split_key(key: &str) -> Option<(&str, &str)> {
     key.split_once('\0')
 }
 
+/// A change to commit: records, the events it causes, and what makes it visible.
+#[derive(Default)]
+pub struct Commit {
+    pub ops: Vec<Op>,
+    /// Appended to the journal in the same transaction, published after it.
+    pub events: Vec<Pending>,
+    /// Runs after the commit and before the events are published: makes the change
+    /// visible to readers (a subscriber reacting to an event finds the new state).
+    pub then: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Commit {
+    pub fn ops(ops: Vec<Op>) -> Commit {
+        Commit {
+            ops,
+            ..Commit::default()
+        }
+    }
+}
+
 struct Job {
-    ops: Vec<Op>,
+    commit: Commit,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -91,17 +119,20 @@ pub struct Contents {
 #[derive(Clone)]
 pub struct Store {
     tx: Sender<Job>,
+    /// Read by journal readers (MVCC: never blocks the writer).
+    db: Arc<Database>,
     /// Fires when the writer thread has closed the database (every handle dropped).
     closed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Store {
-    /// Opens (or creates) the database and starts the writer thread. Returns the handle
-    /// and everything stored.
+    /// Opens (or creates) the database and starts the writer thread, which publishes
+    /// committed events on `bus` and keeps the newest `retention` of them. Returns the
+    /// handle and everything stored.
     ///
     /// # Errors
     /// The file cannot be opened or read.
-    pub fn open(path: &Path) -> Result<(Store, Contents)> {
+    pub fn open(path: &Path, bus: Arc<Bus>, retention: u64) -> Result<(Store, Contents)> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -112,20 +143,57 @@ impl Store {
             txn.open_table(API_OBJECTS)?;
             txn.open_table(MODIFIED)?;
             txn.open_table(STATES)?;
+            txn.open_table(EVENTS)?;
             txn.commit()?;
         }
         let contents = read(&db)?;
+        let last_id = {
+            let txn = db.begin_read()?;
+            let events = txn.open_table(EVENTS)?;
+            let last = events.last()?.map_or(0, |(k, _)| k.value());
+            last
+        };
+        bus.start_after(last_id);
+        let db = Arc::new(db);
+        let journal = Journal {
+            bus,
+            next_id: last_id + 1,
+            retention: retention.max(1),
+        };
         let (tx, rx) = bounded(QUEUE);
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
+        let writer_db = db.clone();
         thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                writer(db, rx);
-                // `db` is dropped: the file is closed cleanly (no repair at next open).
+                writer(writer_db, rx, journal);
+                // The last `Arc<Database>` closes the file cleanly (no repair at next
+                // open).
                 let _ = closed_tx.send(true);
             })
             .context("starting the store writer")?;
-        Ok((Store { tx, closed }, contents))
+        Ok((Store { tx, db, closed }, contents))
+    }
+
+    /// Up to `limit` journal events with ids above `after`, oldest first, and the id of
+    /// the oldest event still kept (0 when the journal is empty).
+    ///
+    /// # Errors
+    /// The journal cannot be read.
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<(Vec<Arc<Event>>, u64)> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EVENTS)?;
+        let oldest = table.first()?.map_or(0, |(k, _)| k.value());
+        let mut out = Vec::new();
+        for row in table.range(after.saturating_add(1)..)?.take(limit) {
+            let (k, v) = row?;
+            let raw = v.value();
+            let split = raw.iter().position(|b| *b == b'\n').unwrap_or(raw.len());
+            let kind = crate::bus::kind(std::str::from_utf8(&raw[..split]).unwrap_or(""));
+            let json = bytes::Bytes::copy_from_slice(raw.get(split + 1..).unwrap_or_default());
+            out.push(Arc::new(Event::new(k.value(), kind, json)));
+        }
+        Ok((out, oldest))
     }
 
     /// Resolves once every handle is gone and the database is closed.
@@ -141,11 +209,23 @@ impl Store {
     /// # Errors
     /// The commit failed (the change must then not be acknowledged).
     pub async fn commit(&self, ops: Vec<Op>) -> Result<(), String> {
-        if ops.is_empty() {
+        self.commit_with(Commit::ops(ops)).await
+    }
+
+    /// Commits a change with its events; returns once it is on disk, visible and its
+    /// events are published.
+    ///
+    /// # Errors
+    /// The commit failed (nothing ran, nothing was published).
+    pub async fn commit_with(&self, commit: Commit) -> Result<(), String> {
+        if commit.ops.is_empty() && commit.events.is_empty() {
+            if let Some(then) = commit.then {
+                then();
+            }
             return Ok(());
         }
         let (done, answer) = oneshot::channel();
-        let job = Job { ops, done };
+        let job = Job { commit, done };
         match self.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
@@ -189,8 +269,15 @@ fn read(db: &Database) -> Result<Contents> {
     Ok(contents)
 }
 
+/// The writer thread's view of the journal.
+struct Journal {
+    bus: Arc<Bus>,
+    next_id: u64,
+    retention: u64,
+}
+
 /// The writer thread: group commit of every waiting batch.
-fn writer(db: Database, rx: Receiver<Job>) {
+fn writer(db: Arc<Database>, rx: Receiver<Job>, mut journal: Journal) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
@@ -199,23 +286,60 @@ fn writer(db: Database, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = apply(&db, &jobs).map_err(|e| {
-            tracing::error!(error = %e, batches = jobs.len(), "Store commit failed.");
-            e.to_string()
-        });
-        for job in jobs {
-            let _ = job.done.send(result.clone());
+        match apply(&db, &jobs, &mut journal) {
+            Ok(events) => {
+                // In commit order: make each change visible, publish its events, answer.
+                let mut events = events.into_iter();
+                for job in jobs {
+                    if let Some(then) = job.commit.then {
+                        then();
+                    }
+                    for event in events.by_ref().take(job.commit.events.len()) {
+                        journal.bus.publish(event);
+                    }
+                    let _ = job.done.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batches = jobs.len(), "Store commit failed.");
+                for job in jobs {
+                    let _ = job.done.send(Err(e.to_string()));
+                }
+            }
         }
     }
 }
 
-fn apply(db: &Database, jobs: &[Job]) -> Result<()> {
+/// Applies every job in one transaction; returns the journaled events in order.
+fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<Event>>> {
     let txn = db.begin_write()?;
+    let mut published = Vec::new();
+    {
+        let mut events = txn.open_table(EVENTS)?;
+        let mut id = journal.next_id;
+        let mut record = Vec::new();
+        for (kind, json) in jobs.iter().flat_map(|j| &j.commit.events) {
+            record.clear();
+            record.extend_from_slice(kind.as_bytes());
+            record.push(b'\n');
+            record.extend_from_slice(json);
+            events.insert(id, record.as_slice())?;
+            published.push(Arc::new(Event::new(id, kind, json.clone())));
+            id += 1;
+        }
+        if id != journal.next_id {
+            // Keep the newest `retention` events.
+            let keep_from = id.saturating_sub(journal.retention);
+            if events.first()?.is_some_and(|(k, _)| k.value() < keep_from) {
+                events.retain_in(..keep_from, |_, _| false)?;
+            }
+        }
+    }
     {
         let mut objects = txn.open_table(API_OBJECTS)?;
         let mut modified = txn.open_table(MODIFIED)?;
         let mut states = txn.open_table(STATES)?;
-        for op in jobs.iter().flat_map(|j| &j.ops) {
+        for op in jobs.iter().flat_map(|j| &j.commit.ops) {
             match op {
                 Op::PutObject { key, value } => {
                     objects.insert(key.as_str(), serde_json::to_vec(value)?.as_slice())?;
@@ -239,7 +363,8 @@ fn apply(db: &Database, jobs: &[Job]) -> Result<()> {
         }
     }
     txn.commit()?;
-    Ok(())
+    journal.next_id += published.len() as u64;
+    Ok(published)
 }
 
 #[cfg(test)]
@@ -252,7 +377,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.redb");
         {
-            let (store, contents) = Store::open(&path).unwrap();
+            let (store, contents) = Store::open(&path, Arc::new(Bus::new()), 10).unwrap();
             assert!(contents.api_objects.is_empty());
             let mut waits = Vec::new();
             for i in 0..50 {
@@ -284,7 +409,7 @@ mod tests {
         // The writer thread of the first handle may still hold the file; wait for it.
         let mut reopened = None;
         for _ in 0..100 {
-            match Store::open(&path) {
+            match Store::open(&path, Arc::new(Bus::new()), 10) {
                 Ok(r) => {
                     reopened = Some(r);
                     break;
@@ -296,5 +421,68 @@ mod tests {
         assert_eq!(contents.api_objects.len(), 49);
         assert_eq!(contents.modified.len(), 1);
         assert_eq!(split_key(&contents.modified[0].0), Some(("Host", "h1")));
+    }
+
+    #[tokio::test]
+    async fn journal_numbers_publishes_trims_and_resumes_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let ev = |n: u32| ("CheckResult", bytes::Bytes::from(format!("{{\"n\":{n}}}")));
+        {
+            let bus = Arc::new(Bus::new());
+            let mut rx = bus.subscribe();
+            let (store, _) = Store::open(&path, bus.clone(), 5).unwrap();
+            for n in 0..4 {
+                store
+                    .commit_with(Commit {
+                        events: vec![ev(2 * n), ev(2 * n + 1)],
+                        ..Commit::default()
+                    })
+                    .await
+                    .unwrap();
+            }
+            let mut seen = Vec::new();
+            while let Ok(e) = rx.try_recv() {
+                seen.push((e.id, e.json.clone()));
+            }
+            assert_eq!(seen.len(), 8);
+            assert!(seen
+                .iter()
+                .enumerate()
+                .all(|(i, (id, json))| *id == i as u64 + 1 && json == &format!("{{\"n\":{i}}}")));
+            assert_eq!(bus.last_id(), 8);
+            // Only the newest five are kept.
+            let (kept, oldest) = store.events_after(0, 100).unwrap();
+            assert_eq!(oldest, 4);
+            assert_eq!(
+                kept.iter().map(|e| e.id).collect::<Vec<_>>(),
+                [4, 5, 6, 7, 8]
+            );
+            assert_eq!(kept[0].kind, "CheckResult");
+            assert_eq!(&kept[0].json[..], b"{\"n\":3}");
+            let (after, _) = store.events_after(6, 1).unwrap();
+            assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), [7]);
+        }
+        let mut reopened = None;
+        for _ in 0..100 {
+            let bus = Arc::new(Bus::new());
+            if let Ok((s, _)) = Store::open(&path, bus.clone(), 5) {
+                reopened = Some((s, bus));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let (store, bus) = reopened.expect("reopen");
+        assert_eq!(bus.last_id(), 8);
+        store
+            .commit_with(Commit {
+                events: vec![ev(8)],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        let (after, _) = store.events_after(8, 10).unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].id, 9, "ids continue after a restart");
     }
 }

@@ -403,5 +403,15 @@ impl App {
         } else {
             tracing::info!("Shut down gracefully.");
         }
+        // The store closes when its last handle goes: wait for that, so that the next
+        // start needs no repair (running checks may hold handles a little longer).
+        let closed = self.state.store.closed();
+        drop(self.state);
+        if tokio::time::timeout(Duration::from_secs(5), closed)
+            .await
+            .is_err()
+        {
+            tracing::warn!("The store was still in use at exit.");
+        }
     }
 }

@@ -42,15 +42,6 @@ pub const KINDS: [&str; 15] = [
     "StateChange",
 ];
 
-/// The static name of an event type, for events read back from the journal.
-pub fn kind(name: &str) -> &'static str {
-    KINDS
-        .iter()
-        .find(|k| **k == name)
-        .copied()
-        .unwrap_or("Unknown")
-}
-
 /// One published event.
 #[derive(Debug)]
 pub struct Event {

@@ -281,19 +281,31 @@ pub fn setup(opts: &Options, demo: bool) -> Result<Option<String>> {
     Ok(password)
 }
 
+type States = Vec<(String, crate::processor::state::CheckableState)>;
+
+/// Parses stored runtime states (on every core).
+fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
+    use rayon::prelude::*;
+    raw.into_par_iter()
+        .filter_map(|(key, value)| {
+            match serde_json::from_slice::<crate::processor::state::CheckableState>(&value) {
+                Ok(st) => Some((key, st)),
+                Err(e) => {
+                    tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 /// Puts stored runtime states into the objects' cells.
-fn restore_states(reg: &Registry, states: Vec<(String, Vec<u8>)>) {
-    for (key, value) in states {
-        let Some((t, n)) = crate::store::split_key(&key) else {
-            continue;
-        };
-        let (Some(object), Ok(st)) = (
-            reg.get(t, n),
-            serde_json::from_slice::<crate::processor::state::CheckableState>(&value),
-        ) else {
-            continue;
-        };
-        if let Some(cell) = &object.runtime {
+fn restore_states(reg: &Registry, states: States) {
+    for (key, st) in states {
+        let cell = crate::store::split_key(&key)
+            .and_then(|(t, n)| reg.get(t, n))
+            .and_then(|o| o.runtime.as_ref());
+        if let Some(cell) = cell {
             cell.set(Arc::new(st));
         }
     }
@@ -315,19 +327,31 @@ impl App {
     pub async fn start(opts: Options) -> Result<App> {
         std::fs::create_dir_all(&opts.data_dir)
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        let started = std::time::Instant::now();
         let node_name = opts.node_name();
-        let mut loaded = load_config(&opts.config_dir(), &node_name)?;
         let bus = Arc::new(crate::bus::Bus::new());
-        let (store, mut contents) = crate::store::Store::open(
-            &opts.data_dir.join("state.redb"),
-            bus.clone(),
-            opts.event_retention,
-        )?;
+        // The store is read while the configuration loads (neither needs the other).
+        let opening = {
+            let path = opts.data_dir.join("state.redb");
+            let (bus, retention) = (bus.clone(), opts.event_retention);
+            std::thread::spawn(move || {
+                let (store, mut contents) = crate::store::Store::open(&path, bus, retention)?;
+                let states = parse_states(std::mem::take(&mut contents.states));
+                anyhow::Ok((store, contents, states))
+            })
+        };
+        let loaded = load_config(&opts.config_dir(), &node_name);
+        let opened = opening
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
+        let mut loaded = loaded?;
+        let (store, contents, states) = opened?;
+        let loaded_at = started.elapsed();
         let restored = contents.api_objects.len();
-        let states = std::mem::take(&mut contents.states);
         for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
             tracing::warn!("{w}");
         }
+        let stored_states = states.len();
         restore_states(&loaded.registry, states);
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
         let (processor, _) = crate::processor::Processor::spawn(store.clone(), schedule_tx.clone());
@@ -381,6 +405,9 @@ impl App {
             services = reg.count("Service"),
             users = state.users().len(),
             api_objects = restored,
+            states = stored_states,
+            load_ms = loaded_at.as_millis() as u64,
+            startup_ms = started.elapsed().as_millis() as u64,
             "Listening for HTTPS API requests."
         );
         Ok(App {

@@ -14,8 +14,10 @@
 //! its file, line and column.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::ast::{DeclKind, Declaration, Include};
 use crate::error::{Error, Span};
@@ -340,14 +342,20 @@ impl Loader {
             let targets: Vec<usize> = (0..out.items.len())
                 .filter(|&i| !out.items[i].template && &*out.items[i].type_name == target_type)
                 .collect();
-            for i in targets {
-                let t = &out.items[i];
-                let host = t
-                    .attrs
-                    .get("host_name")
-                    .and_then(|h| out.get("Host", &h.to_display_string()))
-                    .map(|h| h.attrs.clone());
-                let (items, errs) = library.apply_to(t, host.as_ref());
+            // Rules are evaluated for every target in parallel (they only read), and the
+            // results added in target order, so errors and duplicates come out the same.
+            let applied: Vec<_> = targets
+                .par_iter()
+                .map(|&i| {
+                    let t = &out.items[i];
+                    let host = t
+                        .attrs
+                        .get("host_name")
+                        .and_then(|h| out.get("Host", &h.to_display_string()));
+                    library.apply_to(t, host.map(|h| &h.attrs))
+                })
+                .collect();
+            for (items, errs) in applied {
                 errors.extend(errs);
                 for (item, span) in items {
                     out.push(&library, item, span, &mut errors);
@@ -795,19 +803,23 @@ fn location(path: &Arc<str>, source: &str, span: Span) -> Location {
 #[derive(Default)]
 struct Collected {
     items: Vec<Item>,
-    index: BTreeMap<(Str, Str), usize>,
+    /// Type → name → position.
+    index: HashMap<Str, HashMap<Str, usize>>,
 }
 
 impl Collected {
     fn get(&self, type_name: &str, name: &str) -> Option<&Item> {
-        let i = self.index.get(&(Str::from(type_name), Str::from(name)))?;
+        let i = self.index.get(type_name)?.get(name)?;
         Some(&self.items[*i])
     }
 
     /// Adds `item`, refusing a second object (or template) of the same type and name.
     fn push(&mut self, lib: &Library, item: Item, span: Span, errors: &mut Vec<ConfigError>) {
-        let key = (item.type_name.clone(), item.name.clone());
-        if let Some(&other) = self.index.get(&key) {
+        if let Some(&other) = self
+            .index
+            .get(&*item.type_name)
+            .and_then(|t| t.get(&*item.name))
+        {
             let prev = &self.items[other];
             if prev.template == item.template {
                 let kind = if item.template { "Template" } else { "Object" };
@@ -826,7 +838,10 @@ impl Collected {
                 return;
             }
         }
-        self.index.insert(key, self.items.len());
+        self.index
+            .entry(item.type_name.clone())
+            .or_default()
+            .insert(item.name.clone(), self.items.len());
         self.items.push(item);
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use filters::config::{Item, Location};
 use filters::{Dict, Str, Value};
+use rayon::prelude::*;
 
 use crate::processor::state::CheckableState;
 use types::TypeInfo;
@@ -166,38 +167,50 @@ impl Registry {
         let mut errors = Vec::new();
         let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
         let mut templates: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
-        for item in items {
-            let Some(ti) = types::by_name(&item.type_name).filter(|t| t.name == &*item.type_name)
-            else {
-                errors.push(format!(
-                    "{}:{}: Type '{}' does not exist.",
-                    item.location.path, item.location.first_line, item.type_name
-                ));
-                continue;
-            };
-            if ti.is_abstract {
-                errors.push(format!(
-                    "{}:{}: Type '{}' is abstract and cannot be instantiated.",
-                    item.location.path, item.location.first_line, item.type_name
-                ));
-                continue;
+        // Objects are built on every core (each is independent), then indexed in order.
+        let t_now = crate::app::now();
+        let built: Vec<Result<(bool, Arc<Object>), String>> = items
+            .into_par_iter()
+            .map(|item| {
+                let ti = types::by_name(&item.type_name)
+                    .filter(|t| t.name == &*item.type_name)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}:{}: Type '{}' does not exist.",
+                            item.location.path, item.location.first_line, item.type_name
+                        )
+                    })?;
+                if ti.is_abstract {
+                    return Err(format!(
+                        "{}:{}: Type '{}' is abstract and cannot be instantiated.",
+                        item.location.path, item.location.first_line, item.type_name
+                    ));
+                }
+                let object = Object {
+                    type_info: ti,
+                    name: item.name.clone(),
+                    attrs: intern_keys(item.attrs),
+                    location: item.location,
+                    package: "_etc".into(),
+                    original: Dict::new(),
+                    version: 0.0,
+                    runtime: runtime_for(ti, t_now),
+                };
+                Ok((item.template, Arc::new(object)))
+            })
+            .collect();
+        for b in built {
+            match b {
+                Ok((template, object)) => {
+                    let map = if template {
+                        &mut templates
+                    } else {
+                        &mut objects
+                    };
+                    map.entry(object.type_info.name).or_default().push(object);
+                }
+                Err(e) => errors.push(e),
             }
-            let object = Object {
-                type_info: ti,
-                name: item.name.clone(),
-                attrs: intern_keys(item.attrs),
-                location: item.location,
-                package: "_etc".into(),
-                original: Dict::new(),
-                version: 0.0,
-                runtime: runtime_for(ti, crate::app::now()),
-            };
-            let map = if item.template {
-                &mut templates
-            } else {
-                &mut objects
-            };
-            map.entry(ti.name).or_default().push(Arc::new(object));
         }
         for (t, list) in objects {
             Arc::make_mut(reg.objects.entry(t).or_default()).upsert(list);
@@ -205,14 +218,19 @@ impl Registry {
         for (t, list) in templates {
             Arc::make_mut(reg.templates.entry(t).or_default()).upsert(list);
         }
-        for object in reg.iter_all() {
-            if let Err(e) = reg.validate(object) {
-                errors.push(format!(
-                    "{}:{}: {e}",
-                    object.location.path, object.location.first_line
-                ));
-            }
-        }
+        let all: Vec<&Arc<Object>> = reg.iter_all().collect();
+        errors.extend(
+            all.par_iter()
+                .filter_map(|object| {
+                    reg.validate(object).err().map(|e| {
+                        format!(
+                            "{}:{}: {e}",
+                            object.location.path, object.location.first_line
+                        )
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
         if errors.is_empty() {
             Ok(reg)
         } else {
@@ -341,9 +359,14 @@ impl Object {
 /// comparison of a filter would touch cold memory.
 pub fn intern_keys(d: Dict) -> Dict {
     use std::collections::HashSet;
-    use std::sync::{LazyLock, Mutex};
-    static NAMES: LazyLock<Mutex<HashSet<Str>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
-    fn intern(names: &mut HashSet<Str>, k: Str) -> Str {
+    use std::sync::{LazyLock, RwLock};
+    // Read-mostly: after the first objects every name is known, and readers share it.
+    static NAMES: LazyLock<RwLock<HashSet<Str>>> = LazyLock::new(|| RwLock::new(HashSet::new()));
+    fn intern(k: Str) -> Str {
+        if let Some(shared) = NAMES.read().unwrap_or_else(|e| e.into_inner()).get(&k) {
+            return shared.clone();
+        }
+        let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
         match names.get(&k) {
             Some(shared) => shared.clone(),
             None => {
@@ -352,25 +375,19 @@ pub fn intern_keys(d: Dict) -> Dict {
             }
         }
     }
-    fn value(names: &mut HashSet<Str>, v: Value) -> Value {
+    fn value(v: Value) -> Value {
         match v {
-            Value::Dict(d) => Value::from(dict(names, (*d).clone())),
-            Value::Array(a) if a.iter().any(|x| matches!(x, Value::Dict(_))) => Value::from(
-                a.iter()
-                    .cloned()
-                    .map(|x| value(names, x))
-                    .collect::<Vec<_>>(),
-            ),
+            Value::Dict(d) => Value::from(dict((*d).clone())),
+            Value::Array(a) if a.iter().any(|x| matches!(x, Value::Dict(_))) => {
+                Value::from(a.iter().cloned().map(value).collect::<Vec<_>>())
+            }
             other => other,
         }
     }
-    fn dict(names: &mut HashSet<Str>, d: Dict) -> Dict {
-        d.into_iter()
-            .map(|(k, v)| (intern(names, k), value(names, v)))
-            .collect()
+    fn dict(d: Dict) -> Dict {
+        d.into_iter().map(|(k, v)| (intern(k), value(v))).collect()
     }
-    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
-    dict(&mut names, d)
+    dict(d)
 }
 
 impl Object {

@@ -44,6 +44,10 @@ const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
+/// redb's page cache. The store is read once at startup and written after; a large cache
+/// only holds pages nobody reads again (and each new page costs a zeroed page of memory:
+/// with the default 1 GiB, reading 77 000 states took 0.5–0.7 s and 335 MB).
+const CACHE: usize = 16 << 20;
 /// Batches committed in one transaction at most.
 const GROUP: usize = 1024;
 
@@ -139,7 +143,10 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let db = Database::create(path).with_context(|| format!("opening {}", path.display()))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE)
+            .create(path)
+            .with_context(|| format!("opening {}", path.display()))?;
         {
             // Create the tables so that reads of a fresh store succeed.
             let txn = db.begin_write()?;

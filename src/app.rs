@@ -182,6 +182,12 @@ pub struct State {
     pub bus: Arc<crate::bus::Bus>,
     /// The scheduler's queue of due times.
     pub schedule_tx: tokio::sync::mpsc::UnboundedSender<(Arc<Object>, f64)>,
+    /// Open event streams.
+    pub streams: Arc<crate::events::Streams>,
+    /// Bearer tokens for event streams.
+    pub tokens: crate::auth::token::Tokens,
+    /// Fires when the server stops (long-lived streams end).
+    pub shutdown: CancellationToken,
 }
 
 impl State {
@@ -364,6 +370,8 @@ impl App {
             .await
             .with_context(|| format!("binding {listen}"))?;
         let local_addr = listener.local_addr()?;
+        let tokens = crate::auth::token::Tokens::load(&opts.data_dir.join("token.key"))?;
+        let shutdown = CancellationToken::new();
         let state = Arc::new(State {
             node_name,
             pid: std::process::id(),
@@ -383,8 +391,10 @@ impl App {
             processor,
             bus,
             schedule_tx,
+            streams: Default::default(),
+            tokens,
+            shutdown: shutdown.clone(),
         });
-        let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         tracker.spawn(api::serve(
             state.clone(),

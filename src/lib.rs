@@ -10,7 +10,10 @@
 //!   in one writer task that commits before it answers.
 //! - [`timeperiod`]: TimePeriod ranges for `check_period`.
 //! - [`actions`]: `/v1/actions/<name>`, one module per action.
-//! - [`bus`]: events, serialised once, broadcast to subscribers.
+//! - [`bus`]: events, serialised once, journaled with the change that caused them,
+//!   broadcast to subscribers.
+//! - [`events`]: event streams — subscriptions, cursors over bus and journal, the stream
+//!   formats (`/v1/events`).
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
 //!   blocklist.
 //! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
@@ -24,6 +27,7 @@ pub mod auth;
 pub mod bus;
 pub mod checker;
 pub mod config;
+pub mod events;
 pub mod objects;
 pub mod pki;
 pub mod processor;

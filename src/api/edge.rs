@@ -55,6 +55,12 @@ pub fn handle(
         .get::<Session>()
         .map(|s| s.user.name.clone());
     let routed = match admitted {
+        None if super::events_ws::is_upgrade(&req) => {
+            match req.extensions().get::<Session>().cloned() {
+                Some(session) => Err(super::events_ws::upgrade(state.clone(), session, req)),
+                None => Err(ApiError::unauthorized().response(false, false)),
+            }
+        }
         None => Ok(tower_service::Service::call(
             &mut warp::service(routes),
             limit_body(req),
@@ -89,9 +95,41 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             return Some(res);
         }
     }
+    let is_stream = is_event_stream(req.uri().path());
+    if is_stream && req.version() < http::Version::HTTP_11 {
+        return Some(
+            ApiError::bad_request("HTTP/1.0 not supported for event streams.")
+                .response(false, false),
+        );
+    }
     let user = match &peer.cert_user {
         // A certificate that names a user fixes it for the connection.
         Some(user) => user.clone(),
+        // Event streams also take a bearer token (browsers cannot send Basic to an
+        // EventSource or a WebSocket).
+        None if is_stream && bearer(req).is_some() => {
+            let now = crate::app::now() as u64;
+            let user = bearer(req)
+                .and_then(|t| state.tokens.verify(&t, now))
+                .and_then(|name| state.users().by_name(&name).cloned());
+            match user {
+                Some(user) => user,
+                None => {
+                    state.blocklist.record_failure(peer.addr.ip(), "token");
+                    tracing::info!(peer = %peer.addr, "Token authentication failed.");
+                    let mut res = ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "Invalid or expired token. Request a new one with POST /v1/events/token.",
+                    )
+                    .response(false, false);
+                    res.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"Icinga 2\""),
+                    );
+                    return Some(res);
+                }
+            }
+        }
         None => {
             let header = req
                 .headers()
@@ -158,6 +196,29 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
     });
     req.extensions_mut().insert(BodyLimit(limit));
     None
+}
+
+/// The streaming endpoints, where bearer tokens are accepted.
+fn is_event_stream(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "/v1/events" | "/v1/events/ws")
+}
+
+/// A bearer token: `Authorization: Bearer …` or the `access_token` query parameter.
+fn bearer<B>(req: &Request<B>) -> Option<String> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
+    if let Some(t) = header {
+        return Some(t.trim().to_string());
+    }
+    form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The body limit chosen for the request, applied when the routes are called.

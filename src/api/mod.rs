@@ -9,6 +9,8 @@ pub mod actions;
 pub mod console;
 pub mod edge;
 pub mod error;
+pub mod events;
+pub mod events_ws;
 pub mod info;
 pub mod listing;
 pub mod objects;

@@ -9,7 +9,7 @@ use warp::{Filter, Reply};
 
 use super::error::ApiError;
 use super::request::req;
-use super::{actions, console, info, objects, status, templates, types};
+use super::{actions, console, events, info, objects, status, templates, types};
 use crate::app::State;
 
 /// All routes.
@@ -75,6 +75,21 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .and(req())
         .and_then(actions::handle);
 
+    let events_token = warp::path!("v1" / "events" / "token")
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(events::token);
+
+    let events = warp::path!("v1" / "events")
+        .and(warp::get().or(warp::post()).unify())
+        .and(warp::method())
+        .and(warp::header::optional::<String>("accept"))
+        .and(warp::header::optional::<String>("last-event-id"))
+        .and(with_state.clone())
+        .and(req())
+        .and_then(events::handle);
+
     let fallback = warp::path::full()
         .map(|p: warp::path::FullPath| ApiError::no_route(p.as_str()).response(false, false));
 
@@ -93,6 +108,10 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .or(console)
         .unify()
         .or(actions)
+        .unify()
+        .or(events_token)
+        .unify()
+        .or(events)
         .unify()
         .or(fallback)
         .unify()

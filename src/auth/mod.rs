@@ -3,6 +3,7 @@
 
 pub mod blocklist;
 pub mod permissions;
+pub mod token;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -25,6 +26,10 @@ pub struct ApiUser {
     pub permissions: Permissions,
     /// Requests per second beyond which the user gets 429, when configured.
     pub limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// Events per second each of the user's event streams delivers at most
+    /// (`event_rate`, `event_burst`); a stream held back falls behind and catches up
+    /// from the journal.
+    pub event_quota: Option<Quota>,
 }
 
 impl ApiUser {
@@ -71,6 +76,20 @@ impl Users {
                 }
                 _ => None,
             };
+            let event_quota = match o.attr("event_rate") {
+                Some(v) if !v.is_empty() => {
+                    let rate = v.to_number().ok().filter(|r| *r >= 1.0).ok_or_else(|| {
+                        format!("ApiUser '{}': event_rate must be a number >= 1", o.name)
+                    })?;
+                    let burst = o
+                        .attr("event_burst")
+                        .and_then(|b| b.to_number().ok())
+                        .unwrap_or(rate)
+                        .max(1.0);
+                    Some(Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst)))
+                }
+                _ => None,
+            };
             let user = Arc::new(ApiUser {
                 name: o.name.to_string(),
                 password: dict_str(&o.attrs, "password").map(str::to_string),
@@ -79,6 +98,7 @@ impl Users {
                     .map(str::to_string),
                 permissions,
                 limiter,
+                event_quota,
             });
             if let Some(cn) = &user.client_cn {
                 users.by_cn.insert(cn.clone(), user.clone());
@@ -86,6 +106,10 @@ impl Users {
             users.by_name.insert(user.name.clone(), user);
         }
         Ok(users)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Arc<ApiUser>> {
+        self.by_name.get(name)
     }
 
     /// The user a verified client certificate CN maps to.

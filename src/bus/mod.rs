@@ -54,6 +54,11 @@ pub struct Event {
     /// The event as a filter value (`event` in `/v1/events` filters): built on first use,
     /// then shared.
     value: OnceLock<filters::Value>,
+    /// The event as each stream format sends it: built on first use, then shared by every
+    /// subscriber of that format.
+    ndjson: OnceLock<Bytes>,
+    sse: OnceLock<Bytes>,
+    ws: OnceLock<Bytes>,
 }
 
 impl Event {
@@ -63,7 +68,50 @@ impl Event {
             kind,
             json,
             value: OnceLock::new(),
+            ndjson: OnceLock::new(),
+            sse: OnceLock::new(),
+            ws: OnceLock::new(),
         }
+    }
+
+    /// Icinga's stream line: the JSON and a newline.
+    pub fn ndjson(&self) -> Bytes {
+        self.ndjson
+            .get_or_init(|| {
+                let mut b = Vec::with_capacity(self.json.len() + 1);
+                b.extend_from_slice(&self.json);
+                b.push(b'\n');
+                b.into()
+            })
+            .clone()
+    }
+
+    /// A Server-Sent Events message: `id`, `event` (the type) and `data` (the JSON).
+    pub fn sse(&self) -> Bytes {
+        self.sse
+            .get_or_init(|| {
+                format!(
+                    "id: {}\nevent: {}\ndata: {}\n\n",
+                    self.id,
+                    self.kind,
+                    String::from_utf8_lossy(&self.json)
+                )
+                .into()
+            })
+            .clone()
+    }
+
+    /// A WebSocket text message: `{"id":…,"event":{…}}`.
+    pub fn ws(&self) -> Bytes {
+        self.ws
+            .get_or_init(|| {
+                let mut b = Vec::with_capacity(self.json.len() + 32);
+                b.extend_from_slice(format!("{{\"id\":{},\"event\":", self.id).as_bytes());
+                b.extend_from_slice(&self.json);
+                b.push(b'}');
+                b.into()
+            })
+            .clone()
     }
 
     /// The event as the DSL sees it.

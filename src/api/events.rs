@@ -1,0 +1,180 @@
+//! `/v1/events`: Icinga's event stream (`POST`, newline-delimited JSON), the same as
+//! Server-Sent Events (`GET` or `POST` with `Accept: text/event-stream`), and tokens for
+//! browsers (`POST /v1/events/token`). WebSocket: [`super::events_ws`].
+//!
+//! Parameters: `types` (required), `filter`, `queue` (accepted and ignored, as Icinga
+//! does since v2.11), and beyond Icinga: `since` (resume after that event id; SSE also
+//! reads `Last-Event-ID`) and `heartbeat` (seconds of silence before a keep-alive; SSE
+//! default 15, JSON streams none unless asked).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use serde_json::json;
+use warp::reply::Response;
+
+use super::edge::Session;
+use super::error::ApiError;
+use super::params::Params;
+use super::reply;
+use super::request::{respond, Req};
+use crate::app::State;
+use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
+use crate::events::frames::{Feed, Format};
+use crate::events::{Cursor, Refusal, Subscription};
+
+/// SSE keep-alive when the client does not choose.
+const SSE_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Whether the client asked for Server-Sent Events.
+pub fn wants_sse(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| a.contains("text/event-stream"))
+}
+
+pub async fn handle(
+    method: http::Method,
+    accept: Option<String>,
+    last_event_id: Option<String>,
+    state: Arc<State>,
+    req: Req,
+) -> Result<Response, Infallible> {
+    let sse = wants_sse(accept.as_deref());
+    // Icinga answers GET on /v1/events with its generic 404; a GET asking for SSE is ours.
+    if method == http::Method::GET && !sse {
+        return Ok(ApiError::no_route("/v1/events").response(false, false));
+    }
+    respond(req, |session, params, _| async move {
+        let format = if sse { Format::Sse } else { Format::Json };
+        let resume = match last_event_id.as_deref().map(str::trim) {
+            Some(id) if !id.is_empty() && sse => Some(id.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "Invalid Last-Event-ID '{id}': expected an event id."
+                ))
+            })?),
+            _ => since(&params)?,
+        };
+        let heartbeat = match params.number("heartbeat")? {
+            Some(s) if s > 0.0 => Some(Duration::from_secs_f64(s.clamp(1.0, 3600.0))),
+            Some(_) => None,
+            None if sse => Some(SSE_HEARTBEAT),
+            None => None,
+        };
+        let feed = open(&state, &session, &params, format, resume, heartbeat)?;
+        let first = (format == Format::Sse).then(|| Bytes::from_static(b"retry: 2000\n\n"));
+        let mut res = feed.into_body(first);
+        let h = res.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(if sse {
+                "text/event-stream"
+            } else {
+                "application/json"
+            }),
+        );
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        Ok(res)
+    })
+    .await
+}
+
+/// `since=<id>`.
+pub fn since(params: &Params) -> Result<Option<u64>, ApiError> {
+    match params.number("since")? {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => Ok(Some(n as u64)),
+        Some(_) => Err(ApiError::bad_request(
+            "Invalid 'since': expected an event id (a whole number >= 0).",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Checks the subscription and positions its cursor.
+pub fn open(
+    state: &Arc<State>,
+    session: &Session,
+    params: &Params,
+    format: Format,
+    resume: Option<u64>,
+    heartbeat: Option<Duration>,
+) -> Result<Feed, ApiError> {
+    let types = params.strings("types");
+    let filter = params.string("filter");
+    let subscription = subscribe(state, session, types.clone(), filter.clone())?;
+    let cursor = match resume {
+        Some(id) => Cursor::after(state.bus.clone(), state.store.clone(), id),
+        None => Cursor::live(state.bus.clone(), state.store.clone()),
+    };
+    let registration = state.streams.register(
+        &session.user.name,
+        session.peer.addr.to_string(),
+        match format {
+            Format::Json => "json",
+            Format::Sse => "sse",
+        },
+        cursor.position(),
+    );
+    *registration
+        .info
+        .types
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = types;
+    *registration
+        .info
+        .filter
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = filter;
+    tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, ?format, from = cursor.position(), "Event stream opened.");
+    Ok(Feed {
+        subscription,
+        cursor,
+        registration,
+        format,
+        heartbeat,
+        shutdown: state.shutdown.clone(),
+        pending: None,
+    })
+}
+
+/// A subscription, or the error Icinga gives.
+pub fn subscribe(
+    state: &Arc<State>,
+    session: &Session,
+    types: Vec<String>,
+    filter: Option<String>,
+) -> Result<Subscription, ApiError> {
+    Subscription::new(state.clone(), session.user.clone(), types, filter).map_err(|r| match r {
+        Refusal::NoTypes => ApiError::bad_request("'types' query parameter is required."),
+        // Icinga hides the endpoint from a user without the permission.
+        Refusal::Forbidden(t) => ApiError::no_route("/v1/events")
+            .with_diagnostic(format!("Missing permission: events/{t}")),
+        Refusal::BadFilter(why) => ApiError::not_found(why),
+    })
+}
+
+/// `POST /v1/events/token`: a token for the caller's own event streams (`ttl` seconds,
+/// default 300, at most a day).
+pub async fn token(state: Arc<State>, req: Req) -> Result<Response, Infallible> {
+    respond(req, |session, params, p| async move {
+        let ttl = params
+            .number("ttl")?
+            .map_or(DEFAULT_TTL, |t| t.clamp(1.0, MAX_TTL as f64) as u64);
+        let expires = crate::app::now() as u64 + ttl;
+        let token = state.tokens.issue(&session.user.name, expires);
+        Ok(reply::results(
+            vec![json!({
+                "code": 200,
+                "status": "Token issued.",
+                "token": token,
+                "user": session.user.name,
+                "expires": expires,
+                "ttl": ttl,
+            })],
+            p.pretty,
+        ))
+    })
+    .await
+}

@@ -1,0 +1,148 @@
+//! Event streams (`/v1/events`): who subscribes to what, and how each subscriber walks
+//! the event sequence.
+//!
+//! - [`subscription`]: types, filter and permissions of one subscriber;
+//! - [`cursor`]: its position — live from the bus, from the journal when resuming or
+//!   catching up — so that it sees every event once, in order;
+//! - [`Streams`]: the open streams, their positions, lag and losses (`/v1/status`);
+//! - [`frames`]: the stream as bytes in Icinga's newline-delimited JSON or as Server-Sent
+//!   Events (WebSocket lives in `api::events_ws`).
+
+pub mod cursor;
+pub mod frames;
+pub mod subscription;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value as Json};
+
+pub use cursor::{Cursor, Item};
+pub use subscription::{Refusal, Subscription};
+
+/// One open stream, as `/v1/status` shows it.
+#[derive(Debug)]
+pub struct StreamInfo {
+    pub id: u64,
+    pub user: String,
+    pub peer: String,
+    /// `json` (Icinga's NDJSON), `sse` or `websocket`.
+    pub format: &'static str,
+    pub types: Mutex<Vec<String>>,
+    pub filter: Mutex<Option<String>>,
+    pub connected: f64,
+    /// The id of the last event the stream passed (delivered or filtered out).
+    pub position: AtomicU64,
+    pub delivered: AtomicU64,
+    /// Events the stream could not get any more (older than the journal's retention).
+    pub lost: AtomicU64,
+    pub catch_ups: AtomicU64,
+}
+
+/// The open streams.
+#[derive(Default)]
+pub struct Streams {
+    next: AtomicU64,
+    open: Mutex<BTreeMap<u64, Arc<StreamInfo>>>,
+}
+
+/// Keeps a stream listed until dropped.
+pub struct Registration {
+    streams: Arc<Streams>,
+    pub info: Arc<StreamInfo>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.streams
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.info.id);
+    }
+}
+
+impl Streams {
+    pub fn register(
+        self: &Arc<Self>,
+        user: &str,
+        peer: String,
+        format: &'static str,
+        position: u64,
+    ) -> Registration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(StreamInfo {
+            id,
+            user: user.to_string(),
+            peer,
+            format,
+            types: Mutex::new(Vec::new()),
+            filter: Mutex::new(None),
+            connected: crate::app::now(),
+            position: AtomicU64::new(position),
+            delivered: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            catch_ups: AtomicU64::new(0),
+        });
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, info.clone());
+        Registration {
+            streams: self.clone(),
+            info,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The status document: every stream with its lag behind `last_id`.
+    pub fn status(&self, last_id: u64) -> Json {
+        let open: Vec<Arc<StreamInfo>> = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let streams: Vec<Json> = open
+            .iter()
+            .map(|s| {
+                let position = s.position.load(Ordering::Relaxed);
+                json!({
+                    "id": s.id,
+                    "user": s.user,
+                    "peer": s.peer,
+                    "format": s.format,
+                    "types": *s.types.lock().unwrap_or_else(|e| e.into_inner()),
+                    "filter": *s.filter.lock().unwrap_or_else(|e| e.into_inner()),
+                    "connected": s.connected,
+                    "position": position,
+                    "lag": last_id.saturating_sub(position),
+                    "delivered": s.delivered.load(Ordering::Relaxed),
+                    "lost": s.lost.load(Ordering::Relaxed),
+                    "catch_ups": s.catch_ups.load(Ordering::Relaxed),
+                })
+            })
+            .collect();
+        json!({
+            "last_event_id": last_id,
+            "subscribers": streams.len(),
+            "streams": streams,
+        })
+    }
+}
+
+/// The marker a stream gets in place of events it can no longer have.
+pub fn lost_event(after: u64, count: u64) -> Json {
+    json!({
+        "type": "EventsLost",
+        "timestamp": crate::app::now(),
+        "after": after,
+        "count": count,
+        "reason": "The events are older than the journal's retention.",
+    })
+}

@@ -1,0 +1,216 @@
+//! What one subscriber wants and may see: its event types, its filter (compiled once),
+//! and the `events/<Type>` permissions of its user, evaluated per event.
+
+use std::sync::Arc;
+
+use filters::{Program, Scope, Value};
+
+use crate::app::State;
+use crate::auth::{ApiUser, Grant};
+use crate::bus::{Event, KINDS};
+use crate::objects::query::permission_scope;
+use crate::objects::{Object, Registry};
+
+/// A subscription, checked against every event.
+pub struct Subscription {
+    /// The requested types the user may see, as bits over [`KINDS`].
+    types: u16,
+    /// Types whose `events/<Type>` permission carries filters (bits over [`KINDS`]).
+    filtered: u16,
+    /// The type names as requested (for `/v1/status`).
+    pub requested: Vec<String>,
+    pub filter: Option<Program>,
+    pub user: Arc<ApiUser>,
+    state: Arc<State>,
+    /// Filter failures so far (the first one is logged as a warning, the rest at debug).
+    failures: std::sync::atomic::AtomicU64,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// No `types` given.
+    NoTypes,
+    /// The user lacks `events/<Type>` for a requested type (Icinga answers with its
+    /// generic 404).
+    Forbidden(String),
+    /// The filter does not compile (rendered with a caret).
+    BadFilter(String),
+}
+
+impl Subscription {
+    /// Checks and compiles a subscription. Unknown type names pass (if permitted) and are
+    /// ignored, as in Icinga.
+    ///
+    /// # Errors
+    /// See [`Refusal`].
+    pub fn new(
+        state: Arc<State>,
+        user: Arc<ApiUser>,
+        types: Vec<String>,
+        filter: Option<String>,
+    ) -> Result<Subscription, Refusal> {
+        if types.is_empty() {
+            return Err(Refusal::NoTypes);
+        }
+        let mut bits = 0u16;
+        let mut filtered = 0u16;
+        for t in &types {
+            match user.permissions.grant(&format!("events/{t}")) {
+                Grant::Denied => return Err(Refusal::Forbidden(t.clone())),
+                grant => {
+                    if let Some(i) = KINDS.iter().position(|k| k == t) {
+                        bits |= 1 << i;
+                        if matches!(grant, Grant::Filtered(_)) {
+                            filtered |= 1 << i;
+                        }
+                    }
+                }
+            }
+        }
+        let filter = match filter.filter(|f| !f.trim().is_empty()) {
+            Some(src) => Some(Program::compile(&src).map_err(|e| {
+                Refusal::BadFilter(format!("Invalid filter: {}", e.render(&src, "<filter>")))
+            })?),
+            None => None,
+        };
+        Ok(Subscription {
+            types: bits,
+            filtered,
+            requested: types,
+            filter,
+            user,
+            state,
+            failures: Default::default(),
+        })
+    }
+
+    /// Whether the subscriber gets `event`.
+    pub fn wants(&self, event: &Event) -> bool {
+        let Some(i) = KINDS.iter().position(|k| *k == event.kind) else {
+            return false;
+        };
+        let bit = 1u16 << i;
+        if self.types & bit == 0 {
+            return false;
+        }
+        if self.filtered & bit != 0 && !self.permitted(event) {
+            return false;
+        }
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        let scope = EventScope {
+            event: event.value(),
+            user: &self.user,
+            state: &self.state,
+        };
+        match filter.matches(&scope) {
+            Ok(keep) => keep,
+            Err(e) => {
+                // Icinga: a warning, and the event is dropped for this subscriber.
+                let n = self
+                    .failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let message = filter.render_error(&e);
+                if n == 0 {
+                    tracing::warn!(user = %self.user.name, event = event.id, error = %message, "Event filter failed; the event is skipped for this stream.");
+                } else {
+                    tracing::debug!(user = %self.user.name, event = event.id, error = %message, "Event filter failed.");
+                }
+                false
+            }
+        }
+    }
+
+    /// The `events/<Type>` permission filters, evaluated against the object the event is
+    /// about (Icinga does not apply them, icinga2#10684). No object: not permitted.
+    fn permitted(&self, event: &Event) -> bool {
+        let grant = self
+            .user
+            .permissions
+            .grant(&format!("events/{}", event.kind));
+        let reg = self.state.registry();
+        let Some(object) = subject(&reg, event.value()) else {
+            return false;
+        };
+        let var = object.type_info.name.to_lowercase();
+        let empty = filters::Dict::new();
+        grant.allows(&permission_scope(&reg, &object, &var, &empty))
+    }
+}
+
+/// The host or service (or, for object events, the object) an event is about.
+fn subject(reg: &Registry, event: &Value) -> Option<Arc<Object>> {
+    let field = |v: &Value, k: &str| match v {
+        Value::Dict(d) => d.get(k).map(|x| x.to_display_string()),
+        _ => None,
+    };
+    if let (Some(t), Some(n)) = (field(event, "object_type"), field(event, "object_name")) {
+        return reg.get(&t, &n).cloned();
+    }
+    // Comments and downtimes carry their checkable inside.
+    let inner = match event {
+        Value::Dict(d) => d.get("comment").or_else(|| d.get("downtime")),
+        _ => None,
+    };
+    let (host, service) = match inner {
+        Some(o) => (field(o, "host_name"), field(o, "service_name")),
+        None => (field(event, "host"), field(event, "service")),
+    };
+    let host = host?;
+    match service.filter(|s| !s.is_empty()) {
+        Some(s) => reg.get("Service", &format!("{host}!{s}")).cloned(),
+        None => reg.get("Host", &host).cloned(),
+    }
+}
+
+/// What an event filter sees: `event` (and `obj`), and `get_object()`/`get_objects()`
+/// limited by the user's `objects/query/<Type>` permissions.
+struct EventScope<'a> {
+    event: &'a Value,
+    user: &'a ApiUser,
+    state: &'a State,
+}
+
+impl EventScope<'_> {
+    fn visible(&self, reg: &Registry, object: &Arc<Object>) -> bool {
+        let grant = self
+            .user
+            .permissions
+            .grant(&format!("objects/query/{}", object.type_info.name));
+        let var = object.type_info.name.to_lowercase();
+        let empty = filters::Dict::new();
+        grant.allows(&permission_scope(reg, object, &var, &empty))
+    }
+}
+
+impl Scope for EventScope<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        matches!(name, "event" | "obj").then(|| self.event.clone())
+    }
+
+    fn variable_ref(&self, name: &str) -> Option<&Value> {
+        matches!(name, "event" | "obj").then_some(self.event)
+    }
+
+    fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
+        let reg = self.state.registry();
+        let object = reg.get(type_name, name)?;
+        self.visible(&reg, object).then(|| {
+            let o: Arc<dyn filters::Object> = object.clone();
+            Value::Object(o)
+        })
+    }
+
+    fn get_objects(&self, type_name: &str) -> Vec<Value> {
+        let reg = self.state.registry();
+        reg.objects(type_name)
+            .filter(|o| self.visible(&reg, o))
+            .map(|o| {
+                let o: Arc<dyn filters::Object> = o.clone();
+                Value::Object(o)
+            })
+            .collect()
+    }
+}

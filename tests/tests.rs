@@ -7,6 +7,7 @@
 //! - `edge`: envelopes, routing, parameters, methods as Icinga's clients send them.
 //! - `auth`: Basic and certificate authentication, permissions, blocklist, rate limits.
 //! - `objects`: `/v1/objects`, templates, variables, and durability across restarts.
+//! - `events`: `/v1/events` as NDJSON, SSE (resume, restart) and WebSocket; tokens.
 //! - `durability`: `kill -9` of the real binary after acknowledged writes.
 //! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
@@ -17,5 +18,6 @@ mod checks;
 mod cli;
 mod durability;
 mod edge;
+mod events;
 mod objects;
 mod util;

@@ -141,7 +141,12 @@ impl Default for Bus {
 
 impl Bus {
     pub fn new() -> Self {
-        let (tx, _) = broadcast::channel(CAPACITY);
+        Bus::with_capacity(CAPACITY)
+    }
+
+    /// A bus whose ring holds `capacity` events.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(1));
         Bus {
             tx,
             last_id: AtomicU64::new(0),

@@ -1,8 +1,15 @@
-//! `auspex-load`: drives an Icinga 2 compatible API (Auspex, or Icinga 2 itself) with
-//! keep-alive HTTPS requests over N connections for a fixed time, then prints a table and
-//! writes the figures as JSON.
+//! `auspex-load`: drives an Icinga 2 compatible API (Auspex, or Icinga 2 itself) for a
+//! fixed time, then prints a table and writes the figures as JSON.
+//!
+//! Scenarios (`--scenario`):
+//! - `requests` (default): keep-alive HTTPS requests over N connections.
+//! - `fanout`: N event subscribers (`POST /v1/events`, Icinga's NDJSON) while results are
+//!   submitted at a fixed rate or as fast as possible; delivered events/s, end-to-end
+//!   latency (submit → line read by the subscriber) and losses. See [`fanout`].
 //!
 //! Traffic goes to loopback addresses only, and every run ends by itself.
+
+mod fanout;
 
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,12 +52,45 @@ struct Args {
     /// A label for the table and the JSON (e.g. "auspex" or "icinga2").
     #[arg(long, default_value = "target")]
     label: String,
+    /// `requests` or `fanout`.
+    #[arg(long, default_value = "requests")]
+    scenario: String,
+    /// fanout: subscriber counts to run, one after another (e.g. 1,10,100,1000).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    subscribers: Vec<usize>,
+    /// fanout: results submitted per second in total (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// fanout: the services results go to, as `host!service` with `{h}` and `{s}` counting
+    /// through `--hosts` and `--services`.
+    #[arg(long, default_value = "bench-host-{h}!{s}")]
+    service: String,
+    #[arg(long, default_value_t = 1000)]
+    hosts: usize,
+    #[arg(long, default_value_t = 10)]
+    services: usize,
+    /// fanout: subscribers that never read (slow-reader test: the server's memory must
+    /// stay bounded; watch its RSS).
+    #[arg(long)]
+    stall: bool,
+    /// fanout: seconds to wait for the last events after submitting stops.
+    #[arg(long, default_value_t = 3)]
+    drain: u64,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure_loopback(&args.url)?;
+    if args.scenario == "fanout" {
+        return fanout::main(&args).await;
+    }
+    if args.scenario != "requests" {
+        bail!(
+            "unknown --scenario '{}': use requests or fanout",
+            args.scenario
+        );
+    }
     let mut rows = Vec::new();
     println!(
         "{:<10} {:>6} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7}",

@@ -18,8 +18,9 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::bus::{Bus, Event};
 use crate::store::Store;
 
-/// Events read from the journal at a time.
-const CHUNK: usize = 256;
+/// Events read from the journal at a time: what a stalled subscriber holds at most (its
+/// copies are its own), so small — 256 held ~360 KB per stalled subscriber.
+const CHUNK: usize = 32;
 
 /// What the cursor yields.
 #[derive(Debug)]

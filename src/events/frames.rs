@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{lost_event, Cursor, Item, Registration, Subscription};
 
 /// A chunk grows to about this size when events are ready together.
-const CHUNK_BYTES: usize = 64 * 1024;
+const CHUNK_BYTES: usize = 16 * 1024;
 
 /// The wire format.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,0 +1,225 @@
+//! The fanout scenario: N subscribers on `POST /v1/events?types=CheckResult` (the NDJSON
+//! stream every Icinga client uses, so the same run works against Icinga 2), and
+//! submitters posting `process-check-result` with the send time in the plugin output.
+//! Each subscriber reads its stream, finds the send time in each line and records the
+//! latency; at the end every subscriber should have seen every accepted result.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use crate::Args;
+
+/// Connections submitting results.
+const SUBMITTERS: usize = 16;
+/// The marker the subscriber looks for in a line: `"output":"lt <micros>`.
+const MARKER: &[u8] = b"\"output\":\"lt ";
+
+fn micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn client(timeout: Option<Duration>) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(true)
+        .pool_max_idle_per_host(1);
+    if let Some(t) = timeout {
+        b = b.timeout(t);
+    }
+    Ok(b.build()?)
+}
+
+pub async fn main(args: &Args) -> Result<()> {
+    println!(
+        "{:<10} {:>6} {:>10} {:>12} {:>10} {:>9} {:>9} {:>9}",
+        "target", "subs", "results/s", "delivered/s", "lost", "p50 ms", "p99 ms", "max ms"
+    );
+    let mut rows = Vec::new();
+    for &n in &args.subscribers {
+        let r = run(args, n).await?;
+        println!(
+            "{:<10} {:>6} {:>10.0} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>9.2}",
+            args.label, n, r.submitted_rate, r.delivered_rate, r.lost, r.p50, r.p99, r.max
+        );
+        rows.push(json!({
+            "label": args.label, "scenario": "fanout", "subscribers": n,
+            "rate_asked": args.rate, "seconds": args.seconds,
+            "submitted": r.submitted, "submitted_per_second": r.submitted_rate,
+            "delivered": r.delivered, "delivered_per_second": r.delivered_rate,
+            "lost": r.lost, "p50_ms": r.p50, "p99_ms": r.p99, "max_ms": r.max,
+        }));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+struct Outcome {
+    submitted: u64,
+    submitted_rate: f64,
+    delivered: u64,
+    delivered_rate: f64,
+    lost: u64,
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
+    let base = args.url.trim_end_matches('/').to_string();
+    let events_url = format!("{base}/v1/events?types=CheckResult&queue=auspex-load");
+    // Subscribers first; each counts what it reads and records latencies.
+    let stop_reading = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..subscribers {
+        let res = client(None)?
+            .post(&events_url)
+            .basic_auth(&args.user, Some(&args.password))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .context("subscribing")?;
+        anyhow::ensure!(res.status().is_success(), "subscribe: {}", res.status());
+        readers.push(tokio::spawn(read(res, stop_reading.clone(), args.stall)));
+    }
+    // Let the streams settle (Icinga registers its inbox asynchronously).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let per_submitter = (args.rate > 0).then(|| args.rate as f64 / SUBMITTERS as f64);
+    let mut submitters = Vec::new();
+    for _ in 0..SUBMITTERS {
+        let client = client(Some(Duration::from_secs(30)))?;
+        let (stop, accepted, seq) = (stop.clone(), accepted.clone(), seq.clone());
+        let url = format!("{base}/v1/actions/process-check-result");
+        let (user, password) = (args.user.clone(), args.password.clone());
+        let (pattern, hosts, services) = (
+            args.service.clone(),
+            args.hosts.max(1),
+            args.services.max(1),
+        );
+        submitters.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(rate) = per_submitter {
+                    let due = t0 + Duration::from_secs_f64(sent as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let i = seq.fetch_add(1, Ordering::Relaxed) as usize;
+                let name = pattern
+                    .replace("{h}", &((i / services) % hosts).to_string())
+                    .replace("{s}", &(i % services).to_string());
+                let body = json!({
+                    "type": "Service", "service": name, "exit_status": (i % 3) as u8,
+                    "plugin_output": format!("lt {} load test", micros()),
+                });
+                sent += 1;
+                if let Ok(res) = client
+                    .post(&url)
+                    .basic_auth(&user, Some(&password))
+                    .header("Accept", "application/json")
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                {
+                    if res.status().is_success() {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = res.bytes().await;
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    for s in submitters {
+        s.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let submitted = accepted.load(Ordering::Relaxed);
+    // Wait for the stragglers (Icinga delivers in bursts).
+    tokio::time::sleep(Duration::from_secs(args.drain)).await;
+    stop_reading.store(true, Ordering::Relaxed);
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut delivered = 0u64;
+    let mut lost = 0u64;
+    for r in readers {
+        let (h, n) = r.await?;
+        delivered += n;
+        if !args.stall {
+            lost += submitted.saturating_sub(n);
+        }
+        hist.add(h)?;
+    }
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    Ok(Outcome {
+        submitted,
+        submitted_rate: submitted as f64 / elapsed,
+        delivered,
+        delivered_rate: delivered as f64 / elapsed,
+        lost,
+        p50: ms(0.5),
+        p99: ms(0.99),
+        max: hist.max() as f64 / 1000.0,
+    })
+}
+
+/// Reads one stream until told to stop; returns the latencies and the events counted.
+async fn read(
+    mut res: reqwest::Response,
+    stop: Arc<AtomicBool>,
+    stall: bool,
+) -> (Histogram<u64>, u64) {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+    if stall {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        return (hist, 0);
+    }
+    let mut count = 0u64;
+    let mut buf: Vec<u8> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let chunk = match tokio::time::timeout(Duration::from_millis(200), res.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            Ok(_) => break,
+            Err(_) => continue,
+        };
+        let now = micros();
+        buf.extend_from_slice(&chunk);
+        let mut start = 0;
+        while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &buf[start..start + nl];
+            if let Some(sent) = sent_at(line) {
+                count += 1;
+                let _ = hist.record(now.saturating_sub(sent).max(1));
+            }
+            start += nl + 1;
+        }
+        buf.drain(..start);
+    }
+    (hist, count)
+}
+
+/// The send time in a CheckResult line of this load test.
+fn sent_at(line: &[u8]) -> Option<u64> {
+    let at = line.windows(MARKER.len()).position(|w| w == MARKER)? + MARKER.len();
+    let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&line[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}

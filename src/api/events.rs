@@ -24,7 +24,7 @@ use super::request::{respond, Req};
 use crate::app::State;
 use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
 use crate::events::frames::{Feed, Format};
-use crate::events::{Cursor, Refusal, Subscription};
+use crate::events::{Cursor, Refusal, Registration, Subscription};
 
 /// SSE keep-alive when the client does not choose.
 const SSE_HEARTBEAT: Duration = Duration::from_secs(15);
@@ -101,33 +101,11 @@ pub fn open(
     resume: Option<u64>,
     heartbeat: Option<Duration>,
 ) -> Result<Feed, ApiError> {
-    let types = params.strings("types");
-    let filter = params.string("filter");
-    let subscription = subscribe(state, session, types.clone(), filter.clone())?;
-    let cursor = match resume {
-        Some(id) => Cursor::after(state.bus.clone(), state.store.clone(), id),
-        None => Cursor::live(state.bus.clone(), state.store.clone()),
+    let name = match format {
+        Format::Json => "json",
+        Format::Sse => "sse",
     };
-    let registration = state.streams.register(
-        &session.user.name,
-        session.peer.addr.to_string(),
-        match format {
-            Format::Json => "json",
-            Format::Sse => "sse",
-        },
-        cursor.position(),
-    );
-    *registration
-        .info
-        .types
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = types;
-    *registration
-        .info
-        .filter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = filter;
-    tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, ?format, from = cursor.position(), "Event stream opened.");
+    let (subscription, cursor, registration) = start(state, session, params, name, resume)?;
     Ok(Feed {
         subscription,
         cursor,
@@ -137,6 +115,36 @@ pub fn open(
         shutdown: state.shutdown.clone(),
         pending: None,
     })
+}
+
+/// A stream of any format: its subscription (from `types` and `filter`), its cursor (from
+/// `resume`, else live) and its entry in `/v1/status`.
+pub fn start(
+    state: &Arc<State>,
+    session: &Session,
+    params: &Params,
+    format: &'static str,
+    resume: Option<u64>,
+) -> Result<(Subscription, Cursor, Registration), ApiError> {
+    let subscription = subscribe(
+        state,
+        session,
+        params.strings("types"),
+        params.string("filter"),
+    )?;
+    let cursor = match resume {
+        Some(id) => Cursor::after(state.bus.clone(), state.store.clone(), id),
+        None => Cursor::live(state.bus.clone(), state.store.clone()),
+    };
+    let registration = state.streams.register(
+        &session.user.name,
+        session.peer.addr.to_string(),
+        format,
+        &subscription,
+        cursor.position(),
+    );
+    tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, format, from = cursor.position(), "Event stream opened.");
+    Ok((subscription, cursor, registration))
 }
 
 /// A subscription, or the error Icinga gives.

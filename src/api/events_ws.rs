@@ -225,36 +225,15 @@ fn subscribe(
         Ok(r) => r,
         Err(e) => return error(e.code.as_u16(), &e.status),
     };
-    let types = params.strings("types");
-    let filter = params.string("filter");
-    let subscription = match super::events::subscribe(state, session, types.clone(), filter.clone())
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let status = e.diagnostic.clone().unwrap_or(e.status);
-            return error(e.code.as_u16(), &status);
-        }
-    };
-    let cursor = match resume {
-        Some(id) => Cursor::after(state.bus.clone(), state.store.clone(), id),
-        None => Cursor::live(state.bus.clone(), state.store.clone()),
-    };
-    let registration = state.streams.register(
-        &session.user.name,
-        session.peer.addr.to_string(),
-        "websocket",
-        cursor.position(),
-    );
-    *registration
-        .info
-        .types
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = types.clone();
-    *registration
-        .info
-        .filter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = filter;
+    let (subscription, cursor, registration) =
+        match super::events::start(state, session, params, "websocket", resume) {
+            Ok(started) => started,
+            Err(e) => {
+                let status = e.diagnostic.clone().unwrap_or(e.status);
+                return error(e.code.as_u16(), &status);
+            }
+        };
+    let types = subscription.requested.clone();
     let position = cursor.position();
     *active = Some(Active {
         limiter: subscription

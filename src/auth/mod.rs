@@ -61,35 +61,9 @@ impl Users {
         for o in reg.objects("ApiUser") {
             let permissions = Permissions::parse(o.attr("permissions"))
                 .map_err(|e| format!("ApiUser '{}': {e}", o.name))?;
-            let limiter = match o.attr("request_rate") {
-                Some(v) if !v.is_empty() => {
-                    let rate = v.to_number().ok().filter(|r| *r >= 1.0).ok_or_else(|| {
-                        format!("ApiUser '{}': request_rate must be a number >= 1", o.name)
-                    })?;
-                    let burst = o
-                        .attr("request_burst")
-                        .and_then(|b| b.to_number().ok())
-                        .unwrap_or(rate)
-                        .max(1.0);
-                    let quota = Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst));
-                    Some(Arc::new(RateLimiter::direct(quota)))
-                }
-                _ => None,
-            };
-            let event_quota = match o.attr("event_rate") {
-                Some(v) if !v.is_empty() => {
-                    let rate = v.to_number().ok().filter(|r| *r >= 1.0).ok_or_else(|| {
-                        format!("ApiUser '{}': event_rate must be a number >= 1", o.name)
-                    })?;
-                    let burst = o
-                        .attr("event_burst")
-                        .and_then(|b| b.to_number().ok())
-                        .unwrap_or(rate)
-                        .max(1.0);
-                    Some(Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst)))
-                }
-                _ => None,
-            };
+            let limiter = quota(o, "request_rate", "request_burst")?
+                .map(|q| Arc::new(RateLimiter::direct(q)));
+            let event_quota = quota(o, "event_rate", "event_burst")?;
             let user = Arc::new(ApiUser {
                 name: o.name.to_string(),
                 password: dict_str(&o.attrs, "password").map(str::to_string),
@@ -143,6 +117,26 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// A rate per second with its burst (the rate when absent), from two attributes.
+fn quota(o: &crate::objects::Object, rate: &str, burst: &str) -> Result<Option<Quota>, String> {
+    let Some(v) = o.attr(rate).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let per_second = v
+        .to_number()
+        .ok()
+        .filter(|r| *r >= 1.0)
+        .ok_or_else(|| format!("ApiUser '{}': {rate} must be a number >= 1", o.name))?;
+    let burst = o
+        .attr(burst)
+        .and_then(|b| b.to_number().ok())
+        .unwrap_or(per_second)
+        .max(1.0);
+    Ok(Some(
+        Quota::per_second(nonzero(per_second)).allow_burst(nonzero(burst)),
+    ))
 }
 
 fn nonzero(x: f64) -> NonZeroU32 {

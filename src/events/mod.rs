@@ -29,8 +29,8 @@ pub struct StreamInfo {
     pub peer: String,
     /// `json` (Icinga's NDJSON), `sse` or `websocket`.
     pub format: &'static str,
-    pub types: Mutex<Vec<String>>,
-    pub filter: Mutex<Option<String>>,
+    pub types: Vec<String>,
+    pub filter: Option<String>,
     pub connected: f64,
     /// The id of the last event the stream passed (delivered or filtered out).
     pub position: AtomicU64,
@@ -69,6 +69,7 @@ impl Streams {
         user: &str,
         peer: String,
         format: &'static str,
+        subscription: &Subscription,
         position: u64,
     ) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
@@ -77,8 +78,8 @@ impl Streams {
             user: user.to_string(),
             peer,
             format,
-            types: Mutex::new(Vec::new()),
-            filter: Mutex::new(None),
+            types: subscription.requested.clone(),
+            filter: subscription.filter.as_ref().map(|f| f.source().to_string()),
             connected: crate::app::now(),
             position: AtomicU64::new(position),
             delivered: AtomicU64::new(0),
@@ -117,8 +118,8 @@ impl Streams {
                     "user": s.user,
                     "peer": s.peer,
                     "format": s.format,
-                    "types": *s.types.lock().unwrap_or_else(|e| e.into_inner()),
-                    "filter": *s.filter.lock().unwrap_or_else(|e| e.into_inner()),
+                    "types": s.types,
+                    "filter": s.filter,
                     "connected": s.connected,
                     "position": position,
                     "lag": last_id.saturating_sub(position),

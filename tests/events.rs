@@ -397,3 +397,47 @@ async fn status_lists_streams() {
     assert_eq!(stream["types"], json!(["CheckResult"]));
     assert!(st["last_event_id"].as_u64().unwrap() >= stream["position"].as_u64().unwrap());
 }
+
+/// Bad resume points and a plain GET on the WebSocket endpoint get clear 400s.
+#[tokio::test]
+async fn bad_stream_requests_get_clear_errors() {
+    let s = Server::start(CONFIG).await;
+    let c = s.client();
+    let res = c
+        .post(s.url("/v1/events?types=CheckResult&since=-3"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Json = res.json().await.unwrap();
+    assert!(body["status"].as_str().unwrap().contains("since"), "{body}");
+    let res = c
+        .get(s.url("/v1/events?types=CheckResult"))
+        .basic_auth("root", Some("secret"))
+        .header("Accept", "text/event-stream")
+        .header("Last-Event-ID", "yesterday")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Json = res.json().await.unwrap();
+    assert!(
+        body["status"].as_str().unwrap().contains("Last-Event-ID"),
+        "{body}"
+    );
+    let res = c
+        .get(s.url("/v1/events/ws"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Json = res.json().await.unwrap();
+    assert_eq!(body["error"], 400);
+    // Without credentials the WebSocket endpoint is closed like every other.
+    let res = c.get(s.url("/v1/events/ws")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // The server keeps serving.
+    assert_eq!(s.get("/v1/status/EventStreams").await.0, 200);
+}

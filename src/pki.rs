@@ -68,7 +68,7 @@ impl Authority {
         ];
         validity(&mut params, CA_VALIDITY);
         let cert = params.self_signed(&key)?;
-        write_private(key_path, &key.serialize_pem())?;
+        write_private(key_path, key.serialize_pem())?;
         write_public(cert_path, &cert.pem())?;
         let pem = cert.pem();
         Ok(Authority { cert, key, pem })
@@ -224,7 +224,7 @@ pub fn write_public(path: &Path, contents: &str) -> Result<()> {
 }
 
 /// Writes a private key readable by the owner only.
-pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+pub fn write_private(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
@@ -237,7 +237,7 @@ pub fn write_private(path: &Path, contents: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(contents.as_bytes())
+    f.write_all(contents.as_ref())
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -86,7 +86,12 @@ mod tests {
     #[test]
     fn weekdays_dates_and_ranges() {
         // 2026-11-25 is a Wednesday.
-        let at = |h, m| Local.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap();
+        let at = |h, m| {
+            Local
+                .with_ymd_and_hms(2026, 11, 25, h, m, 0)
+                .earliest()
+                .unwrap_or_default()
+        };
         let r = ranges(&[("wednesday", "09:00-17:00,22:00-24:00")]);
         assert!(is_inside(&r, at(9, 0)));
         assert!(is_inside(&r, at(16, 59)));
@@ -100,8 +105,10 @@ mod tests {
             &ranges(&[("2026-11-25", "12:00-13:00")]),
             at(12, 30)
         ));
-        let next = next_inside(&r, at(17, 30).timestamp() as f64).unwrap();
-        assert_eq!(next, at(22, 0).timestamp() as f64);
+        assert_eq!(
+            next_inside(&r, at(17, 30).timestamp() as f64),
+            Some(at(22, 0).timestamp() as f64)
+        );
         assert_eq!(next_inside(&Dict::new(), 0.0), None);
     }
 }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
-use crate::Args;
+use crate::{client, Args};
 
 /// Connections submitting results.
 const SUBMITTERS: usize = 16;
@@ -23,17 +23,6 @@ fn micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
-}
-
-fn client(timeout: Option<Duration>) -> Result<reqwest::Client> {
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .danger_accept_invalid_certs(true)
-        .pool_max_idle_per_host(1);
-    if let Some(t) = timeout {
-        b = b.timeout(t);
-    }
-    Ok(b.build()?)
 }
 
 pub async fn main(args: &Args) -> Result<()> {

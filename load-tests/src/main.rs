@@ -116,6 +116,18 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// A client with one pooled connection, accepting the target's (self-signed) certificate.
+fn client(timeout: Option<Duration>) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(true)
+        .pool_max_idle_per_host(1);
+    if let Some(t) = timeout {
+        b = b.timeout(t);
+    }
+    Ok(b.build()?)
+}
+
 /// Refuses targets that are not loopback addresses.
 fn ensure_loopback(url: &str) -> Result<()> {
     let u = url::Url::parse(url).context("parsing --url")?;
@@ -146,12 +158,7 @@ async fn run(args: &Args, connections: usize) -> Result<Outcome> {
     let started = Instant::now();
     for _ in 0..connections {
         // One client per task, one pooled connection each: N keep-alive connections.
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .danger_accept_invalid_certs(true)
-            .pool_max_idle_per_host(1)
-            .timeout(Duration::from_secs(30))
-            .build()?;
+        let client = client(Some(Duration::from_secs(30)))?;
         let (stop, method, url) = (stop.clone(), method.clone(), url.clone());
         let (user, password, body) = (args.user.clone(), args.password.clone(), args.body.clone());
         tasks.push(tokio::spawn(async move {

@@ -102,14 +102,15 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                 .response(false, false),
         );
     }
+    let token = is_stream.then(|| bearer(req)).flatten();
     let user = match &peer.cert_user {
         // A certificate that names a user fixes it for the connection.
         Some(user) => user.clone(),
         // Event streams also take a bearer token (browsers cannot send Basic to an
         // EventSource or a WebSocket).
-        None if is_stream && bearer(req).is_some() => {
+        None if token.is_some() => {
             let now = crate::app::now() as u64;
-            let user = bearer(req)
+            let user = token
                 .and_then(|t| state.tokens.verify(&t, now))
                 .and_then(|name| state.users().by_name(&name).cloned());
             match user {

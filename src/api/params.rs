@@ -201,17 +201,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_overwrites_body_with_arrays() {
+    fn query_overwrites_body_with_arrays() -> Result<(), ApiError> {
         let p = Params::parse(
             Some("attrs=name&attrs=state&force=0&exit_status=2&x=%20a%2Bb"),
             br#"{"attrs":["other"],"pretty":true,"force":true}"#,
-        )
-        .unwrap();
+        )?;
         assert_eq!(p.strings("attrs"), ["name", "state"]);
         assert_eq!(p.bool("pretty"), Some(true));
         assert_eq!(p.bool("force"), Some(false));
-        assert_eq!(p.number("exit_status").unwrap(), Some(2.0));
-        assert_eq!(p.string("x").unwrap(), " a+b");
+        assert_eq!(p.number("exit_status")?, Some(2.0));
+        assert_eq!(p.string("x").as_deref(), Some(" a+b"));
+        Ok(())
     }
 
     #[test]
@@ -225,12 +225,12 @@ mod tests {
     }
 
     #[test]
-    fn scalars_take_the_last_value() {
-        let p = Params::parse(Some("force=0&force=1"), b"").unwrap();
+    fn scalars_take_the_last_value() -> Result<(), ApiError> {
+        let p = Params::parse(Some("force=0&force=1"), b"")?;
         assert_eq!(p.bool("force"), Some(true));
-        assert!(Params::parse(None, br#"{"attrs":"name"}"#)
-            .unwrap()
+        assert!(Params::parse(None, br#"{"attrs":"name"}"#)?
             .array("attrs")
             .is_err());
+        Ok(())
     }
 }

@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn blocks_after_limit_and_clears() {
         let b = Blocklist::new(3, Duration::from_secs(60));
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let ip = IpAddr::from([192, 0, 2, 1]);
         assert!(!b.record_failure(ip, "auth"));
         assert!(!b.record_failure(ip, "auth"));
         assert!(!b.is_blocked(ip));
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn expired_blocks_lift() {
         let b = Blocklist::new(1, Duration::ZERO);
-        let ip: IpAddr = "::1".parse().unwrap();
+        let ip = IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
         b.record_failure(ip, "tls");
         assert!(!b.is_blocked(ip));
     }

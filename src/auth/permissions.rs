@@ -35,15 +35,30 @@ impl Grant<'_> {
         match self {
             Grant::Denied => false,
             Grant::All => true,
-            Grant::Filtered(filters) => filters.iter().any(|f| {
-                let Value::Function(f) = f else { return false };
-                let mut env = Env::new(scope, false, Limits::default());
-                env.call_function(f, &Value::Null, &[], Span::default())
-                    .map(|v| v.to_bool())
-                    .unwrap_or(false)
-            }),
+            Grant::Filtered(filters) => any_allows(filters.iter().copied(), scope),
         }
     }
+
+    /// The filters of a filtered grant, owned (for a holder that outlives the user's
+    /// permissions borrow); `None` for `All` or `Denied`.
+    pub fn owned_filters(&self) -> Option<Vec<Value>> {
+        match self {
+            Grant::Filtered(f) => Some(f.iter().map(|v| (*v).clone()).collect()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether any of the permission filter lambdas accepts `scope`; a filter that fails
+/// denies.
+pub fn any_allows<'a>(filters: impl IntoIterator<Item = &'a Value>, scope: &dyn Scope) -> bool {
+    filters.into_iter().any(|f| {
+        let Value::Function(f) = f else { return false };
+        let mut env = Env::new(scope, false, Limits::default());
+        env.call_function(f, &Value::Null, &[], Span::default())
+            .map(|v| v.to_bool())
+            .unwrap_or(false)
+    })
 }
 
 /// A user's permissions.
@@ -145,33 +160,36 @@ mod tests {
     use super::*;
     use filters::Dict;
 
-    fn perms(src: &str) -> Permissions {
+    fn perms(src: &str) -> Result<Permissions, String> {
         let loader = filters::config::Loader::new();
         loader
             .load(
                 "t.conf",
                 &format!("object ApiUser \"u\" {{ permissions = {src} }}"),
             )
-            .unwrap();
-        let (items, _) = loader.commit().unwrap();
-        Permissions::parse(items[0].attrs.get("permissions")).unwrap()
+            .map_err(|e| e.render())?;
+        let (items, _) = loader
+            .commit()
+            .map_err(|e| format!("{} configuration errors", e.len()))?;
+        Permissions::parse(items.first().and_then(|u| u.attrs.get("permissions")))
     }
 
     #[test]
-    fn globs_are_case_insensitive_and_span_slashes() {
-        let p = perms(r#"[ "objects/query/*", "ACTIONS/*" ]"#);
+    fn globs_are_case_insensitive_and_span_slashes() -> Result<(), String> {
+        let p = perms(r#"[ "objects/query/*", "ACTIONS/*" ]"#)?;
         assert!(p.has("objects/query/Host"));
         assert!(p.has("actions/process-check-result"));
         assert!(!p.has("objects/modify/Host"));
-        assert!(perms(r#"[ "*" ]"#).has("config/modify"));
+        assert!(perms(r#"[ "*" ]"#)?.has("config/modify"));
+        Ok(())
     }
 
     #[test]
-    fn filters_are_ored_and_unfiltered_wins() {
+    fn filters_are_ored_and_unfiltered_wins() -> Result<(), String> {
         let p = perms(
             r#"[ { permission = "objects/query/Host", filter = {{ host.vars.team == "db" }} },
                  { permission = "objects/query/Host", filter = {{ host.name == "web1" }} } ]"#,
-        );
+        )?;
         let host = |name: &str, team: &str| {
             let h: Dict = [
                 ("name".into(), Value::from(name)),
@@ -189,7 +207,8 @@ mod tests {
         assert!(!g.allows(&host("web2", "web")));
         assert_eq!(p.describe()[0], "objects/query/Host (filtered)");
 
-        let p = perms(r#"[ "*", { permission = "objects/query/Host", filter = {{ false }} } ]"#);
+        let p = perms(r#"[ "*", { permission = "objects/query/Host", filter = {{ false }} } ]"#)?;
         assert!(p.grant("objects/query/Host").allows(&host("x", "y")));
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::hmac;
@@ -44,7 +44,7 @@ impl Tokens {
                 SystemRandom::new()
                     .fill(&mut b)
                     .map_err(|_| anyhow::anyhow!("no randomness for the token key"))?;
-                write_private(path, &b).with_context(|| format!("writing {}", path.display()))?;
+                crate::pki::write_private(path, &b)?;
                 b
             }
         };
@@ -73,30 +73,15 @@ impl Tokens {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn tokens_verify_until_expiry_and_reject_tampering() {
-        let dir = tempfile::tempdir().unwrap();
+    fn tokens_verify_until_expiry_and_reject_tampering() -> Result<()> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("token.key");
-        let tokens = Tokens::load(&path).unwrap();
+        let tokens = Tokens::load(&path)?;
         let t = tokens.issue("dash.board", 1000);
         assert_eq!(tokens.verify(&t, 999).as_deref(), Some("dash.board"));
         assert_eq!(tokens.verify(&t, 1000).as_deref(), Some("dash.board"));
@@ -105,10 +90,11 @@ mod tests {
         assert_eq!(tokens.verify(&forged, 999), None, "expiry changed");
         assert_eq!(tokens.verify("garbage", 0), None);
         // The same key after a restart: the token stays valid.
-        let again = Tokens::load(&path).unwrap();
+        let again = Tokens::load(&path)?;
         assert_eq!(again.verify(&t, 999).as_deref(), Some("dash.board"));
         // Another key: refused.
-        let other = Tokens::load(&dir.path().join("other.key")).unwrap();
+        let other = Tokens::load(&dir.path().join("other.key"))?;
         assert_eq!(other.verify(&t, 999), None);
+        Ok(())
     }
 }

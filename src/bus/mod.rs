@@ -42,6 +42,20 @@ pub const KINDS: [&str; 15] = [
     "StateChange",
 ];
 
+/// The position of an event type in [`KINDS`] (`u8::MAX` for others): how the journal
+/// stores the type and how subscriptions test it (a bit per type).
+pub fn kind_index(kind: &str) -> u8 {
+    KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(u8::MAX, |i| i as u8)
+}
+
+/// The type at a [`kind_index`].
+pub fn kind_name(index: u8) -> &'static str {
+    KINDS.get(usize::from(index)).copied().unwrap_or("Unknown")
+}
+
 /// One published event.
 #[derive(Debug)]
 pub struct Event {
@@ -49,6 +63,8 @@ pub struct Event {
     pub id: u64,
     /// The Icinga event type (`CheckResult`, `StateChange`, …).
     pub kind: &'static str,
+    /// `kind` as its [`kind_index`].
+    pub index: u8,
     /// The event as compact JSON (no trailing newline), shared by every subscriber.
     pub json: Bytes,
     /// The event as a filter value (`event` in `/v1/events` filters): built on first use,
@@ -66,6 +82,7 @@ impl Event {
         Event {
             id,
             kind,
+            index: kind_index(kind),
             json,
             value: OnceLock::new(),
             ndjson: OnceLock::new(),

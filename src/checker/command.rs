@@ -287,50 +287,57 @@ fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::{anyhow, Context, Result};
 
-    fn items(src: &str) -> Vec<filters::config::Item> {
+    fn items(src: &str) -> Result<Vec<filters::config::Item>> {
         let loader = filters::config::Loader::new();
         crate::config::define_constants(&loader, "node");
         loader.define("PluginDir", Value::from("/p"));
         loader
             .load("itl", include_str!("../config/itl.conf"))
-            .unwrap();
-        loader.load("t.conf", src).unwrap();
-        loader.commit().unwrap().0
+            .map_err(|e| anyhow!(e.render()))?;
+        loader
+            .load("t.conf", src)
+            .map_err(|e| anyhow!(e.render()))?;
+        let (items, _) = loader
+            .commit()
+            .map_err(|e| anyhow!("{} configuration errors", e.len()))?;
+        Ok(items)
     }
 
-    fn find<'a>(items: &'a [filters::config::Item], t: &str, n: &str) -> &'a Dict {
-        &items
+    fn find<'a>(items: &'a [filters::config::Item], t: &str, n: &str) -> Result<&'a Dict> {
+        items
             .iter()
             .find(|i| &*i.type_name == t && &*i.name == n && !i.template)
-            .unwrap()
-            .attrs
+            .map(|i| &i.attrs)
+            .with_context(|| format!("no {t} '{n}'"))
     }
 
+    /// The program for `command` (the outer error: the test configuration is wrong).
     fn argv(
         src: &str,
         command: &str,
         host: &str,
         service: Option<&str>,
-    ) -> Result<Program, String> {
-        let items = items(src);
-        let h = find(&items, "Host", host);
-        let s = service.map(|s| find(&items, "Service", s));
-        let c = find(&items, "CheckCommand", command);
-        build(
+    ) -> Result<Result<Program, String>> {
+        let items = items(src)?;
+        let h = find(&items, "Host", host)?;
+        let s = service.map(|s| find(&items, "Service", s)).transpose()?;
+        let c = find(&items, "CheckCommand", command)?;
+        Ok(build(
             c,
             &Macros {
                 service: s,
                 host: h,
                 command: c,
                 host_name: host,
-                service_name: service.map(|s| s.split('!').nth(1).unwrap()),
+                service_name: service.and_then(|s| s.split('!').nth(1)),
             },
-        )
+        ))
     }
 
     #[test]
-    fn itl_commands_build_as_icinga_builds_them() {
+    fn itl_commands_build_as_icinga_builds_them() -> Result<()> {
         let src = r#"
 object Host "h" { check_command = "dummy"; address = "192.0.2.1"; vars.disks = [ "/", "/var" ] }
 object Service "disk" { host_name = "h"; check_command = "disk"; vars.disk_partitions = host.vars.disks; vars.disk_exclude_type = [] }
@@ -338,10 +345,10 @@ object Service "ping" { host_name = "h"; check_command = "ping4"; vars.ping_wrta
 "#;
         // `host.vars.disks` is not in scope in a plain object; use a literal instead.
         let src = src.replace("host.vars.disks", "[ \"/\", \"/var\" ]");
-        let p = argv(&src, "disk", "h", Some("h!disk")).unwrap();
+        let p = argv(&src, "disk", "h", Some("h!disk"))?;
         assert_eq!(
             p,
-            Program::Exec {
+            Ok(Program::Exec {
                 argv: [
                     "/p/check_disk",
                     "-c",
@@ -357,11 +364,10 @@ object Service "ping" { host_name = "h"; check_command = "ping4"; vars.ping_wrta
                 .map(String::from)
                 .to_vec(),
                 env: vec![]
-            }
+            })
         );
-        let Program::Exec { argv: a, .. } = argv(&src, "ping4", "h", Some("h!ping")).unwrap()
-        else {
-            panic!()
+        let Ok(Program::Exec { argv: a, .. }) = argv(&src, "ping4", "h", Some("h!ping"))? else {
+            panic!("ping4 runs a plugin")
         };
         assert_eq!(
             a,
@@ -376,22 +382,23 @@ object Service "ping" { host_name = "h"; check_command = "ping4"; vars.ping_wrta
                 "50,5%"
             ]
         );
+        Ok(())
     }
 
     #[test]
-    fn builtins_and_required_arguments() {
+    fn builtins_and_required_arguments() -> Result<()> {
         let src = r#"
 object Host "h" { check_command = "dummy" }
 object CheckCommand "needs" { command = [ "/bin/x" ]; arguments = { "-a" = { value = "$nothing$"; required = true } } }
 "#;
         assert_eq!(
-            argv(src, "dummy", "h", None).unwrap(),
-            Program::Builtin("DummyCheck".into())
+            argv(src, "dummy", "h", None)?,
+            Ok(Program::Builtin("DummyCheck".into()))
         );
-        let e = argv(src, "needs", "h", None).unwrap_err();
         assert_eq!(
-            e,
-            "Non-optional macro 'nothing' used in argument '-a' is missing."
+            argv(src, "needs", "h", None)?,
+            Err("Non-optional macro 'nothing' used in argument '-a' is missing.".to_string())
         );
+        Ok(())
     }
 }

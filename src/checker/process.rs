@@ -171,8 +171,8 @@ mod tests {
 
     /// A plugin that outlives its timeout is killed with everything it started.
     #[tokio::test]
-    async fn timeout_kills_the_process_group() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn timeout_kills_the_process_group() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
         let marker = dir.path().join("survived");
         let script = format!("(sleep 3; touch {}) & sleep 30", marker.display());
         let t = Instant::now();
@@ -187,5 +187,6 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(5));
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert!(!marker.exists(), "a child of the timed-out plugin survived");
+        Ok(())
     }
 }

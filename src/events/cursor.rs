@@ -152,15 +152,16 @@ impl Cursor {
 mod tests {
     use super::*;
     use crate::store::Commit;
+    use anyhow::{Context, Result};
 
-    async fn store(retention: u64, ring: usize) -> (tempfile::TempDir, Store, Arc<Bus>) {
-        let dir = tempfile::tempdir().unwrap();
+    fn store(retention: u64, ring: usize) -> Result<(tempfile::TempDir, Store, Arc<Bus>)> {
+        let dir = tempfile::tempdir()?;
         let bus = Arc::new(Bus::with_capacity(ring));
-        let (store, _) = Store::open(&dir.path().join("s.redb"), bus.clone(), retention).unwrap();
-        (dir, store, bus)
+        let (store, _) = Store::open(&dir.path().join("s.redb"), bus.clone(), retention)?;
+        Ok((dir, store, bus))
     }
 
-    async fn publish(store: &Store, n: usize) {
+    async fn publish(store: &Store, n: usize) -> Result<()> {
         for i in 0..n {
             let json = bytes::Bytes::from(format!("{{\"n\":{i}}}"));
             store
@@ -169,51 +170,55 @@ mod tests {
                     ..Commit::default()
                 })
                 .await
-                .unwrap();
+                .map_err(anyhow::Error::msg)?;
         }
+        Ok(())
     }
 
-    async fn ids(cursor: &mut Cursor, n: usize) -> Vec<u64> {
+    async fn ids(cursor: &mut Cursor, n: usize) -> Result<Vec<u64>> {
         let mut out = Vec::new();
         while out.len() < n {
-            match cursor.next().await.unwrap() {
+            match cursor.next().await.context("the bus closed")? {
                 Item::Event(e) => out.push(e.id),
-                Item::Lost { after, count } => panic!("lost {count} after {after}"),
+                Item::Lost { after, count } => anyhow::bail!("lost {count} after {after}"),
             }
         }
-        out
+        Ok(out)
     }
 
     #[tokio::test]
-    async fn a_reader_far_behind_the_ring_gets_every_event_in_order_from_the_journal() {
-        let (_dir, store, bus) = store(10_000, 4).await;
+    async fn a_reader_far_behind_the_ring_gets_every_event_in_order_from_the_journal() -> Result<()>
+    {
+        let (_dir, store, bus) = store(10_000, 4)?;
         let mut cursor = Cursor::live(bus.clone(), store.clone());
         // 50 events while the reader does not read: the ring of 4 overflows.
-        publish(&store, 50).await;
-        assert_eq!(ids(&mut cursor, 50).await, (1..=50).collect::<Vec<_>>());
+        publish(&store, 50).await?;
+        assert_eq!(ids(&mut cursor, 50).await?, (1..=50).collect::<Vec<_>>());
         assert!(cursor.catch_ups >= 1, "it lagged and caught up");
         // And then it is live again.
-        publish(&store, 3).await;
-        assert_eq!(ids(&mut cursor, 3).await, vec![51, 52, 53]);
+        publish(&store, 3).await?;
+        assert_eq!(ids(&mut cursor, 3).await?, vec![51, 52, 53]);
+        Ok(())
     }
 
     #[tokio::test]
-    async fn resuming_continues_after_the_id_with_no_gap_and_no_duplicate() {
-        let (_dir, store, bus) = store(10_000, 1024).await;
-        publish(&store, 20).await;
+    async fn resuming_continues_after_the_id_with_no_gap_and_no_duplicate() -> Result<()> {
+        let (_dir, store, bus) = store(10_000, 1024)?;
+        publish(&store, 20).await?;
         let mut cursor = Cursor::after(bus.clone(), store.clone(), 7);
         let (a, b) = tokio::join!(ids(&mut cursor, 23), publish(&store, 10));
-        let () = b;
-        assert_eq!(a, (8..=30).collect::<Vec<_>>());
+        b?;
+        assert_eq!(a?, (8..=30).collect::<Vec<_>>());
+        Ok(())
     }
 
     #[tokio::test]
-    async fn a_resume_older_than_the_retention_says_how_many_are_lost() {
+    async fn a_resume_older_than_the_retention_says_how_many_are_lost() -> Result<()> {
         // Retention 5 with one event per commit: the journal keeps ids 16..=20.
-        let (_dir, store, bus) = store(5, 1024).await;
-        publish(&store, 20).await;
+        let (_dir, store, bus) = store(5, 1024)?;
+        publish(&store, 20).await?;
         let mut cursor = Cursor::after(bus, store.clone(), 3);
-        match cursor.next().await.unwrap() {
+        match cursor.next().await.context("the bus closed")? {
             Item::Lost { after, count } => {
                 assert_eq!(after, 3);
                 let first = 3 + count + 1;
@@ -224,8 +229,9 @@ mod tests {
             }
             Item::Event(e) => panic!("expected a loss report, got event {}", e.id),
         }
-        let rest = ids(&mut cursor, 1).await;
+        let rest = ids(&mut cursor, 1).await?;
         assert_eq!(rest[0], cursor.position());
         assert!(rest[0] >= 15);
+        Ok(())
     }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use filters::{Program, Scope, Value};
 
 use crate::app::State;
+use crate::auth::permissions::any_allows;
 use crate::auth::{ApiUser, Grant};
-use crate::bus::{Event, KINDS};
+use crate::bus::{kind_index, Event, KINDS};
 use crate::objects::query::permission_scope;
 use crate::objects::{Object, Registry};
 
@@ -15,8 +16,8 @@ use crate::objects::{Object, Registry};
 pub struct Subscription {
     /// The requested types the user may see, as bits over [`KINDS`].
     types: u16,
-    /// Types whose `events/<Type>` permission carries filters (bits over [`KINDS`]).
-    filtered: u16,
+    /// The `events/<Type>` permission filters, by type index (empty: unfiltered).
+    filters: Vec<Vec<Value>>,
     /// The type names as requested (for `/v1/status`).
     pub requested: Vec<String>,
     pub filter: Option<Program>,
@@ -54,16 +55,15 @@ impl Subscription {
             return Err(Refusal::NoTypes);
         }
         let mut bits = 0u16;
-        let mut filtered = 0u16;
+        let mut filters = vec![Vec::new(); KINDS.len()];
         for t in &types {
             match user.permissions.grant(&format!("events/{t}")) {
                 Grant::Denied => return Err(Refusal::Forbidden(t.clone())),
                 grant => {
-                    if let Some(i) = KINDS.iter().position(|k| k == t) {
+                    let i = kind_index(t);
+                    if let Some(slot) = filters.get_mut(usize::from(i)) {
                         bits |= 1 << i;
-                        if matches!(grant, Grant::Filtered(_)) {
-                            filtered |= 1 << i;
-                        }
+                        *slot = grant.owned_filters().unwrap_or_default();
                     }
                 }
             }
@@ -76,7 +76,7 @@ impl Subscription {
         };
         Ok(Subscription {
             types: bits,
-            filtered,
+            filters,
             requested: types,
             filter,
             user,
@@ -87,14 +87,14 @@ impl Subscription {
 
     /// Whether the subscriber gets `event`.
     pub fn wants(&self, event: &Event) -> bool {
-        let Some(i) = KINDS.iter().position(|k| *k == event.kind) else {
+        // Unknown types have no slot and no bit.
+        let Some(permission_filters) = self.filters.get(usize::from(event.index)) else {
             return false;
         };
-        let bit = 1u16 << i;
-        if self.types & bit == 0 {
+        if self.types & (1u16 << event.index) == 0 {
             return false;
         }
-        if self.filtered & bit != 0 && !self.permitted(event) {
+        if !permission_filters.is_empty() && !self.permitted(event, permission_filters) {
             return false;
         }
         let Some(filter) = &self.filter else {
@@ -125,18 +125,14 @@ impl Subscription {
 
     /// The `events/<Type>` permission filters, evaluated against the object the event is
     /// about (Icinga does not apply them, icinga2#10684). No object: not permitted.
-    fn permitted(&self, event: &Event) -> bool {
-        let grant = self
-            .user
-            .permissions
-            .grant(&format!("events/{}", event.kind));
+    fn permitted(&self, event: &Event, filters: &[Value]) -> bool {
         let reg = self.state.registry();
         let Some(object) = subject(&reg, event.value()) else {
             return false;
         };
         let var = object.type_info.name.to_lowercase();
         let empty = filters::Dict::new();
-        grant.allows(&permission_scope(&reg, &object, &var, &empty))
+        any_allows(filters, &permission_scope(&reg, &object, &var, &empty))
     }
 }
 

@@ -202,18 +202,19 @@ mod tests {
 
     #[test]
     fn table_parses_and_links() {
-        let host = by_plural("HOSTS").unwrap();
-        assert_eq!(host.name, "Host");
-        assert!(host.is("Checkable") && host.is("ConfigObject"));
-        assert!(host.field("check_command").unwrap().required);
-        assert!(
-            by_name("apiuser")
-                .unwrap()
-                .field("password")
-                .unwrap()
-                .no_user_view
+        let host = by_plural("HOSTS");
+        assert_eq!(host.map(|t| t.name), Some("Host"));
+        assert!(host.is_some_and(|h| h.is("Checkable") && h.is("ConfigObject")));
+        assert!(host
+            .and_then(|h| h.field("check_command"))
+            .is_some_and(|f| f.required));
+        assert!(by_name("apiuser")
+            .and_then(|t| t.field("password"))
+            .is_some_and(|f| f.no_user_view));
+        assert_eq!(
+            by_plural("dependencies").map(|t| t.name),
+            Some("Dependency")
         );
-        assert_eq!(by_plural("dependencies").unwrap().name, "Dependency");
         for t in all() {
             if let Some(b) = t.base {
                 assert!(by_name(b).is_some(), "{} has unknown base {b}", t.name);

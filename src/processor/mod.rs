@@ -65,18 +65,16 @@ pub struct Processed {
 
 type Reply = oneshot::Sender<Result<Processed, Refused>>;
 
-enum Command {
-    Result {
-        object: Arc<Object>,
-        input: CheckInput,
-        reply: Reply,
-    },
-    Reschedule {
-        object: Arc<Object>,
-        next_check: f64,
-        force: bool,
-        reply: Reply,
-    },
+/// What to do to an object's state, and who waits for the outcome.
+struct Command {
+    object: Arc<Object>,
+    change: Change,
+    reply: Reply,
+}
+
+enum Change {
+    Result(CheckInput),
+    Reschedule { next_check: f64, force: bool },
 }
 
 /// The handle submitters use.
@@ -103,16 +101,7 @@ impl Processor {
         object: Arc<Object>,
         input: CheckInput,
     ) -> Result<Processed, Refused> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Command::Result {
-                object,
-                input,
-                reply,
-            })
-            .await
-            .map_err(|_| Refused::Gone)?;
-        answer.await.map_err(|_| Refused::Gone)?
+        self.send(object, Change::Result(input)).await
     }
 
     /// Sets the next check (`reschedule-check`).
@@ -122,12 +111,16 @@ impl Processor {
         next_check: f64,
         force: bool,
     ) -> Result<Processed, Refused> {
+        self.send(object, Change::Reschedule { next_check, force })
+            .await
+    }
+
+    async fn send(&self, object: Arc<Object>, change: Change) -> Result<Processed, Refused> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Command::Reschedule {
+            .send(Command {
                 object,
-                next_check,
-                force,
+                change,
                 reply,
             })
             .await
@@ -149,18 +142,14 @@ async fn run(
         let mut answers: Vec<(Reply, Result<Processed, Refused>)> = Vec::new();
         // Events in the order their results were applied, published after the commit.
         let mut events: Vec<Pending> = Vec::new();
-        for cmd in batch.drain(..) {
-            let object = match &cmd {
-                Command::Result { object, .. } | Command::Reschedule { object, .. } => {
-                    object.clone()
-                }
-            };
+        for Command {
+            object,
+            change,
+            reply,
+        } in batch.drain(..)
+        {
             let Some(cell) = object.runtime.clone() else {
-                match cmd {
-                    Command::Result { reply, .. } | Command::Reschedule { reply, .. } => {
-                        answers.push((reply, Err(Refused::Gone)))
-                    }
-                }
+                answers.push((reply, Err(Refused::Gone)));
                 continue;
             };
             let key = Arc::as_ptr(&cell) as usize;
@@ -168,26 +157,18 @@ async fn run(
                 Some((_, s)) => s.clone(),
                 None => (*cell.get()).clone(),
             };
-            match cmd {
-                Command::Result { input, reply, .. } => {
-                    let outcome = apply_result(&object, &mut st, &input, &mut events);
-                    if outcome.is_ok() {
-                        changed.insert(key, (object.clone(), st));
-                    }
-                    answers.push((reply, outcome));
-                }
-                Command::Reschedule {
-                    next_check,
-                    force,
-                    reply,
-                    ..
-                } => {
+            let outcome = match change {
+                Change::Result(input) => apply_result(&object, &mut st, &input, &mut events),
+                Change::Reschedule { next_check, force } => {
                     st.next_check = next_check;
                     st.force_next_check |= force;
-                    changed.insert(key, (object.clone(), st));
-                    answers.push((reply, Ok(Processed { next_check })));
+                    Ok(Processed { next_check })
                 }
+            };
+            if outcome.is_ok() {
+                changed.insert(key, (object, st));
             }
+            answers.push((reply, outcome));
         }
         let ops: Vec<Op> = changed
             .values()

@@ -393,7 +393,7 @@ pub mod flapping {
             }
             assert!(st.flapping, "{}", st.flapping_current);
             // 7 changes of weight ≥ 0.8 exceed 30 %: flapping starts early.
-            assert!(started.unwrap() < 10);
+            assert!(started.is_some_and(|i| i < 10), "{started:?}");
             let mut stopped = None;
             for i in 20..60 {
                 if record(&mut st, 0, settings(), i as f64) && !st.flapping {

@@ -303,11 +303,7 @@ fn segment(raw: &[u8]) -> impl Iterator<Item = (&'static str, &[u8])> {
         let len = u32::from_le_bytes(tail.get(..4)?.try_into().ok()?) as usize;
         let json = tail.get(4..4 + len)?;
         rest = &tail[4 + len..];
-        let kind = crate::bus::KINDS
-            .get(usize::from(index))
-            .copied()
-            .unwrap_or("Unknown");
-        Some((kind, json))
+        Some((crate::bus::kind_name(index), json))
     })
 }
 
@@ -361,15 +357,11 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
         let first = journal.next_id;
         let mut record = Vec::new();
         for (kind, json) in jobs.iter().flat_map(|j| &j.commit.events) {
-            let index = crate::bus::KINDS
-                .iter()
-                .position(|k| k == kind)
-                .unwrap_or(usize::from(u8::MAX));
-            record.push(index as u8);
+            let event = Event::new(first + published.len() as u64, kind, json.clone());
+            record.push(event.index);
             record.extend_from_slice(&(json.len() as u32).to_le_bytes());
             record.extend_from_slice(json);
-            let id = first + published.len() as u64;
-            published.push(Arc::new(Event::new(id, kind, json.clone())));
+            published.push(Arc::new(event));
         }
         if !published.is_empty() {
             events.insert(first, record.as_slice())?;
@@ -428,14 +420,27 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::anyhow;
     use serde_json::json;
 
+    /// Opens the store again once the previous writer thread has let go of the file.
+    async fn reopen(path: &Path, retention: u64) -> Result<(Store, Contents, Arc<Bus>)> {
+        for _ in 0..100 {
+            let bus = Arc::new(Bus::new());
+            if let Ok((s, c)) = Store::open(path, bus.clone(), retention) {
+                return Ok((s, c, bus));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Err(anyhow!("the store could not be reopened"))
+    }
+
     #[tokio::test]
-    async fn commits_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn commits_survive_reopen() -> Result<()> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("state.redb");
         {
-            let (store, contents) = Store::open(&path, Arc::new(Bus::new()), 10).unwrap();
+            let (store, contents) = Store::open(&path, Arc::new(Bus::new()), 10)?;
             assert!(contents.api_objects.is_empty());
             let mut waits = Vec::new();
             for i in 0..50 {
@@ -449,7 +454,7 @@ mod tests {
                 }));
             }
             for w in waits {
-                w.await.unwrap().unwrap();
+                w.await?.map_err(anyhow::Error::msg)?;
             }
             store
                 .commit(vec![
@@ -462,34 +467,24 @@ mod tests {
                     },
                 ])
                 .await
-                .unwrap();
+                .map_err(anyhow::Error::msg)?;
         }
-        // The writer thread of the first handle may still hold the file; wait for it.
-        let mut reopened = None;
-        for _ in 0..100 {
-            match Store::open(&path, Arc::new(Bus::new()), 10) {
-                Ok(r) => {
-                    reopened = Some(r);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
-        }
-        let (_, contents) = reopened.expect("reopen");
+        let (_, contents, _) = reopen(&path, 10).await?;
         assert_eq!(contents.api_objects.len(), 49);
         assert_eq!(contents.modified.len(), 1);
         assert_eq!(split_key(&contents.modified[0].0), Some(("Host", "h1")));
+        Ok(())
     }
 
     #[tokio::test]
-    async fn journal_numbers_publishes_trims_and_resumes_after_reopen() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn journal_numbers_publishes_trims_and_resumes_after_reopen() -> Result<()> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("state.redb");
         let ev = |n: u32| ("CheckResult", bytes::Bytes::from(format!("{{\"n\":{n}}}")));
         {
             let bus = Arc::new(Bus::new());
             let mut rx = bus.subscribe();
-            let (store, _) = Store::open(&path, bus.clone(), 5).unwrap();
+            let (store, _) = Store::open(&path, bus.clone(), 5)?;
             for n in 0..4 {
                 store
                     .commit_with(Commit {
@@ -497,7 +492,7 @@ mod tests {
                         ..Commit::default()
                     })
                     .await
-                    .unwrap();
+                    .map_err(anyhow::Error::msg)?;
             }
             let mut seen = Vec::new();
             while let Ok(e) = rx.try_recv() {
@@ -510,7 +505,7 @@ mod tests {
                 .all(|(i, (id, json))| *id == i as u64 + 1 && json == &format!("{{\"n\":{i}}}")));
             assert_eq!(bus.last_id(), 8);
             // The newest five are kept, in whole segments (one per commit): 3..=8.
-            let (kept, oldest) = store.events_after(0, 100).unwrap();
+            let (kept, oldest) = store.events_after(0, 100)?;
             assert_eq!(oldest, 3);
             assert_eq!(
                 kept.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -518,19 +513,10 @@ mod tests {
             );
             assert_eq!(kept[0].kind, "CheckResult");
             assert_eq!(&kept[0].json[..], b"{\"n\":2}");
-            let (after, _) = store.events_after(6, 1).unwrap();
+            let (after, _) = store.events_after(6, 1)?;
             assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), [7]);
         }
-        let mut reopened = None;
-        for _ in 0..100 {
-            let bus = Arc::new(Bus::new());
-            if let Ok((s, _)) = Store::open(&path, bus.clone(), 5) {
-                reopened = Some((s, bus));
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        let (store, bus) = reopened.expect("reopen");
+        let (store, _, bus) = reopen(&path, 5).await?;
         assert_eq!(bus.last_id(), 8);
         store
             .commit_with(Commit {
@@ -538,9 +524,10 @@ mod tests {
                 ..Commit::default()
             })
             .await
-            .unwrap();
-        let (after, _) = store.events_after(8, 10).unwrap();
+            .map_err(anyhow::Error::msg)?;
+        let (after, _) = store.events_after(8, 10)?;
         assert_eq!(after.len(), 1);
         assert_eq!(after[0].id, 9, "ids continue after a restart");
+        Ok(())
     }
 }

@@ -2,17 +2,14 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::util::Server;
+use crate::util::{Server, PASSIVE};
 
-const CONFIG: &str = r#"
-object Host "h1" { check_command = "dummy"; enable_active_checks = false }
-object Host "h2" { check_command = "dummy"; enable_active_checks = false }
-apply Service "passive" {
-  check_command = "passive"
-  enable_active_checks = false
-  max_check_attempts = 2
-  assign where true
+fn config() -> String {
+    format!("{PASSIVE}{EXTRA}")
 }
+
+/// Beyond [`PASSIVE`].
+const EXTRA: &str = r#"
 object Service "nopassive" { host_name = "h1"; check_command = "dummy"; enable_passive_checks = false; enable_active_checks = false }
 object ApiUser "viewer" { password = "v"; permissions = [ "objects/query/*" ] }
 "#;
@@ -25,7 +22,7 @@ async fn attrs(s: &Server, path: &str) -> Json {
 /// as Icinga shows it; the exit status is kept.
 #[tokio::test]
 async fn process_check_result() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let body = json!({
         "type": "Service",
         "filter": "host.name == \"h1\" && service.name == \"passive\"",
@@ -167,7 +164,7 @@ async fn process_check_result() {
 /// Many results in one request, each answered in order with its own code.
 #[tokio::test]
 async fn batch_results() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let (status, res) = s
         .post(
             "/v1/actions/process-check-results",
@@ -200,7 +197,7 @@ async fn batch_results() {
 /// `reschedule-check` sets the next check.
 #[tokio::test]
 async fn reschedule_check() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let (status, res) = s
         .post(
             "/v1/actions/reschedule-check",
@@ -223,7 +220,7 @@ async fn reschedule_check() {
 /// for SOFT results and state changes, with Icinga's field names and rising ids.
 #[tokio::test]
 async fn results_publish_events() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let mut events = s.state().bus.subscribe();
     let (status, _) = s
         .post(

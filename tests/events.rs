@@ -8,17 +8,14 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::util::Server;
+use crate::util::{Server, PASSIVE};
 
-const CONFIG: &str = r#"
-object Host "h1" { check_command = "dummy"; enable_active_checks = false }
-object Host "h2" { check_command = "dummy"; enable_active_checks = false }
-apply Service "passive" {
-  check_command = "passive"
-  enable_active_checks = false
-  max_check_attempts = 2
-  assign where true
+fn config() -> String {
+    format!("{PASSIVE}{EXTRA}")
 }
+
+/// Beyond [`PASSIVE`].
+const EXTRA: &str = r#"
 object ApiUser "cr-only" { password = "c"; permissions = [ "events/CheckResult" ] }
 object ApiUser "h1-only" {
   password = "h"
@@ -39,6 +36,16 @@ async fn read_until(res: &mut reqwest::Response, done: impl Fn(&str) -> bool) ->
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
     text
+}
+
+/// `POST <path>` as `user`: an event stream, or its refusal.
+async fn post_stream(s: &Server, user: &str, password: &str, path: &str) -> reqwest::Response {
+    s.client()
+        .post(s.url(path))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn submit(s: &Server, host: &str, exit: u8) {
@@ -62,7 +69,7 @@ fn lines(text: &str) -> Vec<Json> {
 /// field names; only what the filter selects.
 #[tokio::test]
 async fn ndjson_stream_as_icinga_clients_read_it() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let mut res = s
         .client()
         .post(s.url("/v1/events"))
@@ -98,7 +105,7 @@ async fn ndjson_stream_as_icinga_clients_read_it() {
 /// HTTP GET without SSE 404.
 #[tokio::test]
 async fn refusals_keep_icingas_codes() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let c = s.client();
     let post = |user: &'static str, pass: &'static str, body: Json| {
         c.post(s.url("/v1/events"))
@@ -140,14 +147,8 @@ async fn refusals_keep_icingas_codes() {
 /// Permission filters on `events/*` are applied per event (Icinga ignores them).
 #[tokio::test]
 async fn permission_filters_select_events() {
-    let s = Server::start(CONFIG).await;
-    let mut res = s
-        .client()
-        .post(s.url("/v1/events?types=CheckResult"))
-        .basic_auth("h1-only", Some("h"))
-        .send()
-        .await
-        .unwrap();
+    let s = Server::start(&config()).await;
+    let mut res = post_stream(&s, "h1-only", "h", "/v1/events?types=CheckResult").await;
     assert_eq!(res.status(), 200);
     submit(&s, "h2", 1).await;
     submit(&s, "h1", 1).await;
@@ -169,7 +170,7 @@ fn sse_ids(text: &str) -> Vec<u64> {
 /// the events after it — also across a server restart (the journal is durable).
 #[tokio::test]
 async fn sse_resumes_without_gap_or_duplicate_across_a_restart() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let sse = |s: &Server, last: Option<u64>| {
         let mut r = s
             .client()
@@ -226,16 +227,8 @@ async fn sse_resumes_without_gap_or_duplicate_across_a_restart() {
         ["out 1", "out 2", "out 3", "out 0", "out 1", "out 2"]
     );
     // `since` means the same for every format.
-    let mut res = s
-        .client()
-        .post(s.url(&format!(
-            "/v1/events?types=CheckResult&since={}",
-            resumed[4]
-        )))
-        .basic_auth("root", Some("secret"))
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/v1/events?types=CheckResult&since={}", resumed[4]);
+    let mut res = post_stream(&s, "root", "secret", &path).await;
     let text = read_until(&mut res, |t| t.contains('\n')).await;
     assert_eq!(lines(&text)[0]["check_result"]["output"], "out 2");
 }
@@ -244,7 +237,7 @@ async fn sse_resumes_without_gap_or_duplicate_across_a_restart() {
 /// only; forged or expired tokens get 401.
 #[tokio::test]
 async fn bearer_tokens_for_browsers() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let (status, body) = s.post("/v1/events/token", json!({"ttl": 60})).await;
     assert_eq!(status, 200, "{body}");
     let token = body["results"][0]["token"].as_str().unwrap().to_string();
@@ -304,7 +297,7 @@ fn tls_client(ca_pem: &str) -> tokio_rustls::TlsConnector {
 #[tokio::test]
 async fn websocket_subscribe_and_unsubscribe() {
     use base64::Engine;
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port))
         .await
         .unwrap();
@@ -377,14 +370,8 @@ where
 /// Open streams are listed with their position, lag and deliveries.
 #[tokio::test]
 async fn status_lists_streams() {
-    let s = Server::start(CONFIG).await;
-    let mut res = s
-        .client()
-        .post(s.url("/v1/events?types=CheckResult"))
-        .basic_auth("cr-only", Some("c"))
-        .send()
-        .await
-        .unwrap();
+    let s = Server::start(&config()).await;
+    let mut res = post_stream(&s, "cr-only", "c", "/v1/events?types=CheckResult").await;
     submit(&s, "h1", 1).await;
     read_until(&mut res, |t| t.contains('\n')).await;
     let (_, body) = s.get("/v1/status/EventStreams").await;
@@ -401,14 +388,15 @@ async fn status_lists_streams() {
 /// Bad resume points and a plain GET on the WebSocket endpoint get clear 400s.
 #[tokio::test]
 async fn bad_stream_requests_get_clear_errors() {
-    let s = Server::start(CONFIG).await;
+    let s = Server::start(&config()).await;
     let c = s.client();
-    let res = c
-        .post(s.url("/v1/events?types=CheckResult&since=-3"))
-        .basic_auth("root", Some("secret"))
-        .send()
-        .await
-        .unwrap();
+    let res = post_stream(
+        &s,
+        "root",
+        "secret",
+        "/v1/events?types=CheckResult&since=-3",
+    )
+    .await;
     assert_eq!(res.status(), 400);
     let body: Json = res.json().await.unwrap();
     assert!(body["status"].as_str().unwrap().contains("since"), "{body}");

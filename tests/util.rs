@@ -32,6 +32,19 @@ object ApiUser "nopass" {
 }
 "#;
 
+/// Two hosts with a passive service each (`h1!passive`, `h2!passive`; HARD after two
+/// attempts), for tests that submit results.
+pub const PASSIVE: &str = r#"
+object Host "h1" { check_command = "dummy"; enable_active_checks = false }
+object Host "h2" { check_command = "dummy"; enable_active_checks = false }
+apply Service "passive" {
+  check_command = "passive"
+  enable_active_checks = false
+  max_check_attempts = 2
+  assign where true
+}
+"#;
+
 impl Server {
     /// Starts a server whose configuration is [`USERS`] plus `extra`.
     pub async fn start(extra: &str) -> Server {

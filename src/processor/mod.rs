@@ -158,7 +158,7 @@ async fn run(
                 None => (*cell.get()).clone(),
             };
             let outcome = match change {
-                Change::Result(input) => apply_result(&object, &mut st, &input, &mut events),
+                Change::Result(input) => apply_result(&object, &mut st, input, &mut events),
                 Change::Reschedule { next_check, force } => {
                     st.next_check = next_check;
                     st.force_next_check |= force;
@@ -355,7 +355,7 @@ fn ignored_states(o: &Object) -> u8 {
 fn apply_result(
     o: &Object,
     st: &mut CheckableState,
-    input: &CheckInput,
+    input: CheckInput,
     events: &mut Vec<Pending>,
 ) -> Result<Processed, Refused> {
     let t_now = now();
@@ -389,17 +389,17 @@ fn apply_result(
     st.last_check_result = Some(Arc::new(state::CheckResult {
         kind: state::CheckResultType::CheckResult,
         active: input.active,
-        check_source: input.check_source.clone(),
-        command: input.command.clone(),
+        check_source: input.check_source,
+        command: input.command,
         execution_start: input.execution_start,
         execution_end: input.execution_end,
         exit_status: input.exit_status,
-        output: input.output.clone(),
-        performance_data: input.performance_data.clone(),
+        output: input.output,
+        performance_data: input.performance_data,
         previous_hard_state: t.previous_hard_state,
         schedule_start: input.schedule_start,
         schedule_end: input.schedule_end,
-        scheduling_source: input.scheduling_source.clone(),
+        scheduling_source: input.scheduling_source,
         state: raw_state,
         ttl: input.ttl,
         vars_before,

@@ -23,11 +23,8 @@ pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<J
         &["Host", "Service"],
         params,
     )?;
-    let mut results = Vec::with_capacity(objects.len());
-    for o in objects {
-        results.push(one(state, &o, params).await);
-    }
-    Ok(results)
+    // All targets at once: the processor commits them together instead of one fsync each.
+    Ok(futures_util::future::join_all(objects.iter().map(|o| one(state, o, params))).await)
 }
 
 /// `process-check-results`: `{"results": [ {<process-check-result parameters>}, … ]}`.
@@ -66,10 +63,8 @@ pub async fn run_batch(
         match p {
             Err(item) => item,
             Ok((objects, p)) => {
-                let mut items = Vec::with_capacity(objects.len());
-                for o in &objects {
-                    items.push(one(state, o, &p).await);
-                }
+                let mut items =
+                    futures_util::future::join_all(objects.iter().map(|o| one(state, o, &p))).await;
                 if items.len() == 1 {
                     items.pop().unwrap_or(Json::Null)
                 } else {

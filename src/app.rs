@@ -174,8 +174,9 @@ pub struct State {
     connections: AtomicUsize,
     /// The durable store.
     pub store: crate::store::Store,
-    /// Serialises runtime changes to objects (see `objects::writer`).
-    writer: tokio::sync::Mutex<()>,
+    /// Serialises runtime changes to objects (see `objects::writer`); the processor takes
+    /// it for its comment and downtime changes.
+    writer: Arc<tokio::sync::Mutex<()>>,
     /// The single writer of check results and runtime state.
     pub processor: crate::processor::Processor,
     /// Where every committed change is published.
@@ -188,6 +189,15 @@ pub struct State {
     pub tokens: crate::auth::token::Tokens,
     /// Fires when the server stops (long-lived streams end).
     pub shutdown: CancellationToken,
+    /// Set by `shutdown-process` / `restart-process`.
+    pub exit: Exit,
+}
+
+/// A stop asked for through the API.
+#[derive(Default)]
+pub struct Exit {
+    pub requested: CancellationToken,
+    pub restart: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -360,7 +370,15 @@ impl App {
         let stored_states = states.len();
         restore_states(&loaded.registry, states);
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (processor, _) = crate::processor::Processor::spawn(store.clone(), schedule_tx.clone());
+        let registry = Arc::new(RwLock::new(Arc::new(loaded.registry)));
+        let writer = Arc::new(tokio::sync::Mutex::new(()));
+        let (processor, _) = crate::processor::Processor::spawn(crate::processor::Context {
+            store: store.clone(),
+            registry: registry.clone(),
+            writer: writer.clone(),
+            schedule: schedule_tx.clone(),
+            zone: node_name.as_str().into(),
+        });
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
             .listen
@@ -380,20 +398,21 @@ impl App {
                 loaded.listener.auth_failure_limit,
                 loaded.listener.auth_block_duration,
             ),
-            registry: Arc::new(RwLock::new(Arc::new(loaded.registry))),
+            registry,
             library: Arc::new(loaded.library),
             users: RwLock::new(Arc::new(loaded.users)),
             listener: loaded.listener,
             console: Sessions::default(),
             connections: AtomicUsize::new(0),
             store,
-            writer: tokio::sync::Mutex::new(()),
+            writer,
             processor,
             bus,
             schedule_tx,
             streams: Default::default(),
             tokens,
             shutdown: shutdown.clone(),
+            exit: Exit::default(),
         });
         let tracker = TaskTracker::new();
         tracker.spawn(api::serve(

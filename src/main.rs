@@ -221,8 +221,27 @@ fn announce(opts: &Options, password: Option<String>) {
 
 async fn serve(opts: Options) -> Result<()> {
     let app = App::start(opts).await?;
-    shutdown_signal().await;
+    let exit = app.state.exit.requested.clone();
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = exit.cancelled() => tracing::info!("Stop requested through the API."),
+    }
+    let restart = app
+        .state
+        .exit
+        .restart
+        .load(std::sync::atomic::Ordering::SeqCst);
     app.stop(Duration::from_secs(10)).await;
+    if restart {
+        // The same program with the same arguments, in this process (same pid).
+        use std::os::unix::process::CommandExt;
+        let mut args = std::env::args_os();
+        let program = std::env::current_exe()?;
+        let error = std::process::Command::new(program)
+            .args(args.by_ref().skip(1))
+            .exec();
+        return Err(anyhow::anyhow!("restarting failed: {error}"));
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 
 mod actions;
+mod annotations;
 mod auth;
 mod checks;
 mod cli;

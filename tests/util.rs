@@ -176,3 +176,27 @@ impl Server {
             .unwrap()
     }
 }
+
+impl Server {
+    /// The journaled events of one type, oldest first (what every stream delivers).
+    pub fn events(&self, kind: &str) -> Vec<Json> {
+        let (events, _) = self.state().store.events_after(0, 100_000).unwrap();
+        events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| serde_json::from_slice(&e.json).unwrap())
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until `check` holds for the object at `path`'s attributes.
+    pub async fn wait_for(&self, path: &str, check: impl Fn(&Json) -> bool) -> Json {
+        for _ in 0..200 {
+            let attrs = self.get(path).await.1["results"][0]["attrs"].clone();
+            if check(&attrs) {
+                return attrs;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} never reached the expected state");
+    }
+}

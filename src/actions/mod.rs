@@ -5,6 +5,12 @@
 //! nothing selected is a 404 `No objects found.`; each target gets its own result item,
 //! and the HTTP status aggregates their codes (spec §3.4).
 
+pub mod acknowledgements;
+pub mod comments;
+pub mod downtimes;
+pub mod execute_command;
+pub mod notifications;
+pub mod process;
 pub mod process_check_result;
 pub mod reschedule_check;
 
@@ -18,6 +24,23 @@ use crate::app::State;
 use crate::auth::ApiUser;
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::{query, Object};
+use crate::processor::{Change, Refused};
+
+/// The actions on objects selected by type, name and filter.
+pub const TYPED: &[&str] = &[
+    "process-check-result",
+    "process-check-results",
+    "reschedule-check",
+    "acknowledge-problem",
+    "remove-acknowledgement",
+    "add-comment",
+    "remove-comment",
+    "schedule-downtime",
+    "remove-downtime",
+    "send-custom-notification",
+    "delay-notification",
+    "execute-command",
+];
 
 /// One result item: `{"code": …, "status": "…"}` plus extras.
 pub fn item(code: u16, status: impl Into<String>) -> Json {
@@ -71,4 +94,43 @@ pub fn targets(
 /// The error for an unknown action.
 pub fn unknown(name: &str) -> ApiError {
     ApiError::not_found(format!("Action '{name}' does not exist."))
+}
+
+/// Applies a change to every target at once (the processor commits them together) and
+/// returns their result items in order. `change` gives the change for a target, or the
+/// target's result item when the parameters rule it out.
+pub async fn apply_each(
+    state: &State,
+    objects: &[Arc<Object>],
+    change: impl Fn(&Arc<Object>) -> Result<Change, Json>,
+) -> Vec<Json> {
+    let results = objects.iter().map(|o| {
+        let change = change(o);
+        async move {
+            match change {
+                Ok(c) => outcome(state.processor.apply(o.clone(), c).await),
+                Err(item) => item,
+            }
+        }
+    });
+    futures_util::future::join_all(results).await
+}
+
+/// A processor outcome as a result item.
+pub fn outcome(r: Result<crate::processor::Processed, Refused>) -> Json {
+    match r {
+        Ok(p) => p.item,
+        Err(Refused::Rejected(code, status)) => item(code, status),
+        Err(Refused::Store(e)) => item(500, format!("Action execution failed: '{e}'.")),
+        Err(Refused::Gone | Refused::Stale) => {
+            item(500, "Action execution failed: 'The object is not active.'.")
+        }
+    }
+}
+
+/// A text parameter that must be present (it may be empty).
+pub fn required(params: &Params, key: &str) -> Option<String> {
+    params
+        .contains(key)
+        .then(|| params.string(key).unwrap_or_default())
 }

@@ -107,6 +107,7 @@ async fn one(state: &State, o: &Arc<Object>, params: &Params) -> Json {
             ),
         ),
         Err(Refused::Store(e)) => item(500, format!("Action execution failed: '{e}'.")),
+        Err(Refused::Rejected(code, status)) => item(code, status),
     }
 }
 

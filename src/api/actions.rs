@@ -38,18 +38,43 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
                 tracing::info!(user = user.name, ?address, lifted = n, "Blocks lifted.");
                 vec![json!({ "code": 200, "status": format!("Lifted {n} block(s).") })]
             }
-            "process-check-result" | "process-check-results" | "reschedule-check" => {
+            "shutdown-process" | "restart-process" | "generate-ticket" => {
+                if !user.permissions.has(&permission) {
+                    return Err(ApiError::no_route(&format!("v1/actions/{name}")));
+                }
+                match name.as_str() {
+                    "generate-ticket" => vec![actions::process::ticket(&state, &params)?],
+                    n => vec![actions::process::stop(&state, n == "restart-process")],
+                }
+            }
+            n if actions::TYPED.contains(&n) => {
                 if !user.permissions.has(&permission) {
                     return Err(ApiError::forbidden(&permission));
                 }
-                match name.as_str() {
+                let p = &params;
+                match n {
                     "process-check-result" => {
-                        actions::process_check_result::run(&state, user, &params).await?
+                        actions::process_check_result::run(&state, user, p).await?
                     }
                     "process-check-results" => {
                         actions::process_check_result::run_batch(&state, user, params).await?
                     }
-                    _ => actions::reschedule_check::run(&state, user, &params).await?,
+                    "reschedule-check" => actions::reschedule_check::run(&state, user, p).await?,
+                    "acknowledge-problem" => {
+                        actions::acknowledgements::acknowledge(&state, user, p).await?
+                    }
+                    "remove-acknowledgement" => {
+                        actions::acknowledgements::remove(&state, user, p).await?
+                    }
+                    "add-comment" => actions::comments::add(&state, user, p).await?,
+                    "remove-comment" => actions::comments::remove(&state, user, p).await?,
+                    "schedule-downtime" => actions::downtimes::schedule(&state, user, p).await?,
+                    "remove-downtime" => actions::downtimes::remove(&state, user, p).await?,
+                    "send-custom-notification" => {
+                        actions::notifications::custom(&state, user, p).await?
+                    }
+                    "delay-notification" => actions::notifications::delay(&state, user, p).await?,
+                    _ => actions::execute_command::run(&state, user, p).await?,
                 }
             }
             _ => return Err(actions::unknown(&name)),

@@ -12,6 +12,9 @@ pub struct Macros<'a> {
     /// The host's name (full) and the service's short name.
     pub host_name: &'a str,
     pub service_name: Option<&'a str>,
+    /// Looked up first by full path: `notification.*`, `user.*`, and runtime values such
+    /// as `host.state` or `service.output`.
+    pub extra: Option<&'a Dict>,
 }
 
 fn vars(d: &Dict) -> Option<&Dict> {
@@ -35,6 +38,13 @@ impl Macros<'_> {
     /// The value of one macro name (`address`, `host.vars.os`, `service.name`, …).
     pub fn lookup(&self, name: &str) -> Option<Value> {
         let parts: Vec<&str> = name.split('.').collect();
+        if let Some(v) = self
+            .extra
+            .and_then(|e| e.get(parts[0]))
+            .and_then(|v| path(v, &parts[1..]))
+        {
+            return Some(v.clone());
+        }
         let object_field = |d: &Dict, rest: &[&str]| -> Option<Value> {
             let (first, tail) = rest.split_first()?;
             path(d.get(*first)?, tail).cloned()
@@ -332,6 +342,7 @@ mod tests {
                 command: c,
                 host_name: host,
                 service_name: service.and_then(|s| s.split('!').nth(1)),
+                extra: None,
             },
         ))
     }

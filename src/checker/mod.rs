@@ -50,6 +50,7 @@ pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> Che
         command: &command.attrs,
         host_name: &host.name,
         service_name: service_short.as_deref(),
+        extra: None,
     };
     let timeout = object
         .attr("check_timeout")

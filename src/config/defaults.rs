@@ -129,6 +129,15 @@ pub fn write(dir: &Path, demo: bool) -> Result<Setup> {
         crate::pki::write_private(&users, &text)?;
         root_password = Some(password);
     }
+    let constants = dir.join("constants.conf");
+    if !constants.exists() {
+        // `icinga2 node setup` writes the salt agents' tickets are derived from.
+        let text = format!(
+            "/*\n * Secret for PKI tickets (`generate-ticket`, `auspex pki ticket`). Keep it private.\n */\n\nconst TicketSalt = \"{}\"\n",
+            generate_password()
+        );
+        crate::pki::write_private(&constants, &text)?;
+    }
     for (name, text, wanted) in [
         ("templates.conf", TEMPLATES, true),
         ("api.conf", API_LISTENER, true),

@@ -58,6 +58,40 @@ impl Runtime {
     }
 }
 
+/// Notifications show their runtime state (`last_notification`, …) from their host's
+/// or service's state, where the processor keeps it: they share its cell.
+fn link_notifications(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>) {
+    let Some(mut notifications) = objects.remove("Notification") else {
+        return;
+    };
+    let cells: HashMap<&str, &Arc<Runtime>> = ["Host", "Service"]
+        .iter()
+        .flat_map(|t| objects.get(t).into_iter().flatten())
+        .filter_map(|o| Some((&*o.name, o.runtime.as_ref()?)))
+        .collect();
+    for n in &mut notifications {
+        let owner = checkable_name(&n.attrs);
+        if let (Some(cell), Some(n)) = (cells.get(owner.as_str()), Arc::get_mut(n)) {
+            n.runtime = Some((*cell).clone());
+        }
+    }
+    objects.insert("Notification", notifications);
+}
+
+/// The full name of the host or service a notification, comment or downtime belongs to.
+pub fn checkable_name(attrs: &Dict) -> String {
+    let get = |k: &str| {
+        attrs
+            .get(k)
+            .map(|v| v.to_display_string())
+            .unwrap_or_default()
+    };
+    match get("service_name") {
+        s if s.is_empty() => get("host_name"),
+        s => format!("{}!{s}", get("host_name")),
+    }
+}
+
 /// A runtime cell for types that have one.
 pub fn runtime_for(ti: &TypeInfo, start: f64) -> Option<Arc<Runtime>> {
     match ti.name {
@@ -125,6 +159,22 @@ impl Table {
         let o = self.list.remove(i);
         self.reindex();
         Some(o)
+    }
+
+    /// Removes many objects, re-indexing once.
+    fn remove_many(&mut self, names: &std::collections::HashSet<Str>) {
+        let before = self.list.len();
+        self.list.retain(|o| !names.contains(&o.name));
+        if self.list.len() != before {
+            self.reindex();
+        }
+    }
+
+    /// The objects whose names start with `prefix` (a range of the sorted list).
+    fn with_prefix(&self, prefix: &str) -> &[Arc<Object>] {
+        let start = self.list.partition_point(|o| &*o.name < prefix);
+        let len = self.list[start..].partition_point(|o| o.name.starts_with(prefix));
+        &self.list[start..start + len]
     }
 
     fn reindex(&mut self) {
@@ -212,6 +262,7 @@ impl Registry {
                 Err(e) => errors.push(e),
             }
         }
+        link_notifications(&mut objects);
         for (t, list) in objects {
             Arc::make_mut(reg.objects.entry(t).or_default()).upsert(list);
         }
@@ -258,7 +309,14 @@ impl Registry {
                     return fail(f.name, "Attribute must not be empty.".into());
                 }
                 if let (Some(r), Some(Value::String(name))) = (f.ref_type, v) {
-                    if f.type_name == "String" && !name.is_empty() && self.get(r, name).is_none() {
+                    // Services are referenced by short name next to their host's.
+                    let full = match f.name.strip_suffix("service_name") {
+                        Some(side) if r == "Service" => {
+                            format!("{}!{name}", object.string(&format!("{side}host_name")))
+                        }
+                        _ => name.to_string(),
+                    };
+                    if f.type_name == "String" && !name.is_empty() && self.get(r, &full).is_none() {
                         return fail(
                             f.name,
                             format!("Object '{name}' of type '{r}' does not exist."),
@@ -332,6 +390,21 @@ impl Registry {
         Arc::make_mut(table).remove(name)
     }
 
+    /// Removes objects of one type by name.
+    pub fn remove_many(&mut self, type_name: &str, names: &std::collections::HashSet<Str>) {
+        if let Some(table) = self.objects.get_mut(type_name) {
+            Arc::make_mut(table).remove_many(names);
+        }
+    }
+
+    /// The objects of a type whose full names start with `prefix` (`host!` finds a
+    /// host's services, comments, downtimes and notifications): a binary search.
+    pub fn with_prefix(&self, type_name: &str, prefix: &str) -> &[Arc<Object>] {
+        self.objects
+            .get(type_name)
+            .map_or(&[], |t| t.with_prefix(prefix))
+    }
+
     /// Every object, of every type.
     pub fn iter_all(&self) -> impl Iterator<Item = &Arc<Object>> {
         self.objects.values().flat_map(|t| t.list.iter())
@@ -402,6 +475,26 @@ impl Object {
     pub fn runtime_field(&self, rt: &CheckableState, field: &str) -> Option<Value> {
         let is_host = self.type_info.name == "Host";
         let n = |x: f64| Some(Value::Number(x));
+        if self.type_info.name == "Notification" {
+            let ns = rt
+                .notifications
+                .get(&*self.name)
+                .cloned()
+                .unwrap_or_default();
+            return match field {
+                "last_notification" => n(ns.last_notification),
+                "next_notification" => n(ns.next_notification),
+                "notification_number" => n(ns.notification_number as f64),
+                "last_problem_notification" => n(ns.last_problem_notification),
+                "notified_problem_users" => Some(Value::from(
+                    ns.notified_problem_users
+                        .into_iter()
+                        .map(Value::from)
+                        .collect::<Vec<_>>(),
+                )),
+                _ => None,
+            };
+        }
         match field {
             "state" => n(f64::from(rt.state)),
             "state_type" => n(f64::from(rt.state_type)),
@@ -424,8 +517,15 @@ impl Object {
                 .map_or(-1.0, |r| r.schedule_end)),
             "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
             "handled" => Some(Value::Bool(
-                rt.has_result() && rt.state != 0 && rt.acknowledgement != 0,
+                rt.has_result()
+                    && rt.state != 0
+                    && (rt.acknowledgement != 0 || rt.downtime_depth > 0),
             )),
+            "downtime_depth" => n(f64::from(rt.downtime_depth)),
+            "executions" if rt.executions.is_empty() => Some(Value::Null),
+            "executions" => Some(Value::from_json(&serde_json::Value::Object(
+                rt.executions.clone(),
+            ))),
             "acknowledgement" => n(f64::from(rt.acknowledgement)),
             "acknowledgement_expiry" => n(rt.acknowledgement_expiry),
             "acknowledgement_last_change" => n(rt.acknowledgement_last_change),
@@ -502,5 +602,27 @@ pub fn dict_str<'a>(d: &'a Dict, key: &str) -> Option<&'a str> {
     match d.get(key) {
         Some(Value::String(s)) => Some(s),
         _ => None,
+    }
+}
+
+/// A comment or downtime: created at runtime, kept in the `_api` package, restored from
+/// its stored attributes as they are (no templates, no apply rules).
+pub fn runtime_object(ti: &'static TypeInfo, name: &str, attrs: Dict) -> Object {
+    let dir = ti.plural.to_lowercase();
+    Object {
+        type_info: ti,
+        name: name.into(),
+        attrs: intern_keys(attrs),
+        location: Location {
+            path: format!("_api/conf.d/{dir}/{name}.conf").into(),
+            first_line: 1,
+            first_column: 1,
+            last_line: 1,
+            last_column: 1,
+        },
+        package: "_api".into(),
+        original: Dict::new(),
+        version: 0.0,
+        runtime: None,
     }
 }

@@ -125,6 +125,14 @@ pub fn build(
         version: now(),
         runtime: super::runtime_for(ti, now()),
     };
+    let mut object = object;
+    if ti.name == "Notification" {
+        let owner = super::checkable_name(&object.attrs);
+        object.runtime = ["Host", "Service"]
+            .iter()
+            .find_map(|t| reg.get(t, &owner))
+            .and_then(|o| o.runtime.clone());
+    }
     reg.validate(&object).map_err(|e| format!("Error: {e}"))?;
     let mut applied = Vec::new();
     if matches!(ti.name, "Host" | "Service") {
@@ -150,15 +158,23 @@ pub fn build(
             let Some(ti) = super::types::by_name(&item.type_name) else {
                 continue;
             };
+            let attrs = super::intern_keys(item.attrs);
+            // Notifications applied to the new object share its state.
+            let runtime = match ti.name {
+                "Notification" if super::checkable_name(&attrs) == *object.name => {
+                    object.runtime.clone()
+                }
+                _ => super::runtime_for(ti, now()),
+            };
             applied.push(Object {
                 type_info: ti,
                 name: item.name,
-                attrs: super::intern_keys(item.attrs),
+                attrs,
                 location: item.location,
                 package: "_etc".into(),
                 original: Dict::new(),
                 version: 0.0,
-                runtime: super::runtime_for(ti, now()),
+                runtime,
             });
         }
     }
@@ -593,6 +609,15 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec
             })
             .unwrap_or_default();
         let attrs = record["attrs"].as_object().cloned().unwrap_or_default();
+        // Comments and downtimes are restored as they were stored.
+        if matches!(ti.name, "Comment" | "Downtime") {
+            let attrs = match Value::from_json(&Json::Object(attrs)) {
+                Value::Dict(d) => (*d).clone(),
+                _ => Dict::new(),
+            };
+            pending.push(Arc::new(super::runtime_object(ti, name, attrs)));
+            continue;
+        }
         match build(reg, library, ti, name, &templates, &attrs) {
             Ok((object, applied)) => {
                 pending.push(Arc::new(object));

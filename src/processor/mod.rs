@@ -1,25 +1,34 @@
-//! The result processor: the single writer of checkable state.
+//! The result processor: the single writer of checkable state and of what hangs off it
+//! (acknowledgements, comments, downtimes, notification state).
 //!
-//! Every check result — from the checker or submitted through the API — and every
-//! reschedule goes through one task, in order. It takes every command waiting (up to a
-//! batch), applies them to the hosts' and services' state, commits the new states to the
-//! store in one transaction, then publishes them to the objects' runtime cells and
-//! answers. An acknowledged result is durable; readers never see a state that a crash
-//! could take back.
+//! Every check result — from the checker or submitted through the API — every action on
+//! hosts and services, and every timer (downtime start and end, expiry, re-notification)
+//! goes through one task, in order. It takes every command waiting (up to a batch),
+//! applies them, commits the new states, objects and events to the store in one
+//! transaction, then makes them visible and answers. An acknowledged change is durable;
+//! readers never see a state that a crash could take back.
 
+pub mod acks;
+pub mod batch;
+pub mod comments;
+pub mod downtimes;
+pub mod notify;
+pub mod results;
 pub mod state;
+pub mod timers;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use filters::Str;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::app::now;
-use crate::bus::Pending;
-use crate::objects::Object;
-use crate::store::{self, Commit, Op};
-use state::{CheckableState, HARD, SOFT};
+use crate::objects::{Object, Registry};
+use crate::store::{self, Commit};
+use batch::Batch;
+use timers::{Deadline, Timers};
 
 /// Commands waiting for the processor at most; submitters wait beyond (backpressure).
 const QUEUE: usize = 16_384;
@@ -46,7 +55,7 @@ pub struct CheckInput {
     pub ttl: f64,
 }
 
-/// Why a result was not applied.
+/// Why a command was not applied.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refused {
     /// A newer result is already there (409).
@@ -55,26 +64,110 @@ pub enum Refused {
     Gone,
     /// The store could not commit (500).
     Store(String),
+    /// The action does not apply to this object: the result item's code and status.
+    Rejected(u16, String),
 }
 
-/// What a processed command leaves: the next check time.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What an applied command leaves: the next check time, and for actions the result
+/// item (`code`, `status`, and names of what was created).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Processed {
     pub next_check: f64,
+    pub item: Json,
+}
+
+impl Processed {
+    pub fn next(next_check: f64) -> Processed {
+        Processed {
+            next_check,
+            item: Json::Null,
+        }
+    }
+
+    pub fn item(item: Json) -> Processed {
+        Processed {
+            next_check: 0.0,
+            item,
+        }
+    }
+
+    fn ok(status: String) -> Processed {
+        Processed::item(json!({ "code": 200, "status": status }))
+    }
 }
 
 type Reply = oneshot::Sender<Result<Processed, Refused>>;
 
-/// What to do to an object's state, and who waits for the outcome.
+/// What to do to an object, and who waits for the outcome.
 struct Command {
     object: Arc<Object>,
     change: Change,
     reply: Reply,
 }
 
-enum Change {
+/// A change to a host or service (or, for removals, to a comment or downtime).
+#[derive(Debug, Clone)]
+pub enum Change {
     Result(CheckInput),
-    Reschedule { next_check: f64, force: bool },
+    Reschedule {
+        next_check: f64,
+        force: bool,
+    },
+    Acknowledge(acks::Ack),
+    RemoveAcknowledgement {
+        author: String,
+    },
+    AddComment {
+        author: String,
+        text: String,
+        expiry: f64,
+    },
+    /// On a Comment: that comment; on a host or service: all of its comments.
+    RemoveComment {
+        author: String,
+    },
+    ScheduleDowntime(downtimes::Spec),
+    /// On a Downtime: that downtime; on a host or service: all of its downtimes.
+    RemoveDowntime {
+        author: String,
+    },
+    CustomNotification {
+        author: String,
+        text: String,
+        force: bool,
+    },
+    DelayNotification {
+        until: f64,
+    },
+    /// Records an `execute-command` run (its start, then its outcome) under its id;
+    /// entries past their deadline go.
+    Execution {
+        id: String,
+        record: Json,
+    },
+}
+
+/// What the processor works with besides its commands.
+pub struct Context {
+    pub store: store::Store,
+    /// The object snapshot readers use; the processor publishes comment and downtime
+    /// changes into it.
+    pub registry: Arc<RwLock<Arc<Registry>>>,
+    /// Serialises object changes with the objects writer (`objects::writer`).
+    pub writer: Arc<tokio::sync::Mutex<()>>,
+    /// The scheduler's queue: every new next-check time.
+    pub schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
+    /// The zone objects show when they name none.
+    pub zone: Str,
+}
+
+impl Context {
+    fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// The handle submitters use.
@@ -84,14 +177,10 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// Starts the processor task. `schedule` receives every new next-check time (the
-    /// scheduler's queue).
-    pub fn spawn(
-        store: store::Store,
-        schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
-    ) -> (Processor, tokio::task::JoinHandle<()>) {
+    /// Starts the processor task.
+    pub fn spawn(ctx: Context) -> (Processor, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(rx, store, schedule));
+        let handle = tokio::spawn(run(rx, ctx));
         (Processor { tx }, handle)
     }
 
@@ -101,7 +190,7 @@ impl Processor {
         object: Arc<Object>,
         input: CheckInput,
     ) -> Result<Processed, Refused> {
-        self.send(object, Change::Result(input)).await
+        self.apply(object, Change::Result(input)).await
     }
 
     /// Sets the next check (`reschedule-check`).
@@ -111,11 +200,12 @@ impl Processor {
         next_check: f64,
         force: bool,
     ) -> Result<Processed, Refused> {
-        self.send(object, Change::Reschedule { next_check, force })
+        self.apply(object, Change::Reschedule { next_check, force })
             .await
     }
 
-    async fn send(&self, object: Arc<Object>, change: Change) -> Result<Processed, Refused> {
+    /// Applies a change; returns once it is durable.
+    pub async fn apply(&self, object: Arc<Object>, change: Change) -> Result<Processed, Refused> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Command {
@@ -129,308 +219,218 @@ impl Processor {
     }
 }
 
-async fn run(
-    mut rx: mpsc::Receiver<Command>,
-    store: store::Store,
-    schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        // New states by object (the latest wins within a batch), and the answers.
-        // Keyed by the runtime cell's address: one entry per object.
-        let mut changed: HashMap<usize, (Arc<Object>, CheckableState)> = HashMap::new();
-        let mut answers: Vec<(Reply, Result<Processed, Refused>)> = Vec::new();
-        // Events in the order their results were applied, published after the commit.
-        let mut events: Vec<Pending> = Vec::new();
+/// The next `legacy_id` after those of the stored comments and downtimes.
+fn next_legacy_id(reg: &Registry) -> u64 {
+    reg.objects("Comment")
+        .chain(reg.objects("Downtime"))
+        .filter_map(|o| o.attr("legacy_id").and_then(|v| v.to_number().ok()))
+        .fold(0.0_f64, f64::max) as u64
+        + 1
+}
+
+async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
+    let mut timers = Timers::default();
+    let mut legacy_id = {
+        let reg = ctx.registry();
+        for (at, d) in timers::restored(&reg) {
+            timers.add(at, d);
+        }
+        next_legacy_id(&reg)
+    };
+    let mut commands = Vec::with_capacity(BATCH);
+    loop {
+        let wait = timers.next().map_or(Duration::from_secs(3600), |t| {
+            Duration::from_secs_f64((t - now()).clamp(0.0, 3600.0))
+        });
+        tokio::select! {
+            n = rx.recv_many(&mut commands, BATCH) => if n == 0 { break },
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let due = timers.due(now());
+        if commands.is_empty() && due.is_empty() {
+            continue;
+        }
+        // Object changes (comments, downtimes) are serialised with the objects writer.
+        let guard = ctx.writer.clone().lock_owned().await;
+        let mut b = Batch::new(ctx.registry(), ctx.zone.clone(), now(), legacy_id);
+        for d in due {
+            fire(&mut b, d);
+        }
+        let mut answers = Vec::with_capacity(commands.len());
         for Command {
             object,
             change,
             reply,
-        } in batch.drain(..)
+        } in commands.drain(..)
         {
-            let Some(cell) = object.runtime.clone() else {
-                answers.push((reply, Err(Refused::Gone)));
-                continue;
-            };
-            let key = Arc::as_ptr(&cell) as usize;
-            let mut st = match changed.get(&key) {
-                Some((_, s)) => s.clone(),
-                None => (*cell.get()).clone(),
-            };
-            let outcome = match change {
-                Change::Result(input) => apply_result(&object, &mut st, input, &mut events),
-                Change::Reschedule { next_check, force } => {
-                    st.next_check = next_check;
-                    st.force_next_check |= force;
-                    Ok(Processed { next_check })
-                }
-            };
-            if outcome.is_ok() {
-                changed.insert(key, (object, st));
-            }
-            answers.push((reply, outcome));
+            answers.push((reply, apply(&mut b, &object, change)));
         }
-        let ops: Vec<Op> = changed
-            .values()
-            .map(|(o, s)| Op::PutState {
-                key: store::key(o.type_info.name, &o.name),
-                value: serde_json::to_vec(s).unwrap_or_default(),
-            })
-            .collect();
-        let mut due = Vec::with_capacity(changed.len());
-        let mut cells = Vec::with_capacity(changed.len());
-        for (object, st) in changed.into_values() {
-            due.push((object.clone(), st.next_check));
+        let f = b.finish();
+        legacy_id = f.legacy_id;
+        for (at, d) in f.timers {
+            timers.add(at, d);
+        }
+        let mut due = Vec::new();
+        let mut cells = Vec::with_capacity(f.states.len());
+        for (object, st, reschedule) in f.states {
+            if reschedule {
+                due.push((object.clone(), st.next_check));
+            }
             if let Some(cell) = object.runtime.clone() {
                 cells.push((cell, Arc::new(st)));
             }
         }
-        // The new states become visible right after the commit, before the events.
+        // The new states and objects become visible right after the commit, before the
+        // events go out.
+        let (slot, registry) = (ctx.registry.clone(), f.registry);
         let then = Box::new(move || {
             for (cell, st) in cells {
                 cell.set(st);
             }
+            if let Some(reg) = registry {
+                *slot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reg);
+            }
         });
         let commit = Commit {
-            ops,
-            events,
+            ops: f.ops,
+            events: f.events,
             then: Some(then),
         };
-        if let Err(e) = store.commit_with(commit).await {
+        let committed = ctx.store.commit_with(commit).await;
+        drop(guard);
+        if let Err(e) = committed {
             for (reply, _) in answers {
                 let _ = reply.send(Err(Refused::Store(e.clone())));
             }
             continue;
         }
         for (object, next) in due {
-            let _ = schedule.send((object, next));
+            let _ = ctx.schedule.send((object, next));
         }
         for (reply, outcome) in answers {
             let _ = reply.send(outcome);
         }
-    }
-}
-
-fn number(o: &Object, field: &str, default: f64) -> f64 {
-    o.attr(field)
-        .and_then(|v| v.to_number().ok())
-        .filter(|n| n.is_finite())
-        .unwrap_or(default)
-}
-
-fn flag(o: &Object, field: &str, default: bool) -> bool {
-    o.attr(field).map_or(default, |v| v.to_bool())
-}
-
-/// The fields every checkable event starts with.
-#[derive(serde::Serialize)]
-struct Head<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    timestamp: f64,
-    host: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service: Option<&'a str>,
-}
-
-/// `CheckResult` and `StateChange` events.
-#[derive(serde::Serialize)]
-struct ResultEvent<'a> {
-    #[serde(flatten)]
-    head: Head<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state_type: Option<u8>,
-    check_result: Option<&'a state::CheckResult>,
-    downtime_depth: u32,
-    acknowledgement: bool,
-}
-
-/// The events one result causes, with Icinga's field names (spec §8.3), serialised
-/// straight to bytes.
-fn emit(
-    o: &Object,
-    st: &CheckableState,
-    t: &state::Transition,
-    flapping_changed: bool,
-    settings: state::flapping::Settings,
-    events: &mut Vec<Pending>,
-) {
-    let ts = now();
-    let host_name = o.string("host_name");
-    let short = o.string("name");
-    let (host, service) = if o.type_info.name == "Service" {
-        (host_name.as_str(), Some(short.as_str()))
-    } else {
-        (&*o.name, None)
-    };
-    let head = |kind| Head {
-        kind,
-        timestamp: ts,
-        host,
-        service,
-    };
-    let cr = st.last_check_result.as_deref();
-    let acked = st.acknowledgement != 0;
-    let mut push = |kind: &'static str, bytes: serde_json::Result<Vec<u8>>| {
-        if let Ok(b) = bytes {
-            events.push((kind, bytes::Bytes::from(b)));
-        }
-    };
-    push(
-        "CheckResult",
-        serde_json::to_vec(&ResultEvent {
-            head: head("CheckResult"),
-            state: None,
-            state_type: None,
-            check_result: cr,
-            downtime_depth: 0,
-            acknowledgement: acked,
-        }),
-    );
-    // Every hard change, state change and SOFT result (Icinga emits one per SOFT attempt).
-    if t.hard_change || t.state_change || st.state_type == state::SOFT {
-        push(
-            "StateChange",
-            serde_json::to_vec(&ResultEvent {
-                head: head("StateChange"),
-                state: Some(st.state),
-                state_type: Some(st.state_type),
-                check_result: cr,
-                downtime_depth: 0,
-                acknowledgement: acked,
-            }),
-        );
-    }
-    let with = |kind: &'static str, extra: Json| {
-        let mut v = serde_json::to_value(head(kind)).unwrap_or_default();
-        if let (Json::Object(m), Json::Object(e)) = (&mut v, extra) {
-            m.extend(e);
-        }
-        serde_json::to_vec(&v)
-    };
-    if flapping_changed {
-        push(
-            "Flapping",
-            with(
-                "Flapping",
-                json!({"state": st.state, "state_type": st.state_type, "is_flapping": st.flapping,
-                       "flapping_current": st.flapping_current,
-                       "threshold_low": settings.low, "threshold_high": settings.high}),
-            ),
-        );
-    }
-    if t.ack_cleared {
-        push(
-            "AcknowledgementCleared",
-            with(
-                "AcknowledgementCleared",
-                json!({"state": st.state, "state_type": st.state_type, "acknowledgement_type": 0}),
-            ),
-        );
-    }
-}
-
-/// `flapping_ignore_states` as a bit per state (`["Unknown"]`, `["Down"]`, …).
-fn ignored_states(o: &Object) -> u8 {
-    let is_host = o.type_info.name == "Host";
-    let Some(filters::Value::Array(names)) = o.attr("flapping_ignore_states") else {
-        return 0;
-    };
-    names.iter().fold(0, |bits, n| {
-        let bit = match (is_host, n.to_display_string().to_lowercase().as_str()) {
-            (false, "ok") | (true, "up") => 1 << 0,
-            (false, "warning") | (true, "down") => 1 << 1,
-            (false, "critical") => 1 << 2,
-            (false, "unknown") => 1 << 3,
-            _ => 0,
-        };
-        bits | bit
-    })
-}
-
-/// Applies one result to `st` (spec §10.3): stale guard, state machine, check result
-/// document, next check.
-fn apply_result(
-    o: &Object,
-    st: &mut CheckableState,
-    input: CheckInput,
-    events: &mut Vec<Pending>,
-) -> Result<Processed, Refused> {
-    let t_now = now();
-    if let Some(prev) = &st.last_check_result {
-        let prev_start = prev.execution_start;
-        if prev_start <= t_now && input.execution_start < prev_start {
-            return Err(Refused::Stale);
+        for job in f.jobs {
+            tokio::spawn(notify::run(job));
         }
     }
-    let vars_before = st.last_check_result.as_ref().map(|r| r.vars_after);
-    let max = number(o, "max_check_attempts", 3.0).max(1.0) as u32;
-    let volatile = flag(o, "volatile", false);
-    let t = state::apply(st, input.state, max, volatile, input.execution_end);
-    let settings = state::flapping::Settings {
-        enabled: flag(o, "enable_flapping", false),
-        low: number(o, "flapping_threshold_low", 25.0),
-        high: number(o, "flapping_threshold_high", 30.0),
-        ignore: ignored_states(o),
-    };
-    let flapping_changed = state::flapping::record(st, input.state, settings, input.execution_end);
-    let raw_state = if o.type_info.name == "Host" {
-        // Hosts keep Icinga's service numbering in the result: UP = OK, DOWN = CRITICAL.
-        if input.state == 0 {
-            0
-        } else {
-            2
-        }
-    } else {
-        input.state
-    };
-    st.last_check_result = Some(Arc::new(state::CheckResult {
-        kind: state::CheckResultType::CheckResult,
-        active: input.active,
-        check_source: input.check_source,
-        command: input.command,
-        execution_start: input.execution_start,
-        execution_end: input.execution_end,
-        exit_status: input.exit_status,
-        output: input.output,
-        performance_data: input.performance_data,
-        previous_hard_state: t.previous_hard_state,
-        schedule_start: input.schedule_start,
-        schedule_end: input.schedule_end,
-        scheduling_source: input.scheduling_source,
-        state: raw_state,
-        ttl: input.ttl,
-        vars_before,
-        vars_after: state::ResultVars {
-            attempt: st.check_attempt,
-            reachable: st.last_reachable,
-            state: raw_state,
-            state_type: st.state_type,
-        },
-    }));
-    let check_interval = number(o, "check_interval", 300.0).max(1.0);
-    let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
-    emit(o, st, &t, flapping_changed, settings, events);
-    if input.active {
-        // The forced check has run.
-        st.force_next_check = false;
+}
+
+/// A timer's deadline.
+fn fire(b: &mut Batch, d: Deadline) {
+    match d {
+        Deadline::AckExpiry(t, name) => acks::expire(b, t, &name),
+        Deadline::CommentExpiry(name) => comments::expire(b, &name),
+        Deadline::DowntimeStart(name) => downtimes::start(b, &name),
+        Deadline::DowntimeEnd(name) => downtimes::expire(b, &name),
+        Deadline::Renotify(name) => notify::renotify(b, &name),
     }
-    st.next_check = if input.active {
-        let interval = if st.state_type == SOFT && st.state != 0 {
-            retry_interval
-        } else {
-            check_interval
-        };
-        t_now + interval
-    } else if input.ttl > 0.0 {
-        t_now + input.ttl
-    } else {
-        t_now + check_interval
+}
+
+/// Applies one command to the batch.
+fn apply(b: &mut Batch, o: &Arc<Object>, change: Change) -> Result<Processed, Refused> {
+    // Comments and downtimes may have gone since the request selected them.
+    let current = |b: &Batch| {
+        b.get(o.type_info.name, &o.name).ok_or_else(|| {
+            Refused::Rejected(
+                404,
+                format!("{} '{}' does not exist.", o.type_info.name, o.name),
+            )
+        })
     };
-    debug_assert!(st.state_type == SOFT || st.state_type == HARD);
-    Ok(Processed {
-        next_check: st.next_check,
-    })
+    match change {
+        Change::Result(input) => results::apply_result(b, o, input),
+        Change::Reschedule { next_check, force } => {
+            let st = b.state(o).ok_or(Refused::Gone)?;
+            st.next_check = next_check;
+            st.force_next_check |= force;
+            b.reschedule(o);
+            Ok(Processed::next(next_check))
+        }
+        Change::Acknowledge(ack) => acks::acknowledge(b, o, ack),
+        Change::RemoveAcknowledgement { author } => {
+            acks::clear(b, o, &author);
+            Ok(Processed::ok(format!(
+                "Successfully removed acknowledgement for object '{}'.",
+                o.name
+            )))
+        }
+        Change::AddComment {
+            author,
+            text,
+            expiry,
+        } => {
+            let c = comments::add(
+                b,
+                o,
+                comments::NewComment {
+                    author,
+                    text,
+                    entry_type: comments::USER,
+                    expire_time: expiry,
+                    persistent: false,
+                },
+            )
+            .ok_or(Refused::Gone)?;
+            let legacy_id = c.attr("legacy_id").map(|v| v.to_serde());
+            Ok(Processed::item(json!({
+                "code": 200,
+                "status": format!("Successfully added comment '{}' for object '{}'.", c.name, o.name),
+                "name": c.name.to_string(),
+                "legacy_id": legacy_id,
+            })))
+        }
+        Change::RemoveComment { author } if o.type_info.name == "Comment" => {
+            let c = current(b)?;
+            comments::remove(b, &c, &author);
+            Ok(Processed::ok(format!(
+                "Successfully removed comment '{}'.",
+                c.name
+            )))
+        }
+        Change::RemoveComment { author } => {
+            for c in b.attached("Comment", o) {
+                comments::remove(b, &c, &author);
+            }
+            Ok(Processed::ok(format!(
+                "Successfully removed all comments for object '{}'.",
+                o.name
+            )))
+        }
+        Change::ScheduleDowntime(spec) => downtimes::schedule(b, o, &spec),
+        Change::RemoveDowntime { author } if o.type_info.name == "Downtime" => {
+            let d = current(b)?;
+            downtimes::remove(b, &d, &author)
+        }
+        Change::RemoveDowntime { author } => downtimes::remove_all(b, o, &author),
+        Change::CustomNotification {
+            author,
+            text,
+            force,
+        } => {
+            notify::send(b, o, notify::Kind::Custom, &author, &text, force);
+            Ok(Processed::ok(format!(
+                "Successfully sent custom notification for object '{}'.",
+                o.name
+            )))
+        }
+        Change::Execution { id, record } => {
+            let now = b.now;
+            let st = b.state(o).ok_or(Refused::Gone)?;
+            st.executions
+                .retain(|_, e| e["deadline"].as_f64().is_none_or(|d| d + 300.0 > now));
+            let entry = st.executions.entry(id).or_insert_with(|| json!({}));
+            if let (Json::Object(e), Json::Object(r)) = (entry, record) {
+                e.extend(r);
+            }
+            Ok(Processed::ok(String::new()))
+        }
+        Change::DelayNotification { until } => {
+            notify::delay(b, o, until);
+            Ok(Processed::ok(format!(
+                "Successfully delayed notifications for object '{}'.",
+                o.name
+            )))
+        }
+    }
 }

@@ -88,6 +88,16 @@ pub struct CheckableState {
     pub flapping_index: u32,
     #[serde(default)]
     pub flapping_ref_state: Option<u8>,
+    /// Downtimes in effect.
+    #[serde(default)]
+    pub downtime_depth: u32,
+    /// The runtime state of the object's Notification objects.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub notifications: super::notify::Notices,
+    /// `execute-command` runs by id: `pending`, `deadline`, `endpoint`, then `exit`,
+    /// `output`, `start`, `end`.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub executions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CheckableState {
@@ -119,6 +129,9 @@ impl CheckableState {
             flapping_buffer: 0,
             flapping_index: 0,
             flapping_ref_state: None,
+            downtime_depth: 0,
+            notifications: Default::default(),
+            executions: Default::default(),
         }
     }
 

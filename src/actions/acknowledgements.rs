@@ -1,0 +1,48 @@
+//! `acknowledge-problem` and `remove-acknowledgement` on hosts and services.
+
+use serde_json::Value as Json;
+
+use super::{apply_each, item, required, targets};
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::app::State;
+use crate::auth::ApiUser;
+use crate::processor::acks::Ack;
+use crate::processor::Change;
+
+const TYPES: &[&str] = &["Host", "Service"];
+
+pub async fn acknowledge(
+    state: &State,
+    user: &ApiUser,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "acknowledge-problem", TYPES, params)?;
+    let ack = match (required(params, "author"), required(params, "comment")) {
+        (Some(author), Some(comment)) => Some(Ack {
+            author,
+            comment,
+            sticky: params.flag("sticky"),
+            notify: params.flag("notify"),
+            persistent: params.flag("persistent"),
+            expiry: params.number("expiry")?.unwrap_or(0.0),
+        }),
+        _ => None,
+    };
+    Ok(apply_each(state, &objects, |_| match &ack {
+        Some(a) => Ok(Change::Acknowledge(a.clone())),
+        None => Err(item(400, "Acknowledgements require author and comment.")),
+    })
+    .await)
+}
+
+pub async fn remove(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "remove-acknowledgement", TYPES, params)?;
+    let author = params.string("author").unwrap_or_default();
+    Ok(apply_each(state, &objects, |_| {
+        Ok(Change::RemoveAcknowledgement {
+            author: author.clone(),
+        })
+    })
+    .await)
+}

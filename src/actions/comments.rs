@@ -1,0 +1,43 @@
+//! `add-comment` on hosts and services; `remove-comment` on comments, or on hosts and
+//! services (all their comments).
+
+use serde_json::Value as Json;
+
+use super::{apply_each, item, required, targets};
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::app::State;
+use crate::auth::ApiUser;
+use crate::processor::Change;
+
+pub async fn add(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "add-comment", &["Host", "Service"], params)?;
+    let expiry = params.number("expiry")?.unwrap_or(0.0);
+    let comment = required(params, "author").zip(required(params, "comment"));
+    Ok(apply_each(state, &objects, |_| match &comment {
+        Some((author, text)) => Ok(Change::AddComment {
+            author: author.clone(),
+            text: text.clone(),
+            expiry,
+        }),
+        None => Err(item(400, "Comments require author and text.")),
+    })
+    .await)
+}
+
+pub async fn remove(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(
+        state,
+        user,
+        "remove-comment",
+        &["Host", "Service", "Comment"],
+        params,
+    )?;
+    let author = params.string("author").unwrap_or_default();
+    Ok(apply_each(state, &objects, |_| {
+        Ok(Change::RemoveComment {
+            author: author.clone(),
+        })
+    })
+    .await)
+}

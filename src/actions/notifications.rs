@@ -1,0 +1,37 @@
+//! `send-custom-notification` and `delay-notification` on hosts and services.
+
+use serde_json::Value as Json;
+
+use super::{apply_each, item, required, targets};
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::app::State;
+use crate::auth::ApiUser;
+use crate::processor::Change;
+
+const TYPES: &[&str] = &["Host", "Service"];
+
+pub async fn custom(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "send-custom-notification", TYPES, params)?;
+    let message = required(params, "author").zip(required(params, "comment"));
+    let force = params.flag("force");
+    Ok(apply_each(state, &objects, |_| match &message {
+        Some((author, text)) => Ok(Change::CustomNotification {
+            author: author.clone(),
+            text: text.clone(),
+            force,
+        }),
+        None => Err(item(400, "Parameters 'author' and 'comment' are required.")),
+    })
+    .await)
+}
+
+pub async fn delay(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "delay-notification", TYPES, params)?;
+    let until = params.number("timestamp")?;
+    Ok(apply_each(state, &objects, |_| match until {
+        Some(until) => Ok(Change::DelayNotification { until }),
+        None => Err(item(400, "A timestamp is required to delay notifications")),
+    })
+    .await)
+}

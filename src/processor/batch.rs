@@ -1,0 +1,226 @@
+//! One batch of processor commands and everything they change: checkable states,
+//! comment and downtime objects, store operations, events, timers and notification jobs.
+//! A batch is committed as one transaction, then made visible at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use filters::{Str, Value};
+use serde_json::json;
+
+use super::notify::Job;
+use super::state::CheckableState;
+use super::timers::Deadline;
+use crate::bus::Pending;
+use crate::objects::{Object, Registry};
+use crate::store::{self, Op};
+
+/// The changes of one batch, not yet committed.
+pub struct Batch {
+    pub now: f64,
+    base: Arc<Registry>,
+    /// Objects written (`Some`) or removed (`None`) by this batch, by type and name.
+    objects: HashMap<(&'static str, Str), Option<Arc<Object>>>,
+    /// States by runtime cell; `true` when the scheduler must learn the next check.
+    states: HashMap<usize, (Arc<Object>, CheckableState, bool)>,
+    pub ops: Vec<Op>,
+    pub events: Vec<Pending>,
+    pub timers: Vec<(f64, Deadline)>,
+    pub jobs: Vec<Job>,
+    /// The zone objects show when they name none.
+    pub zone: Str,
+    /// The next `legacy_id` for comments and downtimes.
+    pub legacy_id: u64,
+}
+
+/// What a batch leaves to commit and publish.
+pub struct Finished {
+    pub ops: Vec<Op>,
+    pub events: Vec<Pending>,
+    pub timers: Vec<(f64, Deadline)>,
+    pub jobs: Vec<Job>,
+    pub states: Vec<(Arc<Object>, CheckableState, bool)>,
+    /// The new object snapshot, when objects changed.
+    pub registry: Option<Registry>,
+    pub legacy_id: u64,
+}
+
+impl Batch {
+    pub fn new(base: Arc<Registry>, zone: Str, now: f64, legacy_id: u64) -> Batch {
+        Batch {
+            now,
+            base,
+            objects: HashMap::new(),
+            states: HashMap::new(),
+            ops: Vec::new(),
+            events: Vec::new(),
+            timers: Vec::new(),
+            jobs: Vec::new(),
+            zone,
+            legacy_id,
+        }
+    }
+
+    /// The snapshot the batch started from.
+    pub fn base(&self) -> &Registry {
+        &self.base
+    }
+
+    /// An object as this batch sees it.
+    pub fn get(&self, type_name: &str, name: &str) -> Option<Arc<Object>> {
+        let ti = crate::objects::types::by_name(type_name)?;
+        match self.objects.get(&(ti.name, Str::from(name))) {
+            Some(o) => o.clone(),
+            None => self.base.get(type_name, name).cloned(),
+        }
+    }
+
+    /// The state of a host or service for changing; `None` for other objects.
+    pub fn state(&mut self, o: &Arc<Object>) -> Option<&mut CheckableState> {
+        let cell = o.runtime.as_ref()?;
+        let key = Arc::as_ptr(cell) as usize;
+        let entry = self
+            .states
+            .entry(key)
+            .or_insert_with(|| (o.clone(), (*cell.get()).clone(), false));
+        Some(&mut entry.1)
+    }
+
+    /// Replaces the state of a host or service.
+    pub fn set_state(&mut self, o: &Arc<Object>, st: CheckableState) {
+        if let Some(slot) = self.state(o) {
+            *slot = st;
+        }
+    }
+
+    /// The state of a host or service as this batch sees it, without marking it changed.
+    pub fn peek_state(&self, o: &Object) -> Option<Arc<CheckableState>> {
+        let cell = o.runtime.as_ref()?;
+        match self.states.get(&(Arc::as_ptr(cell) as usize)) {
+            Some((_, st, _)) => Some(Arc::new(st.clone())),
+            None => Some(cell.get()),
+        }
+    }
+
+    /// Marks a state's next check as one the scheduler must learn.
+    pub fn reschedule(&mut self, o: &Arc<Object>) {
+        if let Some(cell) = o.runtime.as_ref() {
+            if let Some(entry) = self.states.get_mut(&(Arc::as_ptr(cell) as usize)) {
+                entry.2 = true;
+            }
+        }
+    }
+
+    /// Writes an object created or changed at runtime (comments, downtimes) and returns
+    /// it shared.
+    pub fn put(&mut self, object: Object) -> Arc<Object> {
+        let record = json!({
+            "templates": [],
+            "attrs": Value::from(object.attrs.clone()).to_serde(),
+        });
+        self.ops.push(Op::PutObject {
+            key: store::key(object.type_info.name, &object.name),
+            value: record,
+        });
+        let object = Arc::new(object);
+        self.objects.insert(
+            (object.type_info.name, object.name.clone()),
+            Some(object.clone()),
+        );
+        object
+    }
+
+    /// Removes an object.
+    pub fn remove(&mut self, object: &Object) {
+        self.ops.push(Op::DeleteObject {
+            key: store::key(object.type_info.name, &object.name),
+        });
+        self.objects
+            .insert((object.type_info.name, object.name.clone()), None);
+    }
+
+    /// The objects of `type_name` (Comment, Downtime, Notification) that belong to a host
+    /// or service, as this batch sees them.
+    pub fn attached(&self, type_name: &'static str, checkable: &Object) -> Vec<Arc<Object>> {
+        let prefix = format!("{}!", checkable.name);
+        let (host, service) = owner(checkable);
+        let belongs = |o: &Object| {
+            o.string("host_name") == host
+                && o.string("service_name") == service.as_deref().unwrap_or("")
+        };
+        let mut found: Vec<Arc<Object>> = self
+            .base
+            .with_prefix(type_name, &prefix)
+            .iter()
+            .filter(|o| !self.objects.contains_key(&(type_name, o.name.clone())))
+            .filter(|o| belongs(o))
+            .cloned()
+            .collect();
+        found.extend(
+            self.objects
+                .iter()
+                .filter(|((t, n), _)| *t == type_name && n.starts_with(&prefix))
+                .filter_map(|(_, o)| o.clone())
+                .filter(|o| belongs(o)),
+        );
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+
+    /// Adds an event to the batch's commit.
+    pub fn event(&mut self, kind: &'static str, body: &serde_json::Value) {
+        if let Ok(b) = serde_json::to_vec(body) {
+            self.events.push((kind, bytes::Bytes::from(b)));
+        }
+    }
+
+    pub fn finish(self) -> Finished {
+        let registry = (!self.objects.is_empty()).then(|| {
+            let mut next = (*self.base).clone();
+            let mut removed: HashMap<&'static str, HashSet<Str>> = HashMap::new();
+            let mut put = Vec::new();
+            for ((t, name), o) in self.objects {
+                match o {
+                    Some(o) => put.push(o),
+                    None => {
+                        removed.entry(t).or_default().insert(name);
+                    }
+                }
+            }
+            next.insert_many(put);
+            for (t, names) in removed {
+                next.remove_many(t, &names);
+            }
+            next
+        });
+        let mut ops = self.ops;
+        let states: Vec<_> = self.states.into_values().collect();
+        for (o, st, _) in &states {
+            ops.push(Op::PutState {
+                key: store::key(o.type_info.name, &o.name),
+                value: serde_json::to_vec(st).unwrap_or_default(),
+            });
+        }
+        Finished {
+            ops,
+            events: self.events,
+            timers: self.timers,
+            jobs: self.jobs,
+            states,
+            registry,
+            legacy_id: self.legacy_id,
+        }
+    }
+}
+
+/// A checkable's host name and, for services, short service name.
+pub fn owner(checkable: &Object) -> (String, Option<String>) {
+    if checkable.type_info.name == "Service" {
+        (
+            checkable.string("host_name"),
+            Some(checkable.string("name")),
+        )
+    } else {
+        (checkable.name.to_string(), None)
+    }
+}

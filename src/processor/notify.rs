@@ -1,0 +1,413 @@
+//! Notifications: which `Notification` objects of a host or service fire for a problem,
+//! recovery, acknowledgement, downtime, flapping change or custom message; to which
+//! users; with which NotificationCommand. The decision and the `Notification` event are
+//! part of the batch (durable with the change that caused them); the commands run after
+//! the commit, one process per user, as Icinga runs them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use filters::{Dict, Str, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::batch::Batch;
+use super::state::CheckableState;
+use super::timers::Deadline;
+use crate::checker::command::{self, Macros, Program};
+use crate::objects::Object;
+
+/// Why a notification is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Problem,
+    Recovery,
+    Acknowledgement,
+    Custom,
+    FlappingStart,
+    FlappingEnd,
+    DowntimeStart,
+    DowntimeEnd,
+    DowntimeRemoved,
+}
+
+impl Kind {
+    /// `notification_type` of the event and `$notification.type$`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Problem => "PROBLEM",
+            Kind::Recovery => "RECOVERY",
+            Kind::Acknowledgement => "ACKNOWLEDGEMENT",
+            Kind::Custom => "CUSTOM",
+            Kind::FlappingStart => "FLAPPINGSTART",
+            Kind::FlappingEnd => "FLAPPINGEND",
+            Kind::DowntimeStart => "DOWNTIMESTART",
+            Kind::DowntimeEnd => "DOWNTIMEEND",
+            Kind::DowntimeRemoved => "DOWNTIMECANCELLED",
+        }
+    }
+
+    /// The name in `types` filters.
+    fn filter_name(self) -> &'static str {
+        match self {
+            Kind::Problem => "Problem",
+            Kind::Recovery => "Recovery",
+            Kind::Acknowledgement => "Acknowledgement",
+            Kind::Custom => "Custom",
+            Kind::FlappingStart => "FlappingStart",
+            Kind::FlappingEnd => "FlappingEnd",
+            Kind::DowntimeStart => "DowntimeStart",
+            Kind::DowntimeEnd => "DowntimeEnd",
+            Kind::DowntimeRemoved => "DowntimeRemoved",
+        }
+    }
+}
+
+/// The runtime state of one Notification object (kept in its checkable's state).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoticeState {
+    pub last_notification: f64,
+    pub next_notification: f64,
+    pub notification_number: u64,
+    pub last_problem_notification: f64,
+    pub notified_problem_users: Vec<String>,
+}
+
+/// The notification states of a checkable, by Notification full name.
+pub type Notices = BTreeMap<String, NoticeState>;
+
+/// One NotificationCommand run for one user, after the commit.
+#[derive(Debug)]
+pub struct Job {
+    pub notification: Str,
+    pub user: Str,
+    pub program: Program,
+    pub timeout: f64,
+}
+
+fn state_name(is_host: bool, state: u8) -> &'static str {
+    match (is_host, state) {
+        (true, 0) => "Up",
+        (true, _) => "Down",
+        (false, 0) => "OK",
+        (false, 1) => "Warning",
+        (false, 2) => "Critical",
+        (false, _) => "Unknown",
+    }
+}
+
+/// Whether a `types`/`states` filter (absent: everything) lets `name` through.
+fn passes(filter: Option<&Value>, name: &str) -> bool {
+    match filter {
+        Some(Value::Array(list)) => list
+            .iter()
+            .any(|v| v.to_display_string().eq_ignore_ascii_case(name)),
+        _ => true,
+    }
+}
+
+fn flag(o: &Object, field: &str) -> bool {
+    o.attr(field).is_none_or(|v| v.to_bool())
+}
+
+fn in_period(b: &Batch, o: &Object) -> bool {
+    let name = o.string("period");
+    if name.is_empty() {
+        return true;
+    }
+    let period = b.base().get("TimePeriod", &name);
+    crate::timeperiod::period_allows(period.map(|p| &p.attrs), b.now)
+}
+
+/// The users of a notification: `users` and the members of `user_groups`, once each.
+fn recipients(b: &Batch, n: &Object) -> Vec<Arc<Object>> {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(Value::Array(users)) = n.attr("users") {
+        names.extend(users.iter().map(|u| u.to_display_string()));
+    }
+    if let Some(Value::Array(groups)) = n.attr("user_groups") {
+        let groups: Vec<String> = groups.iter().map(|g| g.to_display_string()).collect();
+        for u in b.base().objects("User") {
+            let member = matches!(u.attr("groups"), Some(Value::Array(ug))
+                if ug.iter().any(|g| groups.contains(&g.to_display_string())));
+            if member {
+                names.push(u.name.to_string());
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+        .iter()
+        .filter_map(|n| b.base().get("User", n).cloned())
+        .collect()
+}
+
+/// Sends a notification of `kind` for a host or service through each of its
+/// Notification objects whose filters let it through. `force` (custom notifications)
+/// bypasses downtimes and disabled notifications.
+pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str, force: bool) {
+    let notifications = b.attached("Notification", o);
+    if notifications.is_empty() {
+        return;
+    }
+    let app_enabled = b
+        .base()
+        .objects("IcingaApplication")
+        .next()
+        .is_none_or(|app| flag(app, "enable_notifications"));
+    if !force && (!app_enabled || !flag(o, "enable_notifications")) {
+        return;
+    }
+    let Some(st) = b.peek_state(o) else {
+        return;
+    };
+    if !force && suppressed(kind, &st) {
+        return;
+    }
+    let is_host = o.type_info.name == "Host";
+    let state = state_name(is_host, st.state);
+    let mut changes: Vec<(String, NoticeState)> = Vec::new();
+    for n in notifications {
+        if !force && (!passes(n.attr("types"), kind.filter_name()) || !in_period(b, &n)) {
+            continue;
+        }
+        if !force && !passes(n.attr("states"), state) {
+            continue;
+        }
+        let mut ns = st.notifications.get(&*n.name).cloned().unwrap_or_default();
+        let mut users: Vec<Arc<Object>> = recipients(b, &n)
+            .into_iter()
+            .filter(|u| {
+                force
+                    || (flag(u, "enable_notifications")
+                        && passes(u.attr("types"), kind.filter_name())
+                        && passes(u.attr("states"), state)
+                        && in_period(b, u))
+            })
+            .collect();
+        // Recoveries go to the users who heard of the problem, and only to them.
+        if kind == Kind::Recovery {
+            users.retain(|u| ns.notified_problem_users.iter().any(|p| *p == *u.name));
+        }
+        if users.is_empty() {
+            continue;
+        }
+        let interval = n
+            .attr("interval")
+            .and_then(|v| v.to_number().ok())
+            .unwrap_or(1800.0);
+        match kind {
+            Kind::Problem => {
+                ns.notification_number += 1;
+                ns.last_problem_notification = b.now;
+                ns.notified_problem_users = users.iter().map(|u| u.name.to_string()).collect();
+                if interval > 0.0 {
+                    ns.next_notification = b.now + interval;
+                    b.timers
+                        .push((ns.next_notification, Deadline::Renotify(n.name.clone())));
+                }
+            }
+            Kind::Recovery => {
+                ns.notification_number = 0;
+                ns.notified_problem_users.clear();
+                ns.next_notification = 0.0;
+            }
+            _ => {}
+        }
+        ns.last_notification = b.now;
+        dispatch(b, o, &st, &n, &users, kind, author, text);
+        changes.push((n.name.to_string(), ns));
+    }
+    if let Some(st) = b.state(o) {
+        for (name, ns) in changes {
+            st.notifications.insert(name, ns);
+        }
+    }
+}
+
+/// Problems and recoveries are held back in downtime, while flapping, and problems
+/// while acknowledged.
+fn suppressed(kind: Kind, st: &CheckableState) -> bool {
+    match kind {
+        Kind::Problem => st.downtime_depth > 0 || st.acknowledgement != 0 || st.flapping,
+        Kind::Recovery => st.downtime_depth > 0 || st.flapping,
+        Kind::Custom | Kind::FlappingStart | Kind::FlappingEnd => st.downtime_depth > 0,
+        _ => false,
+    }
+}
+
+/// The `Notification` event and one command job per user.
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    b: &mut Batch,
+    o: &Object,
+    st: &CheckableState,
+    n: &Object,
+    users: &[Arc<Object>],
+    kind: Kind,
+    author: &str,
+    text: &str,
+) {
+    let command_name = n.string("command");
+    let mut body = super::acks::head(b, "Notification", o);
+    if !command_name.is_empty() {
+        body["command"] = json!(command_name);
+    }
+    body["users"] = json!(users.iter().map(|u| u.name.to_string()).collect::<Vec<_>>());
+    body["notification_type"] = json!(kind.name());
+    body["author"] = json!(author);
+    body["text"] = json!(text);
+    body["check_result"] = st
+        .last_check_result
+        .as_ref()
+        .and_then(|r| serde_json::to_value(&**r).ok())
+        .unwrap_or(serde_json::Value::Null);
+    b.event("Notification", &body);
+    let Some(command) = b.base().get("NotificationCommand", &command_name).cloned() else {
+        return;
+    };
+    let is_host = o.type_info.name == "Host";
+    let (host, service) = if is_host {
+        (Some(Arc::new(clone_object(o))), None)
+    } else {
+        (
+            b.base().get("Host", &o.string("host_name")).cloned(),
+            Some(o),
+        )
+    };
+    let Some(host) = host else {
+        return;
+    };
+    let output = st
+        .last_check_result
+        .as_ref()
+        .map(|r| r.output.clone())
+        .unwrap_or_default();
+    let runtime = |name: &str| -> Value {
+        let mut d = Dict::new();
+        d.insert(
+            "state".into(),
+            Value::from(state_name(name == "host", st.state).to_uppercase()),
+        );
+        d.insert("output".into(), Value::from(output.as_str()));
+        Value::from(d)
+    };
+    let timeout = command
+        .attr("timeout")
+        .and_then(|v| v.to_number().ok())
+        .unwrap_or(60.0);
+    for u in users {
+        let mut notification = Dict::new();
+        notification.insert("type".into(), Value::from(kind.name()));
+        notification.insert("author".into(), Value::from(author));
+        notification.insert("comment".into(), Value::from(text));
+        let mut user = u.attrs.clone();
+        user.insert("name".into(), Value::from(&*u.name));
+        let mut extra = Dict::new();
+        // Unprefixed macros: the user's custom variables, then the notification's
+        // (Icinga's resolver order puts the user first).
+        for source in [&u.attrs, &n.attrs] {
+            if let Some(Value::Dict(vars)) = source.get("vars") {
+                for (k, v) in vars.iter() {
+                    extra.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        extra.insert("notification".into(), Value::from(notification));
+        extra.insert("user".into(), Value::from(user));
+        extra.insert(
+            if is_host { "host" } else { "service" }.into(),
+            runtime(if is_host { "host" } else { "service" }),
+        );
+        let service_short = service.map(|s| s.string("name"));
+        let macros = Macros {
+            service: service.map(|s| &s.attrs),
+            host: &host.attrs,
+            command: &command.attrs,
+            host_name: &host.name,
+            service_name: service_short.as_deref(),
+            extra: Some(&extra),
+        };
+        match command::build(&command.attrs, &macros) {
+            Ok(program) => b.jobs.push(Job {
+                notification: n.name.clone(),
+                user: u.name.clone(),
+                program,
+                timeout,
+            }),
+            Err(e) => {
+                tracing::warn!(notification = %n.name, user = %u.name, error = %e, "Notification command cannot be built.")
+            }
+        }
+    }
+}
+
+fn clone_object(o: &Object) -> Object {
+    o.with_attrs(o.attrs.clone(), o.original.clone(), o.version)
+}
+
+/// A re-notification deadline: sends the problem again if it is still a hard,
+/// unhandled problem and the notification is due.
+pub fn renotify(b: &mut Batch, name: &str) {
+    let Some(n) = b.get("Notification", name) else {
+        return;
+    };
+    let host = n.string("host_name");
+    let o = match n.string("service_name") {
+        s if s.is_empty() => b.get("Host", &host),
+        s => b.get("Service", &format!("{host}!{s}")),
+    };
+    let Some(o) = o else {
+        return;
+    };
+    let Some(st) = b.peek_state(&o) else {
+        return;
+    };
+    let due = st
+        .notifications
+        .get(name)
+        .is_some_and(|ns| ns.next_notification > 0.0 && ns.next_notification <= b.now);
+    if due && st.state != 0 && st.state_type == super::state::HARD {
+        send(b, &o, Kind::Problem, "", "", false);
+    }
+}
+
+/// `delay-notification`: no notification of `o` before `until`.
+pub fn delay(b: &mut Batch, o: &Arc<Object>, until: f64) {
+    let names: Vec<Str> = b
+        .attached("Notification", o)
+        .iter()
+        .map(|n| n.name.clone())
+        .collect();
+    if let Some(st) = b.state(o) {
+        for n in &names {
+            st.notifications
+                .entry(n.to_string())
+                .or_default()
+                .next_notification = until;
+        }
+    }
+    for n in names {
+        b.timers.push((until, Deadline::Renotify(n)));
+    }
+}
+
+/// Runs a notification command (after its batch is committed).
+pub async fn run(job: Job) {
+    match job.program {
+        Program::Exec { argv, env } => {
+            let timeout = Duration::from_secs_f64(job.timeout.clamp(1.0, 3600.0));
+            let outcome = crate::checker::process::run(&argv, &env, timeout).await;
+            if outcome.exit_code != 0 {
+                tracing::warn!(notification = %job.notification, user = %job.user, exit = outcome.exit_code, output = %outcome.output.trim(), "Notification command failed.");
+            } else {
+                tracing::info!(notification = %job.notification, user = %job.user, "Notification sent.");
+            }
+        }
+        Program::Builtin(name) => {
+            tracing::info!(notification = %job.notification, user = %job.user, execute = %name, "Notification handled by a built-in.");
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Check results (spec §10.3): the stale-result guard, the state machine, the check
+//! result document, the next check, and the events and consequences of a result.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value as Json};
+
+use super::batch::Batch;
+use super::notify::{self, Kind};
+use super::state::{self, CheckableState, HARD, SOFT};
+use super::{acks, downtimes, CheckInput, Processed, Refused};
+use crate::app::now;
+use crate::bus::Pending;
+use crate::objects::Object;
+
+fn number(o: &Object, field: &str, default: f64) -> f64 {
+    o.attr(field)
+        .and_then(|v| v.to_number().ok())
+        .filter(|n| n.is_finite())
+        .unwrap_or(default)
+}
+
+fn flag(o: &Object, field: &str, default: bool) -> bool {
+    o.attr(field).map_or(default, |v| v.to_bool())
+}
+
+/// The fields every checkable event starts with.
+#[derive(serde::Serialize)]
+struct Head<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: f64,
+    host: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+}
+
+/// `CheckResult` and `StateChange` events.
+#[derive(serde::Serialize)]
+struct ResultEvent<'a> {
+    #[serde(flatten)]
+    head: Head<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_type: Option<u8>,
+    check_result: Option<&'a state::CheckResult>,
+    downtime_depth: u32,
+    acknowledgement: bool,
+}
+
+/// The events one result causes, with Icinga's field names (spec §8.3), serialised
+/// straight to bytes.
+fn emit(
+    o: &Object,
+    st: &CheckableState,
+    t: &state::Transition,
+    flapping_changed: bool,
+    settings: state::flapping::Settings,
+    events: &mut Vec<Pending>,
+) {
+    let ts = now();
+    let host_name = o.string("host_name");
+    let short = o.string("name");
+    let (host, service) = if o.type_info.name == "Service" {
+        (host_name.as_str(), Some(short.as_str()))
+    } else {
+        (&*o.name, None)
+    };
+    let head = |kind| Head {
+        kind,
+        timestamp: ts,
+        host,
+        service,
+    };
+    let cr = st.last_check_result.as_deref();
+    let acked = st.acknowledgement != 0;
+    let mut push = |kind: &'static str, bytes: serde_json::Result<Vec<u8>>| {
+        if let Ok(b) = bytes {
+            events.push((kind, bytes::Bytes::from(b)));
+        }
+    };
+    push(
+        "CheckResult",
+        serde_json::to_vec(&ResultEvent {
+            head: head("CheckResult"),
+            state: None,
+            state_type: None,
+            check_result: cr,
+            downtime_depth: st.downtime_depth,
+            acknowledgement: acked,
+        }),
+    );
+    // Every hard change, state change and SOFT result (Icinga emits one per SOFT attempt).
+    if t.hard_change || t.state_change || st.state_type == state::SOFT {
+        push(
+            "StateChange",
+            serde_json::to_vec(&ResultEvent {
+                head: head("StateChange"),
+                state: Some(st.state),
+                state_type: Some(st.state_type),
+                check_result: cr,
+                downtime_depth: 0,
+                acknowledgement: acked,
+            }),
+        );
+    }
+    let with = |kind: &'static str, extra: Json| {
+        let mut v = serde_json::to_value(head(kind)).unwrap_or_default();
+        if let (Json::Object(m), Json::Object(e)) = (&mut v, extra) {
+            m.extend(e);
+        }
+        serde_json::to_vec(&v)
+    };
+    if flapping_changed {
+        push(
+            "Flapping",
+            with(
+                "Flapping",
+                json!({"state": st.state, "state_type": st.state_type, "is_flapping": st.flapping,
+                       "flapping_current": st.flapping_current,
+                       "threshold_low": settings.low, "threshold_high": settings.high}),
+            ),
+        );
+    }
+    if t.ack_cleared {
+        push(
+            "AcknowledgementCleared",
+            with(
+                "AcknowledgementCleared",
+                json!({"state": st.state, "state_type": st.state_type, "acknowledgement_type": 0}),
+            ),
+        );
+    }
+}
+
+/// `flapping_ignore_states` as a bit per state (`["Unknown"]`, `["Down"]`, …).
+fn ignored_states(o: &Object) -> u8 {
+    let is_host = o.type_info.name == "Host";
+    let Some(filters::Value::Array(names)) = o.attr("flapping_ignore_states") else {
+        return 0;
+    };
+    names.iter().fold(0, |bits, n| {
+        let bit = match (is_host, n.to_display_string().to_lowercase().as_str()) {
+            (false, "ok") | (true, "up") => 1 << 0,
+            (false, "warning") | (true, "down") => 1 << 1,
+            (false, "critical") => 1 << 2,
+            (false, "unknown") => 1 << 3,
+            _ => 0,
+        };
+        bits | bit
+    })
+}
+
+/// Applies one result to `st` (spec §10.3): stale guard, state machine, check result
+/// document, next check.
+pub fn apply_result(
+    b: &mut Batch,
+    o: &Arc<Object>,
+    input: CheckInput,
+) -> Result<Processed, Refused> {
+    let t_now = b.now;
+    let mut st = match b.peek_state(o) {
+        Some(st) => (*st).clone(),
+        None => return Err(Refused::Gone),
+    };
+    let st = &mut st;
+    if let Some(prev) = &st.last_check_result {
+        let prev_start = prev.execution_start;
+        if prev_start <= t_now && input.execution_start < prev_start {
+            return Err(Refused::Stale);
+        }
+    }
+    let vars_before = st.last_check_result.as_ref().map(|r| r.vars_after);
+    let max = number(o, "max_check_attempts", 3.0).max(1.0) as u32;
+    let volatile = flag(o, "volatile", false);
+    let t = state::apply(st, input.state, max, volatile, input.execution_end);
+    let app_flapping = b
+        .base()
+        .objects("IcingaApplication")
+        .next()
+        .is_none_or(|app| flag(app, "enable_flapping", true));
+    let settings = state::flapping::Settings {
+        enabled: app_flapping && flag(o, "enable_flapping", false),
+        low: number(o, "flapping_threshold_low", 25.0),
+        high: number(o, "flapping_threshold_high", 30.0),
+        ignore: ignored_states(o),
+    };
+    let flapping_changed = state::flapping::record(st, input.state, settings, input.execution_end);
+    let raw_state = if o.type_info.name == "Host" {
+        // Hosts keep Icinga's service numbering in the result: UP = OK, DOWN = CRITICAL.
+        if input.state == 0 {
+            0
+        } else {
+            2
+        }
+    } else {
+        input.state
+    };
+    st.last_check_result = Some(Arc::new(state::CheckResult {
+        kind: state::CheckResultType::CheckResult,
+        active: input.active,
+        check_source: input.check_source,
+        command: input.command,
+        execution_start: input.execution_start,
+        execution_end: input.execution_end,
+        exit_status: input.exit_status,
+        output: input.output,
+        performance_data: input.performance_data,
+        previous_hard_state: t.previous_hard_state,
+        schedule_start: input.schedule_start,
+        schedule_end: input.schedule_end,
+        scheduling_source: input.scheduling_source,
+        state: raw_state,
+        ttl: input.ttl,
+        vars_before,
+        vars_after: state::ResultVars {
+            attempt: st.check_attempt,
+            reachable: st.last_reachable,
+            state: raw_state,
+            state_type: st.state_type,
+        },
+    }));
+    let check_interval = number(o, "check_interval", 300.0).max(1.0);
+    let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
+    emit(o, st, &t, flapping_changed, settings, &mut b.events);
+    if input.active {
+        // The forced check has run.
+        st.force_next_check = false;
+    }
+    st.next_check = if input.active {
+        let interval = if st.state_type == SOFT && st.state != 0 {
+            retry_interval
+        } else {
+            check_interval
+        };
+        t_now + interval
+    } else if input.ttl > 0.0 {
+        t_now + input.ttl
+    } else {
+        t_now + check_interval
+    };
+    debug_assert!(st.state_type == SOFT || st.state_type == HARD);
+    let next_check = st.next_check;
+    let (state, flapping) = (st.state, st.flapping);
+    b.set_state(
+        o,
+        std::mem::replace(st, CheckableState::pending(false, 0.0)),
+    );
+    b.reschedule(o);
+    consequences(b, o, &t, state, flapping_changed.then_some(flapping));
+    Ok(Processed::next(next_check))
+}
+
+/// What a result leads to beyond the state: acknowledgement comments removed,
+/// flexible downtimes triggered, notifications.
+fn consequences(
+    b: &mut Batch,
+    o: &Arc<Object>,
+    t: &state::Transition,
+    state: u8,
+    flapping: Option<bool>,
+) {
+    if t.ack_cleared {
+        acks::remove_comments(b, o, "");
+    }
+    if state != 0 {
+        downtimes::problem(b, o);
+    }
+    if t.hard_change && state != 0 {
+        notify::send(b, o, Kind::Problem, "", "", false);
+    } else if t.hard_change && t.recovery && t.previous_hard_state != 0 {
+        notify::send(b, o, Kind::Recovery, "", "", false);
+    }
+    match flapping {
+        Some(true) => notify::send(b, o, Kind::FlappingStart, "", "", false),
+        Some(false) => notify::send(b, o, Kind::FlappingEnd, "", "", false),
+        None => {}
+    }
+}

@@ -1,0 +1,665 @@
+//! Acknowledgements, comments, downtimes, notifications and the other actions of issue 7:
+//! what each does to the objects, the events it emits, and that it survives a restart.
+
+use serde_json::{json, Value as Json};
+
+use crate::util::{Server, PASSIVE};
+
+async fn attrs(s: &Server, path: &str) -> Json {
+    s.get(path).await.1["results"][0]["attrs"].clone()
+}
+
+async fn result(s: &Server, service: &str, exit: u8) {
+    let (status, res) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"type": "Service", "service": service, "exit_status": exit, "plugin_output": format!("out {exit}")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Acknowledging: refused on OK and without author/comment, set on a problem with an
+/// acknowledgement comment, refused twice, removed by remove-acknowledgement; every step
+/// durable and evented.
+#[tokio::test]
+async fn acknowledge_and_remove() {
+    let s = Server::start(PASSIVE).await;
+    result(&s, "h1!passive", 0).await;
+    let ack =
+        json!({"type": "Service", "service": "h1!passive", "author": "ops", "comment": "on it"});
+    let (status, res) = s.post("/v1/actions/acknowledge-problem", ack.clone()).await;
+    assert_eq!(status, 409, "{res}");
+    assert_eq!(res["results"][0]["status"], "Service h1!passive is OK.");
+
+    result(&s, "h1!passive", 2).await;
+    let (status, res) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"type": "Service", "service": "h1!passive", "author": "ops"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        "Acknowledgements require author and comment."
+    );
+    let (status, res) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"type": "Service", "service": "h1!passive", "author": "ops", "comment": "on it", "sticky": true, "expiry": now() - 10.0}),
+        )
+        .await;
+    assert_eq!(status, 409, "{res}");
+
+    let (status, res) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"type": "Service", "service": "h1!passive", "author": "ops", "comment": "on it", "sticky": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        "Successfully acknowledged problem for object 'h1!passive'."
+    );
+    let (status, res) = s.post("/v1/actions/acknowledge-problem", ack.clone()).await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        res["results"][0]["status"],
+        "Service h1!passive is already acknowledged."
+    );
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(
+        (a["acknowledgement"].clone(), a["handled"].clone()),
+        (json!(2), json!(true))
+    );
+    let comments = s.get("/v1/objects/comments").await.1;
+    let c = &comments["results"][0]["attrs"];
+    assert_eq!(
+        (
+            c["entry_type"].clone(),
+            c["author"].clone(),
+            c["text"].clone(),
+            c["host_name"].clone(),
+            c["service_name"].clone()
+        ),
+        (
+            json!(4),
+            json!("ops"),
+            json!("on it"),
+            json!("h1"),
+            json!("passive")
+        )
+    );
+    let set = s.events("AcknowledgementSet");
+    assert_eq!(set.len(), 1);
+    assert_eq!(
+        (
+            set[0]["host"].clone(),
+            set[0]["service"].clone(),
+            set[0]["acknowledgement_type"].clone(),
+            set[0]["author"].clone()
+        ),
+        (json!("h1"), json!("passive"), json!(2), json!("ops"))
+    );
+    assert_eq!(s.events("CommentAdded")[0]["comment"]["entry_type"], 4);
+
+    // A sticky acknowledgement outlives a change between problem states, and a restart.
+    result(&s, "h1!passive", 1).await;
+    let s = s.restart().await;
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(a["acknowledgement"], 2);
+    assert_eq!(
+        s.get("/v1/objects/comments").await.1["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (status, res) = s
+        .post(
+            "/v1/actions/remove-acknowledgement",
+            json!({"type": "Service", "filter": "service.name == \"passive\"", "author": "lead"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["results"].as_array().unwrap().len(), 2);
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(a["acknowledgement"], 0);
+    assert_eq!(s.get("/v1/objects/comments").await.1["results"], json!([]));
+    let cleared = s.events("AcknowledgementCleared");
+    assert_eq!(
+        cleared.len(),
+        1,
+        "only the acknowledged service clears: {cleared:?}"
+    );
+    let removed = s.events("CommentRemoved");
+    assert_eq!(removed[0]["comment"]["removed_by"], "lead");
+}
+
+/// A normal acknowledgement ends with a state change; one with an expiry ends at that
+/// time, by itself (Icinga leaves it until something reads it, #10485).
+#[tokio::test]
+async fn acknowledgements_end() {
+    let s = Server::start(PASSIVE).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h2!passive", 2).await;
+    let (status, _) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"type": "Service", "service": "h1!passive", "author": "a", "comment": "c"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    result(&s, "h1!passive", 1).await;
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h1!passive").await["acknowledgement"],
+        0
+    );
+
+    let (status, _) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"type": "Service", "service": "h2!passive", "author": "a", "comment": "c", "expiry": now() + 1.0, "persistent": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h2!passive").await["acknowledgement"],
+        1
+    );
+    s.wait_for("/v1/objects/services/h2!passive", |a| {
+        a["acknowledgement"] == 0
+    })
+    .await;
+    let cleared = s.events("AcknowledgementCleared");
+    assert_eq!(cleared.len(), 2);
+    assert_eq!(cleared[1]["host"], "h2");
+}
+
+/// Comments: added with a name and legacy id, queried and filtered as objects, removed
+/// by name or all at once, expired by their expiry, kept across a restart.
+#[tokio::test]
+async fn comments() {
+    let s = Server::start(PASSIVE).await;
+    let (status, res) = s
+        .post(
+            "/v1/actions/add-comment",
+            json!({"type": "Host", "filter": "true", "author": "ops", "comment": "maintenance window next week"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let items = res["results"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let name = items[0]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("h1!"), "{name}");
+    assert_eq!(
+        items[0]["status"],
+        format!("Successfully added comment '{name}' for object 'h1'.")
+    );
+    assert_ne!(items[0]["legacy_id"], items[1]["legacy_id"]);
+    let (status, res) = s
+        .post(
+            "/v1/actions/add-comment",
+            json!({"type": "Service", "service": "h1!passive", "author": "ops"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        res["results"][0]["status"],
+        "Comments require author and text."
+    );
+    let (status, _) = s
+        .post(
+            "/v1/actions/add-comment",
+            json!({"service": "h1!passive", "author": "ops", "comment": "short-lived", "expiry": now() + 1.0}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let s = s.restart().await;
+    let (_, res) = s
+        .get("/v1/objects/comments?filter=host.name==%22h1%22&attrs=text")
+        .await;
+    assert_eq!(res["results"].as_array().unwrap().len(), 2, "{res}");
+    let (_, one) = s.get(&format!("/v1/objects/comments/{name}")).await;
+    assert_eq!(
+        one["results"][0]["attrs"]["text"],
+        "maintenance window next week"
+    );
+    assert_eq!(one["results"][0]["attrs"]["package"], "_api");
+
+    // The short-lived one expires by itself.
+    for _ in 0..100 {
+        if s.get("/v1/objects/comments").await.1["results"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        s.get("/v1/objects/comments").await.1["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let (status, res) = s
+        .post(
+            "/v1/actions/remove-comment",
+            json!({"comment": name, "author": "ops"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        format!("Successfully removed comment '{name}'.")
+    );
+    let (status, res) = s
+        .post(
+            "/v1/actions/remove-comment",
+            json!({"type": "Host", "host": "h2"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        "Successfully removed all comments for object 'h2'."
+    );
+    assert_eq!(s.get("/v1/objects/comments").await.1["results"], json!([]));
+    let (status, _) = s
+        .post("/v1/actions/remove-comment", json!({"comment": name}))
+        .await;
+    assert_eq!(status, 404, "a removed comment is not found");
+    assert_eq!(s.events("CommentRemoved").len(), 3);
+}
+
+/// A fixed downtime on a host with all its services: in effect at once (depth 1 on the
+/// host and the service), evented, and removed with its service downtimes.
+#[tokio::test]
+async fn fixed_downtime_with_services() {
+    let s = Server::start(PASSIVE).await;
+    let t = now();
+    let (status, res) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"type": "Host", "host": "h1", "author": "ops", "comment": "patching",
+                   "start_time": t - 1.0, "end_time": t + 600.0, "all_services": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let r = &res["results"][0];
+    let name = r["name"].as_str().unwrap().to_string();
+    assert_eq!(r["service_downtimes"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h1!passive").await["downtime_depth"],
+        1
+    );
+    let d = attrs(&s, &format!("/v1/objects/downtimes/{name}")).await;
+    assert!(d["trigger_time"].as_f64().unwrap() > 0.0, "{d}");
+    assert_eq!(
+        (d["fixed"].clone(), d["author"].clone()),
+        (json!(true), json!("ops"))
+    );
+    for kind in ["DowntimeAdded", "DowntimeStarted", "DowntimeTriggered"] {
+        assert_eq!(s.events(kind).len(), 2, "{kind}");
+    }
+    let check = s.events("StateChange");
+    assert!(check.is_empty());
+    result(&s, "h1!passive", 2).await;
+    assert_eq!(s.events("CheckResult")[0]["downtime_depth"], 1);
+
+    let s = s.restart().await;
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
+    let (status, res) = s
+        .post(
+            "/v1/actions/remove-downtime",
+            json!({"downtime": name, "author": "ops"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        format!("Successfully removed downtime '{name}' and 1 child downtimes.")
+    );
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 0);
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h1!passive").await["downtime_depth"],
+        0
+    );
+    assert_eq!(s.get("/v1/objects/downtimes").await.1["results"], json!([]));
+    let removed = s.events("DowntimeRemoved");
+    assert_eq!(removed.len(), 2);
+    assert_eq!(removed[0]["downtime"]["was_cancelled"], true);
+}
+
+/// Downtimes start and end by their timers; a flexible one waits for a problem and lasts
+/// `duration` from then; bad parameters get Icinga's messages.
+#[tokio::test]
+async fn downtime_timers_and_flexible() {
+    let s = Server::start(PASSIVE).await;
+    let t = now();
+    let (status, _) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"type": "Host", "host": "h2", "author": "a", "comment": "c",
+                   "start_time": t + 0.5, "end_time": t + 1.5}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h2").await["downtime_depth"], 0);
+    s.wait_for("/v1/objects/hosts/h2", |a| a["downtime_depth"] == 1)
+        .await;
+    s.wait_for("/v1/objects/hosts/h2", |a| a["downtime_depth"] == 0)
+        .await;
+    let removed = s.events("DowntimeRemoved");
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0]["downtime"]["was_cancelled"], false);
+
+    result(&s, "h1!passive", 0).await;
+    let (status, res) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"type": "Service", "service": "h1!passive", "author": "a", "comment": "c",
+                   "start_time": t, "end_time": t + 600.0, "fixed": false, "duration": 1.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let name = res["results"][0]["name"].as_str().unwrap().to_string();
+    let d = attrs(&s, &format!("/v1/objects/downtimes/{name}")).await;
+    assert_eq!(d["trigger_time"], 0, "not triggered while OK");
+    result(&s, "h1!passive", 2).await;
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(a["downtime_depth"], 1);
+    s.wait_for("/v1/objects/services/h1!passive", |a| {
+        a["downtime_depth"] == 0
+    })
+    .await;
+
+    for (body, message) in [
+        (
+            json!({"author": "a", "comment": "c", "start_time": t}),
+            "Options 'start_time', 'end_time', 'author' and 'comment' are required",
+        ),
+        (
+            json!({"author": "a", "comment": "c", "start_time": t, "end_time": t + 1.0, "fixed": false}),
+            "Option 'duration' is required for flexible downtime",
+        ),
+        (
+            json!({"author": "a", "comment": "c", "start_time": t, "end_time": t + 1.0, "child_options": "Sometimes"}),
+            "Option 'child_options' provided an invalid value.",
+        ),
+    ] {
+        let mut body = body;
+        body["host"] = json!("h1");
+        let (status, res) = s.post("/v1/actions/schedule-downtime", body).await;
+        assert_eq!(
+            (status, res["results"][0]["status"].clone()),
+            (400, json!(message))
+        );
+    }
+    let (status, res) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"host": "h1", "author": "a", "comment": "c", "start_time": t, "end_time": t + 9.0, "trigger_name": "nope"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        res["results"][0]["status"],
+        "Won't schedule downtime with non-existent trigger downtime."
+    );
+}
+
+/// Child options: triggered downtimes for the hosts that depend on this one.
+#[tokio::test]
+async fn downtime_children() {
+    let s = Server::start(&format!(
+        "{PASSIVE}
+object Host \"h3\" {{ check_command = \"dummy\"; enable_active_checks = false }}
+object Dependency \"up\" {{ parent_host_name = \"h1\"; child_host_name = \"h2\" }}
+object Dependency \"up2\" {{ parent_host_name = \"h2\"; child_host_name = \"h3\" }}
+"
+    ))
+    .await;
+    let t = now();
+    let (status, res) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"host": "h1", "author": "a", "comment": "c", "start_time": t - 1.0, "end_time": t + 60.0,
+                   "child_options": "DowntimeTriggeredChildren"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let parent = res["results"][0]["name"].as_str().unwrap();
+    let children = res["results"][0]["child_downtimes"].as_array().unwrap();
+    assert_eq!(children.len(), 2, "{res}");
+    for h in ["h1", "h2", "h3"] {
+        assert_eq!(
+            attrs(&s, &format!("/v1/objects/hosts/{h}")).await["downtime_depth"],
+            1,
+            "{h}"
+        );
+    }
+    let child = attrs(
+        &s,
+        &format!(
+            "/v1/objects/downtimes/{}",
+            children[0]["name"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(child["triggered_by"], parent);
+    let (status, res) = s
+        .post(
+            "/v1/actions/remove-downtime",
+            json!({"type": "Host", "filter": "true"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    for h in ["h1", "h2", "h3"] {
+        assert_eq!(
+            attrs(&s, &format!("/v1/objects/hosts/{h}")).await["downtime_depth"],
+            0,
+            "{h}"
+        );
+    }
+}
+
+const NOTIFY: &str = r#"
+object User "alice" { email = "alice@example.com"; groups = [ "ops" ] }
+object User "bob" { email = "bob@example.com"; enable_notifications = false }
+object UserGroup "ops" { }
+object NotificationCommand "to-file" {
+  command = [ "/bin/sh", "-c", "echo \"$notification.type$ $user.name$ $user.email$ $service.state$ $notification.comment$\" >> \"$out$\"" ]
+}
+apply Notification "mail" to Service {
+  command = "to-file"
+  user_groups = [ "ops" ]
+  users = [ "bob" ]
+  vars.out = OutFile
+  interval = 0
+  assign where service.name == "passive"
+}
+"#;
+
+async fn lines_of(path: &std::path::Path, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{} never had {n} lines", path.display());
+}
+
+/// Notifications: a hard problem and its recovery run the NotificationCommand for each
+/// user who wants them (not bob, who disabled his), and emit Notification events; a
+/// problem inside a downtime is held back; custom and acknowledgement notifications go
+/// out with their author and text.
+#[tokio::test]
+async fn notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start(&format!(
+        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
+        out.display()
+    ))
+    .await;
+    result(&s, "h1!passive", 0).await;
+    result(&s, "h1!passive", 2).await;
+    assert!(
+        s.events("Notification").is_empty(),
+        "SOFT problems notify nobody"
+    );
+    result(&s, "h1!passive", 2).await;
+    let lines = lines_of(&out, 1).await;
+    assert_eq!(lines[0], "PROBLEM alice alice@example.com CRITICAL ");
+    let n = &s.events("Notification")[0];
+    assert_eq!(
+        (
+            n["notification_type"].clone(),
+            n["users"].clone(),
+            n["command"].clone(),
+            n["service"].clone()
+        ),
+        (
+            json!("PROBLEM"),
+            json!(["alice"]),
+            json!("to-file"),
+            json!("passive")
+        )
+    );
+    assert_eq!(n["check_result"]["state"], 2);
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
+    assert_eq!(a["notification_number"], 1);
+    assert_eq!(a["notified_problem_users"], json!(["alice"]));
+
+    let (status, _) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"service": "h1!passive", "author": "ops", "comment": "looking", "notify": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, res) = s
+        .post(
+            "/v1/actions/send-custom-notification",
+            json!({"service": "h1!passive", "author": "ops", "comment": "heads up"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    result(&s, "h1!passive", 0).await;
+    let lines = lines_of(&out, 4).await;
+    assert_eq!(
+        lines[1],
+        "ACKNOWLEDGEMENT alice alice@example.com CRITICAL looking"
+    );
+    assert_eq!(lines[2], "CUSTOM alice alice@example.com CRITICAL heads up");
+    assert_eq!(lines[3], "RECOVERY alice alice@example.com OK ");
+
+    // In downtime: the problem is held back.
+    let t = now();
+    let (status, _) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"service": "h1!passive", "author": "a", "comment": "c", "start_time": t - 1.0, "end_time": t + 60.0}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    let kinds: Vec<Json> = s
+        .events("Notification")
+        .iter()
+        .map(|n| n["notification_type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!("PROBLEM"),
+            json!("ACKNOWLEDGEMENT"),
+            json!("CUSTOM"),
+            json!("RECOVERY"),
+            json!("DOWNTIMESTART")
+        ]
+    );
+    let (status, res) = s
+        .post(
+            "/v1/actions/delay-notification",
+            json!({"service": "h1!passive", "timestamp": t + 3600.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
+    assert_eq!(a["next_notification"], t + 3600.0);
+}
+
+/// generate-ticket derives the agent ticket from the configured salt; execute-command
+/// answers 202 and records the outcome under the execution id.
+#[tokio::test]
+async fn ticket_and_execute_command() {
+    let s = Server::start(&format!(
+        "const TicketSalt = \"s3cret\"\n{PASSIVE}
+object EventCommand \"greet\" {{ command = [ \"/bin/echo\", \"$greeting$\", \"$host.name$\" ] }}
+"
+    ))
+    .await;
+    let (status, res) = s
+        .post("/v1/actions/generate-ticket", json!({"cn": "agent1"}))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let ticket = res["results"][0]["ticket"].as_str().unwrap();
+    assert_eq!(ticket.len(), 40);
+    assert_eq!(
+        res["results"][0]["status"],
+        format!("Generated PKI ticket '{ticket}' for common name 'agent1'.")
+    );
+
+    let (status, res) = s
+        .post(
+            "/v1/actions/execute-command",
+            json!({"type": "Host", "host": "h1", "command": "greet", "ttl": 30, "macros": {"greeting": "hello"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{res}");
+    let id = res["results"][0]["execution"].as_str().unwrap().to_string();
+    assert_eq!(res["results"][0]["checkable"], "h1");
+    let a = s
+        .wait_for("/v1/objects/hosts/h1", |a| {
+            a["executions"][&id]["pending"] == false
+        })
+        .await;
+    let e = &a["executions"][&id];
+    assert_eq!(
+        (e["exit"].clone(), e["output"].clone()),
+        (json!(0), json!("hello h1"))
+    );
+    let (status, res) = s
+        .post(
+            "/v1/actions/execute-command",
+            json!({"host": "h1", "command": "greet"}),
+        )
+        .await;
+    assert_eq!(
+        (status, res["results"][0]["status"].clone()),
+        (400, json!("Parameter ttl is required."))
+    );
+}

@@ -267,6 +267,38 @@ impl Value {
     }
 }
 
+/// Serialises as [`Value::to_serde`] converts, without building the JSON tree.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => ser.serialize_unit(),
+            Value::Bool(b) => ser.serialize_bool(*b),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.2e18 => {
+                ser.serialize_i64(*n as i64)
+            }
+            Value::Number(n) if n.is_finite() => ser.serialize_f64(*n),
+            Value::Number(_) => ser.serialize_unit(),
+            Value::String(s) => ser.serialize_str(s),
+            Value::Array(a) => {
+                let mut seq = ser.serialize_seq(Some(a.len()))?;
+                for v in a.iter() {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
+            Value::Dict(d) => {
+                let mut map = ser.serialize_map(Some(d.len()))?;
+                for (k, v) in d.iter() {
+                    map.serialize_entry(&**k, v)?;
+                }
+                map.end()
+            }
+            other => other.to_serde().serialize(ser),
+        }
+    }
+}
+
 /// A JSON number that prints integers without a fraction, as Icinga does.
 pub fn json_number(n: f64) -> serde_json::Value {
     if n.fract() == 0.0 && n.abs() < 9.2e18 {
@@ -511,5 +543,20 @@ mod tests {
         assert_eq!(format_number(2.5), "2.500000");
         assert_eq!(format_number(3.0), "3");
         assert_eq!(format_number(1e20), "100000000000000000000");
+    }
+}
+
+#[cfg(test)]
+mod serialize_tests {
+    use super::*;
+
+    /// Serialising directly gives exactly what the JSON tree conversion gives.
+    #[test]
+    fn serialize_matches_to_serde() -> Result<(), serde_json::Error> {
+        let json = serde_json::json!({"b": [1, 2.5, "x", null, true], "a": {"z": -3, "y": 1e300}});
+        let v = Value::from_json(&json);
+        assert_eq!(serde_json::to_string(&v)?, v.to_serde().to_string());
+        assert_eq!(serde_json::to_string(&Value::Number(f64::NAN))?, "null");
+        Ok(())
     }
 }

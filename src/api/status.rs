@@ -76,21 +76,34 @@ pub fn collect(state: &State) -> Vec<Json> {
         json!({
             "name": "IcingaApplication",
             "perfdata": [],
-            "status": { "icingaapplication": { "app": {
-                "node_name": state.node_name,
-                "enable_notifications": true,
-                "enable_event_handlers": true,
-                "enable_flapping": true,
-                "enable_host_checks": true,
-                "enable_service_checks": true,
-                "enable_perfdata": true,
-                "environment": "",
-                "pid": state.pid,
-                "program_start": state.program_start,
-                "version": crate::VERSION_STRING,
-            }}},
+            "status": { "icingaapplication": { "app": app_status(state) }},
         }),
     ]
+}
+
+/// The global switches as the `app` object has them now.
+fn app_status(state: &State) -> Json {
+    let reg = state.registry();
+    let app = reg.objects("IcingaApplication").next();
+    let switch = |name: &str| app.is_none_or(|a| a.attr(name).is_none_or(|v| v.to_bool()));
+    let mut status = json!({
+        "node_name": state.node_name,
+        "environment": app.map(|a| a.string("environment")).unwrap_or_default(),
+        "pid": state.pid,
+        "program_start": state.program_start,
+        "version": crate::VERSION_STRING,
+    });
+    for name in [
+        "enable_notifications",
+        "enable_event_handlers",
+        "enable_flapping",
+        "enable_host_checks",
+        "enable_service_checks",
+        "enable_perfdata",
+    ] {
+        status[name] = json!(switch(name));
+    }
+    status
 }
 
 /// The CIB counters, counted from the hosts' and services' runtime state. (Check rates

@@ -512,6 +512,51 @@ pub fn all_attrs(object: &Object, zone: &str) -> Map<String, Json> {
     m
 }
 
+/// Every user-visible attribute of an object, serialised straight from the object in
+/// the order [`all_attrs`] gives them (by name) — for events, which need the bytes, not
+/// a tree.
+pub struct AttrsView<'a> {
+    pub object: &'a Object,
+    pub zone: &'a str,
+}
+
+impl serde::Serialize for AttrsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let o = self.object;
+        let rt = runtime(o);
+        let fields = o.type_info.viewed_fields();
+        let mut map = ser.serialize_map(Some(fields.len() + 1))?;
+        let mut typed = false;
+        for f in fields {
+            if !typed && f.name > "type" {
+                map.serialize_entry("type", o.type_info.name)?;
+                typed = true;
+            }
+            // Configured values serialise as they are; the rest as the API shows them.
+            match o.attrs.get(f.name) {
+                Some(v) if !SHOWN_SPECIALLY.contains(&f.name) => map.serialize_entry(f.name, v)?,
+                _ => map.serialize_entry(f.name, &field_value(o, f, self.zone, rt.as_deref()))?,
+            }
+        }
+        if !typed {
+            map.serialize_entry("type", o.type_info.name)?;
+        }
+        map.end()
+    }
+}
+
+/// Fields whose shown value is not simply the configured one (see [`field_value`]).
+const SHOWN_SPECIALLY: &[&str] = &[
+    "__name",
+    "package",
+    "version",
+    "source_location",
+    "original_attributes",
+    "zone",
+    "display_name",
+];
+
 /// One attribute as the API shows it; `None` when the type has no such field (or the
 /// field is hidden).
 fn attr_in(object: &Object, name: &str, zone: &str, rt: Option<&CheckableState>) -> Option<Json> {
@@ -553,5 +598,33 @@ fn field_value(object: &Object, field: &Field, zone: &str, rt: Option<&Checkable
                 .map_or_else(|| field.default.clone(), |v| v.to_serde()),
             (None, None) => field.default.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed view serialises exactly as the attribute map does.
+    #[test]
+    fn attrs_view_matches_all_attrs() -> Result<(), String> {
+        let ti = crate::objects::types::by_name("Downtime").ok_or("no Downtime type")?;
+        let mut attrs = filters::Dict::new();
+        attrs.insert("author".into(), filters::Value::from("ops"));
+        attrs.insert("start_time".into(), filters::Value::Number(1.5));
+        let o = crate::objects::runtime_object(ti, "h!s!x", attrs);
+        let view = serde_json::to_value(AttrsView {
+            object: &o,
+            zone: "z",
+        })
+        .map_err(|e| e.to_string())?;
+        assert_eq!(view, Json::Object(all_attrs(&o, "z")));
+        let text = serde_json::to_string(&AttrsView {
+            object: &o,
+            zone: "z",
+        })
+        .map_err(|e| e.to_string())?;
+        assert_eq!(text, Json::Object(all_attrs(&o, "z")).to_string());
+        Ok(())
     }
 }

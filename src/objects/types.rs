@@ -31,6 +31,8 @@ pub struct TypeInfo {
     pub is_abstract: bool,
     /// The fields this type declares itself (not inherited).
     pub fields: Vec<Field>,
+    /// Every user-visible field, inherited ones too, by name (computed once).
+    viewed: std::sync::OnceLock<Vec<&'static Field>>,
 }
 
 static TYPES: LazyLock<Vec<TypeInfo>> = LazyLock::new(|| parse(include_str!("types.txt")));
@@ -50,6 +52,7 @@ fn parse(text: &'static str) -> Vec<TypeInfo> {
                 base: (words[3] != "-").then_some(words[3]),
                 is_abstract: words.get(4) == Some(&"abstract"),
                 fields: Vec::new(),
+                viewed: std::sync::OnceLock::new(),
             });
             continue;
         }
@@ -130,6 +133,20 @@ impl TypeInfo {
                 .filter(|f| f.required || f.ref_type.is_some())
                 .collect();
             Box::leak(fields.into_boxed_slice())
+        })
+    }
+
+    /// Every user-visible field of the type and its bases, sorted by name.
+    pub fn viewed_fields(&'static self) -> &'static [&'static Field] {
+        self.viewed.get_or_init(|| {
+            let mut fields: Vec<&'static Field> = self
+                .lineage()
+                .flat_map(|t| t.fields.iter())
+                .filter(|f| !f.no_user_view)
+                .collect();
+            fields.sort_by(|a, b| a.name.cmp(b.name));
+            fields.dedup_by(|a, b| a.name == b.name);
+            fields
         })
     }
 

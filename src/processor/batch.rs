@@ -2,11 +2,10 @@
 //! comment and downtime objects, store operations, events, timers and notification jobs.
 //! A batch is committed as one transaction, then made visible at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use filters::{Str, Value};
-use serde_json::json;
+use filters::Str;
 
 use super::notify::Job;
 use super::state::CheckableState;
@@ -19,8 +18,9 @@ use crate::store::{self, Op};
 pub struct Batch {
     pub now: f64,
     base: Arc<Registry>,
-    /// Objects written (`Some`) or removed (`None`) by this batch, by type and name.
-    objects: HashMap<(&'static str, Str), Option<Arc<Object>>>,
+    /// Objects written (`Some`) or removed (`None`) by this batch, by type, then name
+    /// (ordered: a host's or service's comments and downtimes are a range).
+    objects: HashMap<&'static str, BTreeMap<Str, Option<Arc<Object>>>>,
     /// States by runtime cell; `true` when the scheduler must learn the next check.
     states: HashMap<usize, (Arc<Object>, CheckableState, bool)>,
     pub ops: Vec<Op>,
@@ -68,8 +68,7 @@ impl Batch {
 
     /// An object as this batch sees it.
     pub fn get(&self, type_name: &str, name: &str) -> Option<Arc<Object>> {
-        let ti = crate::objects::types::by_name(type_name)?;
-        match self.objects.get(&(ti.name, Str::from(name))) {
+        match self.objects.get(type_name).and_then(|t| t.get(name)) {
             Some(o) => o.clone(),
             None => self.base.get(type_name, name).cloned(),
         }
@@ -114,19 +113,19 @@ impl Batch {
     /// Writes an object created or changed at runtime (comments, downtimes) and returns
     /// it shared.
     pub fn put(&mut self, object: Object) -> Arc<Object> {
-        let record = json!({
-            "templates": [],
-            "attrs": Value::from(object.attrs.clone()).to_serde(),
-        });
-        self.ops.push(Op::PutObject {
+        let record = Record {
+            templates: [],
+            attrs: &object.attrs,
+        };
+        self.ops.push(Op::PutObjectBytes {
             key: store::key(object.type_info.name, &object.name),
-            value: record,
+            value: serde_json::to_vec(&record).unwrap_or_default(),
         });
         let object = Arc::new(object);
-        self.objects.insert(
-            (object.type_info.name, object.name.clone()),
-            Some(object.clone()),
-        );
+        self.objects
+            .entry(object.type_info.name)
+            .or_default()
+            .insert(object.name.clone(), Some(object.clone()));
         object
     }
 
@@ -136,7 +135,9 @@ impl Batch {
             key: store::key(object.type_info.name, &object.name),
         });
         self.objects
-            .insert((object.type_info.name, object.name.clone()), None);
+            .entry(object.type_info.name)
+            .or_default()
+            .insert(object.name.clone(), None);
     }
 
     /// The objects of `type_name` (Comment, Downtime, Notification) that belong to a host
@@ -148,42 +149,95 @@ impl Batch {
             o.string("host_name") == host
                 && o.string("service_name") == service.as_deref().unwrap_or("")
         };
+        let overlay = self.objects.get(type_name);
         let mut found: Vec<Arc<Object>> = self
             .base
             .with_prefix(type_name, &prefix)
             .iter()
-            .filter(|o| !self.objects.contains_key(&(type_name, o.name.clone())))
+            .filter(|o| overlay.is_none_or(|t| !t.contains_key(&o.name)))
             .filter(|o| belongs(o))
             .cloned()
             .collect();
-        found.extend(
-            self.objects
-                .iter()
-                .filter(|((t, n), _)| *t == type_name && n.starts_with(&prefix))
+        if let Some(t) = overlay {
+            found.extend(
+                t.range::<str, _>((
+                    std::ops::Bound::Included(prefix.as_str()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(n, _)| n.starts_with(&prefix))
                 .filter_map(|(_, o)| o.clone())
                 .filter(|o| belongs(o)),
-        );
+            );
+        }
         found.sort_by(|a, b| a.name.cmp(&b.name));
         found
     }
 
     /// Adds an event to the batch's commit.
-    pub fn event(&mut self, kind: &'static str, body: &serde_json::Value) {
+    pub fn event(&mut self, kind: &'static str, body: &impl serde::Serialize) {
         if let Ok(b) = serde_json::to_vec(body) {
             self.events.push((kind, bytes::Bytes::from(b)));
         }
     }
 
+    /// Adds an event carrying a whole object (`CommentAdded`: `comment`, `Downtime*`:
+    /// `downtime`), serialised straight from the object.
+    pub fn object_event(&mut self, kind: &'static str, key: &'static str, object: &Object) {
+        let view = crate::objects::query::AttrsView {
+            object,
+            zone: &self.zone,
+        };
+        let body = ObjectEvent {
+            kind,
+            timestamp: self.now,
+            key,
+            view,
+        };
+        if let Ok(b) = serde_json::to_vec(&body) {
+            self.events.push((kind, bytes::Bytes::from(b)));
+        }
+    }
+}
+
+/// A stored object record, serialised from the attributes as they are.
+#[derive(serde::Serialize)]
+struct Record<'a> {
+    templates: [&'a str; 0],
+    attrs: &'a filters::Dict,
+}
+
+/// `{"<key>": {…object…}, "timestamp": …, "type": …}`.
+struct ObjectEvent<'a> {
+    kind: &'static str,
+    timestamp: f64,
+    key: &'static str,
+    view: crate::objects::query::AttrsView<'a>,
+}
+
+impl serde::Serialize for ObjectEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = ser.serialize_map(Some(3))?;
+        map.serialize_entry(self.key, &self.view)?;
+        map.serialize_entry("timestamp", &self.timestamp)?;
+        map.serialize_entry("type", self.kind)?;
+        map.end()
+    }
+}
+
+impl Batch {
     pub fn finish(self) -> Finished {
         let registry = (!self.objects.is_empty()).then(|| {
             let mut next = (*self.base).clone();
             let mut removed: HashMap<&'static str, HashSet<Str>> = HashMap::new();
             let mut put = Vec::new();
-            for ((t, name), o) in self.objects {
-                match o {
-                    Some(o) => put.push(o),
-                    None => {
-                        removed.entry(t).or_default().insert(name);
+            for (t, objects) in self.objects {
+                for (name, o) in objects {
+                    match o {
+                        Some(o) => put.push(o),
+                        None => {
+                            removed.entry(t).or_default().insert(name);
+                        }
                     }
                 }
             }

@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use filters::{Dict, Value};
-use serde_json::json;
 
 use super::batch::{owner, Batch};
 use super::timers::Deadline;
-use crate::objects::{query, runtime_object, types, Object};
+use crate::objects::{runtime_object, types, Object};
 
 /// `entry_type` of user comments and acknowledgement comments.
 pub const USER: f64 = 1.0;
@@ -78,12 +77,7 @@ pub fn remove(b: &mut Batch, comment: &Object, removed_by: &str) {
 
 /// `CommentAdded` / `CommentRemoved`.
 fn event(b: &mut Batch, kind: &'static str, comment: &Object) {
-    let body = json!({
-        "type": kind,
-        "timestamp": b.now,
-        "comment": query::all_attrs(comment, &b.zone),
-    });
-    b.event(kind, &body);
+    b.object_event(kind, "comment", comment);
 }
 
 /// A comment's expiry: removes it if it is still there and due.

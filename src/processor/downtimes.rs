@@ -14,7 +14,7 @@ use super::comments::{base_attrs, unique_name};
 use super::notify::{self, Kind};
 use super::timers::Deadline;
 use super::{Processed, Refused};
-use crate::objects::{query, runtime_object, types, Object};
+use crate::objects::{runtime_object, types, Object};
 
 /// What `schedule-downtime` asks for.
 #[derive(Debug, Clone)]
@@ -188,7 +188,18 @@ fn add(
     a.insert("remove_time".into(), Value::Number(0.0));
     a.insert("was_cancelled".into(), Value::Bool(false));
     a.insert("removed_by".into(), s(""));
-    let d = b.put(runtime_object(ti, &name, a));
+    let mut d = runtime_object(ti, &name, a);
+    event(b, "DowntimeAdded", &d);
+    let now = b.now;
+    let in_window = spec.start_time <= now && now < spec.end_time;
+    // A fixed downtime inside its window starts at once: one write, not two.
+    if spec.fixed && in_window {
+        event(b, "DowntimeStarted", &d);
+        let at = spec.start_time.max(now);
+        d.attrs.insert("trigger_time".into(), Value::Number(at));
+        took_effect(b, &d);
+    }
+    let d = b.put(d);
     if let Some(t) = trigger.and_then(|t| b.get("Downtime", t)) {
         let mut triggers: Vec<Value> = match t.attr("triggers") {
             Some(Value::Array(list)) => list.iter().cloned().collect(),
@@ -197,19 +208,12 @@ fn add(
         triggers.push(Value::from(&*d.name));
         update(b, &t, &[("triggers", Value::from(triggers))]);
     }
-    event(b, "DowntimeAdded", &d);
     b.timers
         .push((spec.end_time, Deadline::DowntimeEnd(d.name.clone())));
-    let now = b.now;
-    let in_window = spec.start_time <= now && now < spec.end_time;
-    if spec.fixed {
-        if in_window {
-            start(b, &d.name);
-        } else if now < spec.start_time {
-            b.timers
-                .push((spec.start_time, Deadline::DowntimeStart(d.name.clone())));
-        }
-    } else if in_window && trigger.is_none() {
+    if spec.fixed && now < spec.start_time {
+        b.timers
+            .push((spec.start_time, Deadline::DowntimeStart(d.name.clone())));
+    } else if !spec.fixed && in_window && trigger.is_none() {
         let problem = b
             .peek_state(o)
             .is_some_and(|st| st.has_result() && st.state != 0);
@@ -217,7 +221,22 @@ fn add(
             trigger_downtime(b, &d.name, now);
         }
     }
-    b.get("Downtime", &name)
+    Some(d)
+}
+
+/// What a downtime taking effect does (its trigger time already set): the depth of its
+/// host or service, the DOWNTIMESTART notification, `DowntimeTriggered`, the end timer.
+fn took_effect(b: &mut Batch, d: &Object) {
+    if let Some(o) = checkable_of(b, d) {
+        if let Some(st) = b.state(&o) {
+            st.downtime_depth += 1;
+        }
+        let (author, comment) = (d.string("author"), d.string("comment"));
+        notify::send(b, &o, Kind::DowntimeStart, &author, &comment, false);
+    }
+    event(b, "DowntimeTriggered", d);
+    b.timers
+        .push((effective_end(d), Deadline::DowntimeEnd(d.name.clone())));
 }
 
 /// A copy of a downtime with some attributes changed, written back.
@@ -231,12 +250,7 @@ fn update(b: &mut Batch, d: &Object, changes: &[(&str, Value)]) -> Arc<Object> {
 
 /// `DowntimeAdded`, `DowntimeStarted`, `DowntimeTriggered`, `DowntimeRemoved`.
 fn event(b: &mut Batch, kind: &'static str, d: &Object) {
-    let body = json!({
-        "type": kind,
-        "timestamp": b.now,
-        "downtime": query::all_attrs(d, &b.zone),
-    });
-    b.event(kind, &body);
+    b.object_event(kind, "downtime", d);
 }
 
 /// A fixed downtime's start (timer, or creation inside its window).
@@ -262,17 +276,7 @@ pub fn trigger_downtime(b: &mut Batch, name: &str, at: f64) {
         return;
     }
     let d = update(b, &d, &[("trigger_time", Value::Number(at))]);
-    if let Some(o) = checkable_of(b, &d) {
-        if let Some(st) = b.state(&o) {
-            st.downtime_depth += 1;
-        }
-        let kind = Kind::DowntimeStart;
-        let (author, comment) = (d.string("author"), d.string("comment"));
-        notify::send(b, &o, kind, &author, &comment, false);
-    }
-    event(b, "DowntimeTriggered", &d);
-    b.timers
-        .push((effective_end(&d), Deadline::DowntimeEnd(d.name.clone())));
+    took_effect(b, &d);
     if let Some(Value::Array(children)) = d.attr("triggers") {
         for c in children.iter() {
             trigger_downtime(b, &c.to_display_string(), at);

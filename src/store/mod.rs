@@ -58,6 +58,11 @@ pub enum Op {
         key: String,
         value: Json,
     },
+    /// An object record already serialised (`{"templates": …, "attrs": …}`).
+    PutObjectBytes {
+        key: String,
+        value: Vec<u8>,
+    },
     DeleteObject {
         key: String,
     },
@@ -172,6 +177,7 @@ impl Store {
             bus,
             next_id: last_id + 1,
             retention: retention.max(1),
+            segments: None,
         };
         let (tx, rx) = bounded(QUEUE);
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
@@ -312,6 +318,10 @@ struct Journal {
     bus: Arc<Bus>,
     next_id: u64,
     retention: u64,
+    /// The first ids of the stored segments, oldest first: read once, when the journal
+    /// first needs trimming, then kept up to date, so that trimming never scans (a scan
+    /// reads every segment's pages).
+    segments: Option<std::collections::VecDeque<u64>>,
 }
 
 /// The writer thread: group commit of every waiting batch.
@@ -369,17 +379,25 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
             // ends where the next one begins.
             let next = first + published.len() as u64;
             let keep_from = next.saturating_sub(journal.retention);
-            let mut doomed = Vec::new();
-            let mut keys = events.range(..=keep_from)?;
-            let mut previous = None;
-            for row in keys.by_ref() {
-                let key = row?.0.value();
-                if let Some(p) = previous {
-                    doomed.push(p);
+            let segments = match journal.segments.as_mut() {
+                Some(s) => {
+                    s.push_back(first);
+                    s
                 }
-                previous = Some(key);
+                None => {
+                    let mut all = std::collections::VecDeque::new();
+                    for row in events.range::<u64>(..)? {
+                        all.push_back(row?.0.value());
+                    }
+                    journal.segments.insert(all)
+                }
+            };
+            // A segment ends where the next one begins: it goes when that is at or
+            // below `keep_from`.
+            let mut doomed = Vec::new();
+            while segments.len() > 1 && segments[1] <= keep_from {
+                doomed.extend(segments.pop_front());
             }
-            drop(keys);
             for key in doomed {
                 events.remove(key)?;
             }
@@ -393,6 +411,9 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
             match op {
                 Op::PutObject { key, value } => {
                     objects.insert(key.as_str(), serde_json::to_vec(value)?.as_slice())?;
+                }
+                Op::PutObjectBytes { key, value } => {
+                    objects.insert(key.as_str(), value.as_slice())?;
                 }
                 Op::DeleteObject { key } => {
                     objects.remove(key.as_str())?;

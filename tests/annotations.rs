@@ -207,6 +207,7 @@ async fn comments() {
         format!("Successfully added comment '{name}' for object 'h1'.")
     );
     assert_ne!(items[0]["legacy_id"], items[1]["legacy_id"]);
+    assert!(items[0]["legacy_id"].is_u64(), "{}", items[0]);
     let (status, res) = s
         .post(
             "/v1/actions/add-comment",
@@ -304,6 +305,7 @@ async fn fixed_downtime_with_services() {
     assert_eq!(status, 200, "{res}");
     let r = &res["results"][0];
     let name = r["name"].as_str().unwrap().to_string();
+    assert!(r["legacy_id"].is_u64(), "{r}");
     assert_eq!(r["service_downtimes"].as_array().unwrap().len(), 1, "{r}");
     assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
     assert_eq!(
@@ -662,4 +664,36 @@ object EventCommand \"greet\" {{ command = [ \"/bin/echo\", \"$greeting$\", \"$h
         (status, res["results"][0]["status"].clone()),
         (400, json!("Parameter ttl is required."))
     );
+}
+
+/// The global switches live on the `app` object: turning notifications off through
+/// `/v1/objects/icingaapplications/app` stops them (and shows in the status), and the
+/// change survives a restart.
+#[tokio::test]
+async fn global_switches() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start(&format!(
+        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
+        out.display()
+    ))
+    .await;
+    let (status, res) = s
+        .post(
+            "/v1/objects/icingaapplications/app",
+            json!({"attrs": {"enable_notifications": false}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let s = s.restart().await;
+    let (_, status) = s.get("/v1/status/IcingaApplication").await;
+    assert_eq!(
+        status["results"][0]["status"]["icingaapplication"]["app"]["enable_notifications"],
+        false
+    );
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    assert_eq!(attrs(&s, "/v1/objects/services/h1!passive").await["state_type"], 1);
+    assert!(s.events("Notification").is_empty());
+    assert!(!out.exists());
 }

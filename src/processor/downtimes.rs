@@ -37,6 +37,11 @@ fn number(o: &Object, field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `legacy_id` as Icinga prints it (an integer).
+fn legacy_id(o: &Object) -> Json {
+    o.attr("legacy_id").map_or(Json::Null, |v| v.to_serde())
+}
+
 fn fixed(o: &Object) -> bool {
     o.attr("fixed").is_none_or(|v| v.to_bool())
 }
@@ -76,7 +81,7 @@ pub fn schedule(b: &mut Batch, o: &Arc<Object>, spec: &Spec) -> Result<Processed
         "code": 200,
         "status": format!("Successfully scheduled downtime '{}' for object '{}'.", d.name, o.name),
         "name": d.name.to_string(),
-        "legacy_id": number(&d, "legacy_id"),
+        "legacy_id": legacy_id(&d),
     });
     if spec.all_services && o.type_info.name == "Host" {
         result["service_downtimes"] = json!(services_downtimes(b, o, spec, &d));
@@ -93,7 +98,7 @@ pub fn schedule(b: &mut Batch, o: &Arc<Object>, spec: &Spec) -> Result<Processed
                 continue;
             };
             let mut item =
-                json!({"name": cd.name.to_string(), "legacy_id": number(&cd, "legacy_id")});
+                json!({"name": cd.name.to_string(), "legacy_id": legacy_id(&cd)});
             if spec.all_services && child.type_info.name == "Host" {
                 item["service_downtimes"] = json!(services_downtimes(b, &child, spec, &cd));
             }
@@ -116,7 +121,7 @@ fn services_downtimes(b: &mut Batch, host: &Object, spec: &Spec, parent: &Object
     services
         .iter()
         .filter_map(|s| add(b, s, spec, spec.trigger_name.as_deref(), Some(&parent.name)))
-        .map(|d| json!({"name": d.name.to_string(), "legacy_id": number(&d, "legacy_id")}))
+        .map(|d| json!({"name": d.name.to_string(), "legacy_id": legacy_id(&d)}))
         .collect()
 }
 

@@ -693,7 +693,57 @@ async fn global_switches() {
     );
     result(&s, "h1!passive", 2).await;
     result(&s, "h1!passive", 2).await;
-    assert_eq!(attrs(&s, "/v1/objects/services/h1!passive").await["state_type"], 1);
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h1!passive").await["state_type"],
+        1
+    );
     assert!(s.events("Notification").is_empty());
     assert!(!out.exists());
+}
+
+/// `/v1/checker` runs a CheckCommand now (Icinga for Windows' on-demand checker): other
+/// parameters are its macros; a real plugin runs as a real process.
+#[tokio::test]
+async fn on_demand_checker() {
+    let s = Server::start(PASSIVE).await;
+    let (status, res) = s
+        .get("/v1/checker?command=dummy&dummy_state=2&dummy_text=on%20demand")
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let r = &res["results"][0];
+    assert_eq!(
+        (
+            r["exit_status"].clone(),
+            r["state"].clone(),
+            r["output"].clone()
+        ),
+        (json!(2), json!(2), json!("on demand"))
+    );
+    let (status, res) = s
+        .post(
+            "/v1/checker",
+            json!({"command": "load", "load_wload1": 1000, "load_cload1": 2000}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let r = &res["results"][0];
+    assert_eq!(r["exit_status"], 0, "{r}");
+    assert!(r["output"].as_str().unwrap().starts_with("LOAD OK"), "{r}");
+    assert!(!r["performance_data"].as_array().unwrap().is_empty(), "{r}");
+
+    let (status, res) = s.get("/v1/checker?command=nope").await;
+    assert_eq!(
+        (status, res["status"].clone()),
+        (404, json!("Check command 'nope' does not exist."))
+    );
+    let (status, _) = s.get("/v1/checker").await;
+    assert_eq!(status, 400);
+    let res = s
+        .client()
+        .get(s.url("/v1/checker?command=dummy"))
+        .basic_auth("reader", Some("reader"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
 }

@@ -13,6 +13,7 @@ use crate::app::State;
 /// The endpoint families this server answers.
 const ENDPOINTS: &[&str] = &[
     "/v1/actions",
+    "/v1/checker",
     "/v1/console",
     "/v1/events",
     "/v1/objects",

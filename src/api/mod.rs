@@ -6,6 +6,7 @@
 //! [`routes`] → handlers per endpoint family.
 
 pub mod actions;
+pub mod checker;
 pub mod console;
 pub mod edge;
 pub mod error;

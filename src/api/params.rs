@@ -58,6 +58,11 @@ impl Params {
         self.0.remove(key)
     }
 
+    /// Every parameter name.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }

@@ -9,7 +9,7 @@ use warp::{Filter, Reply};
 
 use super::error::ApiError;
 use super::request::req;
-use super::{actions, console, events, info, objects, status, templates, types};
+use super::{actions, checker, console, events, info, objects, status, templates, types};
 use crate::app::State;
 
 /// All routes.
@@ -90,6 +90,12 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .and(req())
         .and_then(events::handle);
 
+    let checker = warp::path!("v1" / "checker")
+        .and(warp::get().or(warp::post()).unify())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(checker::handle);
+
     let fallback = warp::path::full()
         .map(|p: warp::path::FullPath| ApiError::no_route(p.as_str()).response(false, false));
 
@@ -112,6 +118,8 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .or(events_token)
         .unify()
         .or(events)
+        .unify()
+        .or(checker)
         .unify()
         .or(fallback)
         .unify()

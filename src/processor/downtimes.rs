@@ -97,8 +97,7 @@ pub fn schedule(b: &mut Batch, o: &Arc<Object>, spec: &Spec) -> Result<Processed
             let Some(cd) = add(b, &child, spec, trigger.as_deref(), None) else {
                 continue;
             };
-            let mut item =
-                json!({"name": cd.name.to_string(), "legacy_id": legacy_id(&cd)});
+            let mut item = json!({"name": cd.name.to_string(), "legacy_id": legacy_id(&cd)});
             if spec.all_services && child.type_info.name == "Host" {
                 item["service_downtimes"] = json!(services_downtimes(b, &child, spec, &cd));
             }

@@ -747,3 +747,61 @@ async fn on_demand_checker() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
 }
+
+/// Director-style self-service: a node registers with a Host template's API key (no
+/// user), gets its own host key once, and the host is a durable API object from that
+/// template; wrong keys, repeated registration and extra properties are refused.
+#[tokio::test]
+async fn self_service_registration() {
+    let s = Server::start(&format!(
+        "{PASSIVE}
+template Host \"agent\" {{ check_command = \"dummy\"; enable_active_checks = false; vars.self_service_api_key = \"tmpl-key-1\" }}
+"
+    ))
+    .await;
+    let register = |key: &str, body: Json| {
+        s.client()
+            .post(s.url(&format!(
+                "/v1/self-service/register-host?name=node1.example.com&key={key}"
+            )))
+            .json(&body)
+            .send()
+    };
+    let res = register("wrong", json!({})).await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let res = register("tmpl-key-1", json!({"check_command": "evil"}))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400, "{}", res.text().await.unwrap());
+    let res = register(
+        "tmpl-key-1",
+        json!({"address": "10.0.0.5", "display_name": "Node 1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let host_key: String = res.json().await.unwrap();
+    assert_eq!(host_key.len(), 40);
+    let res = register("tmpl-key-1", json!({})).await.unwrap();
+    assert_eq!(res.status().as_u16(), 409);
+
+    let s = s.restart().await;
+    let a = attrs(&s, "/v1/objects/hosts/node1.example.com").await;
+    assert_eq!(
+        (
+            a["address"].clone(),
+            a["display_name"].clone(),
+            a["templates"].clone(),
+            a["package"].clone()
+        ),
+        (
+            json!("10.0.0.5"),
+            json!("Node 1"),
+            json!(["node1.example.com", "agent"]),
+            json!("_api")
+        )
+    );
+    let stored = a["vars"]["self_service_key_sha256"].as_str().unwrap();
+    assert_eq!(stored.len(), 64);
+    assert_ne!(stored, host_key, "only a hash of the key is kept");
+}

@@ -143,6 +143,15 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                     user.clone()
                 }
                 None => {
+                    // Self-service registration authenticates by API key, not user.
+                    if header.is_none() && super::self_service::is_self_service(req.uri().path()) {
+                        req.extensions_mut().insert(Session {
+                            user: Arc::new(crate::auth::ApiUser::anonymous()),
+                            peer: peer.clone(),
+                        });
+                        req.extensions_mut().insert(BodyLimit(1 << 20));
+                        return None;
+                    }
                     // A request without credentials is a client asking for the challenge
                     // (browsers, PowerShell -Credential); only wrong credentials count.
                     if header.is_some() {

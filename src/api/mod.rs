@@ -19,6 +19,7 @@ pub mod params;
 pub mod reply;
 pub mod request;
 pub mod routes;
+pub mod self_service;
 pub mod status;
 pub mod templates;
 pub mod tls;

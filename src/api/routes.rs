@@ -9,7 +9,9 @@ use warp::{Filter, Reply};
 
 use super::error::ApiError;
 use super::request::req;
-use super::{actions, checker, console, events, info, objects, status, templates, types};
+use super::{
+    actions, checker, console, events, info, objects, self_service, status, templates, types,
+};
 use crate::app::State;
 
 /// All routes.
@@ -96,6 +98,14 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .and(req())
         .and_then(checker::handle);
 
+    let register = warp::path!("v1" / "self-service" / "register-host")
+        .or(warp::path!("director" / "self-service" / "register-host"))
+        .unify()
+        .and(warp::post())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(self_service::register);
+
     let fallback = warp::path::full()
         .map(|p: warp::path::FullPath| ApiError::no_route(p.as_str()).response(false, false));
 
@@ -120,6 +130,8 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .or(events)
         .unify()
         .or(checker)
+        .unify()
+        .or(register)
         .unify()
         .or(fallback)
         .unify()

@@ -33,6 +33,19 @@ pub struct ApiUser {
 }
 
 impl ApiUser {
+    /// Who calls the endpoints that take no credentials (self-service registration, which
+    /// authenticates by API key): no permissions at all.
+    pub fn anonymous() -> ApiUser {
+        ApiUser {
+            name: String::new(),
+            password: None,
+            client_cn: None,
+            permissions: Permissions::default(),
+            limiter: None,
+            event_quota: None,
+        }
+    }
+
     /// The request body limit: 512 MiB for users allowed to upload configuration, 1 MiB
     /// for everyone else (Icinga's rule).
     pub fn body_limit(&self) -> usize {

@@ -12,8 +12,18 @@ struct Process {
     port: u16,
 }
 
+type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
 /// Starts `auspex serve` and waits for its "Listening" line.
 fn spawn(dir: &std::path::Path) -> Process {
+    let (child, port, lines) = spawn_logged(dir);
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Process { child, port }
+}
+
+/// Starts `auspex serve`; returns its port and the rest of its log.
+fn spawn_logged(dir: &std::path::Path) -> (Child, u16, Lines) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_auspex"))
         .args([
             "serve",
@@ -32,7 +42,13 @@ fn spawn(dir: &std::path::Path) -> Process {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
+    let port = listening(&mut lines);
+    (child, port, lines)
+}
+
+/// Reads the log up to the next "Listening" line; returns its port.
+fn listening(lines: &mut Lines) -> u16 {
+    loop {
         let line = lines
             .next()
             .expect("server exited before listening")
@@ -42,12 +58,9 @@ fn spawn(dir: &std::path::Path) -> Process {
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("address="))
                 .unwrap();
-            break addr.rsplit(':').next().unwrap().parse().unwrap();
+            return addr.rsplit(':').next().unwrap().parse().unwrap();
         }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Process { child, port }
+    }
 }
 
 fn client(dir: &std::path::Path) -> reqwest::Client {
@@ -130,4 +143,113 @@ async fn kill_9_after_2xx_loses_nothing() {
     assert_eq!(results.len(), acked.len() + 1);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
+}
+
+/// Acknowledgements, downtimes and comments answered 2xx survive `restart-process` (the
+/// same process, started again) and a `kill -9`; `shutdown-process` ends the process
+/// cleanly.
+#[tokio::test]
+async fn restart_kill_and_shutdown_keep_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/users.conf"),
+        crate::util::USERS.to_string() + crate::util::PASSIVE,
+    )
+    .unwrap();
+    let (mut child, port, mut lines) = spawn_logged(dir.path());
+    let c = client(dir.path());
+    let post = |port: u16, path: &str, body: serde_json::Value| {
+        c.post(format!("https://localhost:{port}{path}"))
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for (path, body) in [
+        (
+            "/v1/actions/process-check-result",
+            json!({"service": "h1!passive", "exit_status": 2, "plugin_output": "down"}),
+        ),
+        (
+            "/v1/actions/acknowledge-problem",
+            json!({"service": "h1!passive", "author": "a", "comment": "c"}),
+        ),
+        (
+            "/v1/actions/schedule-downtime",
+            json!({"host": "h2", "author": "a", "comment": "c", "start_time": now - 1.0, "end_time": now + 3600.0}),
+        ),
+        (
+            "/v1/actions/add-comment",
+            json!({"host": "h2", "author": "a", "comment": "note"}),
+        ),
+    ] {
+        let res = post(port, path, body).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    let check = |port: u16| {
+        let c = c.clone();
+        async move {
+            let get = |path: String| c.get(path).basic_auth("root", Some("secret")).send();
+            let svc: serde_json::Value = get(format!(
+                "https://localhost:{port}/v1/objects/services/h1!passive"
+            ))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+            assert_eq!(svc["results"][0]["attrs"]["acknowledgement"], 1);
+            let host: serde_json::Value =
+                get(format!("https://localhost:{port}/v1/objects/hosts/h2"))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+            assert_eq!(host["results"][0]["attrs"]["downtime_depth"], 1);
+            let comments: serde_json::Value =
+                get(format!("https://localhost:{port}/v1/objects/comments"))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+            assert_eq!(comments["results"].as_array().unwrap().len(), 2);
+        }
+    };
+    check(port).await;
+
+    let res = post(port, "/v1/actions/restart-process", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["results"][0]["status"], "Restarting Icinga 2.");
+    let pid = child.id();
+    let port = listening(&mut lines);
+    std::thread::spawn(move || for _ in lines {});
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the same process runs again"
+    );
+    assert_eq!(child.id(), pid);
+    check(port).await;
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut p = spawn(dir.path());
+    check(p.port).await;
+    let res = post(p.port, "/v1/actions/shutdown-process", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let status = tokio::task::spawn_blocking(move || p.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -6,9 +6,12 @@
 //! - `fanout`: N event subscribers (`POST /v1/events`, Icinga's NDJSON) while results are
 //!   submitted at a fixed rate or as fast as possible; delivered events/s, end-to-end
 //!   latency (submit → line read by the subscriber) and losses. See [`fanout`].
+//! - `bulk`: acknowledge / schedule a downtime on every service a filter selects, and
+//!   undo it, in rounds; time per request. See [`bulk`].
 //!
 //! Traffic goes to loopback addresses only, and every run ends by itself.
 
+mod bulk;
 mod fanout;
 
 use std::net::ToSocketAddrs;
@@ -52,7 +55,7 @@ struct Args {
     /// A label for the table and the JSON (e.g. "auspex" or "icinga2").
     #[arg(long, default_value = "target")]
     label: String,
-    /// `requests` or `fanout`.
+    /// `requests`, `fanout` or `bulk`.
     #[arg(long, default_value = "requests")]
     scenario: String,
     /// fanout: subscriber counts to run, one after another (e.g. 1,10,100,1000).
@@ -76,6 +79,12 @@ struct Args {
     /// fanout: seconds to wait for the last events after submitting stops.
     #[arg(long, default_value_t = 3)]
     drain: u64,
+    /// bulk: the services the actions select.
+    #[arg(long, default_value = "true")]
+    filter: String,
+    /// bulk: rounds of the four actions.
+    #[arg(long, default_value_t = 9)]
+    rounds: usize,
 }
 
 #[tokio::main]
@@ -85,9 +94,12 @@ async fn main() -> Result<()> {
     if args.scenario == "fanout" {
         return fanout::main(&args).await;
     }
+    if args.scenario == "bulk" {
+        return bulk::main(&args).await;
+    }
     if args.scenario != "requests" {
         bail!(
-            "unknown --scenario '{}': use requests or fanout",
+            "unknown --scenario '{}': use requests, fanout or bulk",
             args.scenario
         );
     }

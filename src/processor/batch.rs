@@ -183,19 +183,36 @@ impl Batch {
     /// Adds an event carrying a whole object (`CommentAdded`: `comment`, `Downtime*`:
     /// `downtime`), serialised straight from the object.
     pub fn object_event(&mut self, kind: &'static str, key: &'static str, object: &Object) {
+        let view = self.object_json(object);
+        self.object_event_from(kind, key, &view);
+    }
+
+    /// An object serialised as events carry it, for [`Batch::object_event_from`] (several
+    /// events of one unchanged object share it).
+    pub fn object_json(&self, object: &Object) -> Vec<u8> {
         let view = crate::objects::query::AttrsView {
             object,
             zone: &self.zone,
         };
-        let body = ObjectEvent {
-            kind,
-            timestamp: self.now,
-            key,
-            view,
-        };
-        if let Ok(b) = serde_json::to_vec(&body) {
-            self.events.push((kind, bytes::Bytes::from(b)));
+        serde_json::to_vec(&view).unwrap_or_default()
+    }
+
+    /// `{"<key>": <object>, "timestamp": …, "type": "<kind>"}` around an object already
+    /// serialised by [`Batch::object_json`].
+    pub fn object_event_from(&mut self, kind: &'static str, key: &'static str, object: &[u8]) {
+        let mut out = Vec::with_capacity(object.len() + 64);
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(object);
+        out.extend_from_slice(b",\"timestamp\":");
+        if serde_json::to_writer(&mut out, &self.now).is_err() {
+            return;
         }
+        out.extend_from_slice(b",\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\"}");
+        self.events.push((kind, bytes::Bytes::from(out)));
     }
 }
 
@@ -204,25 +221,6 @@ impl Batch {
 struct Record<'a> {
     templates: [&'a str; 0],
     attrs: &'a filters::Dict,
-}
-
-/// `{"<key>": {…object…}, "timestamp": …, "type": …}`.
-struct ObjectEvent<'a> {
-    kind: &'static str,
-    timestamp: f64,
-    key: &'static str,
-    view: crate::objects::query::AttrsView<'a>,
-}
-
-impl serde::Serialize for ObjectEvent<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = ser.serialize_map(Some(3))?;
-        map.serialize_entry(self.key, &self.view)?;
-        map.serialize_entry("timestamp", &self.timestamp)?;
-        map.serialize_entry("type", self.kind)?;
-        map.end()
-    }
 }
 
 impl Batch {

@@ -193,12 +193,13 @@ fn add(
     a.insert("was_cancelled".into(), Value::Bool(false));
     a.insert("removed_by".into(), s(""));
     let mut d = runtime_object(ti, &name, a);
-    event(b, "DowntimeAdded", &d);
+    let added = b.object_json(&d);
+    b.object_event_from("DowntimeAdded", "downtime", &added);
     let now = b.now;
     let in_window = spec.start_time <= now && now < spec.end_time;
     // A fixed downtime inside its window starts at once: one write, not two.
     if spec.fixed && in_window {
-        event(b, "DowntimeStarted", &d);
+        b.object_event_from("DowntimeStarted", "downtime", &added);
         let at = spec.start_time.max(now);
         d.attrs.insert("trigger_time".into(), Value::Number(at));
         took_effect(b, &d);

@@ -805,3 +805,47 @@ template Host \"agent\" {{ check_command = \"dummy\"; enable_active_checks = fal
     assert_eq!(stored.len(), 64);
     assert_ne!(stored, host_key, "only a hash of the key is kept");
 }
+
+/// Event handlers run on SOFT results, state changes and hard changes, with the runtime
+/// macros; `enable_event_handlers` on the `app` object turns them all off.
+#[tokio::test]
+async fn event_handlers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("handled.txt");
+    let s = Server::start(&format!(
+        "{PASSIVE}
+object EventCommand \"restart-it\" {{
+  command = [ \"/bin/sh\", \"-c\", \"echo \\\"$service.state$ $service.state_type$ $service.check_attempt$\\\" >> '{}'\" ]
+}}
+object Service \"handled\" {{
+  host_name = \"h1\"
+  check_command = \"passive\"
+  enable_active_checks = false
+  max_check_attempts = 2
+  event_command = \"restart-it\"
+}}
+",
+        out.display()
+    ))
+    .await;
+    result(&s, "h1!handled", 0).await;
+    result(&s, "h1!handled", 0).await;
+    result(&s, "h1!handled", 2).await;
+    result(&s, "h1!handled", 2).await;
+    result(&s, "h1!handled", 2).await;
+    let lines = lines_of(&out, 3).await;
+    assert_eq!(
+        lines,
+        vec!["OK HARD 1", "CRITICAL SOFT 1", "CRITICAL HARD 1"]
+    );
+    let (status, _) = s
+        .post(
+            "/v1/objects/icingaapplications/app",
+            json!({"attrs": {"enable_event_handlers": false}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    result(&s, "h1!handled", 0).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
+}

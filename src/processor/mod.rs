@@ -12,6 +12,7 @@ pub mod acks;
 pub mod batch;
 pub mod comments;
 pub mod downtimes;
+pub mod handlers;
 pub mod notify;
 pub mod results;
 pub mod state;

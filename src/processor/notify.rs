@@ -77,11 +77,12 @@ pub struct NoticeState {
 /// The notification states of a checkable, by Notification full name.
 pub type Notices = BTreeMap<String, NoticeState>;
 
-/// One NotificationCommand run for one user, after the commit.
+/// A command to run after the commit: a NotificationCommand for one user, or an event
+/// handler.
 #[derive(Debug)]
 pub struct Job {
-    pub notification: Str,
-    pub user: Str,
+    /// What it is, for the log (`notification 'h!s!mail' to 'alice'`).
+    pub label: String,
     pub program: Program,
     pub timeout: f64,
 }
@@ -280,20 +281,7 @@ fn dispatch(
     let Some(host) = host else {
         return;
     };
-    let output = st
-        .last_check_result
-        .as_ref()
-        .map(|r| r.output.clone())
-        .unwrap_or_default();
-    let runtime = |name: &str| -> Value {
-        let mut d = Dict::new();
-        d.insert(
-            "state".into(),
-            Value::from(state_name(name == "host", st.state).to_uppercase()),
-        );
-        d.insert("output".into(), Value::from(output.as_str()));
-        Value::from(d)
-    };
+    let runtime = runtime_macros(is_host, st);
     let timeout = command
         .attr("timeout")
         .and_then(|v| v.to_number().ok())
@@ -319,7 +307,7 @@ fn dispatch(
         extra.insert("user".into(), Value::from(user));
         extra.insert(
             if is_host { "host" } else { "service" }.into(),
-            runtime(if is_host { "host" } else { "service" }),
+            runtime.clone(),
         );
         let service_short = service.map(|s| s.string("name"));
         let macros = Macros {
@@ -332,8 +320,7 @@ fn dispatch(
         };
         match command::build(&command.attrs, &macros) {
             Ok(program) => b.jobs.push(Job {
-                notification: n.name.clone(),
-                user: u.name.clone(),
+                label: format!("notification '{}' to '{}'", n.name, u.name),
                 program,
                 timeout,
             }),
@@ -342,6 +329,32 @@ fn dispatch(
             }
         }
     }
+}
+
+/// `$host.state$`, `$service.state_type$`, `$service.check_attempt$`, `$host.output$`:
+/// the runtime values commands read, as Icinga's macros give them.
+pub fn runtime_macros(is_host: bool, st: &CheckableState) -> Value {
+    let mut d = Dict::new();
+    let state = state_name(is_host, st.state).to_uppercase();
+    d.insert("state".into(), Value::from(state));
+    d.insert("state_id".into(), Value::Number(f64::from(st.state)));
+    let state_type = if st.state_type == super::state::HARD {
+        "HARD"
+    } else {
+        "SOFT"
+    };
+    d.insert("state_type".into(), Value::from(state_type));
+    d.insert(
+        "check_attempt".into(),
+        Value::Number(f64::from(st.check_attempt)),
+    );
+    let output = st
+        .last_check_result
+        .as_ref()
+        .map(|r| r.output.clone())
+        .unwrap_or_default();
+    d.insert("output".into(), Value::from(output));
+    Value::from(d)
 }
 
 fn clone_object(o: &Object) -> Object {
@@ -394,20 +407,20 @@ pub fn delay(b: &mut Batch, o: &Arc<Object>, until: f64) {
     }
 }
 
-/// Runs a notification command (after its batch is committed).
+/// Runs a job's command (after its batch is committed).
 pub async fn run(job: Job) {
     match job.program {
         Program::Exec { argv, env } => {
             let timeout = Duration::from_secs_f64(job.timeout.clamp(1.0, 3600.0));
             let outcome = crate::checker::process::run(&argv, &env, timeout).await;
             if outcome.exit_code != 0 {
-                tracing::warn!(notification = %job.notification, user = %job.user, exit = outcome.exit_code, output = %outcome.output.trim(), "Notification command failed.");
+                tracing::warn!(job = %job.label, exit = outcome.exit_code, output = %outcome.output.trim(), "Command failed.");
             } else {
-                tracing::info!(notification = %job.notification, user = %job.user, "Notification sent.");
+                tracing::info!(job = %job.label, "Command ran.");
             }
         }
         Program::Builtin(name) => {
-            tracing::info!(notification = %job.notification, user = %job.user, execute = %name, "Notification handled by a built-in.");
+            tracing::info!(job = %job.label, execute = %name, "Handled by a built-in.");
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use super::batch::Batch;
 use super::notify::{self, Kind};
 use super::state::{self, CheckableState, HARD, SOFT};
-use super::{acks, downtimes, CheckInput, Processed, Refused};
+use super::{acks, downtimes, handlers, CheckInput, Processed, Refused};
 use crate::app::now;
 use crate::bus::Pending;
 use crate::objects::Object;
@@ -264,6 +264,7 @@ fn consequences(
     if t.ack_cleared {
         acks::remove_comments(b, o, "");
     }
+    handlers::after_result(b, o, t);
     if state != 0 {
         downtimes::problem(b, o);
     }

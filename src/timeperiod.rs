@@ -60,6 +60,40 @@ pub fn next_inside(ranges: &Dict, from: f64) -> Option<f64> {
         .map(|t| t.timestamp() as f64)
 }
 
+/// The segment of the period running at `from`, or else the next one: its start (the
+/// minute it began, up to a day back) and end, looking a little over a week ahead. A
+/// segment that never ends within that look-ahead ends there.
+pub fn segment(ranges: &Dict, from: f64) -> Option<(f64, f64)> {
+    let inside = |t: DateTime<Local>| is_inside(ranges, t);
+    let at = Local
+        .timestamp_opt(from as i64, 0)
+        .single()?
+        .with_second(0)?;
+    let minute = chrono::Duration::minutes(1);
+    let start = if inside(at) {
+        let mut s = at;
+        for _ in 0..(24 * 60) {
+            if !inside(s - minute) {
+                break;
+            }
+            s -= minute;
+        }
+        s
+    } else {
+        Local
+            .timestamp_opt(next_inside(ranges, from)? as i64, 0)
+            .single()?
+    };
+    let mut end = start;
+    for _ in 0..(8 * 24 * 60) {
+        end += minute;
+        if !inside(end) {
+            break;
+        }
+    }
+    Some((start.timestamp() as f64, end.timestamp() as f64))
+}
+
 /// Whether a period object is active at `t`; a missing period means always.
 pub fn period_allows(period: Option<&Dict>, t: f64) -> bool {
     let Some(p) = period else { return true };
@@ -110,5 +144,31 @@ mod tests {
             Some(at(22, 0).timestamp() as f64)
         );
         assert_eq!(next_inside(&Dict::new(), 0.0), None);
+    }
+
+    /// The running segment starts where it began; the next one is found ahead; a segment
+    /// runs across midnight into the next day's range.
+    #[test]
+    fn segments() {
+        let at = |d, h, m| {
+            Local
+                .with_ymd_and_hms(2026, 11, d, h, m, 0)
+                .earliest()
+                .unwrap_or_default()
+                .timestamp() as f64
+        };
+        let r = ranges(&[
+            ("wednesday", "09:00-17:00,22:00-24:00"),
+            ("thursday", "00:00-02:00"),
+        ]);
+        assert_eq!(
+            segment(&r, at(25, 10, 30)),
+            Some((at(25, 9, 0), at(25, 17, 0)))
+        );
+        assert_eq!(
+            segment(&r, at(25, 18, 0)),
+            Some((at(25, 22, 0), at(26, 2, 0)))
+        );
+        assert_eq!(segment(&Dict::new(), 0.0), None);
     }
 }

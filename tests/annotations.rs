@@ -856,3 +856,70 @@ object Service \"handled\" {{
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 3);
 }
+
+/// A ScheduledDowntime gets a downtime for its running segment at once: in effect,
+/// owned by it (users cannot remove it), made once.
+#[tokio::test]
+async fn scheduled_downtimes() {
+    let days = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+    .map(|d| format!("{d} = \"00:00-24:00\""))
+    .join("; ");
+    let s = Server::start(&format!(
+        "{PASSIVE}
+apply ScheduledDowntime \"all-day\" to Host {{
+  author = \"ops\"
+  comment = \"maintenance day\"
+  ranges = {{ {days} }}
+  assign where host.name == \"h1\"
+}}
+"
+    ))
+    .await;
+    let a = s
+        .wait_for("/v1/objects/hosts/h1", |a| a["downtime_depth"] == 1)
+        .await;
+    assert_eq!(a["downtime_depth"], 1);
+    let (_, res) = s.get("/v1/objects/downtimes").await;
+    let list = res["results"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{res}");
+    let d = &list[0]["attrs"];
+    assert_eq!(
+        (
+            d["config_owner"].clone(),
+            d["scheduled_by"].clone(),
+            d["comment"].clone()
+        ),
+        (
+            json!("h1!all-day"),
+            json!("h1!all-day"),
+            json!("maintenance day")
+        )
+    );
+    let name = list[0]["name"].as_str().unwrap();
+    let (status, res) = s
+        .post("/v1/actions/remove-downtime", json!({"downtime": name}))
+        .await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        format!("Cannot remove downtime '{name}'. It is owned by scheduled downtime object 'h1!all-day'")
+    );
+    let s = s.restart().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        s.get("/v1/objects/downtimes").await.1["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
+}

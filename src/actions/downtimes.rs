@@ -70,6 +70,7 @@ fn spec(params: &Params) -> Result<Result<Spec, Json>, ApiError> {
         trigger_name: params.string("trigger_name").filter(|t| !t.is_empty()),
         child_options,
         all_services: params.flag("all_services"),
+        owner: None,
     }))
 }
 

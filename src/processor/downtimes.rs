@@ -29,6 +29,9 @@ pub struct Spec {
     /// 0 none, 1 triggered downtimes for all children, 2 independent ones.
     pub child_options: u8,
     pub all_services: bool,
+    /// The ScheduledDowntime that made it (`config_owner`, `scheduled_by`): users cannot
+    /// remove such downtimes.
+    pub owner: Option<String>,
 }
 
 fn number(o: &Object, field: &str) -> f64 {
@@ -184,8 +187,9 @@ fn add(
     a.insert("fixed".into(), Value::Bool(spec.fixed));
     a.insert("triggered_by".into(), s(trigger.unwrap_or("")));
     a.insert("parent".into(), s(parent.unwrap_or("")));
-    a.insert("scheduled_by".into(), s(""));
-    a.insert("config_owner".into(), s(""));
+    let owner = spec.owner.as_deref().unwrap_or("");
+    a.insert("scheduled_by".into(), s(owner));
+    a.insert("config_owner".into(), s(owner));
     a.insert("authoritative_zone".into(), s(""));
     a.insert("triggers".into(), Value::from(Vec::<Value>::new()));
     a.insert("trigger_time".into(), Value::Number(0.0));
@@ -394,4 +398,54 @@ pub fn remove_all(b: &mut Batch, o: &Object, author: &str) -> Result<Processed, 
         "code": 200,
         "status": format!("Successfully removed all downtimes for object '{}' and {children} child downtimes.", o.name),
     })))
+}
+
+/// Every minute (and at startup): each `ScheduledDowntime` gets a downtime for its running
+/// or next segment of `ranges`, unless one of its downtimes has not ended yet (Icinga's
+/// `CreateNextDowntime`).
+pub fn schedule_configured(b: &mut Batch) {
+    let now = b.now;
+    let configured: Vec<Arc<Object>> = b.base().objects("ScheduledDowntime").cloned().collect();
+    for sd in configured {
+        let Some(o) = checkable_of(b, &sd) else {
+            continue;
+        };
+        let pending = b
+            .attached("Downtime", &o)
+            .iter()
+            .any(|d| d.string("scheduled_by") == *sd.name && number(d, "end_time") > now);
+        if pending {
+            continue;
+        }
+        let Some(Value::Dict(ranges)) = sd.attr("ranges") else {
+            continue;
+        };
+        let Some((start_time, end_time)) = crate::timeperiod::segment(ranges, now) else {
+            continue;
+        };
+        let fixed = fixed(&sd);
+        let child_options = match sd.attr("child_options").map(|v| v.to_display_string()) {
+            Some(c) if c == "1" || c == "DowntimeTriggeredChildren" => 1,
+            Some(c) if c == "2" || c == "DowntimeNonTriggeredChildren" => 2,
+            _ => 0,
+        };
+        let spec = Spec {
+            author: sd.string("author"),
+            comment: sd.string("comment"),
+            start_time,
+            end_time,
+            fixed,
+            duration: match number(&sd, "duration") {
+                d if d > 0.0 => d,
+                _ => end_time - start_time,
+            },
+            trigger_name: None,
+            child_options,
+            all_services: false,
+            owner: Some(sd.name.to_string()),
+        };
+        if let Err(e) = schedule(b, &o, &spec) {
+            tracing::warn!(scheduled_downtime = %sd.name, error = ?e, "Scheduled downtime not created.");
+        }
+    }
 }

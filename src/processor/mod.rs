@@ -236,6 +236,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
         for (at, d) in timers::restored(&reg) {
             timers.add(at, d);
         }
+        timers.add(now(), Deadline::ScheduledDowntimes);
         next_legacy_id(&reg)
     };
     let mut commands = Vec::with_capacity(BATCH);
@@ -284,7 +285,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
         // The new states and objects become visible right after the commit, before the
         // events go out.
         let (slot, registry) = (ctx.registry.clone(), f.registry);
-        let then = Box::new(move || {
+        let then: Box<dyn FnOnce() + Send> = Box::new(move || {
             for (cell, st) in cells {
                 cell.set(st);
             }
@@ -292,12 +293,18 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
                 *slot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reg);
             }
         });
-        let commit = Commit {
-            ops: f.ops,
-            events: f.events,
-            then: Some(then),
+        // Nothing to write (a timer with nothing due, refused commands): no transaction.
+        let committed = if f.ops.is_empty() && f.events.is_empty() {
+            then();
+            Ok(())
+        } else {
+            let commit = Commit {
+                ops: f.ops,
+                events: f.events,
+                then: Some(then),
+            };
+            ctx.store.commit_with(commit).await
         };
-        let committed = ctx.store.commit_with(commit).await;
         drop(guard);
         if let Err(e) = committed {
             for (reply, _) in answers {
@@ -325,6 +332,10 @@ fn fire(b: &mut Batch, d: Deadline) {
         Deadline::DowntimeStart(name) => downtimes::start(b, &name),
         Deadline::DowntimeEnd(name) => downtimes::expire(b, &name),
         Deadline::Renotify(name) => notify::renotify(b, &name),
+        Deadline::ScheduledDowntimes => {
+            downtimes::schedule_configured(b);
+            b.timers.push((b.now + 60.0, Deadline::ScheduledDowntimes));
+        }
     }
 }
 

@@ -20,6 +20,8 @@ pub enum Deadline {
     DowntimeEnd(Str),
     /// A notification's next re-notification.
     Renotify(Str),
+    /// The minutely pass that gives ScheduledDowntime objects their next downtime.
+    ScheduledDowntimes,
 }
 
 #[derive(Debug, PartialEq)]

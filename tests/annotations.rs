@@ -348,6 +348,33 @@ async fn fixed_downtime_with_services() {
     let removed = s.events("DowntimeRemoved");
     assert_eq!(removed.len(), 2);
     assert_eq!(removed[0]["downtime"]["was_cancelled"], true);
+
+    // DELETE on a downtime is its removal: depth and events as remove-downtime.
+    let (_, res) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"service": "h1!passive", "author": "a", "comment": "c", "start_time": t - 1.0, "end_time": t + 60.0}),
+        )
+        .await;
+    let name = res["results"][0]["name"].as_str().unwrap().to_string();
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h1!passive").await["downtime_depth"],
+        1
+    );
+    let (status, res) = s
+        .send(
+            "DELETE",
+            &format!("/v1/objects/downtimes/{name}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "Object was deleted.");
+    assert_eq!(
+        attrs(&s, "/v1/objects/services/h1!passive").await["downtime_depth"],
+        0
+    );
+    assert_eq!(s.events("DowntimeRemoved").len(), 3);
 }
 
 /// Downtimes start and end by their timers; a flexible one waits for a problem and lasts

@@ -305,6 +305,46 @@ async fn modify(
     Ok(reply::results(results, pretty))
 }
 
+/// DELETE on comments and downtimes: `remove-comment` / `remove-downtime`, answered as a
+/// delete.
+async fn remove_annotations(
+    state: &Arc<State>,
+    ti: &'static TypeInfo,
+    objects: &[Arc<crate::objects::Object>],
+) -> Vec<serde_json::Value> {
+    use crate::processor::Change;
+    let outcomes = crate::actions::apply_each(state, objects, |_| {
+        Ok(match ti.name {
+            "Comment" => Change::RemoveComment {
+                author: String::new(),
+            },
+            _ => Change::RemoveDowntime {
+                author: String::new(),
+            },
+        })
+    })
+    .await;
+    objects
+        .iter()
+        .zip(outcomes)
+        .map(|(o, r)| {
+            let ok = r["code"] == 200;
+            let errors: Vec<serde_json::Value> = if ok {
+                Vec::new()
+            } else {
+                vec![r["status"].clone()]
+            };
+            json!({
+                "type": ti.name,
+                "name": o.name.to_string(),
+                "code": if ok { 200 } else { 500 },
+                "status": if ok { "Object was deleted." } else { "Object could not be deleted." },
+                "errors": errors,
+            })
+        })
+        .collect()
+}
+
 async fn delete(
     state: &Arc<State>,
     user: &Arc<ApiUser>,
@@ -314,7 +354,12 @@ async fn delete(
     pretty: bool,
 ) -> Result<Response, ApiError> {
     let objects = selected(state, user, "delete", ti, name.as_deref(), params)?;
-    let results = writer::delete(state, objects, params.flag("cascade")).await;
+    let results = match ti.name {
+        // Comments and downtimes go as their remove actions take them: through the
+        // processor, with their events, acknowledgement and downtime depth kept right.
+        "Comment" | "Downtime" => remove_annotations(state, ti, &objects).await,
+        _ => writer::delete(state, objects, params.flag("cascade")).await,
+    };
     let failed = results.iter().any(|r| r["code"] != 200);
     let code = if failed {
         StatusCode::INTERNAL_SERVER_ERROR

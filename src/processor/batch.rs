@@ -87,8 +87,14 @@ impl Batch {
 
     /// Replaces the state of a host or service.
     pub fn set_state(&mut self, o: &Arc<Object>, st: CheckableState) {
-        if let Some(slot) = self.state(o) {
-            *slot = st;
+        let Some(cell) = o.runtime.as_ref() else {
+            return;
+        };
+        match self.states.entry(Arc::as_ptr(cell) as usize) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().1 = st,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((o.clone(), st, false));
+            }
         }
     }
 
@@ -143,13 +149,17 @@ impl Batch {
     /// The objects of `type_name` (Comment, Downtime, Notification) that belong to a host
     /// or service, as this batch sees them.
     pub fn attached(&self, type_name: &'static str, checkable: &Object) -> Vec<Arc<Object>> {
+        let overlay = self.objects.get(type_name);
+        // The common case on the result path: none of this type anywhere.
+        if self.base.count(type_name) == 0 && overlay.is_none() {
+            return Vec::new();
+        }
         let prefix = format!("{}!", checkable.name);
         let (host, service) = owner(checkable);
         let belongs = |o: &Object| {
             o.string("host_name") == host
                 && o.string("service_name") == service.as_deref().unwrap_or("")
         };
-        let overlay = self.objects.get(type_name);
         let mut found: Vec<Arc<Object>> = self
             .base
             .with_prefix(type_name, &prefix)

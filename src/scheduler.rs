@@ -72,12 +72,7 @@ pub async fn run(
                     };
                     let forced = object.runtime.as_ref().is_some_and(|r| r.get().force_next_check);
                     let switch = if k.0 == "Host" { "enable_host_checks" } else { "enable_service_checks" };
-                    let globally = reg
-                        .objects("IcingaApplication")
-                        .next()
-                        .is_none_or(|app| app.attr(switch).is_none_or(|v| v.to_bool()));
-                    let active = globally
-                        && object.attr("enable_active_checks").is_none_or(|v| v.to_bool());
+                    let active = reg.app_switch(switch) && object.flag("enable_active_checks", true);
                     if !active && !forced {
                         queue.set(k, t_now + ms(interval(&object)));
                         continue;

@@ -14,7 +14,8 @@ use crate::api::error::ApiError;
 use crate::api::params::Params;
 use crate::app::{now, State};
 use crate::auth::ApiUser;
-use crate::checker::command::{self, Macros, Program};
+use crate::checker::command::{self, Program};
+use crate::checker::Subject;
 use crate::objects::Object;
 use crate::processor::Change;
 
@@ -91,26 +92,10 @@ async fn start(state: &State, o: &Arc<Object>, r: &Request) -> Json {
     let Some(command) = reg.get(r.command_type, &name).cloned() else {
         return item(404, format!("Can't find {} '{name}'.", r.command_type));
     };
-    let (host, service) = if o.type_info.name == "Host" {
-        (Some(o.clone()), None)
-    } else {
-        (
-            reg.get("Host", &o.string("host_name")).cloned(),
-            Some(o.clone()),
-        )
-    };
-    let Some(host) = host else {
+    let Some(subject) = Subject::of(&reg, o) else {
         return item(404, format!("The host of '{}' does not exist.", o.name));
     };
-    let service_short = service.as_ref().map(|s| s.string("name"));
-    let macros = Macros {
-        service: service.as_ref().map(|s| &s.attrs),
-        host: &host.attrs,
-        command: &command.attrs,
-        host_name: &host.name,
-        service_name: service_short.as_deref(),
-        extra: Some(&r.macros),
-    };
+    let macros = subject.macros(&command, Some(&r.macros));
     let program = match command::build(&command.attrs, &macros) {
         Ok(p) => p,
         Err(e) => return item(400, format!("Command '{name}' cannot run: {e}")),

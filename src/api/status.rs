@@ -85,7 +85,7 @@ pub fn collect(state: &State) -> Vec<Json> {
 fn app_status(state: &State) -> Json {
     let reg = state.registry();
     let app = reg.objects("IcingaApplication").next();
-    let switch = |name: &str| app.is_none_or(|a| a.attr(name).is_none_or(|v| v.to_bool()));
+
     let mut status = json!({
         "node_name": state.node_name,
         "environment": app.map(|a| a.string("environment")).unwrap_or_default(),
@@ -101,7 +101,7 @@ fn app_status(state: &State) -> Json {
         "enable_service_checks",
         "enable_perfdata",
     ] {
-        status[name] = json!(switch(name));
+        status[name] = json!(reg.app_switch(name));
     }
     status
 }

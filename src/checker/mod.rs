@@ -15,24 +15,59 @@ use crate::objects::{Object, Registry};
 use crate::processor::CheckInput;
 use command::{Macros, Program};
 
+/// A host or service with the objects its commands' macros resolve against.
+pub struct Subject {
+    pub host: Arc<Object>,
+    pub service: Option<Arc<Object>>,
+    service_short: Option<String>,
+}
+
+impl Subject {
+    /// `o` itself for hosts; a service and its host. `None` when the host is missing.
+    pub fn of(reg: &Registry, o: &Arc<Object>) -> Option<Subject> {
+        if o.type_info.name == "Host" {
+            return Some(Subject {
+                host: o.clone(),
+                service: None,
+                service_short: None,
+            });
+        }
+        let host = reg.get("Host", &o.string("host_name"))?.clone();
+        Some(Subject {
+            host,
+            service: Some(o.clone()),
+            service_short: Some(o.string("name")),
+        })
+    }
+
+    /// The macros of a command run for this subject; `extra` is looked up first.
+    pub fn macros<'a>(
+        &'a self,
+        command: &'a Object,
+        extra: Option<&'a filters::Dict>,
+    ) -> Macros<'a> {
+        Macros {
+            service: self.service.as_ref().map(|s| &s.attrs),
+            host: &self.host.attrs,
+            command: &command.attrs,
+            host_name: &self.host.name,
+            service_name: self.service_short.as_deref(),
+            extra,
+        }
+    }
+}
+
 /// Runs the check of `object` (a Host or Service) as configured in `reg`.
 pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> CheckInput {
     let schedule_start = now();
     let is_host = object.type_info.name == "Host";
-    let (host, service) = if is_host {
-        (object.clone(), None)
-    } else {
-        match reg.get("Host", &object.string("host_name")) {
-            Some(h) => (h.clone(), Some(object.clone())),
-            None => {
-                return failed(
-                    object,
-                    schedule_start,
-                    node_name,
-                    "<The service's host does not exist.>".into(),
-                )
-            }
-        }
+    let Some(subject) = Subject::of(reg, object) else {
+        return failed(
+            object,
+            schedule_start,
+            node_name,
+            "<The service's host does not exist.>".into(),
+        );
     };
     let command_name = object.string("check_command");
     let Some(command) = reg.get("CheckCommand", &command_name).cloned() else {
@@ -43,15 +78,7 @@ pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> Che
             format!("<Check command '{command_name}' does not exist.>"),
         );
     };
-    let service_short = service.as_ref().map(|s| s.string("name"));
-    let macros = Macros {
-        service: service.as_ref().map(|s| &s.attrs),
-        host: &host.attrs,
-        command: &command.attrs,
-        host_name: &host.name,
-        service_name: service_short.as_deref(),
-        extra: None,
-    };
+    let macros = subject.macros(&command, None);
     let timeout = object
         .attr("check_timeout")
         .or_else(|| command.attr("timeout"))

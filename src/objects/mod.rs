@@ -110,6 +110,20 @@ impl Object {
         self.attrs.get(name)
     }
 
+    /// A boolean attribute, `default` when missing.
+    pub fn flag(&self, name: &str, default: bool) -> bool {
+        self.attrs.get(name).map_or(default, |v| v.to_bool())
+    }
+
+    /// A finite number attribute, `default` when missing or not a number.
+    pub fn number(&self, name: &str, default: f64) -> f64 {
+        self.attrs
+            .get(name)
+            .and_then(|v| v.to_number().ok())
+            .filter(|n| n.is_finite())
+            .unwrap_or(default)
+    }
+
     /// An attribute as a string, empty when missing.
     pub fn string(&self, name: &str) -> String {
         match self.attrs.get(name) {
@@ -403,6 +417,13 @@ impl Registry {
         self.objects
             .get(type_name)
             .map_or(&[], |t| t.with_prefix(prefix))
+    }
+
+    /// A global switch of the `app` object (`enable_notifications`, …); on when unset.
+    pub fn app_switch(&self, name: &str) -> bool {
+        self.objects("IcingaApplication")
+            .next()
+            .is_none_or(|app| app.flag(name, true))
     }
 
     /// Every object, of every type.

@@ -35,9 +35,7 @@ pub struct Spec {
 }
 
 fn number(o: &Object, field: &str) -> f64 {
-    o.attr(field)
-        .and_then(|v| v.to_number().ok())
-        .unwrap_or(0.0)
+    o.number(field, 0.0)
 }
 
 /// `legacy_id` as Icinga prints it (an integer).

@@ -11,24 +11,17 @@ use filters::Dict;
 use super::batch::Batch;
 use super::notify::{runtime_macros, Job};
 use super::state::{Transition, SOFT};
-use crate::checker::command::{self, Macros};
+use crate::checker::command;
+use crate::checker::Subject;
 use crate::objects::Object;
-
-fn switch(o: &Object, name: &str) -> bool {
-    o.attr(name).is_none_or(|v| v.to_bool())
-}
 
 /// Queues the event handler of `o` if this result calls for it.
 pub fn after_result(b: &mut Batch, o: &Arc<Object>, t: &Transition) {
     let command_name = o.string("event_command");
-    if command_name.is_empty() || !switch(o, "enable_event_handler") {
+    if command_name.is_empty() || !o.flag("enable_event_handler", true) {
         return;
     }
-    let global = b
-        .base()
-        .objects("IcingaApplication")
-        .next()
-        .is_none_or(|app| switch(app, "enable_event_handlers"));
+    let global = b.base().app_switch("enable_event_handlers");
     let Some(st) = b.peek_state(o) else {
         return;
     };
@@ -39,30 +32,16 @@ pub fn after_result(b: &mut Batch, o: &Arc<Object>, t: &Transition) {
         tracing::warn!(object = %o.name, command = %command_name, "Event command does not exist.");
         return;
     };
-    let is_host = o.type_info.name == "Host";
-    let host = if is_host {
-        Some(o.clone())
-    } else {
-        b.base().get("Host", &o.string("host_name")).cloned()
-    };
-    let Some(host) = host else {
+    let Some(subject) = Subject::of(b.base(), o) else {
         return;
     };
-    let service = (!is_host).then_some(o);
-    let service_short = service.map(|s| s.string("name"));
+    let is_host = subject.service.is_none();
     let mut extra = Dict::new();
     extra.insert(
         if is_host { "host" } else { "service" }.into(),
         runtime_macros(is_host, &st),
     );
-    let macros = Macros {
-        service: service.map(|s| &s.attrs),
-        host: &host.attrs,
-        command: &command.attrs,
-        host_name: &host.name,
-        service_name: service_short.as_deref(),
-        extra: Some(&extra),
-    };
+    let macros = subject.macros(&command, Some(&extra));
     let timeout = command
         .attr("timeout")
         .and_then(|v| v.to_number().ok())

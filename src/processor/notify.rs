@@ -15,7 +15,8 @@ use serde_json::json;
 use super::batch::Batch;
 use super::state::CheckableState;
 use super::timers::Deadline;
-use crate::checker::command::{self, Macros, Program};
+use crate::checker::command::{self, Program};
+use crate::checker::Subject;
 use crate::objects::Object;
 
 /// Why a notification is sent.
@@ -108,10 +109,6 @@ fn passes(filter: Option<&Value>, name: &str) -> bool {
     }
 }
 
-fn flag(o: &Object, field: &str) -> bool {
-    o.attr(field).is_none_or(|v| v.to_bool())
-}
-
 fn in_period(b: &Batch, o: &Object) -> bool {
     let name = o.string("period");
     if name.is_empty() {
@@ -153,12 +150,8 @@ pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str
     if notifications.is_empty() {
         return;
     }
-    let app_enabled = b
-        .base()
-        .objects("IcingaApplication")
-        .next()
-        .is_none_or(|app| flag(app, "enable_notifications"));
-    if !force && (!app_enabled || !flag(o, "enable_notifications")) {
+    let app_enabled = b.base().app_switch("enable_notifications");
+    if !force && (!app_enabled || !o.flag("enable_notifications", true)) {
         return;
     }
     let Some(st) = b.peek_state(o) else {
@@ -182,7 +175,7 @@ pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str
             .into_iter()
             .filter(|u| {
                 force
-                    || (flag(u, "enable_notifications")
+                    || (u.flag("enable_notifications", true)
                         && passes(u.attr("types"), kind.filter_name())
                         && passes(u.attr("states"), state)
                         && in_period(b, u))
@@ -243,7 +236,7 @@ fn suppressed(kind: Kind, st: &CheckableState) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn dispatch(
     b: &mut Batch,
-    o: &Object,
+    o: &Arc<Object>,
     st: &CheckableState,
     n: &Object,
     users: &[Arc<Object>],
@@ -269,18 +262,10 @@ fn dispatch(
     let Some(command) = b.base().get("NotificationCommand", &command_name).cloned() else {
         return;
     };
-    let is_host = o.type_info.name == "Host";
-    let (host, service) = if is_host {
-        (Some(Arc::new(clone_object(o))), None)
-    } else {
-        (
-            b.base().get("Host", &o.string("host_name")).cloned(),
-            Some(o),
-        )
-    };
-    let Some(host) = host else {
+    let Some(subject) = Subject::of(b.base(), o) else {
         return;
     };
+    let is_host = subject.service.is_none();
     let runtime = runtime_macros(is_host, st);
     let timeout = command
         .attr("timeout")
@@ -309,15 +294,7 @@ fn dispatch(
             if is_host { "host" } else { "service" }.into(),
             runtime.clone(),
         );
-        let service_short = service.map(|s| s.string("name"));
-        let macros = Macros {
-            service: service.map(|s| &s.attrs),
-            host: &host.attrs,
-            command: &command.attrs,
-            host_name: &host.name,
-            service_name: service_short.as_deref(),
-            extra: Some(&extra),
-        };
+        let macros = subject.macros(&command, Some(&extra));
         match command::build(&command.attrs, &macros) {
             Ok(program) => b.jobs.push(Job {
                 label: format!("notification '{}' to '{}'", n.name, u.name),
@@ -355,10 +332,6 @@ pub fn runtime_macros(is_host: bool, st: &CheckableState) -> Value {
         .unwrap_or_default();
     d.insert("output".into(), Value::from(output));
     Value::from(d)
-}
-
-fn clone_object(o: &Object) -> Object {
-    o.with_attrs(o.attrs.clone(), o.original.clone(), o.version)
 }
 
 /// A re-notification deadline: sends the problem again if it is still a hard,

@@ -13,17 +13,6 @@ use crate::app::now;
 use crate::bus::Pending;
 use crate::objects::Object;
 
-fn number(o: &Object, field: &str, default: f64) -> f64 {
-    o.attr(field)
-        .and_then(|v| v.to_number().ok())
-        .filter(|n| n.is_finite())
-        .unwrap_or(default)
-}
-
-fn flag(o: &Object, field: &str, default: bool) -> bool {
-    o.attr(field).map_or(default, |v| v.to_bool())
-}
-
 /// The fields every checkable event starts with.
 #[derive(serde::Serialize)]
 struct Head<'a> {
@@ -172,18 +161,14 @@ pub fn apply_result(
         }
     }
     let vars_before = st.last_check_result.as_ref().map(|r| r.vars_after);
-    let max = number(o, "max_check_attempts", 3.0).max(1.0) as u32;
-    let volatile = flag(o, "volatile", false);
+    let max = o.number("max_check_attempts", 3.0).max(1.0) as u32;
+    let volatile = o.flag("volatile", false);
     let t = state::apply(st, input.state, max, volatile, input.execution_end);
-    let app_flapping = b
-        .base()
-        .objects("IcingaApplication")
-        .next()
-        .is_none_or(|app| flag(app, "enable_flapping", true));
+    let app_flapping = b.base().app_switch("enable_flapping");
     let settings = state::flapping::Settings {
-        enabled: app_flapping && flag(o, "enable_flapping", false),
-        low: number(o, "flapping_threshold_low", 25.0),
-        high: number(o, "flapping_threshold_high", 30.0),
+        enabled: app_flapping && o.flag("enable_flapping", false),
+        low: o.number("flapping_threshold_low", 25.0),
+        high: o.number("flapping_threshold_high", 30.0),
         ignore: ignored_states(o),
     };
     let flapping_changed = state::flapping::record(st, input.state, settings, input.execution_end);
@@ -221,8 +206,8 @@ pub fn apply_result(
             state_type: st.state_type,
         },
     }));
-    let check_interval = number(o, "check_interval", 300.0).max(1.0);
-    let retry_interval = number(o, "retry_interval", 60.0).max(1.0);
+    let check_interval = o.number("check_interval", 300.0).max(1.0);
+    let retry_interval = o.number("retry_interval", 60.0).max(1.0);
     emit(o, st, &t, flapping_changed, settings, &mut b.events);
     if input.active {
         // The forced check has run.

@@ -83,12 +83,6 @@ impl Timers {
     }
 }
 
-fn number(o: &crate::objects::Object, field: &str) -> f64 {
-    o.attr(field)
-        .and_then(|v| v.to_number().ok())
-        .unwrap_or(0.0)
-}
-
 /// The deadlines of what the store restored: expiring acknowledgements and comments,
 /// downtimes to start and end.
 pub fn restored(reg: &Registry) -> Vec<(f64, Deadline)> {
@@ -107,14 +101,14 @@ pub fn restored(reg: &Registry) -> Vec<(f64, Deadline)> {
         }
     }
     for c in reg.objects("Comment") {
-        let expiry = number(c, "expire_time");
+        let expiry = c.number("expire_time", 0.0);
         if expiry > 0.0 {
             out.push((expiry, Deadline::CommentExpiry(c.name.clone())));
         }
     }
     for d in reg.objects("Downtime") {
         out.push((
-            number(d, "start_time"),
+            d.number("start_time", 0.0),
             Deadline::DowntimeStart(d.name.clone()),
         ));
         out.push((

@@ -194,32 +194,21 @@ async fn restart_kill_and_shutdown_keep_annotations() {
     let check = |port: u16| {
         let c = c.clone();
         async move {
-            let get = |path: String| c.get(path).basic_auth("root", Some("secret")).send();
-            let svc: serde_json::Value = get(format!(
-                "https://localhost:{port}/v1/objects/services/h1!passive"
-            ))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-            assert_eq!(svc["results"][0]["attrs"]["acknowledgement"], 1);
-            let host: serde_json::Value =
-                get(format!("https://localhost:{port}/v1/objects/hosts/h2"))
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-            assert_eq!(host["results"][0]["attrs"]["downtime_depth"], 1);
-            let comments: serde_json::Value =
-                get(format!("https://localhost:{port}/v1/objects/comments"))
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-            assert_eq!(comments["results"].as_array().unwrap().len(), 2);
+            let get = |path: &str| {
+                let req = c
+                    .get(format!("https://localhost:{port}{path}"))
+                    .basic_auth("root", Some("secret"));
+                async move {
+                    let body: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+                    body["results"].clone()
+                }
+            };
+            let svc = get("/v1/objects/services/h1!passive").await;
+            assert_eq!(svc[0]["attrs"]["acknowledgement"], 1);
+            let host = get("/v1/objects/hosts/h2").await;
+            assert_eq!(host[0]["attrs"]["downtime_depth"], 1);
+            let comments = get("/v1/objects/comments").await;
+            assert_eq!(comments.as_array().unwrap().len(), 2);
         }
     };
     check(port).await;

@@ -20,5 +20,6 @@ mod cli;
 mod durability;
 mod edge;
 mod events;
+mod hardening;
 mod objects;
 mod util;

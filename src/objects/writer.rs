@@ -53,6 +53,9 @@ pub fn build(
     templates: &[String],
     attrs: &Map<String, Json>,
 ) -> Result<(Object, Vec<Object>), String> {
+    if full_name.is_empty() || full_name.chars().any(char::is_control) {
+        return Err("Error: Object names must not be empty or contain control characters.".into());
+    }
     let mut paths: Vec<(Vec<Str>, Value)> = Vec::new();
     for (key, value) in attrs {
         let path: Vec<Str> = key.split('.').map(Str::from).collect();

@@ -238,4 +238,35 @@ mod tests {
             .is_err());
         Ok(())
     }
+
+    proptest::proptest! {
+        /// Whatever arrives as query string and body, parsing answers (a 400 at worst)
+        /// and never panics.
+        #[test]
+        fn parsing_never_panics(
+            query in "[ -~%&=\\[\\]]{0,200}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let _ = Params::parse(Some(&query), &body);
+            let _ = Params::parse(None, &body);
+        }
+
+        /// A JSON object body comes back key by key; the same keys in the query string
+        /// win, as arrays of their values.
+        #[test]
+        fn bodies_and_queries_round_trip(
+            map in proptest::collection::btree_map("[a-z_]{1,8}", -1_000_000i64..1_000_000, 0..8),
+        ) {
+            let body = serde_json::to_vec(&map).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let p = Params::parse(None, &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.status))?;
+            for (k, v) in &map {
+                proptest::prop_assert_eq!(p.raw(k), Some(&Json::from(*v)));
+            }
+            let query: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let p = Params::parse(Some(&query.join("&")), &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.status))?;
+            for (k, v) in &map {
+                proptest::prop_assert_eq!(p.raw(k), Some(&Json::from(vec![Json::from(v.to_string())])));
+            }
+        }
+    }
 }

@@ -95,6 +95,16 @@ async fn send_as(
     (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
 }
 
+/// A case: name, method, path, body, expected status, text the error must contain.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 /// Bad requests at the HTTP level: each gets a 4xx in Icinga's shape whose text names the
 /// problem; nothing takes the server down.
 #[tokio::test]
@@ -106,7 +116,7 @@ async fn bad_requests_get_clear_errors() {
         "(".repeat(100_000),
         ")".repeat(100_000)
     );
-    let cases: Vec<(&str, &str, &str, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("malformed JSON", "POST", "/v1/actions/process-check-result", b"{\"type\": \"Service\", ".to_vec(), 400, "Invalid request body"),
         ("JSON that is not an object", "POST", "/v1/objects/hosts", b"[1, 2]".to_vec(), 400, "Invalid request body"),
         ("bad UTF-8 in the body", "POST", "/v1/objects/hosts", b"{\"filter\": \"\xff\xfe\"}".to_vec(), 400, "Invalid request body"),

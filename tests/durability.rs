@@ -242,3 +242,171 @@ async fn restart_kill_and_shutdown_keep_annotations() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// `kill -9` in the middle of mixed load — objects created, results submitted, comments
+/// and downtimes added, all at once — then a restart: every write answered 2xx before the
+/// kill is there (a result may have been superseded by a newer one, never by an older).
+#[tokio::test]
+async fn kill_9_under_mixed_load_loses_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/users.conf"),
+        crate::util::USERS.to_string() + crate::util::PASSIVE,
+    )
+    .unwrap();
+    let mut p = spawn(dir.path());
+    let c = client(dir.path());
+    let base = format!("https://localhost:{}", p.port);
+    let stop = Arc::new(AtomicBool::new(false));
+    // What the server acknowledged, per kind.
+    let hosts = Arc::new(Mutex::new(Vec::<String>::new()));
+    let results = Arc::new(Mutex::new(std::collections::HashMap::<String, u64>::new()));
+    let names = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let post = {
+        let (c, base) = (c.clone(), base.clone());
+        move |method: reqwest::Method, path: String, body: serde_json::Value| {
+            c.request(method, format!("{base}{path}"))
+                .basic_auth("root", Some("secret"))
+                .header("Accept", "application/json")
+                .json(&body)
+                .send()
+        }
+    };
+    let mut tasks = Vec::new();
+    for worker in 0..2 {
+        let (post, stop, hosts) = (post.clone(), stop.clone(), hosts.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let name = format!("m{worker}-{i}");
+                let body = json!({"attrs": {"check_command": "dummy"}});
+                match post(
+                    reqwest::Method::PUT,
+                    format!("/v1/objects/hosts/{name}"),
+                    body,
+                )
+                .await
+                {
+                    Ok(r) if r.status() == 200 => hosts.lock().unwrap().push(name),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    for service in ["h1!passive", "h2!passive"] {
+        let (post, stop, results) = (post.clone(), stop.clone(), results.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 1u64.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let body = json!({"service": service, "exit_status": i % 3, "plugin_output": format!("r{i}"),
+                                  "execution_start": i as f64, "execution_end": i as f64});
+                match post(reqwest::Method::POST, "/v1/actions/process-check-result".into(), body).await {
+                    Ok(r) if r.status() == 200 => {
+                        results.lock().unwrap().insert(service.to_string(), i);
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    for (action, kind) in [
+        ("add-comment", "Comment"),
+        ("schedule-downtime", "Downtime"),
+    ] {
+        let (post, stop, names) = (post.clone(), stop.clone(), names.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let body = json!({"host": "h2", "author": "load", "comment": format!("{kind} {i}"),
+                                  "start_time": 4.0e9, "end_time": 4.1e9});
+                let res = post(reqwest::Method::POST, format!("/v1/actions/{action}"), body).await;
+                let Ok(res) = res else { break };
+                if res.status() != 200 {
+                    break;
+                }
+                let Ok(body) = res.json::<serde_json::Value>().await else {
+                    break;
+                };
+                let name = body["results"][0]["name"].as_str().unwrap().to_string();
+                names.lock().unwrap().push((kind.to_string(), name));
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    p.child.kill().unwrap(); // SIGKILL, in the middle of it all
+    p.child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let hosts = hosts.lock().unwrap().clone();
+    let results = results.lock().unwrap().clone();
+    let names = names.lock().unwrap().clone();
+    assert!(
+        hosts.len() > 10 && names.len() > 10,
+        "too little load: {} {}",
+        hosts.len(),
+        names.len()
+    );
+
+    let mut p = spawn(dir.path());
+    let base = format!("https://localhost:{}", p.port);
+    let get = |path: String| {
+        let c = c.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let body: serde_json::Value = c
+                .get(url)
+                .basic_auth("root", Some("secret"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["results"].as_array().unwrap().clone()
+        }
+    };
+    let stored_hosts = get("/v1/objects/hosts?attrs=name".into()).await;
+    for h in &hosts {
+        assert!(
+            stored_hosts.iter().any(|r| r["name"] == h.as_str()),
+            "host {h} lost"
+        );
+    }
+    for (service, acked) in &results {
+        let svc = get(format!("/v1/objects/services/{service}")).await;
+        let start = svc[0]["attrs"]["last_check_result"]["execution_start"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            start >= *acked as f64,
+            "{service}: result {acked} acknowledged, {start} stored"
+        );
+    }
+    let comments = get("/v1/objects/comments?attrs=name".into()).await;
+    let downtimes = get("/v1/objects/downtimes?attrs=name".into()).await;
+    for (kind, name) in &names {
+        let list = if kind == "Comment" {
+            &comments
+        } else {
+            &downtimes
+        };
+        assert!(
+            list.iter().any(|r| r["name"] == name.as_str()),
+            "{kind} {name} lost"
+        );
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}

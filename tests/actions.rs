@@ -254,3 +254,24 @@ async fn results_publish_events() {
         (json!(2), json!(0))
     );
 }
+
+/// Results for one object in one batch apply in the order given: every one is accepted
+/// and the last one is the state.
+#[tokio::test]
+async fn batch_results_apply_in_order() {
+    let s = Server::start(&config()).await;
+    let results: Vec<Json> = (0..300)
+        .map(|i| json!({"service": "h1!passive", "exit_status": i % 3, "plugin_output": format!("r{i}")}))
+        .collect();
+    let (status, res) = s
+        .post(
+            "/v1/actions/process-check-results",
+            json!({ "results": results }),
+        )
+        .await;
+    let items = res["results"].as_array().unwrap();
+    let refused = items.iter().filter(|i| i["code"] != 200).count();
+    assert_eq!((status, items.len(), refused), (200, 300, 0));
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(a["last_check_result"]["output"], "r299");
+}

@@ -12,6 +12,14 @@ struct Process {
     port: u16,
 }
 
+/// A failing test must not leave its server running.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
 
 /// Starts `auspex serve` and waits for its "Listening" line.
@@ -157,7 +165,8 @@ async fn restart_kill_and_shutdown_keep_annotations() {
         crate::util::USERS.to_string() + crate::util::PASSIVE,
     )
     .unwrap();
-    let (mut child, port, mut lines) = spawn_logged(dir.path());
+    let (child, port, mut lines) = spawn_logged(dir.path());
+    let mut first = Process { child, port };
     let c = client(dir.path());
     let post = |port: u16, path: &str, body: serde_json::Value| {
         c.post(format!("https://localhost:{port}{path}"))
@@ -219,27 +228,28 @@ async fn restart_kill_and_shutdown_keep_annotations() {
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["results"][0]["status"], "Restarting Icinga 2.");
-    let pid = child.id();
+    let pid = first.child.id();
     let port = listening(&mut lines);
     std::thread::spawn(move || for _ in lines {});
     assert!(
-        child.try_wait().unwrap().is_none(),
+        first.child.try_wait().unwrap().is_none(),
         "the same process runs again"
     );
-    assert_eq!(child.id(), pid);
+    assert_eq!(first.child.id(), pid);
     check(port).await;
-
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut p = spawn(dir.path());
+    drop(first); // kill -9
+    let p = spawn(dir.path());
     check(p.port).await;
     let res = post(p.port, "/v1/actions/shutdown-process", json!({}))
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let status = tokio::task::spawn_blocking(move || p.child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut p = p;
+        p.child.wait().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -407,6 +417,83 @@ async fn kill_9_under_mixed_load_loses_nothing() {
             "{kind} {name} lost"
         );
     }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+/// The resident memory of a process, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// 500 subscribers that never read while 20 000 results produce 40 000 events: buffering
+/// them per stream (as Icinga does) would take gigabytes; the server's memory stays
+/// bounded, and it keeps answering.
+#[tokio::test]
+async fn stalled_subscribers_keep_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/users.conf"),
+        crate::util::USERS.to_string() + crate::util::PASSIVE,
+    )
+    .unwrap();
+    let mut p = spawn(dir.path());
+    let base = format!("https://localhost:{}", p.port);
+    let c = client(dir.path());
+    let before = rss(p.child.id());
+    let mut streams = Vec::new();
+    for _ in 0..500 {
+        let res = c
+            .post(format!(
+                "{base}/v1/events?types=CheckResult&types=StateChange"
+            ))
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        streams.push(res); // never read
+    }
+    let batch: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"service": format!("h{}!passive", i % 2 + 1), "exit_status": i % 3,
+                        "plugin_output": format!("{} padding the event a little {i}", "x".repeat(100))}))
+        .collect();
+    for _ in 0..200 {
+        let res = c
+            .post(format!("{base}/v1/actions/process-check-results"))
+            .basic_auth("root", Some("secret"))
+            .json(&json!({ "results": batch }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let after = rss(p.child.id());
+    let (status, _) = {
+        let res = c
+            .get(format!("{base}/v1/status/CIB"))
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap();
+        (res.status(), ())
+    };
+    assert_eq!(status, 200);
+    assert!(
+        after < before + (500 << 20),
+        "RSS grew from {} MB to {} MB",
+        before >> 20,
+        after >> 20
+    );
+    drop(streams);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

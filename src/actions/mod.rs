@@ -96,24 +96,28 @@ pub fn unknown(name: &str) -> ApiError {
     ApiError::not_found(format!("Action '{name}' does not exist."))
 }
 
-/// Applies a change to every target at once (the processor commits them together) and
-/// returns their result items in order. `change` gives the change for a target, or the
-/// target's result item when the parameters rule it out.
+/// Applies a change to every target at once (queued in target order; the processor
+/// commits them together) and returns their result items in order. `change` gives the
+/// change for a target, or the target's result item when the parameters rule it out.
 pub async fn apply_each(
     state: &State,
     objects: &[Arc<Object>],
     change: impl Fn(&Arc<Object>) -> Result<Change, Json>,
 ) -> Vec<Json> {
-    let results = objects.iter().map(|o| {
-        let change = change(o);
-        async move {
-            match change {
-                Ok(c) => outcome(state.processor.apply(o.clone(), c).await),
-                Err(item) => item,
-            }
-        }
-    });
-    futures_util::future::join_all(results).await
+    let planned: Vec<Result<Change, Json>> = objects.iter().map(change).collect();
+    let changes = objects
+        .iter()
+        .zip(&planned)
+        .filter_map(|(o, c)| c.as_ref().ok().map(|c| (o.clone(), c.clone())))
+        .collect();
+    let mut outcomes = state.processor.apply_all(changes).await.into_iter();
+    planned
+        .into_iter()
+        .map(|p| match p {
+            Ok(_) => outcome(outcomes.next().unwrap_or(Err(Refused::Gone))),
+            Err(item) => item,
+        })
+        .collect()
 }
 
 /// A processor outcome as a result item.

@@ -13,7 +13,7 @@ use crate::app::{now, State};
 use crate::auth::ApiUser;
 use crate::checker::output::split_perfdata;
 use crate::objects::Object;
-use crate::processor::{CheckInput, Refused};
+use crate::processor::{Change, CheckInput, Refused};
 
 pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
     let objects = targets(
@@ -24,7 +24,38 @@ pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<J
         params,
     )?;
     // All targets at once: the processor commits them together instead of one fsync each.
-    Ok(futures_util::future::join_all(objects.iter().map(|o| one(state, o, params))).await)
+    let planned: Vec<_> = objects
+        .iter()
+        .map(|o| (o, input(state, o, params)))
+        .collect();
+    Ok(submit(state, planned).await)
+}
+
+/// A target's check result, or the code and status that refuse it.
+type Planned = Result<CheckInput, (u16, String)>;
+
+/// Submits the results in order (so that results for one object apply in the order they
+/// were given) and returns the result items in the same order.
+async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Json> {
+    let mut changes = Vec::with_capacity(planned.len());
+    let mut slots = Vec::with_capacity(planned.len());
+    for (o, i) in planned {
+        match i {
+            Ok(i) => {
+                changes.push((o.clone(), Change::Result(i)));
+                slots.push(Ok(o));
+            }
+            Err((code, status)) => slots.push(Err(item(code, status))),
+        }
+    }
+    let mut outcomes = state.processor.apply_all(changes).await.into_iter();
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Ok(o) => result_item(o, outcomes.next().unwrap_or(Err(Refused::Gone))),
+            Err(item) => item,
+        })
+        .collect()
 }
 
 /// `process-check-results`: `{"results": [ {<process-check-result parameters>}, … ]}`.
@@ -59,32 +90,33 @@ pub async fn run_batch(
             Err(e) => pending.push(Err(item(e.code.as_u16(), e.status))),
         }
     }
-    let futures = pending.into_iter().map(|p| async move {
-        match p {
-            Err(item) => item,
-            Ok((objects, p)) => {
-                let mut items =
-                    futures_util::future::join_all(objects.iter().map(|o| one(state, o, &p))).await;
-                if items.len() == 1 {
-                    items.pop().unwrap_or(Json::Null)
+    // Every result of every entry, in request order, in one submission.
+    let mut planned = Vec::new();
+    for (objects, p) in pending.iter().flatten() {
+        planned.extend(objects.iter().map(|o| (o, input(state, o, p))));
+    }
+    let mut items = submit(state, planned).await.into_iter();
+    Ok(pending
+        .iter()
+        .map(|p| match p {
+            Err(item) => item.clone(),
+            Ok((objects, _)) => {
+                let mut mine: Vec<Json> = items.by_ref().take(objects.len()).collect();
+                if mine.len() == 1 {
+                    mine.pop().unwrap_or(Json::Null)
                 } else {
-                    let codes = items.iter().filter_map(|i| i["code"].as_u64()).map(|c| c as u16);
+                    let codes = mine.iter().filter_map(|i| i["code"].as_u64()).map(|c| c as u16);
                     let code = crate::api::reply::aggregate_status(codes).as_u16();
-                    json!({ "code": code, "status": "Processed check results for several objects.", "results": items })
+                    json!({ "code": code, "status": "Processed check results for several objects.", "results": mine })
                 }
             }
-        }
-    });
-    Ok(futures_util::future::join_all(futures).await)
+        })
+        .collect())
 }
 
-/// Applies the result to one object and returns its result item.
-async fn one(state: &State, o: &Arc<Object>, params: &Params) -> Json {
-    let input = match input(state, o, params) {
-        Ok(i) => i,
-        Err((code, status)) => return item(code, status),
-    };
-    match state.processor.submit(o.clone(), input).await {
+/// The result item of one submitted result.
+fn result_item(o: &Object, outcome: Result<crate::processor::Processed, Refused>) -> Json {
+    match outcome {
         Ok(_) => item(
             200,
             format!(

@@ -220,6 +220,33 @@ impl Processor {
     }
 }
 
+impl Processor {
+    /// Queues changes in the order given — the order they are applied in — then waits
+    /// for all of them (they share commits). Answers in the same order.
+    pub async fn apply_all(
+        &self,
+        changes: Vec<(Arc<Object>, Change)>,
+    ) -> Vec<Result<Processed, Refused>> {
+        let mut answers = Vec::with_capacity(changes.len());
+        for (object, change) in changes {
+            let (reply, answer) = oneshot::channel();
+            let command = Command {
+                object,
+                change,
+                reply,
+            };
+            answers.push(self.tx.send(command).await.ok().map(|()| answer));
+        }
+        futures_util::future::join_all(answers.into_iter().map(|answer| async move {
+            match answer {
+                Some(a) => a.await.unwrap_or(Err(Refused::Gone)),
+                None => Err(Refused::Gone),
+            }
+        }))
+        .await
+    }
+}
+
 /// The next `legacy_id` after those of the stored comments and downtimes.
 fn next_legacy_id(reg: &Registry) -> u64 {
     reg.objects("Comment")

@@ -70,10 +70,14 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     let stop_reading = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     for _ in 0..subscribers {
+        let accept = match args.format.as_str() {
+            "sse" => "text/event-stream",
+            _ => "application/json",
+        };
         let res = client(None)?
             .post(&events_url)
             .basic_auth(&args.user, Some(&args.password))
-            .header("Accept", "application/json")
+            .header("Accept", accept)
             .send()
             .await
             .context("subscribing")?;

@@ -8,11 +8,14 @@
 //!   latency (submit → line read by the subscriber) and losses. See [`fanout`].
 //! - `bulk`: acknowledge / schedule a downtime on every service a filter selects, and
 //!   undo it, in rounds; time per request. See [`bulk`].
+//! - `mixed`: results, object queries, bulk acknowledgements and event streams at once.
+//!   See [`mixed`].
 //!
 //! Traffic goes to loopback addresses only, and every run ends by itself.
 
 mod bulk;
 mod fanout;
+mod mixed;
 
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +58,7 @@ struct Args {
     /// A label for the table and the JSON (e.g. "auspex" or "icinga2").
     #[arg(long, default_value = "target")]
     label: String,
-    /// `requests`, `fanout` or `bulk`.
+    /// `requests`, `fanout`, `bulk` or `mixed`.
     #[arg(long, default_value = "requests")]
     scenario: String,
     /// fanout: subscriber counts to run, one after another (e.g. 1,10,100,1000).
@@ -72,6 +75,9 @@ struct Args {
     hosts: usize,
     #[arg(long, default_value_t = 10)]
     services: usize,
+    /// fanout: `ndjson` (Icinga's stream) or `sse` (Server-Sent Events, Auspex only).
+    #[arg(long, default_value = "ndjson")]
+    format: String,
     /// fanout: subscribers that never read (slow-reader test: the server's memory must
     /// stay bounded; watch its RSS).
     #[arg(long)]
@@ -97,9 +103,12 @@ async fn main() -> Result<()> {
     if args.scenario == "bulk" {
         return bulk::main(&args).await;
     }
+    if args.scenario == "mixed" {
+        return mixed::main(&args).await;
+    }
     if args.scenario != "requests" {
         bail!(
-            "unknown --scenario '{}': use requests, fanout or bulk",
+            "unknown --scenario '{}': use requests, fanout, bulk or mixed",
             args.scenario
         );
     }

@@ -70,6 +70,17 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     let stop_reading = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     for _ in 0..subscribers {
+        if args.format == "ws" {
+            let events = crate::ws::subscribe(&base, &args.user, &args.password, "CheckResult")
+                .await
+                .context("subscribing over WebSocket")?;
+            readers.push(tokio::spawn(read_ws(
+                events,
+                stop_reading.clone(),
+                args.stall,
+            )));
+            continue;
+        }
         let accept = match args.format.as_str() {
             "sse" => "text/event-stream",
             _ => "application/json",
@@ -203,6 +214,34 @@ async fn read(
             start += nl + 1;
         }
         buf.drain(..start);
+    }
+    (hist, count)
+}
+
+/// Reads a WebSocket subscription until told to stop (one event per message).
+async fn read_ws(
+    mut events: crate::ws::Events,
+    stop: Arc<AtomicBool>,
+    stall: bool,
+) -> (Histogram<u64>, u64) {
+    use futures_util::StreamExt;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+    let mut count = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if stall {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        match tokio::time::timeout(Duration::from_millis(200), events.next()).await {
+            Ok(Some(Ok(text))) => {
+                if let Some(sent) = sent_at(text.as_bytes()) {
+                    count += 1;
+                    let _ = hist.record(micros().saturating_sub(sent).max(1));
+                }
+            }
+            Ok(_) => break,
+            Err(_) => {}
+        }
     }
     (hist, count)
 }

@@ -16,6 +16,7 @@
 mod bulk;
 mod fanout;
 mod mixed;
+mod ws;
 
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,7 +76,8 @@ struct Args {
     hosts: usize,
     #[arg(long, default_value_t = 10)]
     services: usize,
-    /// fanout: `ndjson` (Icinga's stream) or `sse` (Server-Sent Events, Auspex only).
+    /// fanout: `ndjson` (Icinga's stream), `sse` (Server-Sent Events) or `ws` (WebSocket);
+    /// the last two are Auspex's.
     #[arg(long, default_value = "ndjson")]
     format: String,
     /// fanout: subscribers that never read (slow-reader test: the server's memory must

@@ -165,8 +165,14 @@ pub struct State {
     pub pid: u32,
     pub program_start: f64,
     registry: Arc<RwLock<Arc<Registry>>>,
-    /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s).
-    pub library: Arc<filters::config::Library>,
+    /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s);
+    /// replaced when a config package stage is activated.
+    library: RwLock<Arc<filters::config::Library>>,
+    /// Where the configuration and the config packages live.
+    pub config_dir: PathBuf,
+    pub packages: crate::packages::Packages,
+    /// Held while a config package update validates and activates (423 for another).
+    pub package_update: Arc<tokio::sync::Mutex<()>>,
     users: RwLock<Arc<Users>>,
     pub blocklist: Blocklist,
     pub listener: ListenerSettings,
@@ -207,6 +213,20 @@ impl State {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The current templates, apply rules and constants.
+    pub fn library(&self) -> Arc<filters::config::Library> {
+        self.library
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the configuration-derived parts after a reload.
+    pub fn replace_config(&self, library: filters::config::Library, users: Users) {
+        *self.library.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(library);
+        *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
     }
 
     /// The current API users.
@@ -265,8 +285,20 @@ pub struct Loaded {
 /// # Errors
 /// Every configuration error, rendered with file, line and caret.
 pub fn load_config(dir: &Path, node_name: &str) -> Result<Loaded> {
-    let (items, library) = config::load(dir, node_name)?;
-    let registry = Registry::from_items(items).map_err(config::ConfigErrors)?;
+    load_config_with(dir, node_name, &[])
+}
+
+/// [`load_config`] with the active config package stages (package, stage directory).
+///
+/// # Errors
+/// Configuration errors, rendered.
+pub fn load_config_with(
+    dir: &Path,
+    node_name: &str,
+    packages: &[(String, PathBuf)],
+) -> Result<Loaded> {
+    let (items, library) = config::load_with_packages(dir, node_name, packages)?;
+    let registry = Registry::from_items_in(items, packages).map_err(config::ConfigErrors)?;
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
     Ok(Loaded {
@@ -356,7 +388,8 @@ impl App {
                 anyhow::Ok((store, contents, states))
             })
         };
-        let loaded = load_config(&opts.config_dir(), &node_name);
+        let packages = crate::packages::Packages::new(crate::packages::root(&opts.data_dir));
+        let loaded = load_config_with(&opts.config_dir(), &node_name, &packages.active());
         let opened = opening
             .join()
             .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
@@ -399,7 +432,10 @@ impl App {
                 loaded.listener.auth_block_duration,
             ),
             registry,
-            library: Arc::new(loaded.library),
+            library: RwLock::new(Arc::new(loaded.library)),
+            config_dir: opts.config_dir(),
+            packages,
+            package_update: Arc::new(tokio::sync::Mutex::new(())),
             users: RwLock::new(Arc::new(loaded.users)),
             listener: loaded.listener,
             console: Sessions::default(),

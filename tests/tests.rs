@@ -22,4 +22,5 @@ mod edge;
 mod events;
 mod hardening;
 mod objects;
+mod packages;
 mod util;

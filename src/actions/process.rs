@@ -47,7 +47,7 @@ pub fn ticket(state: &State, params: &Params) -> Result<Json, ApiError> {
         return Err(ApiError::bad_request("Parameter 'cn' is required."));
     };
     let salt = state
-        .library
+        .library()
         .constants()
         .get("TicketSalt")
         .map(|v| v.to_display_string())

@@ -119,7 +119,7 @@ async fn execute(
     };
     let scope = ScriptScope {
         registry: state.registry(),
-        library: state.library.clone(),
+        library: state.library(),
     };
     // Scripts may loop for a while (bounded by the evaluator's step limit): off the
     // async workers.

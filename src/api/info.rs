@@ -14,6 +14,7 @@ use crate::app::State;
 const ENDPOINTS: &[&str] = &[
     "/v1/actions",
     "/v1/checker",
+    "/v1/config",
     "/v1/console",
     "/v1/events",
     "/v1/objects",

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod checker;
+pub mod config;
 pub mod console;
 pub mod edge;
 pub mod error;

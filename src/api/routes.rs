@@ -10,7 +10,8 @@ use warp::{Filter, Reply};
 use super::error::ApiError;
 use super::request::req;
 use super::{
-    actions, checker, console, events, info, objects, self_service, status, templates, types,
+    actions, checker, config, console, events, info, objects, self_service, status, templates,
+    types,
 };
 use crate::app::State;
 
@@ -106,6 +107,28 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .and(req())
         .and_then(self_service::register);
 
+    let packages = warp::path!("v1" / "config" / "packages" / ..)
+        .and(optional_name())
+        .and(warp::method())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(config::packages);
+
+    let stages = warp::path!("v1" / "config" / "stages" / String / ..)
+        .and(optional_name())
+        .and(warp::method())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(config::stages);
+
+    let files = warp::path!("v1" / "config" / "files" / ..)
+        .and(warp::path::tail())
+        .and(warp::get())
+        .map(|t: warp::path::Tail| t.as_str().to_string())
+        .and(with_state.clone())
+        .and(req())
+        .and_then(config::files);
+
     let fallback = warp::path::full()
         .map(|p: warp::path::FullPath| ApiError::no_route(p.as_str()).response(false, false));
 
@@ -132,6 +155,12 @@ pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {
         .or(checker)
         .unify()
         .or(register)
+        .unify()
+        .or(packages)
+        .unify()
+        .or(stages)
+        .unify()
+        .or(files)
         .unify()
         .or(fallback)
         .unify()

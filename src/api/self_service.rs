@@ -52,7 +52,7 @@ fn template_key(state: &State, template: &str) -> Option<String> {
         last_column: 1,
     };
     let probe = state
-        .library
+        .library()
         .instantiate(
             "Host",
             "self-service-probe",

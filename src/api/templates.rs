@@ -77,7 +77,7 @@ pub async fn variables(
         }
         let wanted = name.or_else(|| params.string("variable"));
         let items: Vec<Json> = state
-            .library
+            .library()
             .constants()
             .iter()
             // The ticket salt is a secret.

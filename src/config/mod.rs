@@ -44,6 +44,19 @@ impl std::error::Error for ConfigErrors {}
 /// # Errors
 /// Every syntax, evaluation and definition error found, rendered.
 pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Library), ConfigErrors> {
+    load_with_packages(dir, node_name, &[])
+}
+
+/// [`load`], then the `*.conf` files of each active package stage (package, stage
+/// directory), as Icinga includes `packages/*/include.conf`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_packages(
+    dir: &Path,
+    node_name: &str,
+    packages: &[(String, PathBuf)],
+) -> Result<(Vec<Item>, Library), ConfigErrors> {
     let mut loader = Loader::new();
     define_constants(&loader, node_name);
     loader.set_resolver(resolve_include);
@@ -56,6 +69,15 @@ pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Library), ConfigE
         loader
             .load(&file.to_string_lossy(), &source)
             .map_err(|e| ConfigErrors(vec![e.render()]))?;
+    }
+    for (_, stage) in packages {
+        for file in crate::packages::conf_files(stage) {
+            let source = fs::read_to_string(&file)
+                .map_err(|e| ConfigErrors(vec![format!("{}: {e}", file.display())]))?;
+            loader
+                .load(&file.to_string_lossy(), &source)
+                .map_err(|e| ConfigErrors(vec![e.render()]))?;
+        }
     }
     loader
         .commit()

@@ -227,6 +227,28 @@ impl Registry {
     /// # Errors
     /// One message per invalid object, rendered like Icinga's validation errors.
     pub fn from_items(items: Vec<Item>) -> Result<Registry, Vec<String>> {
+        Registry::from_items_in(items, &[])
+    }
+
+    /// [`Registry::from_items`] where objects defined in a package stage's directory
+    /// (package, directory) belong to that package instead of `_etc`.
+    ///
+    /// # Errors
+    /// As [`Registry::from_items`].
+    pub fn from_items_in(
+        items: Vec<Item>,
+        packages: &[(String, std::path::PathBuf)],
+    ) -> Result<Registry, Vec<String>> {
+        let packages: Vec<(Str, String)> = packages
+            .iter()
+            .map(|(p, d)| (Str::from(p.as_str()), format!("{}/", d.display())))
+            .collect();
+        let package_of = |path: &str| -> Str {
+            packages
+                .iter()
+                .find(|(_, d)| path.starts_with(d.as_str()))
+                .map_or_else(|| Str::from("_etc"), |(p, _)| p.clone())
+        };
         let mut reg = Registry::default();
         let mut errors = Vec::new();
         let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
@@ -254,8 +276,8 @@ impl Registry {
                     type_info: ti,
                     name: item.name.clone(),
                     attrs: intern_keys(item.attrs),
+                    package: package_of(&item.location.path),
                     location: item.location,
-                    package: "_etc".into(),
                     original: Dict::new(),
                     version: 0.0,
                     runtime: runtime_for(ti, t_now),
@@ -419,6 +441,35 @@ impl Registry {
             .map_or(&[], |t| t.with_prefix(prefix))
     }
 
+    /// After a reload: every host and service that existed before keeps its runtime
+    /// cell (its state, and what the processor and scheduler hold), and notifications
+    /// follow their checkable's cell.
+    pub fn adopt_runtime(&mut self, old: &Registry) {
+        let mut adopted: Vec<Arc<Object>> = Vec::new();
+        let mut cells: HashMap<Str, Arc<Runtime>> = HashMap::new();
+        for t in ["Host", "Service"] {
+            for o in self.objects(t) {
+                let previous = old.get(t, &o.name).and_then(|p| p.runtime.clone());
+                match previous {
+                    Some(cell) => {
+                        cells.insert(o.name.clone(), cell.clone());
+                        adopted.push(Arc::new(o.with_runtime(Some(cell))));
+                    }
+                    None => {
+                        if let Some(cell) = &o.runtime {
+                            cells.insert(o.name.clone(), cell.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for n in self.objects("Notification") {
+            let cell = cells.get(checkable_name(&n.attrs).as_str()).cloned();
+            adopted.push(Arc::new(n.with_runtime(cell)));
+        }
+        self.insert_many(adopted);
+    }
+
     /// A global switch of the `app` object (`enable_notifications`, …); on when unset.
     pub fn app_switch(&self, name: &str) -> bool {
         self.objects("IcingaApplication")
@@ -433,6 +484,20 @@ impl Registry {
 }
 
 impl Object {
+    /// A copy with another runtime cell.
+    pub fn with_runtime(&self, runtime: Option<Arc<Runtime>>) -> Object {
+        Object {
+            type_info: self.type_info,
+            name: self.name.clone(),
+            attrs: self.attrs.clone(),
+            location: self.location.clone(),
+            package: self.package.clone(),
+            original: self.original.clone(),
+            version: self.version,
+            runtime,
+        }
+    }
+
     /// A copy with other attributes (the runtime-change path).
     pub fn with_attrs(&self, attrs: Dict, original: Dict, version: f64) -> Object {
         Object {

@@ -216,7 +216,7 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
     }
     let (object, applied) = build(
         &current,
-        &state.library,
+        &state.library(),
         req.type_info,
         &req.name,
         &req.templates,
@@ -422,7 +422,7 @@ fn change(
     Ok(Some(changed))
 }
 
-fn same_dict(a: &Dict, b: &Dict) -> bool {
+pub(crate) fn same_dict(a: &Dict, b: &Dict) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b.iter())

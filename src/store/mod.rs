@@ -194,6 +194,17 @@ impl Store {
         Ok((Store { tx, db, closed }, contents))
     }
 
+    /// What the store holds now (API objects, modified attributes, states), for a live
+    /// reload of the configuration. States are left out (the objects keep theirs).
+    ///
+    /// # Errors
+    /// Read failures.
+    pub fn contents(&self) -> Result<Contents> {
+        let mut c = read(&self.db)?;
+        c.states.clear();
+        Ok(c)
+    }
+
     /// Up to `limit` journal events with ids above `after`, oldest first, and the id of
     /// the oldest event still kept (0 when the journal is empty).
     ///

@@ -1,0 +1,271 @@
+//! `/v1/config/packages`, `/v1/config/stages`, `/v1/config/files`: config packages as
+//! Icinga manages them (spec §6.8–6.10). A new stage is validated in the background; a
+//! valid one becomes the package's active stage and, with `reload`, the running
+//! configuration — live, without a restart (`crate::reload`). An invalid one leaves the
+//! active stage as it was and says why in its `startup.log`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde_json::{json, Value as Json};
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::reply;
+use super::request::{respond, Req};
+use crate::app::State;
+use crate::packages::{valid_name, valid_path};
+
+fn require(session: &super::edge::Session, permission: &str, path: &str) -> Result<(), ApiError> {
+    if session.user.permissions.has(permission) {
+        Ok(())
+    } else {
+        // Icinga checks these permissions outside the handler: the generic 404.
+        Err(ApiError::no_route(path))
+    }
+}
+
+fn internal(status: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, status).with_diagnostic(e.to_string())
+}
+
+/// `/v1/config/packages[/<package>]`: GET lists, POST creates, DELETE deletes.
+pub async fn packages(
+    name: Option<String>,
+    method: http::Method,
+    state: Arc<State>,
+    req: Req,
+) -> Result<Response, Infallible> {
+    respond(req, |session, _params, p| async move {
+        let path = "v1/config/packages";
+        match (method, name) {
+            (http::Method::GET, None) => {
+                require(&session, "config/query", path)?;
+                let list = state.packages.list().map_err(|e| internal("Could not list packages.", e))?;
+                let items = list
+                    .into_iter()
+                    .map(|p| json!({"name": p.name, "active-stage": p.active_stage.unwrap_or_default(), "stages": p.stages}))
+                    .collect();
+                Ok(reply::results(items, p.pretty))
+            }
+            (http::Method::POST, Some(pkg)) => {
+                require(&session, "config/modify", path)?;
+                if !valid_name(&pkg) {
+                    return Err(ApiError::bad_request(format!("Invalid package name '{pkg}'.")));
+                }
+                state
+                    .packages
+                    .create(&pkg)
+                    .map_err(|e| internal(&format!("Could not create package '{pkg}'."), e))?;
+                Ok(reply::results(
+                    vec![json!({"code": 200, "package": pkg, "status": "Created package."})],
+                    p.pretty,
+                ))
+            }
+            (http::Method::DELETE, Some(pkg)) => {
+                require(&session, "config/modify", path)?;
+                if !state.packages.exists(&pkg) {
+                    return Err(ApiError::not_found(format!("Package '{pkg}' does not exist.")));
+                }
+                let Ok(_update) = state.package_update.try_lock() else {
+                    return Err(conflict());
+                };
+                let was_active = state.packages.active_stage(&pkg).is_some();
+                state
+                    .packages
+                    .delete(&pkg)
+                    .map_err(|e| internal(&format!("Failed to delete package '{pkg}'."), e))?;
+                if was_active {
+                    crate::reload::reload(&state)
+                        .await
+                        .map_err(|e| internal("The package was deleted; the reload failed.", e.join("\n")))?;
+                }
+                Ok(reply::results(
+                    vec![json!({"code": 200, "package": pkg, "status": "Deleted package."})],
+                    p.pretty,
+                ))
+            }
+            _ => Err(ApiError::no_route(path)),
+        }
+    })
+    .await
+}
+
+fn conflict() -> ApiError {
+    ApiError::new(
+        StatusCode::LOCKED,
+        "Conflicting request, there is already an ongoing package update in progress. Please try it again later.",
+    )
+}
+
+/// `/v1/config/stages/<package>[/<stage>]`: POST uploads a stage, GET lists its files,
+/// DELETE removes it.
+pub async fn stages(
+    pkg: String,
+    stage: Option<String>,
+    method: http::Method,
+    state: Arc<State>,
+    req: Req,
+) -> Result<Response, Infallible> {
+    respond(req, |session, params, p| async move {
+        let path = format!("v1/config/stages/{pkg}");
+        if !state.packages.exists(&pkg) {
+            require(&session, "config/query", &path)?;
+            return Err(ApiError::bad_request(format!("Package '{pkg}' does not exist.")));
+        }
+        match (method, stage) {
+            (http::Method::POST, None) => {
+                require(&session, "config/modify", &path)?;
+                let activate = params.bool("activate").unwrap_or(true);
+                let reload = params.bool("reload").unwrap_or(true);
+                if reload && !activate {
+                    return Err(ApiError::bad_request(
+                        "Parameter 'reload' must be false when 'activate' is false.",
+                    ));
+                }
+                let files: Vec<(String, String)> = match params.raw("files") {
+                    Some(Json::Object(m)) => m
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                        .collect(),
+                    _ => return Err(internal("Stage creation failed.", "Parameter 'files' must be a dictionary of path → text.")),
+                };
+                let Ok(update) = state.package_update.clone().try_lock_owned() else {
+                    return Err(conflict());
+                };
+                let stage = state
+                    .packages
+                    .create_stage(&pkg, &files)
+                    .map_err(|e| internal("Stage creation failed.", e))?;
+                tokio::spawn(validate_and_activate(state.clone(), pkg.clone(), stage.clone(), activate, reload, update));
+                let status = if reload { "Created stage. Reload triggered." } else { "Created stage. Reload skipped." };
+                Ok(reply::results(
+                    vec![json!({"code": 200, "package": pkg, "stage": stage, "status": status})],
+                    p.pretty,
+                ))
+            }
+            (http::Method::GET, Some(stage)) => {
+                require(&session, "config/query", &path)?;
+                let entries = state
+                    .packages
+                    .stage_entries(&pkg, &stage)
+                    .map_err(|_| ApiError::not_found("Stage not found."))?;
+                let items = entries
+                    .into_iter()
+                    .map(|(dir, name)| json!({"type": if dir { "directory" } else { "file" }, "name": name}))
+                    .collect();
+                Ok(reply::results(items, p.pretty))
+            }
+            (http::Method::DELETE, Some(stage)) => {
+                require(&session, "config/modify", &path)?;
+                if state.packages.active_stage(&pkg).as_deref() == Some(stage.as_str()) {
+                    return Err(internal("Stage deletion failed.", "The active stage cannot be deleted."));
+                }
+                state
+                    .packages
+                    .delete_stage(&pkg, &stage)
+                    .map_err(|_| ApiError::not_found("Stage not found."))?;
+                Ok(reply::results(
+                    vec![json!({"code": 200, "package": pkg, "stage": stage, "status": "Stage deleted."})],
+                    p.pretty,
+                ))
+            }
+            _ => Err(ApiError::no_route(&path)),
+        }
+    })
+    .await
+}
+
+/// Validates a new stage in the background; activates (and reloads) when it is valid.
+async fn validate_and_activate(
+    state: Arc<State>,
+    pkg: String,
+    stage: String,
+    activate: bool,
+    reload: bool,
+    _update: tokio::sync::OwnedMutexGuard<()>,
+) {
+    let mut packages: Vec<(String, std::path::PathBuf)> = state
+        .packages
+        .active()
+        .into_iter()
+        .filter(|(p, _)| *p != pkg)
+        .collect();
+    if let Some(dir) = state.packages.stage_dir(&pkg, &stage) {
+        packages.push((pkg.clone(), dir));
+    }
+    let checking = state.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || crate::reload::validate(&checking, &packages))
+            .await
+            .unwrap_or_else(|e| Err(vec![format!("Validation failed: {e}")]));
+    let stamp = chrono::Local::now().format("[%Y-%m-%d %H:%M:%S %z]");
+    let mut log =
+        format!("{stamp} information/cli: Validating config package '{pkg}' stage '{stage}'.\n");
+    match &outcome {
+        Ok(()) => log.push_str(&format!(
+            "{stamp} information/cli: Finished validating the configuration file(s).\n"
+        )),
+        Err(errors) => {
+            for e in errors {
+                log.push_str(&format!("{stamp} critical/config: {e}\n"));
+            }
+            log.push_str(&format!("{stamp} critical/cli: Config validation failed. The active stage stays as it was.\n"));
+        }
+    }
+    if let Err(e) = state
+        .packages
+        .record_validation(&pkg, &stage, outcome.is_ok(), &log)
+    {
+        tracing::error!(package = %pkg, stage = %stage, error = %e, "Could not record the validation.");
+        return;
+    }
+    if outcome.is_err() || !activate {
+        tracing::info!(package = %pkg, stage = %stage, valid = outcome.is_ok(), "Config stage validated.");
+        return;
+    }
+    if let Err(e) = state.packages.activate(&pkg, &stage) {
+        tracing::error!(package = %pkg, stage = %stage, error = %e, "Could not activate the stage.");
+        return;
+    }
+    if reload {
+        match crate::reload::reload(&state).await {
+            Ok(s) => {
+                tracing::info!(package = %pkg, stage = %stage, created = s.created, modified = s.modified, deleted = s.deleted, "Config stage activated.")
+            }
+            Err(e) => {
+                tracing::error!(package = %pkg, stage = %stage, errors = ?e, "Activation reload failed.")
+            }
+        }
+    }
+}
+
+/// `GET /v1/config/files/<package>/<stage>/<path…>`: the file as it is.
+pub async fn files(tail: String, state: Arc<State>, req: Req) -> Result<Response, Infallible> {
+    respond(req, |session, _params, _p| async move {
+        require(&session, "config/query", "v1/config/files")?;
+        let tail = super::routes::decode(&tail);
+        let mut parts = tail.splitn(3, '/');
+        let (Some(pkg), Some(stage), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ApiError::bad_request(
+                "A package, a stage and a path are required.",
+            ));
+        };
+        if tail.split('/').any(|p| p == "..") || !valid_path(path) {
+            return Err(ApiError::bad_request("Path contains '..' (not allowed)."));
+        }
+        let bytes = state
+            .packages
+            .read_file(pkg, stage, path)
+            .ok_or_else(|| ApiError::not_found("Path not found."))?;
+        let mut res = Response::new(bytes.into());
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/octet-stream"),
+        );
+        Ok(res)
+    })
+    .await
+}

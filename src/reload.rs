@@ -1,0 +1,115 @@
+//! Live reload: the configuration, with the config package stages now active, replaces
+//! the running one without a restart. API-created objects and modified attributes are
+//! restored on top from the store, every host and service keeps its runtime state, and
+//! the difference is published as `ObjectCreated`, `ObjectModified` and `ObjectDeleted`
+//! events in one commit with the switch.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use filters::Str;
+use serde_json::json;
+
+use crate::app::{load_config_with, now, State};
+use crate::bus::Pending;
+use crate::objects::Registry;
+use crate::store::Commit;
+
+/// What a reload changed.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Summary {
+    pub created: usize,
+    pub modified: usize,
+    pub deleted: usize,
+}
+
+/// Validates the configuration as it would be with `packages` active; the rendered
+/// errors when it is not valid.
+pub fn validate(
+    state: &State,
+    packages: &[(String, std::path::PathBuf)],
+) -> Result<(), Vec<String>> {
+    load_config_with(&state.config_dir, &state.node_name, packages)
+        .map(|_| ())
+        .map_err(|e| e.to_string().lines().map(str::to_string).collect())
+}
+
+/// Loads the configuration with the active package stages and switches to it.
+///
+/// # Errors
+/// The configuration's errors (nothing changes then), or a store failure.
+pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
+    let _writer = state.writer_lock().await;
+    let packages = state.packages.active();
+    let mut loaded =
+        load_config_with(&state.config_dir, &state.node_name, &packages).map_err(|e| {
+            e.to_string()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })?;
+    let contents = state.store.contents().map_err(|e| vec![e.to_string()])?;
+    for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
+        tracing::warn!("{w}");
+    }
+    let current = state.registry();
+    loaded.registry.adopt_runtime(&current);
+    let (events, summary) = differences(&current, &loaded.registry);
+    state
+        .store
+        .commit_with(Commit {
+            ops: Vec::new(),
+            events,
+            then: Some(state.installer(loaded.registry)),
+        })
+        .await
+        .map_err(|e| vec![format!("The reload could not be stored: {e}")])?;
+    state.replace_config(loaded.library, loaded.users);
+    tracing::info!(
+        created = summary.created,
+        modified = summary.modified,
+        deleted = summary.deleted,
+        "Configuration reloaded."
+    );
+    Ok(summary)
+}
+
+fn event(kind: &'static str, type_name: &str, name: &str) -> Pending {
+    let body =
+        json!({"type": kind, "timestamp": now(), "object_type": type_name, "object_name": name});
+    (
+        kind,
+        bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
+}
+
+/// The objects created, modified and deleted between two registries.
+fn differences(old: &Registry, new: &Registry) -> (Vec<Pending>, Summary) {
+    let mut events = Vec::new();
+    let mut summary = Summary::default();
+    let mut seen: HashSet<(&'static str, Str)> = HashSet::new();
+    for o in new.iter_all() {
+        seen.insert((o.type_info.name, o.name.clone()));
+        match old.get(o.type_info.name, &o.name) {
+            None => {
+                summary.created += 1;
+                events.push(event("ObjectCreated", o.type_info.name, &o.name));
+            }
+            Some(before)
+                if !Arc::ptr_eq(before, o)
+                    && !crate::objects::writer::same_dict(&before.attrs, &o.attrs) =>
+            {
+                summary.modified += 1;
+                events.push(event("ObjectModified", o.type_info.name, &o.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for o in old.iter_all() {
+        if !seen.contains(&(o.type_info.name, o.name.clone())) {
+            summary.deleted += 1;
+            events.push(event("ObjectDeleted", o.type_info.name, &o.name));
+        }
+    }
+    (events, summary)
+}

@@ -1,0 +1,219 @@
+//! Config packages and stages: upload, background validation, live activation (no
+//! restart), files, failures that leave the active stage alone, and restarts.
+
+use serde_json::{json, Value as Json};
+
+use crate::util::{Server, PASSIVE};
+
+/// Waits until a stage has been validated; returns its `status` (0 valid).
+async fn validated(s: &Server, pkg: &str, stage: &str) -> String {
+    for _ in 0..200 {
+        let res = s
+            .client()
+            .get(s.url(&format!("/v1/config/files/{pkg}/{stage}/status")))
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            return res.text().await.unwrap().trim().to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("stage {stage} never validated");
+}
+
+async fn upload(s: &Server, pkg: &str, files: Json) -> String {
+    let (status, res) = s
+        .post(
+            &format!("/v1/config/stages/{pkg}"),
+            json!({ "files": files }),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        res["results"][0]["status"],
+        "Created stage. Reload triggered."
+    );
+    res["results"][0]["stage"].as_str().unwrap().to_string()
+}
+
+async fn file(s: &Server, path: &str) -> (u16, String) {
+    let res = s
+        .client()
+        .get(s.url(path))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn packages_stages_and_live_activation() {
+    let s = Server::start(PASSIVE).await;
+    let (status, res) = s.post("/v1/config/packages/_mine", json!({})).await;
+    assert_eq!(status, 400, "{res}");
+    let (status, res) = s.post("/v1/config/packages/example", json!({})).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["results"][0]["status"], "Created package.");
+    // Runtime state and API objects must survive activations.
+    let (status, _) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"service": "h1!passive", "exit_status": 2, "plugin_output": "down"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/api-host",
+            json!({"attrs": {"check_command": "dummy"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let stage = upload(
+        &s,
+        "example",
+        json!({"conf.d/hosts.conf": "object Host \"pkg-host\" {\n  check_command = \"dummy\"\n  vars.from = \"package\"\n}\n"}),
+    )
+    .await;
+    assert_eq!(validated(&s, "example", &stage).await, "0");
+    let a = s
+        .wait_for("/v1/objects/hosts/pkg-host", |a| a["package"] == "example")
+        .await;
+    assert_eq!(a["vars"]["from"], "package");
+    assert!(s
+        .events("ObjectCreated")
+        .iter()
+        .any(|e| e["object_name"] == "pkg-host"));
+    let svc = s.get("/v1/objects/services/h1!passive").await.1;
+    assert_eq!(svc["results"][0]["attrs"]["state"], 2, "runtime state kept");
+    assert_eq!(
+        s.get("/v1/objects/hosts/api-host").await.0,
+        200,
+        "API objects kept"
+    );
+
+    let (_, res) = s.get("/v1/config/packages").await;
+    let pkg = &res["results"][0];
+    assert_eq!(
+        (pkg["name"].clone(), pkg["active-stage"].clone()),
+        (json!("example"), json!(stage.clone()))
+    );
+    let (_, res) = s.get(&format!("/v1/config/stages/example/{stage}")).await;
+    let names: Vec<&str> = res["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for n in ["conf.d", "conf.d/hosts.conf", "startup.log", "status"] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    let (status, text) = file(
+        &s,
+        &format!("/v1/config/files/example/{stage}/conf.d/hosts.conf"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(text.starts_with("object Host \"pkg-host\""));
+    assert_eq!(
+        file(
+            &s,
+            &format!("/v1/config/files/example/{stage}/conf.d/%2E%2E/%2E%2E/active-stage")
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        file(
+            &s,
+            &format!("/v1/config/files/example/{stage}/conf.d/nope.conf")
+        )
+        .await
+        .0,
+        404
+    );
+
+    // A broken stage: validated, refused, the active stage and its objects stay.
+    let broken = upload(
+        &s,
+        "example",
+        json!({"conf.d/hosts.conf": "object Host \"pkg-host\" {\n  check_command = \n}\n"}),
+    )
+    .await;
+    assert_eq!(validated(&s, "example", &broken).await, "1");
+    let (_, log) = file(
+        &s,
+        &format!("/v1/config/files/example/{broken}/startup.log"),
+    )
+    .await;
+    assert!(log.contains("critical/config"), "{log}");
+    assert!(log.contains("hosts.conf"), "{log}");
+    let (_, res) = s.get("/v1/config/packages").await;
+    assert_eq!(res["results"][0]["active-stage"], stage.as_str());
+    assert_eq!(s.get("/v1/objects/hosts/pkg-host").await.0, 200);
+
+    // The next stage replaces the package's objects: one goes, one comes.
+    let next = upload(
+        &s,
+        "example",
+        json!({"conf.d/hosts.conf": "object Host \"pkg-host2\" { check_command = \"dummy\" }\n"}),
+    )
+    .await;
+    assert_eq!(validated(&s, "example", &next).await, "0");
+    s.wait_for("/v1/objects/hosts/pkg-host2", |a| a["package"] == "example")
+        .await;
+    assert_eq!(s.get("/v1/objects/hosts/pkg-host").await.0, 404);
+    assert!(s
+        .events("ObjectDeleted")
+        .iter()
+        .any(|e| e["object_name"] == "pkg-host"));
+
+    let (status, res) = s
+        .send(
+            "DELETE",
+            &format!("/v1/config/stages/example/{next}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 500, "the active stage stays: {res}");
+    let (status, _) = s
+        .send(
+            "DELETE",
+            &format!("/v1/config/stages/example/{broken}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // A restart loads the active stage.
+    let s = s.restart().await;
+    assert_eq!(s.get("/v1/objects/hosts/pkg-host2").await.0, 200);
+    assert_eq!(s.get("/v1/objects/hosts/api-host").await.0, 200);
+    let (status, res) = s
+        .send("DELETE", "/v1/config/packages/example", json!({}))
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(s.get("/v1/objects/hosts/pkg-host2").await.0, 404);
+    assert_eq!(s.get("/v1/config/packages").await.1["results"], json!([]));
+}
+
+/// Without `config/*` permissions the endpoints do not exist for the user (Icinga's
+/// generic 404).
+#[tokio::test]
+async fn config_permissions() {
+    let s = Server::start(PASSIVE).await;
+    let res = s
+        .client()
+        .get(s.url("/v1/config/packages"))
+        .basic_auth("reader", Some("reader"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}

@@ -278,3 +278,102 @@ mod tests {
         Ok(())
     }
 }
+
+/// The stage name of the `_api` package (API-created objects, as Icinga keeps them).
+pub const API_STAGE: &str = "api";
+
+/// An API-created object as Icinga writes it into the `_api` package
+/// (`conf.d/<plural>/<name>.conf`): its templates, then its attributes.
+pub fn render_object(type_name: &str, name: &str, record: &serde_json::Value) -> String {
+    let mut out = format!(
+        "object {type_name} {} ignore_on_error {{\n",
+        literal(&name.into())
+    );
+    if let Some(templates) = record["templates"].as_array() {
+        for t in templates.iter().filter_map(|t| t.as_str()) {
+            out.push_str(&format!("\timport {}\n", literal(&t.into())));
+        }
+        if !templates.is_empty() {
+            out.push('\n');
+        }
+    }
+    if let Some(attrs) = record["attrs"].as_object() {
+        for (k, v) in attrs {
+            out.push_str(&format!("\t{k} = {}\n", literal(v)));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// A JSON value as an Icinga DSL literal.
+fn literal(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        J::Array(a) => format!(
+            "[ {} ]",
+            a.iter().map(literal).collect::<Vec<_>>().join(", ")
+        ),
+        J::Object(m) => {
+            let items: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{} = {}", literal(&k.as_str().into()), literal(v)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    /// The rendered object is configuration the loader reads back to the same values.
+    #[test]
+    fn api_objects_render_as_config() -> Result<(), String> {
+        let record = serde_json::json!({
+            "templates": ["generic-host"],
+            "attrs": {"address": "10.0.0.1", "vars.notes": "say \"hi\"\n$x", "vars.ports": [80, 443], "max_check_attempts": 5}
+        });
+        let text = super::render_object("Host", "web \"1\"", &record);
+        assert!(
+            text.starts_with(
+                "object Host \"web \\\"1\\\"\" ignore_on_error {\n\timport \"generic-host\"\n"
+            ),
+            "{text}"
+        );
+        let src = format!("template Host \"generic-host\" {{ check_command = \"dummy\" }}\nobject CheckCommand \"dummy\" {{ command = [\"true\"] }}\n{text}");
+        let loader = filters::config::Loader::new();
+        loader.load("x.conf", &src).map_err(|e| e.render())?;
+        let (items, _) = loader.commit().map_err(|e| format!("{}", e.len()))?;
+        let host = items
+            .iter()
+            .find(|i| &*i.type_name == "Host" && !i.template)
+            .ok_or("no host")?;
+        assert_eq!(&*host.name, "web \"1\"");
+        let vars = host.attrs.get("vars").ok_or("no vars")?.to_serde();
+        assert_eq!(vars["notes"], "say \"hi\"\n$x");
+        assert_eq!(vars["ports"], serde_json::json!([80, 443]));
+        assert_eq!(
+            host.attrs.get("address").ok_or("no address")?.to_serde(),
+            "10.0.0.1"
+        );
+        Ok(())
+    }
+}

@@ -98,7 +98,8 @@ async fn packages_stages_and_live_activation() {
     );
 
     let (_, res) = s.get("/v1/config/packages").await;
-    let pkg = &res["results"][0];
+    assert_eq!(res["results"][0]["name"], "_api");
+    let pkg = &res["results"][1];
     assert_eq!(
         (pkg["name"].clone(), pkg["active-stage"].clone()),
         (json!("example"), json!(stage.clone()))
@@ -155,7 +156,7 @@ async fn packages_stages_and_live_activation() {
     assert!(log.contains("critical/config"), "{log}");
     assert!(log.contains("hosts.conf"), "{log}");
     let (_, res) = s.get("/v1/config/packages").await;
-    assert_eq!(res["results"][0]["active-stage"], stage.as_str());
+    assert_eq!(res["results"][1]["active-stage"], stage.as_str());
     assert_eq!(s.get("/v1/objects/hosts/pkg-host").await.0, 200);
 
     // The next stage replaces the package's objects: one goes, one comes.
@@ -200,7 +201,55 @@ async fn packages_stages_and_live_activation() {
         .await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(s.get("/v1/objects/hosts/pkg-host2").await.0, 404);
-    assert_eq!(s.get("/v1/config/packages").await.1["results"], json!([]));
+    assert_eq!(
+        s.get("/v1/config/packages").await.1["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// The `_api` package shows the objects created through the API as configuration.
+#[tokio::test]
+async fn api_package_holds_api_objects() {
+    let s = Server::start(PASSIVE).await;
+    let (status, _) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/api-host",
+            json!({"attrs": {"check_command": "dummy", "address": "192.0.2.1", "vars.role": "db"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, res) = s.get("/v1/config/stages/_api/api").await;
+    let names: Vec<&str> = res["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["conf.d", "conf.d/hosts", "conf.d/hosts/api-host.conf"]
+    );
+    let (status, text) = file(&s, "/v1/config/files/_api/api/conf.d/hosts/api-host.conf").await;
+    assert_eq!(status, 200);
+    assert!(
+        text.starts_with("object Host \"api-host\" ignore_on_error {\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\taddress = \"192.0.2.1\"\n") && text.contains("\tvars.role = \"db\"\n"),
+        "{text}"
+    );
+    let (status, _) = s
+        .post(
+            "/v1/config/stages/_api",
+            json!({"files": {"conf.d/x.conf": ""}}),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
 
 /// Without `config/*` permissions the endpoints do not exist for the user (Icinga's

@@ -15,7 +15,31 @@ use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
 use crate::app::State;
-use crate::packages::{valid_name, valid_path};
+use crate::packages::{valid_name, valid_path, API_STAGE};
+
+/// The `_api` package's files: every API-created object (also comments and downtimes)
+/// as configuration, `conf.d/<plural>/<name>.conf`, as Icinga keeps them.
+fn api_files(state: &State) -> Result<Vec<(String, String)>, ApiError> {
+    let contents = state
+        .store
+        .contents()
+        .map_err(|e| internal("Could not read the API objects.", e))?;
+    let mut files: Vec<(String, String)> = contents
+        .api_objects
+        .iter()
+        .filter_map(|(key, record)| {
+            let (type_name, name) = crate::store::split_key(key)?;
+            let ti = crate::objects::types::by_name(type_name)?;
+            let path = format!("conf.d/{}/{name}.conf", ti.plural.to_lowercase());
+            Some((
+                path,
+                crate::packages::render_object(type_name, name, record),
+            ))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
 
 fn require(session: &super::edge::Session, permission: &str, path: &str) -> Result<(), ApiError> {
     if session.user.permissions.has(permission) {
@@ -43,10 +67,10 @@ pub async fn packages(
             (http::Method::GET, None) => {
                 require(&session, "config/query", path)?;
                 let list = state.packages.list().map_err(|e| internal("Could not list packages.", e))?;
-                let items = list
-                    .into_iter()
-                    .map(|p| json!({"name": p.name, "active-stage": p.active_stage.unwrap_or_default(), "stages": p.stages}))
-                    .collect();
+                let mut items: Vec<Json> = vec![json!({"name": "_api", "active-stage": API_STAGE, "stages": [API_STAGE]})];
+                items.extend(list.into_iter().map(|p| {
+                    json!({"name": p.name, "active-stage": p.active_stage.unwrap_or_default(), "stages": p.stages})
+                }));
                 Ok(reply::results(items, p.pretty))
             }
             (http::Method::POST, Some(pkg)) => {
@@ -110,6 +134,28 @@ pub async fn stages(
 ) -> Result<Response, Infallible> {
     respond(req, |session, params, p| async move {
         let path = format!("v1/config/stages/{pkg}");
+        if pkg == "_api" {
+            require(&session, "config/query", &path)?;
+            if method != http::Method::GET || stage.as_deref() != Some(API_STAGE) {
+                return Err(ApiError::bad_request(
+                    "Package '_api' holds the objects created through /v1/objects; change them there.",
+                ));
+            }
+            let mut items: Vec<Json> = Vec::new();
+            let mut dirs: Vec<String> = Vec::new();
+            for (file, _) in api_files(&state)? {
+                let dir = file.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+                if !dirs.contains(&dir) {
+                    if dirs.is_empty() {
+                        items.push(json!({"type": "directory", "name": "conf.d"}));
+                    }
+                    items.push(json!({"type": "directory", "name": dir}));
+                    dirs.push(dir);
+                }
+                items.push(json!({"type": "file", "name": file}));
+            }
+            return Ok(reply::results(items, p.pretty));
+        }
         if !state.packages.exists(&pkg) {
             require(&session, "config/query", &path)?;
             return Err(ApiError::bad_request(format!("Package '{pkg}' does not exist.")));
@@ -256,10 +302,15 @@ pub async fn files(tail: String, state: Arc<State>, req: Req) -> Result<Response
         if tail.split('/').any(|p| p == "..") || !valid_path(path) {
             return Err(ApiError::bad_request("Path contains '..' (not allowed)."));
         }
-        let bytes = state
-            .packages
-            .read_file(pkg, stage, path)
-            .ok_or_else(|| ApiError::not_found("Path not found."))?;
+        let bytes = if pkg == "_api" && stage == API_STAGE {
+            api_files(&state)?
+                .into_iter()
+                .find(|(f, _)| f == path)
+                .map(|(_, text)| text.into_bytes())
+        } else {
+            state.packages.read_file(pkg, stage, path)
+        }
+        .ok_or_else(|| ApiError::not_found("Path not found."))?;
         let mut res = Response::new(bytes.into());
         res.headers_mut().insert(
             http::header::CONTENT_TYPE,

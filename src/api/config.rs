@@ -255,6 +255,7 @@ async fn validate_and_activate(
         )),
         Err(errors) => {
             for e in errors {
+                let e = e.strip_prefix("critical/config: ").unwrap_or(e);
                 log.push_str(&format!("{stamp} critical/config: {e}\n"));
             }
             log.push_str(&format!("{stamp} critical/cli: Config validation failed. The active stage stays as it was.\n"));

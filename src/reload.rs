@@ -41,20 +41,31 @@ pub fn validate(
 pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
     let _writer = state.writer_lock().await;
     let packages = state.packages.active();
-    let mut loaded =
-        load_config_with(&state.config_dir, &state.node_name, &packages).map_err(|e| {
+    let contents = state.store.contents().map_err(|e| vec![e.to_string()])?;
+    let current = state.registry();
+    let (dir, node, previous) = (
+        state.config_dir.clone(),
+        state.node_name.clone(),
+        current.clone(),
+    );
+    // Loading and building take a while on large configurations: off the async workers.
+    let built = tokio::task::spawn_blocking(move || {
+        let mut loaded = load_config_with(&dir, &node, &packages).map_err(|e| {
             e.to_string()
                 .lines()
                 .map(str::to_string)
                 .collect::<Vec<_>>()
         })?;
-    let contents = state.store.contents().map_err(|e| vec![e.to_string()])?;
-    for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
-        tracing::warn!("{w}");
-    }
-    let current = state.registry();
-    loaded.registry.adopt_runtime(&current);
-    let (events, summary) = differences(&current, &loaded.registry);
+        for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
+            tracing::warn!("{w}");
+        }
+        loaded.registry.adopt_runtime(&previous);
+        let (events, summary) = differences(&previous, &loaded.registry);
+        Ok::<_, Vec<String>>((loaded, events, summary))
+    })
+    .await
+    .map_err(|e| vec![format!("The reload failed: {e}")])?;
+    let (loaded, events, summary) = built?;
     state
         .store
         .commit_with(Commit {

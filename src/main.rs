@@ -220,6 +220,12 @@ fn announce(opts: &Options, password: Option<String>) {
 }
 
 async fn serve(opts: Options) -> Result<()> {
+    // Every connection and event stream is a descriptor: allow as many as the system
+    // lets this process have (the default soft limit is often 1 024).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "Open file limit raised."),
+        Err(e) => tracing::warn!(error = %e, "Could not raise the open file limit."),
+    }
     let app = App::start(opts).await?;
     let exit = app.state.exit.requested.clone();
     tokio::select! {

@@ -438,6 +438,8 @@ fn rss(pid: u32) -> u64 {
 /// bounded, and it keeps answering.
 #[tokio::test]
 async fn stalled_subscribers_keep_memory_bounded() {
+    // 1 000 connections on this side too.
+    rlimit::increase_nofile_limit(u64::MAX).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("etc")).unwrap();
     std::fs::write(

@@ -24,10 +24,24 @@ async fn raw_tls(s: &Server, request: &[u8], wait: Duration) -> Vec<u8> {
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(("127.0.0.1", s.port)).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
-    tls.write_all(request).await.unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    // Read while writing: the server may answer (and close) before it has read it all,
+    // and the answer must be caught before a reset could discard it.
+    let (mut rx, mut tx) = tokio::io::split(tls);
+    let request = request.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = tx.write_all(&request).await;
+        tx
+    });
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, tls.read_to_end(&mut out)).await;
+    let mut buf = [0u8; 16 << 10];
+    let _ = tokio::time::timeout(wait, async {
+        while let Ok(n @ 1..) = rx.read(&mut buf).await {
+            out.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    writer.abort();
     out
 }
 

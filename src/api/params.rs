@@ -205,6 +205,17 @@ fn type_name(v: &Json) -> &'static str {
 mod tests {
     use super::*;
 
+    /// Timestamps come back exactly as sent: JSON numbers are parsed to the nearest
+    /// double (serde_json's `float_roundtrip`), not one unit off as its fast path may be.
+    #[test]
+    fn timestamps_parse_exactly() -> Result<(), serde_json::Error> {
+        for text in ["1795599439.4726965", "1732540000.123456", "0.1", "1e-7"] {
+            let parsed: f64 = serde_json::from_str(text)?;
+            assert_eq!(Some(parsed), text.parse().ok(), "{text}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn query_overwrites_body_with_arrays() -> Result<(), ApiError> {
         let p = Params::parse(

@@ -308,38 +308,7 @@ pub fn render_object(type_name: &str, name: &str, record: &serde_json::Value) ->
 
 /// A JSON value as an Icinga DSL literal.
 fn literal(v: &serde_json::Value) -> String {
-    use serde_json::Value as J;
-    match v {
-        J::Null => "null".into(),
-        J::Bool(b) => b.to_string(),
-        J::Number(n) => n.to_string(),
-        J::String(s) => {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\t' => out.push_str("\\t"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        }
-        J::Array(a) => format!(
-            "[ {} ]",
-            a.iter().map(literal).collect::<Vec<_>>().join(", ")
-        ),
-        J::Object(m) => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{} = {}", literal(&k.as_str().into()), literal(v)))
-                .collect();
-            format!("{{ {} }}", items.join(", "))
-        }
-    }
+    filters::Value::from_json(v).to_config_literal()
 }
 
 #[cfg(test)]

@@ -169,6 +169,15 @@ impl Value {
         }
     }
 
+    /// The value as a configuration literal, as Icinga's `ConfigWriter::EmitValue` writes
+    /// it (strings quoted and escaped, numbers fixed to six places, dictionaries one key a
+    /// line): what the `_api` package's object files hold.
+    pub fn to_config_literal(&self) -> String {
+        let mut out = String::new();
+        write_config(&mut out, self, 1);
+        out
+    }
+
     /// Exact structural equality: same variant and same contents (`null` and `""` differ,
     /// `1` and `true` differ); functions, types and objects by identity. What change
     /// detection needs, as opposed to the language's [`Value::loose_eq`].

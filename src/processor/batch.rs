@@ -260,7 +260,7 @@ impl Batch {
         for (o, st, _) in &states {
             ops.push(Op::PutState {
                 key: store::key(o.type_info.name, &o.name),
-                value: serde_json::to_vec(st).unwrap_or_default(),
+                value: st.encode(),
             });
         }
         Finished {

@@ -101,6 +101,19 @@ pub struct CheckableState {
 }
 
 impl CheckableState {
+    /// The stored form (JSON; numbers read back exactly).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a stored state.
+    ///
+    /// # Errors
+    /// The record is not a state.
+    pub fn decode(raw: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(raw).map_err(|e| e.to_string())
+    }
+
     /// Before the first result: pending (UNKNOWN for services, DOWN for hosts), SOFT,
     /// attempt 1, last change at `start`.
     pub fn pending(is_host: bool, start: f64) -> Self {
@@ -260,6 +273,25 @@ mod tests {
             out.push((st.state, st.state_type, st.check_attempt, t.hard_change));
         }
         out
+    }
+
+    /// A stored state reads back equal, timestamps to the last bit.
+    #[test]
+    fn states_round_trip() -> Result<(), String> {
+        let mut st = CheckableState::pending(false, 1_795_599_439.472_696_5);
+        let mut cr = test_result();
+        cr.output = "CRITICAL - disk \"/\" at 97 %\nsecond line".into();
+        cr.command = serde_json::json!(["/usr/lib/nagios/plugins/check_disk", "-w", 10]);
+        cr.performance_data = vec![serde_json::json!("/=97%;90;95"), serde_json::json!(1.5)];
+        cr.execution_end = 1_795_599_440.125;
+        st.last_check_result = Some(std::sync::Arc::new(cr));
+        st.notifications
+            .insert("h!s!mail".into(), Default::default());
+        st.executions
+            .insert("id".into(), serde_json::json!({"exit": 0, "output": "ok"}));
+        assert_eq!(CheckableState::decode(&st.encode())?, st);
+        assert!(CheckableState::decode(b"\xc1 not a state").is_err());
+        Ok(())
     }
 
     /// OK → CRIT(S,1) → CRIT(S,2) → CRIT(H,1) → CRIT(H,1) → OK(H,1), with max 3.

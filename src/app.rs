@@ -336,7 +336,7 @@ fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
     use rayon::prelude::*;
     raw.into_par_iter()
         .filter_map(|(key, value)| {
-            match serde_json::from_slice::<crate::processor::state::CheckableState>(&value) {
+            match crate::processor::state::CheckableState::decode(&value) {
                 Ok(st) => Some((key, st)),
                 Err(e) => {
                     tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
@@ -382,11 +382,14 @@ impl App {
         let opening = {
             let path = opts.data_dir.join("state.redb");
             let (bus, retention) = (bus.clone(), opts.event_retention);
-            std::thread::spawn(move || {
-                let (store, mut contents) = crate::store::Store::open(&path, bus, retention)?;
-                let states = parse_states(std::mem::take(&mut contents.states));
-                anyhow::Ok((store, contents, states))
-            })
+            std::thread::Builder::new()
+                .name("store-read".into())
+                .spawn(move || {
+                    let began = std::time::Instant::now();
+                    let (store, mut contents) = crate::store::Store::open(&path, bus, retention)?;
+                    let states = parse_states(std::mem::take(&mut contents.states));
+                    anyhow::Ok((store, contents, states, began.elapsed()))
+                })?
         };
         let packages = crate::packages::Packages::new(crate::packages::root(&opts.data_dir));
         let loaded = load_config_with(&opts.config_dir(), &node_name, &packages.active());
@@ -394,7 +397,7 @@ impl App {
             .join()
             .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
         let mut loaded = loaded?;
-        let (store, contents, states) = opened?;
+        let (store, contents, states, store_read) = opened?;
         let loaded_at = started.elapsed();
         let restored = contents.api_objects.len();
         for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
@@ -471,6 +474,7 @@ impl App {
             users = state.users().len(),
             api_objects = restored,
             states = stored_states,
+            store_ms = store_read.as_millis() as u64,
             load_ms = loaded_at.as_millis() as u64,
             startup_ms = started.elapsed().as_millis() as u64,
             "Listening for HTTPS API requests."

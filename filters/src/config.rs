@@ -804,7 +804,7 @@ fn location(path: &Arc<str>, source: &str, span: Span) -> Location {
 struct Collected {
     items: Vec<Item>,
     /// Type → name → position.
-    index: HashMap<Str, HashMap<Str, usize>>,
+    index: foldhash::HashMap<Str, foldhash::HashMap<Str, usize>>,
 }
 
 impl Collected {

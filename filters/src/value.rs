@@ -345,7 +345,15 @@ pub fn format_number(n: f64) -> String {
     if n.is_infinite() {
         return if n < 0.0 { "-inf" } else { "inf" }.into();
     }
-    if n.fract() == 0.0 {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        // Whole numbers within i64's exact range print as integers (`{:.0}` takes the
+        // slow exact float formatter; names like `"host-" + i` hit this in every loop).
+        let mut buf = itoa::Buffer::new();
+        if n == 0.0 && n.is_sign_negative() {
+            return "-0".into();
+        }
+        buf.format(n as i64).to_string()
+    } else if n.fract() == 0.0 {
         format!("{n:.0}")
     } else {
         format!("{n:.6}")

@@ -154,7 +154,11 @@ async fn packages_stages_and_live_activation() {
     )
     .await;
     assert!(log.contains("critical/config"), "{log}");
-    assert!(log.contains("hosts.conf"), "{log}");
+    assert!(
+        log.contains("hosts.conf(2)") || log.contains("hosts.conf:2"),
+        "{log}"
+    );
+    assert!(log.contains('^'), "the error points at the line: {log}");
     let (_, res) = s.get("/v1/config/packages").await;
     assert_eq!(res["results"][1]["active-stage"], stage.as_str());
     assert_eq!(s.get("/v1/objects/hosts/pkg-host").await.0, 200);

@@ -347,16 +347,51 @@ fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
         .collect()
 }
 
-/// Puts stored runtime states into the objects' cells.
-fn restore_states(reg: &Registry, states: States) {
+/// Puts stored runtime states into the objects' cells; returns the states of objects not
+/// configured now (kept: the object may come back).
+fn restore_states(reg: &Registry, states: States) -> States {
+    let mut orphans = Vec::new();
     for (key, st) in states {
         let cell = crate::store::split_key(&key)
             .and_then(|(t, n)| reg.get(t, n))
             .and_then(|o| o.runtime.as_ref());
-        if let Some(cell) = cell {
-            cell.set(Arc::new(st));
+        match cell {
+            Some(cell) => cell.set(Arc::new(st)),
+            None => orphans.push((key, st)),
         }
     }
+    orphans
+}
+
+/// What the store snapshots when it closes: every checkable's state, and the stored
+/// states of objects not configured (unless an object of that name has come since).
+fn snapshot_states(
+    registry: &RwLock<Arc<Registry>>,
+    orphans: States,
+) -> crate::store::snapshot::States {
+    use rayon::prelude::*;
+    let reg = registry.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut out: crate::store::snapshot::States = ["Host", "Service"]
+        .into_iter()
+        .flat_map(|t| reg.objects(t))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .filter_map(|o| {
+            let rt = o.runtime.as_ref()?;
+            Some((
+                crate::store::key(o.type_info.name, &o.name),
+                rt.get().encode(),
+            ))
+        })
+        .collect();
+    for (key, st) in orphans {
+        let configured =
+            crate::store::split_key(&key).is_some_and(|(t, n)| reg.get(t, n).is_some());
+        if !configured {
+            out.push((key, st.encode()));
+        }
+    }
+    out
 }
 
 /// A running server.
@@ -404,9 +439,13 @@ impl App {
             tracing::warn!("{w}");
         }
         let stored_states = states.len();
-        restore_states(&loaded.registry, states);
+        let orphans = restore_states(&loaded.registry, states);
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
         let registry = Arc::new(RwLock::new(Arc::new(loaded.registry)));
+        {
+            let registry = registry.clone();
+            store.snapshot_on_close(Box::new(move || snapshot_states(&registry, orphans)));
+        }
         let writer = Arc::new(tokio::sync::Mutex::new(()));
         let (processor, _) = crate::processor::Processor::spawn(crate::processor::Context {
             store: store.clone(),

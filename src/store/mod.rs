@@ -24,6 +24,8 @@
 //!   segments older than the newest `retention` events are trimmed in the same
 //!   transaction. (One record per event cost 45 % of the batch throughput; one per
 //!   commit is a single sequential write.)
+//! - `meta`: `"snapshot"` → the token of the state snapshot written at the last clean
+//!   close, present only while no commit has followed it (see [`snapshot`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,10 +39,14 @@ use tokio::sync::oneshot;
 
 use crate::bus::{Bus, Event, Pending};
 
+pub mod snapshot;
+
 const API_OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_objects");
 const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified_attributes");
 const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("checkable_state");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const SNAPSHOT: &str = "snapshot";
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
@@ -135,6 +141,8 @@ pub struct Store {
     db: Arc<Database>,
     /// Fires when the writer thread has closed the database (every handle dropped).
     closed: tokio::sync::watch::Receiver<bool>,
+    /// What the writer thread snapshots when it closes.
+    snapshot: Arc<std::sync::Mutex<Option<snapshot::Source>>>,
 }
 
 impl Store {
@@ -159,9 +167,11 @@ impl Store {
             txn.open_table(MODIFIED)?;
             txn.open_table(STATES)?;
             txn.open_table(EVENTS)?;
+            txn.open_table(META)?;
             txn.commit()?;
         }
-        let contents = read(&db)?;
+        let snapshot_path = snapshot::path_for(path);
+        let (contents, marked) = read(&db, &snapshot_path)?;
         let last_id = {
             let txn = db.begin_read()?;
             let events = txn.open_table(EVENTS)?;
@@ -178,20 +188,44 @@ impl Store {
             next_id: last_id + 1,
             retention: retention.max(1),
             segments: None,
+            snapshot_marked: marked,
         };
         let (tx, rx) = bounded(QUEUE);
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         let writer_db = db.clone();
+        let source = Arc::new(std::sync::Mutex::new(None));
+        let on_close = source.clone();
         thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                writer(writer_db, rx, journal);
+                writer(&writer_db, rx, journal);
+                let source = on_close.lock().ok().and_then(|mut s| s.take());
+                if let Some(source) = source {
+                    write_snapshot(&writer_db, &snapshot_path, source);
+                }
+                drop(writer_db);
                 // The last `Arc<Database>` closes the file cleanly (no repair at next
                 // open).
                 let _ = closed_tx.send(true);
             })
             .context("starting the store writer")?;
-        Ok((Store { tx, db, closed }, contents))
+        Ok((
+            Store {
+                tx,
+                db,
+                closed,
+                snapshot: source,
+            },
+            contents,
+        ))
+    }
+
+    /// Has the writer thread snapshot the states `source` gives when it closes (after
+    /// the last commit), for a faster next start.
+    pub fn snapshot_on_close(&self, source: snapshot::Source) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            *s = Some(source);
+        }
     }
 
     /// What the store holds now (API objects, modified attributes, states), for a live
@@ -200,8 +234,8 @@ impl Store {
     /// # Errors
     /// Read failures.
     pub fn contents(&self) -> Result<Contents> {
-        let mut c = read(&self.db)?;
-        c.states.clear();
+        let mut c = Contents::default();
+        read_records(&self.db.begin_read()?, &mut c)?;
         Ok(c)
     }
 
@@ -288,15 +322,34 @@ impl Store {
     }
 }
 
-fn read(db: &Database) -> Result<Contents> {
+/// Everything stored; the states from the snapshot when the store vouches for it (then
+/// also `true`: the snapshot's token is still to be removed by the next commit).
+fn read(db: &Database, snapshot_path: &Path) -> Result<(Contents, bool)> {
     let txn = db.begin_read()?;
     let mut contents = Contents::default();
-    for row in txn.open_table(STATES)?.iter()? {
-        let (k, v) = row?;
-        contents
-            .states
-            .push((k.value().to_string(), v.value().to_vec()));
+    let token = txn.open_table(META)?.get(SNAPSHOT)?.map(|t| t.value());
+    let snapshot = token.and_then(|t| snapshot::read(snapshot_path, t));
+    let from_snapshot = snapshot.is_some();
+    match snapshot {
+        Some(states) => contents.states = states,
+        None => {
+            if token.is_some() {
+                tracing::warn!(path = %snapshot_path.display(), "State snapshot unusable; reading the states table.");
+            }
+            for row in txn.open_table(STATES)?.iter()? {
+                let (k, v) = row?;
+                contents
+                    .states
+                    .push((k.value().to_string(), v.value().to_vec()));
+            }
+        }
     }
+    read_records(&txn, &mut contents)?;
+    Ok((contents, token.is_some() || from_snapshot))
+}
+
+/// API objects and modified attributes.
+fn read_records(txn: &redb::ReadTransaction, contents: &mut Contents) -> Result<()> {
     for (def, out) in [
         (API_OBJECTS, &mut contents.api_objects),
         (MODIFIED, &mut contents.modified),
@@ -309,7 +362,35 @@ fn read(db: &Database) -> Result<Contents> {
             out.push((k.value().to_string(), value));
         }
     }
-    Ok(contents)
+    Ok(())
+}
+
+/// At a clean close: the states to the snapshot file, then its token to the store.
+fn write_snapshot(db: &Database, path: &Path, source: snapshot::Source) {
+    let began = std::time::Instant::now();
+    let states = source();
+    let token = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1;
+    let marked = snapshot::write(path, token, &states)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            let txn = db.begin_write()?;
+            txn.open_table(META)?.insert(SNAPSHOT, token)?;
+            txn.commit()?;
+            Ok(())
+        });
+    match marked {
+        Ok(()) => tracing::info!(
+            states = states.len(),
+            ms = began.elapsed().as_millis() as u64,
+            "State snapshot written."
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "State snapshot not written; the next start reads the states table.")
+        }
+    }
 }
 
 /// The events of a journal segment, oldest first.
@@ -333,10 +414,12 @@ struct Journal {
     /// first needs trimming, then kept up to date, so that trimming never scans (a scan
     /// reads every segment's pages).
     segments: Option<std::collections::VecDeque<u64>>,
+    /// The store still holds a snapshot token: the next commit removes it.
+    snapshot_marked: bool,
 }
 
 /// The writer thread: group commit of every waiting batch.
-fn writer(db: Arc<Database>, rx: Receiver<Job>, mut journal: Journal) {
+fn writer(db: &Database, rx: Receiver<Job>, mut journal: Journal) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
@@ -345,7 +428,7 @@ fn writer(db: Arc<Database>, rx: Receiver<Job>, mut journal: Journal) {
                 Err(_) => break,
             }
         }
-        match apply(&db, &jobs, &mut journal) {
+        match apply(db, &jobs, &mut journal) {
             Ok(events) => {
                 // In commit order: make each change visible, publish its events, answer.
                 let mut events = events.into_iter();
@@ -444,7 +527,12 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
             }
         }
     }
+    if journal.snapshot_marked {
+        // From this commit on the snapshot is out of date.
+        txn.open_table(META)?.remove(SNAPSHOT)?;
+    }
     txn.commit()?;
+    journal.snapshot_marked = false;
     journal.next_id += published.len() as u64;
     Ok(published)
 }
@@ -465,6 +553,59 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Err(anyhow!("the store could not be reopened"))
+    }
+
+    /// A clean close leaves a snapshot the next open reads instead of the table; the
+    /// first commit after that makes it stale, and the open after reads the table.
+    #[tokio::test]
+    async fn snapshot_is_used_until_the_next_commit() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state.redb");
+        let put = |name: &str, value: &str| Op::PutState {
+            key: key("Service", name),
+            value: value.as_bytes().to_vec(),
+        };
+        let sorted = |mut states: Vec<(String, Vec<u8>)>| {
+            states.sort();
+            states
+        };
+        {
+            let (store, contents) = Store::open(&path, Arc::new(Bus::new()), 10)?;
+            assert!(contents.states.is_empty());
+            store
+                .commit(vec![put("a", "table")])
+                .await
+                .map_err(anyhow::Error::msg)?;
+            // Which copy the next open reads shows in the value.
+            store.snapshot_on_close(Box::new(|| {
+                vec![(key("Service", "a"), b"snapshot".to_vec())]
+            }));
+            let closed = store.closed();
+            drop(store);
+            closed.await;
+        }
+        let (store, contents, _) = reopen(&path, 10).await?;
+        assert_eq!(
+            contents.states,
+            vec![(key("Service", "a"), b"snapshot".to_vec())]
+        );
+        store
+            .commit(vec![put("b", "later")])
+            .await
+            .map_err(anyhow::Error::msg)?;
+        // Closed without a snapshot (as a crash would leave it): the table is read.
+        let closed = store.closed();
+        drop(store);
+        closed.await;
+        let (_, contents, _) = reopen(&path, 10).await?;
+        assert_eq!(
+            sorted(contents.states),
+            vec![
+                (key("Service", "a"), b"table".to_vec()),
+                (key("Service", "b"), b"later".to_vec())
+            ]
+        );
+        Ok(())
     }
 
     #[tokio::test]

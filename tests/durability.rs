@@ -22,6 +22,18 @@ impl Drop for Process {
 
 type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
 
+/// A data directory whose configuration holds the test users and `objects`.
+fn data_dir(objects: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/users.conf"),
+        crate::util::USERS.to_string() + objects,
+    )
+    .unwrap();
+    dir
+}
+
 /// Starts `auspex serve` and waits for its "Listening" line.
 fn spawn(dir: &std::path::Path) -> Process {
     let (child, port, lines) = spawn_logged(dir);
@@ -85,13 +97,7 @@ fn client(dir: &std::path::Path) -> reqwest::Client {
 /// every acknowledged write is there.
 #[tokio::test]
 async fn kill_9_after_2xx_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/users.conf"),
-        crate::util::USERS.to_string() + "\nobject Host \"base\" { check_command = \"dummy\" }\n",
-    )
-    .unwrap();
+    let dir = data_dir("\nobject Host \"base\" { check_command = \"dummy\" }\n");
     let mut p = spawn(dir.path());
     let c = client(dir.path());
     let base = format!("https://localhost:{}", p.port);
@@ -158,13 +164,7 @@ async fn kill_9_after_2xx_loses_nothing() {
 /// cleanly.
 #[tokio::test]
 async fn restart_kill_and_shutdown_keep_annotations() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/users.conf"),
-        crate::util::USERS.to_string() + crate::util::PASSIVE,
-    )
-    .unwrap();
+    let dir = data_dir(crate::util::PASSIVE);
     let (child, port, mut lines) = spawn_logged(dir.path());
     let mut first = Process { child, port };
     let c = client(dir.path());
@@ -261,13 +261,7 @@ async fn kill_9_under_mixed_load_loses_nothing() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/users.conf"),
-        crate::util::USERS.to_string() + crate::util::PASSIVE,
-    )
-    .unwrap();
+    let dir = data_dir(crate::util::PASSIVE);
     let mut p = spawn(dir.path());
     let c = client(dir.path());
     let base = format!("https://localhost:{}", p.port);
@@ -440,13 +434,7 @@ fn rss(pid: u32) -> u64 {
 async fn stalled_subscribers_keep_memory_bounded() {
     // 1 000 connections on this side too.
     rlimit::increase_nofile_limit(u64::MAX).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-    std::fs::write(
-        dir.path().join("etc/users.conf"),
-        crate::util::USERS.to_string() + crate::util::PASSIVE,
-    )
-    .unwrap();
+    let dir = data_dir(crate::util::PASSIVE);
     let mut p = spawn(dir.path());
     let base = format!("https://localhost:{}", p.port);
     let c = client(dir.path());

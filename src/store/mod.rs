@@ -328,9 +328,7 @@ fn read(db: &Database, snapshot_path: &Path) -> Result<(Contents, bool)> {
     let txn = db.begin_read()?;
     let mut contents = Contents::default();
     let token = txn.open_table(META)?.get(SNAPSHOT)?.map(|t| t.value());
-    let snapshot = token.and_then(|t| snapshot::read(snapshot_path, t));
-    let from_snapshot = snapshot.is_some();
-    match snapshot {
+    match token.and_then(|t| snapshot::read(snapshot_path, t)) {
         Some(states) => contents.states = states,
         None => {
             if token.is_some() {
@@ -345,7 +343,7 @@ fn read(db: &Database, snapshot_path: &Path) -> Result<(Contents, bool)> {
         }
     }
     read_records(&txn, &mut contents)?;
-    Ok((contents, token.is_some() || from_snapshot))
+    Ok((contents, token.is_some()))
 }
 
 /// API objects and modified attributes.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use tracing_appender::non_blocking::WorkerGuard;
 
 use auspex::app::{self, App, Options};
 
@@ -142,14 +143,22 @@ enum PkiCommand {
 }
 
 fn main() -> ExitCode {
+    // Lines are formatted where they are logged and written by one thread in batches (one
+    // write per burst, not per line): a request never waits for the log's terminal or file.
+    // Not lossy: when the queue is full, loggers wait.
+    let (writer, log) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::new(std::io::stdout()));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(writer)
         .init();
-    match run(Cli::parse().command) {
+    match run(Cli::parse().command, log) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("critical: {e:#}");
@@ -158,7 +167,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode> {
+/// `log` is the log writer's guard: dropping it writes what is queued.
+fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
     match command {
         Command::Console { eval } => {
             let (output, ok) = filters::console::eval_plain(&eval);
@@ -203,7 +213,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(serve(opts))?;
+            rt.block_on(serve(opts, log))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pki { command } => pki_command(command).map(|()| ExitCode::SUCCESS),
@@ -219,7 +229,7 @@ fn announce(opts: &Options, password: Option<String>) {
     }
 }
 
-async fn serve(opts: Options) -> Result<()> {
+async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
     // Every connection and event stream is a descriptor: allow as many as the system
     // lets this process have (the default soft limit is often 1 024).
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -239,6 +249,7 @@ async fn serve(opts: Options) -> Result<()> {
         .load(std::sync::atomic::Ordering::SeqCst);
     app.stop(Duration::from_secs(10)).await;
     if restart {
+        drop(log);
         // The same program with the same arguments, in this process (same pid).
         use std::os::unix::process::CommandExt;
         let mut args = std::env::args_os();

@@ -77,6 +77,16 @@ pub async fn run(
                         queue.set(k, t_now + ms(interval(&object)));
                         continue;
                     }
+                    // A failed dependency with `disable_checks` skips the check.
+                    if !forced {
+                        let state_of = |x: &Object| x.runtime.as_ref().map(|r| r.get());
+                        let purpose = crate::processor::reachability::Purpose::CheckExecution;
+                        if !crate::processor::reachability::reachable(&reg, &object, purpose, &state_of) {
+                            tracing::debug!(object = %object.name, "Check skipped: dependency failed.");
+                            queue.set(k, t_now + ms(interval(&object)));
+                            continue;
+                        }
+                    }
                     // Outside its check_period a check waits for the period to begin.
                     if !forced {
                         if let Some(wait_until) = outside_period(&reg, &object) {

@@ -11,6 +11,7 @@
 //! - `durability`: `kill -9` of the real binary after acknowledged writes.
 //! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
+//! - `reachability`: dependencies and the implicit host dependency of services.
 
 mod actions;
 mod annotations;
@@ -23,4 +24,5 @@ mod events;
 mod hardening;
 mod objects;
 mod packages;
+mod reachability;
 mod util;

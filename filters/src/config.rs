@@ -682,6 +682,23 @@ impl Library {
                 };
                 let mut init = initial(&short);
                 match target_type {
+                    // Icinga's dependency apply: the child is the target, the parent host
+                    // defaults to the child's host.
+                    _ if &*d.decl.type_name == "Dependency" => {
+                        let host = match target_type {
+                            "Host" => Some(Value::from(&*target.name)),
+                            _ => target.attrs.get("host_name").cloned(),
+                        };
+                        if let Some(h) = host {
+                            init.insert("parent_host_name".into(), h.clone());
+                            init.insert("child_host_name".into(), h);
+                        }
+                        if target_type == "Service" {
+                            if let Some(n) = target.attrs.get("name") {
+                                init.insert("child_service_name".into(), n.clone());
+                            }
+                        }
+                    }
                     "Host" => {
                         init.insert("host_name".into(), Value::from(&*target.name));
                     }

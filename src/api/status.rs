@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::listing;
 use super::request::{respond, Req};
 use crate::app::State;
+use crate::objects::Object;
 
 pub async fn handle(
     name: Option<String>,
@@ -140,10 +141,17 @@ fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
     ] {
         let mut by_state = vec![0u64; names.len()];
         let (mut pending, mut flapping, mut acked, mut problem) = (0u64, 0u64, 0u64, 0u64);
+        let (mut handled, mut unreachable, mut in_downtime) = (0u64, 0u64, 0u64);
+        let state_of = |x: &Object| x.runtime.as_ref().map(|r| r.get());
         for o in reg.objects(type_name) {
-            let Some(rt) = o.runtime.as_ref().map(|r| r.get()) else {
+            let Some(rt) = state_of(o) else {
                 continue;
             };
+            let purpose = crate::processor::reachability::Purpose::State;
+            unreachable += u64::from(!crate::processor::reachability::reachable(
+                reg, o, purpose, &state_of,
+            ));
+            in_downtime += u64::from(rt.downtime_depth > 0);
             if !rt.has_result() {
                 pending += 1;
                 continue;
@@ -154,6 +162,8 @@ fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
             flapping += u64::from(rt.flapping);
             acked += u64::from(rt.acknowledgement != 0);
             problem += u64::from(rt.state != 0);
+            handled +=
+                u64::from(rt.state != 0 && (rt.acknowledgement != 0 || rt.downtime_depth > 0));
         }
         for (name, n) in names.iter().zip(by_state) {
             m.insert(format!("num_{kind}_{name}"), json!(n));
@@ -162,9 +172,9 @@ fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
         m.insert(format!("num_{kind}_flapping"), json!(flapping));
         m.insert(format!("num_{kind}_acknowledged"), json!(acked));
         m.insert(format!("num_{kind}_problem"), json!(problem));
-        m.insert(format!("num_{kind}_handled"), json!(acked));
-        m.insert(format!("num_{kind}_unreachable"), json!(0));
-        m.insert(format!("num_{kind}_in_downtime"), json!(0));
+        m.insert(format!("num_{kind}_handled"), json!(handled));
+        m.insert(format!("num_{kind}_unreachable"), json!(unreachable));
+        m.insert(format!("num_{kind}_in_downtime"), json!(in_downtime));
     }
     m.insert("uptime".into(), json!(uptime));
     Json::Object(m)

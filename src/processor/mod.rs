@@ -14,6 +14,7 @@ pub mod comments;
 pub mod downtimes;
 pub mod handlers;
 pub mod notify;
+pub mod reachability;
 pub mod results;
 pub mod state;
 pub mod timers;

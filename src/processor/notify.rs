@@ -88,7 +88,7 @@ pub struct Job {
     pub timeout: f64,
 }
 
-fn state_name(is_host: bool, state: u8) -> &'static str {
+pub(super) fn state_name(is_host: bool, state: u8) -> &'static str {
     match (is_host, state) {
         (true, 0) => "Up",
         (true, _) => "Down",
@@ -355,7 +355,12 @@ pub fn renotify(b: &mut Batch, name: &str) {
         .notifications
         .get(name)
         .is_some_and(|ns| ns.next_notification > 0.0 && ns.next_notification <= b.now);
-    if due && st.state != 0 && st.state_type == super::state::HARD {
+    let reachable = || {
+        let state_of = |x: &Object| b.peek_state(x);
+        let purpose = super::reachability::Purpose::Notification;
+        super::reachability::reachable(b.base(), &o, purpose, &state_of)
+    };
+    if due && st.state != 0 && st.state_type == super::state::HARD && reachable() {
         send(b, &o, Kind::Problem, "", "", false);
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::batch::Batch;
 use super::notify::{self, Kind};
+use super::reachability::{self, Purpose};
 use super::state::{self, CheckableState, HARD, SOFT};
 use super::{acks, downtimes, handlers, CheckInput, Processed, Refused};
 use crate::app::now;
@@ -161,6 +162,13 @@ pub fn apply_result(
         }
     }
     let vars_before = st.last_check_result.as_ref().map(|r| r.vars_after);
+    // Reachability is decided on the states before this result (as Icinga does).
+    let state_of = |x: &Object| b.peek_state(x);
+    let reachable = reachability::reachable(b.base(), o, Purpose::State, &state_of);
+    // Reachable implies notifiable (a dependency fails notifications only when it fails).
+    let notifiable =
+        reachable || reachability::reachable(b.base(), o, Purpose::Notification, &state_of);
+    st.last_reachable = reachable;
     let max = o.number("max_check_attempts", 3.0).max(1.0) as u32;
     let volatile = o.flag("volatile", false);
     let t = state::apply(st, input.state, max, volatile, input.execution_end);
@@ -233,7 +241,14 @@ pub fn apply_result(
         std::mem::replace(st, CheckableState::pending(false, 0.0)),
     );
     b.reschedule(o);
-    consequences(b, o, &t, state, flapping_changed.then_some(flapping));
+    consequences(
+        b,
+        o,
+        &t,
+        state,
+        flapping_changed.then_some(flapping),
+        notifiable,
+    );
     Ok(Processed::next(next_check))
 }
 
@@ -245,6 +260,7 @@ fn consequences(
     t: &state::Transition,
     state: u8,
     flapping: Option<bool>,
+    notifiable: bool,
 ) {
     if t.ack_cleared {
         acks::remove_comments(b, o, "");
@@ -253,7 +269,11 @@ fn consequences(
     if state != 0 {
         downtimes::problem(b, o);
     }
-    if t.hard_change && state != 0 {
+    // Problems and recoveries of an object whose parent failed are held back (the
+    // parent's own notification tells).
+    if !notifiable {
+        tracing::debug!(object = %o.name, "Notifications skipped: not reachable.");
+    } else if t.hard_change && state != 0 {
         notify::send(b, o, Kind::Problem, "", "", false);
     } else if t.hard_change && t.recovery && t.previous_hard_state != 0 {
         notify::send(b, o, Kind::Recovery, "", "", false);

@@ -86,6 +86,10 @@ async fn unreachable_objects_are_recorded_counted_and_silent() {
         (json!(2), json!(1))
     );
     assert_eq!(svc["last_reachable"], false);
+    assert!(
+        svc["last_state_unreachable"].as_f64().unwrap_or(0.0) > 0.0,
+        "{svc}"
+    );
     assert_eq!(svc["last_check_result"]["vars_after"]["reachable"], false);
     assert!(
         s.events("Notification").is_empty(),

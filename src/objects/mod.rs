@@ -593,6 +593,7 @@ impl Object {
             "last_hard_state_change" => n(rt.last_hard_state_change),
             "previous_state_change" => n(rt.previous_state_change),
             "last_reachable" => Some(Value::Bool(rt.last_reachable)),
+            "last_state_unreachable" => n(rt.last_state_unreachable),
             "next_check" => n(rt.next_check),
             "force_next_check" => Some(Value::Bool(rt.force_next_check)),
             "last_check_result" => Some(rt.last_check_result.as_ref().map_or(Value::Null, |r| {

@@ -169,6 +169,9 @@ pub fn apply_result(
     let notifiable =
         reachable || reachability::reachable(b.base(), o, Purpose::Notification, &state_of);
     st.last_reachable = reachable;
+    if !reachable {
+        st.last_state_unreachable = input.execution_end;
+    }
     let max = o.number("max_check_attempts", 3.0).max(1.0) as u32;
     let volatile = o.flag("volatile", false);
     let t = state::apply(st, input.state, max, volatile, input.execution_end);

@@ -63,6 +63,9 @@ pub struct CheckableState {
     /// When each state was last seen (index = state).
     pub last_state_seen: [f64; 4],
     pub last_reachable: bool,
+    /// When a result last found the object unreachable.
+    #[serde(default)]
+    pub last_state_unreachable: f64,
     /// The last result as the API shows it (`null` before the first).
     /// Shared: copying a state for the next result does not copy the document.
     pub last_check_result: Option<std::sync::Arc<CheckResult>>,
@@ -130,6 +133,7 @@ impl CheckableState {
             previous_state_change: start,
             last_state_seen: [0.0; 4],
             last_reachable: true,
+            last_state_unreachable: 0.0,
             last_check_result: None,
             next_check: 0.0,
             force_next_check: false,

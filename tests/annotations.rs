@@ -646,6 +646,106 @@ async fn notifications() {
     assert_eq!(a["next_notification"], t + 3600.0);
 }
 
+/// The Notification events' types so far.
+fn sent_kinds(s: &Server) -> Vec<String> {
+    s.events("Notification")
+        .iter()
+        .map(|n| n["notification_type"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Waits (up to 12 s: held-back notifications are looked at every 5 s) for `n`
+/// Notification events.
+async fn sent_after(s: &Server, n: usize) -> Vec<String> {
+    for _ in 0..120 {
+        if sent_kinds(s).len() >= n {
+            return sent_kinds(s);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} notifications: {:?}", sent_kinds(s));
+}
+
+async fn downtime(s: &Server) {
+    let t = now();
+    let (status, res) = s
+        .post(
+            "/v1/actions/schedule-downtime",
+            json!({"service": "h1!passive", "author": "a", "comment": "c", "start_time": t - 1.0, "end_time": t + 600.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+}
+
+async fn end_downtime(s: &Server) {
+    let (status, res) = s
+        .post(
+            "/v1/actions/remove-downtime",
+            json!({"type": "Service", "filter": "true"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+}
+
+/// Held-back notifications, as Icinga's suppressed notifications: a problem that went
+/// HARD in a downtime is sent when the downtime ends; so is a recovery during the next
+/// one; a problem that recovered before its downtime ended is dropped.
+#[tokio::test]
+async fn held_back_notifications_follow_when_the_downtime_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start(&format!(
+        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
+        out.display()
+    ))
+    .await;
+    let downtime_kinds = ["DOWNTIMESTART", "DOWNTIMEEND", "DOWNTIMECANCELLED"];
+    let state_kinds = |s: &Server| -> Vec<String> {
+        sent_kinds(s)
+            .into_iter()
+            .filter(|k| !downtime_kinds.contains(&k.as_str()))
+            .collect()
+    };
+    result(&s, "h1!passive", 0).await;
+    downtime(&s).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    assert!(state_kinds(&s).is_empty(), "{:?}", sent_kinds(&s));
+    end_downtime(&s).await;
+    let before = sent_kinds(&s).len();
+    sent_after(&s, before + 1).await;
+    assert_eq!(state_kinds(&s), ["PROBLEM"]);
+    // The command ran too (after the downtime's own notifications).
+    let lines = lines_of(&out, 3).await;
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("PROBLEM"))
+            .collect::<Vec<_>>(),
+        ["PROBLEM alice alice@example.com CRITICAL "]
+    );
+
+    // Recovered in the next downtime: the recovery follows its end.
+    downtime(&s).await;
+    result(&s, "h1!passive", 0).await;
+    assert_eq!(state_kinds(&s), ["PROBLEM"]);
+    end_downtime(&s).await;
+    let before = sent_kinds(&s).len();
+    sent_after(&s, before + 1).await;
+    assert_eq!(state_kinds(&s), ["PROBLEM", "RECOVERY"]);
+
+    // Failed and recovered within one downtime: nothing to tell afterwards.
+    downtime(&s).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 0).await;
+    end_downtime(&s).await;
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(state_kinds(&s), ["PROBLEM", "RECOVERY"]);
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
+    assert_eq!(a["notification_number"], 0);
+}
+
 /// generate-ticket derives the agent ticket from the configured salt; execute-command
 /// answers 202 and records the outcome under the execution id.
 #[tokio::test]

@@ -360,6 +360,7 @@ fn fire(b: &mut Batch, d: Deadline) {
         Deadline::DowntimeStart(name) => downtimes::start(b, &name),
         Deadline::DowntimeEnd(name) => downtimes::expire(b, &name),
         Deadline::Renotify(name) => notify::renotify(b, &name),
+        Deadline::Suppressed(t, name) => notify::release(b, t, &name),
         Deadline::ScheduledDowntimes => {
             downtimes::schedule_configured(b);
             b.timers.push((b.now + 60.0, Deadline::ScheduledDowntimes));

@@ -49,6 +49,21 @@ impl Kind {
         }
     }
 
+    /// Icinga's bit for the type (`suppressed_notifications`).
+    fn bit(self) -> u32 {
+        match self {
+            Kind::DowntimeStart => 1,
+            Kind::DowntimeEnd => 2,
+            Kind::DowntimeRemoved => 4,
+            Kind::Custom => 8,
+            Kind::Acknowledgement => 16,
+            Kind::Problem => 32,
+            Kind::Recovery => 64,
+            Kind::FlappingStart => 128,
+            Kind::FlappingEnd => 256,
+        }
+    }
+
     /// The name in `types` filters.
     fn filter_name(self) -> &'static str {
         match self {
@@ -401,4 +416,138 @@ pub async fn run(job: Job) {
             tracing::info!(job = %job.label, execute = %name, "Handled by a built-in.");
         }
     }
+}
+
+/// How often held-back notifications are looked at again (Icinga: every 5 s).
+pub const SUPPRESSED_RETRY: f64 = 5.0;
+
+const STATE_KINDS: u32 = 32 | 64;
+const FLAPPING_KINDS: u32 = 128 | 256;
+
+/// Holds back a problem, recovery or flapping notification of `o` (in downtime,
+/// acknowledged, unreachable) to be sent when the reason ends, as Icinga's suppressed
+/// notifications: flapping start and end cancel out; the first held-back problem or
+/// recovery remembers the HARD state before it (`old_state`, or OK if that was SOFT).
+pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind, old_state: u8, old_hard: bool) {
+    let Some(st) = b.state(o) else {
+        return;
+    };
+    let before = st.suppressed_notifications;
+    let mut after = before | kind.bit();
+    if after & FLAPPING_KINDS == FLAPPING_KINDS {
+        after &= !FLAPPING_KINDS;
+    }
+    if before & STATE_KINDS == 0 && kind.bit() & STATE_KINDS != 0 {
+        st.state_before_suppression = if old_hard { old_state } else { 0 };
+    }
+    st.suppressed_notifications = after;
+    if before == 0 && after != 0 {
+        let at = b.now + SUPPRESSED_RETRY;
+        b.timers
+            .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
+    }
+}
+
+/// Whether a held-back problem or recovery is still pending (a new one then joins it
+/// instead of going out ahead of it).
+pub fn state_pending(st: &CheckableState) -> bool {
+    st.suppressed_notifications & STATE_KINDS != 0
+}
+
+/// Why problems and recoveries are held back now: downtime, acknowledgement, or a failed
+/// dependency.
+pub fn state_suppressed(b: &Batch, o: &Object, st: &CheckableState) -> bool {
+    let state_of = |x: &Object| b.peek_state(x);
+    let purpose = super::reachability::Purpose::Notification;
+    st.downtime_depth > 0
+        || st.acknowledgement != 0
+        || !super::reachability::reachable(b.base(), o, purpose, &state_of)
+}
+
+/// `Checkable::FireSuppressedNotifications`: sends what was held back once its reason has
+/// ended and it still applies (a problem: the object is still in a problem state other
+/// than before; a recovery: it is OK and was not before; flapping start/end: it still is /
+/// is not flapping); drops what no longer applies; looks again in 5 s otherwise. A
+/// problem or recovery waits for a HARD state and, for actively checked objects, for a
+/// check that is not about to run anyway.
+pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
+    let Some(o) = b.get(type_name, name) else {
+        return;
+    };
+    let Some(st) = b.peek_state(&o) else {
+        return;
+    };
+    let mut bits = st.suppressed_notifications;
+    if bits == 0 {
+        return;
+    }
+    let enabled =
+        b.base().app_switch("enable_notifications") && o.flag("enable_notifications", true);
+    let applies = |kind: Kind| match kind {
+        Kind::Problem => {
+            st.has_result() && st.state != 0 && st.state != st.state_before_suppression
+        }
+        Kind::Recovery => {
+            st.has_result() && st.state == 0 && st.state != st.state_before_suppression
+        }
+        Kind::FlappingStart => st.flapping,
+        _ => !st.flapping,
+    };
+    let mut due = Vec::new();
+    if enabled {
+        for kind in [
+            Kind::Problem,
+            Kind::Recovery,
+            Kind::FlappingStart,
+            Kind::FlappingEnd,
+        ] {
+            if bits & kind.bit() != 0 && !applies(kind) {
+                bits &= !kind.bit();
+            }
+        }
+        if bits & STATE_KINDS != 0
+            && !state_suppressed(b, &o, &st)
+            && st.state_type == super::state::HARD
+            && !likely_checked_soon(&o, &st, b.now)
+        {
+            let kind = if st.state == 0 {
+                Kind::Recovery
+            } else {
+                Kind::Problem
+            };
+            if applies(kind) {
+                due.push(kind);
+            }
+            bits &= !STATE_KINDS;
+        }
+        for kind in [Kind::FlappingStart, Kind::FlappingEnd] {
+            if bits & kind.bit() != 0 && st.downtime_depth == 0 {
+                due.push(kind);
+                bits &= !kind.bit();
+            }
+        }
+    }
+    if bits != st.suppressed_notifications {
+        if let Some(st) = b.state(&o) {
+            st.suppressed_notifications = bits;
+        }
+    }
+    for kind in due {
+        send(b, &o, kind, "", "", false);
+    }
+    if bits != 0 {
+        let at = b.now + SUPPRESSED_RETRY;
+        b.timers
+            .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
+    }
+}
+
+/// `Checkable::IsLikelyToBeCheckedSoon`: an active check is due within a minute (or
+/// within its interval less 10 s, if shorter).
+fn likely_checked_soon(o: &Object, st: &CheckableState, now: f64) -> bool {
+    if !o.flag("enable_active_checks", true) {
+        return false;
+    }
+    let threshold = (o.number("check_interval", 300.0) - 10.0).clamp(0.0, 60.0);
+    st.next_check <= now + threshold
 }

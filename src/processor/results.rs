@@ -272,18 +272,39 @@ fn consequences(
     if state != 0 {
         downtimes::problem(b, o);
     }
-    // Problems and recoveries of an object whose parent failed are held back (the
-    // parent's own notification tells).
-    if !notifiable {
-        tracing::debug!(object = %o.name, "Notifications skipped: not reachable.");
-    } else if t.hard_change && state != 0 {
-        notify::send(b, o, Kind::Problem, "", "", false);
+    let Some(st) = b.peek_state(o) else {
+        return;
+    };
+    let kind = if t.hard_change && state != 0 {
+        Some(Kind::Problem)
     } else if t.hard_change && t.recovery && t.previous_hard_state != 0 {
-        notify::send(b, o, Kind::Recovery, "", "", false);
-    }
-    match flapping {
-        Some(true) => notify::send(b, o, Kind::FlappingStart, "", "", false),
-        Some(false) => notify::send(b, o, Kind::FlappingEnd, "", "", false),
+        Some(Kind::Recovery)
+    } else {
+        None
+    };
+    // Never while flapping; held back while in downtime, acknowledged or unreachable (or
+    // behind one held back before), to be sent when that ends.
+    match kind {
+        Some(_) if st.flapping => {}
+        Some(kind)
+            if !notifiable
+                || st.downtime_depth > 0
+                || st.acknowledgement != 0
+                || notify::state_pending(&st) =>
+        {
+            notify::hold(b, o, kind, st.last_state, st.last_state_type == HARD);
+        }
+        Some(kind) => notify::send(b, o, kind, "", "", false),
         None => {}
+    }
+    let kind = match flapping {
+        Some(true) => Kind::FlappingStart,
+        Some(false) => Kind::FlappingEnd,
+        None => return,
+    };
+    if st.downtime_depth > 0 {
+        notify::hold(b, o, kind, st.last_state, st.last_state_type == HARD);
+    } else {
+        notify::send(b, o, kind, "", "", false);
     }
 }

@@ -94,6 +94,15 @@ pub struct CheckableState {
     /// Downtimes in effect.
     #[serde(default)]
     pub downtime_depth: u32,
+    /// Notifications held back (downtime, acknowledgement, unreachable) to send when the
+    /// reason ends, as Icinga's bits: 32 Problem, 64 Recovery, 128 FlappingStart,
+    /// 256 FlappingEnd.
+    #[serde(default)]
+    pub suppressed_notifications: u32,
+    /// The HARD state before the first held-back problem or recovery: one is sent later
+    /// only if the state then differs.
+    #[serde(default)]
+    pub state_before_suppression: u8,
     /// The runtime state of the object's Notification objects.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub notifications: super::notify::Notices,
@@ -147,6 +156,8 @@ impl CheckableState {
             flapping_index: 0,
             flapping_ref_state: None,
             downtime_depth: 0,
+            suppressed_notifications: 0,
+            state_before_suppression: 0,
             notifications: Default::default(),
             executions: Default::default(),
         }

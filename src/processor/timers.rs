@@ -22,6 +22,9 @@ pub enum Deadline {
     Renotify(Str),
     /// The minutely pass that gives ScheduledDowntime objects their next downtime.
     ScheduledDowntimes,
+    /// A host or service holds back notifications: send them once the reason ends
+    /// (type, full name).
+    Suppressed(&'static str, Str),
 }
 
 #[derive(Debug, PartialEq)]
@@ -91,6 +94,10 @@ pub fn restored(reg: &Registry) -> Vec<(f64, Deadline)> {
         for o in reg.objects(t) {
             if let Some(cell) = &o.runtime {
                 let st = cell.get();
+                if st.suppressed_notifications != 0 {
+                    let at = crate::app::now() + super::notify::SUPPRESSED_RETRY;
+                    out.push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
+                }
                 if st.acknowledgement != 0 && st.acknowledgement_expiry > 0.0 {
                     out.push((
                         st.acknowledgement_expiry,

@@ -746,6 +746,80 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
     assert_eq!(a["notification_number"], 0);
 }
 
+/// Escalations: a Notification with `times.begin` sends its first problem notification
+/// that long after the HARD state change (by a timer), and only its own; the recovery goes
+/// to everyone who heard of the problem.
+#[tokio::test]
+async fn escalation_waits_for_times_begin() {
+    let s = Server::start(&format!(
+        r#"{PASSIVE}
+object User "alice" {{ }}
+object User "boss" {{ }}
+object NotificationCommand "nothing" {{ command = [ "/bin/true" ] }}
+apply Notification "mail" to Service {{
+  command = "nothing"
+  users = [ "alice" ]
+  interval = 0
+  assign where host.name == "h1"
+}}
+apply Notification "escalate" to Service {{
+  command = "nothing"
+  users = [ "boss" ]
+  interval = 0
+  times = {{ begin = 2s, end = 1h }}
+  assign where host.name == "h1"
+}}
+"#
+    ))
+    .await;
+    let sent = |s: &Server| -> Vec<(String, Json)> {
+        s.events("Notification")
+            .iter()
+            .map(|n| {
+                (
+                    n["notification_type"].as_str().unwrap_or("").to_string(),
+                    n["users"].clone(),
+                )
+            })
+            .collect()
+    };
+    result(&s, "h1!passive", 0).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    assert_eq!(sent(&s), [("PROBLEM".to_string(), json!(["alice"]))]);
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!escalate").await;
+    let hard_change = attrs(&s, "/v1/objects/services/h1!passive").await["last_hard_state_change"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(a["next_notification"], hard_change + 3.0);
+    assert_eq!(a["notification_number"], 0);
+    // The escalation follows, once; "mail" (interval 0) is not sent again.
+    for _ in 0..100 {
+        if sent(&s).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        sent(&s),
+        [
+            ("PROBLEM".to_string(), json!(["alice"])),
+            ("PROBLEM".to_string(), json!(["boss"]))
+        ]
+    );
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!escalate").await;
+    assert_eq!(a["notification_number"], 1);
+    result(&s, "h1!passive", 0).await;
+    let recoveries: Vec<Json> = sent(&s)
+        .into_iter()
+        .filter(|(k, _)| k == "RECOVERY")
+        .map(|(_, u)| u)
+        .collect();
+    assert_eq!(recoveries.len(), 2, "{recoveries:?}");
+    assert!(recoveries.contains(&json!(["alice"])) && recoveries.contains(&json!(["boss"])));
+}
+
 /// generate-ticket derives the agent ticket from the configured salt; execute-command
 /// answers 202 and records the outcome under the execution id.
 #[tokio::test]

@@ -161,7 +161,24 @@ fn recipients(b: &Batch, n: &Object) -> Vec<Arc<Object>> {
 /// Notification objects whose filters let it through. `force` (custom notifications)
 /// bypasses downtimes and disabled notifications.
 pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str, force: bool) {
-    let notifications = b.attached("Notification", o);
+    send_through(b, o, kind, author, text, force, None);
+}
+
+/// [`send`], through the Notification named `only` alone if given (a re-notification is
+/// one Notification's, not all of the object's).
+fn send_through(
+    b: &mut Batch,
+    o: &Arc<Object>,
+    kind: Kind,
+    author: &str,
+    text: &str,
+    force: bool,
+    only: Option<&str>,
+) {
+    let mut notifications = b.attached("Notification", o);
+    if let Some(name) = only {
+        notifications.retain(|n| *n.name == *name);
+    }
     if notifications.is_empty() {
         return;
     }
@@ -186,6 +203,19 @@ pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str
             continue;
         }
         let mut ns = st.notifications.get(&*n.name).cloned().unwrap_or_default();
+        if !force && kind == Kind::Problem {
+            match escalation(&n, st.last_hard_state_change, b.now) {
+                Window::Open => {}
+                Window::Closed => continue,
+                Window::Opens(at) => {
+                    // Not yet: the first notification of this one waits for `times.begin`.
+                    ns.next_notification = at;
+                    b.timers.push((at, Deadline::Renotify(n.name.clone())));
+                    changes.push((n.name.to_string(), ns));
+                    continue;
+                }
+            }
+        }
         let mut users: Vec<Arc<Object>> = recipients(b, &n)
             .into_iter()
             .filter(|u| {
@@ -233,6 +263,39 @@ pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str
         for (name, ns) in changes {
             st.notifications.insert(name, ns);
         }
+    }
+}
+
+/// Where a problem notification stands in its `times` window.
+enum Window {
+    Open,
+    /// Past `times.end`.
+    Closed,
+    /// Before `times.begin`: opens at this time.
+    Opens(f64),
+}
+
+/// `times = { begin = …, end = … }` of a Notification (escalations): problem
+/// notifications go out only from `begin` to `end` after the last HARD state change.
+fn escalation(n: &Object, hard_change: f64, now: f64) -> Window {
+    let Some(Value::Dict(times)) = n.attr("times") else {
+        return Window::Open;
+    };
+    let bound = |key: &str| {
+        times
+            .get(key)
+            .and_then(|v| v.to_number().ok())
+            .filter(|t| *t >= 0.0)
+    };
+    if let Some(begin) = bound("begin") {
+        if now < hard_change + begin {
+            // Icinga adds a second, so that the window is open when the timer fires.
+            return Window::Opens(hard_change + begin + 1.0);
+        }
+    }
+    match bound("end") {
+        Some(end) if now > hard_change + end => Window::Closed,
+        _ => Window::Open,
     }
 }
 
@@ -376,7 +439,7 @@ pub fn renotify(b: &mut Batch, name: &str) {
         super::reachability::reachable(b.base(), &o, purpose, &state_of)
     };
     if due && st.state != 0 && st.state_type == super::state::HARD && reachable() {
-        send(b, &o, Kind::Problem, "", "", false);
+        send_through(b, &o, Kind::Problem, "", "", false, Some(name));
     }
 }
 

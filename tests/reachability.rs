@@ -18,6 +18,13 @@ async fn submit(s: &Server, kind: &str, name: &str, exit: u8) -> Json {
     res
 }
 
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 async fn attrs(s: &Server, path: &str) -> Json {
     let (status, res) = s.get(path).await;
     assert_eq!(status, 200, "{res}");
@@ -214,4 +221,55 @@ object Dependency "gate" { parent_host_name = "parent"; child_host_name = "child
         .wait_for("/v1/objects/hosts/child", |a| last(a) > child_before + 0.5)
         .await;
     assert_eq!(child["last_reachable"], false, "its parent is still down");
+}
+
+/// Along dependencies, as Icinga does: a child's state change has its parent checked now
+/// (its next check was an hour away); the parent's recovery brings its failed child's
+/// next check within a minute.
+#[tokio::test]
+async fn dependencies_move_checks_of_parents_and_children() {
+    let s = Server::start(
+        r#"
+object Host "p" { check_command = "dummy"; check_interval = 1h; retry_interval = 1m; max_check_attempts = 1 }
+object Host "c" { check_command = "dummy"; check_interval = 1h; max_check_attempts = 1 }
+object Dependency "up" { parent_host_name = "p"; child_host_name = "c" }
+"#,
+    )
+    .await;
+    // The child's first result is a state change (from pending): the parent, its next
+    // check an hour away after a passive result, is checked now.
+    submit(&s, "Host", "p", 0).await;
+    submit(&s, "Host", "c", 0).await;
+    s.wait_for("/v1/objects/hosts/p", |a| {
+        a["last_check_result"]["active"] == true
+    })
+    .await;
+    // A passive result for the parent: its next check is an hour away.
+    submit(&s, "Host", "p", 0).await;
+    let p = attrs(&s, "/v1/objects/hosts/p").await;
+    assert_eq!(p["last_check_result"]["active"], false);
+    let hour = now() + 3000.0;
+    assert!(p["next_check"].as_f64().unwrap() > hour, "{p}");
+
+    // The child fails: the parent is checked now (the dummy check runs: an active result).
+    submit(&s, "Host", "c", 1).await;
+    let p = s
+        .wait_for("/v1/objects/hosts/p", |a| {
+            a["last_check_result"]["active"] == true
+        })
+        .await;
+    assert_eq!(p["state"], 0);
+
+    // The parent goes down and recovers: the failed child is due within a minute.
+    let c = attrs(&s, "/v1/objects/hosts/c").await;
+    assert!(c["next_check"].as_f64().unwrap() > hour, "{c}");
+    submit(&s, "Host", "p", 1).await;
+    submit(&s, "Host", "p", 0).await;
+    let c = attrs(&s, "/v1/objects/hosts/c").await;
+    // (Due at once, it may even have been checked already.)
+    let next = c["next_check"].as_f64().unwrap();
+    assert!(
+        next <= now() + 60.0 || c["last_check_result"]["active"] == true,
+        "{c}"
+    );
 }

@@ -64,20 +64,7 @@ fn walk(
             return false;
         }
     }
-    if reg.count("Dependency") == 0 {
-        return true;
-    }
-    let service_name = if is_service {
-        o.string("name")
-    } else {
-        String::new()
-    };
-    let deps: Vec<&Arc<Object>> = reg
-        .with_prefix("Dependency", &format!("{}!", o.name))
-        .iter()
-        .filter(|d| d.string("child_host_name") == host_name)
-        .filter(|d| d.string("child_service_name") == service_name)
-        .collect();
+    let deps = dependencies(reg, o);
     // Parents first: an unreachable parent makes its children unreachable.
     for d in &deps {
         if let Some(parent) = parent(reg, d) {
@@ -158,4 +145,43 @@ fn available(
         Purpose::Notification => !d.flag("disable_notifications", true),
         Purpose::CheckExecution => !d.flag("disable_checks", false),
     }
+}
+
+/// The hosts and services that depend on `o` through Dependency objects (its direct
+/// children).
+pub fn children(reg: &Registry, o: &Object) -> Vec<Arc<Object>> {
+    reg.objects("Dependency")
+        .filter(|d| parent(reg, d).is_some_and(|p| std::ptr::eq(&**p, o)))
+        .filter_map(|d| {
+            let host = d.string("child_host_name");
+            match d.string("child_service_name") {
+                s if s.is_empty() => reg.get("Host", &host),
+                s => reg.get("Service", &format!("{host}!{s}")),
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// The hosts and services `o` depends on through Dependency objects (its direct parents).
+pub fn parents(reg: &Registry, o: &Object) -> Vec<Arc<Object>> {
+    dependencies(reg, o)
+        .into_iter()
+        .filter_map(|d| parent(reg, d))
+        .cloned()
+        .collect()
+}
+
+/// The Dependency objects whose child is `o` (named `<child>!<name>`: a prefix search).
+fn dependencies<'a>(reg: &'a Registry, o: &Object) -> Vec<&'a Arc<Object>> {
+    if reg.count("Dependency") == 0 {
+        return Vec::new();
+    }
+    let (host, service) = super::batch::owner(o);
+    let service = service.unwrap_or_default();
+    reg.with_prefix("Dependency", &format!("{}!", o.name))
+        .iter()
+        .filter(|d| d.string("child_host_name") == host)
+        .filter(|d| d.string("child_service_name") == service)
+        .collect()
 }

@@ -252,7 +252,49 @@ pub fn apply_result(
         flapping_changed.then_some(flapping),
         notifiable,
     );
+    check_relatives(b, o, &t);
     Ok(Processed::next(next_check))
+}
+
+/// Icinga's nudges along dependencies: on a recovery, children in a problem state are
+/// checked within a minute (if that is sooner); on a state change, parents whose next
+/// check is further away than their retry interval are checked now.
+fn check_relatives(b: &mut Batch, o: &Arc<Object>, t: &state::Transition) {
+    if b.base().count("Dependency") == 0 {
+        return;
+    }
+    let mut moves = Vec::new();
+    if t.recovery {
+        for child in reachability::children(b.base(), o) {
+            let Some(st) = b.peek_state(&child) else {
+                continue;
+            };
+            let next = b.now + f64::from(rand::random::<u32>() % 60);
+            if st.has_result() && st.state != 0 && next < st.next_check {
+                moves.push((child, next));
+            }
+        }
+    }
+    if t.state_change {
+        for parent in reachability::parents(b.base(), o) {
+            let Some(st) = b.peek_state(&parent) else {
+                continue;
+            };
+            let retry = parent.number("retry_interval", 60.0);
+            if !Arc::ptr_eq(&parent, o) && st.next_check >= b.now + retry {
+                moves.push((parent, b.now));
+            }
+        }
+    }
+    for (x, next) in moves {
+        if !x.flag("enable_active_checks", true) {
+            continue;
+        }
+        if let Some(st) = b.state(&x) {
+            st.next_check = next;
+        }
+        b.reschedule(&x);
+    }
 }
 
 /// What a result leads to beyond the state: acknowledgement comments removed,

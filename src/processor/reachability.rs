@@ -49,15 +49,9 @@ fn walk(
         tracing::warn!(object = %o.name, "Too many nested dependencies (> {MAX_DEPTH}): dependency failed.");
         return false;
     }
-    let is_service = o.type_info.name == "Service";
-    let host_name = if is_service {
-        o.string("host_name")
-    } else {
-        o.name.to_string()
-    };
-    if is_service && purpose != Purpose::CheckExecution {
+    if o.type_info.name == "Service" && purpose != Purpose::CheckExecution {
         let host_failed = reg
-            .get("Host", &host_name)
+            .get("Host", &o.string("host_name"))
             .and_then(|h| state_of(h))
             .is_some_and(|h| h.has_result() && h.state != 0 && h.state_type != SOFT);
         if host_failed {
@@ -184,4 +178,140 @@ fn dependencies<'a>(reg: &'a Registry, o: &Object) -> Vec<&'a Arc<Object>> {
         .filter(|d| d.string("child_host_name") == host)
         .filter(|d| d.string("child_service_name") == service)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processor::state::{CheckResult, CheckResultType, ResultVars, HARD};
+
+    type Result = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn registry(config: &str) -> std::result::Result<Registry, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("test.conf"), config)?;
+        Ok(crate::app::load_config(dir.path(), "node")?.registry)
+    }
+
+    /// Gives a host a result in `state` (0 UP, 1 DOWN), HARD or SOFT.
+    fn set(reg: &Registry, host: &str, state: u8, state_type: u8) {
+        let mut st = CheckableState::pending(true, 0.0);
+        st.state = state;
+        st.state_type = state_type;
+        let vars = ResultVars {
+            attempt: 1,
+            reachable: true,
+            state,
+            state_type,
+        };
+        st.last_check_result = Some(Arc::new(CheckResult {
+            kind: CheckResultType::CheckResult,
+            active: false,
+            check_source: String::new(),
+            command: serde_json::Value::Null,
+            execution_start: 1.0,
+            execution_end: 1.0,
+            exit_status: i64::from(state),
+            output: String::new(),
+            performance_data: Vec::new(),
+            previous_hard_state: 0,
+            schedule_start: 1.0,
+            schedule_end: 1.0,
+            scheduling_source: String::new(),
+            state,
+            ttl: 0.0,
+            vars_before: None,
+            vars_after: vars,
+        }));
+        if let Some(cell) = reg.get("Host", host).and_then(|o| o.runtime.as_ref()) {
+            cell.set(Arc::new(st));
+        }
+    }
+
+    fn is_reachable(reg: &Registry, host: &str, purpose: Purpose) -> bool {
+        let state_of = |x: &Object| x.runtime.as_ref().map(|r| r.get());
+        reg.get("Host", host)
+            .is_some_and(|o| reachable(reg, o, purpose, &state_of))
+    }
+
+    const HOSTS: &str = r#"
+template Host "h" { check_command = "dummy"; enable_active_checks = false }
+object Host "core" { import "h" }
+object Host "a" { import "h" }
+object Host "b" { import "h" }
+object Host "child" { import "h" }
+object Host "leaf" { import "h" }
+object Dependency "core" { parent_host_name = "core"; child_host_name = "child" }
+object Dependency "up" { parent_host_name = "child"; child_host_name = "leaf" }
+object Dependency "a" { parent_host_name = "a"; child_host_name = "leaf"; redundancy_group = "uplinks" }
+object Dependency "b" { parent_host_name = "b"; child_host_name = "leaf"; redundancy_group = "uplinks" }
+"#;
+
+    #[test]
+    fn parents_decide_through_chains_and_redundancy_groups() -> Result {
+        let reg = registry(HOSTS)?;
+        // Everything pending: reachable.
+        assert!(is_reachable(&reg, "leaf", Purpose::State));
+        // One uplink of the group down: the group holds.
+        set(&reg, "a", 1, HARD);
+        assert!(is_reachable(&reg, "leaf", Purpose::State));
+        // Both down: the group fails.
+        set(&reg, "b", 1, HARD);
+        assert!(!is_reachable(&reg, "leaf", Purpose::State));
+        set(&reg, "a", 0, HARD);
+        assert!(is_reachable(&reg, "leaf", Purpose::State));
+        // A SOFT problem of a parent is ignored (ignore_soft_states defaults to true).
+        set(&reg, "core", 1, SOFT);
+        assert!(is_reachable(&reg, "child", Purpose::State));
+        // HARD: the child fails, and the leaf behind it (its parent is unreachable,
+        // though UP itself).
+        set(&reg, "core", 1, HARD);
+        set(&reg, "child", 0, HARD);
+        assert!(!is_reachable(&reg, "child", Purpose::State));
+        assert!(!is_reachable(&reg, "leaf", Purpose::State));
+        // Notifications: disable_notifications defaults to true; checks: disable_checks
+        // defaults to false.
+        assert!(!is_reachable(&reg, "child", Purpose::Notification));
+        assert!(is_reachable(&reg, "child", Purpose::CheckExecution));
+        assert!(is_reachable(&reg, "core", Purpose::State));
+        Ok(())
+    }
+
+    #[test]
+    fn dependency_flags_and_states() -> Result {
+        let reg = registry(
+            r#"
+template Host "h" { check_command = "dummy"; enable_active_checks = false }
+object Host "p" { import "h" }
+object Host "tolerant" { import "h" }
+object Host "strict" { import "h" }
+object Host "quiet" { import "h" }
+object Dependency "d" { parent_host_name = "p"; child_host_name = "tolerant"; states = [ Up, Down ] }
+object Dependency "d" { parent_host_name = "p"; child_host_name = "strict"; ignore_soft_states = false; disable_checks = true }
+object Dependency "d" { parent_host_name = "p"; child_host_name = "quiet"; disable_notifications = false }
+"#,
+        )?;
+        set(&reg, "p", 1, SOFT);
+        assert!(is_reachable(&reg, "tolerant", Purpose::State));
+        assert!(!is_reachable(&reg, "strict", Purpose::State));
+        assert!(!is_reachable(&reg, "strict", Purpose::CheckExecution));
+        assert!(is_reachable(&reg, "quiet", Purpose::State), "SOFT ignored");
+        set(&reg, "p", 1, HARD);
+        assert!(
+            is_reachable(&reg, "tolerant", Purpose::State),
+            "Down is in its states"
+        );
+        assert!(!is_reachable(&reg, "quiet", Purpose::State));
+        assert!(is_reachable(&reg, "quiet", Purpose::Notification));
+        let p = reg.get("Host", "p").ok_or("no p")?;
+        let mut kids: Vec<String> = children(&reg, p)
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect();
+        kids.sort();
+        assert_eq!(kids, ["quiet", "strict", "tolerant"]);
+        let strict = reg.get("Host", "strict").ok_or("no strict")?;
+        assert_eq!(parents(&reg, strict).len(), 1);
+        Ok(())
+    }
 }

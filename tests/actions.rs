@@ -53,6 +53,12 @@ async fn process_check_result() {
     assert_eq!(cr["exit_status"], 2);
     assert_eq!(cr["active"], false);
     assert_eq!(cr["check_source"], "script-1");
+    // Passive: overdue two intervals after the result (a SOFT problem: the retry
+    // interval, 60 s by default).
+    assert_eq!(
+        a["next_update"].as_f64(),
+        cr["execution_end"].as_f64().map(|end| end + 120.0)
+    );
 
     // The query-string form, as scripts send it.
     let res = s

@@ -595,6 +595,23 @@ impl Object {
             "last_reachable" => Some(Value::Bool(rt.last_reachable)),
             "last_state_unreachable" => n(rt.last_state_unreachable),
             "next_check" => n(rt.next_check),
+            // When a result is overdue (UIs mark the object late): a check interval after
+            // the next check, or two after the last passive result.
+            "next_update" => {
+                let soft_problem = rt.has_result() && rt.state_type == 0 && rt.state != 0;
+                let interval = if soft_problem {
+                    self.number("retry_interval", 60.0)
+                } else {
+                    self.number("check_interval", 300.0)
+                };
+                if self.flag("enable_active_checks", true) {
+                    n(rt.next_check + interval)
+                } else {
+                    n(rt.last_check_result
+                        .as_ref()
+                        .map_or(0.0, |r| r.execution_end + 2.0 * interval))
+                }
+            }
             "force_next_check" => Some(Value::Bool(rt.force_next_check)),
             "last_check_result" => Some(rt.last_check_result.as_ref().map_or(Value::Null, |r| {
                 Value::from_json(&serde_json::to_value(&**r).unwrap_or_default())

@@ -230,7 +230,7 @@ pub fn apply_result(
         } else {
             check_interval
         };
-        t_now + interval
+        crate::scheduler::next_check_after(o, t_now, interval)
     } else if input.ttl > 0.0 {
         t_now + input.ttl
     } else {

@@ -527,6 +527,19 @@ apply Notification "mail" to Service {
 }
 "#;
 
+/// A server with [`NOTIFY`]: its commands append to the returned file (in the returned
+/// directory).
+async fn notifying() -> (Server, tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start(&format!(
+        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
+        out.display()
+    ))
+    .await;
+    (s, dir, out)
+}
+
 async fn lines_of(path: &std::path::Path, n: usize) -> Vec<String> {
     for _ in 0..200 {
         let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -545,13 +558,7 @@ async fn lines_of(path: &std::path::Path, n: usize) -> Vec<String> {
 /// out with their author and text.
 #[tokio::test]
 async fn notifications() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("sent.txt");
-    let s = Server::start(&format!(
-        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
-        out.display()
-    ))
-    .await;
+    let (s, _dir, out) = notifying().await;
     result(&s, "h1!passive", 0).await;
     result(&s, "h1!passive", 2).await;
     assert!(
@@ -654,18 +661,6 @@ fn sent_kinds(s: &Server) -> Vec<String> {
         .collect()
 }
 
-/// Waits (up to 12 s: held-back notifications are looked at every 5 s) for `n`
-/// Notification events.
-async fn sent_after(s: &Server, n: usize) -> Vec<String> {
-    for _ in 0..120 {
-        if sent_kinds(s).len() >= n {
-            return sent_kinds(s);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("fewer than {n} notifications: {:?}", sent_kinds(s));
-}
-
 async fn downtime(s: &Server) {
     let t = now();
     let (status, res) = s
@@ -692,13 +687,7 @@ async fn end_downtime(s: &Server) {
 /// one; a problem that recovered before its downtime ended is dropped.
 #[tokio::test]
 async fn held_back_notifications_follow_when_the_downtime_ends() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("sent.txt");
-    let s = Server::start(&format!(
-        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
-        out.display()
-    ))
-    .await;
+    let (s, _dir, out) = notifying().await;
     let downtime_kinds = ["DOWNTIMESTART", "DOWNTIMEEND", "DOWNTIMECANCELLED"];
     let state_kinds = |s: &Server| -> Vec<String> {
         sent_kinds(s)
@@ -713,7 +702,7 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
     assert!(state_kinds(&s).is_empty(), "{:?}", sent_kinds(&s));
     end_downtime(&s).await;
     let before = sent_kinds(&s).len();
-    sent_after(&s, before + 1).await;
+    s.events_at_least("Notification", before + 1).await;
     assert_eq!(state_kinds(&s), ["PROBLEM"]);
     // The command ran too (after the downtime's own notifications).
     let lines = lines_of(&out, 3).await;
@@ -731,7 +720,7 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
     assert_eq!(state_kinds(&s), ["PROBLEM"]);
     end_downtime(&s).await;
     let before = sent_kinds(&s).len();
-    sent_after(&s, before + 1).await;
+    s.events_at_least("Notification", before + 1).await;
     assert_eq!(state_kinds(&s), ["PROBLEM", "RECOVERY"]);
 
     // Failed and recovered within one downtime: nothing to tell afterwards.
@@ -877,13 +866,7 @@ object EventCommand \"greet\" {{ command = [ \"/bin/echo\", \"$greeting$\", \"$h
 /// change survives a restart.
 #[tokio::test]
 async fn global_switches() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("sent.txt");
-    let s = Server::start(&format!(
-        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
-        out.display()
-    ))
-    .await;
+    let (s, _dir, out) = notifying().await;
     let (status, res) = s
         .post(
             "/v1/objects/icingaapplications/app",

@@ -37,22 +37,6 @@ async fn cib(s: &Server) -> Json {
     res["results"][0]["status"].clone()
 }
 
-/// Waits (up to 12 s: held-back notifications are looked at every 5 s) until `n`
-/// Notification events are journaled, and returns them.
-async fn notifications(s: &Server, n: usize) -> Vec<Json> {
-    for _ in 0..120 {
-        let sent = s.events("Notification");
-        if sent.len() >= n {
-            return sent;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!(
-        "fewer than {n} notifications: {:?}",
-        s.events("Notification")
-    );
-}
-
 const CONFIG: &str = r#"
 object User "alice" { }
 object NotificationCommand "nothing" { command = [ "/bin/true" ] }
@@ -154,7 +138,7 @@ async fn unreachable_objects_are_recorded_counted_and_silent() {
     submit(&s, "Service", "h1!passive", 2).await;
     let svc = attrs(&s, "/v1/objects/services/h1!passive").await;
     assert_eq!(svc["last_reachable"], true);
-    let sent = notifications(&s, 1).await;
+    let sent = s.events_at_least("Notification", 1).await;
     assert_eq!(sent[0]["notification_type"], "PROBLEM");
     assert_eq!(sent[0]["service"], "passive");
     assert_eq!(sent[0]["host"], "h1");

@@ -188,6 +188,19 @@ impl Server {
             .collect()
     }
 
+    /// Waits (up to 12 s: held-back notifications are looked at every 5 s) until at least
+    /// `n` events of `kind` are journaled; returns them.
+    pub async fn events_at_least(&self, kind: &str, n: usize) -> Vec<Json> {
+        for _ in 0..120 {
+            let events = self.events(kind);
+            if events.len() >= n {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("fewer than {n} {kind} events: {:?}", self.events(kind));
+    }
+
     /// Waits (up to 10 s) until `check` holds for the object at `path`'s attributes.
     pub async fn wait_for(&self, path: &str, check: impl Fn(&Json) -> bool) -> Json {
         for _ in 0..200 {

@@ -482,7 +482,13 @@ pub async fn run(job: Job) {
 }
 
 /// How often held-back notifications are looked at again (Icinga: every 5 s).
-pub const SUPPRESSED_RETRY: f64 = 5.0;
+const SUPPRESSED_RETRY: f64 = 5.0;
+
+/// When held-back notifications are looked at next: on a 5 s grid, so that every object
+/// holding some is looked at in one batch (as Icinga's one timer does), at least 5 s on.
+pub fn suppressed_retry_at(now: f64) -> f64 {
+    ((now + SUPPRESSED_RETRY) / SUPPRESSED_RETRY).ceil() * SUPPRESSED_RETRY
+}
 
 const STATE_KINDS: u32 = 32 | 64;
 const FLAPPING_KINDS: u32 = 128 | 256;
@@ -505,7 +511,7 @@ pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind, old_state: u8, old_hard:
     }
     st.suppressed_notifications = after;
     if before == 0 && after != 0 {
-        let at = b.now + SUPPRESSED_RETRY;
+        let at = suppressed_retry_at(b.now);
         b.timers
             .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
     }
@@ -599,7 +605,7 @@ pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
         send(b, &o, kind, "", "", false);
     }
     if bits != 0 {
-        let at = b.now + SUPPRESSED_RETRY;
+        let at = suppressed_retry_at(b.now);
         b.timers
             .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
     }
@@ -613,4 +619,22 @@ fn likely_checked_soon(o: &Object, st: &CheckableState, now: f64) -> bool {
     }
     let threshold = (o.number("check_interval", 300.0) - 10.0).clamp(0.0, 60.0);
     st.next_check <= now + threshold
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_back_notifications_are_looked_at_together() {
+        for now in [1_800_000_000.0, 1_800_000_000.1, 1_800_000_004.9] {
+            let at = suppressed_retry_at(now);
+            assert!(at >= now + 5.0 && at < now + 10.0, "{now} → {at}");
+            assert_eq!(at % 5.0, 0.0);
+        }
+        assert_eq!(
+            suppressed_retry_at(1_800_000_001.0),
+            suppressed_retry_at(1_800_000_004.0)
+        );
+    }
 }

@@ -95,7 +95,7 @@ pub fn restored(reg: &Registry) -> Vec<(f64, Deadline)> {
             if let Some(cell) = &o.runtime {
                 let st = cell.get();
                 if st.suppressed_notifications != 0 {
-                    let at = crate::app::now() + super::notify::SUPPRESSED_RETRY;
+                    let at = super::notify::suppressed_retry_at(crate::app::now());
                     out.push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
                 }
                 if st.acknowledgement != 0 && st.acknowledgement_expiry > 0.0 {

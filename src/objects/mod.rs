@@ -143,11 +143,15 @@ struct Table {
     values: Vec<Value>,
     /// foldhash: every lookup by name hashes it; SipHash was ~5 % of a startup.
     index: foldhash::HashMap<Str, usize>,
+    /// Dependency objects only: the list by parent (full name), built on first use and
+    /// dropped by every change of the table.
+    by_parent: std::sync::OnceLock<foldhash::HashMap<String, Vec<Arc<Object>>>>,
 }
 
 impl Table {
     /// Adds or replaces objects; sorts and re-indexes once for the whole batch.
     fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
+        self.by_parent = Default::default();
         let mut appended = false;
         for o in objects {
             match self.index.get(&o.name) {
@@ -170,6 +174,7 @@ impl Table {
     }
 
     fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
+        self.by_parent = Default::default();
         let i = self.index.remove(name)?;
         let o = self.list.remove(i);
         self.reindex();
@@ -178,6 +183,7 @@ impl Table {
 
     /// Removes many objects, re-indexing once.
     fn remove_many(&mut self, names: &std::collections::HashSet<Str>) {
+        self.by_parent = Default::default();
         let before = self.list.len();
         self.list.retain(|o| !names.contains(&o.name));
         if self.list.len() != before {
@@ -432,6 +438,26 @@ impl Registry {
         if let Some(table) = self.objects.get_mut(type_name) {
             Arc::make_mut(table).remove_many(names);
         }
+    }
+
+    /// The Dependency objects whose parent is the host or service named `parent` (full
+    /// name): indexed once per version of the Dependency table, not searched.
+    pub fn dependencies_on(&self, parent: &str) -> &[Arc<Object>] {
+        let Some(table) = self.objects.get("Dependency") else {
+            return &[];
+        };
+        let index = table.by_parent.get_or_init(|| {
+            let mut index: foldhash::HashMap<String, Vec<Arc<Object>>> = Default::default();
+            for d in &table.list {
+                let parent = match d.string("parent_service_name") {
+                    s if s.is_empty() => d.string("parent_host_name"),
+                    s => format!("{}!{s}", d.string("parent_host_name")),
+                };
+                index.entry(parent).or_default().push(d.clone());
+            }
+            index
+        });
+        index.get(parent).map_or(&[], |v| v)
     }
 
     /// The objects of a type whose full names start with `prefix` (`host!` finds a

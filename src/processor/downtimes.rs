@@ -128,37 +128,22 @@ fn services_downtimes(b: &mut Batch, host: &Object, spec: &Spec, parent: &Object
 /// Every host and service below `o` through Dependency objects (children, their
 /// children, …), each once.
 fn descendants(b: &Batch, o: &Object) -> Vec<Arc<Object>> {
-    let deps: Vec<(String, String, Arc<Object>)> = b
-        .base()
-        .objects("Dependency")
-        .map(|d| {
-            let parent = match d.string("parent_service_name") {
-                s if s.is_empty() => d.string("parent_host_name"),
-                s => format!("{}!{s}", d.string("parent_host_name")),
-            };
-            let child = match d.string("child_service_name") {
-                s if s.is_empty() => d.string("child_host_name"),
-                s => format!("{}!{s}", d.string("child_host_name")),
-            };
-            (parent, child, d.clone())
-        })
-        .collect();
     let mut seen: HashSet<String> = HashSet::from([o.name.to_string()]);
     let mut queue = vec![o.name.to_string()];
     let mut out = Vec::new();
     while let Some(name) = queue.pop() {
-        for (parent, child, d) in &deps {
-            if *parent != name || !seen.insert(child.clone()) {
+        for d in b.base().dependencies_on(&name) {
+            let host = d.string("child_host_name");
+            let (t, child) = match d.string("child_service_name") {
+                s if s.is_empty() => ("Host", host),
+                s => ("Service", format!("{host}!{s}")),
+            };
+            if !seen.insert(child.clone()) {
                 continue;
             }
-            let t = if d.string("child_service_name").is_empty() {
-                "Host"
-            } else {
-                "Service"
-            };
-            if let Some(c) = b.get(t, child) {
+            if let Some(c) = b.get(t, &child) {
                 out.push(c);
-                queue.push(child.clone());
+                queue.push(child);
             }
         }
     }

@@ -144,7 +144,8 @@ fn available(
 /// The hosts and services that depend on `o` through Dependency objects (its direct
 /// children).
 pub fn children(reg: &Registry, o: &Object) -> Vec<Arc<Object>> {
-    reg.objects("Dependency")
+    reg.dependencies_on(&o.name)
+        .iter()
         .filter(|d| parent(reg, d).is_some_and(|p| std::ptr::eq(&**p, o)))
         .filter_map(|d| {
             let host = d.string("child_host_name");
@@ -312,6 +313,19 @@ object Dependency "d" { parent_host_name = "p"; child_host_name = "quiet"; disab
         assert_eq!(kids, ["quiet", "strict", "tolerant"]);
         let strict = reg.get("Host", "strict").ok_or("no strict")?;
         assert_eq!(parents(&reg, strict).len(), 1);
+        // The parent index follows changes of the Dependency table (a copy on write);
+        // the old registry keeps its own.
+        let mut changed = reg.clone();
+        changed
+            .remove("Dependency", "quiet!d")
+            .ok_or("no quiet!d")?;
+        let names = |r: &Registry| -> Vec<String> {
+            let mut v: Vec<String> = children(r, p).iter().map(|c| c.name.to_string()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&changed), ["strict", "tolerant"]);
+        assert_eq!(names(&reg), ["quiet", "strict", "tolerant"]);
         Ok(())
     }
 }

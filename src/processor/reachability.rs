@@ -51,7 +51,7 @@ fn walk(
     }
     if o.type_info.name == "Service" && purpose != Purpose::CheckExecution {
         let host_failed = reg
-            .get("Host", &o.string("host_name"))
+            .get("Host", text(o, "host_name"))
             .and_then(|h| state_of(h))
             .is_some_and(|h| h.has_result() && h.state != 0 && h.state_type != SOFT);
         if host_failed {
@@ -69,10 +69,10 @@ fn walk(
     }
     // Dependencies of one `redundancy_group` fail together: the group holds while any
     // of them is available.
-    let mut groups: Vec<(String, bool)> = Vec::new();
+    let mut groups: Vec<(&str, bool)> = Vec::new();
     for d in &deps {
         let available = available(reg, d, purpose, state_of);
-        let group = d.string("redundancy_group");
+        let group = text(d, "redundancy_group");
         if group.is_empty() {
             if !available {
                 return false;
@@ -88,11 +88,17 @@ fn walk(
 
 /// The parent host or service of a dependency.
 fn parent<'a>(reg: &'a Registry, d: &Object) -> Option<&'a Arc<Object>> {
-    let host = d.string("parent_host_name");
-    match d.string("parent_service_name") {
-        s if s.is_empty() => reg.get("Host", &host),
+    let host = text(d, "parent_host_name");
+    match text(d, "parent_service_name") {
+        "" => reg.get("Host", host),
         s => reg.get("Service", &format!("{host}!{s}")),
     }
+}
+
+/// A string attribute, borrowed ("" when absent): the walk runs for every result, and
+/// allocates nothing per dependency.
+fn text<'a>(o: &'a Object, key: &str) -> &'a str {
+    crate::objects::dict_str(&o.attrs, key).unwrap_or("")
 }
 
 /// `Dependency::IsAvailable`: the parent is pending, SOFT (with `ignore_soft_states`), in
@@ -172,12 +178,13 @@ fn dependencies<'a>(reg: &'a Registry, o: &Object) -> Vec<&'a Arc<Object>> {
     if reg.count("Dependency") == 0 {
         return Vec::new();
     }
-    let (host, service) = super::batch::owner(o);
-    let service = service.unwrap_or_default();
+    let (host, service) = match o.type_info.name {
+        "Service" => (text(o, "host_name"), text(o, "name")),
+        _ => (&*o.name, ""),
+    };
     reg.with_prefix("Dependency", &format!("{}!", o.name))
         .iter()
-        .filter(|d| d.string("child_host_name") == host)
-        .filter(|d| d.string("child_service_name") == service)
+        .filter(|d| text(d, "child_host_name") == host && text(d, "child_service_name") == service)
         .collect()
 }
 

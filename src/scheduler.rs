@@ -79,9 +79,8 @@ pub async fn run(
                     }
                     // A failed dependency with `disable_checks` skips the check.
                     if !forced {
-                        let state_of = |x: &Object| x.runtime.as_ref().map(|r| r.get());
                         let purpose = crate::processor::reachability::Purpose::CheckExecution;
-                        if !crate::processor::reachability::reachable(&reg, &object, purpose, &state_of) {
+                        if !crate::processor::reachability::reachable_now(&reg, &object, purpose) {
                             tracing::debug!(object = %object.name, "Check skipped: dependency failed.");
                             queue.set(k, t_now + ms(interval(&object)));
                             continue;

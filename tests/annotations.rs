@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::util::{Server, PASSIVE};
+use crate::util::{now, Server, PASSIVE};
 
 async fn attrs(s: &Server, path: &str) -> Json {
     s.get(path).await.1["results"][0]["attrs"].clone()
@@ -17,13 +17,6 @@ async fn result(s: &Server, service: &str, exit: u8) {
         )
         .await;
     assert_eq!(status, 200, "{res}");
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 /// Acknowledging: refused on OK and without author/comment, set on a problem with an
@@ -617,14 +610,8 @@ async fn notifications() {
     );
 
     // In downtime: the problem is held back.
+    downtime(&s).await;
     let t = now();
-    let (status, _) = s
-        .post(
-            "/v1/actions/schedule-downtime",
-            json!({"service": "h1!passive", "author": "a", "comment": "c", "start_time": t - 1.0, "end_time": t + 60.0}),
-        )
-        .await;
-    assert_eq!(status, 200);
     result(&s, "h1!passive", 2).await;
     result(&s, "h1!passive", 2).await;
     let kinds: Vec<Json> = s

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::util::{Server, PASSIVE};
+use crate::util::{now, Server, PASSIVE};
 
 async fn submit(s: &Server, kind: &str, name: &str, exit: u8) -> Json {
     let key = if kind == "Host" { "host" } else { "service" };
@@ -16,13 +16,6 @@ async fn submit(s: &Server, kind: &str, name: &str, exit: u8) -> Json {
         .await;
     assert_eq!(status, 200, "{res}");
     res
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 async fn attrs(s: &Server, path: &str) -> Json {

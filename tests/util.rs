@@ -45,6 +45,14 @@ apply Service "passive" {
 }
 "#;
 
+/// Seconds since the epoch, as the API's timestamps.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 impl Server {
     /// Starts a server whose configuration is [`USERS`] plus `extra`.
     pub async fn start(extra: &str) -> Server {

@@ -11,7 +11,6 @@ use super::error::ApiError;
 use super::listing;
 use super::request::{respond, Req};
 use crate::app::State;
-use crate::objects::Object;
 
 pub async fn handle(
     name: Option<String>,
@@ -142,14 +141,13 @@ fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
         let mut by_state = vec![0u64; names.len()];
         let (mut pending, mut flapping, mut acked, mut problem) = (0u64, 0u64, 0u64, 0u64);
         let (mut handled, mut unreachable, mut in_downtime) = (0u64, 0u64, 0u64);
-        let state_of = |x: &Object| x.runtime.as_ref().map(|r| r.get());
         for o in reg.objects(type_name) {
-            let Some(rt) = state_of(o) else {
+            let Some(rt) = o.runtime.as_ref().map(|r| r.get()) else {
                 continue;
             };
             let purpose = crate::processor::reachability::Purpose::State;
-            unreachable += u64::from(!crate::processor::reachability::reachable(
-                reg, o, purpose, &state_of,
+            unreachable += u64::from(!crate::processor::reachability::reachable_now(
+                reg, o, purpose,
             ));
             in_downtime += u64::from(rt.downtime_depth > 0);
             if !rt.has_result() {

@@ -80,15 +80,23 @@ fn link_notifications(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>) {
 
 /// The full name of the host or service a notification, comment or downtime belongs to.
 pub fn checkable_name(attrs: &Dict) -> String {
-    let get = |k: &str| {
-        attrs
-            .get(k)
-            .map(|v| v.to_display_string())
-            .unwrap_or_default()
-    };
-    match get("service_name") {
-        s if s.is_empty() => get("host_name"),
-        s => format!("{}!{s}", get("host_name")),
+    checkable_ref(attrs, "host_name", "service_name")
+        .1
+        .into_owned()
+}
+
+/// The host or service that a pair of attributes names (`host_name`/`service_name`,
+/// `parent_host_name`/`parent_service_name`, …): its type and full name (borrowed for a
+/// host).
+pub fn checkable_ref<'a>(
+    attrs: &'a Dict,
+    host_key: &str,
+    service_key: &str,
+) -> (&'static str, std::borrow::Cow<'a, str>) {
+    let host = dict_str(attrs, host_key).unwrap_or("");
+    match dict_str(attrs, service_key).unwrap_or("") {
+        "" => ("Host", host.into()),
+        s => ("Service", format!("{host}!{s}").into()),
     }
 }
 
@@ -449,11 +457,12 @@ impl Registry {
         let index = table.by_parent.get_or_init(|| {
             let mut index: foldhash::HashMap<String, Vec<Arc<Object>>> = Default::default();
             for d in &table.list {
-                let parent = match d.string("parent_service_name") {
-                    s if s.is_empty() => d.string("parent_host_name"),
-                    s => format!("{}!{s}", d.string("parent_host_name")),
-                };
-                index.entry(parent).or_default().push(d.clone());
+                let (_, parent) =
+                    checkable_ref(&d.attrs, "parent_host_name", "parent_service_name");
+                index
+                    .entry(parent.into_owned())
+                    .or_default()
+                    .push(d.clone());
             }
             index
         });
@@ -583,6 +592,18 @@ impl Object {
         self.runtime_field(&rt, field)
     }
 
+    /// The interval to a host's or service's next check as Icinga picks it:
+    /// `retry_interval` in a SOFT problem (after a result), else `check_interval` (each at
+    /// least 1 s).
+    pub fn next_interval(&self, st: &CheckableState) -> f64 {
+        let soft_problem = st.has_result() && st.state_type == 0 && st.state != 0;
+        if soft_problem {
+            self.number("retry_interval", 60.0).max(1.0)
+        } else {
+            self.number("check_interval", 300.0).max(1.0)
+        }
+    }
+
     /// A runtime attribute from a state already read (one read per object when many
     /// attributes are shown).
     pub fn runtime_field(&self, rt: &CheckableState, field: &str) -> Option<Value> {
@@ -624,12 +645,7 @@ impl Object {
             // When a result is overdue (UIs mark the object late): a check interval after
             // the next check, or two after the last passive result.
             "next_update" => {
-                let soft_problem = rt.has_result() && rt.state_type == 0 && rt.state != 0;
-                let interval = if soft_problem {
-                    self.number("retry_interval", 60.0)
-                } else {
-                    self.number("check_interval", 300.0)
-                };
+                let interval = self.next_interval(rt);
                 if self.flag("enable_active_checks", true) {
                     n(rt.next_check + interval)
                 } else {

@@ -107,6 +107,21 @@ impl Batch {
         }
     }
 
+    /// Whether `o` is reachable for `purpose` on the states as this batch sees them.
+    pub fn reachable(&self, o: &Object, purpose: super::reachability::Purpose) -> bool {
+        let state_of = |x: &Object| self.standing(x);
+        super::reachability::reachable(self.base(), o, purpose, &state_of)
+    }
+
+    /// What reachability reads of a state, without copying the state.
+    fn standing(&self, o: &Object) -> Option<super::reachability::Standing> {
+        let cell = o.runtime.as_ref()?;
+        match self.states.get(&(Arc::as_ptr(cell) as usize)) {
+            Some((_, st, _)) => Some(st.into()),
+            None => Some((&*cell.get()).into()),
+        }
+    }
+
     /// Marks a state's next check as one the scheduler must learn.
     pub fn reschedule(&mut self, o: &Arc<Object>) {
         if let Some(cell) = o.runtime.as_ref() {

@@ -133,11 +133,8 @@ fn descendants(b: &Batch, o: &Object) -> Vec<Arc<Object>> {
     let mut out = Vec::new();
     while let Some(name) = queue.pop() {
         for d in b.base().dependencies_on(&name) {
-            let host = d.string("child_host_name");
-            let (t, child) = match d.string("child_service_name") {
-                s if s.is_empty() => ("Host", host),
-                s => ("Service", format!("{host}!{s}")),
-            };
+            let (t, child) = super::reachability::child(d);
+            let child = child.into_owned();
             if !seen.insert(child.clone()) {
                 continue;
             }

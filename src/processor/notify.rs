@@ -433,11 +433,7 @@ pub fn renotify(b: &mut Batch, name: &str) {
         .notifications
         .get(name)
         .is_some_and(|ns| ns.next_notification > 0.0 && ns.next_notification <= b.now);
-    let reachable = || {
-        let state_of = |x: &Object| b.peek_state(x);
-        let purpose = super::reachability::Purpose::Notification;
-        super::reachability::reachable(b.base(), &o, purpose, &state_of)
-    };
+    let reachable = || b.reachable(&o, super::reachability::Purpose::Notification);
     if due && st.state != 0 && st.state_type == super::state::HARD && reachable() {
         send_through(b, &o, Kind::Problem, "", "", false, Some(name));
     }
@@ -496,8 +492,9 @@ const FLAPPING_KINDS: u32 = 128 | 256;
 /// Holds back a problem, recovery or flapping notification of `o` (in downtime,
 /// acknowledged, unreachable) to be sent when the reason ends, as Icinga's suppressed
 /// notifications: flapping start and end cancel out; the first held-back problem or
-/// recovery remembers the HARD state before it (`old_state`, or OK if that was SOFT).
-pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind, old_state: u8, old_hard: bool) {
+/// recovery remembers the HARD state before the result (`last_state`, or OK if that was
+/// SOFT).
+pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind) {
     let Some(st) = b.state(o) else {
         return;
     };
@@ -507,13 +504,15 @@ pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind, old_state: u8, old_hard:
         after &= !FLAPPING_KINDS;
     }
     if before & STATE_KINDS == 0 && kind.bit() & STATE_KINDS != 0 {
-        st.state_before_suppression = if old_hard { old_state } else { 0 };
+        st.state_before_suppression = if st.last_state_type == super::state::HARD {
+            st.last_state
+        } else {
+            0
+        };
     }
     st.suppressed_notifications = after;
     if before == 0 && after != 0 {
-        let at = suppressed_retry_at(b.now);
-        b.timers
-            .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
+        look_again(b, o);
     }
 }
 
@@ -523,14 +522,17 @@ pub fn state_pending(st: &CheckableState) -> bool {
     st.suppressed_notifications & STATE_KINDS != 0
 }
 
-/// Why problems and recoveries are held back now: downtime, acknowledgement, or a failed
-/// dependency.
-pub fn state_suppressed(b: &Batch, o: &Object, st: &CheckableState) -> bool {
-    let state_of = |x: &Object| b.peek_state(x);
-    let purpose = super::reachability::Purpose::Notification;
-    st.downtime_depth > 0
-        || st.acknowledgement != 0
-        || !super::reachability::reachable(b.base(), o, purpose, &state_of)
+/// Whether problems and recoveries are held back: in downtime, acknowledged, or not
+/// `notifiable` (a failed dependency).
+pub fn held_back(st: &CheckableState, notifiable: bool) -> bool {
+    !notifiable || st.downtime_depth > 0 || st.acknowledgement != 0
+}
+
+/// Has the object's held-back notifications looked at again on the next 5 s mark.
+fn look_again(b: &mut Batch, o: &Object) {
+    let at = suppressed_retry_at(b.now);
+    b.timers
+        .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
 }
 
 /// `Checkable::FireSuppressedNotifications`: sends what was held back once its reason has
@@ -574,8 +576,9 @@ pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
                 bits &= !kind.bit();
             }
         }
+        let notifiable = b.reachable(&o, super::reachability::Purpose::Notification);
         if bits & STATE_KINDS != 0
-            && !state_suppressed(b, &o, &st)
+            && !held_back(&st, notifiable)
             && st.state_type == super::state::HARD
             && !likely_checked_soon(&o, &st, b.now)
         {
@@ -605,9 +608,7 @@ pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
         send(b, &o, kind, "", "", false);
     }
     if bits != 0 {
-        let at = suppressed_retry_at(b.now);
-        b.timers
-            .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
+        look_again(b, &o);
     }
 }
 

@@ -6,12 +6,13 @@
 //! unreachable objects are held back, and checks are skipped when a failed dependency has
 //! `disable_checks`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use filters::Value;
 
 use super::state::{CheckableState, SOFT};
-use crate::objects::{Object, Registry};
+use crate::objects::{checkable_ref, Object, Registry};
 
 /// What reachability is asked for: each `Dependency` flag applies to one purpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,24 +28,40 @@ pub enum Purpose {
 /// Deeper chains than this are treated as failed (Icinga's limit).
 const MAX_DEPTH: usize = 256;
 
-/// Whether `o` is reachable for `purpose`, with states read through `state_of` (the
-/// processor's batch, or the objects' cells).
-pub fn reachable(
-    reg: &Registry,
-    o: &Object,
-    purpose: Purpose,
-    state_of: &dyn Fn(&Object) -> Option<Arc<CheckableState>>,
-) -> bool {
+/// What the walk reads of a parent's state (copied out, not the whole state).
+#[derive(Clone, Copy, Debug)]
+pub struct Standing {
+    pub checked: bool,
+    pub state: u8,
+    pub state_type: u8,
+}
+
+impl From<&CheckableState> for Standing {
+    fn from(st: &CheckableState) -> Standing {
+        Standing {
+            checked: st.has_result(),
+            state: st.state,
+            state_type: st.state_type,
+        }
+    }
+}
+
+/// Reads the standing of a host or service (from the processor's batch, or the cells).
+pub type StateOf<'a> = &'a dyn Fn(&Object) -> Option<Standing>;
+
+/// Whether `o` is reachable for `purpose`, with states read through `state_of`. The
+/// processor asks through `Batch::reachable`.
+pub fn reachable(reg: &Registry, o: &Object, purpose: Purpose, state_of: StateOf) -> bool {
     walk(reg, o, purpose, state_of, 0)
 }
 
-fn walk(
-    reg: &Registry,
-    o: &Object,
-    purpose: Purpose,
-    state_of: &dyn Fn(&Object) -> Option<Arc<CheckableState>>,
-    depth: usize,
-) -> bool {
+/// [`reachable`] on the committed states (the objects' cells): the scheduler, the status.
+pub fn reachable_now(reg: &Registry, o: &Object, purpose: Purpose) -> bool {
+    let state_of = |x: &Object| x.runtime.as_ref().map(|r| Standing::from(&*r.get()));
+    reachable(reg, o, purpose, &state_of)
+}
+
+fn walk(reg: &Registry, o: &Object, purpose: Purpose, state_of: StateOf, depth: usize) -> bool {
     if depth > MAX_DEPTH {
         tracing::warn!(object = %o.name, "Too many nested dependencies (> {MAX_DEPTH}): dependency failed.");
         return false;
@@ -53,7 +70,7 @@ fn walk(
         let host_failed = reg
             .get("Host", text(o, "host_name"))
             .and_then(|h| state_of(h))
-            .is_some_and(|h| h.has_result() && h.state != 0 && h.state_type != SOFT);
+            .is_some_and(|h| h.checked && h.state != 0 && h.state_type != SOFT);
         if host_failed {
             return false;
         }
@@ -88,11 +105,13 @@ fn walk(
 
 /// The parent host or service of a dependency.
 fn parent<'a>(reg: &'a Registry, d: &Object) -> Option<&'a Arc<Object>> {
-    let host = text(d, "parent_host_name");
-    match text(d, "parent_service_name") {
-        "" => reg.get("Host", host),
-        s => reg.get("Service", &format!("{host}!{s}")),
-    }
+    let (t, name) = checkable_ref(&d.attrs, "parent_host_name", "parent_service_name");
+    reg.get(t, &name)
+}
+
+/// The type and full name of a dependency's child.
+pub fn child(d: &Object) -> (&'static str, Cow<'_, str>) {
+    checkable_ref(&d.attrs, "child_host_name", "child_service_name")
 }
 
 /// A string attribute, borrowed ("" when absent): the walk runs for every result, and
@@ -103,16 +122,11 @@ fn text<'a>(o: &'a Object, key: &str) -> &'a str {
 
 /// `Dependency::IsAvailable`: the parent is pending, SOFT (with `ignore_soft_states`), in
 /// one of `states`, outside `period`, or the dependency does not disable what is asked.
-fn available(
-    reg: &Registry,
-    d: &Object,
-    purpose: Purpose,
-    state_of: &dyn Fn(&Object) -> Option<Arc<CheckableState>>,
-) -> bool {
+fn available(reg: &Registry, d: &Object, purpose: Purpose, state_of: StateOf) -> bool {
     let Some(parent) = parent(reg, d) else {
         return true;
     };
-    let Some(st) = state_of(parent).filter(|st| st.has_result()) else {
+    let Some(st) = state_of(parent).filter(|st| st.checked) else {
         return true;
     };
     if d.flag("ignore_soft_states", true) && st.state_type == SOFT {
@@ -152,13 +166,9 @@ fn available(
 pub fn children(reg: &Registry, o: &Object) -> Vec<Arc<Object>> {
     reg.dependencies_on(&o.name)
         .iter()
-        .filter(|d| parent(reg, d).is_some_and(|p| std::ptr::eq(&**p, o)))
         .filter_map(|d| {
-            let host = d.string("child_host_name");
-            match d.string("child_service_name") {
-                s if s.is_empty() => reg.get("Host", &host),
-                s => reg.get("Service", &format!("{host}!{s}")),
-            }
+            let (t, name) = child(d);
+            reg.get(t, &name)
         })
         .cloned()
         .collect()
@@ -237,9 +247,8 @@ mod tests {
     }
 
     fn is_reachable(reg: &Registry, host: &str, purpose: Purpose) -> bool {
-        let state_of = |x: &Object| x.runtime.as_ref().map(|r| r.get());
         reg.get("Host", host)
-            .is_some_and(|o| reachable(reg, o, purpose, &state_of))
+            .is_some_and(|o| reachable_now(reg, o, purpose))
     }
 
     const HOSTS: &str = r#"

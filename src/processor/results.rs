@@ -163,11 +163,9 @@ pub fn apply_result(
     }
     let vars_before = st.last_check_result.as_ref().map(|r| r.vars_after);
     // Reachability is decided on the states before this result (as Icinga does).
-    let state_of = |x: &Object| b.peek_state(x);
-    let reachable = reachability::reachable(b.base(), o, Purpose::State, &state_of);
+    let reachable = b.reachable(o, Purpose::State);
     // Reachable implies notifiable (a dependency fails notifications only when it fails).
-    let notifiable =
-        reachable || reachability::reachable(b.base(), o, Purpose::Notification, &state_of);
+    let notifiable = reachable || b.reachable(o, Purpose::Notification);
     st.last_reachable = reachable;
     if !reachable {
         st.last_state_unreachable = input.execution_end;
@@ -217,24 +215,17 @@ pub fn apply_result(
             state_type: st.state_type,
         },
     }));
-    let check_interval = o.number("check_interval", 300.0).max(1.0);
-    let retry_interval = o.number("retry_interval", 60.0).max(1.0);
     emit(o, st, &t, flapping_changed, settings, &mut b.events);
     if input.active {
         // The forced check has run.
         st.force_next_check = false;
     }
     st.next_check = if input.active {
-        let interval = if st.state_type == SOFT && st.state != 0 {
-            retry_interval
-        } else {
-            check_interval
-        };
-        crate::scheduler::next_check_after(o, t_now, interval)
+        crate::scheduler::next_check_after(o, t_now, o.next_interval(st))
     } else if input.ttl > 0.0 {
         t_now + input.ttl
     } else {
-        t_now + check_interval
+        t_now + o.number("check_interval", 300.0).max(1.0)
     };
     debug_assert!(st.state_type == SOFT || st.state_type == HARD);
     let next_check = st.next_check;
@@ -314,9 +305,6 @@ fn consequences(
     if state != 0 {
         downtimes::problem(b, o);
     }
-    let Some(st) = b.peek_state(o) else {
-        return;
-    };
     let kind = if t.hard_change && state != 0 {
         Some(Kind::Problem)
     } else if t.hard_change && t.recovery && t.previous_hard_state != 0 {
@@ -324,17 +312,19 @@ fn consequences(
     } else {
         None
     };
+    // Most results notify nothing: the state is only read (copied) when one might.
+    if kind.is_none() && flapping.is_none() {
+        return;
+    }
+    let Some(st) = b.peek_state(o) else {
+        return;
+    };
     // Never while flapping; held back while in downtime, acknowledged or unreachable (or
     // behind one held back before), to be sent when that ends.
     match kind {
         Some(_) if st.flapping => {}
-        Some(kind)
-            if !notifiable
-                || st.downtime_depth > 0
-                || st.acknowledgement != 0
-                || notify::state_pending(&st) =>
-        {
-            notify::hold(b, o, kind, st.last_state, st.last_state_type == HARD);
+        Some(kind) if notify::held_back(&st, notifiable) || notify::state_pending(&st) => {
+            notify::hold(b, o, kind);
         }
         Some(kind) => notify::send(b, o, kind, "", "", false),
         None => {}
@@ -345,7 +335,7 @@ fn consequences(
         None => return,
     };
     if st.downtime_depth > 0 {
-        notify::hold(b, o, kind, st.last_state, st.last_state_type == HARD);
+        notify::hold(b, o, kind);
     } else {
         notify::send(b, o, kind, "", "", false);
     }

@@ -796,6 +796,110 @@ apply Notification "escalate" to Service {{
     assert!(recoveries.contains(&json!(["alice"])) && recoveries.contains(&json!(["boss"])));
 }
 
+const ALWAYS: &str = r#"
+object TimePeriod "never" { ranges = { } }
+object TimePeriod "always" { ranges = { monday = "00:00-24:00", tuesday = "00:00-24:00", wednesday = "00:00-24:00", thursday = "00:00-24:00", friday = "00:00-24:00", saturday = "00:00-24:00", sunday = "00:00-24:00" } }
+object User "alice" { }
+object NotificationCommand "nothing" { command = [ "/bin/true" ] }
+"#;
+
+/// A problem outside its Notification's `period` is held back, not dropped: it goes out
+/// when the period begins (here: when the Notification is changed to another period), as
+/// Icinga's stashed notifications; a recovery outside the period drops the held problem.
+#[tokio::test]
+async fn period_holds_notifications_until_it_begins() {
+    let s = Server::start(&format!(
+        r#"{PASSIVE}{ALWAYS}
+apply Notification "mail" to Service {{
+  command = "nothing"
+  users = [ "alice" ]
+  period = "never"
+  interval = 0
+  assign where true
+}}
+"#
+    ))
+    .await;
+    result(&s, "h1!passive", 0).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    // h2's problem recovers while still held: nothing to tell about it afterwards.
+    result(&s, "h2!passive", 2).await;
+    result(&s, "h2!passive", 2).await;
+    result(&s, "h2!passive", 0).await;
+    assert!(sent_kinds(&s).is_empty(), "{:?}", sent_kinds(&s));
+    for host in ["h1", "h2"] {
+        let (status, res) = s
+            .post(
+                &format!("/v1/objects/notifications/{host}!passive!mail"),
+                json!({"attrs": {"period": "always"}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{res}");
+    }
+    let sent = s.events_at_least("Notification", 1).await;
+    assert_eq!(sent[0]["notification_type"], "PROBLEM");
+    assert_eq!(sent[0]["host"], "h1");
+    assert_eq!(sent[0]["users"], json!(["alice"]));
+    // Looked at again 5 s later: still only the one.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(sent_kinds(&s), ["PROBLEM"]);
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
+    assert_eq!(a["notification_number"], 1);
+}
+
+/// Reminders (`interval`) skip a downtime and resume after it, and go on after a
+/// restart, as Icinga's: the next reminder is set whether or not one goes out.
+#[tokio::test]
+async fn reminders_resume_after_a_downtime_and_a_restart() {
+    let s = Server::start(&format!(
+        r#"{PASSIVE}{ALWAYS}
+apply Notification "mail" to Service {{
+  command = "nothing"
+  users = [ "alice" ]
+  interval = 1s
+  assign where host.name == "h1"
+}}
+"#
+    ))
+    .await;
+    result(&s, "h1!passive", 0).await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    s.events_at_least("Notification", 2).await;
+    downtime(&s).await;
+    let in_downtime = sent_kinds(&s)
+        .iter()
+        .filter(|k| k.as_str() == "PROBLEM")
+        .count();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let problems = |s: &Server| {
+        sent_kinds(s)
+            .iter()
+            .filter(|k| k.as_str() == "PROBLEM")
+            .count()
+    };
+    assert_eq!(problems(&s), in_downtime, "no reminders in a downtime");
+    end_downtime(&s).await;
+    for _ in 0..50 {
+        if problems(&s) > in_downtime {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(problems(&s) > in_downtime, "{:?}", sent_kinds(&s));
+
+    let s = s.restart().await;
+    let after_restart = problems(&s);
+    for _ in 0..50 {
+        if problems(&s) > after_restart {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(problems(&s) > after_restart, "{:?}", sent_kinds(&s));
+}
+
 /// generate-ticket derives the agent ticket from the configured salt; execute-command
 /// answers 202 and records the outcome under the execution id.
 #[tokio::test]

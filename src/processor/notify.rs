@@ -88,6 +88,37 @@ pub struct NoticeState {
     pub notification_number: u64,
     pub last_problem_notification: f64,
     pub notified_problem_users: Vec<String>,
+    /// Problems, recoveries and flapping changes held back because they came outside the
+    /// Notification's `period` (Icinga's Notification `suppressed_notifications`): sent
+    /// when the period begins, if they still apply.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u32,
+}
+
+fn is_zero(bits: &u32) -> bool {
+    *bits == 0
+}
+
+/// Which of an object's Notifications a notification goes through, and why.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Through<'a> {
+    /// Every Notification of the object (a state change, an action).
+    All,
+    /// One Notification's reminder (`interval`), or its first notification at
+    /// `times.begin`.
+    Reminder(&'a str),
+    /// One Notification sending what its `period` held back.
+    Released(&'a str),
+}
+
+impl<'a> Through<'a> {
+    /// The one Notification, if not all.
+    fn only(self) -> Option<&'a str> {
+        match self {
+            Through::All => None,
+            Through::Reminder(name) | Through::Released(name) => Some(name),
+        }
+    }
 }
 
 /// The notification states of a checkable, by Notification full name.
@@ -161,11 +192,11 @@ fn recipients(b: &Batch, n: &Object) -> Vec<Arc<Object>> {
 /// Notification objects whose filters let it through. `force` (custom notifications)
 /// bypasses downtimes and disabled notifications.
 pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str, force: bool) {
-    send_through(b, o, kind, author, text, force, None);
+    send_through(b, o, kind, author, text, force, Through::All);
 }
 
-/// [`send`], through the Notification named `only` alone if given (a re-notification is
-/// one Notification's, not all of the object's).
+/// [`send`], through one Notification alone if `through` names one (a reminder is one
+/// Notification's, not all of the object's).
 fn send_through(
     b: &mut Batch,
     o: &Arc<Object>,
@@ -173,10 +204,10 @@ fn send_through(
     author: &str,
     text: &str,
     force: bool,
-    only: Option<&str>,
+    through: Through,
 ) {
     let mut notifications = b.attached("Notification", o);
-    if let Some(name) = only {
+    if let Some(name) = through.only() {
         notifications.retain(|n| *n.name == *name);
     }
     if notifications.is_empty() {
@@ -195,14 +226,24 @@ fn send_through(
     let is_host = o.type_info.name == "Host";
     let state = state_name(is_host, st.state);
     let mut changes: Vec<(String, NoticeState)> = Vec::new();
+    let mut stashed = false;
     for n in notifications {
-        if !force && (!passes(n.attr("types"), kind.filter_name()) || !in_period(b, &n)) {
-            continue;
-        }
-        if !force && !passes(n.attr("states"), state) {
+        if !force
+            && (!passes(n.attr("types"), kind.filter_name()) || !passes(n.attr("states"), state))
+        {
             continue;
         }
         let mut ns = st.notifications.get(&*n.name).cloned().unwrap_or_default();
+        if !force && !in_period(b, &n) {
+            // Outside the period: a reminder is skipped (its next one is already set); a
+            // problem, recovery or flapping change waits for the period to begin.
+            if through != Through::Reminder(&n.name) && kind.bit() & PERIOD_HELD != 0 {
+                ns.suppressed |= kind.bit();
+                changes.push((n.name.to_string(), ns));
+                stashed = true;
+            }
+            continue;
+        }
         if !force && kind == Kind::Problem {
             match escalation(&n, st.last_hard_state_change, b.now) {
                 Window::Open => {}
@@ -233,19 +274,14 @@ fn send_through(
         if users.is_empty() {
             continue;
         }
-        let interval = n
-            .attr("interval")
-            .and_then(|v| v.to_number().ok())
-            .unwrap_or(1800.0);
         match kind {
             Kind::Problem => {
                 ns.notification_number += 1;
                 ns.last_problem_notification = b.now;
                 ns.notified_problem_users = users.iter().map(|u| u.name.to_string()).collect();
-                if interval > 0.0 {
-                    ns.next_notification = b.now + interval;
-                    b.timers
-                        .push((ns.next_notification, Deadline::Renotify(n.name.clone())));
+                // A reminder has set its next one already.
+                if !matches!(through, Through::Reminder(_)) {
+                    remind_after_interval(b, &n, &mut ns);
                 }
             }
             Kind::Recovery => {
@@ -259,10 +295,38 @@ fn send_through(
         dispatch(b, o, &st, &n, &users, kind, author, text);
         changes.push((n.name.to_string(), ns));
     }
+    let holding_before = holds_any(&st);
     if let Some(st) = b.state(o) {
         for (name, ns) in changes {
             st.notifications.insert(name, ns);
         }
+    }
+    if stashed && !holding_before {
+        look_again(b, o);
+    }
+}
+
+/// The kinds a Notification's `period` holds back (Icinga stashes these four).
+const PERIOD_HELD: u32 = 32 | 64 | 128 | 256;
+
+/// Whether an object holds back any notification, for itself or in a Notification.
+pub fn holds_any(st: &CheckableState) -> bool {
+    st.suppressed_notifications != 0 || st.notifications.values().any(|ns| ns.suppressed != 0)
+}
+
+/// Sets a Notification's next reminder `interval` (default 30 min) from now; none for
+/// an interval of 0.
+fn remind_after_interval(b: &mut Batch, n: &Object, ns: &mut NoticeState) {
+    let interval = n
+        .attr("interval")
+        .and_then(|v| v.to_number().ok())
+        .unwrap_or(1800.0);
+    if interval > 0.0 {
+        ns.next_notification = b.now + interval;
+        b.timers
+            .push((ns.next_notification, Deadline::Renotify(n.name.clone())));
+    } else {
+        ns.next_notification = 0.0;
     }
 }
 
@@ -412,8 +476,11 @@ pub fn runtime_macros(is_host: bool, st: &CheckableState) -> Value {
     Value::from(d)
 }
 
-/// A re-notification deadline: sends the problem again if it is still a hard,
-/// unhandled problem and the notification is due.
+/// A reminder deadline (`interval`): sends the problem again through this Notification
+/// if it is still a hard problem nothing holds back. As Icinga's timer, the next reminder
+/// is set whether or not this one goes out (in downtime, acknowledged, outside the
+/// period), so reminders resume once the reason ends; a recovery ends them (the next
+/// problem notification starts them again).
 pub fn renotify(b: &mut Batch, name: &str) {
     let Some(n) = b.get("Notification", name) else {
         return;
@@ -429,13 +496,21 @@ pub fn renotify(b: &mut Batch, name: &str) {
     let Some(st) = b.peek_state(&o) else {
         return;
     };
-    let due = st
-        .notifications
-        .get(name)
-        .is_some_and(|ns| ns.next_notification > 0.0 && ns.next_notification <= b.now);
-    let reachable = || b.reachable(&o, super::reachability::Purpose::Notification);
-    if due && st.state != 0 && st.state_type == super::state::HARD && reachable() {
-        send_through(b, &o, Kind::Problem, "", "", false, Some(name));
+    let Some(mut ns) = st.notifications.get(name).cloned() else {
+        return;
+    };
+    let due = ns.next_notification > 0.0 && ns.next_notification <= b.now;
+    if !due || st.state == 0 || st.state_type != super::state::HARD {
+        return;
+    }
+    remind_after_interval(b, &n, &mut ns);
+    if let Some(st) = b.state(&o) {
+        st.notifications.insert(name.to_string(), ns.clone());
+    }
+    // Not before the first notification of a problem held back.
+    let first_pending = (st.suppressed_notifications | ns.suppressed) & Kind::Problem.bit() != 0;
+    if !first_pending && b.reachable(&o, super::reachability::Purpose::Notification) {
+        send_through(b, &o, Kind::Problem, "", "", false, Through::Reminder(name));
     }
 }
 
@@ -498,6 +573,7 @@ pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind) {
     let Some(st) = b.state(o) else {
         return;
     };
+    let holding_before = holds_any(st);
     let before = st.suppressed_notifications;
     let mut after = before | kind.bit();
     if after & FLAPPING_KINDS == FLAPPING_KINDS {
@@ -511,7 +587,7 @@ pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind) {
         };
     }
     st.suppressed_notifications = after;
-    if before == 0 && after != 0 {
+    if !holding_before && after != 0 {
         look_again(b, o);
     }
 }
@@ -535,25 +611,41 @@ fn look_again(b: &mut Batch, o: &Object) {
         .push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
 }
 
-/// `Checkable::FireSuppressedNotifications`: sends what was held back once its reason has
-/// ended and it still applies (a problem: the object is still in a problem state other
-/// than before; a recovery: it is OK and was not before; flapping start/end: it still is /
-/// is not flapping); drops what no longer applies; looks again in 5 s otherwise. A
-/// problem or recovery waits for a HARD state and, for actively checked objects, for a
-/// check that is not about to run anyway.
+/// The 5 s look at an object's held-back notifications: those it holds itself
+/// ([`release_held`]) and those its Notifications' periods hold ([`release_stashed`]);
+/// looks again in 5 s while any remain.
 pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
     let Some(o) = b.get(type_name, name) else {
         return;
     };
-    let Some(st) = b.peek_state(&o) else {
+    if !b.peek_state(&o).is_some_and(|st| holds_any(&st)) {
+        return;
+    }
+    let enabled =
+        b.base().app_switch("enable_notifications") && o.flag("enable_notifications", true);
+    if enabled {
+        release_held(b, &o);
+        release_stashed(b, &o);
+    }
+    if b.peek_state(&o).is_some_and(|st| holds_any(&st)) {
+        look_again(b, &o);
+    }
+}
+
+/// `Checkable::FireSuppressedNotifications`: sends what the object held back once its
+/// reason has ended and it still applies (a problem: the object is still in a problem
+/// state other than before; a recovery: it is OK and was not before; flapping start/end:
+/// it still is / is not flapping); drops what no longer applies. A problem or recovery
+/// waits for a HARD state and, for actively checked objects, for a check that is not
+/// about to run anyway.
+fn release_held(b: &mut Batch, o: &Arc<Object>) {
+    let Some(st) = b.peek_state(o) else {
         return;
     };
     let mut bits = st.suppressed_notifications;
     if bits == 0 {
         return;
     }
-    let enabled =
-        b.base().app_switch("enable_notifications") && o.flag("enable_notifications", true);
     let applies = |kind: Kind| match kind {
         Kind::Problem => {
             st.has_result() && st.state != 0 && st.state != st.state_before_suppression
@@ -565,50 +657,109 @@ pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
         _ => !st.flapping,
     };
     let mut due = Vec::new();
-    if enabled {
-        for kind in [
-            Kind::Problem,
-            Kind::Recovery,
-            Kind::FlappingStart,
-            Kind::FlappingEnd,
-        ] {
-            if bits & kind.bit() != 0 && !applies(kind) {
-                bits &= !kind.bit();
-            }
+    for kind in [
+        Kind::Problem,
+        Kind::Recovery,
+        Kind::FlappingStart,
+        Kind::FlappingEnd,
+    ] {
+        if bits & kind.bit() != 0 && !applies(kind) {
+            bits &= !kind.bit();
         }
-        let notifiable = b.reachable(&o, super::reachability::Purpose::Notification);
-        if bits & STATE_KINDS != 0
-            && !held_back(&st, notifiable)
-            && st.state_type == super::state::HARD
-            && !likely_checked_soon(&o, &st, b.now)
-        {
-            let kind = if st.state == 0 {
-                Kind::Recovery
-            } else {
-                Kind::Problem
-            };
-            if applies(kind) {
-                due.push(kind);
-            }
-            bits &= !STATE_KINDS;
+    }
+    let notifiable = b.reachable(o, super::reachability::Purpose::Notification);
+    if bits & STATE_KINDS != 0
+        && !held_back(&st, notifiable)
+        && st.state_type == super::state::HARD
+        && !likely_checked_soon(o, &st, b.now)
+    {
+        let kind = if st.state == 0 {
+            Kind::Recovery
+        } else {
+            Kind::Problem
+        };
+        if applies(kind) {
+            due.push(kind);
         }
-        for kind in [Kind::FlappingStart, Kind::FlappingEnd] {
-            if bits & kind.bit() != 0 && st.downtime_depth == 0 {
-                due.push(kind);
-                bits &= !kind.bit();
-            }
+        bits &= !STATE_KINDS;
+    }
+    for kind in [Kind::FlappingStart, Kind::FlappingEnd] {
+        if bits & kind.bit() != 0 && st.downtime_depth == 0 {
+            due.push(kind);
+            bits &= !kind.bit();
         }
     }
     if bits != st.suppressed_notifications {
-        if let Some(st) = b.state(&o) {
+        if let Some(st) = b.state(o) {
             st.suppressed_notifications = bits;
         }
     }
     for kind in due {
-        send(b, &o, kind, "", "", false);
+        send(b, o, kind, "", "", false);
     }
-    if bits != 0 {
-        look_again(b, &o);
+}
+
+/// `NotificationComponent`'s `FireSuppressedNotifications(notification)`: what a
+/// Notification's period held back goes out through that Notification once the period
+/// has begun, if it still applies and nothing else holds it back (downtime,
+/// acknowledgement, a failed dependency, flapping); what no longer applies is dropped.
+fn release_stashed(b: &mut Batch, o: &Arc<Object>) {
+    let Some(st) = b.peek_state(o) else {
+        return;
+    };
+    let stashed: Vec<(String, u32)> = st
+        .notifications
+        .iter()
+        .filter(|(_, ns)| ns.suppressed != 0)
+        .map(|(name, ns)| (name.clone(), ns.suppressed))
+        .collect();
+    if stashed.is_empty() {
+        return;
+    }
+    let applies = |kind: Kind| match kind {
+        Kind::Problem => st.has_result() && st.state != 0 && st.state_type == super::state::HARD,
+        Kind::Recovery => st.has_result() && st.state == 0,
+        Kind::FlappingStart => st.flapping,
+        _ => !st.flapping,
+    };
+    let notifiable = b.reachable(o, super::reachability::Purpose::Notification);
+    let checked_soon = likely_checked_soon(o, &st, b.now);
+    for (name, bits) in stashed {
+        let mut keep = bits;
+        let mut due = Vec::new();
+        match b.get("Notification", &name) {
+            // Gone from the configuration: nothing to send through.
+            None => keep = 0,
+            Some(n) => {
+                let open = in_period(b, &n) && !checked_soon;
+                for kind in [
+                    Kind::Problem,
+                    Kind::Recovery,
+                    Kind::FlappingStart,
+                    Kind::FlappingEnd,
+                ] {
+                    if bits & kind.bit() == 0 {
+                        continue;
+                    }
+                    let held = suppressed(kind, &st)
+                        || (!notifiable && matches!(kind, Kind::Problem | Kind::Recovery));
+                    if !applies(kind) {
+                        keep &= !kind.bit();
+                    } else if open && !held {
+                        keep &= !kind.bit();
+                        due.push(kind);
+                    }
+                }
+            }
+        }
+        if let Some(st) = b.state(o) {
+            if let Some(ns) = st.notifications.get_mut(&name) {
+                ns.suppressed = keep;
+            }
+        }
+        for kind in due {
+            send_through(b, o, kind, "", "", false, Through::Released(&name));
+        }
     }
 }
 

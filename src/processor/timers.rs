@@ -66,11 +66,17 @@ impl Timers {
         self.heap.peek().map(|Reverse(e)| e.at)
     }
 
-    /// Takes every deadline due at `now`.
+    /// Takes every deadline due at `now`, once each: the same deadline set twice for the
+    /// same time (by two paths of one batch) is due once.
     pub fn due(&mut self, now: f64) -> Vec<Deadline> {
-        let mut out = Vec::new();
+        let mut out: Vec<Deadline> = Vec::new();
+        let mut last_at = f64::NAN;
         while self.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
             if let Some(Reverse(e)) = self.heap.pop() {
+                if e.at == last_at && out.last() == Some(&e.deadline) {
+                    continue;
+                }
+                last_at = e.at;
                 out.push(e.deadline);
             }
         }
@@ -86,17 +92,25 @@ impl Timers {
     }
 }
 
-/// The deadlines of what the store restored: expiring acknowledgements and comments,
-/// downtimes to start and end.
+/// The deadlines of what the store restored: held-back notifications and reminders,
+/// expiring acknowledgements and comments, downtimes to start and end.
 pub fn restored(reg: &Registry) -> Vec<(f64, Deadline)> {
     let mut out = Vec::new();
     for t in ["Host", "Service"] {
         for o in reg.objects(t) {
             if let Some(cell) = &o.runtime {
                 let st = cell.get();
-                if st.suppressed_notifications != 0 {
+                if super::notify::holds_any(&st) {
                     let at = super::notify::suppressed_retry_at(crate::app::now());
                     out.push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
+                }
+                for (name, ns) in &st.notifications {
+                    if ns.next_notification > 0.0 {
+                        out.push((
+                            ns.next_notification,
+                            Deadline::Renotify(name.as_str().into()),
+                        ));
+                    }
                 }
                 if st.acknowledgement != 0 && st.acknowledgement_expiry > 0.0 {
                     out.push((
@@ -137,7 +151,8 @@ mod tests {
         t.add(1.0, Deadline::DowntimeStart("d".into()));
         t.add(f64::NAN, Deadline::DowntimeEnd("never".into()));
         t.add(2.0, Deadline::DowntimeEnd("d".into()));
-        assert_eq!(t.len(), 3);
+        t.add(2.0, Deadline::DowntimeEnd("d".into()));
+        assert_eq!(t.len(), 4);
         assert_eq!(t.next(), Some(1.0));
         assert_eq!(
             t.due(2.0),

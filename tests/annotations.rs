@@ -900,6 +900,69 @@ apply Notification "mail" to Service {{
     assert!(problems(&s) > after_restart, "{:?}", sent_kinds(&s));
 }
 
+async fn shown(s: &Server, path: &str) -> (Json, Json) {
+    let a = attrs(s, path).await;
+    (a["severity"].clone(), a["handled"].clone())
+}
+
+/// `severity` and `handled` as Icinga 2.13.6 computes them (the figures were read off its
+/// API for the same states): pending 16, OK 0; a service problem's weight plus 2048
+/// unhandled, 512 acknowledged, 1024 on a host that is not UP (then handled, even OK); a
+/// DOWN host 64 + 2048, acknowledged 64 + 512.
+#[tokio::test]
+async fn severity_and_handled_as_icinga() {
+    let s = Server::start(PASSIVE).await;
+    let h1 = "/v1/objects/services/h1!passive";
+    let h2 = "/v1/objects/services/h2!passive";
+    assert_eq!(shown(&s, h1).await, (json!(16), json!(false)));
+    let host = |name: &'static str, exit: u8| {
+        s.post(
+            "/v1/actions/process-check-result",
+            json!({"type": "Host", "host": name, "exit_status": exit, "plugin_output": "x"}),
+        )
+    };
+    assert_eq!(host("h1", 0).await.0, 200);
+    assert_eq!(host("h2", 1).await.0, 200);
+    result(&s, "h1!passive", 1).await;
+    result(&s, "h1!passive", 1).await;
+    assert_eq!(shown(&s, h1).await, (json!(2080), json!(false)));
+    let (status, res) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"service": "h1!passive", "author": "a", "comment": "c"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(shown(&s, h1).await, (json!(544), json!(true)));
+    result(&s, "h2!passive", 0).await;
+    assert_eq!(shown(&s, h2).await, (json!(0), json!(true)));
+    result(&s, "h2!passive", 2).await;
+    result(&s, "h2!passive", 2).await;
+    assert_eq!(shown(&s, h2).await, (json!(1152), json!(true)));
+    assert_eq!(
+        shown(&s, "/v1/objects/hosts/h2").await,
+        (json!(2112), json!(false))
+    );
+    let (status, res) = s
+        .post(
+            "/v1/actions/acknowledge-problem",
+            json!({"type": "Host", "host": "h2", "author": "a", "comment": "c"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        shown(&s, "/v1/objects/hosts/h2").await,
+        (json!(576), json!(true))
+    );
+    // Filters read them too.
+    let (status, body) = s
+        .get("/v1/objects/services?filter=service.handled%20%26%26%20service.severity%20%3E%201000&attrs=name")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(body["results"][0]["name"], "h2!passive");
+}
+
 /// generate-ticket derives the agent ticket from the configured salt; execute-command
 /// answers 202 and records the outcome under the execution id.
 #[tokio::test]

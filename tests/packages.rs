@@ -66,6 +66,13 @@ async fn packages_stages_and_live_activation() {
         .await;
     assert_eq!(status, 200);
     let (status, _) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"type": "Host", "host": "h2", "exit_status": 1, "plugin_output": "down"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = s
         .send(
             "PUT",
             "/v1/objects/hosts/api-host",
@@ -77,7 +84,7 @@ async fn packages_stages_and_live_activation() {
     let stage = upload(
         &s,
         "example",
-        json!({"conf.d/hosts.conf": "object Host \"pkg-host\" {\n  check_command = \"dummy\"\n  vars.from = \"package\"\n}\n"}),
+        json!({"conf.d/hosts.conf": "object Host \"pkg-host\" {\n  check_command = \"dummy\"\n  vars.from = \"package\"\n}\nobject Service \"pkg-svc\" { host_name = \"h2\"; check_command = \"dummy\" }\n"}),
     )
     .await;
     assert_eq!(validated(&s, "example", &stage).await, "0");
@@ -91,6 +98,9 @@ async fn packages_stages_and_live_activation() {
         .any(|e| e["object_name"] == "pkg-host"));
     let svc = s.get("/v1/objects/services/h1!passive").await.1;
     assert_eq!(svc["results"][0]["attrs"]["state"], 2, "runtime state kept");
+    // A new service reads the state its host kept (handled: the host is DOWN).
+    let svc = s.get("/v1/objects/services/h2!pkg-svc").await.1;
+    assert_eq!(svc["results"][0]["attrs"]["handled"], true, "{svc}");
     assert_eq!(
         s.get("/v1/objects/hosts/api-host").await.0,
         200,

@@ -42,33 +42,60 @@ pub struct Object {
 /// The runtime state cell of a checkable. Written by the processor only; read by queries
 /// and filters under a short read lock (never held across an await).
 #[derive(Debug)]
-pub struct Runtime(std::sync::RwLock<Arc<CheckableState>>);
+pub struct Runtime {
+    state: std::sync::RwLock<Arc<CheckableState>>,
+    /// A service's host's cell: a service's `severity` and `handled` depend on its
+    /// host's state. Set once, when the service is built; a reload keeps both cells.
+    host: std::sync::OnceLock<Arc<Runtime>>,
+}
 
 impl Runtime {
     pub fn new(state: CheckableState) -> Arc<Runtime> {
-        Arc::new(Runtime(std::sync::RwLock::new(Arc::new(state))))
+        Arc::new(Runtime {
+            state: std::sync::RwLock::new(Arc::new(state)),
+            host: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn get(&self) -> Arc<CheckableState> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn set(&self, state: Arc<CheckableState>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = state;
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// Links a service's cell to its host's.
+    pub fn link_host(&self, host: &Arc<Runtime>) {
+        // A cell adopted by a reload is linked already, to the same host cell.
+        let _ = self.host.set(host.clone());
+    }
+
+    /// A service's host's state.
+    pub fn host(&self) -> Option<Arc<CheckableState>> {
+        self.host.get().map(|h| h.get())
     }
 }
 
-/// Notifications show their runtime state (`last_notification`, …) from their host's
-/// or service's state, where the processor keeps it: they share its cell.
-fn link_notifications(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>) {
-    let Some(mut notifications) = objects.remove("Notification") else {
-        return;
-    };
+/// Links runtime cells after a build: notifications show their runtime state
+/// (`last_notification`, …) from their host's or service's state, where the processor
+/// keeps it (they share its cell); services read their host's.
+fn link_runtime(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>) {
+    let mut notifications = objects.remove("Notification").unwrap_or_default();
     let cells: HashMap<&str, &Arc<Runtime>> = ["Host", "Service"]
         .iter()
         .flat_map(|t| objects.get(t).into_iter().flatten())
         .filter_map(|o| Some((&*o.name, o.runtime.as_ref()?)))
         .collect();
+    for service in objects.get("Service").into_iter().flatten() {
+        let host = dict_str(&service.attrs, "host_name").and_then(|h| cells.get(h));
+        if let (Some(cell), Some(host)) = (&service.runtime, host) {
+            cell.link_host(host);
+        }
+    }
+    if notifications.is_empty() {
+        return;
+    }
     for n in &mut notifications {
         let owner = checkable_name(&n.attrs);
         if let (Some(cell), Some(n)) = (cells.get(owner.as_str()), Arc::get_mut(n)) {
@@ -313,7 +340,7 @@ impl Registry {
                 Err(e) => errors.push(e),
             }
         }
-        link_notifications(&mut objects);
+        link_runtime(&mut objects);
         for (t, list) in objects {
             Arc::make_mut(reg.objects.entry(t).or_default()).upsert(list);
         }
@@ -491,6 +518,16 @@ impl Registry {
                         cells.insert(o.name.clone(), cell.clone());
                         adopted.push(Arc::new(o.with_runtime(Some(cell))));
                     }
+                    // A new service of a host that keeps its cell reads that cell.
+                    None if t == "Service" => {
+                        let host = dict_str(&o.attrs, "host_name").and_then(|h| cells.get(h));
+                        if let (Some(cell), Some(host)) = (&o.runtime, host) {
+                            let cell = Runtime::new((*cell.get()).clone());
+                            cell.link_host(host);
+                            cells.insert(o.name.clone(), cell.clone());
+                            adopted.push(Arc::new(o.with_runtime(Some(cell))));
+                        }
+                    }
                     None => {
                         if let Some(cell) = &o.runtime {
                             cells.insert(o.name.clone(), cell.clone());
@@ -663,11 +700,14 @@ impl Object {
                 .as_ref()
                 .map_or(-1.0, |r| r.schedule_end)),
             "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
-            "handled" => Some(Value::Bool(
-                rt.has_result()
-                    && rt.state != 0
-                    && (rt.acknowledgement != 0 || rt.downtime_depth > 0),
-            )),
+            "handled" => {
+                let host = self.runtime.as_ref().and_then(|c| c.host());
+                Some(Value::Bool(handled(rt, host.as_deref())))
+            }
+            "severity" => {
+                let host = self.runtime.as_ref().and_then(|c| c.host());
+                n(f64::from(severity(is_host, rt, host.as_deref())))
+            }
             "downtime_depth" => n(f64::from(rt.downtime_depth)),
             "executions" if rt.executions.is_empty() => Some(Value::Null),
             "executions" => Some(Value::from_json(&serde_json::Value::Object(
@@ -688,6 +728,45 @@ impl Object {
             _ => None,
         }
     }
+}
+
+/// Icinga's `handled`: a problem in a downtime or acknowledged; for a service also any
+/// state while its host has a problem (checked on Icinga 2.13.6: a service on a DOWN
+/// host, SOFT or HARD, is handled even when OK).
+fn handled(rt: &CheckableState, host: Option<&CheckableState>) -> bool {
+    let problem = |st: &CheckableState| st.has_result() && st.state != 0;
+    (problem(rt) && (rt.acknowledgement != 0 || rt.downtime_depth > 0)) || host.is_some_and(problem)
+}
+
+/// Icinga 2.13's `severity`, by which UIs sort problems: 0 OK/UP, 16 pending; a service
+/// problem's state weight (WARNING 32, UNKNOWN 64, CRITICAL 128) plus 1024 when its host
+/// is not UP, else 512 acknowledged, 256 in downtime, 2048 unhandled; a DOWN host 64
+/// (32 unreachable) plus 512 / 256 / 2048 alike. Checked against Icinga 2.13.6's API.
+fn severity(is_host: bool, rt: &CheckableState, host: Option<&CheckableState>) -> u32 {
+    if !rt.has_result() {
+        return 16;
+    }
+    if rt.state == 0 {
+        return 0;
+    }
+    let base = match (is_host, rt.state) {
+        (true, _) if rt.last_reachable => 64,
+        (true, _) => 32,
+        (false, 1) => 32,
+        (false, 3) => 64,
+        (false, 2) => 128,
+        _ => 256,
+    };
+    let handling = if host.is_some_and(|h| h.state != 0) {
+        1024
+    } else if rt.acknowledgement != 0 {
+        512
+    } else if rt.downtime_depth > 0 {
+        256
+    } else {
+        2048
+    };
+    base + handling
 }
 
 impl filters::Object for Object {

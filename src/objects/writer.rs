@@ -136,6 +136,12 @@ pub fn build(
             .find_map(|t| reg.get(t, &owner))
             .and_then(|o| o.runtime.clone());
     }
+    if ti.name == "Service" {
+        let host = reg.get("Host", &object.string("host_name"));
+        if let (Some(cell), Some(host)) = (&object.runtime, host.and_then(|h| h.runtime.as_ref())) {
+            cell.link_host(host);
+        }
+    }
     reg.validate(&object).map_err(|e| format!("Error: {e}"))?;
     let mut applied = Vec::new();
     if matches!(ti.name, "Host" | "Service") {
@@ -169,6 +175,12 @@ pub fn build(
                 }
                 _ => super::runtime_for(ti, now()),
             };
+            // Services applied to a new host read its state.
+            if let (true, Some(cell), Some(host)) =
+                (ti.name == "Service", &runtime, &object.runtime)
+            {
+                cell.link_host(host);
+            }
             applied.push(Object {
                 type_info: ti,
                 name: item.name,

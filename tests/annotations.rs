@@ -908,7 +908,7 @@ async fn shown(s: &Server, path: &str) -> (Json, Json) {
 /// `severity` and `handled` as Icinga 2.13.6 computes them (the figures were read off its
 /// API for the same states): pending 16, OK 0; a service problem's weight plus 2048
 /// unhandled, 512 acknowledged, 1024 on a host that is not UP (then handled, even OK); a
-/// DOWN host 64 + 2048, acknowledged 64 + 512.
+/// DOWN host 64 + 2048, acknowledged 64 + 512. `/v1/status/CIB` counts the same.
 #[tokio::test]
 async fn severity_and_handled_as_icinga() {
     let s = Server::start(PASSIVE).await;
@@ -961,6 +961,17 @@ async fn severity_and_handled_as_icinga() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"].as_array().map(Vec::len), Some(1), "{body}");
     assert_eq!(body["results"][0]["name"], "h2!passive");
+    // The CIB counts what `handled` says (Icinga: a service of a host with a problem too).
+    let (_, cib) = s.get("/v1/status/CIB").await;
+    let status = &cib["results"][0]["status"];
+    assert_eq!(
+        (
+            status["num_services_handled"].clone(),
+            status["num_hosts_handled"].clone()
+        ),
+        (json!(2), json!(1)),
+        "{status}"
+    );
 }
 
 /// generate-ticket derives the agent ticket from the configured salt; execute-command

@@ -150,6 +150,7 @@ fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
                 reg, o, purpose,
             ));
             in_downtime += u64::from(rt.downtime_depth > 0);
+            handled += u64::from(o.handled(&rt));
             if !rt.has_result() {
                 pending += 1;
                 continue;
@@ -160,8 +161,6 @@ fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
             flapping += u64::from(rt.flapping);
             acked += u64::from(rt.acknowledgement != 0);
             problem += u64::from(rt.state != 0);
-            handled +=
-                u64::from(rt.state != 0 && (rt.acknowledgement != 0 || rt.downtime_depth > 0));
         }
         for (name, n) in names.iter().zip(by_state) {
             m.insert(format!("num_{kind}_{name}"), json!(n));

@@ -641,6 +641,12 @@ impl Object {
         }
     }
 
+    /// Icinga's `handled` for this host or service in state `rt` (see [`handled`]).
+    pub fn handled(&self, rt: &CheckableState) -> bool {
+        let host = self.runtime.as_ref().and_then(|c| c.host());
+        handled(rt, host.as_deref())
+    }
+
     /// A runtime attribute from a state already read (one read per object when many
     /// attributes are shown).
     pub fn runtime_field(&self, rt: &CheckableState, field: &str) -> Option<Value> {
@@ -700,10 +706,7 @@ impl Object {
                 .as_ref()
                 .map_or(-1.0, |r| r.schedule_end)),
             "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
-            "handled" => {
-                let host = self.runtime.as_ref().and_then(|c| c.host());
-                Some(Value::Bool(handled(rt, host.as_deref())))
-            }
+            "handled" => Some(Value::Bool(self.handled(rt))),
             "severity" => {
                 let host = self.runtime.as_ref().and_then(|c| c.host());
                 n(f64::from(severity(is_host, rt, host.as_deref())))

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::util::{now, Server, PASSIVE};
+use crate::util::{now, Server, PASSIVE, PERIODS};
 
 async fn attrs(s: &Server, path: &str) -> Json {
     s.get(path).await.1["results"][0]["attrs"].clone()
@@ -797,8 +797,6 @@ apply Notification "escalate" to Service {{
 }
 
 const ALWAYS: &str = r#"
-object TimePeriod "never" { ranges = { } }
-object TimePeriod "always" { ranges = { monday = "00:00-24:00", tuesday = "00:00-24:00", wednesday = "00:00-24:00", thursday = "00:00-24:00", friday = "00:00-24:00", saturday = "00:00-24:00", sunday = "00:00-24:00" } }
 object User "alice" { }
 object NotificationCommand "nothing" { command = [ "/bin/true" ] }
 "#;
@@ -809,7 +807,7 @@ object NotificationCommand "nothing" { command = [ "/bin/true" ] }
 #[tokio::test]
 async fn period_holds_notifications_until_it_begins() {
     let s = Server::start(&format!(
-        r#"{PASSIVE}{ALWAYS}
+        r#"{PASSIVE}{PERIODS}{ALWAYS}
 apply Notification "mail" to Service {{
   command = "nothing"
   users = [ "alice" ]
@@ -853,7 +851,7 @@ apply Notification "mail" to Service {{
 #[tokio::test]
 async fn reminders_resume_after_a_downtime_and_a_restart() {
     let s = Server::start(&format!(
-        r#"{PASSIVE}{ALWAYS}
+        r#"{PASSIVE}{PERIODS}{ALWAYS}
 apply Notification "mail" to Service {{
   command = "nothing"
   users = [ "alice" ]
@@ -867,18 +865,15 @@ apply Notification "mail" to Service {{
     result(&s, "h1!passive", 2).await;
     result(&s, "h1!passive", 2).await;
     s.events_at_least("Notification", 2).await;
-    downtime(&s).await;
-    let in_downtime = sent_kinds(&s)
-        .iter()
-        .filter(|k| k.as_str() == "PROBLEM")
-        .count();
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let problems = |s: &Server| {
         sent_kinds(s)
             .iter()
             .filter(|k| k.as_str() == "PROBLEM")
             .count()
     };
+    downtime(&s).await;
+    let in_downtime = problems(&s);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(problems(&s), in_downtime, "no reminders in a downtime");
     end_downtime(&s).await;
     for _ in 0..50 {

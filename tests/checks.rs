@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::util::Server;
+use crate::util::{Server, PERIODS};
 
 const CONFIG: &str = r#"
 object CheckCommand "plugin-dummy" {
@@ -111,14 +111,12 @@ async fn plugins_run_and_states_harden() {
 /// Outside its `check_period` a check does not run, unless forced by `reschedule-check`.
 #[tokio::test]
 async fn check_period_holds_checks() {
-    let s = Server::start(
-        r#"
-object TimePeriod "never" { ranges = { } }
-object TimePeriod "always" { ranges = { monday = "00:00-24:00", tuesday = "00:00-24:00", wednesday = "00:00-24:00", thursday = "00:00-24:00", friday = "00:00-24:00", saturday = "00:00-24:00", sunday = "00:00-24:00" } }
-object Host "h" { check_command = "dummy"; check_interval = 1s; check_period = "always" }
-object Service "held" { host_name = "h"; check_command = "dummy"; check_interval = 1s; check_period = "never" }
+    let s = Server::start(&format!(
+        r#"{PERIODS}
+object Host "h" {{ check_command = "dummy"; check_interval = 1s; check_period = "always" }}
+object Service "held" {{ host_name = "h"; check_command = "dummy"; check_interval = 1s; check_period = "never" }}
 "#,
-    )
+    ))
     .await;
     wait_for(&s, "/v1/objects/hosts/h", |a| {
         a["last_check_result"]["execution_end"].as_f64().is_some()

@@ -45,6 +45,12 @@ apply Service "passive" {
 }
 "#;
 
+/// TimePeriods "never" (no ranges) and "always" (every day, all day).
+pub const PERIODS: &str = r#"
+object TimePeriod "never" { ranges = { } }
+object TimePeriod "always" { ranges = { monday = "00:00-24:00", tuesday = "00:00-24:00", wednesday = "00:00-24:00", thursday = "00:00-24:00", friday = "00:00-24:00", saturday = "00:00-24:00", sunday = "00:00-24:00" } }
+"#;
+
 /// Seconds since the epoch, as the API's timestamps.
 pub fn now() -> f64 {
     std::time::SystemTime::now()

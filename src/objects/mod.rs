@@ -643,8 +643,12 @@ impl Object {
 
     /// Icinga's `handled` for this host or service in state `rt` (see [`handled`]).
     pub fn handled(&self, rt: &CheckableState) -> bool {
-        let host = self.runtime.as_ref().and_then(|c| c.host());
-        handled(rt, host.as_deref())
+        handled(rt, self.host_state().as_deref())
+    }
+
+    /// A service's host's state (`None` for hosts).
+    fn host_state(&self) -> Option<Arc<CheckableState>> {
+        self.runtime.as_ref().and_then(|c| c.host())
     }
 
     /// A runtime attribute from a state already read (one read per object when many
@@ -707,10 +711,11 @@ impl Object {
                 .map_or(-1.0, |r| r.schedule_end)),
             "problem" => Some(Value::Bool(rt.has_result() && rt.state != 0)),
             "handled" => Some(Value::Bool(self.handled(rt))),
-            "severity" => {
-                let host = self.runtime.as_ref().and_then(|c| c.host());
-                n(f64::from(severity(is_host, rt, host.as_deref())))
-            }
+            "severity" => n(f64::from(severity(
+                is_host,
+                rt,
+                self.host_state().as_deref(),
+            ))),
             "downtime_depth" => n(f64::from(rt.downtime_depth)),
             "executions" if rt.executions.is_empty() => Some(Value::Null),
             "executions" => Some(Value::from_json(&serde_json::Value::Object(

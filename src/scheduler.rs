@@ -56,12 +56,12 @@ pub async fn run(
                     for o in reg.objects(t) {
                         let k = key(o);
                         if !queue.due.contains_key(&k) {
-                            queue.set(k, ms(first_due(o)));
+                            queue.plan(k, o, first_due(o));
                         }
                     }
                 }
             }
-            Some((object, at)) = due_rx.recv() => queue.set(key(&object), ms(at)),
+            Some((object, at)) = due_rx.recv() => queue.plan(key(&object), &object, at),
             _ = tokio::time::sleep(sleep), if next.is_some() => {
                 let t_now = ms(now());
                 let reg = state.registry();
@@ -74,7 +74,7 @@ pub async fn run(
                     let switch = if k.0 == "Host" { "enable_host_checks" } else { "enable_service_checks" };
                     let active = reg.app_switch(switch) && object.flag("enable_active_checks", true);
                     if !active && !forced {
-                        queue.set(k, t_now + ms(interval(&object)));
+                        queue.plan(k, &object, now() + interval(&object));
                         continue;
                     }
                     // A failed dependency with `disable_checks` skips the check.
@@ -82,14 +82,14 @@ pub async fn run(
                         let purpose = crate::processor::reachability::Purpose::CheckExecution;
                         if !crate::processor::reachability::reachable_now(&reg, &object, purpose) {
                             tracing::debug!(object = %object.name, "Check skipped: dependency failed.");
-                            queue.set(k, t_now + ms(interval(&object)));
+                            queue.plan(k, &object, now() + interval(&object));
                             continue;
                         }
                     }
                     // Outside its check_period a check waits for the period to begin.
                     if !forced {
                         if let Some(wait_until) = outside_period(&reg, &object) {
-                            queue.set(k, ms(wait_until));
+                            queue.plan(k, &object, wait_until);
                             continue;
                         }
                     }
@@ -144,6 +144,15 @@ impl Queue {
     fn set(&mut self, k: Key, at: i64) {
         self.due.insert(k.clone(), at);
         self.heap.push(Reverse((at, k)));
+    }
+
+    /// Queues `object`'s next check at `at` (Unix seconds), which its `next_check`
+    /// shows while its state has none.
+    fn plan(&mut self, k: Key, object: &Object, at: f64) {
+        if let Some(cell) = &object.runtime {
+            cell.plan(at);
+        }
+        self.set(k, ms(at));
     }
 
     /// The next object due at `t_now`, skipping superseded entries.

@@ -148,3 +148,30 @@ object Service "held" {{ host_name = "h"; check_command = "dummy"; check_interva
         "the forced check consumed the force"
     );
 }
+
+/// Before its first result, an object shows when the scheduler plans its first check
+/// (as Icinga does from the start), not 0; with active checks off, the next planned
+/// look a check interval on.
+#[tokio::test]
+async fn pending_objects_show_their_planned_check() {
+    let start = crate::util::now();
+    let s = Server::start(
+        r#"
+object Host "h" { check_command = "dummy"; enable_active_checks = false; check_interval = 30m }
+object Service "s" { host_name = "h"; check_command = "dummy"; check_interval = 10m }
+"#,
+    )
+    .await;
+    for path in ["/v1/objects/hosts/h", "/v1/objects/services/h!s"] {
+        let a = s
+            .wait_for(path, |a| a["next_check"].as_f64().is_some_and(|t| t > 0.0))
+            .await;
+        let next = a["next_check"].as_f64().unwrap_or(0.0);
+        // Spread over the first minute after the start.
+        assert!(
+            next >= start && next <= crate::util::now() + 60.0,
+            "{path}: {a}"
+        );
+        assert!(a["last_check_result"].is_null(), "{path}: {a}");
+    }
+}

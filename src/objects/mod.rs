@@ -47,6 +47,9 @@ pub struct Runtime {
     /// A service's host's cell: a service's `severity` and `handled` depend on its
     /// host's state. Set once, when the service is built; a reload keeps both cells.
     host: std::sync::OnceLock<Arc<Runtime>>,
+    /// When the scheduler plans the next check (f64 bits; 0 before it has), shown as
+    /// `next_check` until the state has one of its own (pending objects).
+    planned: std::sync::atomic::AtomicU64,
 }
 
 impl Runtime {
@@ -54,7 +57,22 @@ impl Runtime {
         Arc::new(Runtime {
             state: std::sync::RwLock::new(Arc::new(state)),
             host: std::sync::OnceLock::new(),
+            planned: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Records when the scheduler plans the next check.
+    pub fn plan(&self, at: f64) {
+        self.planned
+            .store(at.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `next_check` as shown: the state's, or else when the scheduler plans it.
+    pub fn next_check(&self, st: &CheckableState) -> f64 {
+        if st.next_check > 0.0 {
+            return st.next_check;
+        }
+        f64::from_bits(self.planned.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     pub fn get(&self) -> Arc<CheckableState> {
@@ -646,6 +664,13 @@ impl Object {
         handled(rt, self.host_state().as_deref())
     }
 
+    /// `next_check` as shown (see [`Runtime::next_check`]).
+    fn next_check(&self, rt: &CheckableState) -> f64 {
+        self.runtime
+            .as_ref()
+            .map_or(rt.next_check, |c| c.next_check(rt))
+    }
+
     /// A service's host's state (`None` for hosts).
     fn host_state(&self) -> Option<Arc<CheckableState>> {
         self.runtime.as_ref().and_then(|c| c.host())
@@ -688,13 +713,13 @@ impl Object {
             "previous_state_change" => n(rt.previous_state_change),
             "last_reachable" => Some(Value::Bool(rt.last_reachable)),
             "last_state_unreachable" => n(rt.last_state_unreachable),
-            "next_check" => n(rt.next_check),
+            "next_check" => n(self.next_check(rt)),
             // When a result is overdue (UIs mark the object late): a check interval after
             // the next check, or two after the last passive result.
             "next_update" => {
                 let interval = self.next_interval(rt);
                 if self.flag("enable_active_checks", true) {
-                    n(rt.next_check + interval)
+                    n(self.next_check(rt) + interval)
                 } else {
                     n(rt.last_check_result
                         .as_ref()

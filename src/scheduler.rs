@@ -63,7 +63,8 @@ pub async fn run(
             }
             Some((object, at)) = due_rx.recv() => queue.plan(key(&object), &object, at),
             _ = tokio::time::sleep(sleep), if next.is_some() => {
-                let t_now = ms(now());
+                let now_s = now();
+                let t_now = ms(now_s);
                 let reg = state.registry();
                 while let Some(k) = queue.pop_due(t_now) {
                     let Some(object) = reg.get(k.0, &k.1).cloned() else {
@@ -74,7 +75,7 @@ pub async fn run(
                     let switch = if k.0 == "Host" { "enable_host_checks" } else { "enable_service_checks" };
                     let active = reg.app_switch(switch) && object.flag("enable_active_checks", true);
                     if !active && !forced {
-                        queue.plan(k, &object, now() + interval(&object));
+                        queue.plan(k, &object, now_s + interval(&object));
                         continue;
                     }
                     // A failed dependency with `disable_checks` skips the check.
@@ -82,7 +83,7 @@ pub async fn run(
                         let purpose = crate::processor::reachability::Purpose::CheckExecution;
                         if !crate::processor::reachability::reachable_now(&reg, &object, purpose) {
                             tracing::debug!(object = %object.name, "Check skipped: dependency failed.");
-                            queue.plan(k, &object, now() + interval(&object));
+                            queue.plan(k, &object, now_s + interval(&object));
                             continue;
                         }
                     }

@@ -89,6 +89,11 @@ impl Runtime {
         let _ = self.host.set(host.clone());
     }
 
+    /// Whether a service's cell is linked to this host cell.
+    pub fn linked_to(&self, host: &Arc<Runtime>) -> bool {
+        self.host.get().is_some_and(|h| Arc::ptr_eq(h, host))
+    }
+
     /// A service's host's state.
     pub fn host(&self) -> Option<Arc<CheckableState>> {
         self.host.get().map(|h| h.get())
@@ -536,20 +541,25 @@ impl Registry {
                         cells.insert(o.name.clone(), cell.clone());
                         adopted.push(Arc::new(o.with_runtime(Some(cell))));
                     }
-                    // A new service of a host that keeps its cell reads that cell.
-                    None if t == "Service" => {
-                        let host = dict_str(&o.attrs, "host_name").and_then(|h| cells.get(h));
-                        if let (Some(cell), Some(host)) = (&o.runtime, host) {
-                            let cell = Runtime::new((*cell.get()).clone());
-                            cell.link_host(host);
-                            cells.insert(o.name.clone(), cell.clone());
-                            adopted.push(Arc::new(o.with_runtime(Some(cell))));
-                        }
-                    }
                     None => {
-                        if let Some(cell) = &o.runtime {
-                            cells.insert(o.name.clone(), cell.clone());
+                        let Some(mut cell) = o.runtime.clone() else {
+                            continue;
+                        };
+                        // A new service of a host that kept its cell reads that cell, not
+                        // the one the build linked it to.
+                        let kept_host = match t {
+                            "Service" => dict_str(&o.attrs, "host_name")
+                                .and_then(|h| cells.get(h))
+                                .filter(|host| !cell.linked_to(host))
+                                .cloned(),
+                            _ => None,
+                        };
+                        if let Some(host) = kept_host {
+                            cell = Runtime::new((*cell.get()).clone());
+                            cell.link_host(&host);
+                            adopted.push(Arc::new(o.with_runtime(Some(cell.clone()))));
                         }
+                        cells.insert(o.name.clone(), cell);
                     }
                 }
             }

@@ -176,10 +176,10 @@ pub fn build(
                 _ => super::runtime_for(ti, now()),
             };
             // Services applied to a new host read its state.
-            if let (true, Some(cell), Some(host)) =
-                (ti.name == "Service", &runtime, &object.runtime)
-            {
-                cell.link_host(host);
+            if ti.name == "Service" {
+                if let (Some(cell), Some(host)) = (&runtime, &object.runtime) {
+                    cell.link_host(host);
+                }
             }
             applied.push(Object {
                 type_info: ti,

@@ -237,7 +237,9 @@ fn send_through(
         if !force && !in_period(b, &n) {
             // Outside the period: a reminder is skipped (its next one is already set); a
             // problem, recovery or flapping change waits for the period to begin.
-            if through != Through::Reminder(&n.name) && kind.bit() & PERIOD_HELD != 0 {
+            if through != Through::Reminder(&n.name)
+                && kind.bit() & (STATE_KINDS | FLAPPING_KINDS) != 0
+            {
                 ns.suppressed |= kind.bit();
                 changes.push((n.name.to_string(), ns));
                 stashed = true;
@@ -306,8 +308,14 @@ fn send_through(
     }
 }
 
-/// The kinds a Notification's `period` holds back (Icinga stashes these four).
-const PERIOD_HELD: u32 = 32 | 64 | 128 | 256;
+/// The kinds held back (by the object, or by a Notification's `period`), in the order
+/// they are looked at again.
+const HELD_KINDS: [Kind; 4] = [
+    Kind::Problem,
+    Kind::Recovery,
+    Kind::FlappingStart,
+    Kind::FlappingEnd,
+];
 
 /// Whether an object holds back any notification, for itself or in a Notification.
 pub fn holds_any(st: &CheckableState) -> bool {
@@ -485,12 +493,8 @@ pub fn renotify(b: &mut Batch, name: &str) {
     let Some(n) = b.get("Notification", name) else {
         return;
     };
-    let host = n.string("host_name");
-    let o = match n.string("service_name") {
-        s if s.is_empty() => b.get("Host", &host),
-        s => b.get("Service", &format!("{host}!{s}")),
-    };
-    let Some(o) = o else {
+    let (type_name, owner) = crate::objects::checkable_ref(&n.attrs, "host_name", "service_name");
+    let Some(o) = b.get(type_name, &owner) else {
         return;
     };
     let Some(st) = b.peek_state(&o) else {
@@ -504,11 +508,11 @@ pub fn renotify(b: &mut Batch, name: &str) {
         return;
     }
     remind_after_interval(b, &n, &mut ns);
-    if let Some(st) = b.state(&o) {
-        st.notifications.insert(name.to_string(), ns.clone());
-    }
     // Not before the first notification of a problem held back.
     let first_pending = (st.suppressed_notifications | ns.suppressed) & Kind::Problem.bit() != 0;
+    if let Some(st) = b.state(&o) {
+        st.notifications.insert(name.to_string(), ns);
+    }
     if !first_pending && b.reachable(&o, super::reachability::Purpose::Notification) {
         send_through(b, &o, Kind::Problem, "", "", false, Through::Reminder(name));
     }
@@ -624,8 +628,9 @@ pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
     let enabled =
         b.base().app_switch("enable_notifications") && o.flag("enable_notifications", true);
     if enabled {
-        release_held(b, &o);
-        release_stashed(b, &o);
+        let notifiable = b.reachable(&o, super::reachability::Purpose::Notification);
+        release_held(b, &o, notifiable);
+        release_stashed(b, &o, notifiable);
     }
     if b.peek_state(&o).is_some_and(|st| holds_any(&st)) {
         look_again(b, &o);
@@ -638,7 +643,7 @@ pub fn release(b: &mut Batch, type_name: &'static str, name: &str) {
 /// it still is / is not flapping); drops what no longer applies. A problem or recovery
 /// waits for a HARD state and, for actively checked objects, for a check that is not
 /// about to run anyway.
-fn release_held(b: &mut Batch, o: &Arc<Object>) {
+fn release_held(b: &mut Batch, o: &Arc<Object>, notifiable: bool) {
     let Some(st) = b.peek_state(o) else {
         return;
     };
@@ -657,17 +662,11 @@ fn release_held(b: &mut Batch, o: &Arc<Object>) {
         _ => !st.flapping,
     };
     let mut due = Vec::new();
-    for kind in [
-        Kind::Problem,
-        Kind::Recovery,
-        Kind::FlappingStart,
-        Kind::FlappingEnd,
-    ] {
+    for kind in HELD_KINDS {
         if bits & kind.bit() != 0 && !applies(kind) {
             bits &= !kind.bit();
         }
     }
-    let notifiable = b.reachable(o, super::reachability::Purpose::Notification);
     if bits & STATE_KINDS != 0
         && !held_back(&st, notifiable)
         && st.state_type == super::state::HARD
@@ -703,7 +702,7 @@ fn release_held(b: &mut Batch, o: &Arc<Object>) {
 /// Notification's period held back goes out through that Notification once the period
 /// has begun, if it still applies and nothing else holds it back (downtime,
 /// acknowledgement, a failed dependency, flapping); what no longer applies is dropped.
-fn release_stashed(b: &mut Batch, o: &Arc<Object>) {
+fn release_stashed(b: &mut Batch, o: &Arc<Object>, notifiable: bool) {
     let Some(st) = b.peek_state(o) else {
         return;
     };
@@ -722,7 +721,6 @@ fn release_stashed(b: &mut Batch, o: &Arc<Object>) {
         Kind::FlappingStart => st.flapping,
         _ => !st.flapping,
     };
-    let notifiable = b.reachable(o, super::reachability::Purpose::Notification);
     let checked_soon = likely_checked_soon(o, &st, b.now);
     for (name, bits) in stashed {
         let mut keep = bits;
@@ -732,12 +730,7 @@ fn release_stashed(b: &mut Batch, o: &Arc<Object>) {
             None => keep = 0,
             Some(n) => {
                 let open = in_period(b, &n) && !checked_soon;
-                for kind in [
-                    Kind::Problem,
-                    Kind::Recovery,
-                    Kind::FlappingStart,
-                    Kind::FlappingEnd,
-                ] {
+                for kind in HELD_KINDS {
                     if bits & kind.bit() == 0 {
                         continue;
                     }

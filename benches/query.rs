@@ -47,7 +47,10 @@ fn run(filter: &str) -> usize {
     let perms = Permissions::all();
     let grant = perms.grant("objects/query/Service");
     let ti = types::by_name("Service").unwrap();
-    query::select(reg, ti, &params, None, &grant).unwrap().len()
+    let budget = filters::Budget::unlimited();
+    query::select(reg, ti, &params, None, &grant, &perms, &budget)
+        .unwrap()
+        .len()
 }
 
 #[divan::bench(sample_count = 30)]

@@ -33,6 +33,35 @@ pub struct Options {
     pub node_name: Option<String>,
     /// Events kept in the journal for resuming streams.
     pub event_retention: u64,
+    /// What protects the server from expensive or hostile clients.
+    pub guards: Guards,
+}
+
+/// The limits that keep one client (or a crowd of them) from taking the server from the
+/// others; docs/security.md explains each. The defaults suit a production site.
+#[derive(Clone, Debug)]
+pub struct Guards {
+    /// How long the filters of one request (a query, an action's selection) may evaluate
+    /// before it is refused.
+    pub filter_budget: Duration,
+    /// How long one event-stream filter may take for one event before the event is
+    /// skipped for that stream.
+    pub event_filter_budget: Duration,
+    /// How long one console script may run.
+    pub console_budget: Duration,
+    /// Threads that evaluate filters and scripts (at a lower priority than the runtime).
+    pub evaluator_threads: usize,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            filter_budget: Duration::from_secs(10),
+            event_filter_budget: Duration::from_millis(100),
+            console_budget: Duration::from_secs(300),
+            evaluator_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
 }
 
 /// Events kept in the journal by default (about 50 MB of check results).
@@ -197,6 +226,9 @@ pub struct State {
     pub shutdown: CancellationToken,
     /// Set by `shutdown-process` / `restart-process`.
     pub exit: Exit,
+    /// Runs filters and console scripts off the async workers.
+    pub evaluator: crate::evaluator::Evaluator,
+    pub guards: Guards,
 }
 
 /// A stop asked for through the API.
@@ -491,6 +523,11 @@ impl App {
             tokens,
             shutdown: shutdown.clone(),
             exit: Exit::default(),
+            evaluator: crate::evaluator::Evaluator::new(
+                opts.guards.evaluator_threads,
+                shutdown.clone(),
+            )?,
+            guards: opts.guards.clone(),
         });
         let tracker = TaskTracker::new();
         tracker.spawn(api::serve(

@@ -12,6 +12,8 @@
 //! - [`actions`]: `/v1/actions/<name>`, one module per action.
 //! - [`bus`]: events, serialised once, journaled with the change that caused them,
 //!   broadcast to subscribers.
+//! - [`evaluator`]: filters and console scripts off the async workers — a bounded pool,
+//!   deadlines, cancellation when the client goes away.
 //! - [`events`]: event streams — subscriptions, cursors over bus and journal, the stream
 //!   formats (`/v1/events`).
 //! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
@@ -27,6 +29,7 @@ pub mod auth;
 pub mod bus;
 pub mod checker;
 pub mod config;
+pub mod evaluator;
 pub mod events;
 pub mod objects;
 pub mod packages;

@@ -43,6 +43,12 @@ struct Dirs {
     /// Events kept in the journal for resuming event streams (`Last-Event-ID`, `since`).
     #[arg(long, default_value_t = auspex::app::DEFAULT_EVENT_RETENTION, env = "AUSPEX_EVENT_RETENTION")]
     event_retention: u64,
+    /// Seconds the filters of one request may evaluate before it is refused.
+    #[arg(long, default_value_t = 10.0, env = "AUSPEX_FILTER_BUDGET")]
+    filter_budget: f64,
+    /// Seconds one console script may run.
+    #[arg(long, default_value_t = 300.0, env = "AUSPEX_CONSOLE_BUDGET")]
+    console_budget: f64,
 }
 
 impl Dirs {
@@ -53,8 +59,18 @@ impl Dirs {
             listen,
             node_name: self.node_name.clone(),
             event_retention: self.event_retention,
+            guards: auspex::app::Guards {
+                filter_budget: seconds(self.filter_budget),
+                console_budget: seconds(self.console_budget),
+                ..Default::default()
+            },
         }
     }
+}
+
+/// A duration from a number of seconds on the command line (negative or NaN: zero).
+fn seconds(s: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
 #[derive(Subcommand)]

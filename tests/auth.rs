@@ -130,8 +130,8 @@ async fn client_certificates() {
     assert!(res.is_err(), "foreign certificate accepted: {res:?}");
 }
 
-/// After 6 failed attempts an address is blocked (connections are dropped, also with
-/// good credentials); the block shows in /v1/status and an admin lifts it.
+/// After 6 failed attempts an address is blocked (429 with `Retry-After`, also with good
+/// credentials); the block shows in /v1/status and an admin lifts it.
 #[tokio::test]
 async fn blocklist_after_six_failures() {
     let s = Server::start("").await;
@@ -147,9 +147,19 @@ async fn blocklist_after_six_failures() {
     let res = attacker
         .get(s.url("/v1"))
         .basic_auth("root", Some("secret"))
+        .header("Accept", "application/json")
         .send()
-        .await;
-    assert!(res.is_err(), "blocked address still served: {res:?}");
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "a blocked address is told so");
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((500..=600).contains(&wait), "Retry-After {wait}");
+    let body: Json = res.json().await.unwrap();
+    assert_eq!(body["error"], 429, "{body}");
 
     // Another address sees the block and lifts it.
     let admin = s.client_from("127.0.0.2");

@@ -12,6 +12,8 @@
 //! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 //! - `reachability`: dependencies and the implicit host dependency of services.
+//! - `security`: restricted users and clients without credentials against secrets,
+//!   permissions, budgets and the blocklist.
 
 mod actions;
 mod annotations;
@@ -25,4 +27,5 @@ mod hardening;
 mod objects;
 mod packages;
 mod reachability;
+mod security;
 mod util;

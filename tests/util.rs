@@ -70,7 +70,21 @@ impl Server {
         Server::start_in(dir, conf).await
     }
 
+    /// Starts a server as [`Server::start`] does, with other protective limits.
+    pub async fn start_guarded(extra: &str, guards: app::Guards) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("etc");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(conf.join("users.conf"), USERS).unwrap();
+        std::fs::write(conf.join("extra.conf"), extra).unwrap();
+        Server::start_with(dir, conf, guards).await
+    }
+
     pub async fn start_in(dir: tempfile::TempDir, conf: PathBuf) -> Server {
+        Server::start_with(dir, conf, app::Guards::default()).await
+    }
+
+    async fn start_with(dir: tempfile::TempDir, conf: PathBuf, guards: app::Guards) -> Server {
         let data_dir = dir.path().join("data");
         let opts = Options {
             config_dir: Some(conf),
@@ -78,6 +92,7 @@ impl Server {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             node_name: Some("localhost".into()),
             event_retention: 1000,
+            guards,
         };
         app::setup(&opts, false).unwrap();
         let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();

@@ -201,3 +201,32 @@ impl Expr {
         )
     }
 }
+
+impl Expr {
+    /// Whether evaluating the expression costs about its size: no loops, no functions
+    /// defined or called (but for `match()` against a glob compiled ahead), no access to
+    /// other objects. Such an expression can be evaluated wherever it is needed; any
+    /// other may take arbitrary time.
+    pub fn is_simple(&self) -> bool {
+        use ExprKind as K;
+        match &self.kind {
+            K::Literal(_) | K::Var(_) | K::Locals | K::Globals | K::This => true,
+            K::Array(items) => items.iter().all(Expr::is_simple),
+            K::Dict(items) => items.iter().all(|(_, _, e)| e.is_simple()),
+            K::Member(e, _) | K::Unary(_, e) => e.is_simple(),
+            K::Index(a, b) | K::Binary(_, a, b) | K::And(a, b) | K::Or(a, b) => {
+                a.is_simple() && b.is_simple()
+            }
+            K::Ternary(a, b, c) => a.is_simple() && b.is_simple() && c.is_simple(),
+            K::If(a, b, c) => {
+                a.is_simple() && b.is_simple() && c.as_ref().is_none_or(|c| c.is_simple())
+            }
+            K::Block(items) => items.iter().all(Expr::is_simple),
+            K::Call(_, args, Some(pattern)) => {
+                matches!(**pattern, crate::pattern::Pattern::Glob(_))
+                    && args.iter().skip(1).all(Expr::is_simple)
+            }
+            _ => false,
+        }
+    }
+}

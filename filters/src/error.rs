@@ -54,6 +54,9 @@ pub enum ErrorKind {
     Script,
     /// An error raised by an operator or function (`Error while evaluating expression: …`).
     Evaluation,
+    /// The evaluation's [`crate::Budget`] was spent: its deadline passed or it was
+    /// cancelled. Not the expression's fault, and not an answer about the object.
+    Interrupted,
 }
 
 /// An error of parsing or evaluation, with the span it concerns.
@@ -77,6 +80,14 @@ impl Error {
         Error {
             kind: ErrorKind::Script,
             message: message.into(),
+            span,
+        }
+    }
+
+    pub fn interrupted(why: crate::Exhausted, span: Span) -> Self {
+        Error {
+            kind: ErrorKind::Interrupted,
+            message: why.to_string(),
             span,
         }
     }

@@ -114,6 +114,11 @@ pub struct Env<'a> {
     calls: u32,
     steps: u64,
     limits: Limits,
+    /// Looked at every [`crate::budget::CHECK_EVERY`] steps: the request's deadline and
+    /// cancellation.
+    budget: Option<&'a crate::Budget>,
+    /// The step count at which the budget is looked at next.
+    next_look: u64,
     /// The configuration loader, when evaluating configuration files.
     config: Option<&'a dyn ConfigHost>,
     /// The type of the object whose body is running: bare-name assignments set its
@@ -131,9 +136,17 @@ impl<'a> Env<'a> {
             calls: 0,
             steps: 0,
             limits,
+            budget: None,
+            next_look: 0,
             config: None,
             object_type: None,
         }
+    }
+
+    /// The same environment, stopped when `budget` is spent.
+    pub fn with_budget(mut self, budget: &'a crate::Budget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// An environment that evaluates configuration statements through `loader`.
@@ -318,6 +331,12 @@ impl<'a> Env<'a> {
     /// Counts `n` units of work against [`Limits::max_steps`].
     pub(crate) fn charge(&mut self, n: u64, span: Span) -> Result<(), Error> {
         self.steps += n;
+        if self.steps >= self.next_look {
+            self.next_look = self.steps + crate::budget::CHECK_EVERY;
+            if let Some(why) = self.budget.and_then(crate::Budget::exhausted) {
+                return Err(Error::interrupted(why, span));
+            }
+        }
         if self.steps > self.limits.max_steps {
             return Err(Error::script(
                 format!(
@@ -624,13 +643,17 @@ impl<'a> Env<'a> {
         Ok(Value::Null)
     }
 
-    /// Writes `value` through `target`: a variable, or a path of fields/indexes below one.
-    fn assign(&mut self, op: AssignOp, target: &Expr, value: Value, span: Span) -> R {
+    /// The variable a place expression starts from and the path of fields/indexes below
+    /// it (`a.b[1]` → `a`, `["b", 1]`).
+    fn place<'e>(&mut self, target: &'e Expr, span: Span) -> Result<(&'e Str, Vec<Value>), Flow> {
         let mut path = Vec::new();
         let mut cur = target;
         loop {
             match &cur.kind {
-                ExprKind::Var(_) => break,
+                ExprKind::Var(var) => {
+                    path.reverse();
+                    return Ok((&var.name, path));
+                }
                 ExprKind::Member(obj, name) => {
                     path.push(Value::String(name.clone()));
                     cur = obj;
@@ -642,54 +665,105 @@ impl<'a> Env<'a> {
                 _ => return Err(Error::script("Expression cannot be assigned to.", span).into()),
             }
         }
-        let ExprKind::Var(var) = &cur.kind else {
-            return Err(Error::script("Expression cannot be assigned to.", span).into());
-        };
-        path.reverse();
-        // In an object body a name that is not a local is a field of the object.
-        if self.object_type.is_some()
+    }
+
+    /// Whether a bare name is written as a field of the object under construction (in an
+    /// object body, a name that is not a local).
+    fn is_object_field(&self, name: &Str) -> bool {
+        self.object_type.is_some()
             && self.this.len() == 1
-            && !self.locals.iter().any(|(k, _)| k == &var.name)
-        {
-            let Some(this) = self.this.last_mut() else {
-                return Err(Error::script("Expression cannot be assigned to.", span).into());
-            };
-            let mut root = this.get(&var.name).cloned().unwrap_or_else(|| {
-                if path.is_empty() {
-                    Value::Null
-                } else {
-                    Value::from(Dict::new())
-                }
-            });
-            let result = if path.is_empty() {
-                let new = match op {
-                    AssignOp::Set => value,
-                    op => compound(op, root, value, span)?,
-                };
-                root = new.clone();
-                new
-            } else {
-                set_path(&mut root, &path, op, value, span)?
-            };
-            if let Some(this) = self.this.last_mut() {
-                this.insert(var.name.clone(), root);
-            }
-            return Ok(result);
+            && !self.locals.iter().any(|(k, _)| k == name)
+    }
+
+    /// Takes a variable's value out of its place (a local, or a field of the object under
+    /// construction), leaving `null` there, so that a change to the container it holds
+    /// does not copy it; [`Env::put_back`] returns it. Anything else is looked up.
+    fn take_root(&mut self, name: &Str, field: bool) -> Option<Value> {
+        let slot = if field {
+            self.this.last_mut().and_then(|this| this.get_mut(name))
+        } else {
+            self.locals
+                .iter_mut()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        };
+        match slot {
+            Some(v) => Some(std::mem::take(v)),
+            None => self.lookup(name),
         }
+    }
+
+    fn put_back(&mut self, name: &Str, field: bool, value: Value) {
+        if field {
+            if let Some(this) = self.this.last_mut() {
+                this.insert(name.clone(), value);
+            }
+        } else {
+            self.set_local(name, value, false);
+        }
+    }
+
+    /// Writes `value` through `target`: a variable, or a path of fields/indexes below one.
+    fn assign(&mut self, op: AssignOp, target: &Expr, value: Value, span: Span) -> R {
+        let (name, path) = self.place(target, span)?;
+        let field = self.is_object_field(name);
+        let root = self.take_root(name, field);
         if path.is_empty() {
             let new = match op {
-                AssignOp::Set => value,
-                op => compound(op, self.lookup(&var.name).unwrap_or_default(), value, span)?,
+                AssignOp::Set => Ok(value),
+                op => compound(op, root.clone().unwrap_or_default(), value, span),
             };
-            self.set_local(&var.name, new.clone(), false);
-            return Ok(new);
+            let stored = match &new {
+                Ok(v) => v.clone(),
+                Err(_) => root.unwrap_or_default(),
+            };
+            self.put_back(name, field, stored);
+            return new;
         }
-        let mut root = self
-            .lookup(&var.name)
-            .unwrap_or_else(|| Value::from(Dict::new()));
-        let result = set_path(&mut root, &path, op, value, span)?;
-        self.set_local(&var.name, root, false);
-        Ok(result)
+        let mut root = root.unwrap_or_else(|| Value::from(Dict::new()));
+        let result = set_path(&mut root, &path, op, value, span);
+        self.put_back(name, field, root);
+        result
+    }
+
+    /// `a.add(x)` and friends: the container is changed where it lives, without a copy
+    /// when nothing else shares it (a loop of `add`s is linear, not quadratic).
+    fn call_mutator(
+        &mut self,
+        b: &'static crate::function::Builtin,
+        receiver: &Expr,
+        this: Value,
+        args: &[Value],
+        span: Span,
+    ) -> R {
+        if self.sandboxed {
+            return Err(
+                Error::script("Function is not marked as safe for sandbox mode.", span).into(),
+            );
+        }
+        if !matches!(
+            receiver.kind,
+            ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)
+        ) {
+            // A temporary (`[1].add(2)`): changed and thrown away.
+            let mut temp = this;
+            crate::methods::mutate_in_place(b, &mut temp, args).map_err(|e| locate(e, span))?;
+            return Ok(Value::Null);
+        }
+        // The receiver's value is the container itself: let go of this copy so that the
+        // place holds the only reference.
+        drop(this);
+        let (name, path) = self.place(receiver, span)?;
+        let field = self.is_object_field(name);
+        let mut root = self.take_root(name, field).unwrap_or_default();
+        let result = match leaf_mut(&mut root, &path) {
+            Some(leaf) => crate::methods::mutate_in_place(b, leaf, args),
+            None => Err(Error::script("Expression cannot be assigned to.", span)),
+        };
+        self.put_back(name, field, root);
+        result.map_err(|e| locate(e, span))?;
+        Ok(Value::Null)
     }
 
     fn call_with_pattern(
@@ -749,7 +823,7 @@ impl<'a> Env<'a> {
                 }
                 if let (Function::Builtin(b), ExprKind::Member(obj, _)) = (&*f, &callee.kind) {
                     if crate::methods::is_mutator(b) {
-                        return self.call_mutator(b, obj, &this, &values, span);
+                        return self.call_mutator(b, obj, this, &values, span);
                     }
                 }
                 Ok(self.call_function(&f, &this, &values, span)?)
@@ -760,31 +834,6 @@ impl<'a> Env<'a> {
             }
             _ => Err(Error::script("Argument is not a callable object.", span).into()),
         }
-    }
-
-    /// `a.add(x)` and friends: the method returns the changed container, which is written
-    /// back through the receiver expression (containers are copy-on-write values here).
-    fn call_mutator(
-        &mut self,
-        b: &'static crate::function::Builtin,
-        receiver: &Expr,
-        this: &Value,
-        args: &[Value],
-        span: Span,
-    ) -> R {
-        if self.sandboxed {
-            return Err(
-                Error::script("Function is not marked as safe for sandbox mode.", span).into(),
-            );
-        }
-        let changed = (b.call)(self, this, args).map_err(|e| locate(e, span))?;
-        if matches!(
-            receiver.kind,
-            ExprKind::Var(_) | ExprKind::Member(..) | ExprKind::Index(..)
-        ) {
-            self.assign(AssignOp::Set, receiver, changed, span)?;
-        }
-        Ok(Value::Null)
     }
 
     /// Calls a function value; builtins use this to call lambdas they were given.
@@ -908,6 +957,23 @@ fn set_path(root: &mut Value, path: &[Value], op: AssignOp, value: Value, span: 
         )
         .into()),
     }
+}
+
+/// The value at `path` below `root`, for changing in place; containers on the way are
+/// unshared first (a copy only where something else still holds them).
+fn leaf_mut<'v>(root: &'v mut Value, path: &[Value]) -> Option<&'v mut Value> {
+    let Some((key, rest)) = path.split_first() else {
+        return Some(root);
+    };
+    let next = match root {
+        Value::Dict(d) => Arc::make_mut(d).get_mut(&*key.to_display_string())?,
+        Value::Array(a) => {
+            let i = index_of(key).filter(|i| *i < a.len())?;
+            &mut Arc::make_mut(a)[i]
+        }
+        _ => return None,
+    };
+    leaf_mut(next, rest)
 }
 
 fn index_of(key: &Value) -> Option<usize> {

@@ -378,9 +378,11 @@ pub static SYSTEM: &[Builtin] = &[
     ),
     builtin!("System", "get_objects", ["type"], true, |env, _, args| {
         arity(args, 1)?;
-        Ok(Value::from(
-            env.scope().get_objects(&type_name_arg(&args[0])),
-        ))
+        let objects = env.scope().get_objects(&type_name_arg(&args[0]));
+        // A step per object: a filter that lists every service per object is charged
+        // for what it walks.
+        env.charge(objects.len() as u64, Span::default())?;
+        Ok(Value::from(objects))
     }),
     builtin!("System", "get_time", [""], true, |_, _, _| Ok(
         Value::Number(now())

@@ -21,10 +21,12 @@
 //! - [`value`], `ops`: values and Icinga's operator semantics.
 //! - `functions`, `methods`, `globals`, [`types`]: the builtin library.
 //! - [`error`]: errors with spans, rendered with a caret.
+//! - [`budget`]: deadlines and cancellation shared by one request's evaluations.
 //! - [`config`]: the configuration language (`object`, `template`, `apply`, …) and its loader.
 //! - [`console`]: the output format of `icinga2 console --eval`.
 
 pub mod ast;
+pub mod budget;
 mod compile;
 pub mod config;
 pub mod console;
@@ -43,6 +45,7 @@ pub mod value;
 
 use std::sync::Arc;
 
+pub use budget::{Budget, Exhausted};
 pub use error::{Error, ErrorKind, Span};
 pub use eval::{EmptyScope, Env, Limits, Scope};
 pub use value::{Dict, Object, Str, Value};
@@ -94,10 +97,28 @@ impl Program {
         &self.source
     }
 
+    /// Whether the program costs about its size to evaluate (see [`ast::Expr::is_simple`]).
+    pub fn is_simple(&self) -> bool {
+        self.expr.is_simple()
+    }
+
     /// Evaluates in sandbox mode, as API filters run: no assignments, only side-effect free
     /// functions.
     pub fn evaluate(&self, scope: &dyn Scope) -> Result<Value, Error> {
         Env::new(scope, true, self.limits).run(&self.expr)
+    }
+
+    /// As [`Program::evaluate`], stopped when `budget` is spent (an error of kind
+    /// [`ErrorKind::Interrupted`]).
+    pub fn evaluate_within(&self, scope: &dyn Scope, budget: &Budget) -> Result<Value, Error> {
+        Env::new(scope, true, self.limits)
+            .with_budget(budget)
+            .run(&self.expr)
+    }
+
+    /// As [`Program::matches`], stopped when `budget` is spent.
+    pub fn matches_within(&self, scope: &dyn Scope, budget: &Budget) -> Result<bool, Error> {
+        self.evaluate_within(scope, budget).map(|v| v.to_bool())
     }
 
     /// Evaluates without the sandbox, as the console and configuration do.
@@ -113,7 +134,18 @@ impl Program {
         locals: &mut Vec<(Str, Value)>,
         sandboxed: bool,
     ) -> Result<Value, Error> {
-        let mut env = Env::new(scope, sandboxed, self.limits);
+        self.execute_in_within(scope, locals, sandboxed, &Budget::unlimited())
+    }
+
+    /// As [`Program::execute_in`], stopped when `budget` is spent.
+    pub fn execute_in_within(
+        &self,
+        scope: &dyn Scope,
+        locals: &mut Vec<(Str, Value)>,
+        sandboxed: bool,
+        budget: &Budget,
+    ) -> Result<Value, Error> {
+        let mut env = Env::new(scope, sandboxed, self.limits).with_budget(budget);
         let result = env.run_with_locals(std::mem::take(locals), &self.expr);
         *locals = env.take_locals();
         result

@@ -290,16 +290,45 @@ pub fn is_mutator(b: &Builtin) -> bool {
     )
 }
 
-fn mutate(this: &Value, f: impl FnOnce(&mut Vec<Value>) -> Result<(), Error>) -> Res {
-    let mut v = this_array(this).as_ref().clone();
-    f(&mut v)?;
-    Ok(Value::from(v))
+/// Applies the mutator `b` to the container `target` where it lives: no copy unless the
+/// container is shared. Anything but the mutator's own container type is left alone.
+///
+/// # Errors
+/// An index out of range.
+pub fn mutate_in_place(b: &Builtin, target: &mut Value, args: &[Value]) -> Result<(), Error> {
+    match (b.name, target) {
+        ("Array#add", Value::Array(a)) => Arc::make_mut(a).push(arg(args, 0)),
+        ("Array#clear", Value::Array(a)) => Arc::make_mut(a).clear(),
+        ("Array#remove", Value::Array(a)) => {
+            let i = array_index(&arg(args, 0), a.len())?;
+            Arc::make_mut(a).remove(i);
+        }
+        ("Array#set", Value::Array(a)) => {
+            let i = array_index(&arg(args, 0), a.len())?;
+            Arc::make_mut(a)[i] = arg(args, 1);
+        }
+        ("Dictionary#clear", Value::Dict(d)) => Arc::make_mut(d).clear(),
+        ("Dictionary#remove", Value::Dict(d)) => {
+            Arc::make_mut(d).remove(&*arg(args, 0).to_display_string());
+        }
+        ("Dictionary#set", Value::Dict(d)) => {
+            Arc::make_mut(d).insert(arg(args, 0).to_display_string().into(), arg(args, 1));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
-fn mutate_dict(this: &Value, f: impl FnOnce(&mut Dict)) -> Res {
-    let mut d = this_dict(this).as_ref().clone();
-    f(&mut d);
-    Ok(Value::from(d))
+/// A mutator called as a plain function value: returns the changed copy.
+fn changed(name: &'static str, this: &Value, args: &[Value]) -> Res {
+    let b = ARRAY
+        .iter()
+        .chain(DICTIONARY)
+        .find(|b| b.name == name)
+        .ok_or_else(|| fail("unknown mutator"))?;
+    let mut v = this.clone();
+    mutate_in_place(b, &mut v, args)?;
+    Ok(v)
 }
 
 fn array_index(v: &Value, len: usize) -> Result<usize, Error> {
@@ -312,10 +341,7 @@ fn array_index(v: &Value, len: usize) -> Result<usize, Error> {
 
 pub static ARRAY: &[Builtin] = &[
     method!("Array", "add", ["value"], false, |_, this, args| {
-        mutate(this, |v| {
-            v.push(arg(args, 0));
-            Ok(())
-        })
+        changed("Array#add", this, args)
     }),
     method!("Array", "all", ["func"], true, |env, this, args| {
         each_bool(env, args, &this_array(this), true)
@@ -323,12 +349,10 @@ pub static ARRAY: &[Builtin] = &[
     method!("Array", "any", ["func"], true, |env, this, args| {
         each_bool(env, args, &this_array(this), false)
     }),
-    method!("Array", "clear", [], false, |_, this, _| mutate(
+    method!("Array", "clear", [], false, |_, this, args| changed(
+        "Array#clear",
         this,
-        |v| {
-            v.clear();
-            Ok(())
-        }
+        args
     )),
     method!("Array", "contains", ["value"], true, |_, this, args| {
         let needle = arg(args, 0);
@@ -401,14 +425,13 @@ pub static ARRAY: &[Builtin] = &[
         }
         Ok(acc)
     }),
-    method!("Array", "remove", ["index"], false, |_, this, args| mutate(
-        this,
-        |v| {
-            let i = array_index(&arg(args, 0), v.len())?;
-            v.remove(i);
-            Ok(())
-        }
-    )),
+    method!(
+        "Array",
+        "remove",
+        ["index"],
+        false,
+        |_, this, args| changed("Array#remove", this, args)
+    ),
     method!("Array", "reverse", [], true, |_, this, _| {
         let mut v = this_array(this).as_ref().clone();
         v.reverse();
@@ -419,11 +442,7 @@ pub static ARRAY: &[Builtin] = &[
         "set",
         ["index", "value"],
         false,
-        |_, this, args| mutate(this, |v| {
-            let i = array_index(&arg(args, 0), v.len())?;
-            v[i] = arg(args, 1);
-            Ok(())
-        })
+        |_, this, args| changed("Array#set", this, args)
     ),
     method!("Array", "shallow_clone", [], true, |_, this, _| {
         Ok(Value::from(this_array(this).as_ref().clone()))
@@ -483,9 +502,10 @@ fn this_dict(this: &Value) -> Arc<Dict> {
 }
 
 pub static DICTIONARY: &[Builtin] = &[
-    method!("Dictionary", "clear", [], false, |_, this, _| mutate_dict(
+    method!("Dictionary", "clear", [], false, |_, this, args| changed(
+        "Dictionary#clear",
         this,
-        Dict::clear
+        args
     )),
     method!("Dictionary", "contains", ["key"], true, |_, this, args| {
         Ok(Value::Bool(
@@ -511,20 +531,14 @@ pub static DICTIONARY: &[Builtin] = &[
         Value::Number(this_dict(this).len() as f64)
     )),
     method!("Dictionary", "remove", ["key"], false, |_, this, args| {
-        mutate_dict(this, |d| {
-            d.remove(&*arg(args, 0).to_display_string());
-        })
+        changed("Dictionary#remove", this, args)
     }),
     method!(
         "Dictionary",
         "set",
         ["key", "value"],
         false,
-        |_, this, args| {
-            mutate_dict(this, |d| {
-                d.insert(arg(args, 0).to_display_string().into(), arg(args, 1));
-            })
-        }
+        |_, this, args| changed("Dictionary#set", this, args)
     ),
     method!("Dictionary", "shallow_clone", [], true, |_, this, _| {
         Ok(Value::from(this_dict(this).as_ref().clone()))

@@ -246,3 +246,81 @@ fn locals_shadow_scope_variables_read_by_reference() {
     assert_eq!(read("host.name"), "\"a\"");
     assert_eq!(read(r#"host = {name = "b"}; host.name"#), "\"b\"");
 }
+
+/// The address of an array local's elements after running `script` on it.
+fn buffer_after(script: &str, a: Value) -> (*const Value, Value) {
+    let mut locals = vec![("a".into(), a)];
+    Program::compile(script)
+        .unwrap()
+        .execute_in(&filters::EmptyScope, &mut locals, false)
+        .unwrap();
+    let a = locals.pop().unwrap().1;
+    match &a {
+        Value::Array(v) => (v.as_ptr(), a.clone()),
+        Value::Dict(_) => (std::ptr::null(), a.clone()),
+        other => panic!("not a container: {other:?}"),
+    }
+}
+
+#[test]
+fn mutators_change_containers_in_place() {
+    // Room for more elements: an in-place push keeps the buffer, a copy makes a new one.
+    let mut v = Vec::with_capacity(64);
+    v.push(Value::from(1.0));
+    let before = v.as_ptr();
+    let (after, a) = buffer_after(
+        "a.add(2); a.set(0, 7); a.remove(1); a.add(3)",
+        Value::from(v),
+    );
+    assert_eq!(after, before, "the array was copied");
+    assert_eq!(a.to_json(), "[7,3]");
+
+    // Nested places change in place too: `d.list.add(…)`.
+    let mut v = Vec::with_capacity(64);
+    v.push(Value::from(1.0));
+    let before = v.as_ptr();
+    let d: Dict = [("list".into(), Value::from(v))].into();
+    let mut locals = vec![("d".into(), Value::from(d))];
+    Program::compile("d.list.add(2); d.set(\"k\", 1)")
+        .unwrap()
+        .execute_in(&filters::EmptyScope, &mut locals, false)
+        .unwrap();
+    let Value::Dict(d) = &locals[0].1 else {
+        panic!()
+    };
+    let Some(Value::Array(list)) = d.get("list") else {
+        panic!()
+    };
+    assert_eq!(list.as_ptr(), before, "the nested array was copied");
+    assert_eq!(locals[0].1.to_json(), r#"{"k":1,"list":[1,2]}"#);
+}
+
+#[test]
+fn a_shared_container_is_copied_before_it_changes() {
+    let a = Program::compile("var a = [1]; var b = a; b.add(2); [a, b]")
+        .unwrap()
+        .execute(&filters::EmptyScope)
+        .unwrap();
+    assert_eq!(a.to_json(), "[[1],[1,2]]");
+}
+
+#[test]
+fn simple_programs_are_told_from_ones_that_may_take_long() {
+    for simple in [
+        r#"event.host == "h1" && event.check_result.state > 0"#,
+        r#"match("web*", event.host) || "x" in event.vars.tags"#,
+        r#"event.service ? event.service != "" : false"#,
+    ] {
+        assert!(Program::compile(simple).unwrap().is_simple(), "{simple}");
+    }
+    for heavy in [
+        r#"len(get_objects(Service)) > 0"#,
+        r#"regex("^(a+)+$", event.host)"#,
+        r#"event.host.contains("x")"#,
+        r#"var n = 0; for (i in range(10)) { n += i }; n > 3"#,
+        r#"(x => x)(1)"#,
+        r#"match(event.pattern, event.host)"#,
+    ] {
+        assert!(!Program::compile(heavy).unwrap().is_simple(), "{heavy}");
+    }
+}

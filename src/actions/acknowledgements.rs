@@ -1,6 +1,7 @@
 //! `acknowledge-problem` and `remove-acknowledgement` on hosts and services.
 
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
 use crate::api::error::ApiError;
@@ -14,10 +15,10 @@ const TYPES: &[&str] = &["Host", "Service"];
 
 pub async fn acknowledge(
     state: &State,
-    user: &ApiUser,
+    user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Json>, ApiError> {
-    let objects = targets(state, user, "acknowledge-problem", TYPES, params)?;
+    let objects = targets(state, user, "acknowledge-problem", TYPES, params).await?;
     let ack = match (required(params, "author"), required(params, "comment")) {
         (Some(author), Some(comment)) => Some(Ack {
             author,
@@ -36,8 +37,12 @@ pub async fn acknowledge(
     .await)
 }
 
-pub async fn remove(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
-    let objects = targets(state, user, "remove-acknowledgement", TYPES, params)?;
+pub async fn remove(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "remove-acknowledgement", TYPES, params).await?;
     let author = params.string("author").unwrap_or_default();
     Ok(apply_each(state, &objects, |_| {
         Ok(Change::RemoveAcknowledgement {

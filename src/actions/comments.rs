@@ -2,6 +2,7 @@
 //! services (all their comments).
 
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
 use crate::api::error::ApiError;
@@ -10,8 +11,12 @@ use crate::app::State;
 use crate::auth::ApiUser;
 use crate::processor::Change;
 
-pub async fn add(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
-    let objects = targets(state, user, "add-comment", &["Host", "Service"], params)?;
+pub async fn add(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "add-comment", &["Host", "Service"], params).await?;
     let expiry = params.number("expiry")?.unwrap_or(0.0);
     let comment = required(params, "author").zip(required(params, "comment"));
     Ok(apply_each(state, &objects, |_| match &comment {
@@ -25,14 +30,19 @@ pub async fn add(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<J
     .await)
 }
 
-pub async fn remove(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+pub async fn remove(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
     let objects = targets(
         state,
         user,
         "remove-comment",
         &["Host", "Service", "Comment"],
         params,
-    )?;
+    )
+    .await?;
     let author = params.string("author").unwrap_or_default();
     Ok(apply_each(state, &objects, |_| {
         Ok(Change::RemoveComment {

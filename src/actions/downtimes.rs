@@ -2,6 +2,7 @@
 //! `remove-downtime` on downtimes, or on hosts and services (all their downtimes).
 
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
 use crate::api::error::ApiError;
@@ -76,7 +77,7 @@ fn spec(params: &Params) -> Result<Result<Spec, Json>, ApiError> {
 
 pub async fn schedule(
     state: &State,
-    user: &ApiUser,
+    user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Json>, ApiError> {
     let objects = targets(
@@ -85,7 +86,8 @@ pub async fn schedule(
         "schedule-downtime",
         &["Host", "Service"],
         params,
-    )?;
+    )
+    .await?;
     let spec = spec(params)?;
     Ok(apply_each(state, &objects, |_| match &spec {
         Ok(s) => Ok(Change::ScheduleDowntime(s.clone())),
@@ -94,14 +96,19 @@ pub async fn schedule(
     .await)
 }
 
-pub async fn remove(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+pub async fn remove(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
     let objects = targets(
         state,
         user,
         "remove-downtime",
         &["Host", "Service", "Downtime"],
         params,
-    )?;
+    )
+    .await?;
     let author = params.string("author").unwrap_or_default();
     Ok(apply_each(state, &objects, |_| {
         Ok(Change::RemoveDowntime {

@@ -67,8 +67,12 @@ fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, ApiE
     }))
 }
 
-pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
-    let objects = targets(state, user, "execute-command", &["Host", "Service"], params)?;
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "execute-command", &["Host", "Service"], params).await?;
     let request = request(state, params)?;
     let mut items = Vec::with_capacity(objects.len());
     for o in &objects {

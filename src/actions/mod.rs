@@ -23,7 +23,7 @@ use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::objects::types::{self, TypeInfo};
-use crate::objects::{query, Object};
+use crate::objects::Object;
 use crate::processor::{Change, Refused};
 
 /// The actions on objects selected by type, name and filter.
@@ -52,9 +52,9 @@ pub fn item(code: u16, status: impl Into<String>) -> Json {
 /// # Errors
 /// 404 `No objects found.` (with the reason as diagnostic information) when the type is
 /// missing, invalid or not allowed, a named object is missing, or nothing matched.
-pub fn targets(
+pub async fn targets(
     state: &State,
-    user: &ApiUser,
+    user: &Arc<ApiUser>,
     action: &str,
     allowed: &[&str],
     params: &Params,
@@ -82,9 +82,8 @@ pub fn targets(
     if !allowed.contains(&ti.name) {
         return Err(not_found("Invalid type specified for this action."));
     }
-    let grant = user.permissions.grant(&format!("actions/{action}"));
-    let reg = state.registry();
-    let objects = query::select(&reg, ti, params, None, &grant)?;
+    let permission = format!("actions/{action}");
+    let objects = crate::evaluator::select(state, user, &permission, ti, params, None).await?;
     if objects.is_empty() {
         return Err(not_found("No objects matched."));
     }

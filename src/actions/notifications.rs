@@ -1,6 +1,7 @@
 //! `send-custom-notification` and `delay-notification` on hosts and services.
 
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
 use crate::api::error::ApiError;
@@ -11,8 +12,12 @@ use crate::processor::Change;
 
 const TYPES: &[&str] = &["Host", "Service"];
 
-pub async fn custom(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
-    let objects = targets(state, user, "send-custom-notification", TYPES, params)?;
+pub async fn custom(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "send-custom-notification", TYPES, params).await?;
     let message = required(params, "author").zip(required(params, "comment"));
     let force = params.flag("force");
     Ok(apply_each(state, &objects, |_| match &message {
@@ -26,8 +31,12 @@ pub async fn custom(state: &State, user: &ApiUser, params: &Params) -> Result<Ve
     .await)
 }
 
-pub async fn delay(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
-    let objects = targets(state, user, "delay-notification", TYPES, params)?;
+pub async fn delay(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    let objects = targets(state, user, "delay-notification", TYPES, params).await?;
     let until = params.number("timestamp")?;
     Ok(apply_each(state, &objects, |_| match until {
         Some(until) => Ok(Change::DelayNotification { until }),

@@ -15,14 +15,19 @@ use crate::checker::output::split_perfdata;
 use crate::objects::Object;
 use crate::processor::{Change, CheckInput, Refused};
 
-pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
     let objects = targets(
         state,
         user,
         "process-check-result",
         &["Host", "Service"],
         params,
-    )?;
+    )
+    .await?;
     // All targets at once: the processor commits them together instead of one fsync each.
     let planned: Vec<_> = objects
         .iter()
@@ -62,7 +67,7 @@ async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Jso
 /// Every entry is answered in order; an entry that selects nothing gets a 404 item.
 pub async fn run_batch(
     state: &State,
-    user: &ApiUser,
+    user: &Arc<ApiUser>,
     mut params: Params,
 ) -> Result<Vec<Json>, ApiError> {
     let Some(Json::Array(entries)) = params.take("results") else {
@@ -85,7 +90,9 @@ pub async fn run_batch(
             "process-check-result",
             &["Host", "Service"],
             &p,
-        ) {
+        )
+        .await
+        {
             Ok(objects) => pending.push(Ok((objects, p))),
             Err(e) => pending.push(Err(item(e.code.as_u16(), e.status))),
         }

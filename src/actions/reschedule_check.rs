@@ -2,6 +2,7 @@
 //! now; `force` runs it even when active checks are disabled).
 
 use serde_json::Value as Json;
+use std::sync::Arc;
 
 use super::{item, targets};
 use crate::api::error::ApiError;
@@ -9,14 +10,19 @@ use crate::api::params::Params;
 use crate::app::{now, State};
 use crate::auth::ApiUser;
 
-pub async fn run(state: &State, user: &ApiUser, params: &Params) -> Result<Vec<Json>, ApiError> {
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
     let objects = targets(
         state,
         user,
         "reschedule-check",
         &["Host", "Service"],
         params,
-    )?;
+    )
+    .await?;
     let next_check = params.number("next_check")?.unwrap_or_else(now);
     let force = params.flag("force");
     // All targets at once: one commit for the lot instead of one fsync each.

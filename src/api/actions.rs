@@ -23,8 +23,9 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
             n => format!("actions/{n}"),
         };
         let results = match name.as_str() {
+            // Process-wide actions act on no object: only an unfiltered grant allows them.
             "unblock-address" => {
-                if !user.permissions.has(&permission) {
+                if !user.permissions.has_unfiltered(&permission) {
                     return Err(ApiError::no_route(&format!("v1/actions/{name}")));
                 }
                 let address =
@@ -39,7 +40,7 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
                 vec![json!({ "code": 200, "status": format!("Lifted {n} block(s).") })]
             }
             "shutdown-process" | "restart-process" | "generate-ticket" => {
-                if !user.permissions.has(&permission) {
+                if !user.permissions.has_unfiltered(&permission) {
                     return Err(ApiError::no_route(&format!("v1/actions/{name}")));
                 }
                 match name.as_str() {

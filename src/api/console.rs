@@ -62,7 +62,7 @@ impl Sessions {
 
 pub async fn handle(method: String, state: Arc<State>, req: Req) -> Result<Response, Infallible> {
     respond(req, |session, params, p| async move {
-        if !session.user.permissions.has("console") {
+        if !session.user.permissions.has_unfiltered("console") {
             // Icinga checks this permission outside the handler: the generic 404.
             return Err(ApiError::no_route(&format!("v1/console/{method}")));
         }
@@ -117,29 +117,33 @@ async fn execute(
         })?,
         None => Vec::new(),
     };
+    // A request that goes away mid-script leaves its session usable (without the
+    // variables, which went with the script).
+    let mut held = Held {
+        sessions: &state.console,
+        id: session_id.as_deref(),
+    };
     let scope = ScriptScope {
         registry: state.registry(),
         library: state.library(),
     };
-    // Scripts may loop for a while (bounded by the evaluator's step limit): off the
-    // async workers.
-    let (outcome, locals) = tokio::task::spawn_blocking(move || {
-        let outcome = match Program::compile(&command) {
-            Ok(program) => program
-                .execute_in(&scope, &mut locals, sandboxed)
-                .map_err(|e| (e, command.clone())),
-            Err(e) => Err((e, command.clone())),
-        };
-        (outcome, locals)
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Console task failed: {e}"),
-        )
-    })?;
-    if let Some(id) = &session_id {
+    // Scripts may loop for a while: on the evaluator's pool, under the console budget,
+    // stopped when the client goes away or the server stops.
+    let ran = state
+        .evaluator
+        .run(Some(state.guards.console_budget), move |budget| {
+            let outcome = match Program::compile(&command) {
+                Ok(program) => program
+                    .execute_in_within(&scope, &mut locals, sandboxed, budget)
+                    .map_err(|e| (e, command.clone())),
+                Err(e) => Err((e, command.clone())),
+            };
+            (outcome, locals)
+        })
+        .await;
+    let (outcome, locals) =
+        ran.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    if let Some(id) = held.id.take() {
         state.console.checkin(id, locals);
     }
     Ok(match outcome {
@@ -165,6 +169,20 @@ async fn execute(
             })
         }
     })
+}
+
+/// A checked-out session: checked in empty if the request ends before the script does.
+struct Held<'a> {
+    sessions: &'a Sessions,
+    id: Option<&'a str>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.sessions.checkin(id, Vec::new());
+        }
+    }
 }
 
 /// What console scripts see: the configuration's constants and its objects.

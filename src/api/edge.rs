@@ -90,6 +90,9 @@ pub fn handle(
 /// Decides whether the request reaches the routes: `Some` is the early answer; otherwise
 /// the request now carries its [`Session`] and body limit.
 fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option<Response> {
+    if let Some(wait) = state.blocklist.blocked_for(peer.addr.ip()) {
+        return Some(blocked(wait));
+    }
     if req.method() == Method::OPTIONS {
         if let Some(res) = preflight(state, req) {
             return Some(res);
@@ -116,7 +119,9 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             match user {
                 Some(user) => user,
                 None => {
-                    state.blocklist.record_failure(peer.addr.ip(), "token");
+                    state
+                        .blocklist
+                        .record_failure(peer.addr.ip(), None, "token");
                     tracing::info!(peer = %peer.addr, "Token authentication failed.");
                     let mut res = ApiError::new(
                         StatusCode::UNAUTHORIZED,
@@ -139,7 +144,7 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             let users = state.users();
             match header.and_then(|h| users.basic(h)) {
                 Some(user) => {
-                    state.blocklist.record_success(peer.addr.ip());
+                    state.blocklist.record_success(peer.addr.ip(), &user.name);
                     user.clone()
                 }
                 None => {
@@ -154,10 +159,13 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                     }
                     // A request without credentials is a client asking for the challenge
                     // (browsers, PowerShell -Credential); only wrong credentials count.
-                    if header.is_some() {
-                        state
-                            .blocklist
-                            .record_failure(peer.addr.ip(), "authentication");
+                    if let Some(h) = header {
+                        let name = crate::auth::basic_user_name(h);
+                        state.blocklist.record_failure(
+                            peer.addr.ip(),
+                            name.as_deref(),
+                            "authentication",
+                        );
                         tracing::info!(peer = %peer.addr, "Authentication failed.");
                     }
                     return Some(unauthorized(req));
@@ -263,6 +271,22 @@ fn normalize<B>(req: &mut Request<B>) {
             *req.uri_mut() = uri;
         }
     }
+}
+
+/// 429 for a blocked address, with the time left in `Retry-After`; the connection closes.
+fn blocked(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut res = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "Too many failed authentication attempts from this address. Retry in {secs} seconds."
+        ),
+    )
+    .response(false, false);
+    let h = res.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
 }
 
 /// 401 with the challenge; JSON when the client accepts it, HTML otherwise (Icinga).

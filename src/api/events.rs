@@ -24,7 +24,7 @@ use super::request::{respond, Req};
 use crate::app::State;
 use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
 use crate::events::frames::{Feed, Format};
-use crate::events::{Cursor, Refusal, Registration, Subscription};
+use crate::events::{Cursor, Filtered, Refusal, Registration, Subscription};
 
 /// SSE keep-alive when the client does not choose.
 const SSE_HEARTBEAT: Duration = Duration::from_secs(15);
@@ -105,10 +105,9 @@ pub fn open(
         Format::Json => "json",
         Format::Sse => "sse",
     };
-    let (subscription, cursor, registration) = start(state, session, params, name, resume)?;
+    let (events, registration) = start(state, session, params, name, resume)?;
     Ok(Feed {
-        subscription,
-        cursor,
+        events,
         registration,
         format,
         heartbeat,
@@ -125,7 +124,7 @@ pub fn start(
     params: &Params,
     format: &'static str,
     resume: Option<u64>,
-) -> Result<(Subscription, Cursor, Registration), ApiError> {
+) -> Result<(Filtered, Registration), ApiError> {
     let subscription = subscribe(
         state,
         session,
@@ -144,7 +143,10 @@ pub fn start(
         cursor.position(),
     );
     tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, format, from = cursor.position(), "Event stream opened.");
-    Ok((subscription, cursor, registration))
+    Ok((
+        Filtered::new(state.clone(), subscription, cursor),
+        registration,
+    ))
 }
 
 /// A subscription, or the error Icinga gives.

@@ -32,7 +32,7 @@ use super::edge::Session;
 use super::error::ApiError;
 use super::params::Params;
 use crate::app::State;
-use crate::events::{lost_event, Cursor, Item, Registration, Subscription};
+use crate::events::{lost_event, Filtered, Item, Registration};
 
 const PING: Duration = Duration::from_secs(15);
 /// Largest message a client may send (subscriptions are small).
@@ -112,8 +112,7 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
 
 /// A live subscription of the socket.
 struct Active {
-    subscription: Subscription,
-    cursor: Cursor,
+    events: Filtered,
     registration: Registration,
     limiter: Option<governor::DefaultDirectRateLimiter>,
 }
@@ -166,23 +165,19 @@ async fn next_event(a: &mut Active) -> Option<Message> {
     if let Some(l) = &a.limiter {
         l.until_ready().await;
     }
-    loop {
-        let item = a.cursor.next().await?;
-        let info = &a.registration.info;
-        info.position.store(a.cursor.position(), Relaxed);
-        info.catch_ups.store(a.cursor.catch_ups, Relaxed);
-        match item {
-            Item::Event(e) => {
-                if a.subscription.wants(&e) {
-                    info.delivered.fetch_add(1, Relaxed);
-                    return Utf8Bytes::try_from(e.ws()).ok().map(Message::Text);
-                }
-            }
-            Item::Lost { after, count } => {
-                info.lost.fetch_add(count, Relaxed);
-                let body = json!({"id": after + count, "event": lost_event(after, count)});
-                return Some(text(body));
-            }
+    let item = a.events.next().await?;
+    let info = &a.registration.info;
+    info.position.store(a.events.cursor.position(), Relaxed);
+    info.catch_ups.store(a.events.cursor.catch_ups, Relaxed);
+    match item {
+        Item::Event(e) => {
+            info.delivered.fetch_add(1, Relaxed);
+            Utf8Bytes::try_from(e.ws()).ok().map(Message::Text)
+        }
+        Item::Lost { after, count } => {
+            info.lost.fetch_add(count, Relaxed);
+            let body = json!({"id": after + count, "event": lost_event(after, count)});
+            Some(text(body))
         }
     }
 }
@@ -225,7 +220,7 @@ fn subscribe(
         Ok(r) => r,
         Err(e) => return error(e.code.as_u16(), &e.status),
     };
-    let (subscription, cursor, registration) =
+    let (events, registration) =
         match super::events::start(state, session, params, "websocket", resume) {
             Ok(started) => started,
             Err(e) => {
@@ -233,15 +228,15 @@ fn subscribe(
                 return error(e.code.as_u16(), &status);
             }
         };
-    let types = subscription.requested.clone();
-    let position = cursor.position();
+    let types = events.subscription.requested.clone();
+    let position = events.cursor.position();
     *active = Some(Active {
-        limiter: subscription
+        limiter: events
+            .subscription
             .user
             .event_quota
             .map(governor::RateLimiter::direct),
-        subscription,
-        cursor,
+        events,
         registration,
     });
     json!({"subscribed": {"types": types, "position": position}})

@@ -89,10 +89,6 @@ pub async fn serve(
             tracing::info!(address = %addr, "Connection refused: address not in allowed_hosts.");
             continue;
         }
-        if state.blocklist.is_blocked(addr.ip()) {
-            tracing::debug!(address = %addr, "Connection refused: address is blocked.");
-            continue;
-        }
         let state = state.clone();
         let acceptor = acceptor.clone();
         let routes = routes.clone();
@@ -117,15 +113,24 @@ async fn connection(
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
-            tracing::info!(address = %addr, error = %e, "TLS handshake failed.");
-            state.blocklist.record_failure(addr.ip(), "tls handshake");
+            // Only a certificate that fails verification is a failed authentication;
+            // probes and browsers that close without a handshake are not.
+            let bad_certificate = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+            if bad_certificate {
+                tracing::info!(address = %addr, error = %e, "Client certificate refused.");
+                state
+                    .blocklist
+                    .record_failure(addr.ip(), None, "client certificate");
+            } else {
+                tracing::debug!(address = %addr, error = %e, "TLS handshake failed.");
+            }
             return;
         }
         Err(_) => {
-            tracing::info!(address = %addr, "TLS handshake timed out.");
-            state
-                .blocklist
-                .record_failure(addr.ip(), "tls handshake timeout");
+            tracing::debug!(address = %addr, "TLS handshake timed out.");
             return;
         }
     };

@@ -43,7 +43,7 @@ pub async fn handle(
         };
         let user = session.user.clone();
         match method {
-            Method::GET => query(&state, &user, ti, name, &params, p.pretty),
+            Method::GET => query(&state, &user, ti, name, &params, p.pretty).await,
             Method::PUT => match name {
                 Some(name) => create(&state, &user, ti, name, &params, &path).await,
                 None => Err(ApiError::no_route(&path)),
@@ -56,7 +56,7 @@ pub async fn handle(
     .await
 }
 
-fn query(
+async fn query(
     state: &Arc<State>,
     user: &Arc<ApiUser>,
     ti: &'static TypeInfo,
@@ -70,8 +70,9 @@ fn query(
         return Err(ApiError::forbidden(&permission));
     }
     let shape = Shape::from_params(ti, params)?;
+    let mut objects =
+        crate::evaluator::select(state, user, &permission, ti, params, name.as_deref()).await?;
     let reg = state.registry();
-    let mut objects = query::select(&reg, ti, params, name.as_deref(), &grant)?;
     let total = objects.len();
     let offset = params.number("offset")?.unwrap_or(0.0).max(0.0) as usize;
     let limit = params.number("limit")?.map(|l| l.max(0.0) as usize);
@@ -151,15 +152,7 @@ struct Dump {
 
 impl Dump {
     fn output<R>(&self, f: impl FnOnce(&Output<'_>) -> R) -> R {
-        let can_join = |o: &Arc<Object>| {
-            let grant = self
-                .user
-                .permissions
-                .grant(&format!("objects/query/{}", o.type_info.name));
-            let var = o.type_info.name.to_lowercase();
-            let empty = filters::Dict::new();
-            grant.allows(&query::permission_scope(&self.registry, o, &var, &empty))
-        };
+        let can_join = |o: &Arc<Object>| query::can_view(&self.user.permissions, &self.registry, o);
         let out = Output {
             registry: &self.registry,
             zone: &self.zone,
@@ -262,9 +255,9 @@ async fn create(
 }
 
 /// The objects a modify or delete applies to, under the `objects/<verb>/<Type>` permission.
-fn selected(
+async fn selected(
     state: &State,
-    user: &ApiUser,
+    user: &Arc<ApiUser>,
     verb: &str,
     ti: &'static TypeInfo,
     name: Option<&str>,
@@ -275,8 +268,7 @@ fn selected(
     if grant.is_denied() {
         return Err(ApiError::forbidden(&permission));
     }
-    let reg = state.registry();
-    query::select(&reg, ti, params, name, &grant)
+    crate::evaluator::select(state, user, &permission, ti, params, name).await
 }
 
 async fn modify(
@@ -294,7 +286,7 @@ async fn modify(
             "Missing both 'attrs' and 'restore_attrs'. Or is this a POST query and you missed adding a 'X-HTTP-Method-Override: GET' header?",
         ));
     }
-    let objects = selected(state, user, "modify", ti, name.as_deref(), params)?;
+    let objects = selected(state, user, "modify", ti, name.as_deref(), params).await?;
     let results = writer::modify(
         state,
         objects,
@@ -353,7 +345,7 @@ async fn delete(
     params: &Params,
     pretty: bool,
 ) -> Result<Response, ApiError> {
-    let objects = selected(state, user, "delete", ti, name.as_deref(), params)?;
+    let objects = selected(state, user, "delete", ti, name.as_deref(), params).await?;
     let results = match ti.name {
         // Comments and downtimes go as their remove actions take them: through the
         // processor, with their events, acknowledgement and downtime depth kept right.

@@ -89,7 +89,7 @@ pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallibl
             template_key(&state, &t.name).is_some_and(|k| !k.is_empty() && sha256_hex(&k) == wanted)
         });
         let Some(template) = template.cloned() else {
-            state.blocklist.record_failure(peer, "self-service key");
+            state.blocklist.record_failure(peer, None, "self-service key");
             return Err(ApiError::new(StatusCode::FORBIDDEN, "Invalid API key."));
         };
         let mut attrs = Map::new();

@@ -49,7 +49,7 @@ impl ApiUser {
     /// The request body limit: 512 MiB for users allowed to upload configuration, 1 MiB
     /// for everyone else (Icinga's rule).
     pub fn body_limit(&self) -> usize {
-        if self.permissions.has("config/modify") {
+        if self.permissions.has_unfiltered("config/modify") {
             512 << 20
         } else {
             1 << 20
@@ -107,15 +107,8 @@ impl Users {
     /// Checks an `Authorization: Basic …` header value. Unknown users, empty passwords
     /// and mismatches are all refused; the comparison takes constant time.
     pub fn basic(&self, header: &str) -> Option<&Arc<ApiUser>> {
-        let encoded = header
-            .strip_prefix("Basic ")
-            .or_else(|| header.strip_prefix("basic "))?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()?;
-        let decoded = String::from_utf8(decoded).ok()?;
-        let (name, password) = decoded.split_once(':')?;
-        let user = self.by_name.get(name)?;
+        let (name, password) = decode_basic(header)?;
+        let user = self.by_name.get(&name)?;
         let expected = user.password.as_deref().filter(|p| !p.is_empty())?;
         if password.is_empty() {
             return None;
@@ -130,6 +123,24 @@ impl Users {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// The user name of an `Authorization: Basic …` header value (for counting failures).
+pub fn basic_user_name(header: &str) -> Option<String> {
+    decode_basic(header).map(|(name, _)| name)
+}
+
+/// The name and password of an `Authorization: Basic …` header value.
+fn decode_basic(header: &str) -> Option<(String, String)> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (name, password) = decoded.split_once(':')?;
+    Some((name.to_string(), password.to_string()))
 }
 
 /// A rate per second with its burst (the rate when absent), from two attributes.

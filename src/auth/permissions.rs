@@ -143,6 +143,14 @@ impl Permissions {
         !self.grant(required).is_denied()
     }
 
+    /// Whether an entry without a filter matches `required`: what a permission about no
+    /// object needs (`console`, `config/modify`, `actions/shutdown-process`, …) — a filter
+    /// has nothing to be evaluated against there, so a filtered grant (a team's
+    /// `{ permission = "actions/*", filter = … }`) must not grant it.
+    pub fn has_unfiltered(&self, required: &str) -> bool {
+        matches!(self.grant(required), Grant::All)
+    }
+
     /// As `/v1` lists them: `"*"`, `"objects/query/Host (filtered)"`.
     pub fn describe(&self) -> Vec<String> {
         self.0

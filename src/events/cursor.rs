@@ -23,7 +23,7 @@ use crate::store::Store;
 const CHUNK: usize = 32;
 
 /// What the cursor yields.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Item {
     Event(Arc<Event>),
     /// `count` events after id `after` are no longer in the journal.

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{lost_event, Cursor, Item, Registration, Subscription};
+use super::{lost_event, Filtered, Item, Registration};
 
 /// A chunk grows to about this size when events are ready together.
 const CHUNK_BYTES: usize = 16 * 1024;
@@ -33,8 +33,8 @@ pub enum Format {
 
 /// One stream's state.
 pub struct Feed {
-    pub subscription: Subscription,
-    pub cursor: Cursor,
+    /// The events the subscriber gets.
+    pub events: Filtered,
     pub registration: Registration,
     pub format: Format,
     /// Idle time after which a keep-alive is sent (SSE comment, or an empty line for JSON
@@ -60,7 +60,12 @@ impl Feed {
                 return;
             }
         }
-        let limiter = self.subscription.user.event_quota.map(RateLimiter::direct);
+        let limiter = self
+            .events
+            .subscription
+            .user
+            .event_quota
+            .map(RateLimiter::direct);
         let mut next_beat = self.heartbeat.map(|d| Instant::now() + d);
         let shutdown = self.shutdown.clone();
         let keep_alive = match self.format {
@@ -94,7 +99,7 @@ impl Feed {
         // Cancel-safe: the cursor loses nothing when dropped mid-wait, and a rendered event
         // is parked in `pending` before the rate limit is awaited.
         while self.pending.is_none() {
-            let item = self.cursor.next().await?;
+            let item = self.events.next().await?;
             self.pending = self.render(&item);
         }
         if let Some(l) = limiter {
@@ -107,7 +112,7 @@ impl Feed {
                 break;
             }
             // Only what is ready now: the stream never waits to fill a chunk.
-            let Some(Some(item)) = self.cursor.next().now_or_never() else {
+            let Some(Some(item)) = self.events.next().now_or_never() else {
                 break;
             };
             if let Some(bytes) = self.render(&item) {
@@ -122,13 +127,10 @@ impl Feed {
     fn render(&mut self, item: &Item) -> Option<Bytes> {
         use std::sync::atomic::Ordering::Relaxed;
         let info = &self.registration.info;
-        info.position.store(self.cursor.position(), Relaxed);
-        info.catch_ups.store(self.cursor.catch_ups, Relaxed);
+        info.position.store(self.events.cursor.position(), Relaxed);
+        info.catch_ups.store(self.events.cursor.catch_ups, Relaxed);
         match item {
             Item::Event(e) => {
-                if !self.subscription.wants(e) {
-                    return None;
-                }
                 info.delivered.fetch_add(1, Relaxed);
                 Some(match self.format {
                     Format::Json => e.ndjson(),

@@ -4,11 +4,14 @@
 //! - [`subscription`]: types, filter and permissions of one subscriber;
 //! - [`cursor`]: its position — live from the bus, from the journal when resuming or
 //!   catching up — so that it sees every event once, in order;
+//! - [`filtered`]: the cursor with the subscription applied, expensive filters on the
+//!   evaluator's pool;
 //! - [`Streams`]: the open streams, their positions, lag and losses (`/v1/status`);
 //! - [`frames`]: the stream as bytes in Icinga's newline-delimited JSON or as Server-Sent
 //!   Events (WebSocket lives in `api::events_ws`).
 
 pub mod cursor;
+pub mod filtered;
 pub mod frames;
 pub mod subscription;
 
@@ -19,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value as Json};
 
 pub use cursor::{Cursor, Item};
+pub use filtered::Filtered;
 pub use subscription::{Refusal, Subscription};
 
 /// One open stream, as `/v1/status` shows it.

@@ -9,7 +9,7 @@ use crate::app::State;
 use crate::auth::permissions::any_allows;
 use crate::auth::{ApiUser, Grant};
 use crate::bus::{kind_index, Event, KINDS};
-use crate::objects::query::permission_scope;
+use crate::objects::query::{can_view, permission_scope, visible_objects};
 use crate::objects::{Object, Registry};
 
 /// A subscription, checked against every event.
@@ -85,7 +85,14 @@ impl Subscription {
         })
     }
 
-    /// Whether the subscriber gets `event`.
+    /// Whether [`Subscription::wants`] costs about the size of the filter: such a
+    /// subscription is filtered where its stream runs, any other on the evaluator's pool.
+    pub fn is_simple(&self) -> bool {
+        self.filter.as_ref().is_none_or(Program::is_simple)
+    }
+
+    /// Whether the subscriber gets `event`. A filter that is not simple is stopped after
+    /// the event filter budget (the event is then skipped, as for a filter error).
     pub fn wants(&self, event: &Event) -> bool {
         // Unknown types have no slot and no bit.
         let Some(permission_filters) = self.filters.get(usize::from(event.index)) else {
@@ -105,7 +112,14 @@ impl Subscription {
             user: &self.user,
             state: &self.state,
         };
-        match filter.matches(&scope) {
+        let verdict = if filter.is_simple() {
+            filter.matches(&scope)
+        } else {
+            // Never on the async workers (see `events::filtered`), and never long.
+            let budget = filters::Budget::within(self.state.guards.event_filter_budget);
+            filter.matches_within(&scope, &budget)
+        };
+        match verdict {
             Ok(keep) => keep,
             Err(e) => {
                 // Icinga: a warning, and the event is dropped for this subscriber.
@@ -169,18 +183,6 @@ struct EventScope<'a> {
     state: &'a State,
 }
 
-impl EventScope<'_> {
-    fn visible(&self, reg: &Registry, object: &Arc<Object>) -> bool {
-        let grant = self
-            .user
-            .permissions
-            .grant(&format!("objects/query/{}", object.type_info.name));
-        let var = object.type_info.name.to_lowercase();
-        let empty = filters::Dict::new();
-        grant.allows(&permission_scope(reg, object, &var, &empty))
-    }
-}
-
 impl Scope for EventScope<'_> {
     fn variable(&self, name: &str) -> Option<Value> {
         matches!(name, "event" | "obj").then(|| self.event.clone())
@@ -193,20 +195,13 @@ impl Scope for EventScope<'_> {
     fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
         let reg = self.state.registry();
         let object = reg.get(type_name, name)?;
-        self.visible(&reg, object).then(|| {
+        can_view(&self.user.permissions, &reg, object).then(|| {
             let o: Arc<dyn filters::Object> = object.clone();
             Value::Object(o)
         })
     }
 
     fn get_objects(&self, type_name: &str) -> Vec<Value> {
-        let reg = self.state.registry();
-        reg.objects(type_name)
-            .filter(|o| self.visible(&reg, o))
-            .map(|o| {
-                let o: Arc<dyn filters::Object> = o.clone();
-                Value::Object(o)
-            })
-            .collect()
+        visible_objects(&self.user.permissions, &self.state.registry(), type_name)
     }
 }

@@ -812,8 +812,13 @@ fn severity(is_host: bool, rt: &CheckableState, host: Option<&CheckableState>) -
     base + handling
 }
 
+/// What filters, event streams and console scripts read of an object: every attribute but
+/// the secret ones (`password`, `ticket_salt`), which no expression can see.
 impl filters::Object for Object {
     fn get_field_ref(&self, field: &str) -> Option<&Value> {
+        if self.type_info.is_secret(field) {
+            return None;
+        }
         self.attrs.get(field)
     }
 
@@ -826,6 +831,10 @@ impl filters::Object for Object {
     }
 
     fn get_field(&self, field: &str) -> Option<Value> {
+        if self.type_info.is_secret(field) {
+            // Reads as unset, whatever it holds.
+            return Some(Value::Null);
+        }
         // Configured attributes first: they are what filters read most.
         if let Some(v) = self.attrs.get(field) {
             return Some(v.clone());

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use filters::{Dict, Program, Scope, Str, Value};
+use filters::{Budget, Dict, Program, Scope, Str, Value};
 use serde_json::{json, Map, Value as Json};
 
 use super::types::{navigation_name, Field, TypeInfo};
 use super::{Object, Registry};
 use crate::api::error::ApiError;
 use crate::api::params::Params;
-use crate::auth::Grant;
+use crate::auth::{Grant, Permissions};
 use crate::processor::state::CheckableState;
 
 /// What a filter over objects of one type sees: the object as `<type>` and `obj`, its
@@ -26,6 +26,10 @@ pub struct ObjectScope<'a> {
     /// The type's variable name: `host`, `service`, `checkcommand`, …
     pub var_name: &'a str,
     pub vars: &'a Dict,
+    /// Whose query this is: `get_object`/`get_objects` reach only the objects these
+    /// permissions let the user query. `None` for permission filters themselves (written
+    /// by the administrator, they see every object).
+    pub viewer: Option<&'a Permissions>,
 }
 
 impl<'a> ObjectScope<'a> {
@@ -42,6 +46,7 @@ impl<'a> ObjectScope<'a> {
             value: std::borrow::Cow::Owned(Value::Object(o)),
             var_name,
             vars,
+            viewer: None,
         }
     }
 
@@ -59,7 +64,14 @@ impl<'a> ObjectScope<'a> {
             value: std::borrow::Cow::Borrowed(value),
             var_name,
             vars,
+            viewer: None,
         }
+    }
+
+    /// The same scope with `get_object`/`get_objects` limited to what `viewer` may query.
+    pub fn seen_by(mut self, viewer: &'a Permissions) -> Self {
+        self.viewer = Some(viewer);
+        self
     }
 }
 
@@ -90,12 +102,59 @@ impl Scope for ObjectScope<'_> {
     }
 
     fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
-        self.registry.get_object(type_name, name)
+        let object = self.registry.get(type_name, name)?;
+        if let Some(viewer) = self.viewer {
+            if !can_view(viewer, self.registry, object) {
+                return None;
+            }
+        }
+        let o: Arc<dyn filters::Object> = object.clone();
+        Some(Value::Object(o))
     }
 
     fn get_objects(&self, type_name: &str) -> Vec<Value> {
-        self.registry.get_objects(type_name)
+        match self.viewer {
+            None => self.registry.get_objects(type_name),
+            Some(viewer) => visible_objects(viewer, self.registry, type_name),
+        }
     }
+}
+
+/// Whether `viewer` may query `object` (`objects/query/<Type>` with its filters): what
+/// `get_object` in a user's filter, joins and event filters may reach.
+pub fn can_view(viewer: &Permissions, reg: &Registry, object: &Arc<Object>) -> bool {
+    let grant = viewer.grant(&format!("objects/query/{}", object.type_info.name));
+    match grant {
+        Grant::All => true,
+        Grant::Denied => false,
+        grant => {
+            let var = object.type_info.name.to_lowercase();
+            let empty = Dict::new();
+            grant.allows(&permission_scope(reg, object, &var, &empty))
+        }
+    }
+}
+
+/// `get_objects(type)` as `viewer` sees it: only the objects it may query.
+pub fn visible_objects(viewer: &Permissions, reg: &Registry, type_name: &str) -> Vec<Value> {
+    let Some(ti) = super::types::by_name(type_name) else {
+        return Vec::new();
+    };
+    let grant = viewer.grant(&format!("objects/query/{}", ti.name));
+    if grant.is_denied() {
+        return Vec::new();
+    }
+    let var = ti.name.to_lowercase();
+    let empty = Dict::new();
+    reg.objects(ti.name)
+        .filter(|o| {
+            matches!(grant, Grant::All) || grant.allows(&permission_scope(reg, o, &var, &empty))
+        })
+        .map(|o| {
+            let o: Arc<dyn filters::Object> = o.clone();
+            Value::Object(o)
+        })
+        .collect()
 }
 
 /// The object a navigation name (`host`, `check_command`, `child_host`, …) leads to.
@@ -138,7 +197,9 @@ pub fn permission_scope<'a>(
 
 /// Selects the objects of `ti` a request names or filters (spec §5): `<type>=name`,
 /// `<plural>=[names]`, the name in the URL, `filter` with `filter_vars`; nothing at all
-/// selects every object of the type. Only objects `grant` allows are returned.
+/// selects every object of the type. Only objects `grant` allows are returned, and the
+/// filter reaches other objects (`get_object`, `get_objects`) only where `viewer` may
+/// query them.
 ///
 /// # Errors
 /// 404 `No objects found.` for a missing or forbidden named object, a filter that does not
@@ -150,6 +211,8 @@ pub fn select(
     params: &Params,
     url_name: Option<&str>,
     grant: &Grant<'_>,
+    viewer: &Permissions,
+    budget: &Budget,
 ) -> Result<Vec<Arc<Object>>, ApiError> {
     let var_name = ti.name.to_lowercase();
     let empty = Dict::new();
@@ -193,9 +256,15 @@ pub fn select(
     let (objects, values) = reg.objects_with_values(ti.name);
     let unrestricted = matches!(grant, Grant::All);
     // One object's verdict: kept, dropped, or the error that fails the whole query.
-    let judge = |i: usize| -> Result<bool, String> {
+    let judge = |i: usize| -> Result<bool, Refusal> {
+        // A scan of cheap filters never reaches the evaluator's own looks at the budget.
+        if i % 1024 == 0 {
+            if let Some(why) = budget.exhausted() {
+                return Err(Refusal::Interrupted(why.to_string()));
+            }
+        }
         let (object, value) = (&objects[i], &values[i]);
-        let scope = ObjectScope::borrowed(reg, object, value, &var_name, &vars);
+        let scope = ObjectScope::borrowed(reg, object, value, &var_name, &vars).seen_by(viewer);
         if !unrestricted
             && !grant.allows(&ObjectScope::borrowed(
                 reg, object, value, &var_name, &empty,
@@ -205,17 +274,20 @@ pub fn select(
         }
         match &program {
             None => Ok(true),
-            Some(p) => p.matches(&scope).map_err(|e| {
-                format!(
+            Some(p) => p.matches_within(&scope, budget).map_err(|e| {
+                if e.kind == filters::ErrorKind::Interrupted {
+                    return Refusal::Interrupted(e.message);
+                }
+                Refusal::Failed(format!(
                     "Error while evaluating the filter for object '{}': {}",
                     object.name,
                     p.render_error(&e)
-                )
+                ))
             }),
         }
     };
     // Large scans run on every core; the order of the results stays the table's.
-    let kept: Result<Vec<usize>, String> = if objects.len() >= PARALLEL_SCAN {
+    let kept: Result<Vec<usize>, Refusal> = if objects.len() >= PARALLEL_SCAN {
         use rayon::prelude::*;
         (0..objects.len())
             .into_par_iter()
@@ -234,12 +306,23 @@ pub fn select(
             })
             .collect()
     };
-    out.extend(
-        kept.map_err(not_found)?
-            .into_iter()
-            .map(|i| objects[i].clone()),
-    );
+    let kept = kept.map_err(|r| match r {
+        Refusal::Failed(why) => not_found(why),
+        Refusal::Interrupted(why) => ApiError::bad_request(format!(
+            "{why} while filtering objects of type '{}'. Narrow the filter.",
+            ti.name
+        )),
+    })?;
+    out.extend(kept.into_iter().map(|i| objects[i].clone()));
     Ok(out)
+}
+
+/// Why a selection's scan stopped.
+enum Refusal {
+    /// The filter failed for an object (Icinga: 404 with the reason).
+    Failed(String),
+    /// The request's budget ran out, or the request went away.
+    Interrupted(String),
 }
 
 /// Tables at least this large are scanned in parallel.

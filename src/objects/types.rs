@@ -33,6 +33,9 @@ pub struct TypeInfo {
     pub fields: Vec<Field>,
     /// Every user-visible field, inherited ones too, by name (computed once).
     viewed: std::sync::OnceLock<Vec<&'static Field>>,
+    /// The names of the fields no user may read (`password`, `ticket_salt`), inherited
+    /// ones too (computed once; empty for nearly every type).
+    secrets: std::sync::OnceLock<Vec<&'static str>>,
 }
 
 static TYPES: LazyLock<Vec<TypeInfo>> = LazyLock::new(|| parse(include_str!("types.txt")));
@@ -53,6 +56,7 @@ fn parse(text: &'static str) -> Vec<TypeInfo> {
                 is_abstract: words.get(4) == Some(&"abstract"),
                 fields: Vec::new(),
                 viewed: std::sync::OnceLock::new(),
+                secrets: std::sync::OnceLock::new(),
             });
             continue;
         }
@@ -148,6 +152,19 @@ impl TypeInfo {
             fields.dedup_by(|a, b| a.name == b.name);
             fields
         })
+    }
+
+    /// Whether `field` is one no user may read (`no_user_view`): queries leave it out,
+    /// and filters, event streams and the console cannot read it either.
+    pub fn is_secret(&'static self, field: &str) -> bool {
+        let secrets = self.secrets.get_or_init(|| {
+            self.lineage()
+                .flat_map(|t| t.fields.iter())
+                .filter(|f| f.no_user_view)
+                .map(|f| f.name)
+                .collect()
+        });
+        !secrets.is_empty() && secrets.contains(&field)
     }
 
     /// Whether `self` is `other` or derives from it.

@@ -1,0 +1,248 @@
+//! Where filters and console scripts run: off the async workers that serve every client.
+//!
+//! Design constraints:
+//! - An expression may be expensive (`get_objects(Service).map(…)` per object, a regex
+//!   that backtracks): it must never occupy a thread of the async runtime, where the
+//!   result processor and every other request run.
+//! - The work is bounded: at most [`Evaluator::threads`] evaluations at once, on threads
+//!   of their own that run at a lower scheduling priority (nice 10), so that under load the
+//!   kernel prefers the runtime's threads; further requests wait for a slot without
+//!   holding a thread.
+//! - Every job runs under a [`Budget`]: a deadline, cancelled as soon as the request's
+//!   future is dropped (the client went away) or the server stops. The evaluator looks at
+//!   it every few hundred steps, so a runaway script ends within microseconds of either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use filters::Budget;
+use tokio::sync::{oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::error::ApiError;
+use crate::api::params::Params;
+use crate::app::State;
+use crate::auth::{ApiUser, Grant};
+use crate::objects::types::TypeInfo;
+use crate::objects::{query, Object};
+
+/// The pool and its limits.
+pub struct Evaluator {
+    pool: rayon::ThreadPool,
+    /// One permit per thread: a job takes one before it is queued, so the pool's queue
+    /// never grows past its threads (waiting requests wait here, cancellably).
+    slots: Arc<Semaphore>,
+    threads: usize,
+    /// Cancels the budgets of running jobs when the server stops.
+    shutdown: CancellationToken,
+}
+
+/// Why a job did not produce its value.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("The server is shutting down.")]
+    ShuttingDown,
+    #[error("The evaluation failed unexpectedly.")]
+    Panicked,
+}
+
+/// Cancels a budget when dropped: the request's future went away.
+struct CancelOnDrop(Arc<Budget>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl Evaluator {
+    /// A pool of `threads` evaluation threads (at least one).
+    ///
+    /// # Errors
+    /// The threads could not be started.
+    pub fn new(threads: usize, shutdown: CancellationToken) -> anyhow::Result<Evaluator> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("evaluate-{i}"))
+            .start_handler(|_| lower_priority())
+            .build()?;
+        Ok(Evaluator {
+            pool,
+            slots: Arc::new(Semaphore::new(threads)),
+            threads,
+            shutdown,
+        })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `job` on the pool under a budget of `allowed` (none: until cancelled). Large
+    /// scans inside `job` (rayon's parallel iterators) run on the same pool. The budget
+    /// is cancelled when the returned future is dropped or the server stops.
+    ///
+    /// # Errors
+    /// See [`Refused`].
+    pub async fn run<T, F>(&self, allowed: Option<Duration>, job: F) -> Result<T, Refused>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Budget) -> T + Send + 'static,
+    {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Refused::ShuttingDown)?;
+        if self.shutdown.is_cancelled() {
+            return Err(Refused::ShuttingDown);
+        }
+        let budget = Arc::new(allowed.map_or_else(Budget::unlimited, Budget::within));
+        let _cancel = CancelOnDrop(budget.clone());
+        let (tx, rx) = oneshot::channel();
+        let shared = budget.clone();
+        self.pool.spawn(move || {
+            let _permit = permit;
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&shared)));
+            let _ = tx.send(out);
+        });
+        let stop = async {
+            self.shutdown.cancelled().await;
+            budget.cancel();
+            std::future::pending::<()>().await;
+        };
+        let out = tokio::select! {
+            out = rx => out,
+            _ = stop => unreachable!("`stop` never completes"),
+        };
+        match out {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => {
+                tracing::error!("An evaluation panicked; the request fails.");
+                Err(Refused::Panicked)
+            }
+            Err(_) => Err(Refused::Panicked),
+        }
+    }
+}
+
+/// Evaluation threads yield to the runtime's threads when the machine is busy.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take plain integers and touch only this thread's
+    // scheduling priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Selects the objects a request names or filters, as [`query::select`] does, under the
+/// `permission` of `user`. A selection that evaluates filters (the request's or the
+/// permission's) runs on the pool under the filter budget; one by names only, inline.
+///
+/// # Errors
+/// As [`query::select`]; 400 when the budget runs out; 503 while shutting down.
+pub async fn select(
+    state: &State,
+    user: &Arc<ApiUser>,
+    permission: &str,
+    ti: &'static TypeInfo,
+    params: &Params,
+    url_name: Option<&str>,
+) -> Result<Vec<Arc<Object>>, ApiError> {
+    let filtered = params
+        .string("filter")
+        .is_some_and(|f| !f.trim().is_empty())
+        || matches!(user.permissions.grant(permission), Grant::Filtered(_));
+    let reg = state.registry();
+    if !filtered {
+        let grant = user.permissions.grant(permission);
+        return query::select(
+            &reg,
+            ti,
+            params,
+            url_name,
+            &grant,
+            &user.permissions,
+            &Budget::unlimited(),
+        );
+    }
+    let (user, permission, params) = (user.clone(), permission.to_string(), params.clone());
+    let url_name = url_name.map(str::to_string);
+    state
+        .evaluator
+        .run(Some(state.guards.filter_budget), move |budget| {
+            let grant = user.permissions.grant(&permission);
+            query::select(
+                &reg,
+                ti,
+                &params,
+                url_name.as_deref(),
+                &grant,
+                &user.permissions,
+                budget,
+            )
+        })
+        .await
+        .map_err(|e| ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spin(budget: &Budget) -> bool {
+        let program =
+            filters::Program::compile("var n = 0; while (true) { n += 1 }").expect("compiles");
+        let e = program
+            .execute_in_within(&filters::EmptyScope, &mut Vec::new(), false, budget)
+            .expect_err("never ends on its own");
+        e.kind == filters::ErrorKind::Interrupted
+    }
+
+    #[tokio::test]
+    async fn a_dropped_request_cancels_its_job_and_frees_its_slot() {
+        let ev = Evaluator::new(1, CancellationToken::new()).expect("pool");
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (ended_tx, ended_rx) = std::sync::mpsc::channel();
+        let job = ev.run(None, move |b| {
+            let _ = started_tx.send(());
+            let _ = ended_tx.send(spin(b));
+        });
+        // Poll the job until it runs, then drop it (the client went away).
+        tokio::select! {
+            _ = job => panic!("an endless script ended"),
+            _ = tokio::task::spawn_blocking(move || started_rx.recv()) => {}
+        }
+        let interrupted = tokio::task::spawn_blocking(move || ended_rx.recv())
+            .await
+            .expect("joined")
+            .expect("the job ended");
+        assert!(interrupted, "stopped by its budget");
+        // The only slot is free again.
+        assert_eq!(ev.run(None, |_| 7).await.ok(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn a_deadline_ends_a_runaway_and_shutdown_ends_an_unbounded_one() {
+        let stop = CancellationToken::new();
+        let ev = Evaluator::new(2, stop.clone()).expect("pool");
+        let timed = ev.run(Some(Duration::from_millis(1)), spin).await;
+        assert!(timed.expect("ran"), "the deadline interrupted it");
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let unbounded = ev.run(None, move |b| {
+            let _ = started_tx.send(());
+            spin(b)
+        });
+        tokio::pin!(unbounded);
+        tokio::select! {
+            _ = &mut unbounded => panic!("an endless script ended"),
+            _ = tokio::task::spawn_blocking(move || started_rx.recv()) => {}
+        }
+        stop.cancel();
+        assert!(unbounded.await.expect("ran"), "the shutdown interrupted it");
+    }
+}

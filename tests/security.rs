@@ -1,0 +1,289 @@
+//! Attacks by restricted users and by clients without credentials: none may read a secret,
+//! run what its permissions do not grant, take the server from others, or lock a user out
+//! by guessing between valid logins.
+
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use crate::util::{Server, PASSIVE};
+
+/// Users with narrow permissions next to the harness's `root` and `reader`.
+const TEAM: &str = r#"
+object ApiUser "hostreader" {
+  password = "hostreader"
+  permissions = [ "objects/query/Host" ]
+}
+object ApiUser "team" {
+  password = "team"
+  permissions = [
+    "objects/query/*",
+    { permission = "actions/*", filter = {{ host.name == "h1" }} },
+    { permission = "console", filter = {{ host.name == "h1" }} },
+  ]
+}
+"#;
+
+async fn as_user(s: &Server, user: &str, method: &str, path: &str, body: Json) -> (u16, Json) {
+    let res = s
+        .client()
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            s.url(path),
+        )
+        .basic_auth(user, Some(user))
+        .header("Accept", "application/json")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Json::Null))
+}
+
+async fn count(s: &Server, user: &str, filter: &str) -> usize {
+    let (status, body) = as_user(
+        s,
+        user,
+        "GET",
+        "/v1/objects/hosts",
+        json!({"attrs": ["name"], "filter": filter, "verbose": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{filter}: {body}");
+    body["results"].as_array().map_or(0, Vec::len)
+}
+
+/// A filter reaches other objects only as far as the user may query them, and no filter
+/// reads a password — the guess that was right answers as the one that was wrong.
+#[tokio::test]
+async fn filters_are_no_password_oracle() {
+    let s = Server::start(&format!("{PASSIVE}{TEAM}")).await;
+    let right = r#"get_object(ApiUser, "root").password == "secret""#;
+    let wrong = r#"get_object(ApiUser, "root").password == "guess""#;
+    // Only Host may be queried: ApiUser objects are out of reach.
+    assert_eq!(count(&s, "hostreader", "true").await, 2);
+    assert_eq!(count(&s, "hostreader", right).await, 0);
+    assert_eq!(count(&s, "hostreader", wrong).await, 0);
+    assert_eq!(
+        count(&s, "hostreader", r#"get_object(ApiUser, "root") != null"#).await,
+        0
+    );
+    assert_eq!(
+        count(&s, "hostreader", "len(get_objects(ApiUser)) == 0").await,
+        2
+    );
+    // ApiUsers may be queried: still no password, through any path.
+    assert_eq!(
+        count(&s, "reader", r#"get_object(ApiUser, "root") != null"#).await,
+        2
+    );
+    assert_eq!(count(&s, "reader", right).await, 0);
+    assert_eq!(
+        count(
+            &s,
+            "reader",
+            r#"get_objects(ApiUser).any(u => u.password == "secret")"#
+        )
+        .await,
+        0
+    );
+    let (_, body) = as_user(
+        &s,
+        "reader",
+        "GET",
+        "/v1/objects/apiusers/root",
+        json!({"attrs": ["password"]}),
+    )
+    .await;
+    assert!(
+        body["results"][0]["attrs"].get("password").is_none(),
+        "{body}"
+    );
+    // Not even the console shows it.
+    let (status, body) = s
+        .post(
+            "/v1/console/execute-script",
+            json!({"command": r#"get_object(ApiUser, "root").password"#}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["result"], Json::Null, "{body}");
+}
+
+/// A filtered grant covers objects: it cannot grant what acts on no object.
+#[tokio::test]
+async fn process_wide_actions_need_an_unfiltered_grant() {
+    let s = Server::start(&format!("{PASSIVE}{TEAM}")).await;
+    for action in [
+        "generate-ticket",
+        "unblock-address",
+        "shutdown-process",
+        "restart-process",
+    ] {
+        let (status, body) = as_user(
+            &s,
+            "team",
+            "POST",
+            &format!("/v1/actions/{action}"),
+            json!({"cn": "x"}),
+        )
+        .await;
+        assert_eq!(status, 404, "{action}: {body}");
+    }
+    let (status, _) = as_user(
+        &s,
+        "team",
+        "POST",
+        "/v1/console/execute-script",
+        json!({"command": "1"}),
+    )
+    .await;
+    assert_eq!(status, 404, "a filtered console grant");
+    // The grant still works on its objects, and the server is still up.
+    let (status, body) = as_user(
+        &s,
+        "team",
+        "POST",
+        "/v1/actions/process-check-result",
+        json!({"type": "Host", "filter": "true", "exit_status": 0, "plugin_output": "ok"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"].as_array().map(Vec::len),
+        Some(1),
+        "only h1: {body}"
+    );
+    assert_eq!(s.get("/v1/status/CIB").await.0, 200);
+}
+
+/// Guessing root's password between valid logins of another user is still blocked.
+#[tokio::test]
+async fn valid_logins_of_another_user_do_not_hide_guesses() {
+    let s = Server::start(TEAM).await;
+    let c = s.client_from("127.0.0.9");
+    let mut guesses = 0;
+    let blocked = loop {
+        let res = c
+            .get(s.url("/v1"))
+            .basic_auth("root", Some(format!("guess{guesses}")))
+            .send()
+            .await
+            .unwrap();
+        guesses += 1;
+        if res.status() == 429 {
+            break true;
+        }
+        assert_eq!(res.status(), 401);
+        let ok = c
+            .get(s.url("/v1"))
+            .basic_auth("team", Some("team"))
+            .send()
+            .await
+            .unwrap();
+        if ok.status() == 429 {
+            break true;
+        }
+        assert_eq!(ok.status(), 200);
+        if guesses > 20 {
+            break false;
+        }
+    };
+    assert!(
+        blocked,
+        "60 guesses interleaved with valid logins were never blocked"
+    );
+    assert!(guesses <= 7, "blocked after {guesses} guesses");
+}
+
+/// Adding to an array in a loop takes time in proportion to the elements (it was
+/// quadratic: 80 000 adds took 32 s).
+#[tokio::test]
+async fn console_arrays_grow_in_place() {
+    let s = Server::start("").await;
+    let (status, body) = s
+        .post(
+            "/v1/console/execute-script",
+            json!({"command": "var a = []; for (i in range(200000)) { a.add(i) }; var d = {}; for (i in range(50000)) { d.set(string(i), i) }; [len(a), len(d)]"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["result"],
+        json!([200000, 50000]),
+        "{body}"
+    );
+}
+
+/// A script that never ends is stopped by the console budget, and its session stays
+/// usable.
+#[tokio::test]
+async fn a_runaway_console_script_is_stopped() {
+    let guards = auspex::app::Guards {
+        console_budget: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let s = Server::start_guarded("", guards).await;
+    let (status, body) = s
+        .post(
+            "/v1/console/execute-script",
+            json!({"command": "var n = 0; while (true) { n += 1 }", "session": "s1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r = &body["results"][0];
+    assert_eq!(r["code"], 500, "{body}");
+    assert!(
+        r["status"]
+            .as_str()
+            .is_some_and(|m| m.contains("time budget")),
+        "{body}"
+    );
+    let (status, body) = s
+        .post(
+            "/v1/console/execute-script",
+            json!({"command": "1 + 1", "session": "s1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["result"], 2, "{body}");
+}
+
+/// A filter that would take long is stopped by the request's budget with a clear 400,
+/// and the server keeps answering others meanwhile.
+#[tokio::test]
+async fn an_expensive_filter_is_stopped_by_its_budget() {
+    let guards = auspex::app::Guards {
+        filter_budget: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let hosts = r#"for (i in range(1000)) { object Host "many-" + i { check_command = "dummy"; enable_active_checks = false } }"#;
+    let s = Server::start_guarded(&format!("{PASSIVE}{hosts}"), guards).await;
+    // Every host compared with every host, per host: 10⁹ steps.
+    let heavy = "get_objects(Host).filter(h => get_objects(Host).any(g => g.name == h.name + host.name)).len() > 0";
+    let (status, body) = as_user(
+        &s,
+        "reader",
+        "GET",
+        "/v1/objects/hosts",
+        json!({"filter": heavy, "verbose": true}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["status"]
+            .as_str()
+            .is_some_and(|m| m.contains("time budget")),
+        "{body}"
+    );
+    // The same on an action's selection.
+    let (status, body) = s
+        .post(
+            "/v1/actions/reschedule-check",
+            json!({"type": "Host", "filter": heavy}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(s.get("/v1").await.0, 200);
+}

@@ -3,7 +3,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -51,6 +50,14 @@ pub struct Guards {
     pub console_budget: Duration,
     /// Threads that evaluate filters and scripts (at a lower priority than the runtime).
     pub evaluator_threads: usize,
+    /// Open connections at most; when all are taken, the oldest one that has not
+    /// authenticated is closed for a newcomer.
+    pub max_connections: usize,
+    /// Open connections from one address at most.
+    pub max_connections_per_address: usize,
+    /// An event stream whose client has not read for this long is closed (it resumes
+    /// with `Last-Event-ID` and misses nothing the journal still holds).
+    pub stream_stall_timeout: Duration,
 }
 
 impl Default for Guards {
@@ -60,6 +67,9 @@ impl Default for Guards {
             event_filter_budget: Duration::from_millis(100),
             console_budget: Duration::from_secs(300),
             evaluator_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_connections: 4096,
+            max_connections_per_address: 2048,
+            stream_stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -206,7 +216,8 @@ pub struct State {
     pub blocklist: Blocklist,
     pub listener: ListenerSettings,
     pub console: Sessions,
-    connections: AtomicUsize,
+    /// The open connections: per-address caps, eviction of unauthenticated ones.
+    pub connections: Arc<crate::api::conns::Connections>,
     /// The durable store.
     pub store: crate::store::Store,
     /// Serialises runtime changes to objects (see `objects::writer`); the processor takes
@@ -286,21 +297,7 @@ impl State {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {
-        self.connections.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard(self.clone())
-    }
-}
-
-/// Counts an open connection until dropped.
-pub struct ConnectionGuard(Arc<State>);
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.connections.counts().0
     }
 }
 
@@ -513,7 +510,10 @@ impl App {
             users: RwLock::new(Arc::new(loaded.users)),
             listener: loaded.listener,
             console: Sessions::default(),
-            connections: AtomicUsize::new(0),
+            connections: crate::api::conns::Connections::new(crate::api::conns::Limits {
+                total: opts.guards.max_connections,
+                per_address: opts.guards.max_connections_per_address,
+            }),
             store,
             writer,
             processor,

@@ -287,3 +287,210 @@ async fn an_expensive_filter_is_stopped_by_its_budget() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(s.get("/v1").await.0, 200);
 }
+
+/// A TLS connection that sends `request` and then never reads.
+async fn silent_tls(
+    s: &Server,
+    from: &str,
+    request: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut s.ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let tcp = socket
+        .connect(format!("127.0.0.1:{}", s.port).parse().unwrap())
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(request).await.unwrap();
+    tls.flush().await.unwrap();
+    tls
+}
+
+/// A TCP connection from `from` that never speaks; whether the server closed it at once.
+async fn idle_tcp(s: &Server, from: &str) -> (tokio::net::TcpStream, bool) {
+    use tokio::io::AsyncReadExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut tcp = socket
+        .connect(format!("127.0.0.1:{}", s.port).parse().unwrap())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let closed = matches!(
+        tokio::time::timeout(Duration::from_millis(300), tcp.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    );
+    (tcp, closed)
+}
+
+/// Connections that never authenticate cannot keep others out: one address holds at most
+/// its share, and when every slot is taken the oldest unauthenticated connection makes
+/// room for a newcomer.
+#[tokio::test]
+async fn idle_connections_cannot_lock_others_out() {
+    let guards = auspex::app::Guards {
+        max_connections: 8,
+        max_connections_per_address: 6,
+        ..Default::default()
+    };
+    let s = Server::start_guarded("", guards).await;
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        let (tcp, closed) = idle_tcp(&s, "127.0.0.21").await;
+        assert!(!closed, "within the address's share");
+        held.push(tcp);
+    }
+    let (_extra, closed) = idle_tcp(&s, "127.0.0.21").await;
+    assert!(closed, "a seventh from one address is refused");
+    for _ in 0..2 {
+        held.push(idle_tcp(&s, "127.0.0.22").await.0);
+    }
+    // Every slot is taken by idle connections: an authenticated client still gets in,
+    // well before any handshake timeout.
+    let started = std::time::Instant::now();
+    let c = s
+        .builder()
+        .local_address("127.0.0.23".parse::<std::net::IpAddr>().unwrap())
+        .timeout(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    let res = c
+        .get(s.url("/v1"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .expect("served");
+    assert_eq!(res.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A body trickling in (a byte every few seconds, no credentials needed) is cut off with
+/// 408 once it falls below the minimum rate.
+#[tokio::test]
+async fn a_trickling_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start("").await;
+    let mut tls = silent_tls(
+        &s,
+        "127.0.0.31",
+        b"POST /v1/self-service/register-host HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => { let _ = tls.write_all(b" ").await; }
+            n = tls.read(&mut buf) => match n {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            },
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still reading the body"
+        );
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("too slowly"), "{text}");
+}
+
+/// Bodies are bounded by what the endpoint needs: 16 MiB outside configuration uploads,
+/// even for a user who may upload configuration.
+#[tokio::test]
+async fn bodies_are_bounded_by_the_endpoint() {
+    let s = Server::start(PASSIVE).await;
+    let output = "x".repeat(20 << 20);
+    let (status, body) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"type": "Host", "filter": "true", "exit_status": 0, "plugin_output": output}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["status"]
+            .as_str()
+            .is_some_and(|m| m.contains("too large")),
+        "{body}"
+    );
+    // The same size is a configuration upload's right.
+    let (status, body) = s.post("/v1/config/packages/big", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s
+        .post(
+            "/v1/config/stages/big",
+            json!({"files": {"conf.d/big.conf": format!("/* {output} */")}, "reload": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// An event stream whose client stops reading is closed after the stall timeout, and
+/// its resources go with it.
+#[tokio::test]
+async fn a_stalled_stream_is_dropped() {
+    let guards = auspex::app::Guards {
+        stream_stall_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = Server::start_guarded(PASSIVE, guards).await;
+    let auth = base64_basic("root", "secret");
+    let _stream = silent_tls(
+        &s,
+        "127.0.0.41",
+        format!("POST /v1/events?types=CheckResult&queue=q HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+    )
+    .await;
+    for _ in 0..50 {
+        if s.state().streams.count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(s.state().streams.count(), 1, "the stream opened");
+    // Far more than the socket buffers hold: 200 results of 100 KB.
+    let output = "y".repeat(100_000);
+    for _ in 0..100 {
+        let (status, _) = s
+            .post(
+                "/v1/actions/process-check-result",
+                json!({"type": "Host", "filter": "true", "exit_status": 1, "plugin_output": output}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        if s.state().streams.count() == 0 {
+            break;
+        }
+    }
+    for _ in 0..200 {
+        if s.state().streams.count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stalled stream is still open");
+}
+
+fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}

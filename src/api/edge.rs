@@ -192,7 +192,7 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             return Some(res);
         }
     }
-    let limit = user.body_limit();
+    let limit = body_limit(&user, req.uri().path());
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -208,12 +208,33 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return Some(res);
     }
+    state.connections.authenticated(&peer.standing);
     req.extensions_mut().insert(Session {
         user,
         peer: peer.clone(),
     });
     req.extensions_mut().insert(BodyLimit(limit));
     None
+}
+
+/// The request body limit: what the endpoint needs, within what the user may send.
+///
+/// [DECIDE] Icinga lets a user with `config/modify` send 512 MiB to any endpoint. Auspex
+/// keeps that for configuration uploads (`/v1/config/…`), gives the batch result
+/// endpoint 64 MiB whoever sends, and bounds everything else by 16 MiB: a JSON body costs several times its
+/// size in memory while it is parsed, and no other request needs more (docs/security.md).
+fn body_limit(user: &ApiUser, path: &str) -> usize {
+    const OTHER_MAX: usize = 16 << 20;
+    const BATCH_MAX: usize = 64 << 20;
+    let allowed = user.body_limit();
+    let path = path.trim_end_matches('/');
+    if path.starts_with("/v1/config/") {
+        allowed
+    } else if path == "/v1/actions/process-check-results" {
+        BATCH_MAX
+    } else {
+        allowed.min(OTHER_MAX)
+    }
 }
 
 /// The streaming endpoints, where bearer tokens are accepted.

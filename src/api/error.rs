@@ -75,7 +75,15 @@ impl ApiError {
                 body["diagnostic_information"] = json!(d);
             }
         }
-        super::reply::json_response(self.code, &body, pretty)
+        let mut res = super::reply::json_response(self.code, &body, pretty);
+        if self.code == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a body that stopped arriving is not waited for.
+            res.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        res
     }
 }
 

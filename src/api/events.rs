@@ -113,6 +113,8 @@ pub fn open(
         heartbeat,
         shutdown: state.shutdown.clone(),
         pending: None,
+        peer: session.peer.clone(),
+        stall_timeout: state.guards.stream_stall_timeout,
     })
 }
 

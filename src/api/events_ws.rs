@@ -120,6 +120,7 @@ struct Active {
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 async fn run(state: Arc<State>, session: Session, ws: Socket, params: Params) {
+    session.peer.limit_send_buffer();
     let (mut tx, mut rx) = ws.split();
     let mut active = None;
     if !params.strings("types").is_empty() {
@@ -151,8 +152,15 @@ async fn run(state: Arc<State>, session: Session, ws: Socket, params: Params) {
             _ = ping.tick() => Some(Message::Ping(Default::default())),
         };
         if let Some(m) = out {
-            if tx.send(m).await.is_err() {
-                return;
+            // A client that stopped reading is dropped (with its socket) after the stall
+            // timeout; it resumes from its last event id.
+            match tokio::time::timeout(state.guards.stream_stall_timeout, tx.send(m)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::info!(peer = %session.peer.addr, "WebSocket stream closed: the client stopped reading.");
+                    return;
+                }
             }
         }
     }

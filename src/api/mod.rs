@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod checker;
 pub mod config;
+pub mod conns;
 pub mod console;
 pub mod edge;
 pub mod error;
@@ -45,8 +46,11 @@ use crate::auth::ApiUser;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// A connection that sends no new request for this long is closed (Icinga: 10 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Open connections at most; further clients wait in the kernel's accept queue.
-const MAX_CONNECTIONS: usize = 4096;
+/// How long a newcomer waits for an evicted connection to give up its slot.
+const EVICTION_WAIT: Duration = Duration::from_secs(5);
+/// The socket send buffer of event streams: what a stalled subscriber holds in the
+/// kernel (the default grows to several MiB).
+const STREAM_SEND_BUFFER: usize = 64 << 10;
 
 /// Who is on the other end of a connection.
 #[derive(Debug)]
@@ -56,6 +60,27 @@ pub struct Peer {
     pub client_cn: Option<String>,
     /// The user the certificate maps to: fixed for the whole connection.
     pub cert_user: Option<Arc<ApiUser>>,
+    /// The connection's standing in the table (authenticated yet? abort).
+    pub standing: Arc<conns::Standing>,
+    /// A second handle on the connection's socket, for the options event streams set.
+    socket: Option<std::os::fd::OwnedFd>,
+}
+
+impl Peer {
+    /// Bounds the socket's send buffer: a stream whose client stops reading holds
+    /// little kernel memory.
+    pub fn limit_send_buffer(&self) {
+        if let Some(fd) = &self.socket {
+            if let Err(e) = socket2::SockRef::from(fd).set_send_buffer_size(STREAM_SEND_BUFFER) {
+                tracing::debug!(peer = %self.addr, error = %e, "Could not bound the send buffer.");
+            }
+        }
+    }
+
+    /// Closes the connection at once.
+    pub fn abort(&self) {
+        self.standing.abort.cancel();
+    }
 }
 
 /// Accepts connections until `shutdown` fires; connections are tracked by `tracker` so
@@ -68,11 +93,8 @@ pub async fn serve(
     tracker: TaskTracker,
 ) {
     let routes = routes::routes(state.clone());
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(state.connections.limits().total));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
         let (tcp, addr) = tokio::select! {
             _ = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -89,13 +111,35 @@ pub async fn serve(
             tracing::info!(address = %addr, "Connection refused: address not in allowed_hosts.");
             continue;
         }
+        let Some(place) = state.connections.open(addr.ip()) else {
+            tracing::debug!(address = %addr, "Connection refused: too many from this address.");
+            continue;
+        };
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // Full: an unauthenticated connection makes room for the newcomer.
+                state.connections.evict_one();
+                let wait = tokio::time::timeout(EVICTION_WAIT, slots.clone().acquire_owned());
+                match tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    p = wait => p,
+                } {
+                    Ok(Ok(p)) => p,
+                    _ => {
+                        tracing::debug!(address = %addr, "Connection refused: no free slot.");
+                        continue;
+                    }
+                }
+            }
+        };
         let state = state.clone();
         let acceptor = acceptor.clone();
         let routes = routes.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             let _permit = permit;
-            connection(state, tcp, addr, acceptor, routes, shutdown).await;
+            connection(state, tcp, addr, place, acceptor, routes, shutdown).await;
         });
     }
 }
@@ -104,13 +148,23 @@ async fn connection(
     state: Arc<State>,
     tcp: TcpStream,
     addr: SocketAddr,
+    place: conns::Place,
     acceptor: TlsAcceptor,
     routes: edge::Routes,
     shutdown: CancellationToken,
 ) {
-    let _open = state.connection_opened();
     let _ = tcp.set_nodelay(true);
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let socket = {
+        use std::os::fd::AsFd;
+        tcp.as_fd().try_clone_to_owned().ok()
+    };
+    let abort = place.standing.abort.clone();
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+    let handshake = tokio::select! {
+        h = handshake => h,
+        _ = abort.cancelled() => return,
+    };
+    let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             // Only a certificate that fails verification is a failed authentication;
@@ -143,10 +197,15 @@ async fn connection(
     let cert_user = client_cn
         .as_deref()
         .and_then(|cn| state.users().by_client_cn(cn).cloned());
+    if cert_user.is_some() {
+        state.connections.authenticated(&place.standing);
+    }
     let peer = Arc::new(Peer {
         addr,
         client_cn,
         cert_user,
+        standing: place.standing.clone(),
+        socket,
     });
     let svc = hyper::service::service_fn(move |req| {
         edge::handle(state.clone(), peer.clone(), routes.clone(), req)
@@ -163,6 +222,9 @@ async fn connection(
             if let Err(e) = r {
                 tracing::debug!(address = %addr, error = %e, "Connection ended with an error.");
             }
+        }
+        _ = abort.cancelled() => {
+            tracing::debug!(address = %addr, "Connection closed by the server.");
         }
         _ = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();

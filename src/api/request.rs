@@ -2,9 +2,11 @@
 //! merged over the JSON body).
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, StreamExt};
+use http::StatusCode;
 use warp::reply::Response;
 use warp::Filter;
 
@@ -19,19 +21,46 @@ pub struct Req {
     pub session: Session,
     query: String,
     body: BodyStream,
+    /// The Content-Length, if given.
+    declared: usize,
+}
+
+/// How long a body may take before the minimum rate applies.
+const BODY_GRACE: Duration = Duration::from_secs(10);
+/// The average rate a body must arrive at after the grace period (bytes per second).
+const MIN_BODY_RATE: u64 = 1024;
+/// Bodies are preallocated up to this size; larger ones grow as they arrive.
+const BODY_PREALLOCATE_MAX: usize = 64 << 20;
+
+/// The time `received` bytes may take at the minimum rate.
+fn rate_allowance(received: usize) -> Duration {
+    Duration::from_millis(received as u64 * 1000 / MIN_BODY_RATE)
+}
+
+/// 408 for a body that stopped arriving; the connection closes.
+fn too_slow() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "Request body arrived too slowly (less than {MIN_BODY_RATE} bytes per second after {} seconds).",
+            BODY_GRACE.as_secs()
+        ),
+    )
 }
 
 /// Extracts a [`Req`]; the body is not read yet.
 pub fn req() -> impl Filter<Extract = (Req,), Error = warp::Rejection> + Clone {
     warp::ext::get::<Session>()
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::optional::<usize>("content-length"))
         .and(warp::body::stream())
-        .map(|session, query, body| {
+        .map(|session, query, declared: Option<usize>, body| {
             let body = StreamExt::map(body, to_bytes);
             Req {
                 session,
                 query,
                 body: Box::pin(body),
+                declared: declared.unwrap_or(0),
             }
         })
 }
@@ -46,8 +75,19 @@ impl Req {
     /// # Errors
     /// 400 for a body over the limit or not a JSON object.
     pub async fn params(&mut self) -> Result<Params, ApiError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = self.body.next().await {
+        // Sized once from Content-Length (already checked against the limit): a large body
+        // is not copied through a series of doubling buffers.
+        let mut body = Vec::with_capacity(self.declared.min(BODY_PREALLOCATE_MAX));
+        let started = tokio::time::Instant::now();
+        loop {
+            // A body must keep arriving: a grace period, then at least MIN_BODY_RATE on
+            // average. A client trickling a byte every few seconds holds no slot for long.
+            let deadline = started + BODY_GRACE + rate_allowance(body.len());
+            let chunk = match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(_) => return Err(too_slow()),
+            };
             let chunk = chunk.map_err(|e| {
                 ApiError::bad_request(format!("Request body could not be read: {e}"))
             })?;

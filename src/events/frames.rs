@@ -8,6 +8,7 @@
 //! catches up from the journal. Events that are ready together go out as one chunk.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -18,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{lost_event, Filtered, Item, Registration};
+use crate::api::Peer;
 
 /// A chunk grows to about this size when events are ready together.
 const CHUNK_BYTES: usize = 16 * 1024;
@@ -43,12 +45,17 @@ pub struct Feed {
     pub shutdown: CancellationToken,
     /// A rendered event waiting for the rate limit (kept across a cancelled wait).
     pub pending: Option<Bytes>,
+    /// The connection: its send buffer is bounded, and it is closed when the client
+    /// stops reading for longer than `stall_timeout`.
+    pub peer: Arc<Peer>,
+    pub stall_timeout: Duration,
 }
 
 impl Feed {
     /// Runs the stream into a response body.
     pub fn into_body(self, first: Option<Bytes>) -> warp::reply::Response {
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(2);
+        self.peer.limit_send_buffer();
         tokio::spawn(self.run(tx, first));
         let body = tokio_stream::wrappers::ReceiverStream::new(rx);
         warp::reply::Reply::into_response(warp::reply::stream(body))
@@ -86,11 +93,30 @@ impl Feed {
                 chunk = self.next_chunk(limiter.as_ref()) => chunk,
             };
             let Some(chunk) = chunk else { return };
-            if tx.send(Ok(chunk)).await.is_err() {
-                return;
+            // The body is not polled while the socket is full: the client stopped reading.
+            match tokio::time::timeout(self.stall_timeout, tx.send(Ok(chunk))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    self.stalled();
+                    return;
+                }
             }
             next_beat = self.heartbeat.map(|d| Instant::now() + d);
         }
+    }
+
+    /// Closes the connection of a client that stopped reading: its buffers are freed, and
+    /// it resumes from its last event id like any reconnecting client.
+    fn stalled(&self) {
+        tracing::info!(
+            peer = %self.peer.addr,
+            stream = self.registration.info.id,
+            position = self.events.cursor.position(),
+            seconds = self.stall_timeout.as_secs(),
+            "Event stream closed: the client stopped reading."
+        );
+        self.peer.abort();
     }
 
     /// The next events the subscriber wants, as one chunk: waits for the first, then takes

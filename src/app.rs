@@ -297,7 +297,7 @@ impl State {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.counts().0
+        self.connections.open_count()
     }
 }
 

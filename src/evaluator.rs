@@ -4,7 +4,7 @@
 //! - An expression may be expensive (`get_objects(Service).map(…)` per object, a regex
 //!   that backtracks): it must never occupy a thread of the async runtime, where the
 //!   result processor and every other request run.
-//! - The work is bounded: at most [`Evaluator::threads`] evaluations at once, on threads
+//! - The work is bounded: at most one evaluation per pool thread at once, on threads
 //!   of their own that run at a lower scheduling priority (nice 10), so that under load the
 //!   kernel prefers the runtime's threads; further requests wait for a slot without
 //!   holding a thread.
@@ -32,7 +32,6 @@ pub struct Evaluator {
     /// One permit per thread: a job takes one before it is queued, so the pool's queue
     /// never grows past its threads (waiting requests wait here, cancellably).
     slots: Arc<Semaphore>,
-    threads: usize,
     /// Cancels the budgets of running jobs when the server stops.
     shutdown: CancellationToken,
 }
@@ -70,13 +69,8 @@ impl Evaluator {
         Ok(Evaluator {
             pool,
             slots: Arc::new(Semaphore::new(threads)),
-            threads,
             shutdown,
         })
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads
     }
 
     /// Runs `job` on the pool under a budget of `allowed` (none: until cancelled). Large
@@ -153,13 +147,13 @@ pub async fn select(
     params: &Params,
     url_name: Option<&str>,
 ) -> Result<Vec<Arc<Object>>, ApiError> {
-    let filtered = params
-        .string("filter")
-        .is_some_and(|f| !f.trim().is_empty())
-        || matches!(user.permissions.grant(permission), Grant::Filtered(_));
+    let grant = user.permissions.grant(permission);
+    let filtered = matches!(grant, Grant::Filtered(_))
+        || params
+            .string("filter")
+            .is_some_and(|f| !f.trim().is_empty());
     let reg = state.registry();
     if !filtered {
-        let grant = user.permissions.grant(permission);
         return query::select(
             &reg,
             ti,

@@ -2,7 +2,6 @@
 //! a clear answer in Icinga's error shape with the right status (or, below HTTP, a closed
 //! connection), and the server keeps serving — checked after every case.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
@@ -14,14 +13,7 @@ use crate::util::{Server, PASSIVE};
 /// A raw request over TLS (no HTTP client to tidy it up); returns what the server sent
 /// until it closed or `wait` passed.
 async fn raw_tls(s: &Server, request: &[u8], wait: Duration) -> Vec<u8> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut s.ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = s.tls_connector();
     let tcp = TcpStream::connect(("127.0.0.1", s.port)).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let tls = connector.connect(name, tcp).await.unwrap();

@@ -24,21 +24,9 @@ object ApiUser "team" {
 }
 "#;
 
+/// A request as one of the users above (their password is their name).
 async fn as_user(s: &Server, user: &str, method: &str, path: &str, body: Json) -> (u16, Json) {
-    let res = s
-        .client()
-        .request(
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-            s.url(path),
-        )
-        .basic_auth(user, Some(user))
-        .header("Accept", "application/json")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Json::Null))
+    s.send_as((user, user), method, path, body).await
 }
 
 async fn count(s: &Server, user: &str, filter: &str) -> usize {
@@ -295,14 +283,7 @@ async fn silent_tls(
     request: &[u8],
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use tokio::io::AsyncWriteExt;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut s.ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let connector = s.tls_connector();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     let tcp = socket

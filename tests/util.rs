@@ -122,6 +122,18 @@ impl Server {
         format!("https://localhost:{}{path}", self.port)
     }
 
+    /// A raw TLS connector that trusts the server's CA (for clients that misbehave).
+    pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pemfile::certs(&mut self.ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    }
+
     /// A client that trusts the server's CA.
     pub fn client(&self) -> reqwest::Client {
         self.builder().build().unwrap()
@@ -157,13 +169,24 @@ impl Server {
 
     /// A request as root with a JSON body.
     pub async fn send(&self, method: &str, path: &str, body: Json) -> (u16, Json) {
+        self.send_as(("root", "secret"), method, path, body).await
+    }
+
+    /// A request as `user` with a JSON body.
+    pub async fn send_as(
+        &self,
+        (user, password): (&str, &str),
+        method: &str,
+        path: &str,
+        body: Json,
+    ) -> (u16, Json) {
         let res = self
             .client()
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
                 self.url(path),
             )
-            .basic_auth("root", Some("secret"))
+            .basic_auth(user, Some(password))
             .header("Accept", "application/json")
             .json(&body)
             .send()

@@ -15,9 +15,8 @@ pub const CHECK_EVERY: u64 = 256;
 /// A deadline and a cancel flag.
 #[derive(Debug, Default)]
 pub struct Budget {
-    deadline: Option<Instant>,
-    /// What the deadline was, for the message.
-    allowed: Option<Duration>,
+    /// When it runs out, and the time it allowed (for the message).
+    deadline: Option<(Instant, Duration)>,
     cancelled: AtomicBool,
 }
 
@@ -52,8 +51,7 @@ impl Budget {
     /// Until `allowed` from now.
     pub fn within(allowed: Duration) -> Budget {
         Budget {
-            deadline: Instant::now().checked_add(allowed),
-            allowed: Some(allowed),
+            deadline: Instant::now().checked_add(allowed).map(|at| (at, allowed)),
             cancelled: AtomicBool::new(false),
         }
     }
@@ -68,12 +66,9 @@ impl Budget {
         if self.cancelled.load(Ordering::Relaxed) {
             return Some(Exhausted::Cancelled);
         }
-        match (self.deadline, self.allowed) {
-            (Some(deadline), Some(allowed)) if Instant::now() >= deadline => {
-                Some(Exhausted::Deadline(allowed))
-            }
-            _ => None,
-        }
+        self.deadline
+            .filter(|(at, _)| Instant::now() >= *at)
+            .map(|(_, allowed)| Exhausted::Deadline(allowed))
     }
 }
 

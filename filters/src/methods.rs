@@ -275,19 +275,64 @@ fn sort_values(a: &mut [Value]) -> Result<(), Error> {
     err.map_or(Ok(()), |e| Err(fail(e)))
 }
 
-/// Methods that change their container. The evaluator writes the returned container back
-/// through the receiver (`a.add(1)` updates `a`).
+/// How a mutator changes its container in place.
+type Mutation = fn(&mut Value, &[Value]) -> Result<(), Error>;
+
+/// The methods that change their container, and how. The evaluator applies them to the
+/// container where it lives (`a.add(1)` updates `a`), without a copy unless it is shared.
+fn mutation(name: &str) -> Option<Mutation> {
+    Some(match name {
+        "Array#add" => |v, args| {
+            if let Value::Array(a) = v {
+                Arc::make_mut(a).push(arg(args, 0));
+            }
+            Ok(())
+        },
+        "Array#clear" => |v, _| {
+            if let Value::Array(a) = v {
+                Arc::make_mut(a).clear();
+            }
+            Ok(())
+        },
+        "Array#remove" => |v, args| {
+            if let Value::Array(a) = v {
+                let i = array_index(&arg(args, 0), a.len())?;
+                Arc::make_mut(a).remove(i);
+            }
+            Ok(())
+        },
+        "Array#set" => |v, args| {
+            if let Value::Array(a) = v {
+                let i = array_index(&arg(args, 0), a.len())?;
+                Arc::make_mut(a)[i] = arg(args, 1);
+            }
+            Ok(())
+        },
+        "Dictionary#clear" => |v, _| {
+            if let Value::Dict(d) = v {
+                Arc::make_mut(d).clear();
+            }
+            Ok(())
+        },
+        "Dictionary#remove" => |v, args| {
+            if let Value::Dict(d) = v {
+                Arc::make_mut(d).remove(&*arg(args, 0).to_display_string());
+            }
+            Ok(())
+        },
+        "Dictionary#set" => |v, args| {
+            if let Value::Dict(d) = v {
+                Arc::make_mut(d).insert(arg(args, 0).to_display_string().into(), arg(args, 1));
+            }
+            Ok(())
+        },
+        _ => return None,
+    })
+}
+
+/// Whether `b` changes its container (see [`mutate_in_place`]).
 pub fn is_mutator(b: &Builtin) -> bool {
-    matches!(
-        b.name,
-        "Array#add"
-            | "Array#clear"
-            | "Array#remove"
-            | "Array#set"
-            | "Dictionary#clear"
-            | "Dictionary#remove"
-            | "Dictionary#set"
-    )
+    mutation(b.name).is_some()
 }
 
 /// Applies the mutator `b` to the container `target` where it lives: no copy unless the
@@ -296,38 +341,15 @@ pub fn is_mutator(b: &Builtin) -> bool {
 /// # Errors
 /// An index out of range.
 pub fn mutate_in_place(b: &Builtin, target: &mut Value, args: &[Value]) -> Result<(), Error> {
-    match (b.name, target) {
-        ("Array#add", Value::Array(a)) => Arc::make_mut(a).push(arg(args, 0)),
-        ("Array#clear", Value::Array(a)) => Arc::make_mut(a).clear(),
-        ("Array#remove", Value::Array(a)) => {
-            let i = array_index(&arg(args, 0), a.len())?;
-            Arc::make_mut(a).remove(i);
-        }
-        ("Array#set", Value::Array(a)) => {
-            let i = array_index(&arg(args, 0), a.len())?;
-            Arc::make_mut(a)[i] = arg(args, 1);
-        }
-        ("Dictionary#clear", Value::Dict(d)) => Arc::make_mut(d).clear(),
-        ("Dictionary#remove", Value::Dict(d)) => {
-            Arc::make_mut(d).remove(&*arg(args, 0).to_display_string());
-        }
-        ("Dictionary#set", Value::Dict(d)) => {
-            Arc::make_mut(d).insert(arg(args, 0).to_display_string().into(), arg(args, 1));
-        }
-        _ => {}
-    }
-    Ok(())
+    mutation(b.name).map_or(Ok(()), |m| m(target, args))
 }
 
 /// A mutator called as a plain function value: returns the changed copy.
 fn changed(name: &'static str, this: &Value, args: &[Value]) -> Res {
-    let b = ARRAY
-        .iter()
-        .chain(DICTIONARY)
-        .find(|b| b.name == name)
-        .ok_or_else(|| fail("unknown mutator"))?;
     let mut v = this.clone();
-    mutate_in_place(b, &mut v, args)?;
+    if let Some(m) = mutation(name) {
+        m(&mut v, args)?;
+    }
     Ok(v)
 }
 

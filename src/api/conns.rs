@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// The limits of the connection table.
@@ -42,10 +44,15 @@ impl Standing {
     }
 }
 
+/// How long a newcomer waits for an evicted connection to give up its slot.
+const EVICTION_WAIT: Duration = Duration::from_secs(5);
+
 /// The open connections.
 #[derive(Debug)]
 pub struct Connections {
     limits: Limits,
+    /// One permit per slot ([`Limits::total`]); each [`Place`] holds one.
+    slots: Arc<Semaphore>,
     next: AtomicU64,
     /// A std `Mutex`: map updates only, nothing awaits under it.
     inner: Mutex<Inner>,
@@ -58,33 +65,51 @@ struct Inner {
     probation: BTreeMap<u64, Weak<Standing>>,
 }
 
-/// A connection's place in the table; dropping it frees the place.
+/// A connection's place in the table; dropping it frees the place and its slot.
 pub struct Place {
     table: Arc<Connections>,
     ip: IpAddr,
     pub standing: Arc<Standing>,
+    /// The slot, once one was free.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Connections {
     pub fn new(limits: Limits) -> Arc<Connections> {
         Arc::new(Connections {
             limits,
+            slots: Arc::new(Semaphore::new(limits.total)),
             next: AtomicU64::new(0),
             inner: Mutex::new(Inner::default()),
         })
-    }
-
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A place for a new connection from `ip`, on probation; `None` when the address has
-    /// all it may have.
-    pub fn open(self: &Arc<Self>, ip: IpAddr) -> Option<Place> {
+    /// A place and a slot for a new connection from `ip`, on probation. When every slot is
+    /// taken, the oldest connection on probation is closed and its slot awaited. `None`
+    /// when the address has all it may have, or no slot came free.
+    pub async fn open(self: &Arc<Self>, ip: IpAddr) -> Option<Place> {
+        let mut place = self.reserve(ip)?;
+        let slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                self.evict_one();
+                let freed = self.slots.clone().acquire_owned();
+                tokio::time::timeout(EVICTION_WAIT, freed)
+                    .await
+                    .ok()?
+                    .ok()?
+            }
+        };
+        place.slot = Some(slot);
+        Some(place)
+    }
+
+    /// The address's share of a place (no slot yet).
+    fn reserve(self: &Arc<Self>, ip: IpAddr) -> Option<Place> {
         let mut inner = self.lock();
         let n = inner.per_address.entry(ip).or_insert(0);
         if *n >= self.limits.per_address {
@@ -102,6 +127,7 @@ impl Connections {
             table: self.clone(),
             ip,
             standing,
+            slot: None,
         })
     }
 
@@ -128,10 +154,9 @@ impl Connections {
         false
     }
 
-    /// Open connections, and how many of them are on probation.
-    pub fn counts(&self) -> (usize, usize) {
-        let inner = self.lock();
-        (inner.per_address.values().sum(), inner.probation.len())
+    /// Open connections.
+    pub fn open_count(&self) -> usize {
+        self.lock().per_address.values().sum()
     }
 }
 
@@ -152,22 +177,22 @@ impl Drop for Place {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_address_gets_its_share_and_the_oldest_unauthenticated_goes_first() {
+    #[tokio::test]
+    async fn an_address_gets_its_share_and_the_oldest_unauthenticated_goes_first() {
         let table = Connections::new(Limits {
             total: 10,
             per_address: 2,
         });
         let ip = IpAddr::from([192, 0, 2, 1]);
-        let a = table.open(ip).expect("first");
-        let b = table.open(ip).expect("second");
-        assert!(table.open(ip).is_none(), "a third from one address");
-        assert!(table.open(IpAddr::from([192, 0, 2, 2])).is_some());
+        let a = table.open(ip).await.expect("first");
+        let b = table.open(ip).await.expect("second");
+        assert!(table.open(ip).await.is_none(), "a third from one address");
+        assert!(table.open(IpAddr::from([192, 0, 2, 2])).await.is_some());
         table.authenticated(&a.standing);
         assert!(table.evict_one());
         assert!(!a.standing.abort.is_cancelled(), "authenticated: kept");
         assert!(b.standing.abort.is_cancelled(), "the oldest on probation");
         drop(b);
-        assert!(table.open(ip).is_some(), "the place was freed");
+        assert!(table.open(ip).await.is_some(), "the place was freed");
     }
 }

@@ -146,7 +146,12 @@ pub fn start(
     );
     tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, format, from = cursor.position(), "Event stream opened.");
     Ok((
-        Filtered::new(state.clone(), subscription, cursor),
+        Filtered::new(
+            state.clone(),
+            subscription,
+            cursor,
+            registration.info.clone(),
+        ),
         registration,
     ))
 }

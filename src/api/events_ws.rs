@@ -113,7 +113,8 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
 /// A live subscription of the socket.
 struct Active {
     events: Filtered,
-    registration: Registration,
+    /// Keeps the stream listed in `/v1/status` while it lives.
+    _registration: Registration,
     limiter: Option<governor::DefaultDirectRateLimiter>,
 }
 
@@ -169,21 +170,12 @@ async fn run(state: Arc<State>, session: Session, ws: Socket, params: Params) {
 /// The next message for the subscriber (cancel-safe: the cursor loses nothing, and the
 /// rate limit is awaited before the cursor moves).
 async fn next_event(a: &mut Active) -> Option<Message> {
-    use std::sync::atomic::Ordering::Relaxed;
     if let Some(l) = &a.limiter {
         l.until_ready().await;
     }
-    let item = a.events.next().await?;
-    let info = &a.registration.info;
-    info.position.store(a.events.cursor.position(), Relaxed);
-    info.catch_ups.store(a.events.cursor.catch_ups, Relaxed);
-    match item {
-        Item::Event(e) => {
-            info.delivered.fetch_add(1, Relaxed);
-            Utf8Bytes::try_from(e.ws()).ok().map(Message::Text)
-        }
+    match a.events.next().await? {
+        Item::Event(e) => Utf8Bytes::try_from(e.ws()).ok().map(Message::Text),
         Item::Lost { after, count } => {
-            info.lost.fetch_add(count, Relaxed);
             let body = json!({"id": after + count, "event": lost_event(after, count)});
             Some(text(body))
         }
@@ -245,7 +237,7 @@ fn subscribe(
             .event_quota
             .map(governor::RateLimiter::direct),
         events,
-        registration,
+        _registration: registration,
     });
     json!({"subscribed": {"types": types, "position": position}})
 }

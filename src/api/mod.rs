@@ -34,7 +34,6 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -46,8 +45,6 @@ use crate::auth::ApiUser;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// A connection that sends no new request for this long is closed (Icinga: 10 s).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a newcomer waits for an evicted connection to give up its slot.
-const EVICTION_WAIT: Duration = Duration::from_secs(5);
 /// The socket send buffer of event streams: what a stalled subscriber holds in the
 /// kernel (the default grows to several MiB).
 const STREAM_SEND_BUFFER: usize = 64 << 10;
@@ -93,7 +90,6 @@ pub async fn serve(
     tracker: TaskTracker,
 ) {
     let routes = routes::routes(state.clone());
-    let slots = Arc::new(Semaphore::new(state.connections.limits().total));
     loop {
         let (tcp, addr) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -111,34 +107,19 @@ pub async fn serve(
             tracing::info!(address = %addr, "Connection refused: address not in allowed_hosts.");
             continue;
         }
-        let Some(place) = state.connections.open(addr.ip()) else {
-            tracing::debug!(address = %addr, "Connection refused: too many from this address.");
-            continue;
+        let place = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            place = state.connections.open(addr.ip()) => place,
         };
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                // Full: an unauthenticated connection makes room for the newcomer.
-                state.connections.evict_one();
-                let wait = tokio::time::timeout(EVICTION_WAIT, slots.clone().acquire_owned());
-                match tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    p = wait => p,
-                } {
-                    Ok(Ok(p)) => p,
-                    _ => {
-                        tracing::debug!(address = %addr, "Connection refused: no free slot.");
-                        continue;
-                    }
-                }
-            }
+        let Some(place) = place else {
+            tracing::debug!(address = %addr, "Connection refused: too many from this address, or no free slot.");
+            continue;
         };
         let state = state.clone();
         let acceptor = acceptor.clone();
         let routes = routes.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
-            let _permit = permit;
             connection(state, tcp, addr, place, acceptor, routes, shutdown).await;
         });
     }

@@ -6,13 +6,16 @@
 //! within the event filter budget: the async workers — where the result processor and
 //! every request run — never wait for a subscriber's filter, and a stream whose filter is
 //! slow only falls behind (and catches up from the journal) on its own.
+//!
+//! It also keeps the stream's figures in `/v1/status`: the position passed (delivered or
+//! filtered out), catch-ups, deliveries and losses.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use super::{Cursor, Item, Subscription};
+use super::{Cursor, Item, StreamInfo, Subscription};
 use crate::app::State;
 
 /// Events judged in one trip to the pool at most.
@@ -27,36 +30,54 @@ pub struct Filtered {
     parked: Vec<Item>,
     /// Judged and wanted, not handed out yet.
     kept: VecDeque<Item>,
+    /// The stream's figures.
+    info: Arc<StreamInfo>,
 }
 
 impl Filtered {
-    pub fn new(state: Arc<State>, subscription: Subscription, cursor: Cursor) -> Filtered {
+    pub fn new(
+        state: Arc<State>,
+        subscription: Subscription,
+        cursor: Cursor,
+        info: Arc<StreamInfo>,
+    ) -> Filtered {
         Filtered {
             cursor,
             subscription: Arc::new(subscription),
             state,
             parked: Vec::new(),
             kept: VecDeque::new(),
+            info,
         }
     }
 
     /// The next item the subscriber gets; `None` once the bus is gone. Cancel-safe.
     pub async fn next(&mut self) -> Option<Item> {
+        let item = self.next_kept().await?;
+        use std::sync::atomic::Ordering::Relaxed;
+        match &item {
+            Item::Event(_) => self.info.delivered.fetch_add(1, Relaxed),
+            Item::Lost { count, .. } => self.info.lost.fetch_add(*count, Relaxed),
+        };
+        Some(item)
+    }
+
+    async fn next_kept(&mut self) -> Option<Item> {
         loop {
             if let Some(item) = self.kept.pop_front() {
                 return Some(item);
             }
             if self.parked.is_empty() {
-                let item = self.cursor.next().await?;
+                let item = self.pass().await?;
                 if self.subscription.is_simple() {
-                    if self.wanted(&item) {
+                    if self.subscription.wants_item(&item) {
                         return Some(item);
                     }
                     continue;
                 }
                 self.parked.push(item);
                 while self.parked.len() < BATCH {
-                    match self.cursor.next().now_or_never() {
+                    match self.pass().now_or_never() {
                         Some(Some(item)) => self.parked.push(item),
                         _ => break,
                     }
@@ -70,10 +91,7 @@ impl Filtered {
                 .run(None, move |_| {
                     batch
                         .iter()
-                        .map(|item| match item {
-                            Item::Event(e) => subscription.wants(e),
-                            Item::Lost { .. } => true,
-                        })
+                        .map(|item| subscription.wants_item(item))
                         .collect::<Vec<bool>>()
                 })
                 .await
@@ -86,10 +104,12 @@ impl Filtered {
         }
     }
 
-    fn wanted(&self, item: &Item) -> bool {
-        match item {
-            Item::Event(e) => self.subscription.wants(e),
-            Item::Lost { .. } => true,
-        }
+    /// The cursor's next item, with the stream's position and catch-ups updated.
+    async fn pass(&mut self) -> Option<Item> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let item = self.cursor.next().await?;
+        self.info.position.store(self.cursor.position(), Relaxed);
+        self.info.catch_ups.store(self.cursor.catch_ups, Relaxed);
+        Some(item)
     }
 }

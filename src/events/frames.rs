@@ -149,22 +149,14 @@ impl Feed {
         Some(out.map_or(first, BytesMut::freeze))
     }
 
-    /// The bytes of one item, if the subscriber gets it; updates the stream's figures.
-    fn render(&mut self, item: &Item) -> Option<Bytes> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let info = &self.registration.info;
-        info.position.store(self.events.cursor.position(), Relaxed);
-        info.catch_ups.store(self.events.cursor.catch_ups, Relaxed);
+    /// The bytes of one item.
+    fn render(&self, item: &Item) -> Option<Bytes> {
         match item {
-            Item::Event(e) => {
-                info.delivered.fetch_add(1, Relaxed);
-                Some(match self.format {
-                    Format::Json => e.ndjson(),
-                    Format::Sse => e.sse(),
-                })
-            }
+            Item::Event(e) => Some(match self.format {
+                Format::Json => e.ndjson(),
+                Format::Sse => e.sse(),
+            }),
             Item::Lost { after, count } => {
-                info.lost.fetch_add(*count, Relaxed);
                 let json = lost_event(*after, *count).to_string();
                 Some(match self.format {
                     Format::Json => format!("{json}\n").into(),

@@ -25,6 +25,8 @@ pub struct Subscription {
     state: Arc<State>,
     /// Filter failures so far (the first one is logged as a warning, the rest at debug).
     failures: std::sync::atomic::AtomicU64,
+    /// Whether the filter is simple (decided once, at subscription).
+    simple: bool,
 }
 
 /// Why a subscription was refused.
@@ -74,6 +76,7 @@ impl Subscription {
             })?),
             None => None,
         };
+        let simple = filter.as_ref().is_none_or(Program::is_simple);
         Ok(Subscription {
             types: bits,
             filters,
@@ -82,13 +85,23 @@ impl Subscription {
             user,
             state,
             failures: Default::default(),
+            simple,
         })
     }
 
     /// Whether [`Subscription::wants`] costs about the size of the filter: such a
     /// subscription is filtered where its stream runs, any other on the evaluator's pool.
     pub fn is_simple(&self) -> bool {
-        self.filter.as_ref().is_none_or(Program::is_simple)
+        self.simple
+    }
+
+    /// Whether the subscriber gets `item`: a loss report always, an event if it
+    /// [`Subscription::wants`] it.
+    pub fn wants_item(&self, item: &super::Item) -> bool {
+        match item {
+            super::Item::Event(e) => self.wants(e),
+            super::Item::Lost { .. } => true,
+        }
     }
 
     /// Whether the subscriber gets `event`. A filter that is not simple is stopped after
@@ -112,7 +125,7 @@ impl Subscription {
             user: &self.user,
             state: &self.state,
         };
-        let verdict = if filter.is_simple() {
+        let verdict = if self.simple {
             filter.matches(&scope)
         } else {
             // Never on the async workers (see `events::filtered`), and never long.

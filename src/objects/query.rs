@@ -124,15 +124,7 @@ impl Scope for ObjectScope<'_> {
 /// `get_object` in a user's filter, joins and event filters may reach.
 pub fn can_view(viewer: &Permissions, reg: &Registry, object: &Arc<Object>) -> bool {
     let grant = viewer.grant(&format!("objects/query/{}", object.type_info.name));
-    match grant {
-        Grant::All => true,
-        Grant::Denied => false,
-        grant => {
-            let var = object.type_info.name.to_lowercase();
-            let empty = Dict::new();
-            grant.allows(&permission_scope(reg, object, &var, &empty))
-        }
-    }
+    grant_covers(&grant, reg, object)
 }
 
 /// `get_objects(type)` as `viewer` sees it: only the objects it may query.
@@ -141,20 +133,25 @@ pub fn visible_objects(viewer: &Permissions, reg: &Registry, type_name: &str) ->
         return Vec::new();
     };
     let grant = viewer.grant(&format!("objects/query/{}", ti.name));
-    if grant.is_denied() {
-        return Vec::new();
-    }
-    let var = ti.name.to_lowercase();
-    let empty = Dict::new();
     reg.objects(ti.name)
-        .filter(|o| {
-            matches!(grant, Grant::All) || grant.allows(&permission_scope(reg, o, &var, &empty))
-        })
+        .filter(|o| grant_covers(&grant, reg, o))
         .map(|o| {
             let o: Arc<dyn filters::Object> = o.clone();
             Value::Object(o)
         })
         .collect()
+}
+
+/// Whether `grant` covers `object`; the permission filters run only for a filtered grant.
+fn grant_covers(grant: &Grant<'_>, reg: &Registry, object: &Arc<Object>) -> bool {
+    match grant {
+        Grant::All => true,
+        Grant::Denied => false,
+        Grant::Filtered(_) => {
+            let var = object.type_info.name.to_lowercase();
+            grant.allows(&permission_scope(reg, object, &var, &Dict::new()))
+        }
+    }
 }
 
 /// The object a navigation name (`host`, `check_command`, `child_host`, …) leads to.

@@ -34,6 +34,8 @@ pub struct Options {
     pub event_retention: u64,
     /// What protects the server from expensive or hostile clients.
     pub guards: Guards,
+    /// Start with an empty store when the stored one is missing, empty or damaged.
+    pub reinitialize: bool,
 }
 
 /// The limits that keep one client (or a crowd of them) from taking the server from the
@@ -446,11 +448,15 @@ impl App {
         let opening = {
             let path = opts.data_dir.join("state.redb");
             let (bus, retention) = (bus.clone(), opts.event_retention);
+            let mode = crate::store::Mode {
+                reinitialize: opts.reinitialize,
+            };
             std::thread::Builder::new()
                 .name("store-read".into())
                 .spawn(move || {
                     let began = std::time::Instant::now();
-                    let (store, mut contents) = crate::store::Store::open(&path, bus, retention)?;
+                    let (store, mut contents) =
+                        crate::store::Store::open_with(&path, bus, retention, mode)?;
                     let states = parse_states(std::mem::take(&mut contents.states));
                     anyhow::Ok((store, contents, states, began.elapsed()))
                 })?

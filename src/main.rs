@@ -49,6 +49,10 @@ struct Dirs {
     /// Seconds one console script may run.
     #[arg(long, default_value_t = 300.0, env = "AUSPEX_CONSOLE_BUDGET")]
     console_budget: f64,
+    /// Start with an empty store when the stored one is missing, empty or damaged (a
+    /// damaged file is moved aside as `state.redb.corrupt-<time>`, never deleted).
+    #[arg(long)]
+    reinitialize: bool,
 }
 
 impl Dirs {
@@ -59,6 +63,7 @@ impl Dirs {
             listen,
             node_name: self.node_name.clone(),
             event_retention: self.event_retention,
+            reinitialize: self.reinitialize,
             guards: auspex::app::Guards {
                 filter_budget: seconds(self.filter_budget),
                 console_budget: seconds(self.console_budget),
@@ -158,7 +163,18 @@ enum PkiCommand {
     },
 }
 
+/// A file size limit (`ulimit -f`) reached by the store must fail that write (the store
+/// reports it and recovers once the limit allows) instead of killing the process.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: installs the ignore disposition for one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 fn main() -> ExitCode {
+    ignore_file_size_signal();
     // Lines are formatted where they are logged and written by one thread in batches (one
     // write per burst, not per line): a request never waits for the log's terminal or file.
     // Not lossy: when the queue is full, loggers wait.

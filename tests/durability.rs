@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-struct Process {
-    child: Child,
-    port: u16,
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 /// A failing test must not leave its server running.
@@ -23,7 +23,7 @@ impl Drop for Process {
 type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
 
 /// A data directory whose configuration holds the test users and `objects`.
-fn data_dir(objects: &str) -> tempfile::TempDir {
+pub(crate) fn data_dir(objects: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("etc")).unwrap();
     std::fs::write(
@@ -35,7 +35,7 @@ fn data_dir(objects: &str) -> tempfile::TempDir {
 }
 
 /// Starts `auspex serve` and waits for its "Listening" line.
-fn spawn(dir: &std::path::Path) -> Process {
+pub(crate) fn spawn(dir: &std::path::Path) -> Process {
     let (child, port, lines) = spawn_logged(dir);
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
@@ -44,7 +44,21 @@ fn spawn(dir: &std::path::Path) -> Process {
 
 /// Starts `auspex serve`; returns its port and the rest of its log.
 fn spawn_logged(dir: &std::path::Path) -> (Child, u16, Lines) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_auspex"))
+    let mut child = serve(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let port = listening(&mut lines);
+    (child, port, lines)
+}
+
+/// `auspex serve` on the test's directories (add arguments, then spawn).
+pub(crate) fn serve(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_auspex"));
+    command
         .args([
             "serve",
             "--listen",
@@ -55,15 +69,21 @@ fn spawn_logged(dir: &std::path::Path) -> (Child, u16, Lines) {
         .arg("--config")
         .arg(dir.join("etc"))
         .arg("--data-dir")
-        .arg(dir.join("data"))
+        .arg(dir.join("data"));
+    command
+}
+
+/// Starts `command` (a [`serve`]) and waits for its "Listening" line.
+pub(crate) fn spawn_command(mut command: Command) -> Process {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port = listening(&mut lines);
-    (child, port, lines)
+    std::thread::spawn(move || for _ in lines {});
+    Process { child, port }
 }
 
 /// Reads the log up to the next "Listening" line; returns its port.
@@ -83,7 +103,7 @@ fn listening(lines: &mut Lines) -> u16 {
     }
 }
 
-fn client(dir: &std::path::Path) -> reqwest::Client {
+pub(crate) fn client(dir: &std::path::Path) -> reqwest::Client {
     let ca = std::fs::read(dir.join("data/ca/ca.crt")).unwrap();
     reqwest::Client::builder()
         .use_rustls_tls()

@@ -12,6 +12,7 @@
 //! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 //! - `reachability`: dependencies and the implicit host dependency of services.
+//! - `store_faults`: a lost or damaged store at startup, failed writes at runtime.
 //! - `security`: restricted users and clients without credentials against secrets,
 //!   permissions, budgets and the blocklist.
 
@@ -28,4 +29,5 @@ mod objects;
 mod packages;
 mod reachability;
 mod security;
+mod store_faults;
 mod util;

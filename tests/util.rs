@@ -93,6 +93,7 @@ impl Server {
             node_name: Some("localhost".into()),
             event_retention: 1000,
             guards,
+            reinitialize: false,
         };
         app::setup(&opts, false).unwrap();
         let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();

@@ -69,6 +69,11 @@ pub fn collect(state: &State) -> Vec<Json> {
             "status": { "checkercomponent": { "checker": { "idle": hosts + services, "pending": 0 } } },
         }),
         json!({
+            "name": "Store",
+            "perfdata": [],
+            "status": { "store": state.store.health() },
+        }),
+        json!({
             "name": "EventStreams",
             "perfdata": [],
             "status": { "event_streams": state.streams.status(state.bus.last_id()) },

@@ -28,18 +28,25 @@
 //!   close, present only while no commit has followed it (see [`snapshot`]).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use redb::{Database, ReadableTable, TableDefinition};
 use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
 use crate::bus::{Bus, Event, Pending};
 
+mod health;
+pub mod open;
 pub mod snapshot;
+
+pub use health::Health;
+use health::Shared;
+pub use open::Mode;
 
 const API_OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_objects");
 const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified_attributes");
@@ -47,6 +54,8 @@ const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("checkable_sta
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SNAPSHOT: &str = "snapshot";
+/// Written by the probe commit that proves a reopened store writable.
+const PROBE: &str = "probe";
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
@@ -137,8 +146,9 @@ pub struct Contents {
 #[derive(Clone)]
 pub struct Store {
     tx: Sender<Job>,
-    /// Read by journal readers (MVCC: never blocks the writer).
-    db: Arc<Database>,
+    /// The database (read by journal readers, MVCC: never blocks the writer) and the
+    /// writer's health.
+    shared: Arc<Shared>,
     /// Fires when the writer thread has closed the database (every handle dropped).
     closed: tokio::sync::watch::Receiver<bool>,
     /// What the writer thread snapshots when it closes.
@@ -153,34 +163,35 @@ impl Store {
     /// # Errors
     /// The file cannot be opened or read.
     pub fn open(path: &Path, bus: Arc<Bus>, retention: u64) -> Result<(Store, Contents)> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE)
-            .create(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        {
+        Store::open_with(path, bus, retention, Mode::default())
+    }
+
+    /// [`Store::open`], refusing a lost or damaged store unless `mode` says to start over
+    /// (see [`open`]).
+    ///
+    /// # Errors
+    /// The store is lost or damaged, or cannot be opened or read.
+    pub fn open_with(
+        path: &Path,
+        bus: Arc<Bus>,
+        retention: u64,
+        mode: Mode,
+    ) -> Result<(Store, Contents)> {
+        let db = open::open(path, CACHE, mode)?;
+        let snapshot_path = snapshot::path_for(path);
+        let (contents, marked, last_id) = open::guarded(|| {
             // Create the tables so that reads of a fresh store succeed.
             let txn = db.begin_write()?;
-            txn.open_table(API_OBJECTS)?;
-            txn.open_table(MODIFIED)?;
-            txn.open_table(STATES)?;
+            for name in [API_OBJECTS, MODIFIED, STATES] {
+                txn.open_table(name)?;
+            }
             txn.open_table(EVENTS)?;
             txn.open_table(META)?;
             txn.commit()?;
-        }
-        let snapshot_path = snapshot::path_for(path);
-        let (contents, marked) = read(&db, &snapshot_path)?;
-        let last_id = {
-            let txn = db.begin_read()?;
-            let events = txn.open_table(EVENTS)?;
-            let last = match events.last()? {
-                Some((k, v)) => k.value() + segment(v.value()).count() as u64 - 1,
-                None => 0,
-            };
-            last
-        };
+            let (contents, marked) = read(&db, &snapshot_path)?;
+            Ok((contents, marked, last_event_id(&db)?))
+        })
+        .with_context(|| format!("reading the store {}", path.display()))?;
         bus.start_after(last_id);
         let db = Arc::new(db);
         let journal = Journal {
@@ -190,20 +201,26 @@ impl Store {
             segments: None,
             snapshot_marked: marked,
         };
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            db: RwLock::new(Some(db.clone())),
+            health: Mutex::new(Health::default()),
+        });
         let (tx, rx) = bounded(QUEUE);
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
-        let writer_db = db.clone();
         let source = Arc::new(std::sync::Mutex::new(None));
         let on_close = source.clone();
+        let writer_shared = shared.clone();
         thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                writer(&writer_db, rx, journal);
+                let db = writer(&writer_shared, db, rx, journal);
                 let source = on_close.lock().ok().and_then(|mut s| s.take());
-                if let Some(source) = source {
-                    write_snapshot(&writer_db, &snapshot_path, source);
+                if let (Some(source), Some(db)) = (source, &db) {
+                    write_snapshot(db, &snapshot_path, source);
                 }
-                drop(writer_db);
+                writer_shared.release();
+                drop(db);
                 // The last `Arc<Database>` closes the file cleanly (no repair at next
                 // open).
                 let _ = closed_tx.send(true);
@@ -212,12 +229,17 @@ impl Store {
         Ok((
             Store {
                 tx,
-                db,
+                shared,
                 closed,
                 snapshot: source,
             },
             contents,
         ))
+    }
+
+    /// Whether the store takes writes, and since when it does not.
+    pub fn health(&self) -> Health {
+        self.shared.health()
     }
 
     /// Has the writer thread snapshot the states `source` gives when it closes (after
@@ -234,9 +256,12 @@ impl Store {
     /// # Errors
     /// Read failures.
     pub fn contents(&self) -> Result<Contents> {
-        let mut c = Contents::default();
-        read_records(&self.db.begin_read()?, &mut c)?;
-        Ok(c)
+        let db = self.shared.db()?;
+        open::guarded(|| {
+            let mut c = Contents::default();
+            read_records(&db.begin_read()?, &mut c)?;
+            Ok(c)
+        })
     }
 
     /// Up to `limit` journal events with ids above `after`, oldest first, and the id of
@@ -245,32 +270,8 @@ impl Store {
     /// # Errors
     /// The journal cannot be read.
     pub fn events_after(&self, after: u64, limit: usize) -> Result<(Vec<Arc<Event>>, u64)> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(EVENTS)?;
-        let oldest = table.first()?.map_or(0, |(k, _)| k.value());
-        let want = after.saturating_add(1);
-        // The segment holding `want` starts at or before it.
-        let start = table
-            .range(..=want)?
-            .next_back()
-            .transpose()?
-            .map_or(0, |(k, _)| k.value());
-        let mut out = Vec::new();
-        for row in table.range(start..)? {
-            let (k, v) = row?;
-            for (i, (kind, json)) in segment(v.value()).enumerate() {
-                let id = k.value() + i as u64;
-                if id >= want {
-                    let json = bytes::Bytes::copy_from_slice(json);
-                    out.push(Arc::new(Event::new(id, kind, json)));
-                }
-            }
-            if out.len() >= limit {
-                break;
-            }
-        }
-        out.truncate(limit);
-        Ok((out, oldest))
+        let db = self.shared.db()?;
+        open::guarded(|| journal_after(&db, after, limit))
     }
 
     /// Resolves once every handle is gone and the database is closed.
@@ -320,6 +321,47 @@ impl Store {
             .await
             .map_err(|_| "the store writer has stopped".to_string())?
     }
+}
+
+/// Up to `limit` journal events with ids above `after`, and the oldest id kept.
+fn journal_after(db: &Database, after: u64, limit: usize) -> Result<(Vec<Arc<Event>>, u64)> {
+    let txn = db.begin_read()?;
+    let table = txn.open_table(EVENTS)?;
+    let oldest = table.first()?.map_or(0, |(k, _)| k.value());
+    let want = after.saturating_add(1);
+    // The segment holding `want` starts at or before it.
+    let start = table
+        .range(..=want)?
+        .next_back()
+        .transpose()?
+        .map_or(0, |(k, _)| k.value());
+    let mut out = Vec::new();
+    for row in table.range(start..)? {
+        let (k, v) = row?;
+        for (i, (kind, json)) in segment(v.value()).enumerate() {
+            let id = k.value() + i as u64;
+            if id >= want {
+                let json = bytes::Bytes::copy_from_slice(json);
+                out.push(Arc::new(Event::new(id, kind, json)));
+            }
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out.truncate(limit);
+    Ok((out, oldest))
+}
+
+/// The id of the newest journaled event (0 when none).
+fn last_event_id(db: &Database) -> Result<u64> {
+    let txn = db.begin_read()?;
+    let events = txn.open_table(EVENTS)?;
+    let last = match events.last()? {
+        Some((k, v)) => k.value() + segment(v.value()).count() as u64 - 1,
+        None => 0,
+    };
+    Ok(last)
 }
 
 /// Everything stored; the states from the snapshot when the store vouches for it (then
@@ -416,9 +458,57 @@ struct Journal {
     snapshot_marked: bool,
 }
 
-/// The writer thread: group commit of every waiting batch.
-fn writer(db: &Database, rx: Receiver<Job>, mut journal: Journal) {
-    while let Ok(first) = rx.recv() {
+/// The pause before reopening the store after a failed commit; it doubles with every
+/// further failure up to [`RETRY_MAX`], so a lasting fault (a full disk under steady
+/// traffic) costs one reopen per pause, not one per write.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// How long the writer waits for readers to let go of a failed handle.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// The writer thread: group commit of every waiting batch. After a failed commit it
+/// closes the database, fails writes at once while it is closed, and reopens it after a
+/// pause (proved writable by a probe commit). The fault is over when a commit succeeds
+/// again. Returns the open database at the end.
+fn writer(
+    shared: &Shared,
+    db: Arc<Database>,
+    rx: Receiver<Job>,
+    mut journal: Journal,
+) -> Option<Arc<Database>> {
+    let mut db = Some(db);
+    let mut retry_at = Instant::now();
+    // Commits failed in a row (0: healthy).
+    let mut failures = 0u32;
+    loop {
+        let first = if db.is_some() {
+            match rx.recv() {
+                Ok(j) => Some(j),
+                Err(_) => break,
+            }
+        } else {
+            match rx.recv_deadline(retry_at) {
+                Ok(j) => Some(j),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        if db.is_none() && Instant::now() >= retry_at {
+            match reopen(shared, &mut journal) {
+                Ok(reopened) => {
+                    tracing::info!(path = %shared.path.display(), "Store reopened after a failure.");
+                    shared.install(reopened.clone());
+                    db = Some(reopened);
+                }
+                Err(e) => {
+                    failures += 1;
+                    let pause = retry_pause(failures);
+                    tracing::error!(path = %shared.path.display(), error = %format!("{e:#}"), retry_in_s = pause.as_secs(), "The store cannot be reopened.");
+                    retry_at = Instant::now() + pause;
+                }
+            }
+        }
+        let Some(first) = first else { continue };
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
             match rx.try_recv() {
@@ -426,8 +516,20 @@ fn writer(db: &Database, rx: Receiver<Job>, mut journal: Journal) {
                 Err(_) => break,
             }
         }
-        match apply(db, &jobs, &mut journal) {
+        let Some(current) = db.as_ref() else {
+            let error = shared.unavailable();
+            for job in jobs {
+                let _ = job.done.send(Err(error.clone()));
+            }
+            continue;
+        };
+        match open::guarded(|| apply(current, &jobs, &mut journal)) {
             Ok(events) => {
+                if failures > 0 {
+                    failures = 0;
+                    shared.recovered();
+                    tracing::warn!(path = %shared.path.display(), "The store takes writes again.");
+                }
                 // In commit order: make each change visible, publish its events, answer.
                 let mut events = events.into_iter();
                 for job in jobs {
@@ -441,13 +543,52 @@ fn writer(db: &Database, rx: Receiver<Job>, mut journal: Journal) {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batches = jobs.len(), "Store commit failed.");
+                let error = format!("{e:#}");
+                failures += 1;
+                let pause = retry_pause(failures);
+                tracing::error!(path = %shared.path.display(), error = %error, batches = jobs.len(), retry_in_s = pause.as_secs(), "Store commit failed; writes are refused until the store is reopened.");
+                shared.failed(&error);
                 for job in jobs {
-                    let _ = job.done.send(Err(e.to_string()));
+                    let _ = job.done.send(Err(error.clone()));
                 }
+                // redb refuses every later write on this handle: let it go and reopen.
+                shared.release();
+                if let Some(failed) = db.take() {
+                    let began = Instant::now();
+                    while Arc::strong_count(&failed) > 1 && began.elapsed() < RELEASE_WAIT {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                retry_at = Instant::now() + pause;
             }
         }
     }
+    db
+}
+
+/// The pause after `failures` failures in a row.
+fn retry_pause(failures: u32) -> Duration {
+    RETRY_FIRST
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(RETRY_MAX)
+}
+
+/// Opens the store file again after a fault and proves it writable with a probe commit;
+/// the journal's view is read again from the file (a failed commit may have landed).
+fn reopen(shared: &Shared, journal: &mut Journal) -> Result<Arc<Database>> {
+    let db = open::open(&shared.path, CACHE, Mode::default())?;
+    let last = open::guarded(|| {
+        let txn = db.begin_write()?;
+        txn.open_table(META)?
+            .insert(PROBE, crate::app::now() as u64)?;
+        txn.commit()?;
+        last_event_id(&db)
+    })?;
+    if last >= journal.next_id {
+        journal.next_id = last + 1;
+    }
+    journal.segments = None;
+    Ok(Arc::new(db))
 }
 
 /// Applies every job in one transaction; returns the journaled events in order.

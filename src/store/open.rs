@@ -13,6 +13,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use redb::Database;
@@ -105,19 +107,34 @@ pub fn open(path: &Path, cache: usize, mode: Mode) -> Result<Database> {
     Ok(db)
 }
 
-/// Opens (or creates) the database and checks every page's checksum.
+/// Opens (or creates) the database and checks every page's checksum. A store that was
+/// not closed cleanly is repaired by redb as it opens, which walks and verifies every
+/// page already; only a clean one is checked again.
 fn verified(path: &Path, cache: usize) -> Result<Database> {
     guarded(|| {
-        let mut db = redb::Builder::new()
-            .set_cache_size(cache)
-            .create(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let clean = db
-            .check_integrity()
-            .with_context(|| format!("verifying {}", path.display()))?;
-        if !clean {
+        let repaired = Arc::new(AtomicBool::new(false));
+        let began = std::time::Instant::now();
+        let mut db = {
+            let repaired = repaired.clone();
+            redb::Builder::new()
+                .set_cache_size(cache)
+                .set_repair_callback(move |_| repaired.store(true, Ordering::Relaxed))
+                .create(path)
+                .with_context(|| format!("opening {}", path.display()))?
+        };
+        let how = if repaired.load(Ordering::Relaxed) {
             tracing::warn!(path = %path.display(), "The store was not closed cleanly; redb repaired it to its last commit.");
-        }
+            "repaired"
+        } else {
+            let clean = db
+                .check_integrity()
+                .with_context(|| format!("verifying {}", path.display()))?;
+            if !clean {
+                tracing::warn!(path = %path.display(), "The store failed its integrity check; redb repaired it to its last intact commit.");
+            }
+            "checked"
+        };
+        tracing::info!(path = %path.display(), how, ms = began.elapsed().as_millis() as u64, "Store verified.");
         Ok(db)
     })
 }

@@ -145,6 +145,14 @@ struct State {
     files: Vec<SourceFile>,
     next_base: u32,
     constants: Dict,
+    /// Constants defined by the host ([`Loader::define`]) that the configuration may set
+    /// once with `const`, as Icinga lets `constants.conf` set `NodeName` or `PluginDir`.
+    predefined: std::collections::HashSet<Str>,
+    /// Names set by `globals.<name> = …`: they may be set again (a `const` may not).
+    globals: std::collections::HashSet<Str>,
+    /// Files loaded with [`Loader::load_defaults`]: their objects and templates give way
+    /// to a later definition of the same type and name.
+    defaults: std::collections::HashSet<Arc<str>>,
     declared: Vec<Declared>,
     templates: HashMap<(Str, Str), usize>,
     /// The files being loaded, innermost last.
@@ -170,6 +178,16 @@ pub(crate) trait ConfigHost {
 
     fn include(&self, _include: &Include, span: Span) -> Result<(), Error> {
         Err(Error::script("'include' is not available here.", span))
+    }
+
+    /// `globals.<name> = value`: a global variable later configuration reads by name.
+    fn set_global(&self, _name: &Str, _value: Value, span: Span) -> Result<(), Error> {
+        Err(Error::script("Expression cannot be assigned to.", span))
+    }
+
+    /// A global variable set by `globals.<name> = …`.
+    fn global(&self, _name: &str) -> Option<Value> {
+        None
     }
 
     fn template(&self, type_name: &str, name: &str) -> Option<(Arc<Declaration>, Locals)>;
@@ -214,8 +232,11 @@ impl Loader {
     }
 
     /// Defines a constant before loading (`PluginDir`, `NodeName`, …).
+    /// A predefined constant: the configuration may set it once with `const`.
     pub fn define(&self, name: &str, value: Value) {
-        self.state.borrow_mut().constants.insert(name.into(), value);
+        let mut st = self.state.borrow_mut();
+        st.constants.insert(name.into(), value);
+        st.predefined.insert(name.into());
     }
 
     /// The constants defined so far.
@@ -238,6 +259,18 @@ impl Loader {
     /// The first syntax or evaluation error, in this file or one it includes.
     pub fn load(&self, path: &str, source: &str) -> Result<(), ConfigError> {
         self.load_inner(path, source).map_err(|e| self.error(e))
+    }
+
+    /// [`Loader::load`] for a library of defaults: an object or template it declares is
+    /// replaced by a later one of the same type and name from any other file, instead of
+    /// being a redefinition (a built-in command gives way to the real template library's
+    /// or the user's).
+    ///
+    /// # Errors
+    /// As [`Loader::load`].
+    pub fn load_defaults(&self, path: &str, source: &str) -> Result<(), ConfigError> {
+        self.state.borrow_mut().defaults.insert(path.into());
+        self.load(path, source)
     }
 
     fn load_inner(&self, path: &str, source: &str) -> Result<(), Error> {
@@ -291,6 +324,7 @@ impl Loader {
         }
         let library = Library {
             files: st.files,
+            defaults: st.defaults,
             constants: st.constants,
             declared: st.declared,
             templates: st.templates,
@@ -408,12 +442,36 @@ impl ConfigHost for Loader {
 
     fn constant(&self, name: &Str, value: Value, span: Span) -> Result<(), Error> {
         let mut st = self.state.borrow_mut();
-        if st.constants.contains_key(name) {
+        if st.constants.contains_key(name) && !st.predefined.remove(name) {
             return Err(Error::script(
                 format!("Constant '{name}' is already defined."),
                 span,
             ));
         }
+        st.constants.insert(name.clone(), value);
+        Ok(())
+    }
+
+    fn global(&self, name: &str) -> Option<Value> {
+        let st = self.state.try_borrow().ok()?;
+        if !st.globals.contains(name) {
+            return None;
+        }
+        st.constants.get(name).cloned()
+    }
+
+    fn set_global(&self, name: &Str, value: Value, span: Span) -> Result<(), Error> {
+        let mut st = self.state.borrow_mut();
+        let settable = !st.constants.contains_key(name)
+            || st.predefined.contains(name)
+            || st.globals.contains(name);
+        if !settable {
+            return Err(Error::script(
+                format!("Constant '{name}' is already defined."),
+                span,
+            ));
+        }
+        st.globals.insert(name.clone());
         st.constants.insert(name.clone(), value);
         Ok(())
     }
@@ -451,6 +509,7 @@ impl ConfigHost for Loader {
 /// objects created at runtime (through the API) are built the way configured ones were.
 pub struct Library {
     files: Vec<SourceFile>,
+    defaults: std::collections::HashSet<Arc<str>>,
     constants: Dict,
     declared: Vec<Declared>,
     templates: HashMap<(Str, Str), usize>,
@@ -838,6 +897,13 @@ impl Collected {
             .and_then(|t| t.get(&*item.name))
         {
             let prev = &self.items[other];
+            if prev.template == item.template
+                && lib.defaults.contains(&prev.location.path)
+                && !lib.defaults.contains(&item.location.path)
+            {
+                self.items[other] = item;
+                return;
+            }
             if prev.template == item.template {
                 let kind = if item.template { "Template" } else { "Object" };
                 errors.push(lib.error(Error::script(

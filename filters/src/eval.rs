@@ -356,6 +356,11 @@ impl<'a> Env<'a> {
         if let Some(v) = self.this.last().and_then(|d| d.get(name)) {
             return Some(v.clone());
         }
+        // A global set while this file loads (`globals.x = …`) is not in the scope's
+        // snapshot of the constants yet.
+        if let Some(v) = self.config.and_then(|c| c.global(name)) {
+            return Some(v);
+        }
         self.scope.variable(name)
     }
 
@@ -706,6 +711,14 @@ impl<'a> Env<'a> {
 
     /// Writes `value` through `target`: a variable, or a path of fields/indexes below one.
     fn assign(&mut self, op: AssignOp, target: &Expr, value: Value, span: Span) -> R {
+        if let (ExprKind::Member(root, name), Some(loader), AssignOp::Set) =
+            (&target.kind, self.config, op)
+        {
+            if matches!(root.kind, ExprKind::Globals) {
+                loader.set_global(name, value.clone(), span)?;
+                return Ok(value);
+            }
+        }
         let (name, path) = self.place(target, span)?;
         let field = self.is_object_field(name);
         let root = self.take_root(name, field);

@@ -415,6 +415,18 @@ pub static SYSTEM: &[Builtin] = &[
         true,
         builtin_match
     ),
+    // The install path of a Windows Installer component: none outside Windows (Icinga's
+    // template library asks for NSClient++'s when it is loaded).
+    builtin!(
+        "System",
+        "msi_get_component_path",
+        ["component"],
+        true,
+        |_, _, args| {
+            arity(args, 1)?;
+            Ok(Value::from(""))
+        }
+    ),
     builtin!("System", "number", ["value"], true, to_number_fn),
     builtin!("System", "random", [""], true, |_, _, _| {
         Ok(Value::Number(f64::from(rand::random::<u32>() >> 1)))

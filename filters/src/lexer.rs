@@ -329,6 +329,8 @@ impl Lexer<'_> {
                         b'n' => buf.push(b'\n'),
                         b'b' => buf.push(8),
                         b'f' => buf.push(12),
+                        // A backslash before a line break keeps the line break.
+                        b'\n' => buf.push(b'\n'),
                         0 => {
                             return Err(Error::syntax(
                                 "End-of-file while in string literal",

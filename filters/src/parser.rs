@@ -161,6 +161,31 @@ impl Parser {
         }
     }
 
+    /// The name of a system include after its `<`, up to and including the `>`: words
+    /// joined by `-` or `.` with no space between (`<plugins-contrib>`).
+    fn library_name(&mut self) -> Result<String, Error> {
+        let mut name = String::new();
+        let mut end = self.prev_span();
+        loop {
+            let token = self.tokens[self.pos].clone();
+            if token.span.start != end.end {
+                return Err(self.unexpected());
+            }
+            match token.tok {
+                Tok::Gt if !name.is_empty() => {
+                    self.bump();
+                    return Ok(name);
+                }
+                Tok::Ident(word) => name.push_str(&word),
+                Tok::Minus if !name.is_empty() => name.push('-'),
+                Tok::Dot if !name.is_empty() => name.push('.'),
+                _ => return Err(self.unexpected()),
+            }
+            end = token.span;
+            self.bump();
+        }
+    }
+
     fn unexpected(&self) -> Error {
         Error::syntax(
             format!("syntax error, unexpected {}", describe(self.peek())),
@@ -335,14 +360,14 @@ impl Parser {
             }
             "include" | "include_recursive" => {
                 let system = self.eat(&Tok::Lt);
-                let path: Str = match self.bump().tok {
-                    Tok::String(s) if !system => s.into(),
-                    Tok::Ident(s) if system => s.into(),
-                    _ => return Err(Error::syntax("syntax error", self.prev_span())),
+                let path: Str = if system {
+                    self.library_name()?.into()
+                } else {
+                    match self.bump().tok {
+                        Tok::String(s) => s.into(),
+                        _ => return Err(Error::syntax("syntax error", self.prev_span())),
+                    }
                 };
-                if system {
-                    self.expect(&Tok::Gt)?;
-                }
                 ExprKind::Include(Include {
                     path,
                     system,

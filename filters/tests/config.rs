@@ -262,3 +262,146 @@ apply Service "ping" { check_command = "ping4"; assign where host.vars.os == "Li
         "{err}"
     );
 }
+
+/// `include <name>` takes library names with dashes and dots, written without spaces;
+/// the resolver gets them as they are.
+#[test]
+fn library_includes_take_names_with_dashes() {
+    let mut loader = Loader::new();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let record = seen.clone();
+    loader.set_resolver(move |_, inc| {
+        record.borrow_mut().push((inc.path.to_string(), inc.system));
+        Ok(Vec::new())
+    });
+    loader
+        .load(
+            "a.conf",
+            "include <itl>\ninclude <plugins-contrib>\ninclude <windows-plugins>\ninclude <a.b>\n",
+        )
+        .map_err(|e| e.render())
+        .unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [
+            ("itl".to_string(), true),
+            ("plugins-contrib".to_string(), true),
+            ("windows-plugins".to_string(), true),
+            ("a.b".to_string(), true)
+        ]
+    );
+    let err = loader
+        .load("b.conf", "include <plugins - contrib>\n")
+        .unwrap_err();
+    assert!(err.render().contains("syntax error"), "{}", err.render());
+}
+
+/// A predefined constant may be set once by `const` (as `constants.conf` sets
+/// `NodeName`); a constant the configuration defined may not be defined again.
+#[test]
+fn predefined_constants_are_set_once() {
+    let loader = Loader::new();
+    loader.define("NodeName", Value::from("host"));
+    loader
+        .load("c.conf", "const NodeName = \"n1\"\nconst Mine = 1\n")
+        .map_err(|e| e.render())
+        .unwrap();
+    assert_eq!(
+        loader
+            .constants()
+            .get("NodeName")
+            .map(Value::to_display_string),
+        Some("n1".to_string())
+    );
+    for again in ["const NodeName = \"n2\"", "const Mine = 2"] {
+        let err = loader.load("d.conf", again).unwrap_err().render();
+        assert!(err.contains("is already defined"), "{err}");
+    }
+}
+
+/// `globals.x = …` defines a variable later configuration reads by name; it may be set
+/// again, a `const` may not be overwritten that way.
+#[test]
+fn globals_assignment_defines_variables() {
+    let items = load(&[(
+        "g.conf",
+        r#"
+if (!globals.contains("LibPath")) { globals.LibPath = "/opt/lib" }
+globals.LibPath = LibPath + "/x"
+object CheckCommand "c" { command = [ LibPath + "/check" ] }
+"#,
+    )])
+    .unwrap();
+    assert_eq!(
+        attr(find(&items, "CheckCommand", "c"), "command"),
+        r#"["/opt/lib/x/check"]"#
+    );
+    let err = load(&[("h.conf", "const Mine = 1\nglobals.Mine = 2\n")]).unwrap_err();
+    assert!(err[0].contains("is already defined"), "{err:?}");
+}
+
+/// A backslash before a line break inside a string keeps the line break (Icinga's
+/// template library writes long descriptions that way); other unknown escapes fail.
+#[test]
+fn backslash_newline_in_strings() {
+    let items = load(&[(
+        "s.conf",
+        "object CheckCommand \"c\" { vars.d = \"one \\\ntwo\" }\n",
+    )])
+    .unwrap();
+    assert_eq!(
+        attr(find(&items, "CheckCommand", "c"), "vars.d"),
+        r#""one \ntwo""#
+    );
+    let err = load(&[("t.conf", "object CheckCommand \"c\" { vars.d = \"\\q\" }\n")]).unwrap_err();
+    assert!(err[0].contains("Bad escape sequence found"), "{err:?}");
+}
+
+/// Objects and templates of a defaults library give way to later definitions of the
+/// same type and name; anywhere else a second definition is an error.
+#[test]
+fn defaults_give_way_to_later_definitions() {
+    let loader = Loader::new();
+    loader
+        .load_defaults(
+            "<defaults>",
+            r#"
+template CheckCommand "base" { vars.from = "defaults" }
+object CheckCommand "dummy" { import "base"; vars.text = "built in" }
+object CheckCommand "only-here" { import "base" }
+"#,
+        )
+        .map_err(|e| e.render())
+        .unwrap();
+    loader
+        .load(
+            "lib.conf",
+            r#"
+template CheckCommand "base" { vars.from = "library" }
+object CheckCommand "dummy" { import "base"; vars.text = "real" }
+"#,
+        )
+        .map_err(|e| e.render())
+        .unwrap();
+    let (items, _) = loader
+        .commit()
+        .map_err(|e| e.iter().map(|e| e.render()).collect::<Vec<_>>())
+        .unwrap();
+    let dummies: Vec<_> = items
+        .iter()
+        .filter(|i| &*i.name == "dummy" && !i.template)
+        .collect();
+    assert_eq!(dummies.len(), 1);
+    assert_eq!(attr(dummies[0], "vars.text"), r#""real""#);
+    assert_eq!(attr(dummies[0], "vars.from"), r#""library""#);
+    assert_eq!(
+        attr(find(&items, "CheckCommand", "only-here"), "vars.from"),
+        r#""library""#
+    );
+    let err = load(&[
+        ("a.conf", "object CheckCommand \"x\" { }"),
+        ("b.conf", "object CheckCommand \"x\" { }"),
+    ])
+    .unwrap_err();
+    assert!(err[0].contains("re-defined"), "{err:?}");
+}

@@ -20,6 +20,17 @@ const ITL: &str = include_str!("itl.conf");
 /// Where Debian's monitoring-plugins live.
 pub const PLUGIN_DIR: &str = "/usr/lib/nagios/plugins";
 
+/// Where Icinga 2 installs its template library (`include <itl>`, `<plugins>`, …): used
+/// when it exists, else the built-in subset stands in. `AUSPEX_INCLUDE_DIR` overrides it.
+pub const INCLUDE_DIR: &str = "/usr/share/icinga2/include";
+
+/// The template library directory in use, if there is one.
+pub fn include_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("AUSPEX_INCLUDE_DIR")
+        .map_or_else(|| PathBuf::from(INCLUDE_DIR), PathBuf::from);
+    dir.is_dir().then_some(dir)
+}
+
 /// Configuration errors, each rendered with file, line and a caret.
 #[derive(Debug)]
 pub struct ConfigErrors(pub Vec<String>);
@@ -57,11 +68,28 @@ pub fn load_with_packages(
     node_name: &str,
     packages: &[(String, PathBuf)],
 ) -> Result<(Vec<Item>, Library), ConfigErrors> {
+    load_from(dir, node_name, packages, include_dir())
+}
+
+/// [`load_with_packages`] with library includes read from `include_dir` (none: the
+/// built-in library only).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_from(
+    dir: &Path,
+    node_name: &str,
+    packages: &[(String, PathBuf)],
+    include_dir: Option<PathBuf>,
+) -> Result<(Vec<Item>, Library), ConfigErrors> {
     let mut loader = Loader::new();
     define_constants(&loader, node_name);
-    loader.set_resolver(resolve_include);
+    define_paths(&loader, dir, include_dir.as_deref());
+    loader.set_resolver(move |from: &str, inc: &Include| {
+        resolve_include(include_dir.as_deref(), from, inc)
+    });
     loader
-        .load("<itl>/auspex.conf", ITL)
+        .load_defaults("<itl>/auspex.conf", ITL)
         .map_err(|e| ConfigErrors(vec![e.render()]))?;
     for file in entry_files(dir).map_err(|e| ConfigErrors(vec![e]))? {
         let source = fs::read_to_string(&file)
@@ -93,7 +121,6 @@ pub fn define_constants(loader: &Loader, node_name: &str) {
     loader.define("PluginDir", s(PLUGIN_DIR));
     loader.define("PluginContribDir", s(PLUGIN_DIR));
     loader.define("ManubulonPluginDir", s(PLUGIN_DIR));
-    loader.define("ConfigDir", s("/etc/icinga2"));
     // The built-in check implementations, referenced by `execute = …`.
     for f in [
         "DummyCheck",
@@ -107,9 +134,28 @@ pub fn define_constants(loader: &Loader, node_name: &str) {
         "PluginCheck",
         "PluginEvent",
         "PluginNotification",
+        "SleepCheck",
+        "ClrCheck",
+        "LegacyTimePeriod",
+        "EmptyTimePeriod",
+        "EvenMinutesTimePeriod",
     ] {
         loader.define(f, s(f));
     }
+}
+
+/// Icinga's path constants that configurations use: where the configuration is, and
+/// where Icinga's installed layout puts programs and the template library (`PrefixDir +
+/// "/bin/icingacli"`).
+fn define_paths(loader: &Loader, config_dir: &Path, include_dir: Option<&Path>) {
+    let s = |v: &str| Value::from(v);
+    loader.define("ConfigDir", s(&config_dir.to_string_lossy()));
+    loader.define("ZonesDir", s(&config_dir.join("zones.d").to_string_lossy()));
+    loader.define("PrefixDir", s("/usr"));
+    loader.define("SysconfDir", s("/etc"));
+    loader.define("PkgDataDir", s("/usr/share/icinga2"));
+    let include = include_dir.map_or_else(|| INCLUDE_DIR.into(), |d| d.to_string_lossy());
+    loader.define("IncludeConfDir", s(&include));
 }
 
 /// The files loaded first: the entry file, or every `*.conf` below `dir`.
@@ -140,11 +186,24 @@ fn collect_conf(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 }
 
 /// `include "file"` (relative to the including file, `*` allowed in the file name),
-/// `include_recursive "dir"`, and `include <itl>`-style library includes, which are built
-/// in and load nothing.
-fn resolve_include(from: &str, inc: &Include) -> Result<Vec<(String, String)>, String> {
+/// `include_recursive "dir"`, and library includes (`include <itl>`): the file of that
+/// name in Icinga's template library directory when it is installed; without it the
+/// built-in library (always loaded, its definitions giving way to real ones) stands in.
+fn resolve_include(
+    include_dir: Option<&Path>,
+    from: &str,
+    inc: &Include,
+) -> Result<Vec<(String, String)>, String> {
     if inc.system {
-        return Ok(Vec::new());
+        let Some(file) = include_dir
+            .map(|d| d.join(&*inc.path))
+            .filter(|f| f.is_file())
+        else {
+            return Ok(Vec::new());
+        };
+        return fs::read_to_string(&file)
+            .map(|s| vec![(file.to_string_lossy().into_owned(), s)])
+            .map_err(|e| format!("{}: {e}", file.display()));
     }
     let base = Path::new(from).parent().unwrap_or(Path::new("."));
     let target = base.join(&*inc.path);
@@ -178,4 +237,90 @@ fn resolve_include(from: &str, inc: &Include) -> Result<Vec<(String, String)>, S
                 .map_err(|e| format!("Include file '{}' does not exist: {e}", p.display()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(items: &[Item], type_name: &str, name: &str, key: &str) -> Option<String> {
+        let item = items
+            .iter()
+            .find(|i| &*i.type_name == type_name && &*i.name == name && !i.template)?;
+        let mut v = Value::from(item.attrs.clone());
+        for part in key.split('.') {
+            v = match v {
+                Value::Dict(d) => d.get(part).cloned().unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+        }
+        Some(v.to_display_string())
+    }
+
+    /// Library includes read the installed template library (its definitions replace
+    /// the built-in ones, its includes are relative to it); a library name it does not
+    /// have, or no library directory at all, falls back to the built-in library.
+    #[test]
+    fn library_includes_read_the_installed_library() {
+        let lib = tempfile::tempdir().unwrap();
+        fs::write(lib.path().join("itl"), "include \"command-test.conf\"\n").unwrap();
+        fs::write(
+            lib.path().join("command-test.conf"),
+            "globals.LibPath = PrefixDir + \"/lib\"\n\
+             object CheckCommand \"dummy\" {\n  import \"dummy-check-command\"\n  vars.dummy_text = \"from the library\"\n}\n",
+        )
+        .unwrap();
+        let conf = tempfile::tempdir().unwrap();
+        fs::write(
+            conf.path().join("icinga2.conf"),
+            "const NodeName = \"n1\"\n\
+             include <itl>\n\
+             include <plugins-contrib>\n\
+             object IcingaApplication \"app\" { }\n\
+             object Host \"h\" { check_command = \"dummy\"; vars.lib = LibPath; vars.node = NodeName; vars.conf = ConfigDir }\n",
+        )
+        .unwrap();
+        let (items, _) = load_from(conf.path(), "host", &[], Some(lib.path().into()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            attr(&items, "CheckCommand", "dummy", "vars.dummy_text").as_deref(),
+            Some("from the library")
+        );
+        assert_eq!(
+            attr(&items, "CheckCommand", "dummy", "execute").as_deref(),
+            Some("DummyCheck")
+        );
+        assert_eq!(
+            attr(&items, "Host", "h", "vars.lib").as_deref(),
+            Some("/usr/lib")
+        );
+        assert_eq!(
+            attr(&items, "Host", "h", "vars.node").as_deref(),
+            Some("n1")
+        );
+        assert_eq!(
+            attr(&items, "Host", "h", "vars.conf"),
+            Some(conf.path().to_string_lossy().into_owned())
+        );
+        // Built-in commands the library does not define stay.
+        assert!(attr(&items, "CheckCommand", "ping4", "command").is_some());
+        let apps = items
+            .iter()
+            .filter(|i| &*i.type_name == "IcingaApplication")
+            .count();
+        assert_eq!(apps, 1);
+
+        // Without the directory: the built-in library alone.
+        fs::write(
+            conf.path().join("icinga2.conf"),
+            "include <itl>\ninclude <plugins>\nobject Host \"h\" { check_command = \"dummy\" }\n",
+        )
+        .unwrap();
+        let (items, _) =
+            load_from(conf.path(), "host", &[], None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            attr(&items, "CheckCommand", "dummy", "vars.dummy_text").as_deref(),
+            Some("Check was successful.")
+        );
+    }
 }

@@ -193,6 +193,16 @@ pub(crate) trait ConfigHost {
     fn template(&self, type_name: &str, name: &str) -> Option<(Arc<Declaration>, Locals)>;
 }
 
+/// The type a group type's `assign where` rules take members from.
+pub fn group_member(group_type: &str) -> Option<&'static str> {
+    match group_type {
+        "HostGroup" => Some("Host"),
+        "ServiceGroup" => Some("Service"),
+        "UserGroup" => Some("User"),
+        _ => None,
+    }
+}
+
 /// Local variables of a frame, newest last.
 type Locals = Vec<(Str, Value)>;
 
@@ -396,6 +406,7 @@ impl Loader {
                 }
             }
         }
+        library.assign_groups(&mut out.items, &mut errors);
         if errors.is_empty() {
             Ok((out.items, library))
         } else {
@@ -636,6 +647,79 @@ impl Library {
 
     /// Evaluates every apply rule that targets `target`'s type against it. `host` is the
     /// host of a service target. Returns the items with the span of their rule.
+    /// Group objects' `assign where` rules: every matching host, service or user gets
+    /// the group in its `groups`.
+    fn assign_groups(&self, items: &mut [Item], errors: &mut Vec<ConfigError>) {
+        for d in &self.declared {
+            let Some(member) = group_member(&d.decl.type_name) else {
+                continue;
+            };
+            if d.decl.rules.is_empty() || !matches!(d.decl.kind, DeclKind::Object) {
+                continue;
+            }
+            let group = Value::from(d.name.to_display_string());
+            let hosts: HashMap<Str, Dict> = if member == "Service" {
+                items
+                    .iter()
+                    .filter(|i| !i.template && &*i.type_name == "Host")
+                    .map(|i| (i.name.clone(), i.attrs.clone()))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            for item in items
+                .iter_mut()
+                .filter(|i| !i.template && &*i.type_name == member)
+            {
+                let mut vars = Dict::new();
+                match member {
+                    "Host" => {
+                        vars.insert("host".into(), Value::from(item.attrs.clone()));
+                    }
+                    "Service" => {
+                        vars.insert("service".into(), Value::from(item.attrs.clone()));
+                        let host = item
+                            .attrs
+                            .get("host_name")
+                            .and_then(|h| hosts.get(&*h.to_display_string()));
+                        if let Some(h) = host {
+                            vars.insert("host".into(), Value::from(h.clone()));
+                        }
+                    }
+                    _ => {
+                        vars.insert("user".into(), Value::from(item.attrs.clone()));
+                    }
+                }
+                let scope = ConfigScope {
+                    constants: &self.constants,
+                    vars,
+                };
+                match self.rule_matches(&d.decl, &scope, &d.locals) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        errors.push(self.error(e));
+                        continue;
+                    }
+                }
+                let groups = item
+                    .attrs
+                    .entry("groups".into())
+                    .or_insert_with(|| Value::from(Vec::<Value>::new()));
+                if let Value::Array(list) = groups {
+                    if !list
+                        .iter()
+                        .any(|g| g.to_display_string() == group.to_display_string())
+                    {
+                        Arc::make_mut(list).push(group.clone());
+                    }
+                } else {
+                    *groups = Value::from(vec![group.clone()]);
+                }
+            }
+        }
+    }
+
     pub fn apply_to(
         &self,
         target: &Item,

@@ -126,6 +126,24 @@ fn describe(tok: &Tok) -> String {
     s.to_string()
 }
 
+/// The `assign where` / `ignore where` statements of a body, and the rest of it.
+fn split_rules(body: Expr) -> (Vec<(bool, Expr)>, Expr) {
+    let span = body.span;
+    let items = match body.kind {
+        ExprKind::Block(items) => items,
+        other => vec![Expr::new(other, span)],
+    };
+    let mut rules = Vec::new();
+    let mut kept = Vec::new();
+    for e in items {
+        match e.kind {
+            ExprKind::Where(assign, cond) => rules.push((assign, *cond)),
+            _ => kept.push(e),
+        }
+    }
+    (rules, Expr::new(ExprKind::Block(kept), span))
+}
+
 impl Parser {
     fn peek(&self) -> &Tok {
         &self.tokens[self.pos].tok
@@ -336,11 +354,20 @@ impl Parser {
                 let type_name = self.identifier()?;
                 let name = self.expression()?;
                 let ignore_on_error = self.eat(&Tok::Reserved("ignore_on_error"));
-                let body = self.block(false)?;
+                let mut body = self.block(false)?;
                 let kind = if word == "object" {
                     DeclKind::Object
                 } else {
                     DeclKind::Template
+                };
+                // Group objects take members by rule (`assign where host.vars.os == …`).
+                let rules = if word == "object" && crate::config::group_member(&type_name).is_some()
+                {
+                    let (rules, kept) = split_rules(body);
+                    body = kept;
+                    rules
+                } else {
+                    Vec::new()
                 };
                 ExprKind::Declare(Arc::new(Declaration {
                     kind,
@@ -348,7 +375,7 @@ impl Parser {
                     name: Some(name),
                     ignore_on_error,
                     body,
-                    rules: Vec::new(),
+                    rules,
                 }))
             }
             "apply" => return self.apply(start),
@@ -431,21 +458,7 @@ impl Parser {
         } else {
             None
         };
-        let body = self.block(false)?;
-        let span = body.span;
-        let items = match body.kind {
-            ExprKind::Block(items) => items,
-            other => vec![Expr::new(other, span)],
-        };
-        let mut rules = Vec::new();
-        let mut kept = Vec::new();
-        for e in items {
-            match e.kind {
-                ExprKind::Where(assign, cond) => rules.push((assign, *cond)),
-                _ => kept.push(e),
-            }
-        }
-        let body = Expr::new(ExprKind::Block(kept), span);
+        let (rules, body) = split_rules(self.block(false)?);
         Ok(Expr::new(
             ExprKind::Declare(Arc::new(Declaration {
                 kind: DeclKind::Apply { target, each },

@@ -405,3 +405,38 @@ object CheckCommand "dummy" { import "base"; vars.text = "real" }
     .unwrap_err();
     assert!(err[0].contains("re-defined"), "{err:?}");
 }
+
+/// Group objects take members by rule: `assign where` adds the group to every matching
+/// host (service, user), `ignore where` keeps one out, groups set on the member stay.
+#[test]
+fn group_objects_assign_members() {
+    let items = load(&[(
+        "groups.conf",
+        r#"
+object HostGroup "linux" { display_name = "Linux"; assign where host.vars.os == "Linux"; ignore where host.name == "skip" }
+object ServiceGroup "pings" { assign where match("ping*", service.check_command) && host.vars.os == "Linux" }
+object UserGroup "ops" { assign where user.vars.team == "ops" }
+object Host "l1" { vars.os = "Linux"; groups = [ "other" ] }
+object Host "skip" { vars.os = "Linux" }
+object Host "w1" { vars.os = "Windows" }
+object Service "p" { host_name = "l1"; check_command = "ping4" }
+object Service "p" { host_name = "w1"; check_command = "ping4" }
+object User "u" { vars.team = "ops" }
+"#,
+    )])
+    .unwrap();
+    let groups = |t: &str, n: &str| attr(find(&items, t, n), "groups");
+    assert_eq!(groups("Host", "l1"), r#"["other","linux"]"#);
+    assert_eq!(groups("Host", "skip"), "null");
+    assert_eq!(groups("Host", "w1"), "null");
+    assert_eq!(groups("Service", "l1!p"), r#"["pings"]"#);
+    assert_eq!(groups("Service", "w1!p"), "null");
+    assert_eq!(groups("User", "u"), r#"["ops"]"#);
+    assert_eq!(
+        attr(find(&items, "HostGroup", "linux"), "display_name"),
+        r#""Linux""#
+    );
+    // Elsewhere a rule is still an error.
+    let err = load(&[("h.conf", "object Host \"h\" { assign where true }")]).unwrap_err();
+    assert!(err[0].contains("only allowed in apply rules"), "{err:?}");
+}

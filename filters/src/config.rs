@@ -203,6 +203,28 @@ pub fn group_member(group_type: &str) -> Option<&'static str> {
     }
 }
 
+/// What a rule sees of the object it is evaluated for: `host`; `service` and its `host`;
+/// `user`. `None` for types no rule targets.
+fn rule_vars(type_name: &str, attrs: &Dict, host: Option<&Dict>) -> Option<Dict> {
+    let mut vars = Dict::new();
+    match type_name {
+        "Host" => {
+            vars.insert("host".into(), Value::from(attrs.clone()));
+        }
+        "Service" => {
+            vars.insert("service".into(), Value::from(attrs.clone()));
+            if let Some(h) = host {
+                vars.insert("host".into(), Value::from(h.clone()));
+            }
+        }
+        "User" => {
+            vars.insert("user".into(), Value::from(attrs.clone()));
+        }
+        _ => return None,
+    }
+    Some(vars)
+}
+
 /// Local variables of a frame, newest last.
 type Locals = Vec<(Str, Value)>;
 
@@ -671,25 +693,13 @@ impl Library {
                 .iter_mut()
                 .filter(|i| !i.template && &*i.type_name == member)
             {
-                let mut vars = Dict::new();
-                match member {
-                    "Host" => {
-                        vars.insert("host".into(), Value::from(item.attrs.clone()));
-                    }
-                    "Service" => {
-                        vars.insert("service".into(), Value::from(item.attrs.clone()));
-                        let host = item
-                            .attrs
-                            .get("host_name")
-                            .and_then(|h| hosts.get(&*h.to_display_string()));
-                        if let Some(h) = host {
-                            vars.insert("host".into(), Value::from(h.clone()));
-                        }
-                    }
-                    _ => {
-                        vars.insert("user".into(), Value::from(item.attrs.clone()));
-                    }
-                }
+                let host = item
+                    .attrs
+                    .get("host_name")
+                    .and_then(|h| hosts.get(&*h.to_display_string()));
+                let Some(vars) = rule_vars(member, &item.attrs, host) else {
+                    continue;
+                };
                 let scope = ConfigScope {
                     constants: &self.constants,
                     vars,
@@ -728,19 +738,9 @@ impl Library {
         let mut items = Vec::new();
         let mut errors = Vec::new();
         let target_type = &*target.type_name;
-        let mut vars = Dict::new();
-        match target_type {
-            "Host" => {
-                vars.insert("host".into(), Value::from(target.attrs.clone()));
-            }
-            "Service" => {
-                vars.insert("service".into(), Value::from(target.attrs.clone()));
-                if let Some(h) = host {
-                    vars.insert("host".into(), Value::from(h.clone()));
-                }
-            }
-            _ => return (items, errors),
-        }
+        let Some(vars) = rule_vars(target_type, &target.attrs, host) else {
+            return (items, errors);
+        };
         let scope = ConfigScope {
             constants: &self.constants,
             vars,

@@ -29,7 +29,12 @@ fn registry() -> &'static Arc<Registry> {
         }
         conf.push_str("apply Service for (n in range(10)) { check_command = \"dummy\"; vars.dummy_state = 0; assign where match(\"bench-host-*\", host.name) }\n");
         std::fs::write(dir.path().join("bench.conf"), conf).unwrap();
-        let (items, _) = auspex::config::load(dir.path(), "bench").unwrap();
+        let (items, _) = auspex::config::load(&auspex::config::Site {
+            config_dir: dir.path().into(),
+            data_dir: dir.path().join("data"),
+            node_name: "bench".into(),
+        })
+        .unwrap();
         Arc::new(Registry::from_items(items).unwrap())
     })
 }

@@ -2,7 +2,7 @@
 //! tasks and stops them under a deadline.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -93,6 +93,15 @@ impl Options {
         self.config_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("etc"))
+    }
+
+    /// What the configuration is loaded for.
+    pub fn site(&self) -> config::Site {
+        config::Site {
+            config_dir: self.config_dir(),
+            data_dir: self.data_dir.clone(),
+            node_name: self.node_name(),
+        }
     }
 }
 
@@ -211,6 +220,8 @@ pub struct State {
     library: RwLock<Arc<filters::config::Library>>,
     /// Where the configuration and the config packages live.
     pub config_dir: PathBuf,
+    /// Where state, certificates and the store live.
+    pub data_dir: PathBuf,
     pub packages: crate::packages::Packages,
     /// Held while a config package update validates and activates (423 for another).
     pub package_update: Arc<tokio::sync::Mutex<()>>,
@@ -252,6 +263,15 @@ pub struct Exit {
 }
 
 impl State {
+    /// What the configuration is loaded for.
+    pub fn site(&self) -> config::Site {
+        config::Site {
+            config_dir: self.config_dir.clone(),
+            data_dir: self.data_dir.clone(),
+            node_name: self.node_name.clone(),
+        }
+    }
+
     /// The current object snapshot.
     pub fn registry(&self) -> Arc<Registry> {
         self.registry
@@ -315,20 +335,16 @@ pub struct Loaded {
 ///
 /// # Errors
 /// Every configuration error, rendered with file, line and caret.
-pub fn load_config(dir: &Path, node_name: &str) -> Result<Loaded> {
-    load_config_with(dir, node_name, &[])
+pub fn load_config(site: &config::Site) -> Result<Loaded> {
+    load_config_with(site, &[])
 }
 
 /// [`load_config`] with the active config package stages (package, stage directory).
 ///
 /// # Errors
 /// Configuration errors, rendered.
-pub fn load_config_with(
-    dir: &Path,
-    node_name: &str,
-    packages: &[(String, PathBuf)],
-) -> Result<Loaded> {
-    let (items, library) = config::load_with_packages(dir, node_name, packages)?;
+pub fn load_config_with(site: &config::Site, packages: &[(String, PathBuf)]) -> Result<Loaded> {
+    let (items, library) = config::load_with_packages(site, packages)?;
     let registry = Registry::from_items_in(items, packages).map_err(config::ConfigErrors)?;
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
@@ -462,7 +478,7 @@ impl App {
                 })?
         };
         let packages = crate::packages::Packages::new(crate::packages::root(&opts.data_dir));
-        let loaded = load_config_with(&opts.config_dir(), &node_name, &packages.active());
+        let loaded = load_config_with(&opts.site(), &packages.active());
         let opened = opening
             .join()
             .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
@@ -511,6 +527,7 @@ impl App {
             registry,
             library: RwLock::new(Arc::new(loaded.library)),
             config_dir: opts.config_dir(),
+            data_dir: opts.data_dir.clone(),
             packages,
             package_update: Arc::new(tokio::sync::Mutex::new(())),
             users: RwLock::new(Arc::new(loaded.users)),

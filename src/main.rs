@@ -213,7 +213,7 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
         }
         Command::CheckConfig { dirs } => {
             let opts = dirs.options(None);
-            match app::load_config(&opts.config_dir(), &opts.node_name()) {
+            match app::load_config(&opts.site()) {
                 Ok(loaded) => {
                     let reg = &loaded.registry;
                     println!(

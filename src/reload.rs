@@ -29,7 +29,7 @@ pub fn validate(
     state: &State,
     packages: &[(String, std::path::PathBuf)],
 ) -> Result<(), Vec<String>> {
-    load_config_with(&state.config_dir, &state.node_name, packages)
+    load_config_with(&state.site(), packages)
         .map(|_| ())
         .map_err(|e| e.to_string().lines().map(str::to_string).collect())
 }
@@ -43,14 +43,10 @@ pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
     let packages = state.packages.active();
     let contents = state.store.contents().map_err(|e| vec![e.to_string()])?;
     let current = state.registry();
-    let (dir, node, previous) = (
-        state.config_dir.clone(),
-        state.node_name.clone(),
-        current.clone(),
-    );
+    let (site, previous) = (state.site(), current.clone());
     // Loading and building take a while on large configurations: off the async workers.
     let built = tokio::task::spawn_blocking(move || {
-        let mut loaded = load_config_with(&dir, &node, &packages).map_err(|e| {
+        let mut loaded = load_config_with(&site, &packages).map_err(|e| {
             e.to_string()
                 .lines()
                 .map(str::to_string)

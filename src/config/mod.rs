@@ -49,13 +49,23 @@ impl std::fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Loads the built-in library and the files of `dir`; returns the items and the library
-/// (templates, apply rules, constants) later objects are built from.
+/// What a configuration is loaded for: where it is, where the node keeps its state
+/// (Icinga's path constants point there), and the node's name.
+#[derive(Clone, Debug)]
+pub struct Site {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub node_name: String,
+}
+
+/// Loads the built-in library and the files of the site's configuration directory;
+/// returns the items and the library (templates, apply rules, constants) later objects
+/// are built from.
 ///
 /// # Errors
 /// Every syntax, evaluation and definition error found, rendered.
-pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Library), ConfigErrors> {
-    load_with_packages(dir, node_name, &[])
+pub fn load(site: &Site) -> Result<(Vec<Item>, Library), ConfigErrors> {
+    load_with_packages(site, &[])
 }
 
 /// [`load`], then the `*.conf` files of each active package stage (package, stage
@@ -64,11 +74,10 @@ pub fn load(dir: &Path, node_name: &str) -> Result<(Vec<Item>, Library), ConfigE
 /// # Errors
 /// As [`load`].
 pub fn load_with_packages(
-    dir: &Path,
-    node_name: &str,
+    site: &Site,
     packages: &[(String, PathBuf)],
 ) -> Result<(Vec<Item>, Library), ConfigErrors> {
-    load_from(dir, node_name, packages, include_dir())
+    load_from(site, packages, include_dir())
 }
 
 /// [`load_with_packages`] with library includes read from `include_dir` (none: the
@@ -77,14 +86,14 @@ pub fn load_with_packages(
 /// # Errors
 /// As [`load`].
 pub fn load_from(
-    dir: &Path,
-    node_name: &str,
+    site: &Site,
     packages: &[(String, PathBuf)],
     include_dir: Option<PathBuf>,
 ) -> Result<(Vec<Item>, Library), ConfigErrors> {
+    let dir = site.config_dir.as_path();
     let mut loader = Loader::new();
-    define_constants(&loader, node_name);
-    define_paths(&loader, dir, include_dir.as_deref());
+    define_constants(&loader, &site.node_name);
+    define_paths(&loader, site, include_dir.as_deref());
     loader.set_resolver(move |from: &str, inc: &Include| {
         resolve_include(include_dir.as_deref(), from, inc)
     });
@@ -144,13 +153,25 @@ pub fn define_constants(loader: &Loader, node_name: &str) {
     }
 }
 
-/// Icinga's path constants that configurations use: where the configuration is, and
-/// where Icinga's installed layout puts programs and the template library (`PrefixDir +
-/// "/bin/icingacli"`).
-fn define_paths(loader: &Loader, config_dir: &Path, include_dir: Option<&Path>) {
+/// Icinga's path constants that configurations use: where the configuration is; where
+/// this node keeps state, logs, caches and spool files (below the data directory, where
+/// Icinga uses `/var/lib/icinga2`, `/var/log/icinga2`, …); and where Icinga's installed
+/// layout puts programs and the template library (`PrefixDir + "/bin/icingacli"`).
+fn define_paths(loader: &Loader, site: &Site, include_dir: Option<&Path>) {
+    let p = |v: &Path| Value::from(&*v.to_string_lossy());
+    let (config, data) = (&site.config_dir, &site.data_dir);
+    loader.define("ConfigDir", p(config));
+    loader.define("ZonesDir", p(&config.join("zones.d")));
+    loader.define("DataDir", p(data));
+    loader.define("LocalStateDir", p(data));
+    loader.define("LogDir", p(&data.join("log")));
+    loader.define("CacheDir", p(&data.join("cache")));
+    loader.define("SpoolDir", p(&data.join("spool")));
+    loader.define("RunDir", p(&data.join("run")));
+    loader.define("InitRunDir", p(&data.join("run")));
+    loader.define("StatePath", p(&data.join("icinga2.state")));
+    loader.define("PidPath", p(&data.join("run/icinga2.pid")));
     let s = |v: &str| Value::from(v);
-    loader.define("ConfigDir", s(&config_dir.to_string_lossy()));
-    loader.define("ZonesDir", s(&config_dir.join("zones.d").to_string_lossy()));
     loader.define("PrefixDir", s("/usr"));
     loader.define("SysconfDir", s("/etc"));
     loader.define("PkgDataDir", s("/usr/share/icinga2"));
@@ -277,11 +298,16 @@ mod tests {
              include <itl>\n\
              include <plugins-contrib>\n\
              object IcingaApplication \"app\" { }\n\
-             object Host \"h\" { check_command = \"dummy\"; vars.lib = LibPath; vars.node = NodeName; vars.conf = ConfigDir }\n",
+             object Host \"h\" { check_command = \"dummy\"; vars.lib = LibPath; vars.node = NodeName; vars.conf = ConfigDir; vars.log = LogDir }\n",
         )
         .unwrap();
-        let (items, _) = load_from(conf.path(), "host", &[], Some(lib.path().into()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let site = Site {
+            config_dir: conf.path().into(),
+            data_dir: "/srv/auspex".into(),
+            node_name: "host".into(),
+        };
+        let (items, _) =
+            load_from(&site, &[], Some(lib.path().into())).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             attr(&items, "CheckCommand", "dummy", "vars.dummy_text").as_deref(),
             Some("from the library")
@@ -297,6 +323,10 @@ mod tests {
         assert_eq!(
             attr(&items, "Host", "h", "vars.node").as_deref(),
             Some("n1")
+        );
+        assert_eq!(
+            attr(&items, "Host", "h", "vars.log").as_deref(),
+            Some("/srv/auspex/log")
         );
         assert_eq!(
             attr(&items, "Host", "h", "vars.conf"),
@@ -316,8 +346,7 @@ mod tests {
             "include <itl>\ninclude <plugins>\nobject Host \"h\" { check_command = \"dummy\" }\n",
         )
         .unwrap();
-        let (items, _) =
-            load_from(conf.path(), "host", &[], None).unwrap_or_else(|e| panic!("{e}"));
+        let (items, _) = load_from(&site, &[], None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             attr(&items, "CheckCommand", "dummy", "vars.dummy_text").as_deref(),
             Some("Check was successful.")

@@ -208,7 +208,12 @@ mod tests {
     fn registry(config: &str) -> std::result::Result<Registry, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("test.conf"), config)?;
-        Ok(crate::app::load_config(dir.path(), "node")?.registry)
+        Ok(crate::app::load_config(&crate::config::Site {
+            config_dir: dir.path().into(),
+            data_dir: dir.path().join("data"),
+            node_name: "node".into(),
+        })?
+        .registry)
     }
 
     /// Gives a host a result in `state` (0 UP, 1 DOWN), HARD or SOFT.

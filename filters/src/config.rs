@@ -672,59 +672,69 @@ impl Library {
     /// Group objects' `assign where` rules: every matching host, service or user gets
     /// the group in its `groups`.
     fn assign_groups(&self, items: &mut [Item], errors: &mut Vec<ConfigError>) {
-        for d in &self.declared {
-            let Some(member) = group_member(&d.decl.type_name) else {
-                continue;
-            };
-            if d.decl.rules.is_empty() || !matches!(d.decl.kind, DeclKind::Object) {
+        // (member type, group name, declaration) of every group object with rules.
+        let groups: Vec<(&str, Value, &Declared)> = self
+            .declared
+            .iter()
+            .filter_map(|d| {
+                let member = group_member(&d.decl.type_name)?;
+                (matches!(d.decl.kind, DeclKind::Object) && !d.decl.rules.is_empty())
+                    .then(|| (member, Value::from(d.name.to_display_string()), d))
+            })
+            .collect();
+        if groups.is_empty() {
+            return;
+        }
+        // A service's rules see its host: the hosts' attributes, taken once.
+        let hosts: HashMap<Str, Dict> = if groups.iter().any(|g| g.0 == "Service") {
+            items
+                .iter()
+                .filter(|i| !i.template && &*i.type_name == "Host")
+                .map(|i| (i.name.clone(), i.attrs.clone()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        for item in items.iter_mut().filter(|i| !i.template) {
+            if !groups.iter().any(|g| g.0 == &*item.type_name) {
                 continue;
             }
-            let group = Value::from(d.name.to_display_string());
-            let hosts: HashMap<Str, Dict> = if member == "Service" {
-                items
-                    .iter()
-                    .filter(|i| !i.template && &*i.type_name == "Host")
-                    .map(|i| (i.name.clone(), i.attrs.clone()))
-                    .collect()
-            } else {
-                HashMap::new()
+            // One view of the member for every group's rules.
+            let host = item
+                .attrs
+                .get("host_name")
+                .and_then(|h| hosts.get(&*h.to_display_string()));
+            let Some(vars) = rule_vars(&item.type_name, &item.attrs, host) else {
+                continue;
             };
-            for item in items
-                .iter_mut()
-                .filter(|i| !i.template && &*i.type_name == member)
-            {
-                let host = item
-                    .attrs
-                    .get("host_name")
-                    .and_then(|h| hosts.get(&*h.to_display_string()));
-                let Some(vars) = rule_vars(member, &item.attrs, host) else {
-                    continue;
-                };
-                let scope = ConfigScope {
-                    constants: &self.constants,
-                    vars,
-                };
+            let scope = ConfigScope {
+                constants: &self.constants,
+                vars,
+            };
+            let mut joined = Vec::new();
+            for (_, group, d) in groups.iter().filter(|g| g.0 == &*item.type_name) {
                 match self.rule_matches(&d.decl, &scope, &d.locals) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(e) => {
-                        errors.push(self.error(e));
-                        continue;
-                    }
+                    Ok(true) => joined.push(group.clone()),
+                    Ok(false) => {}
+                    Err(e) => errors.push(self.error(e)),
                 }
-                let groups = item
-                    .attrs
-                    .entry("groups".into())
-                    .or_insert_with(|| Value::from(Vec::<Value>::new()));
-                if let Value::Array(list) = groups {
-                    if !list
-                        .iter()
-                        .any(|g| g.to_display_string() == group.to_display_string())
-                    {
-                        Arc::make_mut(list).push(group.clone());
+            }
+            if joined.is_empty() {
+                continue;
+            }
+            let list = item
+                .attrs
+                .entry("groups".into())
+                .or_insert_with(|| Value::from(Vec::<Value>::new()));
+            if !matches!(list, Value::Array(_)) {
+                *list = Value::from(Vec::<Value>::new());
+            }
+            if let Value::Array(list) = list {
+                for group in joined {
+                    let name = group.to_display_string();
+                    if !list.iter().any(|g| g.to_display_string() == name) {
+                        Arc::make_mut(list).push(group);
                     }
-                } else {
-                    *groups = Value::from(vec![group.clone()]);
                 }
             }
         }

@@ -282,16 +282,15 @@ mod tests {
     /// the built-in ones, its includes are relative to it); a library name it does not
     /// have, or no library directory at all, falls back to the built-in library.
     #[test]
-    fn library_includes_read_the_installed_library() {
-        let lib = tempfile::tempdir().unwrap();
-        fs::write(lib.path().join("itl"), "include \"command-test.conf\"\n").unwrap();
+    fn library_includes_read_the_installed_library() -> std::io::Result<()> {
+        let lib = tempfile::tempdir()?;
+        fs::write(lib.path().join("itl"), "include \"command-test.conf\"\n")?;
         fs::write(
             lib.path().join("command-test.conf"),
             "globals.LibPath = PrefixDir + \"/lib\"\n\
              object CheckCommand \"dummy\" {\n  import \"dummy-check-command\"\n  vars.dummy_text = \"from the library\"\n}\n",
-        )
-        .unwrap();
-        let conf = tempfile::tempdir().unwrap();
+        )?;
+        let conf = tempfile::tempdir()?;
         fs::write(
             conf.path().join("icinga2.conf"),
             "const NodeName = \"n1\"\n\
@@ -299,8 +298,7 @@ mod tests {
              include <plugins-contrib>\n\
              object IcingaApplication \"app\" { }\n\
              object Host \"h\" { check_command = \"dummy\"; vars.lib = LibPath; vars.node = NodeName; vars.conf = ConfigDir; vars.log = LogDir }\n",
-        )
-        .unwrap();
+        )?;
         let site = Site {
             config_dir: conf.path().into(),
             data_dir: "/srv/auspex".into(),
@@ -344,12 +342,12 @@ mod tests {
         fs::write(
             conf.path().join("icinga2.conf"),
             "include <itl>\ninclude <plugins>\nobject Host \"h\" { check_command = \"dummy\" }\n",
-        )
-        .unwrap();
+        )?;
         let (items, _) = load_from(&site, &[], None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             attr(&items, "CheckCommand", "dummy", "vars.dummy_text").as_deref(),
             Some("Check was successful.")
         );
+        Ok(())
     }
 }

@@ -348,6 +348,17 @@ pub fn load_config_with(site: &config::Site, packages: &[(String, PathBuf)]) -> 
     let registry = Registry::from_items_in(items, packages).map_err(config::ConfigErrors)?;
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
+    for (t, _) in registry.counts().into_iter().filter(|(t, _)| t.inert) {
+        for o in registry.objects(t.name) {
+            tracing::warn!(
+                "{} '{}' ({}:{}) is accepted but not implemented: Auspex does not act on it.",
+                t.name,
+                o.name,
+                o.location.path,
+                o.location.first_line
+            );
+        }
+    }
     Ok(Loaded {
         registry,
         library,

@@ -216,6 +216,10 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             match app::load_config(&opts.site()) {
                 Ok(loaded) => {
                     let reg = &loaded.registry;
+                    for (t, n) in reg.counts() {
+                        let name = if n == 1 { t.name } else { t.plural };
+                        println!("information/ConfigItem: Instantiated {n} {name}.");
+                    }
                     println!(
                         "information/config: Finished validating the configuration: {} hosts, {} services, {} API users.",
                         reg.count("Host"),

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use crate::ast::{DeclKind, Declaration, Include};
 use crate::error::{Error, Span};
 use crate::eval::{Env, Limits, Scope};
+use crate::schema::{FieldLookup, Schema};
 use crate::value::{Dict, Str, Value};
 
 /// One object or template as the configuration defines it.
@@ -191,6 +192,11 @@ pub(crate) trait ConfigHost {
     }
 
     fn template(&self, type_name: &str, name: &str) -> Option<(Arc<Declaration>, Locals)>;
+
+    /// Whether `type_name` has the field `field`, and what it accepts.
+    fn field(&self, _type_name: &str, _field: &str) -> FieldLookup {
+        FieldLookup::UnknownType
+    }
 }
 
 /// The type a group type's `assign where` rules take members from.
@@ -237,6 +243,7 @@ pub struct Loader {
     state: RefCell<State>,
     limits: Limits,
     resolver: Option<Resolver>,
+    schema: Option<Arc<dyn Schema>>,
 }
 
 /// The scope object bodies and apply rules run in: constants, plus `host`/`service` for
@@ -283,6 +290,12 @@ impl Loader {
         resolver: impl Fn(&str, &Include) -> Result<Vec<(String, String)>, String> + 'static,
     ) {
         self.resolver = Some(Box::new(resolver));
+    }
+
+    /// Checks every assignment in an object body against the type's fields (unknown
+    /// fields are errors, values are converted to the field's kind).
+    pub fn set_schema(&mut self, schema: Arc<dyn Schema>) {
+        self.schema = Some(schema);
     }
 
     /// Parses `source` and runs its top level; includes are loaded where they stand.
@@ -362,6 +375,7 @@ impl Loader {
             templates: st.templates,
             applies,
             limits: self.limits,
+            schema: self.schema,
         };
         let mut errors = Vec::new();
         let mut out = Collected::default();
@@ -549,6 +563,7 @@ pub struct Library {
     /// The apply rules among `declared`, by the type they target.
     applies: HashMap<Str, Vec<usize>>,
     limits: Limits,
+    schema: Option<Arc<dyn Schema>>,
 }
 
 impl std::fmt::Debug for Library {
@@ -566,6 +581,12 @@ impl ConfigHost for Library {
             .get(&(Str::from(type_name), Str::from(name)))?;
         let d = &self.declared[i];
         Some((d.decl.clone(), d.locals.clone()))
+    }
+
+    fn field(&self, type_name: &str, field: &str) -> FieldLookup {
+        self.schema
+            .as_ref()
+            .map_or(FieldLookup::UnknownType, |s| s.field(type_name, field))
     }
 }
 

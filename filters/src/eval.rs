@@ -680,6 +680,21 @@ impl<'a> Env<'a> {
             && !self.locals.iter().any(|(k, _)| k == name)
     }
 
+    /// What the field `name` of the object under construction accepts, when its type is
+    /// known; an error when the type has no such field.
+    fn field_kind(&self, name: &str, span: Span) -> Result<Option<crate::schema::FieldKind>, Flow> {
+        let (Some(config), Some(type_name)) = (self.config, self.object_type.as_deref()) else {
+            return Ok(None);
+        };
+        match config.field(type_name, name) {
+            crate::schema::FieldLookup::UnknownType => Ok(None),
+            crate::schema::FieldLookup::Field(kind) => Ok(Some(kind)),
+            crate::schema::FieldLookup::NoField => {
+                Err(Error::script(format!("Attribute '{name}' does not exist."), span).into())
+            }
+        }
+    }
+
     /// Takes a variable's value out of its place (a local, or a field of the object under
     /// construction), leaving `null` there, so that a change to the container it holds
     /// does not copy it; [`Env::put_back`] returns it. Anything else is looked up.
@@ -721,11 +736,22 @@ impl<'a> Env<'a> {
         }
         let (name, path) = self.place(target, span)?;
         let field = self.is_object_field(name);
+        let kind = if field {
+            self.field_kind(name, span)?
+        } else {
+            None
+        };
         let root = self.take_root(name, field);
         if path.is_empty() {
             let new = match op {
                 AssignOp::Set => Ok(value),
                 op => compound(op, root.clone().unwrap_or_default(), value, span),
+            };
+            let new = match (new, kind) {
+                (Ok(v), Some(kind)) => {
+                    crate::schema::convert(kind, v).map_err(|m| Flow::Error(Error::script(m, span)))
+                }
+                (new, _) => new,
             };
             let stored = match &new {
                 Ok(v) => v.clone(),
@@ -769,6 +795,9 @@ impl<'a> Env<'a> {
         drop(this);
         let (name, path) = self.place(receiver, span)?;
         let field = self.is_object_field(name);
+        if field {
+            self.field_kind(name, span)?;
+        }
         let mut root = self.take_root(name, field).unwrap_or_default();
         let result = match leaf_mut(&mut root, &path) {
             Some(leaf) => crate::methods::mutate_in_place(b, leaf, args),

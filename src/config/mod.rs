@@ -92,6 +92,7 @@ pub fn load_from(
 ) -> Result<(Vec<Item>, Library), ConfigErrors> {
     let dir = site.config_dir.as_path();
     let mut loader = Loader::new();
+    loader.set_schema(std::sync::Arc::new(crate::objects::types::ConfigSchema));
     define_constants(&loader, &site.node_name);
     define_paths(&loader, site, include_dir.as_deref());
     loader.set_resolver(move |from: &str, inc: &Include| {

@@ -402,7 +402,7 @@ impl Registry {
         {
             for f in ti.checked_fields() {
                 let v = object.attrs.get(f.name);
-                if f.required && v.is_none_or(|v| v.is_empty()) {
+                if f.required && v.is_none_or(|v| v.is_empty()) && !f.has_default() {
                     // `execute` is implied by `command` for plugin commands.
                     if f.name == "execute" && object.attrs.contains_key("command") {
                         continue;
@@ -464,6 +464,16 @@ impl Registry {
 
     pub fn count(&self, type_name: &str) -> usize {
         self.objects.get(type_name).map_or(0, |t| t.list.len())
+    }
+
+    /// How many objects of each type there are (types without objects left out), in the
+    /// order of the type table.
+    pub fn counts(&self) -> Vec<(&'static types::TypeInfo, usize)> {
+        types::all()
+            .iter()
+            .map(|t| (t, self.count(t.name)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 
     /// Adds or replaces an object.

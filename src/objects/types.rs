@@ -29,6 +29,8 @@ pub struct TypeInfo {
     pub plural: &'static str,
     pub base: Option<&'static str>,
     pub is_abstract: bool,
+    /// Accepted and validated, but nothing in Auspex acts on objects of this type yet.
+    pub inert: bool,
     /// The fields this type declares itself (not inherited).
     pub fields: Vec<Field>,
     /// Every user-visible field, inherited ones too, by name (computed once).
@@ -54,6 +56,7 @@ fn parse(text: &'static str) -> Vec<TypeInfo> {
                 plural: words[2],
                 base: (words[3] != "-").then_some(words[3]),
                 is_abstract: words.get(4) == Some(&"abstract"),
+                inert: words.get(4) == Some(&"inert"),
                 fields: Vec::new(),
                 viewed: std::sync::OnceLock::new(),
                 secrets: std::sync::OnceLock::new(),
@@ -108,6 +111,19 @@ pub fn by_name(name: &str) -> Option<&'static TypeInfo> {
 /// A type by its URL plural (`hosts`, `services`, `dependencies`), case-insensitively.
 pub fn by_plural(plural: &str) -> Option<&'static TypeInfo> {
     TYPES.iter().find(|t| t.plural.eq_ignore_ascii_case(plural))
+}
+
+impl Field {
+    /// Whether the field has a value of its own before anything sets it (a required
+    /// field with one is satisfied by it).
+    pub fn has_default(&self) -> bool {
+        match &self.default {
+            Json::Null => false,
+            Json::String(s) => !s.is_empty(),
+            Json::Array(a) => !a.is_empty(),
+            _ => true,
+        }
+    }
 }
 
 impl TypeInfo {
@@ -213,6 +229,30 @@ impl TypeInfo {
             item["base"] = json!(base);
         }
         item
+    }
+}
+
+/// The type table as the configuration compiler sees it: object bodies may set the fields
+/// of their type (and its bases), converted to the field's kind.
+pub struct ConfigSchema;
+
+impl filters::schema::Schema for ConfigSchema {
+    fn field(&self, type_name: &str, field: &str) -> filters::schema::FieldLookup {
+        use filters::schema::{FieldKind, FieldLookup};
+        let Some(ti) = TYPES.iter().find(|t| t.name == type_name) else {
+            return FieldLookup::UnknownType;
+        };
+        match ti.field(field) {
+            None => FieldLookup::NoField,
+            Some(f) => FieldLookup::Field(match f.type_name {
+                "Number" | "Timestamp" => FieldKind::Number,
+                "Boolean" => FieldKind::Boolean,
+                "String" => FieldKind::String,
+                "Array" => FieldKind::Array,
+                "Dictionary" => FieldKind::Dictionary,
+                _ => FieldKind::Any,
+            }),
+        }
     }
 }
 

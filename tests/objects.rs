@@ -145,7 +145,7 @@ async fn pagination() {
 #[tokio::test]
 async fn large_dumps_stream() {
     let s = Server::start(
-        "for (i in range(20000)) { object Host \"host-\" + i { check_command = \"dummy\"; enable_active_checks = false; vars.i = i } }",
+        "for (i in range(20000)) { object Host \"host-\" + i use (i) { check_command = \"dummy\"; enable_active_checks = false; vars.i = i } }",
     )
     .await;
     let res = s

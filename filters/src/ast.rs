@@ -142,7 +142,7 @@ pub struct Include {
 }
 
 /// A configuration declaration.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Declaration {
     pub kind: DeclKind,
     pub type_name: Str,
@@ -152,9 +152,13 @@ pub struct Declaration {
     pub body: Expr,
     /// `assign where` (true) and `ignore where` (false) conditions of an apply rule.
     pub rules: Vec<(bool, Expr)>,
+    /// `use (a, b = expr)`: the variables the body (and an apply rule's conditions) see,
+    /// evaluated where the declaration stands. Without it they see none of the file's
+    /// local variables, as in Icinga.
+    pub closed: Vec<(Str, Expr)>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum DeclKind {
     Object,
     Template,
@@ -166,7 +170,7 @@ pub enum DeclKind {
 }
 
 /// The `for (key => value in iterable)` clause of an apply rule.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ApplyFor {
     pub key: Str,
     pub value: Option<Str>,

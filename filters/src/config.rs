@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::ast::{DeclKind, Declaration, Include};
+use crate::ast::{DeclKind, Declaration, Expr, ExprKind, Include};
 use crate::error::{Error, Span};
 use crate::eval::{Env, Limits, Scope};
 use crate::schema::{FieldLookup, Schema};
@@ -139,6 +139,8 @@ struct Declared {
     name: Value,
     locals: Vec<(Str, Value)>,
     span: Span,
+    /// The zone of the directory the declaration was loaded from (`zones.d/<zone>/`).
+    zone: Option<Str>,
 }
 
 #[derive(Default)]
@@ -158,6 +160,8 @@ struct State {
     templates: HashMap<(Str, Str), usize>,
     /// The files being loaded, innermost last.
     current: Vec<Arc<str>>,
+    /// The zone objects declared now belong to (while a zone directory loads).
+    zone: Option<Str>,
 }
 
 /// What the evaluator asks of the configuration around it: `object`/`const`/`include`
@@ -229,6 +233,18 @@ fn rule_vars(type_name: &str, attrs: &Dict, host: Option<&Dict>) -> Option<Dict>
         _ => return None,
     }
     Some(vars)
+}
+
+/// Whether an object body holds an `include` statement (at its top or inside `if`s).
+fn has_include(body: &Expr) -> bool {
+    match &body.kind {
+        ExprKind::Include(_) => true,
+        ExprKind::Block(items) => items.iter().any(has_include),
+        ExprKind::If(_, then, otherwise) => {
+            has_include(then) || otherwise.as_deref().is_some_and(has_include)
+        }
+        _ => false,
+    }
 }
 
 /// Local variables of a frame, newest last.
@@ -318,7 +334,29 @@ impl Loader {
         self.load(path, source)
     }
 
-    fn load_inner(&self, path: &str, source: &str) -> Result<(), Error> {
+    /// [`Loader::load`] for a file of a zone directory: the objects it declares (and the
+    /// files it includes) belong to `zone`, as those in Icinga's `zones.d/<zone>/` do.
+    ///
+    /// # Errors
+    /// As [`Loader::load`].
+    pub fn load_in_zone(&self, path: &str, source: &str, zone: &str) -> Result<(), ConfigError> {
+        let saved = self.state.borrow_mut().zone.replace(zone.into());
+        let result = self.load(path, source);
+        self.state.borrow_mut().zone = saved;
+        result
+    }
+
+    /// Whether an object (not a template) of this type and name has been declared so far.
+    pub fn declares(&self, type_name: &str, name: &str) -> bool {
+        self.state.borrow().declared.iter().any(|d| {
+            matches!(d.decl.kind, DeclKind::Object)
+                && &*d.decl.type_name == type_name
+                && d.name.to_display_string() == name
+        })
+    }
+
+    /// Registers a file's source and parses it (spans in the shared number space).
+    fn parse_file(&self, path: &str, source: &str) -> Result<Expr, Error> {
         let path: Arc<str> = path.into();
         let source: Arc<str> = source.into();
         let base = {
@@ -328,12 +366,66 @@ impl Loader {
             st.next_base = base.saturating_add(source.len() as u32 + 1);
             st.files
                 .push(SourceFile::new(path.clone(), source.clone(), base));
-            st.current.push(path.clone());
             base
         };
+        let mut expr = crate::parser::parse_config(&source, base)?;
+        crate::compile::compile(&mut expr);
+        Ok(expr)
+    }
+
+    /// An object body with its `include` statements replaced by the statements of the
+    /// files they name (Icinga runs an included file in the body's scope).
+    fn expand_includes(&self, body: &Expr) -> Result<Expr, Error> {
+        let kind = match &body.kind {
+            ExprKind::Include(inc) => {
+                let Some(resolver) = &self.resolver else {
+                    return Err(Error::script("'include' is not available here.", body.span));
+                };
+                if self.state.borrow().current.len() > 32 {
+                    return Err(Error::script("Includes nest too deeply.", body.span));
+                }
+                let from = self
+                    .state
+                    .borrow()
+                    .current
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| "".into());
+                let files = resolver(&from, inc).map_err(|m| Error::script(m, body.span))?;
+                let mut items = Vec::with_capacity(files.len());
+                for (path, source) in files {
+                    let parsed = self.parse_file(&path, &source)?;
+                    self.state.borrow_mut().current.push(path.into());
+                    let expanded = self.expand_includes(&parsed);
+                    self.state.borrow_mut().current.pop();
+                    items.push(expanded?);
+                }
+                ExprKind::Block(items)
+            }
+            ExprKind::Block(items) => ExprKind::Block(
+                items
+                    .iter()
+                    .map(|e| self.expand_includes(e))
+                    .collect::<Result<_, _>>()?,
+            ),
+            ExprKind::If(cond, then, otherwise) => ExprKind::If(
+                cond.clone(),
+                Box::new(self.expand_includes(then)?),
+                match otherwise {
+                    Some(o) => Some(Box::new(self.expand_includes(o)?)),
+                    None => None,
+                },
+            ),
+            _ => return Ok(body.clone()),
+        };
+        Ok(Expr::new(kind, body.span))
+    }
+
+    fn load_inner(&self, path: &str, source: &str) -> Result<(), Error> {
+        let parsed = self.parse_file(path, source);
+        self.state.borrow_mut().current.push(path.into());
         let result = (|| {
-            let mut expr = crate::parser::parse_config(&source, base)?;
-            crate::compile::compile(&mut expr);
+            let expr = parsed?;
             let constants = self.constants();
             let scope = ConfigScope {
                 constants: &constants,
@@ -398,14 +490,11 @@ impl Loader {
                     ignore_on_error: d.decl.ignore_on_error,
                 })
             } else {
-                library.build(
-                    &d.decl,
-                    &short,
-                    d.locals.clone(),
-                    Dict::new(),
-                    initial(&short),
-                    d.span,
-                )
+                let mut init = initial(&short);
+                if let Some(zone) = &d.zone {
+                    init.insert("zone".into(), Value::String(zone.clone()));
+                }
+                library.build(&d.decl, &short, d.locals.clone(), Dict::new(), init, d.span)
             };
             match item {
                 Ok(item) => out.push(&library, item, d.span, &mut errors),
@@ -459,6 +548,16 @@ impl ConfigHost for Loader {
         locals: Vec<(Str, Value)>,
         span: Span,
     ) -> Result<(), Error> {
+        let expanded;
+        let decl = if has_include(&decl.body) {
+            expanded = Arc::new(Declaration {
+                body: self.expand_includes(&decl.body)?,
+                ..Declaration::clone(decl)
+            });
+            &expanded
+        } else {
+            decl
+        };
         let mut st = self.state.borrow_mut();
         // Icinga lets objects be imported like templates; a template of the same name wins.
         let key = (decl.type_name.clone(), Str::from(name.to_display_string()));
@@ -478,11 +577,13 @@ impl ConfigHost for Loader {
                 span,
             ));
         }
+        let zone = st.zone.clone();
         st.declared.push(Declared {
             decl: decl.clone(),
             name,
             locals,
             span,
+            zone,
         });
         Ok(())
     }
@@ -817,21 +918,23 @@ impl Library {
                                 (Some(k.clone()), l)
                             })
                             .collect(),
-                        Ok(Value::Null) => Vec::new(),
-                        Ok(other) => {
+                        Ok(Value::Array(_)) => {
                             errors.push(self.error(Error::script(
-                                format!(
-                                    "Invalid type in for expression of apply rule: {}",
-                                    other.type_name()
-                                ),
+                                "Dictionary iterator requires value to be a dictionary.",
                                 each.iterable.span,
                             )));
                             Vec::new()
                         }
-                        Err(e) => {
-                            errors.push(self.error(e));
+                        Ok(Value::Dict(_)) => {
+                            errors.push(self.error(Error::script(
+                                "Array iterator requires value to be an array.",
+                                each.iterable.span,
+                            )));
                             Vec::new()
                         }
+                        // Icinga: anything else, or a failing expression, means the rule
+                        // has no instances for this target.
+                        Ok(_) | Err(_) => Vec::new(),
                     }
                 }
             };
@@ -855,6 +958,10 @@ impl Library {
                     None => prefix,
                 };
                 let mut init = initial(&short);
+                // Applied objects live in their target's zone, as in Icinga.
+                if let Some(zone) = target.attrs.get("zone").filter(|z| !z.is_empty()) {
+                    init.insert("zone".into(), zone.clone());
+                }
                 match target_type {
                     // Icinga's dependency apply: the child is the target, the parent host
                     // defaults to the child's host.

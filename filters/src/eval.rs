@@ -284,7 +284,12 @@ impl<'a> Env<'a> {
                     Some(n) => self.eval(n)?,
                     None => Value::Null,
                 };
-                loader.declare(decl, name, self.locals.clone(), e.span)?;
+                // The body sees what `use (…)` closes over, and nothing else of this frame.
+                let mut closed = Vec::with_capacity(decl.closed.len());
+                for (var, value) in &decl.closed {
+                    closed.push((var.clone(), self.eval(value)?));
+                }
+                loader.declare(decl, name, closed, e.span)?;
             }
             ExprKind::Const(name, value) => {
                 let v = self.eval(value)?;

@@ -35,6 +35,7 @@ const VARIADIC: &[&str] = &[
     "System#union",
     "System#intersection",
     "System#get_time",
+    "System#log",
     "System#random",
     "Math#max",
     "Math#min",
@@ -408,6 +409,26 @@ pub static SYSTEM: &[Builtin] = &[
         })
     }),
     builtin!("System", "len", ["value"], true, builtin_len),
+    // `log(message)` or `log(severity, facility, message)`: a line in the daemon's log.
+    builtin!("System", "log", [""], false, |_, _, args| {
+        let (severity, facility, message) = match args {
+            [message] => (2, "config".to_string(), message),
+            [severity, facility, message] => (
+                severity.to_number().map_err(fail)? as i64,
+                facility.to_display_string(),
+                message,
+            ),
+            _ => return Err(fail("Too few arguments for function.")),
+        };
+        let message = message.to_display_string();
+        match severity {
+            i64::MIN..=0 => tracing::debug!(facility, "{message}"),
+            1 | 2 => tracing::info!(facility, "{message}"),
+            3 => tracing::warn!(facility, "{message}"),
+            _ => tracing::error!(facility, "{message}"),
+        }
+        Ok(Value::Null)
+    }),
     builtin!(
         "System",
         "match",

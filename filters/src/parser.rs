@@ -240,6 +240,8 @@ impl Parser {
     fn statements(&mut self, end: &[Tok], require_effect: bool) -> Result<Expr, Error> {
         let start = self.span();
         let mut items = Vec::new();
+        // Statements are separated by newlines, `;` or `,` (Icinga's `sep`).
+        let separator = |t: &Tok| matches!(t, Tok::Newline | Tok::Semicolon | Tok::Comma);
         loop {
             while matches!(self.peek(), Tok::Newline | Tok::Semicolon) {
                 self.bump();
@@ -248,8 +250,11 @@ impl Parser {
                 break;
             }
             items.push(self.statement()?);
-            if !matches!(self.peek(), Tok::Newline | Tok::Semicolon) && !end.contains(self.peek()) {
+            if !separator(self.peek()) && !end.contains(self.peek()) {
                 return Err(self.unexpected());
+            }
+            if *self.peek() == Tok::Comma {
+                self.bump();
             }
         }
         let last = items.len().saturating_sub(1);
@@ -353,6 +358,7 @@ impl Parser {
             "object" | "template" => {
                 let type_name = self.identifier()?;
                 let name = self.expression()?;
+                let closed = self.use_list()?;
                 let ignore_on_error = self.eat(&Tok::Reserved("ignore_on_error"));
                 let mut body = self.block(false)?;
                 let kind = if word == "object" {
@@ -376,6 +382,7 @@ impl Parser {
                     ignore_on_error,
                     body,
                     rules,
+                    closed,
                 }))
             }
             "apply" => return self.apply(start),
@@ -441,8 +448,10 @@ impl Parser {
         };
         let each = if self.eat(&Tok::For) {
             self.expect(&Tok::LParen)?;
+            self.eat(&Tok::Var);
             let key = self.identifier()?;
             let value = if self.eat(&Tok::Arrow) {
+                self.eat(&Tok::Var);
                 Some(self.identifier()?)
             } else {
                 None
@@ -458,15 +467,18 @@ impl Parser {
         } else {
             None
         };
+        let closed = self.use_list()?;
+        let ignore_on_error = self.eat(&Tok::Reserved("ignore_on_error"));
         let (rules, body) = split_rules(self.block(false)?);
         Ok(Expr::new(
             ExprKind::Declare(Arc::new(Declaration {
                 kind: DeclKind::Apply { target, each },
                 type_name,
                 name,
-                ignore_on_error: false,
+                ignore_on_error,
                 body,
                 rules,
+                closed,
             })),
             start.to(self.prev_span()),
         ))
@@ -482,8 +494,11 @@ impl Parser {
     fn for_loop(&mut self) -> Result<Expr, Error> {
         let start = self.bump().span;
         self.expect(&Tok::LParen)?;
+        // `for (var k => var v in …)`: `var` is optional, the loop variables are local.
+        self.eat(&Tok::Var);
         let first = self.identifier()?;
         let second = if self.eat(&Tok::Arrow) {
+            self.eat(&Tok::Var);
             Some(self.identifier()?)
         } else {
             None
@@ -701,10 +716,40 @@ impl Parser {
             }
         }
         // `use (a, b)`: closures see the defining frame anyway, so the list only parses.
-        if self.eat(&Tok::Use) {
-            self.params()?;
-        }
+        self.use_list()?;
         Ok(params)
+    }
+
+    /// `use (a, b = expr)`, or nothing: the names a body closes over and their values.
+    fn use_list(&mut self) -> Result<Vec<(Str, Expr)>, Error> {
+        let mut closed = Vec::new();
+        if !self.eat(&Tok::Use) {
+            return Ok(closed);
+        }
+        self.expect(&Tok::LParen)?;
+        if self.eat(&Tok::RParen) {
+            return Ok(closed);
+        }
+        loop {
+            let span = self.span();
+            let name = self.identifier()?;
+            let value = if self.eat(&Tok::Assign(AssignOp::Set)) {
+                self.expression()?
+            } else {
+                Expr::new(
+                    ExprKind::Var(crate::ast::Var {
+                        name: name.clone(),
+                        global: None,
+                    }),
+                    span,
+                )
+            };
+            closed.push((name, value));
+            if self.eat(&Tok::RParen) {
+                return Ok(closed);
+            }
+            self.expect(&Tok::Comma)?;
+        }
     }
 
     fn lambda_body(&mut self, params: Vec<Str>, start: Span) -> Result<Expr, Error> {

@@ -102,24 +102,71 @@ pub fn load_from(
         .load_defaults("<itl>/auspex.conf", ITL)
         .map_err(|e| ConfigErrors(vec![e.render()]))?;
     for file in entry_files(dir).map_err(|e| ConfigErrors(vec![e]))? {
-        let source = fs::read_to_string(&file)
-            .map_err(|e| ConfigErrors(vec![format!("{}: {e}", file.display())]))?;
-        loader
-            .load(&file.to_string_lossy(), &source)
-            .map_err(|e| ConfigErrors(vec![e.render()]))?;
+        load_file(&loader, &file, None)?;
     }
+    load_zone_dirs(&loader, &dir.join("zones.d"))?;
     for (_, stage) in packages {
         for file in crate::packages::conf_files(stage) {
-            let source = fs::read_to_string(&file)
-                .map_err(|e| ConfigErrors(vec![format!("{}: {e}", file.display())]))?;
-            loader
-                .load(&file.to_string_lossy(), &source)
-                .map_err(|e| ConfigErrors(vec![e.render()]))?;
+            let zone = file
+                .strip_prefix(stage.join("zones.d"))
+                .ok()
+                .and_then(|rel| rel.components().next())
+                .filter(|_| file.parent() != Some(&stage.join("zones.d")))
+                .map(|c| c.as_os_str().to_string_lossy().into_owned());
+            load_file(&loader, &file, zone.as_deref())?;
         }
     }
     loader
         .commit()
         .map_err(|errs| ConfigErrors(errs.iter().map(|e| e.render()).collect()))
+}
+
+fn load_file(loader: &Loader, file: &Path, zone: Option<&str>) -> Result<(), ConfigErrors> {
+    let source = fs::read_to_string(file)
+        .map_err(|e| ConfigErrors(vec![format!("{}: {e}", file.display())]))?;
+    let path = file.to_string_lossy();
+    match zone {
+        Some(zone) => loader.load_in_zone(&path, &source, zone),
+        None => loader.load(&path, &source),
+    }
+    .map_err(|e| ConfigErrors(vec![e.render()]))
+}
+
+/// Icinga's zone directories: `zones.d/<zone>/` is loaded (every `*.conf` below it, its
+/// objects in that zone) once a `Zone` of that name is declared — by the main
+/// configuration or by a zone directory loaded before. Directories of zones never
+/// declared are skipped with a warning.
+fn load_zone_dirs(loader: &Loader, zones_dir: &Path) -> Result<(), ConfigErrors> {
+    let Ok(entries) = fs::read_dir(zones_dir) else {
+        return Ok(());
+    };
+    let mut pending: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    pending.sort();
+    let zone_of = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    while let Some(i) = pending
+        .iter()
+        .position(|p| zone_of(p).is_some_and(|z| loader.declares("Zone", &z)))
+    {
+        let dir = pending.remove(i);
+        let zone = zone_of(&dir).unwrap_or_default();
+        let mut files = Vec::new();
+        collect_conf(&dir, &mut files).map_err(|e| ConfigErrors(vec![e]))?;
+        files.sort();
+        for file in files {
+            load_file(loader, &file, Some(&zone))?;
+        }
+    }
+    for dir in pending {
+        tracing::warn!(
+            "Ignoring directory '{}' for unknown zone '{}'.",
+            dir.display(),
+            zone_of(&dir).unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// The constants every configuration sees (`NodeName`, `PluginDir`, the built-in check
@@ -188,8 +235,12 @@ fn entry_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
             return Ok(vec![p]);
         }
     }
+    // Without an entry file, every `*.conf` is loaded — but for the zone directories,
+    // which load by their own rule.
     let mut files = Vec::new();
     collect_conf(dir, &mut files)?;
+    let zones = dir.join("zones.d");
+    files.retain(|f| !f.starts_with(&zones));
     files.sort();
     Ok(files)
 }

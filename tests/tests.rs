@@ -13,6 +13,7 @@
 //! - `cli`: the `auspex` binary: check-config, pki, console.
 //! - `reachability`: dependencies and the implicit host dependency of services.
 //! - `store_faults`: a lost or damaged store at startup, failed writes at runtime.
+//! - `icinga_configs`: configuration trees loaded by Auspex and by Icinga 2, compared.
 //! - `security`: restricted users and clients without credentials against secrets,
 //!   permissions, budgets and the blocklist.
 
@@ -25,6 +26,7 @@ mod durability;
 mod edge;
 mod events;
 mod hardening;
+mod icinga_configs;
 mod objects;
 mod packages;
 mod reachability;

@@ -162,6 +162,12 @@ struct State {
     current: Vec<Arc<str>>,
     /// The zone objects declared now belong to (while a zone directory loads).
     zone: Option<Str>,
+    /// Files loaded with [`Loader::load_fallback_library`].
+    fallback: std::collections::HashSet<Arc<str>>,
+    /// Whether an `include <…>` found the installation's own library: the fallback
+    /// library then stands in for nothing and is left out, so the objects are exactly
+    /// those Icinga would have.
+    library_included: bool,
 }
 
 /// What the evaluator asks of the configuration around it: `object`/`const`/`include`
@@ -233,6 +239,42 @@ fn rule_vars(type_name: &str, attrs: &Dict, host: Option<&Dict>) -> Option<Dict>
         _ => return None,
     }
     Some(vars)
+}
+
+/// Leaves out the declarations of the fallback library files, keeping template indexes
+/// right.
+fn drop_fallback(st: &mut State) {
+    let files: Vec<(u32, bool)> = st
+        .files
+        .iter()
+        .map(|f| (f.base, st.fallback.contains(&f.path)))
+        .collect();
+    let from_defaults = |span: Span| {
+        files
+            .iter()
+            .rev()
+            .find(|(base, _)| *base <= span.start)
+            .is_some_and(|(_, d)| *d)
+    };
+    st.declared.retain(|d| !from_defaults(d.span));
+    let fallback = std::mem::take(&mut st.fallback);
+    st.defaults.retain(|f| !fallback.contains(f));
+    st.templates.clear();
+    for (index, d) in st.declared.iter().enumerate() {
+        let key = (
+            d.decl.type_name.clone(),
+            Str::from(d.name.to_display_string()),
+        );
+        match d.decl.kind {
+            DeclKind::Template => {
+                st.templates.insert(key, index);
+            }
+            DeclKind::Object => {
+                st.templates.entry(key).or_insert(index);
+            }
+            DeclKind::Apply { .. } => {}
+        }
+    }
 }
 
 /// Whether an object body holds an `include` statement (at its top or inside `if`s).
@@ -421,6 +463,16 @@ impl Loader {
         Ok(Expr::new(kind, body.span))
     }
 
+    /// [`Loader::load_defaults`] for a stand-in of the installation's template library:
+    /// left out entirely when an `include <…>` finds the real one.
+    ///
+    /// # Errors
+    /// As [`Loader::load`].
+    pub fn load_fallback_library(&self, path: &str, source: &str) -> Result<(), ConfigError> {
+        self.state.borrow_mut().fallback.insert(path.into());
+        self.load_defaults(path, source)
+    }
+
     fn load_inner(&self, path: &str, source: &str) -> Result<(), Error> {
         let parsed = self.parse_file(path, source);
         self.state.borrow_mut().current.push(path.into());
@@ -451,7 +503,10 @@ impl Loader {
     /// Every error found (Icinga reports them all before giving up), unless the object was
     /// declared `ignore_on_error`.
     pub fn commit(self) -> Result<(Vec<Item>, Library), Vec<ConfigError>> {
-        let st = self.state.into_inner();
+        let mut st = self.state.into_inner();
+        if st.library_included && !st.fallback.is_empty() {
+            drop_fallback(&mut st);
+        }
         let mut applies: HashMap<Str, Vec<usize>> = HashMap::new();
         for (i, d) in st.declared.iter().enumerate() {
             if let DeclKind::Apply { target, .. } = &d.decl.kind {
@@ -636,6 +691,9 @@ impl ConfigHost for Loader {
             .cloned()
             .unwrap_or_else(|| "".into());
         let files = resolver(&from, include).map_err(|m| Error::script(m, span))?;
+        if include.system && !files.is_empty() {
+            self.state.borrow_mut().library_included = true;
+        }
         if self.state.borrow().current.len() > 32 {
             return Err(Error::script("Includes nest too deeply.", span));
         }

@@ -422,8 +422,9 @@ pub static SYSTEM: &[Builtin] = &[
         };
         let message = message.to_display_string();
         match severity {
-            i64::MIN..=0 => tracing::debug!(facility, "{message}"),
-            1 | 2 => tracing::info!(facility, "{message}"),
+            // LogDebug and LogNotice, LogInformation, LogWarning, LogCritical.
+            i64::MIN..=1 => tracing::debug!(facility, "{message}"),
+            2 => tracing::info!(facility, "{message}"),
             3 => tracing::warn!(facility, "{message}"),
             _ => tracing::error!(facility, "{message}"),
         }

@@ -409,9 +409,35 @@ impl Parser {
                 })
             }
             "library" => {
-                // Icinga loads shared libraries; ours are built in.
-                self.expression()?;
-                ExprKind::Literal(Value::Null)
+                // Icinga loads shared libraries; ours are built in. The statement only
+                // leaves a note in the log, as Icinga's does.
+                let name = self.expression()?;
+                let span = start.to(self.prev_span());
+                let text = |s: &str| Expr::new(ExprKind::Literal(Value::from(s)), span);
+                let message = Expr::new(
+                    ExprKind::Binary(
+                        crate::ast::BinaryOp::Add,
+                        Box::new(text("Ignoring explicit load request for library ")),
+                        Box::new(name),
+                    ),
+                    span,
+                );
+                let log = Expr::new(
+                    ExprKind::Var(crate::ast::Var {
+                        name: "log".into(),
+                        global: None,
+                    }),
+                    span,
+                );
+                ExprKind::Call(
+                    Box::new(log),
+                    vec![
+                        Expr::new(ExprKind::Literal(Value::Number(1.0)), span),
+                        text("config"),
+                        message,
+                    ],
+                    None,
+                )
             }
             "assign" | "ignore" => {
                 if !self.eat(&Tok::Reserved("where")) {
@@ -426,12 +452,7 @@ impl Parser {
                 ))
             }
         };
-        let span = start.to(self.prev_span());
-        // `library` has no effect to report; keep it a statement.
-        Ok(match kind {
-            ExprKind::Literal(_) => Expr::new(ExprKind::Block(Vec::new()), span),
-            kind => Expr::new(kind, span),
-        })
+        Ok(Expr::new(kind, start.to(self.prev_span())))
     }
 
     /// `apply Type ["name"] [to Target] [for (k [=> v] in expr)] { … assign where … }`

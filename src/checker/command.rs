@@ -304,6 +304,9 @@ mod tests {
         crate::config::define_constants(&loader, "node");
         loader.define("PluginDir", Value::from("/p"));
         loader
+            .load("methods", include_str!("../config/methods.conf"))
+            .map_err(|e| anyhow!(e.render()))?;
+        loader
             .load("itl", include_str!("../config/itl.conf"))
             .map_err(|e| anyhow!(e.render()))?;
         loader

@@ -16,6 +16,7 @@ use filters::Value;
 
 /// The template library every configuration starts from.
 const ITL: &str = include_str!("itl.conf");
+const METHODS: &str = include_str!("methods.conf");
 
 /// Where Debian's monitoring-plugins live.
 pub const PLUGIN_DIR: &str = "/usr/lib/nagios/plugins";
@@ -99,7 +100,10 @@ pub fn load_from(
         resolve_include(include_dir.as_deref(), from, inc)
     });
     loader
-        .load_defaults("<itl>/auspex.conf", ITL)
+        .load_defaults("<methods>/auspex.conf", METHODS)
+        .map_err(|e| ConfigErrors(vec![e.render()]))?;
+    loader
+        .load_fallback_library("<itl>/auspex.conf", ITL)
         .map_err(|e| ConfigErrors(vec![e.render()]))?;
     for file in entry_files(dir).map_err(|e| ConfigErrors(vec![e]))? {
         load_file(&loader, &file, None)?;
@@ -382,8 +386,9 @@ mod tests {
             attr(&items, "Host", "h", "vars.conf"),
             Some(conf.path().to_string_lossy().into_owned())
         );
-        // Built-in commands the library does not define stay.
-        assert!(attr(&items, "CheckCommand", "ping4", "command").is_some());
+        // The installation's library replaces the built-in one: built-in commands it
+        // does not define are left out, as Icinga would not have them.
+        assert!(attr(&items, "CheckCommand", "ping4", "command").is_none());
         let apps = items
             .iter()
             .filter(|i| &*i.type_name == "IcingaApplication")
@@ -400,6 +405,59 @@ mod tests {
             attr(&items, "CheckCommand", "dummy", "vars.dummy_text").as_deref(),
             Some("Check was successful.")
         );
+        Ok(())
+    }
+
+    /// `zones.d/<zone>/` loads once its zone is declared (also by a zone directory loaded
+    /// before), its objects in that zone and applied objects in their host's; other
+    /// directories are skipped. Package stages take the zone from `zones.d/<zone>/` too.
+    #[test]
+    fn zone_directories_load_in_their_zone() -> std::io::Result<()> {
+        let conf = tempfile::tempdir()?;
+        let zones = conf.path().join("zones.d");
+        for dir in ["master", "satellite", "unknown"] {
+            fs::create_dir_all(zones.join(dir))?;
+        }
+        fs::write(
+            conf.path().join("icinga2.conf"),
+            "object Zone \"master\" { }\n\
+             apply Service \"ping\" { check_command = \"dummy\"; assign where true }\n",
+        )?;
+        fs::write(
+            zones.join("master/hosts.conf"),
+            "object Host \"m1\" { check_command = \"dummy\" }\n\
+             object Zone \"satellite\" { parent = \"master\" }\n",
+        )?;
+        fs::write(
+            zones.join("satellite/hosts.conf"),
+            "object Host \"s1\" { check_command = \"dummy\" }\n\
+             object Host \"s2\" { check_command = \"dummy\"; zone = \"master\" }\n",
+        )?;
+        fs::write(
+            zones.join("unknown/hosts.conf"),
+            "object Host \"u1\" { check_command = \"dummy\" }\n",
+        )?;
+        let stage = tempfile::tempdir()?;
+        fs::create_dir_all(stage.path().join("zones.d/satellite"))?;
+        fs::write(
+            stage.path().join("zones.d/satellite/director.conf"),
+            "object Host \"d1\" { check_command = \"dummy\" }\n",
+        )?;
+        let site = Site {
+            config_dir: conf.path().into(),
+            data_dir: "/srv/auspex".into(),
+            node_name: "node".into(),
+        };
+        let packages = [("director".to_string(), stage.path().to_path_buf())];
+        let (items, _) = load_from(&site, &packages, None).map_err(std::io::Error::other)?;
+        let zone = |t: &str, n: &str| attr(&items, t, n, "zone");
+        assert_eq!(zone("Host", "m1").as_deref(), Some("master"));
+        assert_eq!(zone("Host", "s1").as_deref(), Some("satellite"));
+        assert_eq!(zone("Host", "s2").as_deref(), Some("master"));
+        assert_eq!(zone("Host", "d1").as_deref(), Some("satellite"));
+        assert_eq!(zone("Service", "s1!ping").as_deref(), Some("satellite"));
+        assert_eq!(zone("Zone", "master").as_deref(), Some(""));
+        assert_eq!(zone("Host", "u1"), None);
         Ok(())
     }
 }

@@ -121,16 +121,12 @@ fn outside_period(reg: &crate::objects::Registry, object: &Object) -> Option<f64
     if name.is_empty() {
         return None;
     }
-    let period = reg.get("TimePeriod", &name)?;
+    reg.get("TimePeriod", &name)?;
     let t = now();
-    if crate::timeperiod::period_allows(Some(&period.attrs), t) {
+    if crate::timeperiod::period_allows(reg, &name, t) {
         return None;
     }
-    let ranges = match period.attr("ranges") {
-        Some(filters::Value::Dict(r)) => r.clone(),
-        _ => return None,
-    };
-    Some(crate::timeperiod::next_inside(&ranges, t + 60.0).unwrap_or(t + interval(object)))
+    Some(crate::timeperiod::next_active(reg, &name, t + 60.0).unwrap_or(t + interval(object)))
 }
 
 /// Due times: a min-heap of (time, object) and each object's current time; heap entries

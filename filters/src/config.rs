@@ -323,6 +323,15 @@ impl Scope for ConfigScope<'_> {
     }
 }
 
+/// The scope of a file's top level: the loader's constants, read live.
+struct LiveConstants<'a>(&'a RefCell<State>);
+
+impl Scope for LiveConstants<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.0.try_borrow().ok()?.constants.get(name).cloned()
+    }
+}
+
 impl Loader {
     pub fn new() -> Self {
         Loader::default()
@@ -478,11 +487,9 @@ impl Loader {
         self.state.borrow_mut().current.push(path.into());
         let result = (|| {
             let expr = parsed?;
-            let constants = self.constants();
-            let scope = ConfigScope {
-                constants: &constants,
-                vars: Dict::new(),
-            };
+            // Constants as they stand when read: a `const` is seen by the statements after
+            // it in the same file.
+            let scope = LiveConstants(&self.state);
             let mut env = Env::new(&scope, false, self.limits).with_config(self);
             env.run(&expr).map(|_| ())
         })();

@@ -424,6 +424,22 @@ impl Registry {
                         );
                     }
                 }
+                // Arrays of references (`groups`, `users`, `includes`): every name exists.
+                if let (Some(r), Some(Value::Array(names))) = (f.ref_type, v) {
+                    for name in names.iter().map(Value::to_display_string) {
+                        if self.get(r, &name).is_none() {
+                            return fail(
+                                f.name,
+                                format!("Object '{name}' of type '{r}' does not exist."),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if matches!(ti.name, "TimePeriod" | "ScheduledDowntime") {
+            if let Some(ranges) = object.attrs.get("ranges") {
+                crate::timeperiod::validate(ranges).or_else(|e| fail("ranges", e))?;
             }
         }
         Ok(())

@@ -160,8 +160,7 @@ fn in_period(b: &Batch, o: &Object) -> bool {
     if name.is_empty() {
         return true;
     }
-    let period = b.base().get("TimePeriod", &name);
-    crate::timeperiod::period_allows(period.map(|p| &p.attrs), b.now)
+    crate::timeperiod::period_allows(b.base(), &name, b.now)
 }
 
 /// The users of a notification: `users` and the members of `user_groups`, once each.

@@ -146,12 +146,7 @@ fn available(reg: &Registry, d: &Object, purpose: Purpose, state_of: StateOf) ->
         return true;
     }
     let period = d.string("period");
-    if !period.is_empty()
-        && !crate::timeperiod::period_allows(
-            reg.get("TimePeriod", &period).map(|p| &p.attrs),
-            crate::app::now(),
-        )
-    {
+    if !period.is_empty() && !crate::timeperiod::period_allows(reg, &period, crate::app::now()) {
         return true;
     }
     match purpose {

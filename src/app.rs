@@ -348,6 +348,18 @@ pub fn load_config_with(site: &config::Site, packages: &[(String, PathBuf)]) -> 
     let registry = Registry::from_items_in(items, packages).map_err(config::ConfigErrors)?;
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
+    crate::logging::validate(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
+    Ok(Loaded {
+        registry,
+        library,
+        users,
+        listener,
+    })
+}
+
+/// Warns about every object of a type Auspex accepts but does not act on (a feature not
+/// implemented yet): once the configured loggers are in place, at startup and reload.
+pub fn warn_inert(registry: &Registry) {
     for (t, _) in registry.counts().into_iter().filter(|(t, _)| t.inert) {
         for o in registry.objects(t.name) {
             tracing::warn!(
@@ -359,12 +371,6 @@ pub fn load_config_with(site: &config::Site, packages: &[(String, PathBuf)]) -> 
             );
         }
     }
-    Ok(Loaded {
-        registry,
-        library,
-        users,
-        listener,
-    })
 }
 
 /// First start: without a configuration directory of its own, write the defaults (an
@@ -494,6 +500,8 @@ impl App {
             .join()
             .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
         let mut loaded = loaded?;
+        crate::logging::configure(&loaded.registry);
+        warn_inert(&loaded.registry);
         let (store, contents, states, store_read) = opened?;
         let loaded_at = started.elapsed();
         let restored = contents.api_objects.len();

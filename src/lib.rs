@@ -8,7 +8,9 @@
 //! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
 //!   built-in checks); their results, and results submitted through the API, change state
 //!   in one writer task that commits before it answers.
-//! - [`timeperiod`]: TimePeriod ranges for `check_period`.
+//! - [`timeperiod`]: TimePeriods (Icinga's day definitions, includes, excludes) for
+//!   check, notification and dependency periods and scheduled downtimes.
+//! - [`logging`]: the configured loggers (`FileLogger`, `SyslogLogger`, `JournaldLogger`).
 //! - [`actions`]: `/v1/actions/<name>`, one module per action.
 //! - [`bus`]: events, serialised once, journaled with the change that caused them,
 //!   broadcast to subscribers.
@@ -31,6 +33,7 @@ pub mod checker;
 pub mod config;
 pub mod evaluator;
 pub mod events;
+pub mod logging;
 pub mod objects;
 pub mod packages;
 pub mod pki;

@@ -182,14 +182,28 @@ fn main() -> ExitCode {
         .lossy(false)
         .thread_name("log-writer")
         .finish(std::io::BufWriter::new(std::io::stdout()));
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_writer(writer)
-        .init();
+    // Standard output (filtered by RUST_LOG), and the configuration's logger features,
+    // each filtered by its own severity.
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
+        let stdout = tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_writer(writer)
+            .with_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            );
+        tracing_subscriber::registry()
+            .with(stdout)
+            .with(
+                auspex::logging::FeatureLogs
+                    .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG),
+            )
+            .init();
+    }
     match run(Cli::parse().command, log) {
         Ok(code) => code,
         Err(e) => {
@@ -216,6 +230,7 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             match app::load_config(&opts.site()) {
                 Ok(loaded) => {
                     let reg = &loaded.registry;
+                    app::warn_inert(reg);
                     for (t, n) in reg.counts() {
                         let name = if n == 1 { t.name } else { t.plural };
                         println!("information/ConfigItem: Instantiated {n} {name}.");

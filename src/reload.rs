@@ -62,6 +62,8 @@ pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
     .await
     .map_err(|e| vec![format!("The reload failed: {e}")])?;
     let (loaded, events, summary) = built?;
+    crate::logging::configure(&loaded.registry);
+    crate::app::warn_inert(&loaded.registry);
     state
         .store
         .commit_with(Commit {

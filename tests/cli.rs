@@ -137,3 +137,49 @@ fn console_eval() {
         r#"[1.0,2.5,"x"]"#.replace("1.0", "1")
     );
 }
+
+/// A FileLogger receives the lines of its severity and above, as Icinga writes them;
+/// a logger object with an unknown severity fails the configuration.
+#[test]
+fn file_logger_writes_its_severity() {
+    let log = tempfile::tempdir().unwrap();
+    let path = log.path().join("logs/auspex.log");
+    let dir = crate::durability::data_dir(&format!(
+        "object FileLogger \"main\" {{ path = {path:?}; severity = \"warning\" }}\n\
+         object GraphiteWriter \"graphite\" {{ }}\n"
+    ));
+    let server = crate::durability::spawn(dir.path());
+    // The warning about the feature Auspex does not implement is logged after the
+    // loggers are opened; the file is written by a background thread.
+    let mut text = String::new();
+    for _ in 0..400 {
+        text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains("GraphiteWriter") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    drop(server);
+    let line = text
+        .lines()
+        .find(|l| l.contains("GraphiteWriter 'graphite'"))
+        .unwrap_or_else(|| panic!("no warning in {path:?}: {text}"));
+    assert!(
+        line.starts_with('[') && line.contains("] warning/"),
+        "{line}"
+    );
+    assert!(!text.contains("information/"), "{text}");
+
+    let conf = dir.path().join("etc");
+    std::fs::write(
+        conf.join("logger.conf"),
+        "object FileLogger \"bad\" { path = \"/tmp/x.log\"; severity = \"loud\" }\n",
+    )
+    .unwrap();
+    let out = check_config(&conf);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid severity 'loud'"),
+        "{out:?}"
+    );
+}

@@ -141,6 +141,31 @@ impl ListenerSettings {
             ..ListenerSettings::default()
         };
         let Some(o) = o else { return Ok(s) };
+        // Icinga's attributes that Auspex accepts but does not apply: its TLS comes from
+        // its own PKI and settings, and it runs no cluster protocol (yet).
+        for name in [
+            "cert_path",
+            "key_path",
+            "ca_path",
+            "crl_path",
+            "cipher_list",
+            "tls_protocolmin",
+            "tls_handshake_timeout",
+            "connect_timeout",
+            "accept_config",
+            "accept_commands",
+            "max_anonymous_clients",
+            "access_control_allow_credentials",
+            "access_control_allow_headers",
+            "access_control_allow_methods",
+        ] {
+            if o.attrs.contains_key(name) {
+                tracing::warn!(
+                    "ApiListener '{}': attribute '{name}' is accepted but not applied by Auspex.",
+                    o.name
+                );
+            }
+        }
         let strings = |name: &str| -> Vec<String> {
             match o.attr(name) {
                 Some(filters::Value::Array(a)) => a.iter().map(|v| v.to_display_string()).collect(),

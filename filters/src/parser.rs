@@ -462,7 +462,8 @@ impl Parser {
             Tok::For | Tok::LBrace | Tok::Reserved("to") => None,
             _ => Some(self.expression()?),
         };
-        let target = if self.eat(&Tok::Reserved("to")) {
+        // Icinga writes `for (…)` before `to Type`; the other order is accepted too.
+        let mut target = if self.eat(&Tok::Reserved("to")) {
             Some(self.identifier()?)
         } else {
             None
@@ -488,6 +489,9 @@ impl Parser {
         } else {
             None
         };
+        if target.is_none() && self.eat(&Tok::Reserved("to")) {
+            target = Some(self.identifier()?);
+        }
         let closed = self.use_list()?;
         let ignore_on_error = self.eat(&Tok::Reserved("ignore_on_error"));
         let (rules, body) = split_rules(self.block(false)?);

@@ -1,6 +1,7 @@
 //! Object type metadata: what `/v1/types` reports and what the registry validates
 //! against. The table is written in `types.txt` and parsed once.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde_json::{json, Value as Json};
@@ -236,22 +237,46 @@ impl TypeInfo {
 /// of their type (and its bases), converted to the field's kind.
 pub struct ConfigSchema;
 
+/// Every type's fields (inherited ones too) with what they accept, by type and field
+/// name: one lookup per assignment while configuration loads.
+type FieldKinds = HashMap<&'static str, HashMap<&'static str, filters::schema::FieldKind>>;
+
+static FIELD_KINDS: LazyLock<FieldKinds> = LazyLock::new(|| {
+    use filters::schema::FieldKind;
+    TYPES
+        .iter()
+        .map(|t| {
+            // Bases first, so that a field a type declares again is the type's own.
+            let lineage: Vec<&TypeInfo> = t.lineage().collect();
+            let fields = lineage
+                .into_iter()
+                .rev()
+                .flat_map(|l| l.fields.iter())
+                .map(|f| {
+                    let kind = match f.type_name {
+                        "Number" | "Timestamp" => FieldKind::Number,
+                        "Boolean" => FieldKind::Boolean,
+                        "String" => FieldKind::String,
+                        "Array" => FieldKind::Array,
+                        "Dictionary" => FieldKind::Dictionary,
+                        _ => FieldKind::Any,
+                    };
+                    (f.name, kind)
+                })
+                .collect();
+            (t.name, fields)
+        })
+        .collect()
+});
+
 impl filters::schema::Schema for ConfigSchema {
     fn field(&self, type_name: &str, field: &str) -> filters::schema::FieldLookup {
-        use filters::schema::{FieldKind, FieldLookup};
-        let Some(ti) = TYPES.iter().find(|t| t.name == type_name) else {
-            return FieldLookup::UnknownType;
-        };
-        match ti.field(field) {
-            None => FieldLookup::NoField,
-            Some(f) => FieldLookup::Field(match f.type_name {
-                "Number" | "Timestamp" => FieldKind::Number,
-                "Boolean" => FieldKind::Boolean,
-                "String" => FieldKind::String,
-                "Array" => FieldKind::Array,
-                "Dictionary" => FieldKind::Dictionary,
-                _ => FieldKind::Any,
-            }),
+        use filters::schema::FieldLookup;
+        match FIELD_KINDS.get(type_name) {
+            None => FieldLookup::UnknownType,
+            Some(fields) => fields
+                .get(field)
+                .map_or(FieldLookup::NoField, |k| FieldLookup::Field(*k)),
         }
     }
 }

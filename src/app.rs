@@ -609,6 +609,21 @@ impl App {
             schedule_rx,
             shutdown.clone(),
         ));
+        for path in crate::command_pipe::paths(&state) {
+            match crate::command_pipe::open(&path) {
+                Ok(pipe) => {
+                    tracker.spawn(crate::command_pipe::serve(
+                        pipe,
+                        path,
+                        state.clone(),
+                        shutdown.clone(),
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!("External command pipe '{}' not opened: {e}", path.display())
+                }
+            }
+        }
         let reg = state.registry();
         tracing::info!(
             address = %local_addr,

@@ -11,7 +11,8 @@
 //! - [`timeperiod`]: TimePeriods (Icinga's day definitions, includes, excludes) for
 //!   check, notification and dependency periods and scheduled downtimes.
 //! - [`logging`]: the configured loggers (`FileLogger`, `SyslogLogger`, `JournaldLogger`).
-//! - [`actions`]: `/v1/actions/<name>`, one module per action.
+//! - [`actions`]: `/v1/actions/<name>`, one module per action; [`command_pipe`]: Icinga's
+//!   external command pipe, each command run as its action.
 //! - [`bus`]: events, serialised once, journaled with the change that caused them,
 //!   broadcast to subscribers.
 //! - [`evaluator`]: filters and console scripts off the async workers — a bounded pool,
@@ -30,6 +31,7 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod checker;
+pub mod command_pipe;
 pub mod config;
 pub mod evaluator;
 pub mod events;

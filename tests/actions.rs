@@ -281,3 +281,48 @@ async fn batch_results_apply_in_order() {
     let a = attrs(&s, "/v1/objects/services/h1!passive").await;
     assert_eq!(a["last_check_result"]["output"], "r299");
 }
+
+/// Icinga's external command pipe: commands written to it run as their actions, in
+/// order; a malformed line is skipped without stopping the pipe.
+#[tokio::test]
+async fn external_command_pipe() {
+    let s = Server::start(&format!(
+        "{PASSIVE}\nobject ExternalCommandListener \"command\" {{ }}\n"
+    ))
+    .await;
+    let pipe = s.data_dir.join("run/cmd/icinga2.cmd");
+    let meta = std::fs::metadata(&pipe).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()));
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o660
+    );
+    let lines = "[1700000000] NO_SUCH_COMMAND;h1\n\
+                 [1700000000] PROCESS_SERVICE_CHECK_RESULT;h1;passive;2;CRITICAL - /var full|used=99%\n\
+                 [1700000000] ACKNOWLEDGE_SVC_PROBLEM;h1;passive;2;0;1;alice;on it\n";
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(&pipe).unwrap();
+        f.write_all(lines.as_bytes()).unwrap();
+    })
+    .await
+    .unwrap();
+    let mut service = Json::Null;
+    for _ in 0..400 {
+        service = attrs(&s, "/v1/objects/services/h1!passive").await;
+        if service["acknowledgement"] != 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        service["last_check_result"]["output"],
+        "CRITICAL - /var full"
+    );
+    assert_eq!(
+        service["last_check_result"]["performance_data"],
+        json!(["used=99%"])
+    );
+    assert_eq!(service["state"], 2);
+    assert_eq!(service["acknowledgement"], 2, "{service}");
+}

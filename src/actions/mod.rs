@@ -90,6 +90,33 @@ pub async fn targets(
     Ok(objects)
 }
 
+/// Runs one of the [`TYPED`] actions but the batch one (the caller has checked the
+/// permission for it): the result items.
+///
+/// # Errors
+/// What the action answers as a whole (no targets, bad parameters).
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    name: &str,
+    params: &Params,
+) -> Result<Vec<Json>, ApiError> {
+    Ok(match name {
+        "process-check-result" => process_check_result::run(state, user, params).await?,
+        "reschedule-check" => reschedule_check::run(state, user, params).await?,
+        "acknowledge-problem" => acknowledgements::acknowledge(state, user, params).await?,
+        "remove-acknowledgement" => acknowledgements::remove(state, user, params).await?,
+        "add-comment" => comments::add(state, user, params).await?,
+        "remove-comment" => comments::remove(state, user, params).await?,
+        "schedule-downtime" => downtimes::schedule(state, user, params).await?,
+        "remove-downtime" => downtimes::remove(state, user, params).await?,
+        "send-custom-notification" => notifications::custom(state, user, params).await?,
+        "delay-notification" => notifications::delay(state, user, params).await?,
+        "execute-command" => execute_command::run(state, user, params).await?,
+        other => return Err(unknown(other)),
+    })
+}
+
 /// The error for an unknown action.
 pub fn unknown(name: &str) -> ApiError {
     ApiError::not_found(format!("Action '{name}' does not exist."))

@@ -52,30 +52,11 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
                 if !user.permissions.has(&permission) {
                     return Err(ApiError::forbidden(&permission));
                 }
-                let p = &params;
                 match n {
-                    "process-check-result" => {
-                        actions::process_check_result::run(&state, user, p).await?
-                    }
                     "process-check-results" => {
                         actions::process_check_result::run_batch(&state, user, params).await?
                     }
-                    "reschedule-check" => actions::reschedule_check::run(&state, user, p).await?,
-                    "acknowledge-problem" => {
-                        actions::acknowledgements::acknowledge(&state, user, p).await?
-                    }
-                    "remove-acknowledgement" => {
-                        actions::acknowledgements::remove(&state, user, p).await?
-                    }
-                    "add-comment" => actions::comments::add(&state, user, p).await?,
-                    "remove-comment" => actions::comments::remove(&state, user, p).await?,
-                    "schedule-downtime" => actions::downtimes::schedule(&state, user, p).await?,
-                    "remove-downtime" => actions::downtimes::remove(&state, user, p).await?,
-                    "send-custom-notification" => {
-                        actions::notifications::custom(&state, user, p).await?
-                    }
-                    "delay-notification" => actions::notifications::delay(&state, user, p).await?,
-                    _ => actions::execute_command::run(&state, user, p).await?,
+                    n => actions::run(&state, user, n, &params).await?,
                 }
             }
             _ => return Err(actions::unknown(&name)),

@@ -46,6 +46,16 @@ impl ApiUser {
         }
     }
 
+    /// The daemon acting on its own behalf (commands from the external command pipe,
+    /// which the file system's permissions guard): every permission.
+    pub fn system(name: &str) -> ApiUser {
+        ApiUser {
+            name: name.into(),
+            permissions: Permissions::all(),
+            ..ApiUser::anonymous()
+        }
+    }
+
     /// The request body limit: 512 MiB for users allowed to upload configuration, 1 MiB
     /// for everyone else (Icinga's rule).
     pub fn body_limit(&self) -> usize {

@@ -85,32 +85,24 @@ pub fn translate(line: &str) -> Result<(&'static str, Params), String> {
                 json!({"next_check": num(a[0]), "force": name.contains("FORCED")}),
             )
         }
-        "ACKNOWLEDGE_HOST_PROBLEM" | "ACKNOWLEDGE_SVC_PROBLEM" => {
-            want(at + 5)?;
-            (
-                "acknowledge-problem",
-                json!({
-                    "sticky": a[0].trim() == "2",
-                    "notify": flag(a[1]),
-                    "persistent": flag(a[2]),
-                    "author": a[3],
-                    "comment": a[4..].join(";"),
-                }),
-            )
-        }
-        "ACKNOWLEDGE_HOST_PROBLEM_EXPIRE" | "ACKNOWLEDGE_SVC_PROBLEM_EXPIRE" => {
-            want(at + 6)?;
-            (
-                "acknowledge-problem",
-                json!({
-                    "sticky": a[0].trim() == "2",
-                    "notify": flag(a[1]),
-                    "persistent": flag(a[2]),
-                    "expiry": num(a[3]),
-                    "author": a[4],
-                    "comment": a[5..].join(";"),
-                }),
-            )
+        "ACKNOWLEDGE_HOST_PROBLEM"
+        | "ACKNOWLEDGE_SVC_PROBLEM"
+        | "ACKNOWLEDGE_HOST_PROBLEM_EXPIRE"
+        | "ACKNOWLEDGE_SVC_PROBLEM_EXPIRE" => {
+            // The `_EXPIRE` forms take the expiry before the author.
+            let expire = usize::from(name.ends_with("_EXPIRE"));
+            want(at + 5 + expire)?;
+            let mut p = json!({
+                "sticky": a[0].trim() == "2",
+                "notify": flag(a[1]),
+                "persistent": flag(a[2]),
+                "author": a[3 + expire],
+                "comment": a[4 + expire..].join(";"),
+            });
+            if expire == 1 {
+                p["expiry"] = json!(num(a[3]));
+            }
+            ("acknowledge-problem", p)
         }
         "REMOVE_HOST_ACKNOWLEDGEMENT" | "REMOVE_SVC_ACKNOWLEDGEMENT" => {
             ("remove-acknowledgement", json!({}))

@@ -382,22 +382,33 @@ mod tests {
         }
     }
 
+    /// The datagram a sink made by `make` (given a socket path) sends for `line`.
+    fn sent(
+        make: impl FnOnce(&Path) -> Result<Output, String>,
+        line: Line,
+    ) -> Result<Vec<u8>, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("socket");
+        let server = UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
+        let sink = Sink {
+            name: "test".into(),
+            severity: Severity::Debug,
+            output: make(&path)?,
+        };
+        sink.write(&line).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 512];
+        let n = server.recv(&mut buf).map_err(|e| e.to_string())?;
+        Ok(buf[..n].to_vec())
+    }
+
     /// A SyslogLogger sends RFC 3164 datagrams with the severity as priority.
     #[test]
     fn syslog_datagrams() -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let path = dir.path().join("log");
-        let server = UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
-        let sink = Sink {
-            name: "s".into(),
-            severity: Severity::Warning,
-            output: syslog_sink(syslog::Facility::LOG_LOCAL0, Some(&path))?,
-        };
-        sink.write(&line(Severity::Critical, "disk full"))
-            .map_err(|e| e.to_string())?;
-        let mut buf = [0u8; 512];
-        let n = server.recv(&mut buf).map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&buf[..n]);
+        let datagram = sent(
+            |p| syslog_sink(syslog::Facility::LOG_LOCAL0, Some(p)),
+            line(Severity::Critical, "disk full"),
+        )?;
+        let text = String::from_utf8_lossy(&datagram);
         // LOG_LOCAL0 (16 << 3) + LOG_ERR (3) = 131.
         assert!(text.starts_with("<131>"), "{text}");
         assert!(
@@ -411,29 +422,22 @@ mod tests {
     /// the length-prefixed form.
     #[test]
     fn journald_datagrams() -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let path = dir.path().join("socket");
-        let server = UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
-        let sink = Sink {
-            name: "j".into(),
-            severity: Severity::Information,
-            output: journald_sink("", syslog::Facility::LOG_DAEMON, &path)?,
-        };
-        sink.write(&line(Severity::Warning, "one\ntwo"))
-            .map_err(|e| e.to_string())?;
-        let mut buf = [0u8; 512];
-        let n = server.recv(&mut buf).map_err(|e| e.to_string())?;
+        let datagram = sent(
+            |p| journald_sink("", syslog::Facility::LOG_DAEMON, p),
+            line(Severity::Warning, "one\ntwo"),
+        )?;
         let mut want = b"MESSAGE\n".to_vec();
         want.extend_from_slice(&7u64.to_le_bytes());
         want.extend_from_slice(
             b"one\ntwo\nPRIORITY=4\nSYSLOG_IDENTIFIER=icinga2\nSYSLOG_FACILITY=3\n",
         );
         assert!(
-            buf[..n].starts_with(&want),
+            datagram.starts_with(&want),
             "{:?}",
-            String::from_utf8_lossy(&buf[..n])
+            String::from_utf8_lossy(&datagram)
         );
-        assert!(journald_sink("", syslog::Facility::LOG_DAEMON, &dir.path().join("none")).is_err());
+        let missing = std::env::temp_dir().join("auspex-no-journal-here");
+        assert!(journald_sink("", syslog::Facility::LOG_DAEMON, &missing).is_err());
         Ok(())
     }
 

@@ -424,25 +424,34 @@ impl Loader {
         Ok(expr)
     }
 
+    /// The files an `include` names, through the resolver, as (path, source) pairs.
+    fn resolve(&self, include: &Include, span: Span) -> Result<Vec<(String, String)>, Error> {
+        let Some(resolver) = &self.resolver else {
+            return Err(Error::script("'include' is not available here.", span));
+        };
+        if self.state.borrow().current.len() > 32 {
+            return Err(Error::script("Includes nest too deeply.", span));
+        }
+        let from = self
+            .state
+            .borrow()
+            .current
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "".into());
+        let files = resolver(&from, include).map_err(|m| Error::script(m, span))?;
+        if include.system && !files.is_empty() {
+            self.state.borrow_mut().library_included = true;
+        }
+        Ok(files)
+    }
+
     /// An object body with its `include` statements replaced by the statements of the
     /// files they name (Icinga runs an included file in the body's scope).
     fn expand_includes(&self, body: &Expr) -> Result<Expr, Error> {
         let kind = match &body.kind {
             ExprKind::Include(inc) => {
-                let Some(resolver) = &self.resolver else {
-                    return Err(Error::script("'include' is not available here.", body.span));
-                };
-                if self.state.borrow().current.len() > 32 {
-                    return Err(Error::script("Includes nest too deeply.", body.span));
-                }
-                let from = self
-                    .state
-                    .borrow()
-                    .current
-                    .last()
-                    .cloned()
-                    .unwrap_or_else(|| "".into());
-                let files = resolver(&from, inc).map_err(|m| Error::script(m, body.span))?;
+                let files = self.resolve(inc, body.span)?;
                 let mut items = Vec::with_capacity(files.len());
                 for (path, source) in files {
                     let parsed = self.parse_file(&path, &source)?;
@@ -687,23 +696,7 @@ impl ConfigHost for Loader {
     }
 
     fn include(&self, include: &Include, span: Span) -> Result<(), Error> {
-        let Some(resolver) = &self.resolver else {
-            return Err(Error::script("'include' is not available here.", span));
-        };
-        let from = self
-            .state
-            .borrow()
-            .current
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "".into());
-        let files = resolver(&from, include).map_err(|m| Error::script(m, span))?;
-        if include.system && !files.is_empty() {
-            self.state.borrow_mut().library_included = true;
-        }
-        if self.state.borrow().current.len() > 32 {
-            return Err(Error::script("Includes nest too deeply.", span));
-        }
+        let files = self.resolve(include, span)?;
         for (path, source) in files {
             self.load_inner(&path, &source)?;
         }

@@ -89,13 +89,26 @@ fn auspex(config_dir: &Path) -> Result<Outcome, String> {
 /// `icinga2 daemon -C` on a tree's `icinga2.conf`, its zone directories read from the
 /// tree (`None` when Icinga 2 is not installed).
 fn icinga2(entry: &Path, zones_dir: &Path) -> Option<Outcome> {
-    let out = Command::new("icinga2")
+    let out = icinga2_command()
         .args(["daemon", "-C", "-c"])
         .arg(entry)
         .arg(format!("-DZonesDir={}", zones_dir.display()))
         .output()
         .ok()?;
     Some(Outcome::of(&out))
+}
+
+/// `icinga2`, through `sudo -n` unless running as root: `daemon -C` runs only as root
+/// (or as its own user).
+fn icinga2_command() -> Command {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        Command::new("icinga2")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.args(["-n", "icinga2"]);
+        sudo
+    }
 }
 
 fn icinga2_installed() -> bool {

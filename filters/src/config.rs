@@ -575,6 +575,7 @@ impl Loader {
             }
         }
         // Apply rules against the objects defined so far (hosts, then services).
+        let mut matched: std::collections::HashSet<u32> = std::collections::HashSet::new();
         for target_type in ["Host", "Service"] {
             if !library.applies.contains_key(target_type) {
                 continue;
@@ -598,7 +599,23 @@ impl Loader {
             for (items, errs) in applied {
                 errors.extend(errs);
                 for (item, span) in items {
+                    matched.insert(span.start);
                     out.push(&library, item, span, &mut errors);
+                }
+            }
+        }
+        // Icinga's hint for a rule that created nothing (a typo in `assign where`, …).
+        for d in &library.declared {
+            if let DeclKind::Apply { .. } = d.decl.kind {
+                if !matched.contains(&d.span.start) {
+                    let at = library.location(d.span);
+                    tracing::warn!(
+                        "Apply rule '{}' ({}:{}) for type '{}' does not match anywhere!",
+                        d.name.to_display_string(),
+                        at.path,
+                        at.first_line,
+                        d.decl.type_name
+                    );
                 }
             }
         }

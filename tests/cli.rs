@@ -183,3 +183,26 @@ fn file_logger_writes_its_severity() {
         "{out:?}"
     );
 }
+
+/// `check-config` names an apply rule that creates nothing, as Icinga does, and prints
+/// the objects per type.
+#[test]
+fn check_config_warns_about_rules_that_match_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("icinga2.conf"),
+        "object Host \"a\" { check_command = \"dummy\" }\n\
+         apply Service \"typo\" { check_command = \"dummy\"; assign where host.vars.os == \"Linx\" }\n\
+         apply Service \"ok\" { check_command = \"dummy\"; assign where true }\n",
+    )
+    .unwrap();
+    let out = check_config(dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Apply rule 'typo'") && text.contains("does not match anywhere!"),
+        "{text}"
+    );
+    assert!(!text.contains("Apply rule 'ok'"), "{text}");
+    assert!(text.contains("Instantiated 1 Service."), "{text}");
+}

@@ -353,6 +353,13 @@ pub fn validate(reg: &Registry) -> Result<(), String> {
     Ok(())
 }
 
+/// Closes the feature sinks, writing out what they hold (at exit: statics are never
+/// dropped).
+pub fn close() {
+    let sinks = std::mem::take(&mut *SINKS.write().unwrap_or_else(|e| e.into_inner()));
+    drop(sinks);
+}
+
 /// Replaces the feature sinks with those of `reg` (startup, reload).
 pub fn configure(reg: &Registry) {
     match sinks_of(reg) {

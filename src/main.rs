@@ -264,7 +264,10 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(serve(opts, log))?;
+            let served = rt.block_on(serve(opts, log));
+            // The configured loggers write out what they hold, also after a failure.
+            auspex::logging::close();
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pki { command } => pki_command(command).map(|()| ExitCode::SUCCESS),
@@ -300,6 +303,7 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
         .load(std::sync::atomic::Ordering::SeqCst);
     app.stop(Duration::from_secs(10)).await;
     if restart {
+        auspex::logging::close();
         drop(log);
         // The same program with the same arguments, in this process (same pid).
         use std::os::unix::process::CommandExt;

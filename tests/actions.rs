@@ -297,6 +297,7 @@ async fn external_command_pipe() {
         std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
         0o660
     );
+    let mut events = s.state().bus.subscribe();
     let lines = "[1700000000] NO_SUCH_COMMAND;h1\n\
                  [1700000000] PROCESS_SERVICE_CHECK_RESULT;h1;passive;2;CRITICAL - /var full|used=99%\n\
                  [1700000000] ACKNOWLEDGE_SVC_PROBLEM;h1;passive;2;0;1;alice;on it\n";
@@ -307,14 +308,9 @@ async fn external_command_pipe() {
     })
     .await
     .unwrap();
-    let mut service = Json::Null;
-    for _ in 0..400 {
-        service = attrs(&s, "/v1/objects/services/h1!passive").await;
-        if service["acknowledgement"] != 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    // The commands run in order: the acknowledgement's event comes after the result's.
+    while events.recv().await.unwrap().kind != "AcknowledgementSet" {}
+    let service = attrs(&s, "/v1/objects/services/h1!passive").await;
     assert_eq!(
         service["last_check_result"]["output"],
         "CRITICAL - /var full"

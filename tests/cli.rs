@@ -148,18 +148,15 @@ fn file_logger_writes_its_severity() {
         "object FileLogger \"main\" {{ path = {path:?}; severity = \"warning\" }}\n\
          object GraphiteWriter \"graphite\" {{ }}\n"
     ));
-    let server = crate::durability::spawn(dir.path());
-    // The warning about the feature Auspex does not implement is logged after the
-    // loggers are opened; the file is written by a background thread.
-    let mut text = String::new();
-    for _ in 0..400 {
-        text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.contains("GraphiteWriter") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    drop(server);
+    let mut server = crate::durability::spawn(dir.path());
+    // A graceful stop writes out what the loggers hold.
+    // SAFETY: signals a child process this test started.
+    assert_eq!(
+        unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    assert!(server.child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
     let line = text
         .lines()
         .find(|l| l.contains("GraphiteWriter 'graphite'"))

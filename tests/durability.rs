@@ -42,6 +42,24 @@ pub(crate) fn spawn(dir: &std::path::Path) -> Process {
     Process { child, port }
 }
 
+/// Starts `auspex serve` as [`spawn`] does; the log lines that contain `needle` arrive on
+/// the receiver as the server writes them.
+pub(crate) fn spawn_watching(
+    dir: &std::path::Path,
+    needle: &'static str,
+) -> (Process, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (child, port, lines) = spawn_logged(dir);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains(needle) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    (Process { child, port }, rx)
+}
+
 /// Starts `auspex serve`; returns its port and the rest of its log.
 fn spawn_logged(dir: &std::path::Path) -> (Child, u16, Lines) {
     let mut child = serve(dir)

@@ -9,15 +9,21 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
-use tracing_subscriber::layer::Context;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::Layer;
 
 use crate::objects::Registry;
+
+/// The logger types, each a kind of sink.
+const LOGGERS: [&str; 3] = ["FileLogger", "SyslogLogger", "JournaldLogger"];
 
 /// The feature sinks in use.
 static SINKS: RwLock<Vec<Sink>> = RwLock::new(Vec::new());
@@ -61,6 +67,18 @@ impl Severity {
             Severity::Information => "information",
             Severity::Warning => "warning",
             Severity::Critical => "critical",
+        }
+    }
+
+    /// The tracing level this severity starts at, as [`MOST_VERBOSE`] counts (1 error …
+    /// 5 trace).
+    fn verbosity(self) -> u8 {
+        match self {
+            Severity::Critical => 1,
+            Severity::Warning => 2,
+            Severity::Information => 3,
+            Severity::Notice => 4,
+            Severity::Debug => 5,
         }
     }
 
@@ -167,6 +185,44 @@ fn journal_field(out: &mut Vec<u8>, key: &str, value: &str) {
 
 /// The layer that hands every event to the feature sinks whose severity it reaches.
 pub struct FeatureLogs;
+
+/// The most verbose level any feature sink takes (0: no sinks, 1 error … 5 trace): events
+/// below it are never built for this layer, so logging calls on hot paths stay free when
+/// no logger asks for them.
+static MOST_VERBOSE: AtomicU8 = AtomicU8::new(0);
+
+fn most_verbose() -> LevelFilter {
+    match MOST_VERBOSE.load(Ordering::Relaxed) {
+        0 => LevelFilter::OFF,
+        1 => LevelFilter::ERROR,
+        2 => LevelFilter::WARN,
+        3 => LevelFilter::INFO,
+        4 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    }
+}
+
+/// The per-layer filter of [`FeatureLogs`]: what the configured loggers take, decided per
+/// call site (and decided again when the loggers change).
+pub struct SinkLevel;
+
+impl<S> Filter<S> for SinkLevel {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        most_verbose() >= *meta.level()
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if most_verbose() >= *meta.level() {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(most_verbose())
+    }
+}
 
 #[derive(Default)]
 struct Fields {
@@ -302,37 +358,31 @@ fn journald_sink(
 fn sinks_of(reg: &Registry) -> Result<(Vec<Sink>, Vec<String>), String> {
     let mut sinks = Vec::new();
     let mut problems = Vec::new();
-    let mut add =
-        |o: &crate::objects::Object, output: Result<Output, String>| -> Result<(), String> {
+    for t in LOGGERS {
+        for o in reg.objects(t) {
+            let severity = severity_of(o)?;
+            let output = match t {
+                "FileLogger" => {
+                    let path = PathBuf::from(o.string("path"));
+                    file_sink(&path).map_err(|e| format!("{}: {e}", path.display()))
+                }
+                "SyslogLogger" => syslog_sink(facility(o)?, None),
+                _ => journald_sink(
+                    &o.string("identifier"),
+                    facility(o)?,
+                    Path::new("/run/systemd/journal/socket"),
+                ),
+            };
+            let name = format!("{t} '{}'", o.name);
             match output {
                 Ok(output) => sinks.push(Sink {
-                    name: format!("{} '{}'", o.type_info.name, o.name),
-                    severity: severity_of(o)?,
+                    name,
+                    severity,
                     output,
                 }),
-                Err(e) => problems.push(format!("{} '{}': {e}", o.type_info.name, o.name)),
+                Err(e) => problems.push(format!("{name}: {e}")),
             }
-            Ok(())
-        };
-    for o in reg.objects("FileLogger") {
-        severity_of(o)?;
-        let path = PathBuf::from(o.string("path"));
-        let output = file_sink(&path).map_err(|e| format!("{}: {e}", path.display()));
-        add(o, output)?;
-    }
-    for o in reg.objects("SyslogLogger") {
-        severity_of(o)?;
-        let output = syslog_sink(facility(o)?, None);
-        add(o, output)?;
-    }
-    for o in reg.objects("JournaldLogger") {
-        severity_of(o)?;
-        let output = journald_sink(
-            &o.string("identifier"),
-            facility(o)?,
-            Path::new("/run/systemd/journal/socket"),
-        );
-        add(o, output)?;
+        }
     }
     Ok((sinks, problems))
 }
@@ -342,7 +392,7 @@ fn sinks_of(reg: &Registry) -> Result<(Vec<Sink>, Vec<String>), String> {
 /// # Errors
 /// The first malformed logger object.
 pub fn validate(reg: &Registry) -> Result<(), String> {
-    for t in ["FileLogger", "SyslogLogger", "JournaldLogger"] {
+    for t in LOGGERS {
         for o in reg.objects(t) {
             severity_of(o)?;
             if t != "FileLogger" {
@@ -357,6 +407,7 @@ pub fn validate(reg: &Registry) -> Result<(), String> {
 /// dropped).
 pub fn close() {
     let sinks = std::mem::take(&mut *SINKS.write().unwrap_or_else(|e| e.into_inner()));
+    MOST_VERBOSE.store(0, Ordering::Relaxed);
     drop(sinks);
 }
 
@@ -365,7 +416,15 @@ pub fn configure(reg: &Registry) {
     match sinks_of(reg) {
         Ok((sinks, problems)) => {
             let names: Vec<String> = sinks.iter().map(|s| s.name.clone()).collect();
+            let verbose = sinks
+                .iter()
+                .map(|s| s.severity.verbosity())
+                .max()
+                .unwrap_or(0);
             *SINKS.write().unwrap_or_else(|e| e.into_inner()) = sinks;
+            if MOST_VERBOSE.swap(verbose, Ordering::Relaxed) != verbose {
+                tracing::callsite::rebuild_interest_cache();
+            }
             for p in problems {
                 tracing::warn!("Logger not opened: {p}");
             }

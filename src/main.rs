@@ -198,10 +198,7 @@ fn main() -> ExitCode {
             );
         tracing_subscriber::registry()
             .with(stdout)
-            .with(
-                auspex::logging::FeatureLogs
-                    .with_filter(tracing_subscriber::filter::LevelFilter::DEBUG),
-            )
+            .with(auspex::logging::FeatureLogs.with_filter(auspex::logging::SinkLevel))
             .init();
     }
     match run(Cli::parse().command, log) {

@@ -295,36 +295,32 @@ impl Days {
     }
 }
 
+/// One `ranges` entry: its days and its time ranges.
+fn entry(key: &str, value: &Value) -> Result<(Days, Vec<(u32, u32)>), String> {
+    let days = parse_days(key).map_err(|e| format!("Invalid time specification '{key}': {e}"))?;
+    let text = value.to_display_string();
+    let times =
+        parse_times(&text).map_err(|e| format!("Invalid time range definition '{text}': {e}"))?;
+    Ok((days, times))
+}
+
 impl Ranges {
     /// Compiles a `ranges` dictionary.
     ///
     /// # Errors
     /// The first day definition or time range Icinga would refuse, in its words.
     pub fn parse(ranges: &Dict) -> Result<Ranges, String> {
-        let mut out = Vec::with_capacity(ranges.len());
-        for (key, value) in ranges.iter() {
-            let days =
-                parse_days(key).map_err(|e| format!("Invalid time specification '{key}': {e}"))?;
-            let text = value.to_display_string();
-            let times = parse_times(&text)
-                .map_err(|e| format!("Invalid time range definition '{text}': {e}"))?;
-            out.push((days, times));
-        }
-        Ok(Ranges(out))
+        ranges
+            .iter()
+            .map(|(key, value)| entry(key, value))
+            .collect::<Result<_, _>>()
+            .map(Ranges)
     }
 
     /// [`Ranges::parse`] where what does not parse is left out (configuration validation
     /// has refused it already).
     fn of_dict(d: &Dict) -> Ranges {
-        let mut out = Ranges::default();
-        for (key, value) in d.iter() {
-            if let (Ok(days), Ok(times)) =
-                (parse_days(key), parse_times(&value.to_display_string()))
-            {
-                out.0.push((days, times));
-            }
-        }
-        out
+        Ranges(d.iter().filter_map(|(k, v)| entry(k, v).ok()).collect())
     }
 
     /// [`Ranges::of_dict`] for an attribute that may be missing or not a dictionary.

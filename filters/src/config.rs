@@ -241,6 +241,26 @@ fn rule_vars(type_name: &str, attrs: &Dict, host: Option<&Dict>) -> Option<Dict>
     Some(vars)
 }
 
+/// Makes declaration `index` importable by type and name. Icinga lets objects be imported
+/// like templates; a template of the same name wins.
+fn index_template(
+    templates: &mut HashMap<(Str, Str), usize>,
+    decl: &Declaration,
+    name: &Value,
+    index: usize,
+) {
+    let key = (decl.type_name.clone(), Str::from(name.to_display_string()));
+    match decl.kind {
+        DeclKind::Template => {
+            templates.insert(key, index);
+        }
+        DeclKind::Object => {
+            templates.entry(key).or_insert(index);
+        }
+        DeclKind::Apply { .. } => {}
+    }
+}
+
 /// Leaves out the declarations of the fallback library files, keeping template indexes
 /// right.
 fn drop_fallback(st: &mut State) {
@@ -249,31 +269,19 @@ fn drop_fallback(st: &mut State) {
         .iter()
         .map(|f| (f.base, st.fallback.contains(&f.path)))
         .collect();
-    let from_defaults = |span: Span| {
+    let from_fallback = |span: Span| {
         files
             .iter()
             .rev()
             .find(|(base, _)| *base <= span.start)
             .is_some_and(|(_, d)| *d)
     };
-    st.declared.retain(|d| !from_defaults(d.span));
+    st.declared.retain(|d| !from_fallback(d.span));
     let fallback = std::mem::take(&mut st.fallback);
     st.defaults.retain(|f| !fallback.contains(f));
     st.templates.clear();
     for (index, d) in st.declared.iter().enumerate() {
-        let key = (
-            d.decl.type_name.clone(),
-            Str::from(d.name.to_display_string()),
-        );
-        match d.decl.kind {
-            DeclKind::Template => {
-                st.templates.insert(key, index);
-            }
-            DeclKind::Object => {
-                st.templates.entry(key).or_insert(index);
-            }
-            DeclKind::Apply { .. } => {}
-        }
+        index_template(&mut st.templates, &d.decl, &d.name, index);
     }
 }
 
@@ -647,18 +655,8 @@ impl ConfigHost for Loader {
             decl
         };
         let mut st = self.state.borrow_mut();
-        // Icinga lets objects be imported like templates; a template of the same name wins.
-        let key = (decl.type_name.clone(), Str::from(name.to_display_string()));
         let index = st.declared.len();
-        match decl.kind {
-            DeclKind::Template => {
-                st.templates.insert(key, index);
-            }
-            DeclKind::Object => {
-                st.templates.entry(key).or_insert(index);
-            }
-            DeclKind::Apply { .. } => {}
-        }
+        index_template(&mut st.templates, decl, &name, index);
         if !matches!(name, Value::String(_) | Value::Null) {
             return Err(Error::script(
                 format!("Object name must be a string, got {}", name.type_name()),

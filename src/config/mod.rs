@@ -111,11 +111,12 @@ pub fn load_from(
     load_zone_dirs(&loader, &dir.join("zones.d"))?;
     for (_, stage) in packages {
         for file in crate::packages::conf_files(stage) {
+            // `zones.d/<zone>/…`: the first directory below `zones.d` names the zone.
             let zone = file
                 .strip_prefix(stage.join("zones.d"))
                 .ok()
-                .and_then(|rel| rel.components().next())
-                .filter(|_| file.parent() != Some(&stage.join("zones.d")))
+                .and_then(|rel| rel.parent())
+                .and_then(|dir| dir.components().next())
                 .map(|c| c.as_os_str().to_string_lossy().into_owned());
             load_file(&loader, &file, zone.as_deref())?;
         }
@@ -370,22 +371,19 @@ mod tests {
             attr(&items, "CheckCommand", "dummy", "execute").as_deref(),
             Some("DummyCheck")
         );
-        assert_eq!(
-            attr(&items, "Host", "h", "vars.lib").as_deref(),
-            Some("/usr/lib")
-        );
-        assert_eq!(
-            attr(&items, "Host", "h", "vars.node").as_deref(),
-            Some("n1")
-        );
-        assert_eq!(
-            attr(&items, "Host", "h", "vars.log").as_deref(),
-            Some("/srv/auspex/log")
-        );
-        assert_eq!(
-            attr(&items, "Host", "h", "vars.conf"),
-            Some(conf.path().to_string_lossy().into_owned())
-        );
+        let conf_dir = conf.path().to_string_lossy();
+        for (var, want) in [
+            ("vars.lib", "/usr/lib"),
+            ("vars.node", "n1"),
+            ("vars.log", "/srv/auspex/log"),
+            ("vars.conf", &*conf_dir),
+        ] {
+            assert_eq!(
+                attr(&items, "Host", "h", var).as_deref(),
+                Some(want),
+                "{var}"
+            );
+        }
         // The installation's library replaces the built-in one: built-in commands it
         // does not define are left out, as Icinga would not have them.
         assert!(attr(&items, "CheckCommand", "ping4", "command").is_none());

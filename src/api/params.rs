@@ -10,8 +10,8 @@ use super::error::ApiError;
 pub struct Params(Map<String, Json>);
 
 impl Params {
-    /// Merges `query` (raw, undecoded) over `body`. The body must be empty or a JSON
-    /// object, whatever the Content-Type says.
+    /// Merges `query` (raw, undecoded) over `body`. The body must be empty, JSON `null`
+    /// (no body, as Icinga reads it) or a JSON object, whatever the Content-Type says.
     ///
     /// # Errors
     /// 400 `Invalid request body: …` for a body that is not a JSON object.
@@ -21,6 +21,7 @@ impl Params {
         } else {
             match serde_json::from_slice::<Json>(body) {
                 Ok(Json::Object(m)) => m,
+                Ok(Json::Null) => Map::new(),
                 Ok(other) => {
                     return Err(ApiError::bad_request(format!(
                         "Invalid request body: Error: Request body must be a JSON object, got {}.",
@@ -238,6 +239,15 @@ mod tests {
             assert!(e.status.starts_with("Invalid request body"), "{}", e.status);
         }
         assert!(Params::parse(None, b"  ").is_ok());
+    }
+
+    /// A JSON `null` body is no body, as Icinga reads it (aiohttp clients send one).
+    #[test]
+    fn null_body_is_no_body() -> Result<(), ApiError> {
+        let p = Params::parse(Some("attrs=name"), b" null\n")?;
+        assert_eq!(p.keys().collect::<Vec<_>>(), ["attrs"]);
+        assert_eq!(p.strings("attrs"), ["name"]);
+        Ok(())
     }
 
     #[test]

@@ -279,6 +279,9 @@ fn object_event(kind: &'static str, type_name: &str, name: &str) -> Pending {
 }
 
 /// `POST /v1/objects/<type>[/<name>]` for each selected object; returns the result items.
+/// Every attribute that can be set is applied; an item names the first one (in key order)
+/// that could not be, with code 500, as Icinga reports it. All changes of the request are
+/// stored in one commit.
 pub async fn modify(
     state: &State,
     objects: Vec<Arc<Object>>,
@@ -296,49 +299,41 @@ pub async fn modify(
         let Some(object) = next.get(object.type_info.name, &object.name).cloned() else {
             continue;
         };
-        match change(&next, &object, attrs, restore) {
-            Ok(Some(changed)) => {
-                let key = store::key(object.type_info.name, &object.name);
-                ops.push(if changed.original.is_empty() {
-                    Op::DeleteModified { key }
-                } else {
-                    let modified: Map<String, Json> = changed
-                        .original
-                        .keys()
-                        .map(|k| {
-                            let v = changed.attrs.get(k).map_or(Json::Null, |v| v.to_serde());
-                            (k.to_string(), v)
-                        })
-                        .collect();
-                    Op::PutModified {
-                        key,
-                        value: Json::Object(modified),
-                    }
-                });
-                results.push(json!({
-                    "type": object.type_info.name,
-                    "name": object.name.to_string(),
-                    "code": 200,
-                    "status": "Attributes updated.",
-                    "changed": true,
-                }));
-                changed_objects.push((object.type_info.name, object.name.clone()));
-                next.insert(Arc::new(changed));
+        let (changed, failure) = change(&next, &object, attrs, restore);
+        let (code, status) = match &failure {
+            None => (200, "Attributes updated."),
+            Some(e) => (500, e.as_str()),
+        };
+        // `changed` (an Auspex addition) tells whether the object changed at all.
+        results.push(json!({
+            "type": object.type_info.name,
+            "name": object.name.to_string(),
+            "code": code,
+            "status": status,
+            "changed": changed.is_some(),
+        }));
+        let Some(changed) = changed else {
+            continue;
+        };
+        let key = store::key(object.type_info.name, &object.name);
+        ops.push(if changed.original.is_empty() {
+            Op::DeleteModified { key }
+        } else {
+            let modified: Map<String, Json> = changed
+                .original
+                .keys()
+                .map(|k| {
+                    let v = changed.attrs.get(k).map_or(Json::Null, |v| v.to_serde());
+                    (k.to_string(), v)
+                })
+                .collect();
+            Op::PutModified {
+                key,
+                value: Json::Object(modified),
             }
-            Ok(None) => results.push(json!({
-                "type": object.type_info.name,
-                "name": object.name.to_string(),
-                "code": 200,
-                "status": "Attributes updated.",
-                "changed": false,
-            })),
-            Err(e) => results.push(json!({
-                "type": object.type_info.name,
-                "name": object.name.to_string(),
-                "code": 500,
-                "status": e,
-            })),
-        }
+        });
+        changed_objects.push((object.type_info.name, object.name.clone()));
+        next.insert(Arc::new(changed));
     }
     let events = changed_objects
         .iter()
@@ -347,26 +342,24 @@ pub async fn modify(
     let then = (!changed_objects.is_empty()).then(|| state.installer(next));
     if let Err(e) = state.store.commit_with(Commit { ops, events, then }).await {
         // Nothing was applied: every changed item fails.
-        for r in &mut results {
-            if r["changed"] == true {
-                r["code"] = json!(500);
-                r["status"] = json!(format!("Attributes could not be stored: {e}"));
-                r["changed"] = json!(false);
-            }
+        for r in results.iter_mut().filter(|r| r["changed"] == true) {
+            r["code"] = json!(500);
+            r["status"] = json!(format!("Attributes could not be stored: {e}"));
+            r["changed"] = json!(false);
         }
-        return results;
     }
     results
 }
 
-/// Applies `restore_attrs` then `attrs` to one object; `None` when nothing changes.
+/// Applies `restore_attrs` then `attrs` to one object, one attribute at a time: one that
+/// cannot be set is skipped and the first such one reported. Returns the changed object
+/// (`None` when nothing changes) and the failure.
 fn change(
     reg: &Registry,
     object: &Object,
     attrs: &Map<String, Json>,
     restore: &[String],
-) -> Result<Option<Object>, String> {
-    let ti = object.type_info;
+) -> (Option<Object>, Option<String>) {
     let mut values = object.attrs.clone();
     let mut original = object.original.clone();
     for key in restore {
@@ -389,49 +382,89 @@ fn change(
             }
         }
     }
+    let mut failure = None;
     for (key, value) in attrs {
-        let path: Vec<&str> = key.split('.').collect();
-        let top = path[0];
-        let Some(field) = ti.field(top) else {
-            return Err(format!(
-                "Attribute '{key}' could not be set: Error: Invalid field specified: {top}"
-            ));
-        };
-        if field.no_user_modify || INTERNAL.contains(&top) {
-            return Err(format!(
-                "Attribute '{key}' could not be set: Error: Attribute cannot be modified."
-            ));
-        }
-        let value = coerce(field.type_name, path.len() == 1, Value::from_json(value))
-            .map_err(|m| format!("Attribute '{key}' could not be set: Error: {m}"))?;
-        if !original.contains_key(top) {
-            original.insert(
-                top.into(),
-                object.attrs.get(top).cloned().unwrap_or_default(),
-            );
-        }
-        if path.len() == 1 {
-            values.insert(top.into(), value);
-        } else {
-            let mut cur = values.get(top).cloned().unwrap_or_default();
-            set_path(&mut cur, &path[1..], value);
-            values.insert(top.into(), cur);
+        let mut next_values = values.clone();
+        let mut next_original = original.clone();
+        let set = set_attr(
+            object,
+            &mut next_values,
+            &mut next_original,
+            key,
+            Value::from_json(value),
+        )
+        .and_then(|()| {
+            let candidate = object.with_attrs(next_values.clone(), next_original.clone(), 0.0);
+            reg.validate(&candidate).map_err(|e| {
+                let attr = e
+                    .split("Attribute '")
+                    .nth(1)
+                    .and_then(|r| r.split('\'').next())
+                    .unwrap_or(key);
+                format!("Attribute '{attr}' could not be set: Error: {e}")
+            })
+        });
+        match set {
+            Ok(()) => {
+                values = next_values;
+                original = next_original;
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
         }
     }
     if same_dict(&values, &object.attrs) && original.len() == object.original.len() {
-        return Ok(None);
+        return (None, failure);
     }
-    let changed = object.with_attrs(values, original, now());
-    reg.validate(&changed).map_err(|e| {
-        let attr = e
-            .split("Attribute '")
-            .nth(1)
-            .and_then(|r| r.split('\'').next())
-            .unwrap_or("")
-            .to_string();
-        format!("Attribute '{attr}' could not be set: Error: {e}")
-    })?;
-    Ok(Some(changed))
+    let next = object.with_attrs(values, original, now());
+    // Restoring an attribute may leave the object invalid (a referenced object gone).
+    match reg.validate(&next) {
+        Ok(()) => (Some(next), failure),
+        Err(e) => (
+            None,
+            Some(format!("Attributes could not be restored: Error: {e}")),
+        ),
+    }
+}
+
+/// Sets one attribute (`vars.x` sets a key below `vars`), recording the configured value
+/// in `original` the first time it changes.
+fn set_attr(
+    object: &Object,
+    values: &mut Dict,
+    original: &mut Dict,
+    key: &str,
+    value: Value,
+) -> Result<(), String> {
+    let path: Vec<&str> = key.split('.').collect();
+    let top = path[0];
+    let Some(field) = object.type_info.field(top) else {
+        return Err(format!(
+            "Attribute '{key}' could not be set: Error: Invalid field ID."
+        ));
+    };
+    if field.no_user_modify || INTERNAL.contains(&top) {
+        return Err(format!(
+            "Attribute '{key}' could not be set: Error: Attribute cannot be modified."
+        ));
+    }
+    let value = coerce(field.type_name, path.len() == 1, value)
+        .map_err(|m| format!("Attribute '{key}' could not be set: Error: {m}"))?;
+    if !original.contains_key(top) {
+        original.insert(
+            top.into(),
+            object.attrs.get(top).cloned().unwrap_or_default(),
+        );
+    }
+    if path.len() == 1 {
+        values.insert(top.into(), value);
+    } else {
+        let mut cur = values.get(top).cloned().unwrap_or_default();
+        set_path(&mut cur, &path[1..], value);
+        values.insert(top.into(), cur);
+    }
+    Ok(())
 }
 
 pub(crate) fn same_dict(a: &Dict, b: &Dict) -> bool {

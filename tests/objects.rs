@@ -86,6 +86,11 @@ async fn queries() {
         .get("/v1/objects/services?filter=service.host_name%3D%3D%22db1%22&attrs=name")
         .await;
     assert_eq!(names(&body), ["db1!ping"]);
+    // A display name never set reads as the (short) name, in filters as in answers.
+    let (_, body) = s
+        .get("/v1/objects/services?filter=service.display_name%3D%3Dservice.name%20%26%26%20host.display_name%3D%3Dhost.name&attrs=name")
+        .await;
+    assert_eq!(names(&body), ["db1!ping", "web1!ping"]);
 
     // Nothing matches: 200 and no results. A failing filter, a missing name: 404.
     let (status, body) = s
@@ -188,6 +193,8 @@ async fn create_modify_delete() {
     assert_eq!(a["check_interval"], 30);
     assert_eq!(a["package"], "_api");
     assert_eq!(a["vars"]["os"], "Linux");
+    // Array attributes Icinga defaults to an empty array read as one.
+    assert_eq!(a["groups"], json!([]));
     // The apply rule created the host's service.
     let (status, _) = s.get("/v1/objects/services/api1!ping").await;
     assert_eq!(status, 200);
@@ -243,6 +250,55 @@ async fn create_modify_delete() {
         .post("/v1/objects/hosts/api1", json!({"attrs": {"name": "x"}}))
         .await;
     assert_eq!(body["results"][0]["code"], 500);
+    // What Ansible's host module sends: every attribute that can be set is, the one that
+    // cannot is reported (Icinga 2.13.6 answers exactly this).
+    let (status, body) = s
+        .post(
+            "/v1/objects/hosts/api1",
+            json!({"attrs": {"address": "192.0.2.2", "check_command": "dummy", "display_name": "api1", "zone": null, "vars.made_by": "ansible", "max_check_attempts": "many"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["results"][0]["code"], 500, "{body}");
+    assert_eq!(
+        body["results"][0]["status"],
+        "Attribute 'max_check_attempts' could not be set: Error: Can't convert 'many' to a floating point number."
+    );
+    assert_eq!(body["results"][0]["changed"], true);
+    let (_, body) = s
+        .get("/v1/objects/hosts/api1?attrs=address&attrs=check_command&attrs=vars&attrs=max_check_attempts")
+        .await;
+    let a = &body["results"][0]["attrs"];
+    assert_eq!(
+        (
+            &a["address"],
+            &a["check_command"],
+            &a["vars"]["made_by"],
+            &a["max_check_attempts"]
+        ),
+        (
+            &json!("192.0.2.2"),
+            &json!("dummy"),
+            &json!("ansible"),
+            &json!(3)
+        )
+    );
+    let (_, body) = s
+        .post(
+            "/v1/objects/hosts/api1",
+            json!({"attrs": {"zone": null, "nonexistent": 1}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            &body["results"][0]["status"],
+            &body["results"][0]["changed"]
+        ),
+        (
+            &json!("Attribute 'nonexistent' could not be set: Error: Invalid field ID."),
+            &json!(false)
+        )
+    );
     let (status, body) = s.post("/v1/objects/hosts/api1", json!({})).await;
     assert_eq!(status, 400);
     assert!(body["status"]

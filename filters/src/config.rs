@@ -219,6 +219,34 @@ pub fn group_member(group_type: &str) -> Option<&'static str> {
     }
 }
 
+fn add_unique(list: &mut Vec<String>, name: String) {
+    if !list.contains(&name) {
+        list.push(name);
+    }
+}
+
+/// Adds the groups `group` belongs to, and theirs, to a member's groups, as Icinga resolves
+/// nested groups (at most 20 levels deep).
+fn join_parents(
+    parents: &HashMap<(&'static str, String), Vec<String>>,
+    member: &'static str,
+    group: &str,
+    joined: &mut Vec<String>,
+    depth: usize,
+) {
+    if depth > 20 {
+        return;
+    }
+    for parent in parents
+        .get(&(member, group.to_owned()))
+        .into_iter()
+        .flatten()
+    {
+        join_parents(parents, member, parent, joined, depth + 1);
+        add_unique(joined, parent.clone());
+    }
+}
+
 /// What a rule sees of the object it is evaluated for: `host`; `service` and its `host`;
 /// `user`. `None` for types no rule targets.
 fn rule_vars(type_name: &str, attrs: &Dict, host: Option<&Dict>) -> Option<Dict> {
@@ -862,13 +890,13 @@ impl Library {
         })
     }
 
-    /// Evaluates every apply rule that targets `target`'s type against it. `host` is the
-    /// host of a service target. Returns the items with the span of their rule.
-    /// Group objects' `assign where` rules: every matching host, service or user gets
-    /// the group in its `groups`.
+    /// Group memberships, in Icinga's order: the configured `groups`, then the group
+    /// objects whose `assign where` rules match, by name, then the groups those groups
+    /// belong to (their own `groups`, depth first).
     fn assign_groups(&self, items: &mut [Item], errors: &mut Vec<ConfigError>) {
-        // (member type, group name, declaration) of every group object with rules.
-        let groups: Vec<(&str, Value, &Declared)> = self
+        // (member type, group name, declaration) of every group object with rules, by name
+        // (Icinga evaluates them from a map ordered by name).
+        let mut groups: Vec<(&str, Value, &Declared)> = self
             .declared
             .iter()
             .filter_map(|d| {
@@ -877,7 +905,21 @@ impl Library {
                     .then(|| (member, Value::from(d.name.to_display_string()), d))
             })
             .collect();
-        if groups.is_empty() {
+        groups.sort_by_cached_key(|g| g.1.to_display_string());
+        // The groups each group belongs to, by member type and group name.
+        let parents: HashMap<(&'static str, String), Vec<String>> = items
+            .iter()
+            .filter(|i| !i.template)
+            .filter_map(|i| {
+                let member = group_member(&i.type_name)?;
+                let Some(Value::Array(list)) = i.attrs.get("groups") else {
+                    return None;
+                };
+                let list: Vec<String> = list.iter().map(Value::to_display_string).collect();
+                (!list.is_empty()).then(|| ((member, i.name.to_string()), list))
+            })
+            .collect();
+        if groups.is_empty() && parents.is_empty() {
             return;
         }
         // A service's rules see its host: the hosts' attributes, taken once.
@@ -891,50 +933,49 @@ impl Library {
             HashMap::new()
         };
         for item in items.iter_mut().filter(|i| !i.template) {
-            if !groups.iter().any(|g| g.0 == &*item.type_name) {
-                continue;
-            }
-            // One view of the member for every group's rules.
-            let host = item
-                .attrs
-                .get("host_name")
-                .and_then(|h| hosts.get(&*h.to_display_string()));
-            let Some(vars) = rule_vars(&item.type_name, &item.attrs, host) else {
+            let Some(member) = ["Host", "Service", "User"]
+                .into_iter()
+                .find(|t| *t == &*item.type_name)
+            else {
                 continue;
             };
-            let scope = ConfigScope {
-                constants: &self.constants,
-                vars,
+            let mut joined: Vec<String> = match item.attrs.get("groups") {
+                Some(Value::Array(list)) => list.iter().map(Value::to_display_string).collect(),
+                _ => Vec::new(),
             };
-            let mut joined = Vec::new();
-            for (_, group, d) in groups.iter().filter(|g| g.0 == &*item.type_name) {
-                match self.rule_matches(&d.decl, &scope, &d.locals) {
-                    Ok(true) => joined.push(group.clone()),
-                    Ok(false) => {}
-                    Err(e) => errors.push(self.error(e)),
-                }
-            }
-            if joined.is_empty() {
-                continue;
-            }
-            let list = item
-                .attrs
-                .entry("groups".into())
-                .or_insert_with(|| Value::from(Vec::<Value>::new()));
-            if !matches!(list, Value::Array(_)) {
-                *list = Value::from(Vec::<Value>::new());
-            }
-            if let Value::Array(list) = list {
-                for group in joined {
-                    let name = group.to_display_string();
-                    if !list.iter().any(|g| g.to_display_string() == name) {
-                        Arc::make_mut(list).push(group);
+            let configured = joined.len();
+            if groups.iter().any(|g| g.0 == member) {
+                // One view of the member for every group's rules.
+                let host = item
+                    .attrs
+                    .get("host_name")
+                    .and_then(|h| hosts.get(&*h.to_display_string()));
+                if let Some(vars) = rule_vars(&item.type_name, &item.attrs, host) {
+                    let scope = ConfigScope {
+                        constants: &self.constants,
+                        vars,
+                    };
+                    for (_, group, d) in groups.iter().filter(|g| g.0 == member) {
+                        match self.rule_matches(&d.decl, &scope, &d.locals) {
+                            Ok(true) => add_unique(&mut joined, group.to_display_string()),
+                            Ok(false) => {}
+                            Err(e) => errors.push(self.error(e)),
+                        }
                     }
                 }
+            }
+            for group in joined.clone() {
+                join_parents(&parents, member, &group, &mut joined, 0);
+            }
+            if joined.len() > configured {
+                let list: Vec<Value> = joined.into_iter().map(Value::from).collect();
+                item.attrs.insert("groups".into(), Value::from(list));
             }
         }
     }
 
+    /// Evaluates every apply rule that targets `target`'s type against it. `host` is the
+    /// host of a service target. Returns the items with the span of their rule.
     pub fn apply_to(
         &self,
         target: &Item,

@@ -440,3 +440,30 @@ object User "u" { vars.team = "ops" }
     let err = load(&[("h.conf", "object Host \"h\" { assign where true }")]).unwrap_err();
     assert!(err[0].contains("only allowed in apply rules"), "{err:?}");
 }
+
+/// Memberships keep Icinga 2.13.6's order (checked on the API of a real Icinga with this
+/// configuration): configured groups, then rule groups by name whatever the declaration
+/// order, then the groups a group belongs to.
+#[test]
+fn group_memberships_keep_icinga_order() {
+    let items = load(&[(
+        "groups.conf",
+        r#"
+object HostGroup "zz" { assign where host.vars.g }
+object HostGroup "aa" { assign where host.vars.g }
+object HostGroup "parent" { }
+object HostGroup "mid" { groups = [ "parent" ]; assign where host.vars.g == 2 }
+object Host "g1" { vars.g = 1; groups = [ "web" ] }
+object Host "g2" { vars.g = 2 }
+object Host "g3" { groups = [ "mid" ] }
+object Host "g4" { }
+object HostGroup "web" { }
+"#,
+    )])
+    .unwrap();
+    let groups = |n: &str| attr(find(&items, "Host", n), "groups");
+    assert_eq!(groups("g1"), r#"["web","aa","zz"]"#);
+    assert_eq!(groups("g2"), r#"["aa","mid","zz","parent"]"#);
+    assert_eq!(groups("g3"), r#"["mid","parent"]"#);
+    assert_eq!(groups("g4"), "null");
+}

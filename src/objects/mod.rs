@@ -845,7 +845,11 @@ impl filters::Object for Object {
         if self.type_info.is_secret(field) {
             return None;
         }
-        self.attrs.get(field)
+        match self.attrs.get(field) {
+            // An empty display name reads as the name (see `get_field`).
+            Some(v) if field == "display_name" && v.is_empty() => None,
+            v => v,
+        }
     }
 
     fn type_name(&self) -> &str {
@@ -862,7 +866,7 @@ impl filters::Object for Object {
             return Some(Value::Null);
         }
         // Configured attributes first: they are what filters read most.
-        if let Some(v) = self.attrs.get(field) {
+        if let Some(v) = self.get_field_ref(field) {
             return Some(v.clone());
         }
         if let Some(v) = self.runtime_value(field) {
@@ -872,6 +876,10 @@ impl filters::Object for Object {
             "__name" => Some(Value::String(self.name.clone())),
             "type" => Some(Value::from(self.type_info.name)),
             "package" => Some(Value::String(self.package.clone())),
+            // Icinga's display name getter falls back to the (short) name.
+            "display_name" if self.type_info.field(field).is_some() => {
+                self.attrs.get("name").cloned()
+            }
             _ => self
                 .type_info
                 .field(field)

@@ -321,16 +321,22 @@ async fn fixed_downtime_with_services() {
 
     let s = s.restart().await;
     assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
+    // A filter selecting the host downtime and its service downtime: the child goes
+    // with its parent and still answers 200, as in Icinga.
+    let child = r["service_downtimes"][0]["name"].as_str().unwrap().to_string();
     let (status, res) = s
         .post(
             "/v1/actions/remove-downtime",
-            json!({"downtime": name, "author": "ops"}),
+            json!({"type": "Downtime", "filter": "downtime.host_name == \"h1\"", "author": "ops"}),
         )
         .await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(
-        res["results"][0]["status"],
-        format!("Successfully removed downtime '{name}' and 1 child downtimes.")
+        res["results"],
+        json!([
+            {"code": 200, "status": format!("Successfully removed downtime '{name}' and 1 child downtimes.")},
+            {"code": 200, "status": format!("Successfully removed downtime '{child}' and 0 child downtimes.")},
+        ])
     );
     assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 0);
     assert_eq!(

@@ -440,8 +440,15 @@ fn apply(b: &mut Batch, o: &Arc<Object>, change: Change) -> Result<Processed, Re
         }
         Change::ScheduleDowntime(spec) => downtimes::schedule(b, o, &spec),
         Change::RemoveDowntime { author } if o.type_info.name == "Downtime" => {
-            let d = current(b)?;
-            downtimes::remove(b, &d, &author)
+            match b.get("Downtime", &o.name) {
+                Some(d) => downtimes::remove(b, &d, &author),
+                // Removed already, with its parent earlier in the request: done, as in
+                // Icinga.
+                None => Ok(Processed::item(json!({
+                    "code": 200,
+                    "status": format!("Successfully removed downtime '{}' and 0 child downtimes.", o.name),
+                }))),
+            }
         }
         Change::RemoveDowntime { author } => downtimes::remove_all(b, o, &author),
         Change::CustomNotification {

@@ -250,7 +250,7 @@ pub struct State {
     pub packages: crate::packages::Packages,
     /// Held while a config package update validates and activates (423 for another).
     pub package_update: Arc<tokio::sync::Mutex<()>>,
-    users: RwLock<Arc<Users>>,
+    users: Arc<RwLock<Arc<Users>>>,
     pub blocklist: Blocklist,
     pub listener: ListenerSettings,
     pub console: Sessions,
@@ -313,10 +313,9 @@ impl State {
             .clone()
     }
 
-    /// Replaces the configuration-derived parts after a reload.
-    pub fn replace_config(&self, library: filters::config::Library, users: Users) {
+    /// Replaces the templates, apply rules and constants after a reload.
+    pub fn replace_library(&self, library: filters::config::Library) {
         *self.library.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(library);
-        *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
     }
 
     /// The current API users.
@@ -337,8 +336,17 @@ impl State {
     /// Publishes `registry` when called: the store runs it right after the commit that
     /// makes the snapshot durable, before the commit's events go out.
     pub fn installer(&self, registry: Registry) -> Box<dyn FnOnce() + Send> {
-        let slot = self.registry.clone();
+        let (slot, users) = (self.registry.clone(), self.users.clone());
         Box::new(move || {
+            // API users are read from their objects, whether configured or created
+            // through the API.
+            let current = users.read().unwrap_or_else(|e| e.into_inner()).clone();
+            if !current.current_in(&registry) {
+                match current.updated(&registry) {
+                    Ok(next) => *users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next),
+                    Err(e) => tracing::error!("API users not updated: {e}"),
+                }
+            }
             *slot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
         })
     }
@@ -535,6 +543,8 @@ impl App {
         }
         let stored_states = states.len();
         let orphans = restore_states(&loaded.registry, states);
+        // The users of the configuration and those created through the API.
+        let users = loaded.users.updated(&loaded.registry).map_err(anyhow::Error::msg)?;
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
         let registry = Arc::new(RwLock::new(Arc::new(loaded.registry)));
         {
@@ -574,7 +584,7 @@ impl App {
             data_dir: opts.data_dir.clone(),
             packages,
             package_update: Arc::new(tokio::sync::Mutex::new(())),
-            users: RwLock::new(Arc::new(loaded.users)),
+            users: Arc::new(RwLock::new(Arc::new(users))),
             listener: loaded.listener,
             console: Sessions::default(),
             connections: crate::api::conns::Connections::new(crate::api::conns::Limits {

@@ -73,7 +73,7 @@ pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
         })
         .await
         .map_err(|e| vec![format!("The reload could not be stored: {e}")])?;
-    state.replace_config(loaded.library, loaded.users);
+    state.replace_library(loaded.library);
     tracing::info!(
         created = summary.created,
         modified = summary.modified,

@@ -72,6 +72,56 @@ async fn permissions_are_enforced() {
     assert_eq!(res.status(), 404);
 }
 
+/// ApiUsers created through the API log in at once and after a restart; a changed
+/// password takes effect, a deleted user is gone, invalid permissions are refused.
+#[tokio::test]
+async fn api_created_users_log_in() {
+    let s = Server::start("").await;
+    let (status, body) = s
+        .send(
+            "PUT",
+            "/v1/objects/apiusers/bot",
+            json!({"attrs": {"password": "pw", "permissions": ["objects/query/*"]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let bot = |s: &Server, password: &'static str| {
+        let url = s.url("/v1/objects/hosts");
+        let c = s.client();
+        async move {
+            let (status, _) = (c.get(url).basic_auth("bot", Some(password)).send().await)
+                .map(|r| (r.status().as_u16(), ()))
+                .unwrap();
+            status
+        }
+    };
+    assert_eq!(bot(&s, "pw").await, 200);
+    let (status, _) = s.send_as(("bot", "pw"), "GET", "/v1/status", json!({})).await;
+    assert_eq!(status, 403, "only the granted permissions");
+    let s = s.restart().await;
+    assert_eq!(bot(&s, "pw").await, 200);
+    let (status, _) = s
+        .post("/v1/objects/apiusers/bot", json!({"attrs": {"password": "new"}}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!((bot(&s, "pw").await, bot(&s, "new").await), (401, 200));
+    let (status, body) = s
+        .send(
+            "PUT",
+            "/v1/objects/apiusers/bad",
+            json!({"attrs": {"password": "pw", "permissions": [{"filter": "x"}]}}),
+        )
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(
+        body["results"][0]["errors"][0],
+        "Error: Validation failed for object 'bad' of type 'ApiUser'; Attribute 'permissions': Permission must be a string or a dictionary with a 'permission' key."
+    );
+    let (status, _) = s.send("DELETE", "/v1/objects/apiusers/bot", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(bot(&s, "new").await, 401);
+}
+
 /// A client certificate signed by our CA whose CN names an ApiUser authenticates the
 /// connection (a Basic header is then ignored); a certificate of another CA fails the
 /// handshake.

@@ -3,17 +3,18 @@
 
 pub mod blocklist;
 pub mod permissions;
+pub mod quota;
 pub mod token;
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use base64::Engine;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
 use subtle::ConstantTimeEq;
 
-use crate::objects::{dict_str, Registry};
+use crate::objects::{dict_str, Object, Registry};
 pub use blocklist::Blocklist;
 pub use permissions::{Grant, Permissions};
 
@@ -72,6 +73,35 @@ impl ApiUser {
 pub struct Users {
     by_name: HashMap<String, Arc<ApiUser>>,
     by_cn: HashMap<String, Arc<ApiUser>>,
+    /// The object each user was read from: a user whose object did not change is kept
+    /// (with its rate limiter's state) when the users are read again.
+    sources: HashMap<String, Arc<Object>>,
+}
+
+impl ApiUser {
+    /// Reads an `ApiUser` object.
+    ///
+    /// # Errors
+    /// Invalid permissions or rate settings (objects are validated before they are
+    /// installed, so only a configuration that was never validated has them).
+    fn from_object(o: &Object) -> Result<ApiUser, String> {
+        let invalid = |e: String| format!("ApiUser '{}': {e}", o.name);
+        let permissions = Permissions::parse(o.attr("permissions")).map_err(invalid)?;
+        let limiter = quota::parse(&o.attrs, "request_rate", "request_burst")
+            .map_err(invalid)?
+            .map(|q| Arc::new(RateLimiter::direct(q)));
+        let event_quota = quota::parse(&o.attrs, "event_rate", "event_burst").map_err(invalid)?;
+        Ok(ApiUser {
+            name: o.name.to_string(),
+            password: dict_str(&o.attrs, "password").map(str::to_string),
+            client_cn: dict_str(&o.attrs, "client_cn")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            permissions,
+            limiter,
+            event_quota,
+        })
+    }
 }
 
 impl Users {
@@ -80,29 +110,35 @@ impl Users {
     /// # Errors
     /// A user with invalid permissions or rate settings.
     pub fn from_registry(reg: &Registry) -> Result<Users, String> {
+        Users::default().updated(reg)
+    }
+
+    /// The users of `reg`, keeping every user whose object is unchanged.
+    ///
+    /// # Errors
+    /// A user with invalid permissions or rate settings.
+    pub fn updated(&self, reg: &Registry) -> Result<Users, String> {
         let mut users = Users::default();
         for o in reg.objects("ApiUser") {
-            let permissions = Permissions::parse(o.attr("permissions"))
-                .map_err(|e| format!("ApiUser '{}': {e}", o.name))?;
-            let limiter = quota(o, "request_rate", "request_burst")?
-                .map(|q| Arc::new(RateLimiter::direct(q)));
-            let event_quota = quota(o, "event_rate", "event_burst")?;
-            let user = Arc::new(ApiUser {
-                name: o.name.to_string(),
-                password: dict_str(&o.attrs, "password").map(str::to_string),
-                client_cn: dict_str(&o.attrs, "client_cn")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string),
-                permissions,
-                limiter,
-                event_quota,
-            });
+            let user = match (self.sources.get(&*o.name), self.by_name.get(&*o.name)) {
+                (Some(source), Some(user)) if Arc::ptr_eq(source, o) => user.clone(),
+                _ => Arc::new(ApiUser::from_object(o)?),
+            };
             if let Some(cn) = &user.client_cn {
                 users.by_cn.insert(cn.clone(), user.clone());
             }
+            users.sources.insert(user.name.clone(), o.clone());
             users.by_name.insert(user.name.clone(), user);
         }
         Ok(users)
+    }
+
+    /// Whether `reg` holds exactly the `ApiUser` objects these users were read from.
+    pub fn current_in(&self, reg: &Registry) -> bool {
+        reg.count("ApiUser") == self.sources.len()
+            && reg
+                .objects("ApiUser")
+                .all(|o| self.sources.get(&*o.name).is_some_and(|s| Arc::ptr_eq(s, o)))
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<ApiUser>> {
@@ -151,28 +187,4 @@ fn decode_basic(header: &str) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (name, password) = decoded.split_once(':')?;
     Some((name.to_string(), password.to_string()))
-}
-
-/// A rate per second with its burst (the rate when absent), from two attributes.
-fn quota(o: &crate::objects::Object, rate: &str, burst: &str) -> Result<Option<Quota>, String> {
-    let Some(v) = o.attr(rate).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let per_second = v
-        .to_number()
-        .ok()
-        .filter(|r| *r >= 1.0)
-        .ok_or_else(|| format!("ApiUser '{}': {rate} must be a number >= 1", o.name))?;
-    let burst = o
-        .attr(burst)
-        .and_then(|b| b.to_number().ok())
-        .unwrap_or(per_second)
-        .max(1.0);
-    Ok(Some(
-        Quota::per_second(nonzero(per_second)).allow_burst(nonzero(burst)),
-    ))
-}
-
-fn nonzero(x: f64) -> NonZeroU32 {
-    NonZeroU32::new(x.min(u32::MAX as f64) as u32).unwrap_or(NonZeroU32::MIN)
 }

@@ -442,6 +442,17 @@ impl Registry {
                 crate::timeperiod::validate(ranges).or_else(|e| fail("ranges", e))?;
             }
         }
+        if ti.name == "ApiUser" {
+            use crate::auth::{permissions::Permissions, quota};
+            if let Err(e) = Permissions::parse(object.attrs.get("permissions")) {
+                return fail("permissions", e);
+            }
+            for (rate, burst) in [("request_rate", "request_burst"), ("event_rate", "event_burst")] {
+                if let Err(e) = quota::parse(&object.attrs, rate, burst) {
+                    return fail(rate, e);
+                }
+            }
+        }
         Ok(())
     }
 

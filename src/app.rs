@@ -544,7 +544,10 @@ impl App {
         let stored_states = states.len();
         let orphans = restore_states(&loaded.registry, states);
         // The users of the configuration and those created through the API.
-        let users = loaded.users.updated(&loaded.registry).map_err(anyhow::Error::msg)?;
+        let users = loaded
+            .users
+            .updated(&loaded.registry)
+            .map_err(anyhow::Error::msg)?;
         let (schedule_tx, schedule_rx) = tokio::sync::mpsc::unbounded_channel();
         let registry = Arc::new(RwLock::new(Arc::new(loaded.registry)));
         {

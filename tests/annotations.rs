@@ -323,7 +323,10 @@ async fn fixed_downtime_with_services() {
     assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
     // A filter selecting the host downtime and its service downtime: the child goes
     // with its parent and still answers 200, as in Icinga.
-    let child = r["service_downtimes"][0]["name"].as_str().unwrap().to_string();
+    let child = r["service_downtimes"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (status, res) = s
         .post(
             "/v1/actions/remove-downtime",

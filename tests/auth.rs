@@ -96,12 +96,17 @@ async fn api_created_users_log_in() {
         }
     };
     assert_eq!(bot(&s, "pw").await, 200);
-    let (status, _) = s.send_as(("bot", "pw"), "GET", "/v1/status", json!({})).await;
+    let (status, _) = s
+        .send_as(("bot", "pw"), "GET", "/v1/status", json!({}))
+        .await;
     assert_eq!(status, 403, "only the granted permissions");
     let s = s.restart().await;
     assert_eq!(bot(&s, "pw").await, 200);
     let (status, _) = s
-        .post("/v1/objects/apiusers/bot", json!({"attrs": {"password": "new"}}))
+        .post(
+            "/v1/objects/apiusers/bot",
+            json!({"attrs": {"password": "new"}}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!((bot(&s, "pw").await, bot(&s, "new").await), (401, 200));
@@ -117,7 +122,9 @@ async fn api_created_users_log_in() {
         body["results"][0]["errors"][0],
         "Error: Validation failed for object 'bad' of type 'ApiUser'; Attribute 'permissions': Permission must be a string or a dictionary with a 'permission' key."
     );
-    let (status, _) = s.send("DELETE", "/v1/objects/apiusers/bot", json!({})).await;
+    let (status, _) = s
+        .send("DELETE", "/v1/objects/apiusers/bot", json!({}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(bot(&s, "new").await, 401);
 }

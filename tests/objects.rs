@@ -144,6 +144,44 @@ async fn pagination() {
     assert!(link.contains("offset=0&limit=10>; rel=\"prev\""), "{link}");
     let body: Json = res.json().await.unwrap();
     assert_eq!(body["results"].as_array().unwrap().len(), 10);
+
+    // Following `next` keeps the query: filter, filter_vars (from the body), attrs.
+    let mut next = Some(
+        "/v1/objects/hosts?limit=2&attrs=name&filter=match(prefix%2B%22*%22,host.name)".to_string(),
+    );
+    let mut seen = Vec::new();
+    while let Some(path) = next.take() {
+        // Only the first request has a body; the links carry its parameters.
+        let request = if seen.is_empty() {
+            s.client()
+                .post(s.url(&path))
+                .header("X-HTTP-Method-Override", "GET")
+                .json(&json!({"filter_vars": {"prefix": "h1"}}))
+        } else {
+            s.client().get(s.url(&path))
+        };
+        let res = request
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-total-count"], "11", "{path}");
+        next = res.headers().get("link").and_then(|l| {
+            let l = l.to_str().ok()?;
+            let next = l.split(", ").find(|p| p.ends_with("rel=\"next\""))?;
+            Some(next.split(['<', '>']).nth(1)?.to_string())
+        });
+        let body: Json = res.json().await.unwrap();
+        for r in body["results"].as_array().unwrap() {
+            assert_eq!(r["attrs"].as_object().unwrap().len(), 1, "{r}");
+            seen.push(r["name"].as_str().unwrap().to_string());
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["h1", "h10", "h11", "h12", "h13", "h14", "h15", "h16", "h17", "h18", "h19"]
+    );
 }
 
 /// A large dump streams in chunks (no Content-Length) and is complete, valid JSON.

@@ -107,16 +107,21 @@ async fn query(
         h.insert("x-total-count", HeaderValue::from(total));
         let mut links = Vec::new();
         let page = limit.unwrap_or(total.max(1));
-        let base = format!("/v1/objects/{}", ti.plural.to_lowercase());
+        // The other pages of the same query: every parameter (body ones too) is kept.
+        let mut base = format!("/v1/objects/{}?", ti.plural.to_lowercase());
+        let kept = params.to_query(&["offset", "limit"]);
+        if !kept.is_empty() {
+            base = format!("{base}{kept}&");
+        }
         if offset + page < total {
             links.push(format!(
-                "<{base}?offset={}&limit={page}>; rel=\"next\"",
+                "<{base}offset={}&limit={page}>; rel=\"next\"",
                 offset + page
             ));
         }
         if offset > 0 {
             links.push(format!(
-                "<{base}?offset={}&limit={page}>; rel=\"prev\"",
+                "<{base}offset={}&limit={page}>; rel=\"prev\"",
                 offset.saturating_sub(page)
             ));
         }

@@ -164,18 +164,49 @@ impl Params {
             })
     }
 
-    /// A dictionary parameter (`attrs`).
+    /// A dictionary parameter (`attrs`, `filter_vars`); in a query string, a JSON object
+    /// (what pagination links carry).
     ///
     /// # Errors
     /// 400 `Invalid type for '<key>' attribute specified. Dictionary type is required.`
     pub fn dict(&self, key: &str) -> Result<Option<Map<String, Json>>, ApiError> {
+        let from_query = || match self.scalar(key) {
+            Some(Json::String(s)) => serde_json::from_str::<Map<String, Json>>(s).ok(),
+            _ => None,
+        };
         match self.0.get(key) {
             None | Some(Json::Null) => Ok(None),
             Some(Json::Object(m)) => Ok(Some(m.clone())),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "Invalid type for '{key}' attribute specified. Dictionary type is required."
-            ))),
+            Some(_) => from_query().map(Some).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid type for '{key}' attribute specified. Dictionary type is required."
+                ))
+            }),
         }
+    }
+
+    /// Every parameter but `skip` as a query string (body parameters too): values as
+    /// given, arrays as repeated keys, dictionaries as JSON.
+    pub fn to_query(&self, skip: &[&str]) -> String {
+        let text = |v: &Json| match v {
+            Json::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in self.0.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
+            match value {
+                Json::Null => {}
+                Json::Array(items) => {
+                    for item in items {
+                        out.append_pair(key, &text(item));
+                    }
+                }
+                v => {
+                    out.append_pair(key, &text(v));
+                }
+            }
+        }
+        out.finish()
     }
 
     /// An array of strings, or a single string as a one-element array.
@@ -239,6 +270,23 @@ mod tests {
             assert!(e.status.starts_with("Invalid request body"), "{}", e.status);
         }
         assert!(Params::parse(None, b"  ").is_ok());
+    }
+
+    /// A query string rebuilt from the parameters reads back as the same parameters.
+    #[test]
+    fn parameters_round_trip_through_a_query() -> Result<(), ApiError> {
+        let p = Params::parse(
+            Some("attrs=name&attrs=state&limit=2"),
+            br#"{"filter":"host.vars.x == y && 1 < 2","filter_vars":{"y":"a b"},"joins":["host.name"],"pretty":true}"#,
+        )?;
+        let q = Params::parse(Some(&p.to_query(&["limit"])), b"")?;
+        assert_eq!(q.strings("attrs"), ["name", "state"]);
+        assert_eq!(q.string("filter"), p.string("filter"));
+        assert_eq!(q.dict("filter_vars")?, p.dict("filter_vars")?);
+        assert_eq!(q.strings("joins"), ["host.name"]);
+        assert_eq!(q.bool("pretty"), Some(true));
+        assert!(!q.contains("limit"));
+        Ok(())
     }
 
     /// A JSON `null` body is no body, as Icinga reads it (aiohttp clients send one).

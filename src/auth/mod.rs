@@ -136,9 +136,11 @@ impl Users {
     /// Whether `reg` holds exactly the `ApiUser` objects these users were read from.
     pub fn current_in(&self, reg: &Registry) -> bool {
         reg.count("ApiUser") == self.sources.len()
-            && reg
-                .objects("ApiUser")
-                .all(|o| self.sources.get(&*o.name).is_some_and(|s| Arc::ptr_eq(s, o)))
+            && reg.objects("ApiUser").all(|o| {
+                self.sources
+                    .get(&*o.name)
+                    .is_some_and(|s| Arc::ptr_eq(s, o))
+            })
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<ApiUser>> {

@@ -447,7 +447,10 @@ impl Registry {
             if let Err(e) = Permissions::parse(object.attrs.get("permissions")) {
                 return fail("permissions", e);
             }
-            for (rate, burst) in [("request_rate", "request_burst"), ("event_rate", "event_burst")] {
+            for (rate, burst) in [
+                ("request_rate", "request_burst"),
+                ("event_rate", "event_burst"),
+            ] {
                 if let Err(e) = quota::parse(&object.attrs, rate, burst) {
                     return fail(rate, e);
                 }

@@ -325,27 +325,15 @@ enum Refusal {
 /// Tables at least this large are scanned in parallel.
 const PARALLEL_SCAN: usize = 4096;
 
-/// `filter_vars`: a dictionary whose keys become variables (JSON types kept).
+/// `filter_vars`: a dictionary whose keys become variables (JSON types kept); from a
+/// query string, a JSON text.
 fn filter_vars(params: &Params) -> Result<Dict, String> {
-    match params.raw("filter_vars") {
-        None | Some(Json::Null) => Ok(Dict::new()),
-        Some(Json::Object(m)) => Ok(m
-            .iter()
-            .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
-            .collect()),
-        // A query-string `filter_vars` arrives as a JSON text.
-        Some(Json::Array(a)) => match a.last().and_then(|v| v.as_str()) {
-            Some(text) => match serde_json::from_str::<Json>(text) {
-                Ok(Json::Object(m)) => Ok(m
-                    .iter()
-                    .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
-                    .collect()),
-                _ => Err("Invalid type for 'filter_vars': a dictionary is required.".into()),
-            },
-            None => Err("Invalid type for 'filter_vars': a dictionary is required.".into()),
-        },
-        Some(_) => Err("Invalid type for 'filter_vars': a dictionary is required.".into()),
-    }
+    let vars = params.dict("filter_vars").map_err(|e| e.status)?;
+    Ok(vars
+        .iter()
+        .flatten()
+        .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
+        .collect())
 }
 
 /// How objects are shown: which attributes, joins and meta.

@@ -224,6 +224,36 @@ async fn packages_stages_and_live_activation() {
     );
 }
 
+/// Uploading the same objects again changes nothing: objects whose attributes hold
+/// lambdas (`{{ … }}`, `function`, closures) are not reported modified; a changed lambda
+/// is.
+#[tokio::test]
+async fn identical_lambdas_are_unchanged() {
+    let s = Server::start(PASSIVE).await;
+    let (status, _) = s.post("/v1/config/packages/lambdas", json!({})).await;
+    assert_eq!(status, 200);
+    let hosts = "var n = 2\nobject Host \"fn-host\" {\n  check_command = \"dummy\"\n  vars.a = {{ 1 + 1 }}\n  vars.b = function(x) { return x }\n  vars.c = (y) use (n) => y * n\n}\n";
+    let changed = hosts.replace("y * n", "y + n");
+    for (marker, conf) in [("m1", hosts), ("m2", hosts), ("m3", changed.as_str())] {
+        let files = json!({
+            "conf.d/hosts.conf": conf,
+            "conf.d/marker.conf": format!("object Host \"{marker}\" {{ check_command = \"dummy\" }}"),
+        });
+        let stage = upload(&s, "lambdas", files).await;
+        assert_eq!(validated(&s, "lambdas", &stage).await, "0");
+        s.wait_for(&format!("/v1/objects/hosts/{marker}"), |a| {
+            a["package"] == "lambdas"
+        })
+        .await;
+    }
+    let modified: Vec<Json> = s
+        .events("ObjectModified")
+        .into_iter()
+        .filter(|e| e["object_name"] == "fn-host")
+        .collect();
+    assert_eq!(modified.len(), 1, "only the changed lambda: {modified:?}");
+}
+
 /// The `_api` package shows the objects created through the API as configuration.
 #[tokio::test]
 async fn api_package_holds_api_objects() {

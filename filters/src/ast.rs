@@ -82,6 +82,9 @@ pub struct Var {
 pub struct Lambda {
     pub params: Vec<Str>,
     pub body: Expr,
+    /// A hash of the body's tokens: two lambdas written alike (in any file, at any place)
+    /// have the same one.
+    pub fingerprint: u64,
 }
 
 #[derive(Clone, Debug)]

@@ -26,6 +26,7 @@ pub fn compile(e: &mut Expr) {
                 *l = Arc::new(Lambda {
                     params: l.params.clone(),
                     body,
+                    fingerprint: l.fingerprint,
                 });
             }
         },

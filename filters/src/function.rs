@@ -50,10 +50,29 @@ impl Function {
         }
     }
 
+    /// The same builtin (Icinga's `==` on functions).
     pub fn same_as(&self, other: &Function) -> bool {
         match (self, other) {
             (Function::Builtin(a), Function::Builtin(b)) => std::ptr::eq(*a, *b),
             _ => false,
+        }
+    }
+
+    /// The same builtin, or lambdas written alike (same parameters and body tokens) that
+    /// closed over the same values: what tells a reloaded configuration from a changed one.
+    pub fn written_alike(&self, other: &Function) -> bool {
+        match (self, other) {
+            (Function::Closure(a), Function::Closure(b)) => {
+                (Arc::ptr_eq(&a.lambda, &b.lambda)
+                    || (a.lambda.fingerprint == b.lambda.fingerprint
+                        && a.lambda.params == b.lambda.params))
+                    && a.captured.len() == b.captured.len()
+                    && a.captured
+                        .iter()
+                        .zip(&b.captured)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
+            }
+            _ => self.same_as(other),
         }
     }
 

@@ -778,6 +778,7 @@ impl Parser {
     }
 
     fn lambda_body(&mut self, params: Vec<Str>, start: Span) -> Result<Expr, Error> {
+        let from = self.pos;
         let body = if *self.peek() == Tok::LBrace {
             self.block(false)?
         } else {
@@ -785,9 +786,23 @@ impl Parser {
         };
         let span = start.to(self.prev_span());
         Ok(Expr::new(
-            ExprKind::Lambda(Arc::new(Lambda { params, body })),
+            ExprKind::Lambda(Arc::new(self.lambda(params, body, from))),
             span,
         ))
+    }
+
+    /// A lambda whose body is the tokens from `from` to here, with their fingerprint.
+    fn lambda(&self, params: Vec<Str>, body: Expr, from: usize) -> Lambda {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for token in self.tokens.get(from..self.pos).unwrap_or_default() {
+            format!("{:?}", token.tok).hash(&mut hasher);
+        }
+        Lambda {
+            params,
+            body,
+            fingerprint: hasher.finish(),
+        }
     }
 
     fn primary(&mut self) -> Result<Expr, Error> {
@@ -866,15 +881,13 @@ impl Parser {
             Tok::NullaryLambdaBegin => {
                 self.bump();
                 self.enter()?;
+                let from = self.pos;
                 let body = self.statements(&[Tok::NullaryLambdaEnd], false)?;
                 self.depth -= 1;
                 self.expect(&Tok::NullaryLambdaEnd)?;
                 let span = start.to(self.prev_span());
                 Ok(Expr::new(
-                    ExprKind::Lambda(Arc::new(Lambda {
-                        params: Vec::new(),
-                        body,
-                    })),
+                    ExprKind::Lambda(Arc::new(self.lambda(Vec::new(), body, from))),
                     span,
                 ))
             }
@@ -888,9 +901,13 @@ impl Parser {
                     _ => None,
                 };
                 let params = self.params()?;
+                let from = self.pos;
                 let body = self.block(true)?;
                 let span = start.to(self.prev_span());
-                let lambda = Expr::new(ExprKind::Lambda(Arc::new(Lambda { params, body })), span);
+                let lambda = Expr::new(
+                    ExprKind::Lambda(Arc::new(self.lambda(params, body, from))),
+                    span,
+                );
                 Ok(match name {
                     Some(name) => Expr::new(
                         ExprKind::Assign(

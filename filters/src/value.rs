@@ -179,8 +179,9 @@ impl Value {
     }
 
     /// Exact structural equality: same variant and same contents (`null` and `""` differ,
-    /// `1` and `true` differ); functions, types and objects by identity. What change
-    /// detection needs, as opposed to the language's [`Value::loose_eq`].
+    /// `1` and `true` differ); lambdas written alike are the same, other functions, types
+    /// and objects by identity. What change detection needs, as opposed to the
+    /// language's [`Value::loose_eq`].
     pub fn same(&self, other: &Value) -> bool {
         use Value::*;
         match (self, other) {
@@ -199,7 +200,7 @@ impl Value {
                             .zip(b.iter())
                             .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb)))
             }
-            (Function(a), Function(b)) => Arc::ptr_eq(a, b),
+            (Function(a), Function(b)) => Arc::ptr_eq(a, b) || a.written_alike(b),
             (Type(a), Type(b)) => std::ptr::eq(a.0, b.0),
             (Object(a), Object(b)) => Arc::ptr_eq(a, b),
             _ => false,

@@ -282,6 +282,29 @@ async fn comments() {
     assert_eq!(s.events("CommentRemoved").len(), 3);
 }
 
+/// Comments and downtimes are numbered separately, each from 1, and go on after a
+/// restart where they left off (Icinga's counters).
+#[tokio::test]
+async fn legacy_ids_count_per_kind() {
+    let s = Server::start(PASSIVE).await;
+    let t = now();
+    async fn add(s: &Server, action: &str, t: f64) -> Json {
+        let body = match action {
+            "add-comment" => json!({"host": "h1", "author": "a", "comment": "c"}),
+            _ => json!({"host": "h1", "author": "a", "comment": "c", "start_time": t, "end_time": t + 600.0}),
+        };
+        let (status, res) = s.post(&format!("/v1/actions/{action}"), body).await;
+        assert_eq!(status, 200, "{res}");
+        res["results"][0]["legacy_id"].clone()
+    }
+    assert_eq!(add(&s, "add-comment", t).await, 1);
+    assert_eq!(add(&s, "schedule-downtime", t).await, 1);
+    assert_eq!(add(&s, "add-comment", t).await, 2);
+    let s = s.restart().await;
+    assert_eq!(add(&s, "schedule-downtime", t).await, 2);
+    assert_eq!(add(&s, "add-comment", t).await, 3);
+}
+
 /// A fixed downtime on a host with all its services: in effect at once (depth 1 on the
 /// host and the service), evented, and removed with its service downtimes.
 #[tokio::test]

@@ -29,8 +29,42 @@ pub struct Batch {
     pub jobs: Vec<Job>,
     /// The zone objects show when they name none.
     pub zone: Str,
-    /// The next `legacy_id` for comments and downtimes.
-    pub legacy_id: u64,
+    /// The next `legacy_id` of comments and of downtimes.
+    pub legacy_ids: LegacyIds,
+}
+
+/// Comments and downtimes are numbered separately, as in Icinga: each counter starts
+/// after the highest number its objects hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegacyIds {
+    comment: u64,
+    downtime: u64,
+}
+
+impl LegacyIds {
+    /// The counters after the comments and downtimes of `reg`.
+    pub fn after(reg: &Registry) -> LegacyIds {
+        let next = |type_name| {
+            reg.objects(type_name)
+                .filter_map(|o| o.attr("legacy_id").and_then(|v| v.to_number().ok()))
+                .fold(0.0_f64, f64::max) as u64
+                + 1
+        };
+        LegacyIds {
+            comment: next("Comment"),
+            downtime: next("Downtime"),
+        }
+    }
+
+    /// Takes the next number for a comment (`Comment`) or a downtime (any other type).
+    pub fn take(&mut self, type_name: &str) -> u64 {
+        let counter = match type_name {
+            "Comment" => &mut self.comment,
+            _ => &mut self.downtime,
+        };
+        *counter += 1;
+        *counter - 1
+    }
 }
 
 /// What a batch leaves to commit and publish.
@@ -42,11 +76,11 @@ pub struct Finished {
     pub states: Vec<(Arc<Object>, CheckableState, bool)>,
     /// The new object snapshot, when objects changed.
     pub registry: Option<Registry>,
-    pub legacy_id: u64,
+    pub legacy_ids: LegacyIds,
 }
 
 impl Batch {
-    pub fn new(base: Arc<Registry>, zone: Str, now: f64, legacy_id: u64) -> Batch {
+    pub fn new(base: Arc<Registry>, zone: Str, now: f64, legacy_ids: LegacyIds) -> Batch {
         Batch {
             now,
             base,
@@ -57,7 +91,7 @@ impl Batch {
             timers: Vec::new(),
             jobs: Vec::new(),
             zone,
-            legacy_id,
+            legacy_ids,
         }
     }
 
@@ -285,7 +319,7 @@ impl Batch {
             jobs: self.jobs,
             states,
             registry,
-            legacy_id: self.legacy_id,
+            legacy_ids: self.legacy_ids,
         }
     }
 }

@@ -30,10 +30,14 @@ pub fn unique_name(checkable: &Object) -> String {
 }
 
 /// The attributes every comment and downtime starts with: names and owner.
-pub fn base_attrs(b: &mut Batch, checkable: &Object, full: &str) -> (Dict, u64) {
+pub fn base_attrs(
+    b: &mut Batch,
+    type_name: &str,
+    checkable: &Object,
+    full: &str,
+) -> Dict {
     let (host, service) = owner(checkable);
-    let legacy_id = b.legacy_id;
-    b.legacy_id += 1;
+    let legacy_id = b.legacy_ids.take(type_name);
     let mut d = Dict::new();
     let short = full.rsplit('!').next().unwrap_or(full);
     d.insert("name".into(), Value::from(short));
@@ -44,14 +48,14 @@ pub fn base_attrs(b: &mut Batch, checkable: &Object, full: &str) -> (Dict, u64) 
     );
     d.insert("legacy_id".into(), Value::Number(legacy_id as f64));
     d.insert("entry_time".into(), Value::Number(b.now));
-    (d, legacy_id)
+    d
 }
 
 /// Adds a comment to a host or service; returns it.
 pub fn add(b: &mut Batch, checkable: &Object, c: NewComment) -> Option<Arc<Object>> {
     let ti = types::by_name("Comment")?;
     let name = unique_name(checkable);
-    let (mut attrs, _) = base_attrs(b, checkable, &name);
+    let mut attrs = base_attrs(b, "Comment", checkable, &name);
     attrs.insert("author".into(), Value::from(c.author));
     attrs.insert("text".into(), Value::from(c.text));
     attrs.insert("entry_type".into(), Value::Number(c.entry_type));

@@ -157,7 +157,7 @@ fn add(
 ) -> Option<Arc<Object>> {
     let ti = types::by_name("Downtime")?;
     let name = unique_name(o);
-    let (mut a, _) = base_attrs(b, o, &name);
+    let mut a = base_attrs(b, "Downtime", o, &name);
     let s = |v: &str| Value::from(v);
     a.insert("author".into(), s(&spec.author));
     a.insert("comment".into(), s(&spec.comment));

@@ -248,24 +248,15 @@ impl Processor {
     }
 }
 
-/// The next `legacy_id` after those of the stored comments and downtimes.
-fn next_legacy_id(reg: &Registry) -> u64 {
-    reg.objects("Comment")
-        .chain(reg.objects("Downtime"))
-        .filter_map(|o| o.attr("legacy_id").and_then(|v| v.to_number().ok()))
-        .fold(0.0_f64, f64::max) as u64
-        + 1
-}
-
 async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
     let mut timers = Timers::default();
-    let mut legacy_id = {
+    let mut legacy_ids = {
         let reg = ctx.registry();
         for (at, d) in timers::restored(&reg) {
             timers.add(at, d);
         }
         timers.add(now(), Deadline::ScheduledDowntimes);
-        next_legacy_id(&reg)
+        batch::LegacyIds::after(&reg)
     };
     let mut commands = Vec::with_capacity(BATCH);
     loop {
@@ -282,7 +273,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
         }
         // Object changes (comments, downtimes) are serialised with the objects writer.
         let guard = ctx.writer.clone().lock_owned().await;
-        let mut b = Batch::new(ctx.registry(), ctx.zone.clone(), now(), legacy_id);
+        let mut b = Batch::new(ctx.registry(), ctx.zone.clone(), now(), legacy_ids);
         for d in due {
             fire(&mut b, d);
         }
@@ -296,7 +287,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
             answers.push((reply, apply(&mut b, &object, change)));
         }
         let f = b.finish();
-        legacy_id = f.legacy_id;
+        legacy_ids = f.legacy_ids;
         for (at, d) in f.timers {
             timers.add(at, d);
         }

@@ -291,7 +291,9 @@ async fn legacy_ids_count_per_kind() {
     async fn add(s: &Server, action: &str, t: f64) -> Json {
         let body = match action {
             "add-comment" => json!({"host": "h1", "author": "a", "comment": "c"}),
-            _ => json!({"host": "h1", "author": "a", "comment": "c", "start_time": t, "end_time": t + 600.0}),
+            _ => {
+                json!({"host": "h1", "author": "a", "comment": "c", "start_time": t, "end_time": t + 600.0})
+            }
         };
         let (status, res) = s.post(&format!("/v1/actions/{action}"), body).await;
         assert_eq!(status, 200, "{res}");
@@ -1008,6 +1010,7 @@ async fn ticket_and_execute_command() {
     let s = Server::start(&format!(
         "const TicketSalt = \"s3cret\"\n{PASSIVE}
 object EventCommand \"greet\" {{ command = [ \"/bin/echo\", \"$greeting$\", \"$host.name$\" ] }}
+object EventCommand \"report\" {{ command = [ \"/bin/echo\", \"$service.state$/$service.last_state$/$service.state_type$/$host.state$/$service.output$/$service.check_attempt$/$service.state_id$/$service.last_state_type$/$host.state_id$/$service.downtime_depth$/$service.perfdata$\" ] }}
 "
     ))
     .await;
@@ -1040,6 +1043,32 @@ object EventCommand \"greet\" {{ command = [ \"/bin/echo\", \"$greeting$\", \"$h
     assert_eq!(
         (e["exit"].clone(), e["output"].clone()),
         (json!(0), json!("hello h1"))
+    );
+    // Runtime macros resolve as in Icinga (the same sequence on Icinga 2.13.6 gives the
+    // same line but HARD: it counts the pending state as the first problem attempt).
+    let (status, _) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"service": "h1!passive", "exit_status": 2, "plugin_output": "out 2", "performance_data": ["a=1;2;3", "b=2s"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, res) = s
+        .post(
+            "/v1/actions/execute-command",
+            json!({"type": "Service", "service": "h1!passive", "command": "report", "ttl": 30}),
+        )
+        .await;
+    assert_eq!(status, 202, "{res}");
+    let id = res["results"][0]["execution"].as_str().unwrap().to_string();
+    let a = s
+        .wait_for("/v1/objects/services/h1!passive", |a| {
+            a["executions"][&id]["pending"] == false
+        })
+        .await;
+    assert_eq!(
+        a["executions"][&id]["output"],
+        "CRITICAL/UNKNOWN/SOFT/DOWN/out 2/1/2/SOFT/1/0/a=1;2;3 b=2s"
     );
     let (status, res) = s
         .post(

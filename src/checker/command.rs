@@ -4,6 +4,8 @@
 
 use filters::{Dict, Value};
 
+use crate::processor::state::{CheckableState, HARD};
+
 /// Where macros are looked up, innermost first: the service, its host, the command.
 pub struct Macros<'a> {
     pub service: Option<&'a Dict>,
@@ -12,9 +14,77 @@ pub struct Macros<'a> {
     /// The host's name (full) and the service's short name.
     pub host_name: &'a str,
     pub service_name: Option<&'a str>,
-    /// Looked up first by full path: `notification.*`, `user.*`, and runtime values such
-    /// as `host.state` or `service.output`.
+    /// The runtime states `$host.state$`, `$service.output$` and the other runtime macros
+    /// read (none: those macros are missing).
+    pub host_state: Option<&'a CheckableState>,
+    pub service_state: Option<&'a CheckableState>,
+    /// When the command runs (`duration_sec`).
+    pub now: f64,
+    /// Looked up first by full path: `notification.*`, `user.*`.
     pub extra: Option<&'a Dict>,
+}
+
+/// A host's (`Up`, `Down`) or a service's state name, as notifications print it.
+pub fn state_name(is_host: bool, state: u8) -> &'static str {
+    match (is_host, state) {
+        (true, 0) => "Up",
+        (true, _) => "Down",
+        (false, 0) => "OK",
+        (false, 1) => "Warning",
+        (false, 2) => "Critical",
+        (false, _) => "Unknown",
+    }
+}
+
+/// One of Icinga's runtime macros of a host or service (`state`, `state_id`,
+/// `state_type`, `last_state…`, `downtime_depth`, `duration_sec`, and of the last check
+/// result `output`, `perfdata`, `latency`, `execution_time`, `check_source`,
+/// `scheduling_source`), or one of its state attributes (`check_attempt`, `last_check`,
+/// `acknowledgement`, …).
+pub fn runtime_macro(is_host: bool, st: &CheckableState, name: &str, now: f64) -> Option<Value> {
+    let state_type = |t: u8| Value::from(if t == HARD { "HARD" } else { "SOFT" });
+    let state = |s: u8| Value::from(state_name(is_host, s).to_uppercase());
+    let n = |x: f64| Some(Value::Number(x));
+    let cr = st.last_check_result.as_deref();
+    match name {
+        "state" => Some(state(st.state)),
+        "state_id" => n(f64::from(st.state)),
+        "state_type" => Some(state_type(st.state_type)),
+        "last_state" => Some(state(st.last_state)),
+        "last_state_id" => n(f64::from(st.last_state)),
+        "last_state_type" => Some(state_type(st.last_state_type)),
+        "last_state_change" => n(st.last_state_change.trunc()),
+        "last_hard_state" => n(f64::from(st.last_hard_state)),
+        "last_hard_state_change" => n(st.last_hard_state_change),
+        "downtime_depth" => n(f64::from(st.downtime_depth)),
+        "duration_sec" => n(now - st.last_state_change),
+        "check_attempt" => n(f64::from(st.check_attempt)),
+        "acknowledgement" => n(f64::from(st.acknowledgement)),
+        "flapping" => Some(Value::Bool(st.flapping)),
+        "last_reachable" => Some(Value::Bool(st.last_reachable)),
+        "next_check" => n(st.next_check),
+        "last_check" => n(cr.map_or(0.0, |r| r.schedule_end)),
+        "output" => cr.map(|r| Value::from(r.output.as_str())),
+        "perfdata" => cr.map(|r| {
+            let parts: Vec<String> = r
+                .performance_data
+                .iter()
+                .map(|p| match p {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            Value::from(parts.join(" "))
+        }),
+        "execution_time" => cr.map(|r| Value::Number(r.execution_end - r.execution_start)),
+        "latency" => cr.map(|r| {
+            let execution = r.execution_end - r.execution_start;
+            Value::Number(((r.schedule_end - r.schedule_start) - execution).max(0.0))
+        }),
+        "check_source" => cr.map(|r| Value::from(r.check_source.as_str())),
+        "scheduling_source" => cr.map(|r| Value::from(r.scheduling_source.as_str())),
+        _ => None,
+    }
 }
 
 fn vars(d: &Dict) -> Option<&Dict> {
@@ -49,18 +119,24 @@ impl Macros<'_> {
             let (first, tail) = rest.split_first()?;
             path(d.get(*first)?, tail).cloned()
         };
+        let runtime = |is_host: bool, st: Option<&CheckableState>| match parts[1..] {
+            [field] => st.and_then(|st| runtime_macro(is_host, st, field, self.now)),
+            _ => None,
+        };
         match parts[0] {
             "host" if parts.len() > 1 => {
                 if parts[1..] == ["name"] {
                     return Some(Value::from(self.host_name));
                 }
-                return object_field(self.host, &parts[1..]);
+                return runtime(true, self.host_state)
+                    .or_else(|| object_field(self.host, &parts[1..]));
             }
             "service" if parts.len() > 1 => {
                 if parts[1..] == ["name"] {
                     return self.service_name.map(Value::from);
                 }
-                return object_field(self.service?, &parts[1..]);
+                return runtime(false, self.service_state)
+                    .or_else(|| object_field(self.service?, &parts[1..]));
             }
             "command" if parts.len() > 1 => return object_field(self.command, &parts[1..]),
             _ => {}
@@ -345,6 +421,9 @@ mod tests {
                 command: c,
                 host_name: host,
                 service_name: service.and_then(|s| s.split('!').nth(1)),
+                host_state: None,
+                service_state: None,
+                now: 0.0,
                 extra: None,
             },
         ))

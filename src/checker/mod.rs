@@ -12,32 +12,55 @@ use serde_json::{json, Value as Json};
 
 use crate::app::now;
 use crate::objects::{Object, Registry};
+use crate::processor::state::CheckableState;
 use crate::processor::CheckInput;
 use command::{Macros, Program};
 
-/// A host or service with the objects its commands' macros resolve against.
+/// A host or service with the objects and runtime states its commands' macros resolve
+/// against.
 pub struct Subject {
     pub host: Arc<Object>,
     pub service: Option<Arc<Object>>,
     service_short: Option<String>,
+    host_state: Option<Arc<CheckableState>>,
+    service_state: Option<Arc<CheckableState>>,
 }
 
 impl Subject {
     /// `o` itself for hosts; a service and its host. `None` when the host is missing.
+    /// Runtime macros read the states as last committed.
     pub fn of(reg: &Registry, o: &Arc<Object>) -> Option<Subject> {
+        let committed = |o: &Object| o.runtime.as_ref().map(|r| r.get());
         if o.type_info.name == "Host" {
             return Some(Subject {
                 host: o.clone(),
                 service: None,
                 service_short: None,
+                host_state: committed(o),
+                service_state: None,
             });
         }
         let host = reg.get("Host", &o.string("host_name"))?.clone();
         Some(Subject {
+            host_state: committed(&host),
             host,
             service: Some(o.clone()),
             service_short: Some(o.string("name")),
+            service_state: committed(o),
         })
+    }
+
+    /// Runtime macros read these states instead (the processor's, not yet committed);
+    /// `None` keeps a state as it is.
+    #[must_use]
+    pub fn with_states(
+        mut self,
+        host: Option<Arc<CheckableState>>,
+        service: Option<Arc<CheckableState>>,
+    ) -> Subject {
+        self.host_state = host.or(self.host_state);
+        self.service_state = service.or(self.service_state);
+        self
     }
 
     /// The macros of a command run for this subject; `extra` is looked up first.
@@ -52,6 +75,9 @@ impl Subject {
             command: &command.attrs,
             host_name: &self.host.name,
             service_name: self.service_short.as_deref(),
+            host_state: self.host_state.as_deref(),
+            service_state: self.service_state.as_deref(),
+            now: now(),
             extra,
         }
     }

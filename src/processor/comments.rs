@@ -30,12 +30,7 @@ pub fn unique_name(checkable: &Object) -> String {
 }
 
 /// The attributes every comment and downtime starts with: names and owner.
-pub fn base_attrs(
-    b: &mut Batch,
-    type_name: &str,
-    checkable: &Object,
-    full: &str,
-) -> Dict {
+pub fn base_attrs(b: &mut Batch, type_name: &str, checkable: &Object, full: &str) -> Dict {
     let (host, service) = owner(checkable);
     let legacy_id = b.legacy_ids.take(type_name);
     let mut d = Dict::new();

@@ -6,13 +6,10 @@
 
 use std::sync::Arc;
 
-use filters::Dict;
-
 use super::batch::Batch;
-use super::notify::{runtime_macros, Job};
+use super::notify::{subject_in, Job};
 use super::state::{Transition, SOFT};
 use crate::checker::command;
-use crate::checker::Subject;
 use crate::objects::Object;
 
 /// Queues the event handler of `o` if this result calls for it.
@@ -32,16 +29,10 @@ pub fn after_result(b: &mut Batch, o: &Arc<Object>, t: &Transition) {
         tracing::warn!(object = %o.name, command = %command_name, "Event command does not exist.");
         return;
     };
-    let Some(subject) = Subject::of(b.base(), o) else {
+    let Some(subject) = subject_in(b, o) else {
         return;
     };
-    let is_host = subject.service.is_none();
-    let mut extra = Dict::new();
-    extra.insert(
-        if is_host { "host" } else { "service" }.into(),
-        runtime_macros(is_host, &st),
-    );
-    let macros = subject.macros(&command, Some(&extra));
+    let macros = subject.macros(&command, None);
     let timeout = command
         .attr("timeout")
         .and_then(|v| v.to_number().ok())

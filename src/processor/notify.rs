@@ -15,7 +15,7 @@ use serde_json::json;
 use super::batch::Batch;
 use super::state::CheckableState;
 use super::timers::Deadline;
-use crate::checker::command::{self, Program};
+use crate::checker::command::{self, state_name, Program};
 use crate::checker::Subject;
 use crate::objects::Object;
 
@@ -132,17 +132,6 @@ pub struct Job {
     pub label: String,
     pub program: Program,
     pub timeout: f64,
-}
-
-pub(super) fn state_name(is_host: bool, state: u8) -> &'static str {
-    match (is_host, state) {
-        (true, 0) => "Up",
-        (true, _) => "Down",
-        (false, 0) => "OK",
-        (false, 1) => "Warning",
-        (false, 2) => "Critical",
-        (false, _) => "Unknown",
-    }
 }
 
 /// Whether a `types`/`states` filter (absent: everything) lets `name` through.
@@ -411,11 +400,9 @@ fn dispatch(
     let Some(command) = b.base().get("NotificationCommand", &command_name).cloned() else {
         return;
     };
-    let Some(subject) = Subject::of(b.base(), o) else {
+    let Some(subject) = subject_in(b, o) else {
         return;
     };
-    let is_host = subject.service.is_none();
-    let runtime = runtime_macros(is_host, st);
     let timeout = command
         .attr("timeout")
         .and_then(|v| v.to_number().ok())
@@ -439,10 +426,6 @@ fn dispatch(
         }
         extra.insert("notification".into(), Value::from(notification));
         extra.insert("user".into(), Value::from(user));
-        extra.insert(
-            if is_host { "host" } else { "service" }.into(),
-            runtime.clone(),
-        );
         let macros = subject.macros(&command, Some(&extra));
         match command::build(&command.attrs, &macros) {
             Ok(program) => b.jobs.push(Job {
@@ -457,30 +440,13 @@ fn dispatch(
     }
 }
 
-/// `$host.state$`, `$service.state_type$`, `$service.check_attempt$`, `$host.output$`:
-/// the runtime values commands read, as Icinga's macros give them.
-pub fn runtime_macros(is_host: bool, st: &CheckableState) -> Value {
-    let mut d = Dict::new();
-    let state = state_name(is_host, st.state).to_uppercase();
-    d.insert("state".into(), Value::from(state));
-    d.insert("state_id".into(), Value::Number(f64::from(st.state)));
-    let state_type = if st.state_type == super::state::HARD {
-        "HARD"
-    } else {
-        "SOFT"
-    };
-    d.insert("state_type".into(), Value::from(state_type));
-    d.insert(
-        "check_attempt".into(),
-        Value::Number(f64::from(st.check_attempt)),
-    );
-    let output = st
-        .last_check_result
-        .as_ref()
-        .map(|r| r.output.clone())
-        .unwrap_or_default();
-    d.insert("output".into(), Value::from(output));
-    Value::from(d)
+/// The subject of a command run from the processor: runtime macros read the states as
+/// this batch leaves them.
+pub fn subject_in(b: &Batch, o: &Arc<Object>) -> Option<Subject> {
+    let subject = Subject::of(b.base(), o)?;
+    let host = b.peek_state(&subject.host);
+    let service = subject.service.as_ref().and_then(|s| b.peek_state(s));
+    Some(subject.with_states(host, service))
 }
 
 /// A reminder deadline (`interval`): sends the problem again through this Notification

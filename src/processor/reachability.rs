@@ -133,7 +133,7 @@ fn available(reg: &Registry, d: &Object, purpose: Purpose, state_of: StateOf) ->
         return true;
     }
     let parent_is_host = parent.type_info.name == "Host";
-    let state = super::notify::state_name(parent_is_host, st.state);
+    let state = crate::checker::command::state_name(parent_is_host, st.state);
     let passing = match d.attr("states") {
         Some(Value::Array(list)) => list
             .iter()

@@ -118,6 +118,8 @@ pub enum ExprKind {
     /// `for (k => v in x)` or `for (v in x)`.
     For(Str, Option<Str>, Box<Expr>, Box<Expr>),
     While(Box<Expr>, Box<Expr>),
+    /// `try { … } except { … }`: the second block runs when the first fails.
+    Try(Box<Expr>, Box<Expr>),
     Locals,
     Globals,
     This,
@@ -200,6 +202,7 @@ impl Expr {
                 | ExprKind::Throw(_)
                 | ExprKind::For(..)
                 | ExprKind::While(..)
+                | ExprKind::Try(..)
                 | ExprKind::Declare(_)
                 | ExprKind::Import(_)
                 | ExprKind::Const(..)

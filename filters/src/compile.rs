@@ -69,6 +69,7 @@ pub fn compile(e: &mut Expr) {
         | ExprKind::Or(a, b)
         | ExprKind::Assign(_, a, b)
         | ExprKind::While(a, b)
+        | ExprKind::Try(a, b)
         | ExprKind::For(_, _, a, b)
         | ExprKind::If(a, b, None) => {
             compile(a);

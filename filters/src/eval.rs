@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::config::ConfigHost;
-use crate::error::{Error, Span};
+use crate::error::{Error, ErrorKind, Span};
 use crate::function::{Closure, Function};
 use crate::lexer::AssignOp;
 use crate::ops;
@@ -533,6 +533,18 @@ impl<'a> Env<'a> {
                 }
                 Ok(Value::Null)
             }
+            ExprKind::Try(body, except) => match self.eval(body) {
+                // Neither a spent budget nor the step limit can be caught: the except
+                // block would only run into them again.
+                Err(Flow::Error(err))
+                    if err.kind != ErrorKind::Interrupted
+                        && self.steps <= self.limits.max_steps =>
+                {
+                    self.eval(except).map(|_| Value::Null)
+                }
+                Ok(_) => Ok(Value::Null),
+                Err(other) => Err(other),
+            },
             ExprKind::Locals => Ok(Value::from(self.locals())),
             ExprKind::Globals => Ok(crate::globals::globals_dict()),
             ExprKind::This => Ok(Value::from(self.this.last().cloned().unwrap_or_default())),

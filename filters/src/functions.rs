@@ -201,39 +201,71 @@ fn builtin_len(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
     } as f64))
 }
 
-fn set_op(args: &[Value], union: bool) -> Res {
+/// The arguments as arrays, each sorted by Icinga's `<`.
+fn sorted_arrays(args: &[Value]) -> Result<Vec<Vec<Value>>, Error> {
+    args.iter()
+        .map(|a| {
+            let Value::Array(items) = a else {
+                return Err(fail(format!(
+                    "Cannot convert value of type '{}' to an object.",
+                    a.type_name()
+                )));
+            };
+            let mut items = items.to_vec();
+            items.sort_by(order);
+            Ok(items)
+        })
+        .collect()
+}
+
+fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    crate::ops::compare(a, b, "<")
+        .ok()
+        .flatten()
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// `union(…)`: the distinct members of all arrays, sorted (Icinga's `std::set`).
+fn union(args: &[Value]) -> Res {
     let mut result: Vec<Value> = Vec::new();
-    for (i, a) in args.iter().enumerate() {
-        let Value::Array(items) = a else {
-            return Err(fail(format!(
-                "Cannot convert value of type '{}' to an object.",
-                a.type_name()
-            )));
-        };
-        if union {
-            for v in items.iter() {
-                if !result.iter().any(|r| r.loose_eq(v)) {
-                    result.push(v.clone());
-                }
+    for items in sorted_arrays(args)? {
+        for v in items {
+            if !result.iter().any(|r| r.loose_eq(&v)) {
+                result.push(v);
             }
-        } else if i == 0 {
-            for v in items.iter() {
-                if !result.iter().any(|r| r.loose_eq(v)) {
-                    result.push(v.clone());
-                }
-            }
-        } else {
-            result.retain(|r| items.iter().any(|v| v.loose_eq(r)));
         }
     }
-    // Icinga returns the members of a std::set: sorted.
-    result.sort_by(|a, b| {
-        crate::ops::compare(a, b, "<")
-            .ok()
-            .flatten()
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    result.sort_by(order);
     Ok(Value::from(result))
+}
+
+/// `intersection(…)`: as Icinga's `std::set_intersection` of the sorted arrays, one after
+/// the other: duplicates kept as often as every array has them; one array gives `[]`.
+fn intersection(args: &[Value]) -> Res {
+    let arrays = sorted_arrays(args)?;
+    let Some((first, rest)) = arrays.split_first() else {
+        return Ok(Value::from(Vec::<Value>::new()));
+    };
+    if rest.is_empty() {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    let mut acc = first.clone();
+    for other in rest {
+        let (mut i, mut j, mut out) = (0, 0, Vec::new());
+        while let (Some(a), Some(b)) = (acc.get(i), other.get(j)) {
+            match order(a, b) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    out.push(a.clone());
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        acc = out;
+    }
+    Ok(Value::from(acc))
 }
 
 fn to_bool_fn(_: &mut Env<'_>, _: &Value, args: &[Value]) -> Res {
@@ -303,10 +335,32 @@ fn escape_shell_arg(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// Icinga's `Utility::EscapeShellCmd` (POSIX): shell metacharacters get a backslash; a
+/// quote character does only when it has no partner to pair with.
 fn escape_shell_cmd(s: &str) -> String {
+    let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "#&;`|*?~<>^()[]{}$\\,\n\u{ff}\"'".contains(c) {
+    // The index of the quote that closes the one open, if any.
+    let mut closing: Option<usize> = None;
+    for (i, c) in s.char_indices() {
+        let mut escape = false;
+        if c == '"' || c == '\'' {
+            match closing {
+                None => {
+                    closing = bytes[i + 1..]
+                        .iter()
+                        .position(|b| *b == c as u8)
+                        .map(|p| i + 1 + p);
+                    escape = closing.is_none();
+                }
+                Some(at) if at == i => closing = None,
+                Some(_) => escape = true,
+            }
+        }
+        if "#&;`|*?~<>^()[]{}$\\\n".contains(c) {
+            escape = true;
+        }
+        if escape {
             out.push('\\');
         }
         out.push(c);
@@ -394,9 +448,9 @@ pub static SYSTEM: &[Builtin] = &[
         arity(args, 1)?;
         Ok(std::env::var(args[0].to_display_string()).map_or(Value::Null, Value::from))
     }),
-    builtin!("System", "intersection", [""], true, |_, _, args| set_op(
-        args, false
-    )),
+    builtin!("System", "intersection", [""], true, |_, _, args| {
+        intersection(args)
+    }),
     builtin!("System", "keys", ["value"], true, |_, _, args| {
         arity(args, 1)?;
         Ok(match &args[0] {
@@ -409,6 +463,18 @@ pub static SYSTEM: &[Builtin] = &[
         })
     }),
     builtin!("System", "len", ["value"], true, builtin_len),
+    builtin!(
+        "System",
+        "parse_performance_data",
+        ["perfdata"],
+        true,
+        |_, _, args| {
+            arity(args, 1)?;
+            crate::perfdata::parse(&args[0].to_display_string())
+                .map(Value::from)
+                .map_err(fail)
+        }
+    ),
     // `log(message)` or `log(severity, facility, message)`: a line in the daemon's log.
     builtin!("System", "log", [""], false, |_, _, args| {
         let (severity, facility, message) = match args {
@@ -490,9 +556,7 @@ pub static SYSTEM: &[Builtin] = &[
         arity(args, 1)?;
         Ok(Value::Type(types::of(&args[0])))
     }),
-    builtin!("System", "union", [""], true, |_, _, args| set_op(
-        args, true
-    )),
+    builtin!("System", "union", [""], true, |_, _, args| union(args)),
 ];
 
 pub static MATH: &[Builtin] = &[

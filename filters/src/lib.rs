@@ -40,6 +40,7 @@ mod methods;
 mod ops;
 pub mod parser;
 pub mod pattern;
+pub mod perfdata;
 pub mod schema;
 pub mod types;
 pub mod value;

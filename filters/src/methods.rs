@@ -142,9 +142,13 @@ pub static STRING: &[Builtin] = &[
         if start > s.len() {
             return Ok(Value::Number(-1.0));
         }
+        if needle.is_empty() {
+            // An empty string is found where the search starts.
+            return Ok(Value::Number(start as f64));
+        }
         Ok(Value::Number(
             s.as_bytes()[start..]
-                .windows(needle.len().max(1))
+                .windows(needle.len())
                 .position(|w| w == needle.as_bytes())
                 .map_or(-1.0, |p| (p + start) as f64),
         ))

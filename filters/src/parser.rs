@@ -332,6 +332,19 @@ impl Parser {
                     start.to(self.prev_span()),
                 ))
             }
+            Tok::Reserved("try") => {
+                self.bump();
+                let body = self.block(false)?;
+                self.skip_newlines();
+                if !self.eat(&Tok::Reserved("except")) {
+                    return Err(self.unexpected());
+                }
+                let except = self.block(false)?;
+                Ok(Expr::new(
+                    ExprKind::Try(Box::new(body), Box::new(except)),
+                    start.to(self.prev_span()),
+                ))
+            }
             Tok::Reserved(word) if self.config => self.config_statement(word),
             Tok::Reserved(_) => Err(self.unexpected()),
             _ => {
@@ -902,7 +915,8 @@ impl Parser {
                 };
                 let params = self.params()?;
                 let from = self.pos;
-                let body = self.block(true)?;
+                // The last statement's value is the function's result.
+                let body = self.block(false)?;
                 let span = start.to(self.prev_span());
                 let lambda = Expr::new(
                     ExprKind::Lambda(Arc::new(self.lambda(params, body, from))),

@@ -36,7 +36,7 @@ pub fn regex(pattern: &str) -> Result<fancy_regex::Regex, String> {
         .map_err(|e| format!("Invalid regular expression '{pattern}': {e}"))
 }
 
-/// Icinga's wildcard match: `*` any run, `?` one character, case-insensitive,
+/// Icinga's wildcard match: `*` any run, `?` one character, case-insensitive for ASCII,
 /// `\` escapes the next character.
 #[derive(Clone, Debug)]
 pub struct Glob {
@@ -123,12 +123,9 @@ fn wildcard(p: &[Piece], len: usize, at: impl Fn(usize) -> char) -> bool {
     p[pi..].iter().all(|x| *x == Piece::Any)
 }
 
+/// Case folding as Icinga's (C locale): ASCII letters only, `Ä` and `ä` differ.
 fn fold(c: char) -> char {
-    if c.is_ascii() {
-        c.to_ascii_lowercase()
-    } else {
-        c.to_lowercase().next().unwrap_or(c)
-    }
+    c.to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -549,6 +549,48 @@ $
 get_time
 Types.Host
 Icinga.get_host
+function() { 3 }()
+function(a, b) { a + b }(1, 2)
+(function(x) { return x * 2 })(4)
+((x) => x + 1)(1)
+try { throw "x" } except { 5 }
+try { 1 } except { 2 }
+try { throw "boom" } except { log(DebugMessage, "t", "caught") }
+var x = 1; try { x = 2; throw "e"; x = 3 } except { x = x + 10 }; x
+"hello".find("")
+match("ä*", "Äpfel")
+match("ä*", "äpfel")
+match("a*", "ABC")
+match("A*", "abc")
+regex("^ä", "Ä")
+intersection([1, 2])
+intersection([1, 2], [2, 3])
+intersection([1, 2, 2], [2, 2, 3])
+union([1, 2])
+escape_shell_cmd("/bin/echo 'x' $ENV")
+escape_shell_cmd("a b\"c")
+escape_shell_cmd("x;y|z&w`v`")
+parse_performance_data("load1=0.5;1;2;0;10").crit
+parse_performance_data("load1=0.5;1;2;0;10").warn
+parse_performance_data("load1=0.5;1;2;0;10").min
+parse_performance_data("load1=0.5;1;2;0;10").max
+parse_performance_data("load1=0.5;1;2;0;10").value
+parse_performance_data("load1=0.5;1;2;0;10").label
+parse_performance_data("time=5s;;;").unit
+parse_performance_data("time=5s;;;").counter
+parse_performance_data("load1=0.5;1;2;0;10")
+parse_performance_data("'disk /'=2KiB;1;2;0;4")
+parse_performance_data("t=5MS;10:20;U")
+parse_performance_data("e=3kWh")
+parse_performance_data("x=1furlongs")
+parse_performance_data("c=7c")
+parse_performance_data("a=1,5")
+parse_performance_data("p=99.5%;80;90")
+parse_performance_data("m=2.5GB")
+parse_performance_data("v=230V")
+parse_performance_data("z=1e3mA")
+escape_shell_cmd("say \"hi\" and 'bye")
+escape_shell_cmd("it's \"x")
 '''.strip().split('\n')
 
 

@@ -45,6 +45,8 @@ pub struct Guards {
     /// How long the filters of one request (a query, an action's selection) may evaluate
     /// before it is refused.
     pub filter_budget: Duration,
+    /// How many evaluation steps the filters of one request may take together.
+    pub filter_steps: u64,
     /// How long one event-stream filter may take for one event before the event is
     /// skipped for that stream.
     pub event_filter_budget: Duration,
@@ -66,6 +68,7 @@ impl Default for Guards {
     fn default() -> Self {
         Guards {
             filter_budget: Duration::from_secs(10),
+            filter_steps: filters::Limits::default().max_steps,
             event_filter_budget: Duration::from_millis(100),
             console_budget: Duration::from_secs(300),
             evaluator_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

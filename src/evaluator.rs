@@ -13,7 +13,6 @@
 //!   it every few hundred steps, so a runaway script ends within microseconds of either.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use filters::Budget;
 use tokio::sync::{oneshot, Semaphore};
@@ -73,13 +72,13 @@ impl Evaluator {
         })
     }
 
-    /// Runs `job` on the pool under a budget of `allowed` (none: until cancelled). Large
-    /// scans inside `job` (rayon's parallel iterators) run on the same pool. The budget
-    /// is cancelled when the returned future is dropped or the server stops.
+    /// Runs `job` on the pool under `budget`. Large scans inside `job` (rayon's parallel
+    /// iterators) run on the same pool. The budget is cancelled when the returned future
+    /// is dropped or the server stops.
     ///
     /// # Errors
     /// See [`Refused`].
-    pub async fn run<T, F>(&self, allowed: Option<Duration>, job: F) -> Result<T, Refused>
+    pub async fn run<T, F>(&self, budget: Budget, job: F) -> Result<T, Refused>
     where
         T: Send + 'static,
         F: FnOnce(&Budget) -> T + Send + 'static,
@@ -93,7 +92,7 @@ impl Evaluator {
         if self.shutdown.is_cancelled() {
             return Err(Refused::ShuttingDown);
         }
-        let budget = Arc::new(allowed.map_or_else(Budget::unlimited, Budget::within));
+        let budget = Arc::new(budget);
         let _cancel = CancelOnDrop(budget.clone());
         let (tx, rx) = oneshot::channel();
         let shared = budget.clone();
@@ -168,18 +167,22 @@ pub async fn select(
     let url_name = url_name.map(str::to_string);
     state
         .evaluator
-        .run(Some(state.guards.filter_budget), move |budget| {
-            let grant = user.permissions.grant(&permission);
-            query::select(
-                &reg,
-                ti,
-                &params,
-                url_name.as_deref(),
-                &grant,
-                &user.permissions,
-                budget,
-            )
-        })
+        .run(
+            // The steps of all the request's evaluations together are limited.
+            Budget::within(state.guards.filter_budget).with_steps(state.guards.filter_steps),
+            move |budget| {
+                let grant = user.permissions.grant(&permission);
+                query::select(
+                    &reg,
+                    ti,
+                    &params,
+                    url_name.as_deref(),
+                    &grant,
+                    &user.permissions,
+                    budget,
+                )
+            },
+        )
         .await
         .map_err(|e| ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
 }
@@ -187,6 +190,7 @@ pub async fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn spin(budget: &Budget) -> bool {
         let program =
@@ -202,7 +206,7 @@ mod tests {
         let ev = Evaluator::new(1, CancellationToken::new()).expect("pool");
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (ended_tx, ended_rx) = std::sync::mpsc::channel();
-        let job = ev.run(None, move |b| {
+        let job = ev.run(Budget::unlimited(), move |b| {
             let _ = started_tx.send(());
             let _ = ended_tx.send(spin(b));
         });
@@ -217,17 +221,17 @@ mod tests {
             .expect("the job ended");
         assert!(interrupted, "stopped by its budget");
         // The only slot is free again.
-        assert_eq!(ev.run(None, |_| 7).await.ok(), Some(7));
+        assert_eq!(ev.run(Budget::unlimited(), |_| 7).await.ok(), Some(7));
     }
 
     #[tokio::test]
     async fn a_deadline_ends_a_runaway_and_shutdown_ends_an_unbounded_one() {
         let stop = CancellationToken::new();
         let ev = Evaluator::new(2, stop.clone()).expect("pool");
-        let timed = ev.run(Some(Duration::from_millis(1)), spin).await;
+        let timed = ev.run(Budget::within(Duration::from_millis(1)), spin).await;
         assert!(timed.expect("ran"), "the deadline interrupted it");
         let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let unbounded = ev.run(None, move |b| {
+        let unbounded = ev.run(Budget::unlimited(), move |b| {
             let _ = started_tx.send(());
             spin(b)
         });

@@ -46,6 +46,9 @@ struct Dirs {
     /// Seconds the filters of one request may evaluate before it is refused.
     #[arg(long, default_value_t = 10.0, env = "AUSPEX_FILTER_BUDGET")]
     filter_budget: f64,
+    /// Evaluation steps the filters of one request may take together.
+    #[arg(long, default_value_t = filters::Limits::default().max_steps, env = "AUSPEX_FILTER_STEPS")]
+    filter_steps: u64,
     /// Seconds one console script may run.
     #[arg(long, default_value_t = 300.0, env = "AUSPEX_CONSOLE_BUDGET")]
     console_budget: f64,
@@ -66,6 +69,7 @@ impl Dirs {
             reinitialize: self.reinitialize,
             guards: auspex::app::Guards {
                 filter_budget: seconds(self.filter_budget),
+                filter_steps: self.filter_steps,
                 console_budget: seconds(self.console_budget),
                 ..Default::default()
             },

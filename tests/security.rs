@@ -276,6 +276,38 @@ async fn an_expensive_filter_is_stopped_by_its_budget() {
     assert_eq!(s.get("/v1").await.0, 200);
 }
 
+/// The step limit holds for a request's filter evaluations together: a filter cheap
+/// enough for a few objects is refused when it runs for many, whatever the time it took.
+#[tokio::test]
+async fn filter_steps_are_limited_per_request() {
+    let guards = auspex::app::Guards {
+        filter_steps: 200_000,
+        ..Default::default()
+    };
+    let hosts = r#"for (i in range(100)) { object Host "many-" + i { check_command = "dummy"; enable_active_checks = false } }"#;
+    let s = Server::start_guarded(&format!("{PASSIVE}{hosts}"), guards).await;
+    // A nested loop over a list the request brings: some 10 000 steps per host.
+    let body = |filter: &str| json!({"filter": filter, "filter_vars": {"xs": (0..50).collect::<Vec<u32>>()}});
+    let loops = "xs.map(a => xs.filter(b => b == a).len()).len() > 0";
+    let (status, res) = s
+        .send(
+            "GET",
+            "/v1/objects/hosts?attrs=name",
+            body(&format!("match(\"many-1?\", host.name) && {loops}")),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["results"].as_array().map(Vec::len), Some(10));
+    let (status, res) = s
+        .send("GET", "/v1/objects/hosts?attrs=name", body(loops))
+        .await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(
+        res["status"],
+        "Evaluation exceeded the limit of 200000 steps for the request while filtering objects of type 'Host'. Narrow the filter."
+    );
+}
+
 /// A TLS connection that sends `request` and then never reads.
 async fn silent_tls(
     s: &Server,

@@ -4,20 +4,36 @@
 //! on as many threads as the scan uses). The evaluator looks at it every
 //! [`CHECK_EVERY`] steps and before each call, so a runaway script stops within a few
 //! microseconds of its deadline or of [`Budget::cancel`] (the client went away, the
-//! server is stopping), on whatever thread it runs.
+//! server is stopping), on whatever thread it runs. A budget may also limit the steps of
+//! all its evaluations together (counted [`CHECK_EVERY`] steps at a time), so that a
+//! costly filter is refused once for the request, not allowed its steps per object.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Steps between two looks at the clock and the cancel flag.
 pub const CHECK_EVERY: u64 = 256;
 
-/// A deadline and a cancel flag.
-#[derive(Debug, Default)]
+/// A deadline, a step limit and a cancel flag.
+#[derive(Debug)]
 pub struct Budget {
     /// When it runs out, and the time it allowed (for the message).
     deadline: Option<(Instant, Duration)>,
     cancelled: AtomicBool,
+    /// Steps spent by all evaluations under the budget, and how many they may spend.
+    steps: AtomicU64,
+    max_steps: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            deadline: None,
+            cancelled: AtomicBool::new(false),
+            steps: AtomicU64::new(0),
+            max_steps: u64::MAX,
+        }
+    }
 }
 
 /// Why a budget stopped an evaluation.
@@ -27,6 +43,8 @@ pub enum Exhausted {
     Deadline(Duration),
     /// [`Budget::cancel`] was called.
     Cancelled,
+    /// The evaluations together took more steps than allowed.
+    Steps(u64),
 }
 
 impl std::fmt::Display for Exhausted {
@@ -38,6 +56,10 @@ impl std::fmt::Display for Exhausted {
                 d.as_millis()
             ),
             Exhausted::Cancelled => f.write_str("Evaluation was cancelled"),
+            Exhausted::Steps(n) => write!(
+                f,
+                "Evaluation exceeded the limit of {n} steps for the request"
+            ),
         }
     }
 }
@@ -52,8 +74,26 @@ impl Budget {
     pub fn within(allowed: Duration) -> Budget {
         Budget {
             deadline: Instant::now().checked_add(allowed).map(|at| (at, allowed)),
-            cancelled: AtomicBool::new(false),
+            ..Budget::default()
         }
+    }
+
+    /// The same budget, with at most `max_steps` steps for all its evaluations together.
+    #[must_use]
+    pub fn with_steps(mut self, max_steps: u64) -> Budget {
+        self.max_steps = max_steps;
+        self
+    }
+
+    /// Counts `n` more steps; whether the budget is spent (steps, deadline or cancel).
+    pub fn spend(&self, n: u64) -> Option<Exhausted> {
+        if self.max_steps != u64::MAX {
+            let total = self.steps.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+            if total > self.max_steps {
+                return Some(Exhausted::Steps(self.max_steps));
+            }
+        }
+        self.exhausted()
     }
 
     /// Stops every evaluation under this budget at its next look.
@@ -61,8 +101,11 @@ impl Budget {
         self.cancelled.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the budget is spent: cancelled, or past its deadline.
+    /// Whether the budget is spent: cancelled, past its deadline, or out of steps.
     pub fn exhausted(&self) -> Option<Exhausted> {
+        if self.steps.load(Ordering::Relaxed) > self.max_steps {
+            return Some(Exhausted::Steps(self.max_steps));
+        }
         if self.cancelled.load(Ordering::Relaxed) {
             return Some(Exhausted::Cancelled);
         }
@@ -84,5 +127,15 @@ mod tests {
         assert_eq!(b.exhausted(), Some(Exhausted::Cancelled));
         let past = Budget::within(Duration::ZERO);
         assert_eq!(past.exhausted(), Some(Exhausted::Deadline(Duration::ZERO)));
+    }
+
+    #[test]
+    fn steps_add_up_across_evaluations() {
+        let b = Budget::unlimited().with_steps(1000);
+        assert_eq!(b.spend(600), None);
+        assert_eq!(b.spend(400), None);
+        assert_eq!(b.spend(1), Some(Exhausted::Steps(1000)));
+        assert_eq!(b.exhausted(), Some(Exhausted::Steps(1000)));
+        assert_eq!(Budget::unlimited().spend(u64::MAX), None);
     }
 }

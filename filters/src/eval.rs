@@ -117,8 +117,10 @@ pub struct Env<'a> {
     /// Looked at every [`crate::budget::CHECK_EVERY`] steps: the request's deadline and
     /// cancellation.
     budget: Option<&'a crate::Budget>,
-    /// The step count at which the budget is looked at next.
+    /// The step count at which the budget is looked at next, and the count it was last
+    /// given (its steps are shared by the request's evaluations).
     next_look: u64,
+    reported: u64,
     /// The configuration loader, when evaluating configuration files.
     config: Option<&'a dyn ConfigHost>,
     /// The type of the object whose body is running: bare-name assignments set its
@@ -138,6 +140,7 @@ impl<'a> Env<'a> {
             limits,
             budget: None,
             next_look: 0,
+            reported: 0,
             config: None,
             object_type: None,
         }
@@ -338,7 +341,9 @@ impl<'a> Env<'a> {
         self.steps += n;
         if self.steps >= self.next_look {
             self.next_look = self.steps + crate::budget::CHECK_EVERY;
-            if let Some(why) = self.budget.and_then(crate::Budget::exhausted) {
+            let spent = self.steps - self.reported;
+            self.reported = self.steps;
+            if let Some(why) = self.budget.and_then(|b| b.spend(spent)) {
                 return Err(Error::interrupted(why, span));
             }
         }

@@ -131,15 +131,18 @@ async fn execute(
     // stopped when the client goes away or the server stops.
     let ran = state
         .evaluator
-        .run(Some(state.guards.console_budget), move |budget| {
-            let outcome = match Program::compile(&command) {
-                Ok(program) => program
-                    .execute_in_within(&scope, &mut locals, sandboxed, budget)
-                    .map_err(|e| (e, command.clone())),
-                Err(e) => Err((e, command.clone())),
-            };
-            (outcome, locals)
-        })
+        .run(
+            filters::Budget::within(state.guards.console_budget),
+            move |budget| {
+                let outcome = match Program::compile(&command) {
+                    Ok(program) => program
+                        .execute_in_within(&scope, &mut locals, sandboxed, budget)
+                        .map_err(|e| (e, command.clone())),
+                    Err(e) => Err((e, command.clone())),
+                };
+                (outcome, locals)
+            },
+        )
         .await;
     let (outcome, locals) =
         ran.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;

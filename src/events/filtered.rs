@@ -88,7 +88,7 @@ impl Filtered {
             let verdicts = self
                 .state
                 .evaluator
-                .run(None, move |_| {
+                .run(filters::Budget::unlimited(), move |_| {
                     batch
                         .iter()
                         .map(|item| subscription.wants_item(item))

@@ -175,3 +175,50 @@ object Service "s" { host_name = "h"; check_command = "dummy"; check_interval = 
         assert!(a["last_check_result"].is_null(), "{path}: {a}");
     }
 }
+
+/// A plugin that cannot be started, or that a signal kills, is logged (Icinga logs both);
+/// the check result tells the same.
+#[tokio::test]
+async fn plugin_failures_are_logged() {
+    let dir = crate::durability::data_dir(
+        r#"
+object CheckCommand "missing" { command = [ "/nonexistent/check_missing" ] }
+object CheckCommand "killed" { command = [ "/bin/sh", "-c", "kill -9 $$$$" ] }
+"#,
+    );
+    // Both lines name the process ("Couldn't create process", "Process '…'").
+    let (p, mut logged) = crate::durability::spawn_watching(dir.path(), "rocess");
+    let c = crate::durability::client(dir.path());
+    for (command, line) in [
+        (
+            "missing",
+            "Couldn't create process '/nonexistent/check_missing'",
+        ),
+        ("killed", "Process '/bin/sh' (PID "),
+    ] {
+        let res: Json = c
+            .get(format!(
+                "https://localhost:{}/v1/checker?command={command}",
+                p.port
+            ))
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["results"][0]["exit_status"], 128, "{res}");
+        // Other lines may mention a process too; the failure's line comes.
+        let wait = async {
+            while let Some(got) = logged.recv().await {
+                if got.contains(line) {
+                    return true;
+                }
+            }
+            false
+        };
+        let seen = tokio::time::timeout(Duration::from_secs(30), wait).await;
+        assert_eq!(seen, Ok(true), "{line}");
+    }
+}

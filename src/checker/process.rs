@@ -1,8 +1,16 @@
 //! Runs a plugin: its own process group, output captured (stdout and stderr), a timeout
-//! that terminates the whole group (SIGTERM, then SIGKILL).
+//! that terminates the whole group (SIGTERM, then SIGKILL). A plugin that cannot start,
+//! is killed by a signal or times out is logged as a warning, as Icinga logs it (at most
+//! [`FAILURE_LOGS_PER_SECOND`] lines a second; the lines held back are counted in the
+//! next one).
 
+use std::num::NonZeroU32;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
@@ -27,6 +35,27 @@ fn unix_now() -> f64 {
     crate::app::now()
 }
 
+/// Plugin failure lines logged per second at most (a burst of as many more).
+pub const FAILURE_LOGS_PER_SECOND: u32 = 10;
+
+static FAILURE_LOGS: LazyLock<DefaultDirectRateLimiter> = LazyLock::new(|| {
+    let rate = NonZeroU32::new(FAILURE_LOGS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::direct(Quota::per_second(rate).allow_burst(rate))
+});
+static FAILURES_HELD_BACK: AtomicU64 = AtomicU64::new(0);
+
+/// Logs a plugin failure unless too many were logged just now.
+fn log_failure(message: &str) {
+    if FAILURE_LOGS.check().is_err() {
+        FAILURES_HELD_BACK.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    match FAILURES_HELD_BACK.swap(0, Ordering::Relaxed) {
+        0 => tracing::warn!("{message}"),
+        held => tracing::warn!("{message} ({held} more plugin failures not logged)"),
+    }
+}
+
 /// Runs `argv` with `env` added, for at most `timeout`.
 pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -> Outcome {
     let started = unix_now();
@@ -49,12 +78,13 @@ pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            log_failure(&format!("Couldn't create process '{program}': {e}"));
             return Outcome {
                 exit_code: 128,
                 output: format!("<Execution of {program} failed: {e}>"),
                 started,
                 ended: unix_now(),
-            }
+            };
         }
     };
     let pgid = child.id().map(|p| p as i32);
@@ -93,7 +123,13 @@ pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -
                         i64::from(c),
                         Some(format!("<Terminated with exit code {c} (0x{c:x}).>")),
                     ),
-                    (None, Some(sig)) => (128, Some(format!("<Terminated by signal {sig}.>"))),
+                    (None, Some(sig)) => {
+                        let pid = pgid.unwrap_or_default();
+                        log_failure(&format!(
+                            "Process '{program}' (PID {pid}) was terminated by signal {sig}."
+                        ));
+                        (128, Some(format!("<Terminated by signal {sig}.>")))
+                    }
                     (None, None) => (128, None),
                 },
                 Err(e) => (128, Some(format!("<Waiting for the plugin failed: {e}>"))),
@@ -110,6 +146,11 @@ pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -
             }
         }
         Err(_) => {
+            log_failure(&format!(
+                "Killing process group {} ('{program}') after timeout of {} seconds.",
+                pgid.unwrap_or_default(),
+                timeout.as_secs_f64()
+            ));
             if let Some(pgid) = pgid {
                 kill_group(pgid).await;
             }

@@ -7,6 +7,7 @@
 //! cannot be skipped.
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -88,11 +89,24 @@ fn auspex(config_dir: &Path) -> Result<Outcome, String> {
 
 /// `icinga2 daemon -C` on a tree's `icinga2.conf`, its zone directories read from the
 /// tree (`None` when Icinga 2 is not installed).
+///
+/// Icinga also loads what its data directory holds — the config packages objects created
+/// through its API live in, and the modified attributes — so a site that ran the daemon
+/// would count those too. Its data directory is an empty one here, holding only the
+/// installation's certificates (which an enabled `api` feature reads).
 fn icinga2(entry: &Path, zones_dir: &Path) -> Option<Outcome> {
+    let data = tempfile::tempdir().ok()?;
+    // `daemon -C` drops to Icinga's own user, which creates the package directory.
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o777)).ok()?;
+    let certs = Path::new("/var/lib/icinga2/certs");
+    if certs.is_dir() {
+        std::os::unix::fs::symlink(certs, data.path().join("certs")).ok()?;
+    }
     let out = icinga2_command()
         .args(["daemon", "-C", "-c"])
         .arg(entry)
         .arg(format!("-DZonesDir={}", zones_dir.display()))
+        .arg(format!("-DDataDir={}", data.path().display()))
         .output()
         .ok()?;
     Some(Outcome::of(&out))

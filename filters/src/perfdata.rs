@@ -29,28 +29,20 @@ const DATA_PREFIXES: [(&str, i32); 16] = [
     ("Y", 8),
 ];
 
-const ENERGY_PREFIXES: [(&str, i32); 20] = [
-    ("n", -3),
-    ("N", -3),
-    ("u", -2),
-    ("U", -2),
-    ("m", -1),
-    ("", 0),
-    ("k", 1),
-    ("K", 1),
-    ("M", 2),
-    ("g", 3),
-    ("G", 3),
-    ("t", 4),
-    ("T", 4),
-    ("p", 5),
-    ("P", 5),
-    ("e", 6),
-    ("E", 6),
-    ("z", 7),
-    ("Z", 7),
-    ("y", 8),
-];
+/// SI prefixes of electrical units: milli and below, then the data prefixes but `m`
+/// (mega for data, milli here).
+fn energy_prefixes() -> impl Iterator<Item = (&'static str, i32)> {
+    [
+        ("n", -3),
+        ("N", -3),
+        ("u", -2),
+        ("U", -2),
+        ("m", -1),
+        ("", 0),
+    ]
+    .into_iter()
+    .chain(DATA_PREFIXES.into_iter().filter(|(p, _)| *p != "m"))
+}
 
 /// Units matched exactly: data sizes and rates (`KB` 1000, `KiB` 1024 bytes), electrical
 /// units with SI prefixes, and a few others.
@@ -75,10 +67,8 @@ static CASE_SENSITIVE: LazyLock<Units> = LazyLock::new(|| {
             }
         }
     }
-    let mut energy = ENERGY_PREFIXES.to_vec();
-    energy.push(("Y", 8));
-    for (prefix, power) in &energy {
-        let factor = 1000.0_f64.powi(*power);
+    for (prefix, power) in energy_prefixes() {
+        let factor = 1000.0_f64.powi(power);
         for (letters, base) in [
             (["a", "A"], "amperes"),
             (["o", "O"], "ohms"),

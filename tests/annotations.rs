@@ -1,5 +1,5 @@
-//! Acknowledgements, comments, downtimes, notifications and the other actions of issue 7:
-//! what each does to the objects, the events it emits, and that it survives a restart.
+//! Acknowledgements, comments, downtimes, notifications and the other actions: what each
+//! does to the objects, the events it emits, and that it survives a restart.
 
 use serde_json::{json, Value as Json};
 
@@ -672,6 +672,62 @@ async fn notifications() {
     assert_eq!(status, 200, "{res}");
     let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
     assert_eq!(a["next_notification"], t + 3600.0);
+}
+
+/// A volatile service (Icinga's rule): every HARD problem result notifies and is a state
+/// change, however often it repeats; SOFT results and OK after OK notify nothing.
+#[tokio::test]
+async fn volatile_services_notify_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start(&format!(
+        r#"const OutFile = "{}"
+object Host "h1" {{ check_command = "dummy"; enable_active_checks = false }}
+object Service "passive" {{
+  host_name = "h1"
+  check_command = "passive"
+  enable_active_checks = false
+  max_check_attempts = 2
+  volatile = true
+}}
+{NOTIFY}"#,
+        out.display()
+    ))
+    .await;
+    let changes = |s: &Server| {
+        s.events("StateChange")
+            .iter()
+            .map(|e| format!("{}/{}", e["state"], e["state_type"]))
+            .collect::<Vec<_>>()
+    };
+    result(&s, "h1!passive", 0).await;
+    result(&s, "h1!passive", 0).await;
+    assert_eq!(changes(&s), ["0/1"], "pending → OK, then nothing");
+    result(&s, "h1!passive", 1).await;
+    assert!(sent_kinds(&s).is_empty(), "SOFT: {:?}", sent_kinds(&s));
+    for _ in 0..3 {
+        result(&s, "h1!passive", 1).await;
+    }
+    assert_eq!(sent_kinds(&s), ["PROBLEM"; 3]);
+    assert_eq!(changes(&s), ["0/1", "1/0", "1/1", "1/1", "1/1"]);
+    result(&s, "h1!passive", 0).await;
+    result(&s, "h1!passive", 0).await;
+    assert_eq!(
+        sent_kinds(&s),
+        ["PROBLEM", "PROBLEM", "PROBLEM", "RECOVERY"]
+    );
+    assert_eq!(changes(&s), ["0/1", "1/0", "1/1", "1/1", "1/1", "0/1"]);
+    let lines = lines_of(&out, 4).await;
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("PROBLEM alice"))
+            .count(),
+        3,
+        "{lines:?}"
+    );
+    let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
+    assert_eq!(a["notification_number"], 0, "reset by the recovery");
 }
 
 /// The Notification events' types so far.

@@ -1,8 +1,9 @@
 //! Event handlers: a host's or service's `event_command` runs after every SOFT result,
-//! every state change and every hard change (Icinga's rule), when the object's
-//! `enable_event_handler` and the global `enable_event_handlers` allow it. The command
-//! runs after the batch is committed, with `$service.state$`, `$service.state_type$`,
-//! `$service.check_attempt$` and the other runtime macros.
+//! every state change, every hard change and every problem result of a volatile object
+//! (Icinga's rule), when the object's `enable_event_handler` and the global
+//! `enable_event_handlers` allow it. The command runs after the batch is committed, with
+//! `$service.state$`, `$service.state_type$`, `$service.check_attempt$` and the other
+//! runtime macros.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ pub fn after_result(b: &mut Batch, o: &Arc<Object>, t: &Transition) {
     let Some(st) = b.peek_state(o) else {
         return;
     };
-    if !global || !(t.state_change || t.hard_change || st.state_type == SOFT) {
+    if !global || !(t.state_change || t.hard_change || t.volatile_change || st.state_type == SOFT) {
         return;
     }
     let Some(command) = b.base().get("EventCommand", &command_name).cloned() else {

@@ -82,7 +82,7 @@ fn emit(
         }),
     );
     // Every hard change, state change and SOFT result (Icinga emits one per SOFT attempt).
-    if t.hard_change || t.state_change || st.state_type == state::SOFT {
+    if t.hard_change || t.state_change || t.volatile_change || st.state_type == state::SOFT {
         push(
             "StateChange",
             serde_json::to_vec(&ResultEvent {
@@ -305,12 +305,10 @@ fn consequences(
     if state != 0 {
         downtimes::problem(b, o);
     }
-    let kind = if t.hard_change && state != 0 {
-        Some(Kind::Problem)
-    } else if t.hard_change && t.recovery && t.previous_hard_state != 0 {
-        Some(Kind::Recovery)
-    } else {
-        None
+    let kind = match (t.notify, t.recovery) {
+        (false, _) => None,
+        (true, false) => Some(Kind::Problem),
+        (true, true) => Some(Kind::Recovery),
     };
     // Most results notify nothing: the state is only read (copied) when one might.
     if kind.is_none() && flapping.is_none() {

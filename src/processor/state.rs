@@ -179,6 +179,13 @@ pub struct Transition {
     pub previous_hard_state: u8,
     /// An acknowledgement ended with this result (normal: any state change; sticky: OK).
     pub ack_cleared: bool,
+    /// A volatile object's result other than OK after OK: it counts as a hard change for
+    /// the state history and the event handler, as Icinga counts it.
+    pub volatile_change: bool,
+    /// Icinga's rule for a problem or recovery notification: a hard change other than
+    /// SOFT problem → OK, or any HARD result of a volatile object; never out of a SOFT OK
+    /// (pending) state, never volatile OK → OK.
+    pub notify: bool,
 }
 
 /// Applies a result in `new_state` (host or service numbering) that ended at `end`.
@@ -237,12 +244,19 @@ pub fn apply(
         st.acknowledgement_expiry = 0.0;
         st.acknowledgement_last_change = end;
     }
+    let volatile_change = volatile && !(old_ok && new_state == 0);
+    let notify = ((hard_change && !(old_type == SOFT && new_state == 0))
+        || (volatile && state_type == HARD))
+        && !(old_state == 0 && old_type == SOFT)
+        && !(volatile && old_ok && new_state == 0);
     Transition {
         state_change,
         hard_change,
         recovery: new_state == 0 && had_result && old_state != 0,
         previous_hard_state,
         ack_cleared,
+        volatile_change,
+        notify,
     }
 }
 

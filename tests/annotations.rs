@@ -730,6 +730,51 @@ object Service "passive" {{
     assert_eq!(a["notification_number"], 0, "reset by the recovery");
 }
 
+/// `delay-notification` moves the next reminder: when the delay ends, a Notification
+/// with reminders sends one; one without (`interval = 0`) that has sent its problem sends
+/// nothing more, as in Icinga.
+#[tokio::test]
+async fn delayed_notifications_send_no_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start(&format!(
+        r#"const OutFile = "{}"
+{PASSIVE}{NOTIFY}
+apply Notification "page" to Service {{
+  command = "to-file"
+  users = [ "alice" ]
+  vars.out = OutFile
+  interval = 3600
+  assign where service.name == "passive"
+}}"#,
+        out.display()
+    ))
+    .await;
+    result(&s, "h1!passive", 2).await;
+    result(&s, "h1!passive", 2).await;
+    assert_eq!(sent_kinds(&s), ["PROBLEM", "PROBLEM"]);
+    let (status, res) = s
+        .post(
+            "/v1/actions/delay-notification",
+            json!({"service": "h1!passive", "timestamp": now() + 1.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    // Both delays end in one pass: the reminder of "page" is the sign it has ended.
+    s.events_at_least("Notification", 3).await;
+    assert_eq!(sent_kinds(&s), ["PROBLEM"; 3]);
+    let number = |name: &'static str| {
+        let s = &s;
+        async move {
+            attrs(s, &format!("/v1/objects/notifications/h1!passive!{name}")).await
+                ["notification_number"]
+                .clone()
+        }
+    };
+    assert_eq!(number("page").await, 2);
+    assert_eq!(number("mail").await, 1);
+}
+
 /// The Notification events' types so far.
 fn sent_kinds(s: &Server) -> Vec<String> {
     s.events("Notification")

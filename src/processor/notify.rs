@@ -93,6 +93,11 @@ pub struct NoticeState {
     /// when the period begins, if they still apply.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub suppressed: u32,
+    /// A problem went out through a Notification without reminders (`interval = 0`): its
+    /// reminder deadline (a `delay-notification`) sends nothing until the next
+    /// notification of another kind, as Icinga's `no_more_notifications`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_more: bool,
 }
 
 fn is_zero(bits: &u32) -> bool {
@@ -219,6 +224,14 @@ fn send_through(
         if !force
             && (!passes(n.attr("types"), kind.filter_name()) || !passes(n.attr("states"), state))
         {
+            // A recovery ends a problem even where it is not sent.
+            if let Some(ns) = st.notifications.get(&*n.name).filter(|ns| ns.no_more) {
+                if kind == Kind::Recovery {
+                    let mut ns = ns.clone();
+                    ns.no_more = false;
+                    changes.push((n.name.to_string(), ns));
+                }
+            }
             continue;
         }
         let mut ns = st.notifications.get(&*n.name).cloned().unwrap_or_default();
@@ -241,12 +254,14 @@ fn send_through(
                 Window::Opens(at) => {
                     // Not yet: the first notification of this one waits for `times.begin`.
                     ns.next_notification = at;
+                    ns.no_more = false;
                     b.timers.push((at, Deadline::Renotify(n.name.clone())));
                     changes.push((n.name.to_string(), ns));
                     continue;
                 }
             }
         }
+        ns.no_more = kind == Kind::Problem && interval_of(&n) <= 0.0;
         let mut users: Vec<Arc<Object>> = recipients(b, &n)
             .into_iter()
             .filter(|u| {
@@ -262,6 +277,7 @@ fn send_through(
             users.retain(|u| ns.notified_problem_users.iter().any(|p| *p == *u.name));
         }
         if users.is_empty() {
+            changes.push((n.name.to_string(), ns));
             continue;
         }
         match kind {
@@ -313,10 +329,7 @@ pub fn holds_any(st: &CheckableState) -> bool {
 /// Sets a Notification's next reminder `interval` (default 30 min) from now; none for
 /// an interval of 0.
 fn remind_after_interval(b: &mut Batch, n: &Object, ns: &mut NoticeState) {
-    let interval = n
-        .attr("interval")
-        .and_then(|v| v.to_number().ok())
-        .unwrap_or(1800.0);
+    let interval = interval_of(n);
     if interval > 0.0 {
         ns.next_notification = b.now + interval;
         b.timers
@@ -324,6 +337,13 @@ fn remind_after_interval(b: &mut Batch, n: &Object, ns: &mut NoticeState) {
     } else {
         ns.next_notification = 0.0;
     }
+}
+
+/// A Notification's reminder `interval` (default 30 min; 0: no reminders).
+fn interval_of(n: &Object) -> f64 {
+    n.attr("interval")
+        .and_then(|v| v.to_number().ok())
+        .unwrap_or(1800.0)
 }
 
 /// Where a problem notification stands in its `times` window.
@@ -469,7 +489,7 @@ pub fn renotify(b: &mut Batch, name: &str) {
         return;
     };
     let due = ns.next_notification > 0.0 && ns.next_notification <= b.now;
-    if !due || st.state == 0 || st.state_type != super::state::HARD {
+    if !due || ns.no_more || st.state == 0 || st.state_type != super::state::HARD {
         return;
     }
     remind_after_interval(b, &n, &mut ns);

@@ -266,6 +266,8 @@ pub struct State {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// The single writer of check results and runtime state.
     pub processor: crate::processor::Processor,
+    /// The figures of `/v1/status` and the `icinga` check.
+    pub stats: Arc<crate::stats::Stats>,
     /// Where every committed change is published.
     pub bus: Arc<crate::bus::Bus>,
     /// The scheduler's queue of due times.
@@ -558,12 +560,14 @@ impl App {
             store.snapshot_on_close(Box::new(move || snapshot_states(&registry, orphans)));
         }
         let writer = Arc::new(tokio::sync::Mutex::new(()));
+        let counters = Arc::new(crate::processor::counters::CheckCounters::default());
         let (processor, _) = crate::processor::Processor::spawn(crate::processor::Context {
             store: store.clone(),
             registry: registry.clone(),
             writer: writer.clone(),
             schedule: schedule_tx.clone(),
             zone: node_name.as_str().into(),
+            counters: counters.clone(),
         });
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
@@ -576,10 +580,15 @@ impl App {
         let local_addr = listener.local_addr()?;
         let tokens = crate::auth::token::Tokens::load(&opts.data_dir.join("token.key"))?;
         let shutdown = CancellationToken::new();
+        let program_start = now();
+        let connections = crate::api::conns::Connections::new(crate::api::conns::Limits {
+            total: opts.guards.max_connections,
+            per_address: opts.guards.max_connections_per_address,
+        });
         let state = Arc::new(State {
             node_name,
             pid: std::process::id(),
-            program_start: now(),
+            program_start,
             blocklist: Blocklist::new(
                 loaded.listener.auth_failure_limit,
                 loaded.listener.auth_block_duration,
@@ -593,10 +602,12 @@ impl App {
             users: Arc::new(RwLock::new(Arc::new(users))),
             listener: loaded.listener,
             console: Sessions::default(),
-            connections: crate::api::conns::Connections::new(crate::api::conns::Limits {
-                total: opts.guards.max_connections,
-                per_address: opts.guards.max_connections_per_address,
-            }),
+            stats: Arc::new(crate::stats::Stats::new(
+                counters,
+                program_start,
+                connections.clone(),
+            )),
+            connections,
             store,
             writer,
             processor,

@@ -8,6 +8,7 @@
 //! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
 //!   built-in checks); their results, and results submitted through the API, change state
 //!   in one writer task that commits before it answers.
+//! - [`stats`]: the figures of `/v1/status` and the built-in `icinga` check.
 //! - [`timeperiod`]: TimePeriods (Icinga's day definitions, includes, excludes) for
 //!   check, notification and dependency periods and scheduled downtimes.
 //! - [`logging`]: the configured loggers (`FileLogger`, `SyslogLogger`, `JournaldLogger`).
@@ -42,6 +43,7 @@ pub mod pki;
 pub mod processor;
 pub mod reload;
 pub mod scheduler;
+pub mod stats;
 pub mod store;
 pub mod timeperiod;
 

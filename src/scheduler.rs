@@ -101,7 +101,7 @@ pub async fn run(
                     tokio::spawn(async move {
                         let _permit = permit;
                         let reg = state.registry();
-                        let input = crate::checker::check(&reg, &object, &state.node_name).await;
+                        let input = crate::checker::check(&reg, &object, &state.node_name, &state.stats).await;
                         if let Err(e) = state.processor.submit(object.clone(), input).await {
                             tracing::warn!(object = %object.name, error = ?e, "Check result not processed.");
                             let again = now() + interval(&object);

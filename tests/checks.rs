@@ -88,6 +88,39 @@ async fn plugins_run_and_states_harden() {
     let cib = &body["results"][0]["status"];
     assert!(cib["num_services_critical"].as_u64().unwrap() >= 1, "{cib}");
     assert_eq!(cib["num_hosts_up"], 1, "{cib}");
+    // ... and the checks run in the last minute, with their execution times.
+    assert!(
+        cib["active_service_checks_1min"].as_u64().unwrap() >= 2,
+        "{cib}"
+    );
+    assert!(
+        cib["active_host_checks_1min"].as_u64().unwrap() >= 1,
+        "{cib}"
+    );
+    assert!(
+        cib["active_service_checks"].as_f64().unwrap() > 0.0,
+        "{cib}"
+    );
+    assert!(cib["max_execution_time"].as_f64().unwrap() > 0.0, "{cib}");
+    assert_eq!(cib["passive_service_checks_1min"], 0, "{cib}");
+    let (_, body) = s
+        .post(
+            "/v1/actions/process-check-result",
+            serde_json::json!({"type": "Service", "service": "h1!refused", "exit_status": 1, "plugin_output": "passive"}),
+        )
+        .await;
+    assert_eq!(body["results"][0]["code"], 200, "{body}");
+    let (_, body) = s.get("/v1/status/CIB").await;
+    let cib = &body["results"][0]["status"];
+    assert_eq!(cib["passive_service_checks_1min"], 1, "{cib}");
+    assert_eq!(cib["passive_service_checks_15min"], 1, "{cib}");
+    let (_, body) = s.get("/v1/status/CheckerComponent").await;
+    let perfdata = &body["results"][0]["perfdata"];
+    assert_eq!(
+        perfdata[0]["label"], "checkercomponent_checker_idle",
+        "{body}"
+    );
+    assert_eq!(perfdata[0]["value"], 3, "{body}");
 
     // Filters see runtime state.
     let (_, body) = s
@@ -106,6 +139,70 @@ async fn plugins_run_and_states_harden() {
     let a = &body["results"][0]["attrs"];
     assert!(a["last_check_result"]["execution_end"].as_f64().unwrap() >= before);
     assert_eq!(a["state_type"], 1);
+}
+
+/// The built-in `icinga` check reports the uptime and the CIB as performance data values;
+/// below `icinga_min_version` it is CRITICAL.
+#[tokio::test]
+async fn icinga_check_reports_the_cib() {
+    let s = Server::start(
+        r#"
+object Host "h" { check_command = "dummy"; check_interval = 1s }
+object Service "icinga" { host_name = "h"; check_command = "icinga"; check_interval = 1s }
+object Service "too-old" {
+  host_name = "h"
+  check_command = "icinga"
+  check_interval = 1s
+  vars.icinga_min_version = "99.0.0"
+}
+"#,
+    )
+    .await;
+    let svc = wait_for(&s, "/v1/objects/services/h!icinga", |a| {
+        !a["last_check_result"].is_null()
+    })
+    .await;
+    let cr = &svc["attrs"]["last_check_result"];
+    assert_eq!(cr["exit_status"], 0, "{cr}");
+    assert!(
+        cr["output"]
+            .as_str()
+            .unwrap()
+            .contains("has been running for"),
+        "{cr}"
+    );
+    let values = cr["performance_data"].as_array().unwrap();
+    let value = |label: &str| {
+        values
+            .iter()
+            .find(|v| v["label"] == label)
+            .unwrap_or_else(|| panic!("no {label} in {cr}"))
+            .clone()
+    };
+    assert_eq!(value("num_services_pending")["type"], "PerfdataValue");
+    assert!(value("uptime")["value"].as_f64().unwrap() > 0.0, "{cr}");
+    assert_eq!(value("checkercomponent_checker_idle")["value"], 3, "{cr}");
+    for label in [
+        "active_service_checks_1min",
+        "api_num_http_clients",
+        "max_execution_time",
+    ] {
+        assert!(value(label)["value"].is_number(), "{cr}");
+    }
+
+    let old = wait_for(&s, "/v1/objects/services/h!too-old", |a| {
+        !a["last_check_result"].is_null()
+    })
+    .await;
+    let cr = &old["attrs"]["last_check_result"];
+    assert_eq!(cr["exit_status"], 2, "{cr}");
+    assert!(
+        cr["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("; Minimum version 99.0.0 is not installed."),
+        "{cr}"
+    );
 }
 
 /// Outside its `check_period` a check does not run, unless forced by `reschedule-check`.

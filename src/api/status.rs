@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::listing;
 use super::request::{respond, Req};
 use crate::app::State;
+use crate::stats;
 
 pub async fn handle(
     name: Option<String>,
@@ -43,13 +44,16 @@ pub async fn handle(
 pub fn collect(state: &State) -> Vec<Json> {
     let now = crate::app::now();
     let reg = state.registry();
-    let uptime = now - state.program_start;
-    let hosts = reg.count("Host");
-    let services = reg.count("Service");
+    let stats = &state.stats;
+    let perfdata =
+        |figures: &[stats::Figure]| -> Json { figures.iter().map(stats::perfdata_value).collect() };
+    let api = stats.api_listener();
+    let checker = stats.checker(&reg);
+    let idle = checker.first().map_or(0.0, |(_, v)| *v);
     vec![
         json!({
             "name": "ApiListener",
-            "perfdata": [],
+            "perfdata": perfdata(&api),
             "status": { "api": {
                 "identity": state.node_name,
                 "num_endpoints": 0,
@@ -59,14 +63,22 @@ pub fn collect(state: &State) -> Vec<Json> {
                 "not_conn_endpoints": [],
                 "zones": {},
                 "http": { "clients": state.open_connections() },
+                "json_rpc": {
+                    "anonymous_clients": 0,
+                    "relay_queue_item_rate": 0,
+                    "relay_queue_items": 0,
+                    "sync_queue_item_rate": 0,
+                    "sync_queue_items": 0,
+                    "work_queue_item_rate": 0,
+                },
                 "blocklist": state.blocklist.status(),
             }},
         }),
-        json!({ "name": "CIB", "perfdata": [], "status": cib(&reg, uptime) }),
+        json!({ "name": "CIB", "perfdata": [], "status": stats::object(stats.cib(&reg, now)) }),
         json!({
             "name": "CheckerComponent",
-            "perfdata": [],
-            "status": { "checkercomponent": { "checker": { "idle": hosts + services, "pending": 0 } } },
+            "perfdata": perfdata(&checker),
+            "status": { "checkercomponent": { "checker": { "idle": stats::number(idle), "pending": 0 } } },
         }),
         json!({
             "name": "Store",
@@ -109,75 +121,4 @@ fn app_status(state: &State) -> Json {
         status[name] = json!(reg.app_switch(name));
     }
     status
-}
-
-/// The CIB counters, counted from the hosts' and services' runtime state. (Check rates
-/// and latencies are not tracked yet and read 0.)
-fn cib(reg: &crate::objects::Registry, uptime: f64) -> Json {
-    let mut m = serde_json::Map::new();
-    for kind in ["host", "service"] {
-        for mode in ["active", "passive"] {
-            for suffix in ["", "_1min", "_5min", "_15min"] {
-                m.insert(format!("{mode}_{kind}_checks{suffix}"), json!(0));
-            }
-        }
-    }
-    for k in [
-        "remote_check_queue",
-        "current_pending_callbacks",
-        "current_concurrent_checks",
-        "min_latency",
-        "max_latency",
-        "avg_latency",
-        "min_execution_time",
-        "max_execution_time",
-        "avg_execution_time",
-    ] {
-        m.insert(k.into(), json!(0));
-    }
-    for (type_name, kind, names) in [
-        ("Host", "hosts", &["up", "down"][..]),
-        (
-            "Service",
-            "services",
-            &["ok", "warning", "critical", "unknown"][..],
-        ),
-    ] {
-        let mut by_state = vec![0u64; names.len()];
-        let (mut pending, mut flapping, mut acked, mut problem) = (0u64, 0u64, 0u64, 0u64);
-        let (mut handled, mut unreachable, mut in_downtime) = (0u64, 0u64, 0u64);
-        for o in reg.objects(type_name) {
-            let Some(rt) = o.runtime.as_ref().map(|r| r.get()) else {
-                continue;
-            };
-            let purpose = crate::processor::reachability::Purpose::State;
-            unreachable += u64::from(!crate::processor::reachability::reachable_now(
-                reg, o, purpose,
-            ));
-            in_downtime += u64::from(rt.downtime_depth > 0);
-            handled += u64::from(o.handled(&rt));
-            if !rt.has_result() {
-                pending += 1;
-                continue;
-            }
-            if let Some(n) = by_state.get_mut(rt.state as usize) {
-                *n += 1;
-            }
-            flapping += u64::from(rt.flapping);
-            acked += u64::from(rt.acknowledgement != 0);
-            problem += u64::from(rt.state != 0);
-        }
-        for (name, n) in names.iter().zip(by_state) {
-            m.insert(format!("num_{kind}_{name}"), json!(n));
-        }
-        m.insert(format!("num_{kind}_pending"), json!(pending));
-        m.insert(format!("num_{kind}_flapping"), json!(flapping));
-        m.insert(format!("num_{kind}_acknowledged"), json!(acked));
-        m.insert(format!("num_{kind}_problem"), json!(problem));
-        m.insert(format!("num_{kind}_handled"), json!(handled));
-        m.insert(format!("num_{kind}_unreachable"), json!(unreachable));
-        m.insert(format!("num_{kind}_in_downtime"), json!(in_downtime));
-    }
-    m.insert("uptime".into(), json!(uptime));
-    Json::Object(m)
 }

@@ -14,6 +14,7 @@ use crate::app::now;
 use crate::objects::{Object, Registry};
 use crate::processor::state::CheckableState;
 use crate::processor::CheckInput;
+use crate::stats::Stats;
 use command::{Macros, Program};
 
 /// A host or service with the objects and runtime states its commands' macros resolve
@@ -83,8 +84,14 @@ impl Subject {
     }
 }
 
-/// Runs the check of `object` (a Host or Service) as configured in `reg`.
-pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> CheckInput {
+/// Runs the check of `object` (a Host or Service) as configured in `reg`; built-in
+/// checks read `stats`.
+pub async fn check(
+    reg: &Registry,
+    object: &Arc<Object>,
+    node_name: &str,
+    stats: &Stats,
+) -> CheckInput {
     let schedule_start = now();
     let is_host = object.type_info.name == "Host";
     let Some(subject) = Subject::of(reg, object) else {
@@ -111,11 +118,19 @@ pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> Che
         .and_then(|v| v.to_number().ok())
         .filter(|t| *t > 0.0)
         .unwrap_or(60.0);
+    let mut values = Vec::new();
     let (exit, output, command_json, started, ended) = match command::build(&command.attrs, &macros)
     {
         Ok(Program::Builtin(name)) => {
             let started = now();
-            let (exit, text) = builtin(&name, &macros);
+            let (exit, text) = builtin(&name, &macros, stats.program_start);
+            if name == "IcingaCheck" {
+                values = stats
+                    .icinga_check(reg, now())
+                    .iter()
+                    .map(crate::stats::perfdata_value)
+                    .collect();
+            }
             (exit, text, json!(command_name), started, now())
         }
         Ok(Program::Exec { argv, env }) => {
@@ -128,6 +143,7 @@ pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> Che
         }
     };
     let (text, perf) = output::parse_output(&output);
+    let performance_data = perf.into_iter().map(Json::String).chain(values).collect();
     let service_state = output::service_state(exit);
     CheckInput {
         exit_status: exit,
@@ -137,7 +153,7 @@ pub async fn check(reg: &Registry, object: &Arc<Object>, node_name: &str) -> Che
             service_state
         },
         output: text,
-        performance_data: perf.into_iter().map(Json::String).collect(),
+        performance_data,
         command: command_json,
         schedule_start,
         schedule_end: now(),
@@ -175,7 +191,7 @@ fn failed(object: &Object, start: f64, node: &str, text: String) -> CheckInput {
 
 /// The built-in checks: `DummyCheck` (state and text from `dummy_state`/`dummy_text`),
 /// `RandomCheck`, `NullCheck`, `IcingaCheck`.
-fn builtin(name: &str, macros: &Macros<'_>) -> (i64, String) {
+fn builtin(name: &str, macros: &Macros<'_>, program_start: f64) -> (i64, String) {
     let mut missing = Vec::new();
     match name {
         "DummyCheck" => {
@@ -195,7 +211,93 @@ fn builtin(name: &str, macros: &Macros<'_>) -> (i64, String) {
             (i64::from(state), format!("Hello from {}", macros.host_name))
         }
         "NullCheck" => (0, "Hello from Auspex".into()),
-        "IcingaCheck" => (0, format!("Auspex {} is running.", crate::AUSPEX_VERSION)),
+        "IcingaCheck" => {
+            let uptime = macros.now - program_start;
+            let mut text = format!(
+                "Auspex has been running for {}. Version: {} (Icinga 2 API {})",
+                format_duration(uptime),
+                crate::AUSPEX_VERSION,
+                crate::VERSION_STRING,
+            );
+            let min = macros
+                .lookup("icinga_min_version")
+                .map(|v| macros.resolve(&v, &mut missing).to_display_string())
+                .filter(|v| !v.is_empty());
+            match min {
+                Some(min) if version_below(crate::VERSION_STRING, &min) => {
+                    text.push_str(&format!("; Minimum version {min} is not installed."));
+                    (2, text)
+                }
+                _ => (0, text),
+            }
+        }
         other => (3, format!("<Built-in check '{other}' is not supported.>")),
+    }
+}
+
+/// A duration in words, as Icinga writes uptimes: "1 day, 2 hours and 5 seconds",
+/// milliseconds under a second.
+pub fn format_duration(seconds: f64) -> String {
+    let whole = seconds.max(0.0) as u64;
+    let counts = [
+        ("day", whole / 86_400),
+        ("hour", whole % 86_400 / 3_600),
+        ("minute", whole % 3_600 / 60),
+        ("second", whole % 60),
+    ];
+    let mut parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(unit, n)| format!("{n} {unit}{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+    if parts.is_empty() {
+        let ms = (seconds.max(0.0) * 1000.0).floor() as u64;
+        parts.push(match ms {
+            0 => "less than 1 millisecond".into(),
+            1 => "1 millisecond".into(),
+            n => format!("{n} milliseconds"),
+        });
+    }
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
+    }
+}
+
+/// Whether version `ours` ("v2.14.0", "r2.13.6-1") is below `min` ("2.13.0"), compared
+/// number by number.
+fn version_below(ours: &str, min: &str) -> bool {
+    let numbers = |v: &str| -> Vec<u64> {
+        v.trim_start_matches(['v', 'r'])
+            .split(['.', '-'])
+            .map_while(|p| p.parse().ok())
+            .collect()
+    };
+    numbers(ours) < numbers(min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_icinga_writes_them() {
+        assert_eq!(format_duration(36.4), "36 seconds");
+        assert_eq!(format_duration(61.0), "1 minute and 1 second");
+        assert_eq!(
+            format_duration(2.0 * 86_400.0 + 3_600.0 + 5.0),
+            "2 days, 1 hour and 5 seconds"
+        );
+        assert_eq!(format_duration(0.25), "250 milliseconds");
+        assert_eq!(format_duration(0.0), "less than 1 millisecond");
+    }
+
+    #[test]
+    fn versions_compare_number_by_number() {
+        assert!(version_below("v2.14.0", "2.15"));
+        assert!(version_below("v2.14.0", "2.14.1"));
+        assert!(!version_below("v2.14.0", "2.9.0"));
+        assert!(!version_below("v2.14.0", "2.14.0"));
+        assert!(!version_below("r2.13.6-1", "2.13"));
     }
 }

@@ -31,6 +31,8 @@ pub struct Batch {
     pub zone: Str,
     /// The next `legacy_id` of comments and of downtimes.
     pub legacy_ids: LegacyIds,
+    /// The check results this batch processed, for the check counters.
+    pub checked: Vec<super::counters::Checked>,
 }
 
 /// Comments and downtimes are numbered separately, as in Icinga: each counter starts
@@ -92,6 +94,7 @@ impl Batch {
             jobs: Vec::new(),
             zone,
             legacy_ids,
+            checked: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod acks;
 pub mod batch;
 pub mod comments;
+pub mod counters;
 pub mod downtimes;
 pub mod handlers;
 pub mod notify;
@@ -161,6 +162,8 @@ pub struct Context {
     pub schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
     /// The zone objects show when they name none.
     pub zone: Str,
+    /// Check results processed, for `/v1/status` and the `icinga` check.
+    pub counters: Arc<counters::CheckCounters>,
 }
 
 impl Context {
@@ -286,6 +289,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
         {
             answers.push((reply, apply(&mut b, &object, change)));
         }
+        ctx.counters.record(b.now, b.checked.drain(..));
         let f = b.finish();
         legacy_ids = f.legacy_ids;
         for (at, d) in f.timers {

@@ -216,6 +216,11 @@ pub fn apply_result(
         },
     }));
     emit(o, st, &t, flapping_changed, settings, &mut b.events);
+    b.checked.push(super::counters::Checked {
+        host: o.type_info.name == "Host",
+        active: input.active,
+        at: input.schedule_end,
+    });
     if input.active {
         // The forced check has run.
         st.force_next_check = false;

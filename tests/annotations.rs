@@ -1111,6 +1111,9 @@ async fn ticket_and_execute_command() {
     let s = Server::start(&format!(
         "const TicketSalt = \"s3cret\"\n{PASSIVE}
 object EventCommand \"greet\" {{ command = [ \"/bin/echo\", \"$greeting$\", \"$host.name$\" ] }}
+object NotificationCommand \"page\" {{ command = [ \"/bin/echo\", \"$notification.type$ by $notification.author$ to $user.name$ <$user.email$> $pager$ $greeting$\" ] }}
+object User \"u1\" {{ email = \"u1@example.com\"; vars.pager = \"555\" }}
+object Notification \"n1\" {{ host_name = \"h1\"; command = \"page\"; users = [ \"u1\" ] }}
 object EventCommand \"report\" {{ command = [ \"/bin/echo\", \"$service.state$/$service.last_state$/$service.state_type$/$host.state$/$service.output$/$service.check_attempt$/$service.state_id$/$service.last_state_type$/$host.state_id$/$service.downtime_depth$/$service.perfdata$\" ] }}
 "
     ))
@@ -1180,6 +1183,79 @@ object EventCommand \"report\" {{ command = [ \"/bin/echo\", \"$service.state$/$
     assert_eq!(
         (status, res["results"][0]["status"].clone()),
         (400, json!("Parameter ttl is required."))
+    );
+
+    // A NotificationCommand runs for a user and a notification, both named (as macro
+    // strings) and both existing, as in Icinga.
+    let page = |extra: Json| {
+        let mut body = json!({"type": "Host", "host": "h1", "command_type": "NotificationCommand", "command": "page", "ttl": 30});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (extra, status_text) in [
+        (
+            json!({"user": "nobody", "notification": "h1!n1"}),
+            "Can't find a valid user for 'nobody'.",
+        ),
+        (
+            json!({"notification": "h1!n1"}),
+            "Can't find a valid user for ''.",
+        ),
+        (
+            json!({"user": "u1"}),
+            "Can't find a valid notification for ''.",
+        ),
+        (
+            json!({"user": "u1", "notification": "h1!n1", "command": "nope"}),
+            "Can't find a valid NotificationCommand for 'nope'.",
+        ),
+    ] {
+        let (status, res) = s.post("/v1/actions/execute-command", page(extra)).await;
+        assert_eq!(
+            (status, res["results"][0]["status"].clone()),
+            (404, json!(status_text))
+        );
+    }
+    let (status, res) = s
+        .post(
+            "/v1/actions/execute-command",
+            page(json!({"user": "$who$", "notification": "h1!n1", "macros": {"who": "u1", "greeting": "hi"}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{res}");
+    let id = res["results"][0]["execution"].as_str().unwrap().to_string();
+    let a = s
+        .wait_for("/v1/objects/hosts/h1", |a| {
+            a["executions"][&id]["pending"] == false
+        })
+        .await;
+    assert_eq!(
+        a["executions"][&id]["output"],
+        "CUSTOM by root to u1 <u1@example.com> 555 hi"
+    );
+    // A user it may not query is not found for a requester without that permission.
+    let (status, res) = s
+        .send(
+            "PUT",
+            "/v1/objects/apiusers/runner",
+            json!({"attrs": {"password": "pw", "permissions": ["actions/execute-command", "objects/query/Host", "objects/query/Notification*"]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{res}");
+    let (status, res) = s
+        .send_as(
+            ("runner", "pw"),
+            "POST",
+            "/v1/actions/execute-command",
+            page(json!({"user": "u1", "notification": "h1!n1"})),
+        )
+        .await;
+    assert_eq!(
+        (status, res["results"][0]["status"].clone()),
+        (404, json!("Can't find a valid user for 'u1'.")),
+        "{res}"
     );
 }
 

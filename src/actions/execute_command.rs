@@ -24,6 +24,9 @@ struct Request {
     ttl: f64,
     command_type: &'static str,
     command: Option<String>,
+    /// A NotificationCommand's recipient and notification (macro strings).
+    user: Option<String>,
+    notification: Option<String>,
     macros: Dict,
 }
 
@@ -63,6 +66,8 @@ fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, ApiE
         ttl,
         command_type,
         command: params.string("command").filter(|c| !c.is_empty()),
+        user: params.string("user"),
+        notification: params.string("notification"),
         macros,
     }))
 }
@@ -77,29 +82,64 @@ pub async fn run(
     let mut items = Vec::with_capacity(objects.len());
     for o in &objects {
         items.push(match &request {
-            Ok(r) => start(state, o, r).await,
+            Ok(r) => start(state, user, o, r).await,
             Err(refused) => refused.clone(),
         });
     }
     Ok(items)
 }
 
-/// Records the execution as pending (durably), then runs it in the background.
-async fn start(state: &State, o: &Arc<Object>, r: &Request) -> Json {
+/// Records the execution as pending (durably), then runs it in the background. The
+/// command, and a NotificationCommand's `user` and `notification`, are named by macro
+/// strings resolved for the object, and must be visible to the requesting user.
+async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> Json {
     let reg = state.registry();
-    let default_field = match r.command_type {
-        "CheckCommand" => "check_command",
-        "EventCommand" => "event_command",
-        _ => "",
-    };
-    let name = r.command.clone().unwrap_or_else(|| o.string(default_field));
-    let Some(command) = reg.get(r.command_type, &name).cloned() else {
-        return item(404, format!("Can't find {} '{name}'.", r.command_type));
-    };
     let Some(subject) = Subject::of(&reg, o) else {
         return item(404, format!("The host of '{}' does not exist.", o.name));
     };
-    let macros = subject.macros(&command, Some(&r.macros));
+    let resolve = |text: &str| subject.resolve_text(text, Some(&r.macros));
+    let find = |type_name: &str, name: &str| {
+        crate::objects::query::visible_object(&user.permissions, &reg, type_name, name)
+    };
+    let name = match (&r.command, r.command_type) {
+        (Some(c), _) => resolve(c),
+        (None, "CheckCommand") => o.string("check_command"),
+        (None, "EventCommand") => o.string("event_command"),
+        (None, _) => resolve("$notification_command$"),
+    };
+    let Some(command) = find(r.command_type, &name) else {
+        return item(
+            404,
+            format!("Can't find a valid {} for '{name}'.", r.command_type),
+        );
+    };
+    let mut extra = r.macros.clone();
+    if r.command_type == "NotificationCommand" {
+        let recipient = resolve(r.user.as_deref().unwrap_or_default());
+        let Some(recipient) = find("User", &recipient) else {
+            return item(404, format!("Can't find a valid user for '{recipient}'."));
+        };
+        let notification = resolve(r.notification.as_deref().unwrap_or_default());
+        let Some(notification) = find("Notification", &notification) else {
+            return item(
+                404,
+                format!("Can't find a valid notification for '{notification}'."),
+            );
+        };
+        // The request's macros first, then the recipient's (Icinga's override resolver).
+        let kind = crate::processor::notify::Kind::Custom.name();
+        let recipient_macros = crate::processor::notify::recipient_macros(
+            &notification,
+            &recipient,
+            kind,
+            &user.name,
+            "",
+        );
+        for (k, v) in recipient_macros.iter() {
+            extra.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    let macros = subject.macros(&command, Some(&extra));
     let program = match command::build(&command.attrs, &macros) {
         Ok(p) => p,
         Err(e) => return item(400, format!("Command '{name}' cannot run: {e}")),

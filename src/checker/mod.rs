@@ -70,10 +70,31 @@ impl Subject {
         command: &'a Object,
         extra: Option<&'a filters::Dict>,
     ) -> Macros<'a> {
+        self.macros_with(&command.attrs, extra)
+    }
+
+    /// Resolves the macros in `text` for this subject, outside any command, `extra`
+    /// looked up first (missing macros resolve empty).
+    pub fn resolve_text(&self, text: &str, extra: Option<&filters::Dict>) -> String {
+        if !text.contains('$') {
+            return text.to_string();
+        }
+        let no_command = filters::Dict::new();
+        let macros = self.macros_with(&no_command, extra);
+        macros
+            .resolve(&filters::Value::from(text), &mut Vec::new())
+            .to_display_string()
+    }
+
+    fn macros_with<'a>(
+        &'a self,
+        command: &'a filters::Dict,
+        extra: Option<&'a filters::Dict>,
+    ) -> Macros<'a> {
         Macros {
             service: self.service.as_ref().map(|s| &s.attrs),
             host: &self.host.attrs,
-            command: &command.attrs,
+            command,
             host_name: &self.host.name,
             service_name: self.service_short.as_deref(),
             host_state: self.host_state.as_deref(),

@@ -142,6 +142,19 @@ pub fn visible_objects(viewer: &Permissions, reg: &Registry, type_name: &str) ->
         .collect()
 }
 
+/// The object `type_name` named `name` if `viewer` may query it (`None` either way
+/// otherwise, as Icinga looks up the objects an action names).
+pub fn visible_object(
+    viewer: &Permissions,
+    reg: &Registry,
+    type_name: &str,
+    name: &str,
+) -> Option<Arc<Object>> {
+    let object = reg.get(type_name, name)?;
+    let grant = viewer.grant(&format!("objects/query/{}", object.type_info.name));
+    grant_covers(&grant, reg, object).then(|| object.clone())
+}
+
 /// Whether `grant` covers `object`; the permission filters run only for a filtered grant.
 fn grant_covers(grant: &Grant<'_>, reg: &Registry, object: &Arc<Object>) -> bool {
     match grant {

@@ -428,24 +428,7 @@ fn dispatch(
         .and_then(|v| v.to_number().ok())
         .unwrap_or(60.0);
     for u in users {
-        let mut notification = Dict::new();
-        notification.insert("type".into(), Value::from(kind.name()));
-        notification.insert("author".into(), Value::from(author));
-        notification.insert("comment".into(), Value::from(text));
-        let mut user = u.attrs.clone();
-        user.insert("name".into(), Value::from(&*u.name));
-        let mut extra = Dict::new();
-        // Unprefixed macros: the user's custom variables, then the notification's
-        // (Icinga's resolver order puts the user first).
-        for source in [&u.attrs, &n.attrs] {
-            if let Some(Value::Dict(vars)) = source.get("vars") {
-                for (k, v) in vars.iter() {
-                    extra.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-        }
-        extra.insert("notification".into(), Value::from(notification));
-        extra.insert("user".into(), Value::from(user));
+        let extra = recipient_macros(n, u, kind.name(), author, text);
         let macros = subject.macros(&command, Some(&extra));
         match command::build(&command.attrs, &macros) {
             Ok(program) => b.jobs.push(Job {
@@ -458,6 +441,29 @@ fn dispatch(
             }
         }
     }
+}
+
+/// The macros a notification command resolves for one recipient besides its subject's:
+/// `$notification.type$`, `.author$`, `.comment$`, `$user.*$`, and unprefixed the
+/// user's custom variables, then the notification's (Icinga's resolver order).
+pub fn recipient_macros(n: &Object, u: &Object, kind: &str, author: &str, text: &str) -> Dict {
+    let mut notification = Dict::new();
+    notification.insert("type".into(), Value::from(kind));
+    notification.insert("author".into(), Value::from(author));
+    notification.insert("comment".into(), Value::from(text));
+    let mut user = u.attrs.clone();
+    user.insert("name".into(), Value::from(&*u.name));
+    let mut extra = Dict::new();
+    for source in [&u.attrs, &n.attrs] {
+        if let Some(Value::Dict(vars)) = source.get("vars") {
+            for (k, v) in vars.iter() {
+                extra.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    extra.insert("notification".into(), Value::from(notification));
+    extra.insert("user".into(), Value::from(user));
+    extra
 }
 
 /// The subject of a command run from the processor: runtime macros read the states as

@@ -368,39 +368,46 @@ fn next_minute(from: f64, inside: impl Fn(DateTime<Local>) -> bool) -> Option<f6
         .map(|t| t.timestamp() as f64)
 }
 
-/// The segment of `ranges` running at `from`, or else the next one: its start (the
-/// minute it began, up to a day back) and end, looking a little over a week ahead. A
-/// segment that never ends within that look-ahead ends there.
-pub fn segment(ranges: &Dict, from: f64) -> Option<(f64, f64)> {
+/// The segment a ScheduledDowntime with `ranges` gets a downtime for at `now`, as
+/// Icinga chooses it: each entry's time ranges on each of its days are segments on their
+/// own (an all-day range on every weekday gives one segment a day). The running segment
+/// that ends last, if it ends after `min_end` (the end of the downtimes made already;
+/// 0 for none); else the one that begins next, looking up to a year ahead.
+pub fn downtime_segment(ranges: &Dict, now: f64, min_end: f64) -> Option<(f64, f64)> {
     let compiled = Ranges::of_dict(ranges);
-    let inside = |t: DateTime<Local>| compiled.contains(t);
-    let at = Local
-        .timestamp_opt(from as i64, 0)
-        .single()?
-        .with_second(0)?;
-    let minute = Duration::minutes(1);
-    let start = if inside(at) {
-        let mut s = at;
-        for _ in 0..(24 * 60) {
-            if !inside(s - minute) {
-                break;
-            }
-            s -= minute;
-        }
-        s
-    } else {
-        Local
-            .timestamp_opt(next_minute(from, inside)? as i64, 0)
-            .single()?
+    let today = Local.timestamp_opt(now as i64, 0).single()?.date_naive();
+    // The segments of `date`'s entries, as (begin, end) in seconds since the epoch.
+    let segments_of = |date: NaiveDate| -> Vec<(f64, f64)> {
+        let Some(midnight) = date
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| Local.from_local_datetime(&t).earliest())
+        else {
+            return Vec::new();
+        };
+        let base = midnight.timestamp() as f64;
+        compiled
+            .0
+            .iter()
+            .filter(|(days, _)| days.contains(date))
+            .flat_map(|(_, times)| times.iter())
+            .map(|&(a, b)| (base + f64::from(a), base + f64::from(b)))
+            .collect()
     };
-    let mut end = start;
-    for _ in 0..(8 * 24 * 60) {
-        end += minute;
-        if !inside(end) {
-            break;
-        }
+    let running = [today.pred_opt(), Some(today)]
+        .into_iter()
+        .flatten()
+        .flat_map(segments_of)
+        .filter(|&(begin, end)| begin < now && end >= now && (min_end <= 0.0 || end > min_end))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if running.is_some() {
+        return running;
     }
-    Some((start.timestamp() as f64, end.timestamp() as f64))
+    today.iter_days().take(367).find_map(|date| {
+        segments_of(date)
+            .into_iter()
+            .filter(|&(begin, _)| begin >= now)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    })
 }
 
 /// A TimePeriod object with its `includes` and `excludes`, compiled for repeated
@@ -594,23 +601,53 @@ mod tests {
         "00:00-24:00"
     }
 
-    /// The running segment starts where it began; the next one is found ahead; a segment
-    /// runs across midnight into the next day's range.
+    /// Each entry's ranges on each of its days are segments on their own: the running
+    /// one that ends last (after the downtimes made already), else the next; a range
+    /// past midnight runs into the next day.
     #[test]
-    fn segments() {
+    fn downtime_segments() {
         let at = |d, h, m| local(2026, 11, d, h, m).timestamp() as f64;
         let r = ranges(&[
             ("wednesday", "09:00-17:00,22:00-24:00"),
             ("thursday", "00:00-02:00"),
         ]);
+        let segment = |now| downtime_segment(&r, now, 0.0);
+        assert_eq!(segment(at(25, 10, 30)), Some((at(25, 9, 0), at(25, 17, 0))));
+        assert_eq!(segment(at(25, 18, 0)), Some((at(25, 22, 0), at(26, 0, 0))));
+        // Running, but already covered: the next one.
         assert_eq!(
-            segment(&r, at(25, 10, 30)),
-            Some((at(25, 9, 0), at(25, 17, 0)))
+            downtime_segment(&r, at(25, 23, 0), at(26, 0, 0)),
+            Some((at(26, 0, 0), at(26, 2, 0)))
+        );
+        // Every day all day: today's day, then tomorrow's; never a week at once.
+        let days = WEEKDAYS.map(|(d, _)| (d, all_day()));
+        let r = ranges(&days);
+        assert_eq!(
+            downtime_segment(&r, at(25, 10, 30), 0.0),
+            Some((at(25, 0, 0), at(26, 0, 0)))
         );
         assert_eq!(
-            segment(&r, at(25, 18, 0)),
-            Some((at(25, 22, 0), at(26, 2, 0)))
+            downtime_segment(&r, at(25, 10, 30), at(26, 0, 0)),
+            Some((at(26, 0, 0), at(27, 0, 0)))
         );
-        assert_eq!(segment(&Dict::new(), 0.0), None);
+        let r = ranges(&[("monday - friday", all_day())]);
+        assert_eq!(
+            downtime_segment(&r, at(27, 12, 0), at(28, 0, 0)),
+            Some((at(30, 0, 0), local(2026, 12, 1, 0, 0).timestamp() as f64))
+        );
+        let r = ranges(&[("friday", "22:00-06:00")]);
+        assert_eq!(
+            downtime_segment(&r, at(28, 3, 0), 0.0),
+            Some((at(27, 22, 0), at(28, 6, 0)))
+        );
+        let r = ranges(&[("2027-03-01", "10:00-11:00")]);
+        assert_eq!(
+            downtime_segment(&r, at(25, 10, 30), 0.0),
+            Some((
+                local(2027, 3, 1, 10, 0).timestamp() as f64,
+                local(2027, 3, 1, 11, 0).timestamp() as f64
+            ))
+        );
+        assert_eq!(downtime_segment(&Dict::new(), 0.0, 0.0), None);
     }
 }

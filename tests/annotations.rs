@@ -1494,14 +1494,34 @@ apply ScheduledDowntime \"all-day\" to Host {{
         res["results"][0]["status"],
         format!("Cannot remove downtime '{name}'. It is owned by scheduled downtime object 'h1!all-day'")
     );
+    // Today's segment only: one day, not the week the ranges cover together.
+    let span = d["end_time"].as_f64().unwrap() - d["start_time"].as_f64().unwrap();
+    assert!((82_800.0..=90_000.0).contains(&span), "{d}");
+    // The next pass (here: the start) adds tomorrow's before today's ends, as Icinga's.
     let s = s.restart().await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(
-        s.get("/v1/objects/downtimes").await.1["results"]
+    let mut res = Vec::new();
+    for _ in 0..200 {
+        res = s.get("/v1/objects/downtimes").await.1["results"]
             .as_array()
-            .unwrap()
-            .len(),
-        1
+            .cloned()
+            .unwrap_or_default();
+        if res.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(res.len(), 2, "{res:?}");
+    let ends: Vec<f64> = res
+        .iter()
+        .map(|d| d["attrs"]["end_time"].as_f64().unwrap())
+        .collect();
+    let starts: Vec<f64> = res
+        .iter()
+        .map(|d| d["attrs"]["start_time"].as_f64().unwrap())
+        .collect();
+    assert!(
+        starts.contains(&d["end_time"].as_f64().unwrap()) && ends.len() == 2,
+        "{res:?}"
     );
     assert_eq!(attrs(&s, "/v1/objects/hosts/h1").await["downtime_depth"], 1);
 }

@@ -381,7 +381,8 @@ pub fn remove_all(b: &mut Batch, o: &Object, author: &str) -> Result<Processed, 
 }
 
 /// Every minute (and at startup): each `ScheduledDowntime` gets a downtime for its running
-/// or next segment of `ranges`, unless one of its downtimes has not ended yet (Icinga's
+/// segment of `ranges` not yet covered, or else its next one, unless one of its downtimes
+/// has not begun yet — so the next day's downtime is there before today's ends (Icinga's
 /// `CreateNextDowntime`).
 pub fn schedule_configured(b: &mut Batch) {
     let now = b.now;
@@ -390,17 +391,23 @@ pub fn schedule_configured(b: &mut Batch) {
         let Some(o) = checkable_of(b, &sd) else {
             continue;
         };
-        let pending = b
+        // One downtime not yet begun is enough; the others' ends are covered already.
+        let own: Vec<(f64, f64)> = b
             .attached("Downtime", &o)
             .iter()
-            .any(|d| d.string("scheduled_by") == *sd.name && number(d, "end_time") > now);
-        if pending {
+            .filter(|d| d.string("scheduled_by") == *sd.name)
+            .map(|d| (number(d, "start_time"), number(d, "end_time")))
+            .collect();
+        if own.iter().any(|&(start, _)| start >= now) {
             continue;
         }
+        let min_end = own.iter().map(|&(_, end)| end).fold(0.0, f64::max);
         let Some(Value::Dict(ranges)) = sd.attr("ranges") else {
             continue;
         };
-        let Some((start_time, end_time)) = crate::timeperiod::segment(ranges, now) else {
+        let Some((start_time, end_time)) =
+            crate::timeperiod::downtime_segment(ranges, now, min_end)
+        else {
             continue;
         };
         let fixed = fixed(&sd);

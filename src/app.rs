@@ -241,7 +241,6 @@ impl ListenerSettings {
 pub struct State {
     pub node_name: String,
     pub pid: u32,
-    pub program_start: f64,
     registry: Arc<RwLock<Arc<Registry>>>,
     /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s);
     /// replaced when a config package stage is activated.
@@ -588,7 +587,6 @@ impl App {
         let state = Arc::new(State {
             node_name,
             pid: std::process::id(),
-            program_start,
             blocklist: Blocklist::new(
                 loaded.listener.auth_failure_limit,
                 loaded.listener.auth_block_duration,

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use filters::value::json_number;
 use serde_json::{json, Value as Json};
 
 use crate::api::conns::Connections;
@@ -78,11 +79,18 @@ impl Stats {
         .collect()
     }
 
-    /// The checker's performance data: every host and service is idle between checks.
+    /// The checker's idle hosts and services: all of them between checks.
+    pub fn checker_idle(reg: &Registry) -> usize {
+        reg.count("Host") + reg.count("Service")
+    }
+
+    /// The checker's performance data.
     pub fn checker(&self, reg: &Registry) -> Vec<Figure> {
-        let idle = (reg.count("Host") + reg.count("Service")) as f64;
         vec![
-            ("checkercomponent_checker_idle".into(), idle),
+            (
+                "checkercomponent_checker_idle".into(),
+                Stats::checker_idle(reg) as f64,
+            ),
             ("checkercomponent_checker_pending".into(), 0.0),
         ]
     }
@@ -112,7 +120,7 @@ pub fn perfdata_value((label, value): &Figure) -> Json {
     json!({
         "type": "PerfdataValue",
         "label": label,
-        "value": number(*value),
+        "value": json_number(*value),
         "counter": false,
         "crit": null,
         "warn": null,
@@ -124,16 +132,12 @@ pub fn perfdata_value((label, value): &Figure) -> Json {
 
 /// Figures as a JSON object.
 pub fn object(figures: Vec<Figure>) -> Json {
-    Json::Object(figures.into_iter().map(|(n, v)| (n, number(v))).collect())
-}
-
-/// A number as Icinga's JSON encoder writes it: whole values without a fraction.
-pub fn number(v: f64) -> Json {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
+    Json::Object(
+        figures
+            .into_iter()
+            .map(|(n, v)| (n, json_number(v)))
+            .collect(),
+    )
 }
 
 /// `min/max/avg_latency` and `min/max/avg_execution_time` over the services' last check
@@ -239,13 +243,6 @@ impl Spread {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn whole_numbers_have_no_fraction() {
-        assert_eq!(number(3.0).to_string(), "3");
-        assert_eq!(number(0.5).to_string(), "0.5");
-        assert_eq!(number(-2.0).to_string(), "-2");
-    }
 
     #[test]
     fn spread_of_nothing_is_zero() {

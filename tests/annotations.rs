@@ -1104,6 +1104,19 @@ async fn severity_and_handled_as_icinga() {
     );
 }
 
+/// Runs `execute-command` with `body` on the object at `path`: its answer item (202) and
+/// the execution's outcome once recorded.
+async fn executed(s: &Server, path: &str, body: Json) -> (Json, Json) {
+    let (status, res) = s.post("/v1/actions/execute-command", body).await;
+    assert_eq!(status, 202, "{res}");
+    let item = res["results"][0].clone();
+    let id = item["execution"].as_str().unwrap().to_string();
+    let a = s
+        .wait_for(path, |a| a["executions"][&id]["pending"] == false)
+        .await;
+    (item, a["executions"][&id].clone())
+}
+
 /// generate-ticket derives the agent ticket from the configured salt; execute-command
 /// answers 202 and records the outcome under the execution id.
 #[tokio::test]
@@ -1129,21 +1142,13 @@ object EventCommand \"report\" {{ command = [ \"/bin/echo\", \"$service.state$/$
         format!("Generated PKI ticket '{ticket}' for common name 'agent1'.")
     );
 
-    let (status, res) = s
-        .post(
-            "/v1/actions/execute-command",
-            json!({"type": "Host", "host": "h1", "command": "greet", "ttl": 30, "macros": {"greeting": "hello"}}),
-        )
-        .await;
-    assert_eq!(status, 202, "{res}");
-    let id = res["results"][0]["execution"].as_str().unwrap().to_string();
-    assert_eq!(res["results"][0]["checkable"], "h1");
-    let a = s
-        .wait_for("/v1/objects/hosts/h1", |a| {
-            a["executions"][&id]["pending"] == false
-        })
-        .await;
-    let e = &a["executions"][&id];
+    let (item, e) = executed(
+        &s,
+        "/v1/objects/hosts/h1",
+        json!({"type": "Host", "host": "h1", "command": "greet", "ttl": 30, "macros": {"greeting": "hello"}}),
+    )
+    .await;
+    assert_eq!(item["checkable"], "h1");
     assert_eq!(
         (e["exit"].clone(), e["output"].clone()),
         (json!(0), json!("hello h1"))
@@ -1157,21 +1162,14 @@ object EventCommand \"report\" {{ command = [ \"/bin/echo\", \"$service.state$/$
         )
         .await;
     assert_eq!(status, 200);
-    let (status, res) = s
-        .post(
-            "/v1/actions/execute-command",
-            json!({"type": "Service", "service": "h1!passive", "command": "report", "ttl": 30}),
-        )
-        .await;
-    assert_eq!(status, 202, "{res}");
-    let id = res["results"][0]["execution"].as_str().unwrap().to_string();
-    let a = s
-        .wait_for("/v1/objects/services/h1!passive", |a| {
-            a["executions"][&id]["pending"] == false
-        })
-        .await;
+    let (_, e) = executed(
+        &s,
+        "/v1/objects/services/h1!passive",
+        json!({"type": "Service", "service": "h1!passive", "command": "report", "ttl": 30}),
+    )
+    .await;
     assert_eq!(
-        a["executions"][&id]["output"],
+        e["output"],
         "CRITICAL/UNKNOWN/SOFT/DOWN/out 2/1/2/SOFT/1/0/a=1;2;3 b=2s"
     );
     let (status, res) = s
@@ -1218,23 +1216,13 @@ object EventCommand \"report\" {{ command = [ \"/bin/echo\", \"$service.state$/$
             (404, json!(status_text))
         );
     }
-    let (status, res) = s
-        .post(
-            "/v1/actions/execute-command",
-            page(json!({"user": "$who$", "notification": "h1!n1", "macros": {"who": "u1", "greeting": "hi"}})),
-        )
-        .await;
-    assert_eq!(status, 202, "{res}");
-    let id = res["results"][0]["execution"].as_str().unwrap().to_string();
-    let a = s
-        .wait_for("/v1/objects/hosts/h1", |a| {
-            a["executions"][&id]["pending"] == false
-        })
-        .await;
-    assert_eq!(
-        a["executions"][&id]["output"],
-        "CUSTOM by root to u1 <u1@example.com> 555 hi"
-    );
+    let (_, e) = executed(
+        &s,
+        "/v1/objects/hosts/h1",
+        page(json!({"user": "$who$", "notification": "h1!n1", "macros": {"who": "u1", "greeting": "hi"}})),
+    )
+    .await;
+    assert_eq!(e["output"], "CUSTOM by root to u1 <u1@example.com> 555 hi");
     // A user it may not query is not found for a requester without that permission.
     let (status, res) = s
         .send(

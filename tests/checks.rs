@@ -51,6 +51,12 @@ async fn wait_for(s: &Server, path: &str, done: impl Fn(&Json) -> bool) -> Json 
     }
 }
 
+/// The first check result of `path` once there is one.
+async fn last_result(s: &Server, path: &str) -> Json {
+    let item = wait_for(s, path, |a| !a["last_check_result"].is_null()).await;
+    item["attrs"]["last_check_result"].clone()
+}
+
 /// A real plugin's CRITICAL goes SOFT 1 → HARD after max_check_attempts; output and
 /// performance data are split; the built-in dummy check resolves macros.
 #[tokio::test]
@@ -158,11 +164,7 @@ object Service "too-old" {
 "#,
     )
     .await;
-    let svc = wait_for(&s, "/v1/objects/services/h!icinga", |a| {
-        !a["last_check_result"].is_null()
-    })
-    .await;
-    let cr = &svc["attrs"]["last_check_result"];
+    let cr = &last_result(&s, "/v1/objects/services/h!icinga").await;
     assert_eq!(cr["exit_status"], 0, "{cr}");
     assert!(
         cr["output"]
@@ -190,11 +192,7 @@ object Service "too-old" {
         assert!(value(label)["value"].is_number(), "{cr}");
     }
 
-    let old = wait_for(&s, "/v1/objects/services/h!too-old", |a| {
-        !a["last_check_result"].is_null()
-    })
-    .await;
-    let cr = &old["attrs"]["last_check_result"];
+    let cr = &last_result(&s, "/v1/objects/services/h!too-old").await;
     assert_eq!(cr["exit_status"], 2, "{cr}");
     assert!(
         cr["output"]

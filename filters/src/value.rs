@@ -568,6 +568,13 @@ mod tests {
 mod serialize_tests {
     use super::*;
 
+    #[test]
+    fn whole_numbers_have_no_fraction() {
+        assert_eq!(json_number(3.0).to_string(), "3");
+        assert_eq!(json_number(0.5).to_string(), "0.5");
+        assert_eq!(json_number(-2.0).to_string(), "-2");
+    }
+
     /// Serialising directly gives exactly what the JSON tree conversion gives.
     #[test]
     fn serialize_matches_to_serde() -> Result<(), serde_json::Error> {

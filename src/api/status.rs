@@ -49,7 +49,7 @@ pub fn collect(state: &State) -> Vec<Json> {
         |figures: &[stats::Figure]| -> Json { figures.iter().map(stats::perfdata_value).collect() };
     let api = stats.api_listener();
     let checker = stats.checker(&reg);
-    let idle = checker.first().map_or(0.0, |(_, v)| *v);
+    let idle = stats::Stats::checker_idle(&reg);
     vec![
         json!({
             "name": "ApiListener",
@@ -78,7 +78,7 @@ pub fn collect(state: &State) -> Vec<Json> {
         json!({
             "name": "CheckerComponent",
             "perfdata": perfdata(&checker),
-            "status": { "checkercomponent": { "checker": { "idle": stats::number(idle), "pending": 0 } } },
+            "status": { "checkercomponent": { "checker": { "idle": idle, "pending": 0 } } },
         }),
         json!({
             "name": "Store",
@@ -107,7 +107,7 @@ fn app_status(state: &State) -> Json {
         "node_name": state.node_name,
         "environment": app.map(|a| a.string("environment")).unwrap_or_default(),
         "pid": state.pid,
-        "program_start": state.program_start,
+        "program_start": state.stats.program_start,
         "version": crate::VERSION_STRING,
     });
     for name in [

@@ -144,14 +144,8 @@ pub async fn check(
     {
         Ok(Program::Builtin(name)) => {
             let started = now();
-            let (exit, text) = builtin(&name, &macros, stats.program_start);
-            if name == "IcingaCheck" {
-                values = stats
-                    .icinga_check(reg, now())
-                    .iter()
-                    .map(crate::stats::perfdata_value)
-                    .collect();
-            }
+            let (exit, text, perfdata) = builtin(&name, &macros, reg, stats);
+            values = perfdata;
             (exit, text, json!(command_name), started, now())
         }
         Ok(Program::Exec { argv, env }) => {
@@ -211,8 +205,13 @@ fn failed(object: &Object, start: f64, node: &str, text: String) -> CheckInput {
 }
 
 /// The built-in checks: `DummyCheck` (state and text from `dummy_state`/`dummy_text`),
-/// `RandomCheck`, `NullCheck`, `IcingaCheck`.
-fn builtin(name: &str, macros: &Macros<'_>, program_start: f64) -> (i64, String) {
+/// `RandomCheck`, `NullCheck`, `IcingaCheck` (with the CIB as performance data values).
+fn builtin(
+    name: &str,
+    macros: &Macros<'_>,
+    reg: &Registry,
+    stats: &Stats,
+) -> (i64, String, Vec<Json>) {
     let mut missing = Vec::new();
     match name {
         "DummyCheck" => {
@@ -225,15 +224,19 @@ fn builtin(name: &str, macros: &Macros<'_>, program_start: f64) -> (i64, String)
                 .lookup("dummy_text")
                 .map(|v| macros.resolve(&v, &mut missing).to_display_string())
                 .unwrap_or_default();
-            (state, text)
+            (state, text, Vec::new())
         }
         "RandomCheck" => {
             let state = rand::random::<u8>() % 4;
-            (i64::from(state), format!("Hello from {}", macros.host_name))
+            (
+                i64::from(state),
+                format!("Hello from {}", macros.host_name),
+                Vec::new(),
+            )
         }
-        "NullCheck" => (0, "Hello from Auspex".into()),
+        "NullCheck" => (0, "Hello from Auspex".into(), Vec::new()),
         "IcingaCheck" => {
-            let uptime = macros.now - program_start;
+            let uptime = stats.uptime(macros.now);
             let mut text = format!(
                 "Auspex has been running for {}. Version: {} (Icinga 2 API {})",
                 format_duration(uptime),
@@ -244,15 +247,24 @@ fn builtin(name: &str, macros: &Macros<'_>, program_start: f64) -> (i64, String)
                 .lookup("icinga_min_version")
                 .map(|v| macros.resolve(&v, &mut missing).to_display_string())
                 .filter(|v| !v.is_empty());
+            let values = stats
+                .icinga_check(reg, macros.now)
+                .iter()
+                .map(crate::stats::perfdata_value)
+                .collect();
             match min {
                 Some(min) if version_below(crate::VERSION_STRING, &min) => {
                     text.push_str(&format!("; Minimum version {min} is not installed."));
-                    (2, text)
+                    (2, text, values)
                 }
-                _ => (0, text),
+                _ => (0, text, values),
             }
         }
-        other => (3, format!("<Built-in check '{other}' is not supported.>")),
+        other => (
+            3,
+            format!("<Built-in check '{other}' is not supported.>"),
+            Vec::new(),
+        ),
     }
 }
 

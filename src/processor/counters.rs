@@ -66,10 +66,9 @@ pub struct Checked {
     pub at: f64,
 }
 
-impl Checked {
-    fn index(self) -> usize {
-        usize::from(self.host) * 2 + usize::from(self.active)
-    }
+/// The counter of host or service, active or passive checks.
+fn index(host: bool, active: bool) -> usize {
+    usize::from(host) * 2 + usize::from(active)
 }
 
 /// The four counters: passive and active service checks, passive and active host checks.
@@ -93,7 +92,7 @@ impl CheckCounters {
     pub fn record(&self, now: f64, checked: impl IntoIterator<Item = Checked>) {
         let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         for c in checked {
-            rings[c.index()].add(c.at.min(now).floor() as i64);
+            rings[index(c.host, c.active)].add(c.at.min(now).floor() as i64);
         }
     }
 
@@ -110,12 +109,7 @@ impl CheckCounters {
         for (host, kind) in [(true, "host"), (false, "service")] {
             for (suffix, span) in [("", 0), ("_1min", 60), ("_5min", 300), ("_15min", 900)] {
                 for (active, mode) in [(true, "active"), (false, "passive")] {
-                    let ring = &mut rings[Checked {
-                        host,
-                        active,
-                        at: 0.0,
-                    }
-                    .index()];
+                    let ring = &mut rings[index(host, active)];
                     let value = if span == 0 {
                         ring.sum(now, seconds) as f64 / interval
                     } else {

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::api;
 use crate::api::console::Sessions;
 use crate::auth::{Blocklist, Users};
+use crate::clock::Clock;
 use crate::config;
 use crate::objects::{Object, Registry};
 use crate::pki;
@@ -36,6 +37,8 @@ pub struct Options {
     pub guards: Guards,
     /// Start with an empty store when the stored one is missing, empty or damaged.
     pub reinitialize: bool,
+    /// The time the engine runs on: the system clock, or a manual one in tests.
+    pub clock: Clock,
 }
 
 /// The limits that keep one client (or a crowd of them) from taking the server from the
@@ -62,6 +65,11 @@ pub struct Guards {
     /// An event stream whose client has not read for this long is closed (it resumes
     /// with `Last-Event-ID` and misses nothing the journal still holds).
     pub stream_stall_timeout: Duration,
+    /// A connection that sends no complete request header for this long is closed
+    /// (Icinga: 10 s).
+    pub idle_timeout: Duration,
+    /// How long a request body may take before it must arrive at 1 KiB/s on average.
+    pub body_grace: Duration,
 }
 
 impl Default for Guards {
@@ -75,6 +83,8 @@ impl Default for Guards {
             max_connections: 4096,
             max_connections_per_address: 2048,
             stream_stall_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(10),
+            body_grace: Duration::from_secs(10),
         }
     }
 }
@@ -115,13 +125,6 @@ pub fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
-}
-
-/// Unix time in seconds.
-pub fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Settings of the ApiListener object.
@@ -240,6 +243,8 @@ impl ListenerSettings {
 /// Everything request handlers share.
 pub struct State {
     pub node_name: String,
+    /// The time every stamp and deadline is taken from.
+    pub clock: Clock,
     pub pid: u32,
     registry: Arc<RwLock<Arc<Registry>>>,
     /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s);
@@ -267,6 +272,8 @@ pub struct State {
     pub processor: crate::processor::Processor,
     /// The figures of `/v1/status` and the `icinga` check.
     pub stats: Arc<crate::stats::Stats>,
+    /// Runs checks (scheduled and on demand).
+    pub checker: crate::checker::Checker,
     /// Where every committed change is published.
     pub bus: Arc<crate::bus::Bus>,
     /// The scheduler's queue of due times.
@@ -373,16 +380,21 @@ pub struct Loaded {
 /// # Errors
 /// Every configuration error, rendered with file, line and caret.
 pub fn load_config(site: &config::Site) -> Result<Loaded> {
-    load_config_with(site, &[])
+    load_config_with(site, &[], crate::clock::system_now())
 }
 
-/// [`load_config`] with the active config package stages (package, stage directory).
+/// [`load_config`] with the active config package stages (package, stage directory), at
+/// `now`.
 ///
 /// # Errors
 /// Configuration errors, rendered.
-pub fn load_config_with(site: &config::Site, packages: &[(String, PathBuf)]) -> Result<Loaded> {
+pub fn load_config_with(
+    site: &config::Site,
+    packages: &[(String, PathBuf)],
+    now: f64,
+) -> Result<Loaded> {
     let (items, library) = config::load_with_packages(site, packages)?;
-    let registry = Registry::from_items_in(items, packages).map_err(config::ConfigErrors)?;
+    let registry = Registry::from_items_in(items, packages, now).map_err(config::ConfigErrors)?;
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     let listener = ListenerSettings::from_object(registry.objects("ApiListener").next())?;
     crate::logging::validate(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
@@ -532,7 +544,7 @@ impl App {
                 })?
         };
         let packages = crate::packages::Packages::new(crate::packages::root(&opts.data_dir));
-        let loaded = load_config_with(&opts.site(), &packages.active());
+        let loaded = load_config_with(&opts.site(), &packages.active(), opts.clock.now());
         let opened = opening
             .join()
             .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
@@ -542,7 +554,12 @@ impl App {
         let (store, contents, states, store_read) = opened?;
         let loaded_at = started.elapsed();
         let restored = contents.api_objects.len();
-        for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
+        for w in crate::objects::writer::restore(
+            &mut loaded.registry,
+            &loaded.library,
+            contents,
+            opts.clock.now(),
+        ) {
             tracing::warn!("{w}");
         }
         let stored_states = states.len();
@@ -567,6 +584,7 @@ impl App {
             schedule: schedule_tx.clone(),
             zone: node_name.as_str().into(),
             counters: counters.clone(),
+            clock: opts.clock.clone(),
         });
         let tls = api::tls::server_config(&opts.pki_paths())?;
         let listen = opts
@@ -579,13 +597,25 @@ impl App {
         let local_addr = listener.local_addr()?;
         let tokens = crate::auth::token::Tokens::load(&opts.data_dir.join("token.key"))?;
         let shutdown = CancellationToken::new();
-        let program_start = now();
+        let program_start = opts.clock.now();
         let connections = crate::api::conns::Connections::new(crate::api::conns::Limits {
             total: opts.guards.max_connections,
             per_address: opts.guards.max_connections_per_address,
         });
+        let stats = Arc::new(crate::stats::Stats::new(
+            counters,
+            program_start,
+            connections.clone(),
+        ));
+        let checker = crate::checker::Checker {
+            node_name: node_name.clone(),
+            stats: stats.clone(),
+            clock: opts.clock.clone(),
+        };
         let state = Arc::new(State {
             node_name,
+            checker,
+            clock: opts.clock.clone(),
             pid: std::process::id(),
             blocklist: Blocklist::new(
                 loaded.listener.auth_failure_limit,
@@ -600,18 +630,14 @@ impl App {
             users: Arc::new(RwLock::new(Arc::new(users))),
             listener: loaded.listener,
             console: Sessions::default(),
-            stats: Arc::new(crate::stats::Stats::new(
-                counters,
-                program_start,
-                connections.clone(),
-            )),
+            stats,
             connections,
             store,
             writer,
             processor,
             bus,
             schedule_tx,
-            streams: Default::default(),
+            streams: Arc::new(crate::events::Streams::new(opts.clock.clone())),
             tokens,
             shutdown: shutdown.clone(),
             exit: Exit::default(),

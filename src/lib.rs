@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`app`]: wiring — options, configuration, the listener; start and stop.
+//! - [`clock`]: the one source of time (the system clock, or a manual one in tests).
 //! - [`config`]: the built-in template library, the user's `conf.d` files, first-start
 //!   defaults (the DSL itself lives in the `filters` crate).
 //! - [`objects`]: the object registry and the type table behind `/v1/types`.
@@ -32,6 +33,7 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod checker;
+pub mod clock;
 pub mod command_pipe;
 pub mod config;
 pub mod evaluator;

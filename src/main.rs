@@ -73,6 +73,7 @@ impl Dirs {
                 console_budget: seconds(self.console_budget),
                 ..Default::default()
             },
+            clock: auspex::clock::Clock::system(),
         }
     }
 }

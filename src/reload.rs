@@ -8,9 +8,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use filters::Str;
-use serde_json::json;
 
-use crate::app::{load_config_with, now, State};
+use crate::app::{load_config_with, State};
 use crate::bus::Pending;
 use crate::objects::Registry;
 use crate::store::Commit;
@@ -29,7 +28,7 @@ pub fn validate(
     state: &State,
     packages: &[(String, std::path::PathBuf)],
 ) -> Result<(), Vec<String>> {
-    load_config_with(&state.site(), packages)
+    load_config_with(&state.site(), packages, state.clock.now())
         .map(|_| ())
         .map_err(|e| e.to_string().lines().map(str::to_string).collect())
 }
@@ -44,19 +43,22 @@ pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
     let contents = state.store.contents().map_err(|e| vec![e.to_string()])?;
     let current = state.registry();
     let (site, previous) = (state.site(), current.clone());
+    let now = state.clock.now();
     // Loading and building take a while on large configurations: off the async workers.
     let built = tokio::task::spawn_blocking(move || {
-        let mut loaded = load_config_with(&site, &packages).map_err(|e| {
+        let mut loaded = load_config_with(&site, &packages, now).map_err(|e| {
             e.to_string()
                 .lines()
                 .map(str::to_string)
                 .collect::<Vec<_>>()
         })?;
-        for w in crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents) {
+        for w in
+            crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents, now)
+        {
             tracing::warn!("{w}");
         }
         loaded.registry.adopt_runtime(&previous);
-        let (events, summary) = differences(&previous, &loaded.registry);
+        let (events, summary) = differences(&previous, &loaded.registry, now);
         Ok::<_, Vec<String>>((loaded, events, summary))
     })
     .await
@@ -83,17 +85,11 @@ pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
     Ok(summary)
 }
 
-fn event(kind: &'static str, type_name: &str, name: &str) -> Pending {
-    let body =
-        json!({"type": kind, "timestamp": now(), "object_type": type_name, "object_name": name});
-    (
-        kind,
-        bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-    )
-}
-
 /// The objects created, modified and deleted between two registries.
-fn differences(old: &Registry, new: &Registry) -> (Vec<Pending>, Summary) {
+fn differences(old: &Registry, new: &Registry, now: f64) -> (Vec<Pending>, Summary) {
+    let event = |kind, type_name: &str, name: &str| {
+        crate::objects::writer::object_event(kind, type_name, name, now)
+    };
     let mut events = Vec::new();
     let mut summary = Summary::default();
     let mut seen: HashSet<(&'static str, Str)> = HashSet::new();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{now, State};
+use crate::app::State;
 use crate::objects::Object;
 
 /// Checks running at once at most (Icinga's `MaxConcurrentChecks`).
@@ -42,12 +42,11 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS));
     let mut queue = Queue::default();
     let mut scan = tokio::time::interval(SCAN);
+    let clock = state.clock.clone();
+    let now = || clock.now();
     loop {
         let next = queue.heap.peek().map(|Reverse((t, _))| *t);
-        let sleep = match next {
-            Some(t) => Duration::from_millis((t - ms(now())).max(0) as u64),
-            None => Duration::from_secs(3600),
-        };
+        let wake = next.map_or(f64::INFINITY, |t| t as f64 / 1000.0);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = scan.tick() => {
@@ -56,13 +55,13 @@ pub async fn run(
                     for o in reg.objects(t) {
                         let k = key(o);
                         if !queue.due.contains_key(&k) {
-                            queue.plan(k, o, first_due(o));
+                            queue.plan(k, o, first_due(o, now()));
                         }
                     }
                 }
             }
             Some((object, at)) = due_rx.recv() => queue.plan(key(&object), &object, at),
-            _ = tokio::time::sleep(sleep), if next.is_some() => {
+            () = clock.sleep_until(wake), if next.is_some() => {
                 let now_s = now();
                 let t_now = ms(now_s);
                 let reg = state.registry();
@@ -81,7 +80,7 @@ pub async fn run(
                     // A failed dependency with `disable_checks` skips the check.
                     if !forced {
                         let purpose = crate::processor::reachability::Purpose::CheckExecution;
-                        if !crate::processor::reachability::reachable_now(&reg, &object, purpose) {
+                        if !crate::processor::reachability::reachable_now(&reg, &object, purpose, now_s) {
                             tracing::debug!(object = %object.name, "Check skipped: dependency failed.");
                             queue.plan(k, &object, now_s + interval(&object));
                             continue;
@@ -89,7 +88,7 @@ pub async fn run(
                     }
                     // Outside its check_period a check waits for the period to begin.
                     if !forced {
-                        if let Some(wait_until) = outside_period(&reg, &object) {
+                        if let Some(wait_until) = outside_period(&reg, &object, now_s) {
                             queue.plan(k, &object, wait_until);
                             continue;
                         }
@@ -98,13 +97,14 @@ pub async fn run(
                     queue.due.insert(k, i64::MAX);
                     let Ok(permit) = slots.clone().acquire_owned().await else { return };
                     let state = state.clone();
+                    let clock = clock.clone();
                     tokio::spawn(async move {
                         let _permit = permit;
                         let reg = state.registry();
-                        let input = crate::checker::check(&reg, &object, &state.node_name, &state.stats).await;
+                        let input = state.checker.check(&reg, &object).await;
                         if let Err(e) = state.processor.submit(object.clone(), input).await {
                             tracing::warn!(object = %object.name, error = ?e, "Check result not processed.");
-                            let again = now() + interval(&object);
+                            let again = clock.now() + interval(&object);
                             let _ = state.schedule_tx.send((object, again));
                         }
                     });
@@ -116,13 +116,12 @@ pub async fn run(
 
 /// When `object` is outside its `check_period`: the time the period next begins (or a
 /// check interval from now when it never does).
-fn outside_period(reg: &crate::objects::Registry, object: &Object) -> Option<f64> {
+fn outside_period(reg: &crate::objects::Registry, object: &Object, t: f64) -> Option<f64> {
     let name = object.string("check_period");
     if name.is_empty() {
         return None;
     }
     reg.get("TimePeriod", &name)?;
-    let t = now();
     if crate::timeperiod::period_allows(reg, &name, t) {
         return None;
     }
@@ -202,8 +201,7 @@ pub fn next_check_after(o: &Object, now: f64, interval: f64) -> f64 {
 
 /// The first due time: the stored next check, or soon (spread over the first minute, as
 /// Icinga spreads checks at startup).
-fn first_due(o: &Object) -> f64 {
-    let t_now = now();
+fn first_due(o: &Object, t_now: f64) -> f64 {
     let stored = o.runtime.as_ref().map_or(0.0, |r| r.get().next_check);
     if stored > t_now + 60.0_f64.min(interval(o)) {
         return stored;

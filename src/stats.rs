@@ -53,9 +53,9 @@ impl Stats {
             out.push((name.into(), 0.0));
         }
         out.extend(check_times(reg).map(|(n, v)| (n.to_string(), v)));
-        out.extend(by_state(reg, "Service"));
+        out.extend(by_state(reg, "Service", now));
         out.push(("uptime".into(), self.uptime(now)));
-        out.extend(by_state(reg, "Host"));
+        out.extend(by_state(reg, "Host", now));
         out
     }
 
@@ -167,7 +167,7 @@ fn check_times(reg: &Registry) -> [(&'static str, f64); 6] {
 
 /// `num_services_*` or `num_hosts_*`: by state (a host's state is up or down), pending
 /// (no result yet), unreachable, flapping, in downtime, acknowledged, handled, problem.
-fn by_state(reg: &Registry, type_name: &str) -> Vec<Figure> {
+fn by_state(reg: &Registry, type_name: &str, now: f64) -> Vec<Figure> {
     let (kind, names) = if type_name == "Host" {
         ("hosts", &["up", "down"][..])
     } else {
@@ -180,7 +180,7 @@ fn by_state(reg: &Registry, type_name: &str) -> Vec<Figure> {
         let Some(rt) = o.runtime.as_ref().map(|r| r.get()) else {
             continue;
         };
-        unreachable += u64::from(!reachable_now(reg, o, Purpose::State));
+        unreachable += u64::from(!reachable_now(reg, o, Purpose::State, now));
         in_downtime += u64::from(rt.downtime_depth > 0);
         handled += u64::from(o.handled(&rt));
         if !rt.has_result() {

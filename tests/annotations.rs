@@ -559,12 +559,12 @@ apply Notification "mail" to Service {
 async fn notifying() -> (Server, tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sent.txt");
-    let s = Server::start(&format!(
-        "const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}",
-        out.display()
-    ))
-    .await;
+    let s = Server::start(&notify_config(&out)).await;
     (s, dir, out)
+}
+
+fn notify_config(out: &std::path::Path) -> String {
+    format!("const OutFile = \"{}\"\n{PASSIVE}{NOTIFY}", out.display())
 }
 
 async fn lines_of(path: &std::path::Path, n: usize) -> Vec<String> {
@@ -784,7 +784,7 @@ fn sent_kinds(s: &Server) -> Vec<String> {
 }
 
 async fn downtime(s: &Server) {
-    let t = now();
+    let t = s.now();
     let (status, res) = s
         .post(
             "/v1/actions/schedule-downtime",
@@ -809,7 +809,9 @@ async fn end_downtime(s: &Server) {
 /// one; a problem that recovered before its downtime ended is dropped.
 #[tokio::test]
 async fn held_back_notifications_follow_when_the_downtime_ends() {
-    let (s, _dir, out) = notifying().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sent.txt");
+    let s = Server::start_manual(&notify_config(&out)).await;
     let downtime_kinds = ["DOWNTIMESTART", "DOWNTIMEEND", "DOWNTIMECANCELLED"];
     let state_kinds = |s: &Server| -> Vec<String> {
         sent_kinds(s)
@@ -823,8 +825,9 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
     result(&s, "h1!passive", 2).await;
     assert!(state_kinds(&s).is_empty(), "{:?}", sent_kinds(&s));
     end_downtime(&s).await;
-    let before = sent_kinds(&s).len();
-    s.events_at_least("Notification", before + 1).await;
+    // Held-back notifications are looked at again on the next 5 s mark at least 5 s
+    // away.
+    s.advance(10.0).await;
     assert_eq!(state_kinds(&s), ["PROBLEM"]);
     // The command ran too (after the downtime's own notifications).
     let lines = lines_of(&out, 3).await;
@@ -841,8 +844,7 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
     result(&s, "h1!passive", 0).await;
     assert_eq!(state_kinds(&s), ["PROBLEM"]);
     end_downtime(&s).await;
-    let before = sent_kinds(&s).len();
-    s.events_at_least("Notification", before + 1).await;
+    s.advance(10.0).await;
     assert_eq!(state_kinds(&s), ["PROBLEM", "RECOVERY"]);
 
     // Failed and recovered within one downtime: nothing to tell afterwards.
@@ -851,7 +853,8 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
     result(&s, "h1!passive", 2).await;
     result(&s, "h1!passive", 0).await;
     end_downtime(&s).await;
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    s.advance(10.0).await;
+    s.advance(10.0).await;
     assert_eq!(state_kinds(&s), ["PROBLEM", "RECOVERY"]);
     let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
     assert_eq!(a["notification_number"], 0);
@@ -862,7 +865,7 @@ async fn held_back_notifications_follow_when_the_downtime_ends() {
 /// to everyone who heard of the problem.
 #[tokio::test]
 async fn escalation_waits_for_times_begin() {
-    let s = Server::start(&format!(
+    let s = Server::start_manual(&format!(
         r#"{PASSIVE}
 object User "alice" {{ }}
 object User "boss" {{ }}
@@ -904,14 +907,12 @@ apply Notification "escalate" to Service {{
         .unwrap();
     assert_eq!(a["next_notification"], hard_change + 3.0);
     assert_eq!(a["notification_number"], 0);
+    // Not before its time.
+    s.advance(2.5).await;
+    assert_eq!(sent(&s).len(), 1);
     // The escalation follows, once; "mail" (interval 0) is not sent again.
-    for _ in 0..100 {
-        if sent(&s).len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    s.advance(0.5).await;
+    s.advance(60.0).await;
     assert_eq!(
         sent(&s),
         [
@@ -941,7 +942,7 @@ object NotificationCommand "nothing" { command = [ "/bin/true" ] }
 /// Icinga's stashed notifications; a recovery outside the period drops the held problem.
 #[tokio::test]
 async fn period_holds_notifications_until_it_begins() {
-    let s = Server::start(&format!(
+    let s = Server::start_manual(&format!(
         r#"{PASSIVE}{PERIODS}{ALWAYS}
 apply Notification "mail" to Service {{
   command = "nothing"
@@ -970,12 +971,14 @@ apply Notification "mail" to Service {{
             .await;
         assert_eq!(status, 200, "{res}");
     }
-    let sent = s.events_at_least("Notification", 1).await;
+    s.advance(10.0).await;
+    let sent = s.events("Notification");
+    assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["notification_type"], "PROBLEM");
     assert_eq!(sent[0]["host"], "h1");
     assert_eq!(sent[0]["users"], json!(["alice"]));
-    // Looked at again 5 s later: still only the one.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    // Looked at again later: still only the one.
+    s.advance(10.0).await;
     assert_eq!(sent_kinds(&s), ["PROBLEM"]);
     let a = attrs(&s, "/v1/objects/notifications/h1!passive!mail").await;
     assert_eq!(a["notification_number"], 1);
@@ -985,7 +988,7 @@ apply Notification "mail" to Service {{
 /// restart, as Icinga's: the next reminder is set whether or not one goes out.
 #[tokio::test]
 async fn reminders_resume_after_a_downtime_and_a_restart() {
-    let s = Server::start(&format!(
+    let s = Server::start_manual(&format!(
         r#"{PASSIVE}{PERIODS}{ALWAYS}
 apply Notification "mail" to Service {{
   command = "nothing"
@@ -999,7 +1002,8 @@ apply Notification "mail" to Service {{
     result(&s, "h1!passive", 0).await;
     result(&s, "h1!passive", 2).await;
     result(&s, "h1!passive", 2).await;
-    s.events_at_least("Notification", 2).await;
+    s.advance(1.0).await;
+    assert_eq!(sent_kinds(&s), ["PROBLEM", "PROBLEM"]);
     let problems = |s: &Server| {
         sent_kinds(s)
             .iter()
@@ -1008,26 +1012,18 @@ apply Notification "mail" to Service {{
     };
     downtime(&s).await;
     let in_downtime = problems(&s);
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for _ in 0..3 {
+        s.advance(1.0).await;
+    }
     assert_eq!(problems(&s), in_downtime, "no reminders in a downtime");
     end_downtime(&s).await;
-    for _ in 0..50 {
-        if problems(&s) > in_downtime {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(problems(&s) > in_downtime, "{:?}", sent_kinds(&s));
+    s.advance(1.0).await;
+    assert_eq!(problems(&s), in_downtime + 1, "{:?}", sent_kinds(&s));
 
     let s = s.restart().await;
     let after_restart = problems(&s);
-    for _ in 0..50 {
-        if problems(&s) > after_restart {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(problems(&s) > after_restart, "{:?}", sent_kinds(&s));
+    s.advance(1.0).await;
+    assert_eq!(problems(&s), after_restart + 1, "{:?}", sent_kinds(&s));
 }
 
 async fn shown(s: &Server, path: &str) -> (Json, Json) {

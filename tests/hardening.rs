@@ -232,7 +232,12 @@ async fn oversized_requests() {
 /// sends its headers too slowly are cut off; the server goes on.
 #[tokio::test]
 async fn hostile_connections() {
-    let s = Server::start(PASSIVE).await;
+    // Headers must be complete within a second here (10 s by default).
+    let guards = auspex::app::Guards {
+        idle_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = Server::start_guarded(PASSIVE, guards).await;
     for (case, bytes) in [
         (
             "TLS garbage",

@@ -47,7 +47,7 @@ apply Dependency "uplink" to Host {
 
 #[tokio::test]
 async fn unreachable_objects_are_recorded_counted_and_silent() {
-    let s = Server::start(&format!("{PASSIVE}{CONFIG}")).await;
+    let s = Server::start_manual(&format!("{PASSIVE}{CONFIG}")).await;
     // The applied dependency is named and linked as Icinga's `apply Dependency` does.
     let dep = attrs(&s, "/v1/objects/dependencies/h2!uplink").await;
     assert_eq!(
@@ -131,11 +131,14 @@ async fn unreachable_objects_are_recorded_counted_and_silent() {
     submit(&s, "Service", "h1!passive", 2).await;
     let svc = attrs(&s, "/v1/objects/services/h1!passive").await;
     assert_eq!(svc["last_reachable"], true);
-    let sent = s.events_at_least("Notification", 1).await;
+    // The next look is on a 5 s mark at least 5 s away.
+    s.advance(10.0).await;
+    let sent = s.events("Notification");
+    assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["notification_type"], "PROBLEM");
     assert_eq!(sent[0]["service"], "passive");
     assert_eq!(sent[0]["host"], "h1");
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    s.advance(10.0).await;
     assert_eq!(s.events("Notification").len(), 1, "sent once");
     let after = cib(&s).await;
     assert_eq!(

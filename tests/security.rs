@@ -391,12 +391,17 @@ async fn idle_connections_cannot_lock_others_out() {
     );
 }
 
-/// A body trickling in (a byte every few seconds, no credentials needed) is cut off with
-/// 408 once it falls below the minimum rate.
+/// A body trickling in (a few bytes a second, no credentials needed) is cut off with 408
+/// once it falls below the minimum rate after the grace period (1 s here, 10 s by
+/// default).
 #[tokio::test]
 async fn a_trickling_body_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = Server::start("").await;
+    let guards = auspex::app::Guards {
+        body_grace: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = Server::start_guarded("", guards).await;
     let mut tls = silent_tls(
         &s,
         "127.0.0.31",
@@ -406,7 +411,7 @@ async fn a_trickling_body_is_cut_off() {
     let started = std::time::Instant::now();
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
-    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    let mut tick = tokio::time::interval(Duration::from_millis(300));
     tick.tick().await;
     loop {
         tokio::select! {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use auspex::app::{self, App, Options};
+use auspex::clock::Clock;
 use serde_json::Value as Json;
 
 /// A running server.
@@ -13,6 +14,8 @@ pub struct Server {
     pub port: u16,
     pub data_dir: PathBuf,
     pub ca_pem: String,
+    /// The server's time: the system clock, or a manual one ([`Server::start_manual`]).
+    pub clock: Clock,
     _dir: tempfile::TempDir,
 }
 
@@ -72,19 +75,37 @@ impl Server {
 
     /// Starts a server as [`Server::start`] does, with other protective limits.
     pub async fn start_guarded(extra: &str, guards: app::Guards) -> Server {
+        let (dir, conf) = Server::directories(extra);
+        Server::start_with(dir, conf, guards, Clock::system()).await
+    }
+
+    /// Starts a server as [`Server::start`] does, on a manual clock (starting at the
+    /// system's time) that only [`Server::advance`] moves.
+    pub async fn start_manual(extra: &str) -> Server {
+        let (dir, conf) = Server::directories(extra);
+        let clock = Clock::manual(now().floor());
+        Server::start_with(dir, conf, app::Guards::default(), clock).await
+    }
+
+    fn directories(extra: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("etc");
         std::fs::create_dir_all(&conf).unwrap();
         std::fs::write(conf.join("users.conf"), USERS).unwrap();
         std::fs::write(conf.join("extra.conf"), extra).unwrap();
-        Server::start_with(dir, conf, guards).await
+        (dir, conf)
     }
 
     pub async fn start_in(dir: tempfile::TempDir, conf: PathBuf) -> Server {
-        Server::start_with(dir, conf, app::Guards::default()).await
+        Server::start_with(dir, conf, app::Guards::default(), Clock::system()).await
     }
 
-    async fn start_with(dir: tempfile::TempDir, conf: PathBuf, guards: app::Guards) -> Server {
+    async fn start_with(
+        dir: tempfile::TempDir,
+        conf: PathBuf,
+        guards: app::Guards,
+        clock: Clock,
+    ) -> Server {
         let data_dir = dir.path().join("data");
         let opts = Options {
             config_dir: Some(conf),
@@ -94,6 +115,7 @@ impl Server {
             event_retention: 1000,
             guards,
             reinitialize: false,
+            clock: clock.clone(),
         };
         app::setup(&opts, false).unwrap();
         let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();
@@ -115,8 +137,30 @@ impl Server {
             _app: app,
             data_dir,
             ca_pem,
+            clock,
             _dir: dir,
         }
+    }
+
+    /// Moves the server's manual clock forward by `secs`, then waits until everything
+    /// that became due has been applied and committed.
+    pub async fn advance(&self, secs: f64) {
+        assert!(
+            self.clock.is_manual(),
+            "the server runs on the system clock"
+        );
+        self.clock.advance(secs);
+        self.settle().await;
+    }
+
+    /// Waits until everything the processor has queued or due now is committed.
+    pub async fn settle(&self) {
+        self.state().processor.settle().await;
+    }
+
+    /// The server's time (its manual clock's, or the system's).
+    pub fn now(&self) -> f64 {
+        self.clock.now()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -157,15 +201,11 @@ impl Server {
     /// Stops the server (gracefully) and starts it again on the same directories.
     pub async fn restart(self) -> Server {
         let Server {
-            _app,
-            _dir,
-            data_dir,
-            ..
+            _app, _dir, clock, ..
         } = self;
         _app.stop(Duration::from_secs(5)).await;
         let conf = _dir.path().join("etc");
-        let _ = data_dir;
-        Server::start_in(_dir, conf).await
+        Server::start_with(_dir, conf, app::Guards::default(), clock).await
     }
 
     /// A request as root with a JSON body.

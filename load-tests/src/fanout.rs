@@ -37,12 +37,23 @@ pub async fn main(args: &Args) -> Result<()> {
             "{:<10} {:>6} {:>10.0} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>9.2}",
             args.label, n, r.submitted_rate, r.delivered_rate, r.lost, r.p50, r.p99, r.max
         );
+        if let [before, half, end] = r.rss_mb[..] {
+            println!("server RSS: {before} MB before, {half} MB halfway, {end} MB at the end");
+            if let Some(limit) = args.max_rss_growth_mb {
+                anyhow::ensure!(
+                    end <= half + limit,
+                    "server RSS grew by {} MB in the second half (limit {limit} MB)",
+                    end.saturating_sub(half)
+                );
+            }
+        }
         rows.push(json!({
             "label": args.label, "scenario": "fanout", "subscribers": n,
             "rate_asked": args.rate, "seconds": args.seconds,
             "submitted": r.submitted, "submitted_per_second": r.submitted_rate,
             "delivered": r.delivered, "delivered_per_second": r.delivered_rate,
             "lost": r.lost, "p50_ms": r.p50, "p99_ms": r.p99, "max_ms": r.max,
+            "server_rss_mb": r.rss_mb,
         }));
     }
     if let Some(path) = &args.json {
@@ -61,6 +72,20 @@ struct Outcome {
     p50: f64,
     p99: f64,
     max: f64,
+    /// The server's RSS (MB) before, halfway and at the end, with `--server-pid`.
+    rss_mb: Vec<u64>,
+}
+
+/// A process's resident set in MB (Linux).
+fn rss_mb(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading the status of process {pid}"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .context("no VmRSS")?;
+    Ok(kb / 1024)
 }
 
 async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
@@ -68,6 +93,10 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     let events_url = format!("{base}/v1/events?types=CheckResult&queue=auspex-load");
     // Subscribers first; each counts what it reads and records latencies.
     let stop_reading = Arc::new(AtomicBool::new(false));
+    let mut rss = Vec::new();
+    if let Some(pid) = args.server_pid {
+        rss.push(rss_mb(pid)?);
+    }
     let mut readers = Vec::new();
     for _ in 0..subscribers {
         if args.format == "ws" {
@@ -147,7 +176,15 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    let half = Duration::from_secs_f64(args.seconds as f64 / 2.0);
+    tokio::time::sleep(half).await;
+    if let Some(pid) = args.server_pid {
+        rss.push(rss_mb(pid)?);
+    }
+    tokio::time::sleep(half).await;
+    if let Some(pid) = args.server_pid {
+        rss.push(rss_mb(pid)?);
+    }
     stop.store(true, Ordering::Relaxed);
     for s in submitters {
         s.await?;
@@ -178,6 +215,7 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
         p50: ms(0.5),
         p99: ms(0.99),
         max: hist.max() as f64 / 1000.0,
+        rss_mb: rss,
     })
 }
 

@@ -81,9 +81,18 @@ struct Args {
     #[arg(long, default_value = "ndjson")]
     format: String,
     /// fanout: subscribers that never read (slow-reader test: the server's memory must
-    /// stay bounded; watch its RSS).
+    /// stay bounded; give `--server-pid` to have its RSS sampled).
     #[arg(long)]
     stall: bool,
+    /// fanout: the server's process id (same machine): its RSS is sampled before the
+    /// subscribers connect, halfway through and at the end of submitting.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// fanout with `--server-pid`: fail when the server's RSS grows by more than this many
+    /// MB in the second half of the run (memory must stop growing once every stalled
+    /// stream's buffers are full).
+    #[arg(long)]
+    max_rss_growth_mb: Option<u64>,
     /// fanout: seconds to wait for the last events after submitting stops.
     #[arg(long, default_value_t = 3)]
     drain: u64,

@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 use super::{item, outcome, targets};
 use crate::api::error::ApiError;
 use crate::api::params::Params;
-use crate::app::{now, State};
+use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::command::{self, Program};
 use crate::checker::Subject;
@@ -94,7 +94,7 @@ pub async fn run(
 /// strings resolved for the object, and must be visible to the requesting user.
 async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> Json {
     let reg = state.registry();
-    let Some(subject) = Subject::of(&reg, o) else {
+    let Some(subject) = Subject::of(&reg, o, state.clock.now()) else {
         return item(404, format!("The host of '{}' does not exist.", o.name));
     };
     let resolve = |text: &str| subject.resolve_text(text, Some(&r.macros));
@@ -145,7 +145,7 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
         Err(e) => return item(400, format!("Command '{name}' cannot run: {e}")),
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let deadline = now() + r.ttl;
+    let deadline = state.clock.now() + r.ttl;
     let pending = json!({ "pending": true, "deadline": deadline, "endpoint": state.node_name });
     let recorded = state
         .processor
@@ -160,17 +160,18 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
     if recorded.is_err() {
         return outcome(recorded);
     }
-    let processor = state.processor.clone();
+    let (processor, clock) = (state.processor.clone(), state.clock.clone());
     let (object, ttl, execution) = (o.clone(), r.ttl, id.clone());
     tokio::spawn(async move {
         let record = match program {
             Program::Exec { argv, env } => {
                 let o =
-                    crate::checker::process::run(&argv, &env, Duration::from_secs_f64(ttl)).await;
+                    crate::checker::process::run(&argv, &env, Duration::from_secs_f64(ttl), &clock)
+                        .await;
                 json!({ "pending": false, "exit": o.exit_code, "output": o.output, "start": o.started, "end": o.ended })
             }
             Program::Builtin(b) => {
-                let t = now();
+                let t = clock.now();
                 json!({ "pending": false, "exit": 3, "output": format!("Built-in '{b}' cannot be executed on demand."), "start": t, "end": t })
             }
         };

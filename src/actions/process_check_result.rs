@@ -9,7 +9,7 @@ use serde_json::{json, Value as Json};
 use super::{item, targets};
 use crate::api::error::ApiError;
 use crate::api::params::Params;
-use crate::app::{now, State};
+use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::output::split_perfdata;
 use crate::objects::Object;
@@ -185,7 +185,7 @@ fn input(state: &State, o: &Object, params: &Params) -> Result<CheckInput, (u16,
         Some(Json::String(s)) => split_perfdata(s).into_iter().map(Json::String).collect(),
         _ => Vec::new(),
     };
-    let t = now();
+    let t = state.clock.now();
     let num = |k: &str| params.number(k).ok().flatten();
     let execution_start = num("execution_start").unwrap_or(t);
     let execution_end = num("execution_end").unwrap_or(t);

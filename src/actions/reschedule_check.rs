@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{item, targets};
 use crate::api::error::ApiError;
 use crate::api::params::Params;
-use crate::app::{now, State};
+use crate::app::State;
 use crate::auth::ApiUser;
 
 pub async fn run(
@@ -23,7 +23,9 @@ pub async fn run(
         params,
     )
     .await?;
-    let next_check = params.number("next_check")?.unwrap_or_else(now);
+    let next_check = params
+        .number("next_check")?
+        .unwrap_or_else(|| state.clock.now());
     let force = params.flag("force");
     // All targets at once: one commit for the lot instead of one fsync each.
     let results = objects.iter().map(|o| async move {

@@ -58,7 +58,7 @@ pub async fn handle(state: Arc<State>, req: Req) -> Result<Response, Infallible>
             .map(|ti| crate::objects::runtime_object(ti, &state.node_name, attrs))
             .ok_or_else(|| ApiError::not_found("No Host type."))?;
         let host: Arc<Object> = Arc::new(host);
-        let cr = crate::checker::check(&reg, &host, &state.node_name, &state.stats).await;
+        let cr = state.checker.check(&reg, &host).await;
         let result = json!({
             "command": name,
             "exit_status": cr.exit_status,

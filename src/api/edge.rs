@@ -112,7 +112,7 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
         // Event streams also take a bearer token (browsers cannot send Basic to an
         // EventSource or a WebSocket).
         None if token.is_some() => {
-            let now = crate::app::now() as u64;
+            let now = state.clock.now() as u64;
             let user = token
                 .and_then(|t| state.tokens.verify(&t, now))
                 .and_then(|name| state.users().by_name(&name).cloned());
@@ -155,6 +155,8 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                             peer: peer.clone(),
                         });
                         req.extensions_mut().insert(BodyLimit(1 << 20));
+                        req.extensions_mut()
+                            .insert(super::request::BodyGrace(state.guards.body_grace));
                         return None;
                     }
                     // A request without credentials is a client asking for the challenge
@@ -214,6 +216,8 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
         peer: peer.clone(),
     });
     req.extensions_mut().insert(BodyLimit(limit));
+    req.extensions_mut()
+        .insert(super::request::BodyGrace(state.guards.body_grace));
     None
 }
 

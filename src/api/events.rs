@@ -179,7 +179,7 @@ pub async fn token(state: Arc<State>, req: Req) -> Result<Response, Infallible> 
         let ttl = params
             .number("ttl")?
             .map_or(DEFAULT_TTL, |t| t.clamp(1.0, MAX_TTL as f64) as u64);
-        let expires = crate::app::now() as u64 + ttl;
+        let expires = state.clock.now() as u64 + ttl;
         let token = state.tokens.issue(&session.user.name, expires);
         Ok(reply::results(
             vec![json!({

@@ -32,7 +32,7 @@ use super::edge::Session;
 use super::error::ApiError;
 use super::params::Params;
 use crate::app::State;
-use crate::events::{lost_event, Filtered, Item, Registration};
+use crate::events::{Filtered, Item, Registration};
 
 const PING: Duration = Duration::from_secs(15);
 /// Largest message a client may send (subscriptions are small).
@@ -114,7 +114,7 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
 struct Active {
     events: Filtered,
     /// Keeps the stream listed in `/v1/status` while it lives.
-    _registration: Registration,
+    registration: Registration,
     limiter: Option<governor::DefaultDirectRateLimiter>,
 }
 
@@ -176,7 +176,8 @@ async fn next_event(a: &mut Active) -> Option<Message> {
     match a.events.next().await? {
         Item::Event(e) => Utf8Bytes::try_from(e.ws()).ok().map(Message::Text),
         Item::Lost { after, count } => {
-            let body = json!({"id": after + count, "event": lost_event(after, count)});
+            let body =
+                json!({"id": after + count, "event": a.registration.lost_event(after, count)});
             Some(text(body))
         }
     }
@@ -237,7 +238,7 @@ fn subscribe(
             .event_quota
             .map(governor::RateLimiter::direct),
         events,
-        _registration: registration,
+        registration,
     });
     json!({"subscribed": {"types": types, "position": position}})
 }

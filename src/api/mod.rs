@@ -43,8 +43,6 @@ use crate::auth::ApiUser;
 
 /// Icinga's `connect_timeout`: TCP + TLS handshake must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
-/// A connection that sends no new request for this long is closed (Icinga: 10 s).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The socket send buffer of event streams: what a stalled subscriber holds in the
 /// kernel (the default grows to several MiB).
 const STREAM_SEND_BUFFER: usize = 64 << 10;
@@ -188,12 +186,13 @@ async fn connection(
         standing: place.standing.clone(),
         socket,
     });
+    let idle_timeout = state.guards.idle_timeout;
     let svc = hyper::service::service_fn(move |req| {
         edge::handle(state.clone(), peer.clone(), routes.clone(), req)
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(IDLE_TIMEOUT)
+        .header_read_timeout(idle_timeout)
         .max_buf_size(1 << 20)
         .serve_connection(TokioIo::new(tls), svc)
         .with_upgrades();

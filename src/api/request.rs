@@ -23,9 +23,15 @@ pub struct Req {
     body: BodyStream,
     /// The Content-Length, if given.
     declared: usize,
+    grace: Duration,
 }
 
-/// How long a body may take before the minimum rate applies.
+/// How long a body may take before the minimum rate applies (the edge sets it from the
+/// server's guards).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyGrace(pub Duration);
+
+/// [`BodyGrace`] when the edge set none.
 const BODY_GRACE: Duration = Duration::from_secs(10);
 /// The average rate a body must arrive at after the grace period (bytes per second).
 const MIN_BODY_RATE: u64 = 1024;
@@ -38,12 +44,12 @@ fn rate_allowance(received: usize) -> Duration {
 }
 
 /// 408 for a body that stopped arriving; the connection closes.
-fn too_slow() -> ApiError {
+fn too_slow(grace: Duration) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
         format!(
             "Request body arrived too slowly (less than {MIN_BODY_RATE} bytes per second after {} seconds).",
-            BODY_GRACE.as_secs()
+            grace.as_secs_f64()
         ),
     )
 }
@@ -53,16 +59,20 @@ pub fn req() -> impl Filter<Extract = (Req,), Error = warp::Rejection> + Clone {
     warp::ext::get::<Session>()
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<usize>("content-length"))
+        .and(warp::ext::optional::<BodyGrace>())
         .and(warp::body::stream())
-        .map(|session, query, declared: Option<usize>, body| {
-            let body = StreamExt::map(body, to_bytes);
-            Req {
-                session,
-                query,
-                body: Box::pin(body),
-                declared: declared.unwrap_or(0),
-            }
-        })
+        .map(
+            |session, query, declared: Option<usize>, grace: Option<BodyGrace>, body| {
+                let body = StreamExt::map(body, to_bytes);
+                Req {
+                    session,
+                    query,
+                    body: Box::pin(body),
+                    declared: declared.unwrap_or(0),
+                    grace: grace.map_or(BODY_GRACE, |g| g.0),
+                }
+            },
+        )
 }
 
 fn to_bytes<B: Buf>(chunk: Result<B, warp::Error>) -> Result<Bytes, warp::Error> {
@@ -82,11 +92,11 @@ impl Req {
         loop {
             // A body must keep arriving: a grace period, then at least MIN_BODY_RATE on
             // average. A client trickling a byte every few seconds holds no slot for long.
-            let deadline = started + BODY_GRACE + rate_allowance(body.len());
+            let deadline = started + self.grace + rate_allowance(body.len());
             let chunk = match tokio::time::timeout_at(deadline, self.body.next()).await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(_) => return Err(too_slow()),
+                Err(_) => return Err(too_slow(self.grace)),
             };
             let chunk = chunk.map_err(|e| {
                 ApiError::bad_request(format!("Request body could not be read: {e}"))

@@ -42,7 +42,7 @@ pub async fn handle(
 
 /// Every stats function's item.
 pub fn collect(state: &State) -> Vec<Json> {
-    let now = crate::app::now();
+    let now = state.clock.now();
     let reg = state.registry();
     let stats = &state.stats;
     let perfdata =

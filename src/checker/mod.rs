@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::app::now;
+use crate::clock::Clock;
 use crate::objects::{Object, Registry};
 use crate::processor::state::CheckableState;
 use crate::processor::CheckInput;
@@ -25,12 +25,14 @@ pub struct Subject {
     service_short: Option<String>,
     host_state: Option<Arc<CheckableState>>,
     service_state: Option<Arc<CheckableState>>,
+    /// The time runtime macros (`$icinga.timet$`, durations) are resolved at.
+    now: f64,
 }
 
 impl Subject {
     /// `o` itself for hosts; a service and its host. `None` when the host is missing.
-    /// Runtime macros read the states as last committed.
-    pub fn of(reg: &Registry, o: &Arc<Object>) -> Option<Subject> {
+    /// Runtime macros read the states as last committed, at `now`.
+    pub fn of(reg: &Registry, o: &Arc<Object>, now: f64) -> Option<Subject> {
         let committed = |o: &Object| o.runtime.as_ref().map(|r| r.get());
         if o.type_info.name == "Host" {
             return Some(Subject {
@@ -39,6 +41,7 @@ impl Subject {
                 service_short: None,
                 host_state: committed(o),
                 service_state: None,
+                now,
             });
         }
         let host = reg.get("Host", &o.string("host_name"))?.clone();
@@ -48,6 +51,7 @@ impl Subject {
             service: Some(o.clone()),
             service_short: Some(o.string("name")),
             service_state: committed(o),
+            now,
         })
     }
 
@@ -99,26 +103,37 @@ impl Subject {
             service_name: self.service_short.as_deref(),
             host_state: self.host_state.as_deref(),
             service_state: self.service_state.as_deref(),
-            now: now(),
+            now: self.now,
             extra,
         }
     }
 }
 
-/// Runs the check of `object` (a Host or Service) as configured in `reg`; built-in
-/// checks read `stats`.
-pub async fn check(
-    reg: &Registry,
-    object: &Arc<Object>,
-    node_name: &str,
-    stats: &Stats,
-) -> CheckInput {
+/// What runs checks: the node they run on (their check source), the figures built-in
+/// checks report, the clock results are stamped with.
+#[derive(Clone)]
+pub struct Checker {
+    pub node_name: String,
+    pub stats: Arc<Stats>,
+    pub clock: Clock,
+}
+
+impl Checker {
+    /// Runs the check of `object` (a Host or Service) as configured in `reg`.
+    pub async fn check(&self, reg: &Registry, object: &Arc<Object>) -> CheckInput {
+        check(reg, object, self).await
+    }
+}
+
+async fn check(reg: &Registry, object: &Arc<Object>, checker: &Checker) -> CheckInput {
+    let (node_name, clock) = (checker.node_name.as_str(), &checker.clock);
+    let now = || clock.now();
     let schedule_start = now();
     let is_host = object.type_info.name == "Host";
-    let Some(subject) = Subject::of(reg, object) else {
+    let Some(subject) = Subject::of(reg, object, schedule_start) else {
         return failed(
             object,
-            schedule_start,
+            (schedule_start, now()),
             node_name,
             "<The service's host does not exist.>".into(),
         );
@@ -127,7 +142,7 @@ pub async fn check(
     let Some(command) = reg.get("CheckCommand", &command_name).cloned() else {
         return failed(
             object,
-            schedule_start,
+            (schedule_start, now()),
             node_name,
             format!("<Check command '{command_name}' does not exist.>"),
         );
@@ -144,12 +159,12 @@ pub async fn check(
     {
         Ok(Program::Builtin(name)) => {
             let started = now();
-            let (exit, text, perfdata) = builtin(&name, &macros, reg, stats);
+            let (exit, text, perfdata) = builtin(&name, &macros, reg, &checker.stats);
             values = perfdata;
             (exit, text, json!(command_name), started, now())
         }
         Ok(Program::Exec { argv, env }) => {
-            let o = process::run(&argv, &env, Duration::from_secs_f64(timeout)).await;
+            let o = process::run(&argv, &env, Duration::from_secs_f64(timeout), clock).await;
             (o.exit_code, o.output, json!(argv), o.started, o.ended)
         }
         Err(e) => {
@@ -181,8 +196,8 @@ pub async fn check(
     }
 }
 
-fn failed(object: &Object, start: f64, node: &str, text: String) -> CheckInput {
-    let t = now();
+/// A check that could not run: scheduled at `start`, given up at `t`.
+fn failed(object: &Object, (start, t): (f64, f64), node: &str, text: String) -> CheckInput {
     CheckInput {
         exit_status: 3,
         state: if object.type_info.name == "Host" {

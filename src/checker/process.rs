@@ -15,6 +15,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use crate::clock::Clock;
+
 /// How a plugin ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -30,10 +32,6 @@ pub struct Outcome {
 const KILL_GRACE: Duration = Duration::from_secs(1);
 /// Output kept at most (plugins that flood are cut).
 const MAX_OUTPUT: usize = 1 << 20;
-
-fn unix_now() -> f64 {
-    crate::app::now()
-}
 
 /// Plugin failure lines logged per second at most (a burst of as many more).
 pub const FAILURE_LOGS_PER_SECOND: u32 = 10;
@@ -56,15 +54,23 @@ fn log_failure(message: &str) {
     }
 }
 
-/// Runs `argv` with `env` added, for at most `timeout`.
-pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -> Outcome {
-    let started = unix_now();
+/// Runs `argv` with `env` added, for at most `timeout`; `started` and `ended` are read
+/// from `clock` (the end as the start plus the time the run took).
+pub async fn run(
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+    clock: &Clock,
+) -> Outcome {
+    let began = Instant::now();
+    let started = clock.now();
+    let ended = || started + began.elapsed().as_secs_f64();
     let Some((program, args)) = argv.split_first() else {
         return Outcome {
             exit_code: 3,
             output: "<Empty command line.>".into(),
             started,
-            ended: unix_now(),
+            ended: ended(),
         };
     };
     let mut cmd = Command::new(program);
@@ -83,7 +89,7 @@ pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -
                 exit_code: 128,
                 output: format!("<Execution of {program} failed: {e}>"),
                 started,
-                ended: unix_now(),
+                ended: ended(),
             };
         }
     };
@@ -142,7 +148,7 @@ pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -
                     None => output,
                 },
                 started,
-                ended: unix_now(),
+                ended: ended(),
             }
         }
         Err(_) => {
@@ -161,7 +167,7 @@ pub async fn run(argv: &[String], env: &[(String, String)], timeout: Duration) -
                     timeout.as_secs_f64()
                 ),
                 started,
-                ended: unix_now(),
+                ended: ended(),
             }
         }
     }
@@ -194,6 +200,7 @@ mod tests {
             &s(&["/bin/sh", "-c", "echo \"out $X\"; echo err >&2; exit 2"]),
             &[("X".into(), "y".into())],
             Duration::from_secs(5),
+            &Clock::system(),
         )
         .await;
         assert_eq!(o.exit_code, 2);
@@ -202,11 +209,18 @@ mod tests {
             &s(&["/bin/sh", "-c", "exit 7"]),
             &[],
             Duration::from_secs(5),
+            &Clock::system(),
         )
         .await;
         assert_eq!(o.exit_code, 7);
         assert_eq!(o.output, "<Terminated with exit code 7 (0x7).>");
-        let o = run(&s(&["/nonexistent/plugin"]), &[], Duration::from_secs(5)).await;
+        let o = run(
+            &s(&["/nonexistent/plugin"]),
+            &[],
+            Duration::from_secs(5),
+            &Clock::system(),
+        )
+        .await;
         assert_eq!(o.exit_code, 128);
     }
 
@@ -221,6 +235,7 @@ mod tests {
             &s(&["/bin/sh", "-c", &script]),
             &[],
             Duration::from_millis(300),
+            &Clock::system(),
         )
         .await;
         assert_eq!(o.exit_code, 128);

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{lost_event, Filtered, Item, Registration};
+use super::{Filtered, Item, Registration};
 use crate::api::Peer;
 
 /// A chunk grows to about this size when events are ready together.
@@ -157,7 +157,7 @@ impl Feed {
                 Format::Sse => e.sse(),
             }),
             Item::Lost { after, count } => {
-                let json = lost_event(*after, *count).to_string();
+                let json = self.registration.lost_event(*after, *count).to_string();
                 Some(match self.format {
                     Format::Json => format!("{json}\n").into(),
                     Format::Sse => {

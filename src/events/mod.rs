@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value as Json};
 
+use crate::clock::Clock;
+
 pub use cursor::{Cursor, Item};
 pub use filtered::Filtered;
 pub use subscription::{Refusal, Subscription};
@@ -49,12 +51,20 @@ pub struct StreamInfo {
 pub struct Streams {
     next: AtomicU64,
     open: Mutex<BTreeMap<u64, Arc<StreamInfo>>>,
+    clock: Clock,
 }
 
 /// Keeps a stream listed until dropped.
 pub struct Registration {
     streams: Arc<Streams>,
     pub info: Arc<StreamInfo>,
+}
+
+impl Registration {
+    /// The marker this stream gets in place of events it can no longer have.
+    pub fn lost_event(&self, after: u64, count: u64) -> Json {
+        lost_event(after, count, self.streams.clock.now())
+    }
 }
 
 impl Drop for Registration {
@@ -68,6 +78,14 @@ impl Drop for Registration {
 }
 
 impl Streams {
+    /// No streams yet; they are stamped with `clock`.
+    pub fn new(clock: Clock) -> Streams {
+        Streams {
+            clock,
+            ..Streams::default()
+        }
+    }
+
     pub fn register(
         self: &Arc<Self>,
         user: &str,
@@ -84,7 +102,7 @@ impl Streams {
             format,
             types: subscription.requested.clone(),
             filter: subscription.filter.as_ref().map(|f| f.source().to_string()),
-            connected: crate::app::now(),
+            connected: self.clock.now(),
             position: AtomicU64::new(position),
             delivered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
@@ -141,11 +159,10 @@ impl Streams {
     }
 }
 
-/// The marker a stream gets in place of events it can no longer have.
-pub fn lost_event(after: u64, count: u64) -> Json {
+fn lost_event(after: u64, count: u64, now: f64) -> Json {
     json!({
         "type": "EventsLost",
-        "timestamp": crate::app::now(),
+        "timestamp": now,
         "after": after,
         "count": count,
         "reason": "The events are older than the journal's retention.",

@@ -287,22 +287,24 @@ pub struct Registry {
 
 impl Registry {
     /// Builds the registry from configuration items, validating types and required
-    /// attributes as Icinga's config compiler does.
+    /// attributes as Icinga's config compiler does, now.
     ///
     /// # Errors
     /// One message per invalid object, rendered like Icinga's validation errors.
     pub fn from_items(items: Vec<Item>) -> Result<Registry, Vec<String>> {
-        Registry::from_items_in(items, &[])
+        Registry::from_items_in(items, &[], crate::clock::system_now())
     }
 
-    /// [`Registry::from_items`] where objects defined in a package stage's directory
-    /// (package, directory) belong to that package instead of `_etc`.
+    /// [`Registry::from_items`] at `now` (the version of every object, the start of
+    /// pending states), where objects defined in a package stage's directory (package,
+    /// directory) belong to that package instead of `_etc`.
     ///
     /// # Errors
     /// As [`Registry::from_items`].
     pub fn from_items_in(
         items: Vec<Item>,
         packages: &[(String, std::path::PathBuf)],
+        t_now: f64,
     ) -> Result<Registry, Vec<String>> {
         let packages: Vec<(Str, String)> = packages
             .iter()
@@ -319,7 +321,6 @@ impl Registry {
         let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
         let mut templates: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
         // Objects are built on every core (each is independent), then indexed in order.
-        let t_now = crate::app::now();
         let built: Vec<Result<(bool, Arc<Object>), String>> = items
             .into_par_iter()
             .map(|item| {

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::types::TypeInfo;
 use super::{Object, Registry};
-use crate::app::{now, State};
+use crate::app::State;
 use crate::bus::Pending;
 use crate::store::{self, Commit, Contents, Op};
 
@@ -39,6 +39,15 @@ pub struct Create {
     pub attrs: Map<String, Json>,
 }
 
+/// What API-created objects are built against: the objects there are, the templates
+/// and apply rules, and the time stamped on them.
+#[derive(Clone, Copy)]
+pub struct Against<'a> {
+    pub reg: &'a Registry,
+    pub library: &'a Library,
+    pub now: f64,
+}
+
 /// Builds an API-created object against the configuration's library, as Icinga compiles
 /// the `_api` package's generated file. Returns the object and the objects apply rules
 /// create for it.
@@ -46,8 +55,7 @@ pub struct Create {
 /// # Errors
 /// Messages as Icinga puts them into `errors`.
 pub fn build(
-    reg: &Registry,
-    library: &Library,
+    Against { reg, library, now }: Against<'_>,
     ti: &'static TypeInfo,
     full_name: &str,
     templates: &[String],
@@ -125,8 +133,8 @@ pub fn build(
         location: item.location.clone(),
         package: "_api".into(),
         original: Dict::new(),
-        version: now(),
-        runtime: super::runtime_for(ti, now()),
+        version: now,
+        runtime: super::runtime_for(ti, now),
     };
     let mut object = object;
     if ti.name == "Notification" {
@@ -173,7 +181,7 @@ pub fn build(
                 "Notification" if super::checkable_name(&attrs) == *object.name => {
                     object.runtime.clone()
                 }
-                _ => super::runtime_for(ti, now()),
+                _ => super::runtime_for(ti, now),
             };
             // Services applied to a new host read its state.
             if ti.name == "Service" {
@@ -226,9 +234,14 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
             req.name, req.type_info.name
         )]);
     }
+    let now = state.clock.now();
+    let against = Against {
+        reg: &current,
+        library: &state.library(),
+        now,
+    };
     let (object, applied) = build(
-        &current,
-        &state.library(),
+        against,
         req.type_info,
         &req.name,
         &req.templates,
@@ -241,11 +254,17 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
         "ObjectCreated",
         object.type_info.name,
         &object.name,
+        now,
     )];
     next.insert(Arc::new(object));
     for a in applied {
         if next.get(a.type_info.name, &a.name).is_none() {
-            events.push(object_event("ObjectCreated", a.type_info.name, &a.name));
+            events.push(object_event(
+                "ObjectCreated",
+                a.type_info.name,
+                &a.name,
+                now,
+            ));
             next.insert(Arc::new(a));
         }
     }
@@ -265,10 +284,10 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
 }
 
 /// `ObjectCreated`, `ObjectModified`, `ObjectDeleted` (spec §8.3): type and full name.
-fn object_event(kind: &'static str, type_name: &str, name: &str) -> Pending {
+pub fn object_event(kind: &'static str, type_name: &str, name: &str, now: f64) -> Pending {
     let body = json!({
         "type": kind,
-        "timestamp": now(),
+        "timestamp": now,
         "object_type": type_name,
         "object_name": name,
     });
@@ -289,6 +308,7 @@ pub async fn modify(
     restore: &[String],
 ) -> Vec<Json> {
     let _writer = state.writer_lock().await;
+    let now = state.clock.now();
     let current = state.registry();
     let mut next = (*current).clone();
     let mut ops = Vec::new();
@@ -299,7 +319,7 @@ pub async fn modify(
         let Some(object) = next.get(object.type_info.name, &object.name).cloned() else {
             continue;
         };
-        let (changed, failure) = change(&next, &object, attrs, restore);
+        let (changed, failure) = change(&next, &object, (attrs, restore), now);
         let (code, status) = match &failure {
             None => (200, "Attributes updated."),
             Some(e) => (500, e.as_str()),
@@ -337,7 +357,7 @@ pub async fn modify(
     }
     let events = changed_objects
         .iter()
-        .map(|(t, n)| object_event("ObjectModified", t, n))
+        .map(|(t, n)| object_event("ObjectModified", t, n, now))
         .collect();
     let then = (!changed_objects.is_empty()).then(|| state.installer(next));
     if let Err(e) = state.store.commit_with(Commit { ops, events, then }).await {
@@ -357,8 +377,8 @@ pub async fn modify(
 fn change(
     reg: &Registry,
     object: &Object,
-    attrs: &Map<String, Json>,
-    restore: &[String],
+    (attrs, restore): (&Map<String, Json>, &[String]),
+    now: f64,
 ) -> (Option<Object>, Option<String>) {
     let mut values = object.attrs.clone();
     let mut original = object.original.clone();
@@ -417,7 +437,7 @@ fn change(
     if same_dict(&values, &object.attrs) && original.len() == object.original.len() {
         return (None, failure);
     }
-    let next = object.with_attrs(values, original, now());
+    let next = object.with_attrs(values, original, now);
     // Restoring an attribute may leave the object invalid (a referenced object gone).
     match reg.validate(&next) {
         Ok(()) => (Some(next), failure),
@@ -515,6 +535,7 @@ fn set_path(root: &mut Value, path: &[&str], value: Value) {
 /// `DELETE /v1/objects/<type>[/<name>]`; returns the result items.
 pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Json> {
     let _writer = state.writer_lock().await;
+    let now = state.clock.now();
     let mut deleted = Vec::new();
     let current = state.registry();
     let mut next = (*current).clone();
@@ -576,7 +597,7 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
     }
     let events = deleted
         .iter()
-        .map(|(t, n)| object_event("ObjectDeleted", t, n))
+        .map(|(t, n)| object_event("ObjectDeleted", t, n, now))
         .collect();
     let commit = Commit {
         ops,
@@ -617,7 +638,7 @@ fn dependents_of(reg: &Registry, object: &Object) -> Vec<Arc<Object>> {
 /// first, so that their services and apply rules find them), then modified attributes.
 /// Records that no longer build (a template was removed from the configuration) are
 /// reported and skipped, not deleted.
-pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec<String> {
+pub fn restore(reg: &mut Registry, library: &Library, contents: Contents, now: f64) -> Vec<String> {
     let mut warnings = Vec::new();
     let mut records = contents.api_objects;
     let rank = |k: &str| match store::split_key(k).map(|(t, _)| t) {
@@ -666,7 +687,8 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec
             pending.push(Arc::new(super::runtime_object(ti, name, attrs)));
             continue;
         }
-        match build(reg, library, ti, name, &templates, &attrs) {
+        let against = Against { reg, library, now };
+        match build(against, ti, name, &templates, &attrs) {
             Ok((object, applied)) => {
                 pending.push(Arc::new(object));
                 pending.extend(applied.into_iter().map(Arc::new));
@@ -699,7 +721,7 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents) -> Vec
             );
             set_or_remove(&mut values, k, Value::from_json(v));
         }
-        changed.push(Arc::new(object.with_attrs(values, original, now())));
+        changed.push(Arc::new(object.with_attrs(values, original, now)));
     }
     reg.insert_many(changed);
     warnings

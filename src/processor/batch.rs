@@ -147,7 +147,7 @@ impl Batch {
     /// Whether `o` is reachable for `purpose` on the states as this batch sees them.
     pub fn reachable(&self, o: &Object, purpose: super::reachability::Purpose) -> bool {
         let state_of = |x: &Object| self.standing(x);
-        super::reachability::reachable(self.base(), o, purpose, &state_of)
+        super::reachability::reachable(self.base(), o, purpose, self.now, &state_of)
     }
 
     /// What reachability reads of a state, without copying the state.

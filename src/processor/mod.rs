@@ -27,7 +27,7 @@ use filters::Str;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::now;
+use crate::clock::Clock;
 use crate::objects::{Object, Registry};
 use crate::store::{self, Commit};
 use batch::Batch;
@@ -37,6 +37,8 @@ use timers::{Deadline, Timers};
 const QUEUE: usize = 16_384;
 /// Commands applied in one transaction at most.
 const BATCH: usize = 4096;
+/// How long the processor sleeps when no timer is due.
+const IDLE: Duration = Duration::from_secs(3600);
 
 /// A check result to apply.
 #[derive(Debug, Clone)]
@@ -101,9 +103,9 @@ impl Processed {
 
 type Reply = oneshot::Sender<Result<Processed, Refused>>;
 
-/// What to do to an object, and who waits for the outcome.
+/// What to do to an object (nothing: a barrier), and who waits for the outcome.
 struct Command {
-    object: Arc<Object>,
+    object: Option<Arc<Object>>,
     change: Change,
     reply: Reply,
 }
@@ -164,6 +166,8 @@ pub struct Context {
     pub zone: Str,
     /// Check results processed, for `/v1/status` and the `icinga` check.
     pub counters: Arc<counters::CheckCounters>,
+    /// The time batches are applied at and timers wait for.
+    pub clock: Clock,
 }
 
 impl Context {
@@ -214,7 +218,7 @@ impl Processor {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Command {
-                object,
+                object: Some(object),
                 change,
                 reply,
             })
@@ -225,6 +229,20 @@ impl Processor {
 }
 
 impl Processor {
+    /// Returns once everything queued before is applied and durable, and every timer due
+    /// by now has fired (tests move a manual clock, then wait for its consequences).
+    pub async fn settle(&self) {
+        let (reply, answer) = oneshot::channel();
+        let barrier = Command {
+            object: None,
+            change: Change::DelayNotification { until: 0.0 },
+            reply,
+        };
+        if self.tx.send(barrier).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+
     /// Queues changes in the order given — the order they are applied in — then waits
     /// for all of them (they share commits). Answers in the same order.
     pub async fn apply_all(
@@ -235,7 +253,7 @@ impl Processor {
         for (object, change) in changes {
             let (reply, answer) = oneshot::channel();
             let command = Command {
-                object,
+                object: Some(object),
                 change,
                 reply,
             };
@@ -255,28 +273,30 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
     let mut timers = Timers::default();
     let mut legacy_ids = {
         let reg = ctx.registry();
-        for (at, d) in timers::restored(&reg) {
+        let now = ctx.clock.now();
+        for (at, d) in timers::restored(&reg, now) {
             timers.add(at, d);
         }
-        timers.add(now(), Deadline::ScheduledDowntimes);
+        timers.add(now, Deadline::ScheduledDowntimes);
         batch::LegacyIds::after(&reg)
     };
     let mut commands = Vec::with_capacity(BATCH);
     loop {
-        let wait = timers.next().map_or(Duration::from_secs(3600), |t| {
-            Duration::from_secs_f64((t - now()).clamp(0.0, 3600.0))
-        });
+        let wake = timers
+            .next()
+            .unwrap_or_else(|| ctx.clock.now() + IDLE.as_secs_f64());
         tokio::select! {
             n = rx.recv_many(&mut commands, BATCH) => if n == 0 { break },
-            _ = tokio::time::sleep(wait) => {}
+            () = ctx.clock.sleep_until(wake) => {}
         }
-        let due = timers.due(now());
+        let now = ctx.clock.now();
+        let due = timers.due(now);
         if commands.is_empty() && due.is_empty() {
             continue;
         }
         // Object changes (comments, downtimes) are serialised with the objects writer.
         let guard = ctx.writer.clone().lock_owned().await;
-        let mut b = Batch::new(ctx.registry(), ctx.zone.clone(), now(), legacy_ids);
+        let mut b = Batch::new(ctx.registry(), ctx.zone.clone(), now, legacy_ids);
         for d in due {
             fire(&mut b, d);
         }
@@ -287,7 +307,11 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
             reply,
         } in commands.drain(..)
         {
-            answers.push((reply, apply(&mut b, &object, change)));
+            let outcome = match object {
+                Some(object) => apply(&mut b, &object, change),
+                None => Ok(Processed::next(0.0)),
+            };
+            answers.push((reply, outcome));
         }
         ctx.counters.record(b.now, b.checked.drain(..));
         let f = b.finish();
@@ -342,7 +366,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
             let _ = reply.send(outcome);
         }
         for job in f.jobs {
-            tokio::spawn(notify::run(job));
+            tokio::spawn(notify::run(job, ctx.clock.clone()));
         }
     }
 }

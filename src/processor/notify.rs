@@ -469,7 +469,7 @@ pub fn recipient_macros(n: &Object, u: &Object, kind: &str, author: &str, text: 
 /// The subject of a command run from the processor: runtime macros read the states as
 /// this batch leaves them.
 pub fn subject_in(b: &Batch, o: &Arc<Object>) -> Option<Subject> {
-    let subject = Subject::of(b.base(), o)?;
+    let subject = Subject::of(b.base(), o, b.now)?;
     let host = b.peek_state(&subject.host);
     let service = subject.service.as_ref().and_then(|s| b.peek_state(s));
     Some(subject.with_states(host, service))
@@ -530,11 +530,11 @@ pub fn delay(b: &mut Batch, o: &Arc<Object>, until: f64) {
 }
 
 /// Runs a job's command (after its batch is committed).
-pub async fn run(job: Job) {
+pub async fn run(job: Job, clock: crate::clock::Clock) {
     match job.program {
         Program::Exec { argv, env } => {
             let timeout = Duration::from_secs_f64(job.timeout.clamp(1.0, 3600.0));
-            let outcome = crate::checker::process::run(&argv, &env, timeout).await;
+            let outcome = crate::checker::process::run(&argv, &env, timeout, &clock).await;
             if outcome.exit_code != 0 {
                 tracing::warn!(job = %job.label, exit = outcome.exit_code, output = %outcome.output.trim(), "Command failed.");
             } else {

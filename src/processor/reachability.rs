@@ -51,22 +51,35 @@ pub type StateOf<'a> = &'a dyn Fn(&Object) -> Option<Standing>;
 
 /// Whether `o` is reachable for `purpose`, with states read through `state_of`. The
 /// processor asks through `Batch::reachable`.
-pub fn reachable(reg: &Registry, o: &Object, purpose: Purpose, state_of: StateOf) -> bool {
-    walk(reg, o, purpose, state_of, 0)
+pub fn reachable(
+    reg: &Registry,
+    o: &Object,
+    purpose: Purpose,
+    now: f64,
+    state_of: StateOf,
+) -> bool {
+    walk(reg, o, Ask { purpose, now }, state_of, 0)
+}
+
+/// What a walk asks: reachable for which purpose, at which time (dependency periods).
+#[derive(Clone, Copy)]
+struct Ask {
+    purpose: Purpose,
+    now: f64,
 }
 
 /// [`reachable`] on the committed states (the objects' cells): the scheduler, the status.
-pub fn reachable_now(reg: &Registry, o: &Object, purpose: Purpose) -> bool {
+pub fn reachable_now(reg: &Registry, o: &Object, purpose: Purpose, now: f64) -> bool {
     let state_of = |x: &Object| x.runtime.as_ref().map(|r| Standing::from(&*r.get()));
-    reachable(reg, o, purpose, &state_of)
+    reachable(reg, o, purpose, now, &state_of)
 }
 
-fn walk(reg: &Registry, o: &Object, purpose: Purpose, state_of: StateOf, depth: usize) -> bool {
+fn walk(reg: &Registry, o: &Object, ask: Ask, state_of: StateOf, depth: usize) -> bool {
     if depth > MAX_DEPTH {
         tracing::warn!(object = %o.name, "Too many nested dependencies (> {MAX_DEPTH}): dependency failed.");
         return false;
     }
-    if o.type_info.name == "Service" && purpose != Purpose::CheckExecution {
+    if o.type_info.name == "Service" && ask.purpose != Purpose::CheckExecution {
         let host_failed = reg
             .get("Host", text(o, "host_name"))
             .and_then(|h| state_of(h))
@@ -79,7 +92,7 @@ fn walk(reg: &Registry, o: &Object, purpose: Purpose, state_of: StateOf, depth: 
     // Parents first: an unreachable parent makes its children unreachable.
     for d in &deps {
         if let Some(parent) = parent(reg, d) {
-            if !walk(reg, parent, purpose, state_of, depth + 1) {
+            if !walk(reg, parent, ask, state_of, depth + 1) {
                 return false;
             }
         }
@@ -88,7 +101,7 @@ fn walk(reg: &Registry, o: &Object, purpose: Purpose, state_of: StateOf, depth: 
     // of them is available.
     let mut groups: Vec<(&str, bool)> = Vec::new();
     for d in &deps {
-        let available = available(reg, d, purpose, state_of);
+        let available = available(reg, d, ask, state_of);
         let group = text(d, "redundancy_group");
         if group.is_empty() {
             if !available {
@@ -122,7 +135,7 @@ fn text<'a>(o: &'a Object, key: &str) -> &'a str {
 
 /// `Dependency::IsAvailable`: the parent is pending, SOFT (with `ignore_soft_states`), in
 /// one of `states`, outside `period`, or the dependency does not disable what is asked.
-fn available(reg: &Registry, d: &Object, purpose: Purpose, state_of: StateOf) -> bool {
+fn available(reg: &Registry, d: &Object, ask: Ask, state_of: StateOf) -> bool {
     let Some(parent) = parent(reg, d) else {
         return true;
     };
@@ -146,10 +159,10 @@ fn available(reg: &Registry, d: &Object, purpose: Purpose, state_of: StateOf) ->
         return true;
     }
     let period = d.string("period");
-    if !period.is_empty() && !crate::timeperiod::period_allows(reg, &period, crate::app::now()) {
+    if !period.is_empty() && !crate::timeperiod::period_allows(reg, &period, ask.now) {
         return true;
     }
-    match purpose {
+    match ask.purpose {
         Purpose::State => false,
         Purpose::Notification => !d.flag("disable_notifications", true),
         Purpose::CheckExecution => !d.flag("disable_checks", false),
@@ -248,7 +261,7 @@ mod tests {
 
     fn is_reachable(reg: &Registry, host: &str, purpose: Purpose) -> bool {
         reg.get("Host", host)
-            .is_some_and(|o| reachable_now(reg, o, purpose))
+            .is_some_and(|o| reachable_now(reg, o, purpose, 1_800_000_000.0))
     }
 
     const HOSTS: &str = r#"

@@ -10,7 +10,6 @@ use super::notify::{self, Kind};
 use super::reachability::{self, Purpose};
 use super::state::{self, CheckableState, HARD, SOFT};
 use super::{acks, downtimes, handlers, CheckInput, Processed, Refused};
-use crate::app::now;
 use crate::bus::Pending;
 use crate::objects::Object;
 
@@ -45,11 +44,9 @@ fn emit(
     o: &Object,
     st: &CheckableState,
     t: &state::Transition,
-    flapping_changed: bool,
-    settings: state::flapping::Settings,
-    events: &mut Vec<Pending>,
+    (flapping_changed, settings): (bool, state::flapping::Settings),
+    (ts, events): (f64, &mut Vec<Pending>),
 ) {
-    let ts = now();
     let host_name = o.string("host_name");
     let short = o.string("name");
     let (host, service) = if o.type_info.name == "Service" {
@@ -215,7 +212,13 @@ pub fn apply_result(
             state_type: st.state_type,
         },
     }));
-    emit(o, st, &t, flapping_changed, settings, &mut b.events);
+    emit(
+        o,
+        st,
+        &t,
+        (flapping_changed, settings),
+        (b.now, &mut b.events),
+    );
     b.checked.push(super::counters::Checked {
         host: o.type_info.name == "Host",
         active: input.active,

@@ -94,14 +94,14 @@ impl Timers {
 
 /// The deadlines of what the store restored: held-back notifications and reminders,
 /// expiring acknowledgements and comments, downtimes to start and end.
-pub fn restored(reg: &Registry) -> Vec<(f64, Deadline)> {
+pub fn restored(reg: &Registry, now: f64) -> Vec<(f64, Deadline)> {
     let mut out = Vec::new();
     for t in ["Host", "Service"] {
         for o in reg.objects(t) {
             if let Some(cell) = &o.runtime {
                 let st = cell.get();
                 if super::notify::holds_any(&st) {
-                    let at = super::notify::suppressed_retry_at(crate::app::now());
+                    let at = super::notify::suppressed_retry_at(now);
                     out.push((at, Deadline::Suppressed(o.type_info.name, o.name.clone())));
                 }
                 for (name, ns) in &st.notifications {

@@ -64,7 +64,7 @@ impl Shared {
         let mut h = self.health.lock().unwrap_or_else(|e| e.into_inner());
         h.failed_commits += 1;
         if h.fault.is_none() {
-            h.fault_since = Some(crate::app::now());
+            h.fault_since = Some(crate::clock::system_now());
         }
         h.fault = Some(error.to_string());
     }

@@ -580,7 +580,7 @@ fn reopen(shared: &Shared, journal: &mut Journal) -> Result<Arc<Database>> {
     let last = open::guarded(|| {
         let txn = db.begin_write()?;
         txn.open_table(META)?
-            .insert(PROBE, crate::app::now() as u64)?;
+            .insert(PROBE, crate::clock::system_now() as u64)?;
         txn.commit()?;
         last_event_id(&db)
     })?;

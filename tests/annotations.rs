@@ -408,8 +408,8 @@ async fn fixed_downtime_with_services() {
 /// `duration` from then; bad parameters get Icinga's messages.
 #[tokio::test]
 async fn downtime_timers_and_flexible() {
-    let s = Server::start(PASSIVE).await;
-    let t = now();
+    let s = Server::start_manual(PASSIVE).await;
+    let t = s.now();
     let (status, _) = s
         .post(
             "/v1/actions/schedule-downtime",
@@ -419,10 +419,13 @@ async fn downtime_timers_and_flexible() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(attrs(&s, "/v1/objects/hosts/h2").await["downtime_depth"], 0);
-    s.wait_for("/v1/objects/hosts/h2", |a| a["downtime_depth"] == 1)
-        .await;
-    s.wait_for("/v1/objects/hosts/h2", |a| a["downtime_depth"] == 0)
-        .await;
+    s.advance(0.4).await;
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h2").await["downtime_depth"], 0);
+    s.advance(0.2).await;
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h2").await["downtime_depth"], 1);
+    assert!(s.events("DowntimeRemoved").is_empty());
+    s.advance(1.0).await;
+    assert_eq!(attrs(&s, "/v1/objects/hosts/h2").await["downtime_depth"], 0);
     let removed = s.events("DowntimeRemoved");
     assert_eq!(removed.len(), 1);
     assert_eq!(removed[0]["downtime"]["was_cancelled"], false);
@@ -442,10 +445,13 @@ async fn downtime_timers_and_flexible() {
     result(&s, "h1!passive", 2).await;
     let a = attrs(&s, "/v1/objects/services/h1!passive").await;
     assert_eq!(a["downtime_depth"], 1);
-    s.wait_for("/v1/objects/services/h1!passive", |a| {
-        a["downtime_depth"] == 0
-    })
-    .await;
+    // A flexible downtime lasts its duration from when it was triggered.
+    s.advance(0.75).await;
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(a["downtime_depth"], 1);
+    s.advance(0.5).await;
+    let a = attrs(&s, "/v1/objects/services/h1!passive").await;
+    assert_eq!(a["downtime_depth"], 0);
 
     for (body, message) in [
         (

@@ -230,7 +230,7 @@ impl ListenerSettings {
     pub fn allows(&self, ip: IpAddr) -> bool {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
+            v4 @ IpAddr::V4(_) => v4,
         };
         self.allowed_hosts.is_empty() || self.allowed_hosts.iter().any(|n| n.contains(&ip))
     }
@@ -442,14 +442,14 @@ pub fn setup(opts: &Options, demo: bool) -> Result<Option<String>> {
     Ok(password)
 }
 
-type States = Vec<(String, crate::processor::state::CheckableState)>;
+type States = Vec<(String, crate::state::CheckableState)>;
 
 /// Parses stored runtime states (on every core).
 fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
     use rayon::prelude::*;
     raw.into_par_iter()
         .filter_map(|(key, value)| {
-            match crate::processor::state::CheckableState::decode(&value) {
+            match crate::state::CheckableState::decode(&value) {
                 Ok(st) => Some((key, st)),
                 Err(e) => {
                     tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
@@ -671,7 +671,7 @@ impl App {
                     ));
                 }
                 Err(e) => {
-                    tracing::warn!("External command pipe '{}' not opened: {e}", path.display())
+                    tracing::warn!("External command pipe '{}' not opened: {e}", path.display());
                 }
             }
         }

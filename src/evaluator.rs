@@ -36,13 +36,22 @@ pub struct Evaluator {
 }
 
 /// Why a job did not produce its value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum Refused {
-    #[error("The server is shutting down.")]
     ShuttingDown,
-    #[error("The evaluation failed unexpectedly.")]
     Panicked,
 }
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::ShuttingDown => "The server is shutting down.",
+            Refused::Panicked => "The evaluation failed unexpectedly.",
+        })
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// Cancels a budget when dropped: the request's future went away.
 struct CancelOnDrop(Arc<Budget>);
@@ -108,7 +117,7 @@ impl Evaluator {
         };
         let out = tokio::select! {
             out = rx => out,
-            _ = stop => unreachable!("`stop` never completes"),
+            () = stop => unreachable!("`stop` never completes"),
         };
         match out {
             Ok(Ok(v)) => Ok(v),

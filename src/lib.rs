@@ -9,6 +9,8 @@
 //! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
 //!   built-in checks); their results, and results submitted through the API, change state
 //!   in one writer task that commits before it answers.
+//! - [`state`]: the runtime state of a host or service — its record, its transitions
+//!   (SOFT/HARD, attempts, flapping) and its stored encoding.
 //! - [`stats`]: the figures of `/v1/status` and the built-in `icinga` check.
 //! - [`timeperiod`]: TimePeriods (Icinga's day definitions, includes, excludes) for
 //!   check, notification and dependency periods and scheduled downtimes.
@@ -45,6 +47,7 @@ pub mod pki;
 pub mod processor;
 pub mod reload;
 pub mod scheduler;
+pub mod state;
 pub mod stats;
 pub mod store;
 pub mod timeperiod;

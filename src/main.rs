@@ -295,8 +295,8 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
     let app = App::start(opts).await?;
     let exit = app.state.exit.requested.clone();
     tokio::select! {
-        _ = shutdown_signal() => {}
-        _ = exit.cancelled() => tracing::info!("Stop requested through the API."),
+        () = shutdown_signal() => {}
+        () = exit.cancelled() => tracing::info!("Stop requested through the API."),
     }
     let restart = app
         .state
@@ -322,12 +322,10 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
-        }
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        let _ = ctrl_c.await;
+        return;
     };
     tokio::select! {
         _ = ctrl_c => tracing::info!("Received SIGINT; shutting down."),

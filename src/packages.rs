@@ -225,7 +225,10 @@ pub fn conf_files(stage_dir: &Path) -> Vec<PathBuf> {
     let mut entries = Vec::new();
     let _ = walk(stage_dir, stage_dir, &mut entries);
     for (is_dir, rel) in entries {
-        if !is_dir && rel.ends_with(".conf") {
+        // Icinga includes `*.conf`, matched case-sensitively as file names are.
+        #[expect(clippy::case_sensitive_file_extension_comparisons)]
+        let conf = rel.ends_with(".conf");
+        if !is_dir && conf {
             out.push(stage_dir.join(rel));
         }
     }

@@ -4,7 +4,7 @@ use serde_json::{json, Value as Json};
 
 use crate::util::Server;
 
-async fn status_of(res: Result<reqwest::Response, reqwest::Error>) -> Option<u16> {
+fn status_of(res: Result<reqwest::Response, reqwest::Error>) -> Option<u16> {
     res.ok().map(|r| r.status().as_u16())
 }
 
@@ -89,7 +89,7 @@ async fn api_created_users_log_in() {
         let url = s.url("/v1/objects/hosts");
         let c = s.client();
         async move {
-            let (status, _) = (c.get(url).basic_auth("bot", Some(password)).send().await)
+            let (status, ()) = (c.get(url).basic_auth("bot", Some(password)).send().await)
                 .map(|r| (r.status().as_u16(), ()))
                 .unwrap();
             status
@@ -199,7 +199,7 @@ async fn blocklist_after_six_failures() {
             .basic_auth("root", Some("guess"))
             .send()
             .await;
-        assert_eq!(status_of(res).await, Some(401), "attempt {i}");
+        assert_eq!(status_of(res), Some(401), "attempt {i}");
     }
     let res = attacker
         .get(s.url("/v1"))
@@ -244,7 +244,7 @@ async fn blocklist_after_six_failures() {
         .basic_auth("root", Some("secret"))
         .send()
         .await;
-    assert_eq!(status_of(res).await, Some(200));
+    assert_eq!(status_of(res), Some(200));
 }
 
 /// A user over its request rate gets 429 with Retry-After, in the error envelope.
@@ -298,7 +298,7 @@ async fn allowed_hosts_refuse_other_addresses() {
         .basic_auth("root", Some("secret"))
         .send()
         .await;
-    assert_eq!(status_of(res).await, Some(200));
+    assert_eq!(status_of(res), Some(200));
 }
 
 /// `pki save-cert` fetches the certificate the server presents.
@@ -329,12 +329,6 @@ async fn save_cert_fetches_the_server_certificate() {
     assert!(status.success());
     let saved = std::fs::read_to_string(&out).unwrap();
     let served = std::fs::read_to_string(s.data_dir.join("certs/localhost.crt")).unwrap();
-    let der = |pem: &str| {
-        rustls_pemfile::certs(&mut pem.as_bytes())
-            .next()
-            .unwrap()
-            .unwrap()
-            .to_vec()
-    };
+    let der = |pem: &str| crate::util::pem_certs(pem.as_bytes()).remove(0).to_vec();
     assert_eq!(der(&saved), der(&served));
 }

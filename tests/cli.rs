@@ -107,10 +107,7 @@ fn pki_flow() {
         crt.to_str().unwrap(),
     ]);
     let pem = std::fs::read(&crt).unwrap();
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .unwrap()
-        .unwrap();
+    let der = crate::util::pem_certs(&pem).remove(0);
     assert_eq!(auspex::pki::common_name(&der).as_deref(), Some("agent1"));
     let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
     assert_eq!(cert.issuer().to_string(), "CN=Auspex CA");

@@ -279,8 +279,8 @@ async fn bearer_tokens_for_browsers() {
 
 fn tls_client(ca_pem: &str) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
+    for cert in crate::util::pem_certs(ca_pem.as_bytes()) {
+        roots.add(cert).unwrap();
     }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),

@@ -131,11 +131,10 @@ fn icinga2_installed() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
         && Path::new("/usr/share/icinga2/include/itl").is_file();
-    if !installed && std::env::var_os("AUSPEX_REQUIRE_ICINGA2").is_some() {
-        panic!(
-            "AUSPEX_REQUIRE_ICINGA2 is set but icinga2 and its template library are not installed"
-        );
-    }
+    assert!(
+        installed || std::env::var_os("AUSPEX_REQUIRE_ICINGA2").is_none(),
+        "AUSPEX_REQUIRE_ICINGA2 is set but icinga2 and its template library are not installed"
+    );
     installed
 }
 

@@ -168,7 +168,7 @@ fn limit_file_size(pid: u32, bytes: u64) {
         libc::prlimit(
             pid as libc::pid_t,
             libc::RLIMIT_FSIZE,
-            &limit,
+            &raw const limit,
             std::ptr::null_mut(),
         )
     };

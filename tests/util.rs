@@ -54,6 +54,14 @@ object TimePeriod "never" { ranges = { } }
 object TimePeriod "always" { ranges = { monday = "00:00-24:00", tuesday = "00:00-24:00", wednesday = "00:00-24:00", thursday = "00:00-24:00", friday = "00:00-24:00", saturday = "00:00-24:00", sunday = "00:00-24:00" } }
 "#;
 
+/// Every certificate of a PEM document.
+pub fn pem_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// Seconds since the epoch, as the API's timestamps.
 pub fn now() -> f64 {
     std::time::SystemTime::now()
@@ -170,8 +178,8 @@ impl Server {
     /// A raw TLS connector that trusts the server's CA (for clients that misbehave).
     pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
         let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_pemfile::certs(&mut self.ca_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
+        for cert in pem_certs(self.ca_pem.as_bytes()) {
+            roots.add(cert).unwrap();
         }
         let config = rustls::ClientConfig::builder()
             .with_root_certificates(roots)

@@ -991,17 +991,14 @@ impl Parser {
                 }
             };
             self.bump();
-            let op = match *self.peek() {
-                Tok::Assign(op) => op,
-                _ => {
-                    if matches!(
-                        self.peek(),
-                        Tok::RBrace | Tok::Comma | Tok::Newline | Tok::Semicolon
-                    ) {
-                        return Err(Error::syntax("Value computed is not used.", key_span));
-                    }
-                    return Err(self.unexpected());
+            let Tok::Assign(op) = *self.peek() else {
+                if matches!(
+                    self.peek(),
+                    Tok::RBrace | Tok::Comma | Tok::Newline | Tok::Semicolon
+                ) {
+                    return Err(Error::syntax("Value computed is not used.", key_span));
                 }
+                return Err(self.unexpected());
             };
             self.bump();
             let value = self.expression()?;

@@ -505,7 +505,7 @@ fn write_config(out: &mut String, v: &Value, indent: usize) {
             out.push('}');
         }
         Value::Function(_) | Value::Type(_) | Value::Object(_) => {
-            write_config_string(out, &v.to_display_string())
+            write_config_string(out, &v.to_display_string());
         }
     }
 }

@@ -135,7 +135,7 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
             &user.name,
             "",
         );
-        for (k, v) in recipient_macros.iter() {
+        for (k, v) in &recipient_macros {
             extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }

@@ -39,7 +39,7 @@ pub fn ticket_for(cn: &str, salt: &str) -> String {
         cn.as_bytes(),
         &mut out,
     );
-    out.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(out)
 }
 
 pub fn ticket(state: &State, params: &Params) -> Result<Json, ApiError> {
@@ -80,7 +80,7 @@ mod tests {
             b"password",
             &mut out,
         );
-        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(out);
         assert_eq!(hex, "0c60c80f961f0e71f3a9b524af6012062fe037a6");
         assert_eq!(
             super::ticket_for("agent1", "s3cret"),

@@ -35,9 +35,10 @@ pub async fn handle(state: Arc<State>, req: Req) -> Result<Response, Infallible>
             )));
         }
         let node = reg.get("Host", &state.node_name);
-        let mut attrs = node
-            .map(|h| h.attrs.clone())
-            .unwrap_or_else(|| Dict::from([(Str::from("address"), Value::from("127.0.0.1"))]));
+        let mut attrs = node.map_or_else(
+            || Dict::from([(Str::from("address"), Value::from("127.0.0.1"))]),
+            |h| h.attrs.clone(),
+        );
         let mut vars = match attrs.get("vars") {
             Some(Value::Dict(v)) => (**v).clone(),
             _ => Dict::new(),

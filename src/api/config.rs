@@ -173,7 +173,7 @@ pub async fn stages(
                 let files: Vec<(String, String)> = match params.raw("files") {
                     Some(Json::Object(m)) => m
                         .iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
                         .collect(),
                     _ => return Err(internal("Stage creation failed.", "Parameter 'files' must be a dictionary of path → text.")),
                 };
@@ -279,10 +279,10 @@ async fn validate_and_activate(
     if reload {
         match crate::reload::reload(&state).await {
             Ok(s) => {
-                tracing::info!(package = %pkg, stage = %stage, created = s.created, modified = s.modified, deleted = s.deleted, "Config stage activated.")
+                tracing::info!(package = %pkg, stage = %stage, created = s.created, modified = s.modified, deleted = s.deleted, "Config stage activated.");
             }
             Err(e) => {
-                tracing::error!(package = %pkg, stage = %stage, errors = ?e, "Activation reload failed.")
+                tracing::error!(package = %pkg, stage = %stage, errors = ?e, "Activation reload failed.");
             }
         }
     }

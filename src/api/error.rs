@@ -1,12 +1,9 @@
 //! The one place errors become Icinga's error envelope:
 //! `{"error": <code>, "status": "<text>"}` with the same HTTP status.
 
-use std::convert::Infallible;
-
 use http::StatusCode;
 use serde_json::json;
 use warp::reply::Response;
-use warp::{Rejection, Reply};
 
 /// An error answered with Icinga's envelope.
 #[derive(Debug, Clone)]
@@ -16,8 +13,6 @@ pub struct ApiError {
     /// Shown only with `verbose=1`, as `diagnostic_information`.
     pub diagnostic: Option<String>,
 }
-
-impl warp::reject::Reject for ApiError {}
 
 impl ApiError {
     pub fn new(code: StatusCode, status: impl Into<String>) -> Self {
@@ -63,10 +58,6 @@ impl ApiError {
         self
     }
 
-    pub fn into_rejection(self) -> Rejection {
-        warp::reject::custom(self)
-    }
-
     /// The envelope; `diagnostic_information` only when asked for (`verbose`).
     pub fn response(&self, verbose: bool, pretty: bool) -> Response {
         let mut body = json!({ "error": self.code.as_u16(), "status": self.status });
@@ -92,24 +83,4 @@ impl ApiError {
 pub struct Presentation {
     pub verbose: bool,
     pub pretty: bool,
-}
-
-/// Turns every rejection into the envelope. Unknown routes and wrong methods become
-/// Icinga's generic 404; anything unexpected is a 500 whose details go to the log only.
-pub async fn recover(
-    path: String,
-    p: Presentation,
-    err: Rejection,
-) -> Result<Response, Infallible> {
-    let e = if let Some(e) = err.find::<ApiError>() {
-        e.clone()
-    } else if err.is_not_found() || err.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::no_route(&path)
-    } else if let Some(e) = err.find::<warp::reject::PayloadTooLarge>() {
-        ApiError::bad_request(format!("Request body too large: {e}"))
-    } else {
-        tracing::error!(error = ?err, path, "Unhandled rejection.");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Unhandled exception")
-    };
-    Ok(e.response(p.verbose, p.pretty).into_response())
 }

@@ -139,14 +139,14 @@ async fn run(state: Arc<State>, session: Session, ws: Socket, params: Params) {
             }
         };
         let out = tokio::select! {
-            _ = state.shutdown.cancelled() => {
+            () = state.shutdown.cancelled() => {
                 let _ = tx.send(Message::Close(None)).await;
                 return;
             }
             msg = rx.next() => match msg {
                 Some(Ok(Message::Text(t))) => Some(text(command(&state, &session, t.as_str(), &mut active))),
                 Some(Ok(Message::Binary(_))) => Some(text(error(400, "Send text messages (JSON)."))),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => None, // pings are answered by the library, pongs ignored
             },
             item = next => item,

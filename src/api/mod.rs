@@ -90,7 +90,7 @@ pub async fn serve(
     let routes = routes::routes(state.clone());
     loop {
         let (tcp, addr) = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -106,7 +106,7 @@ pub async fn serve(
             continue;
         }
         let place = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
             place = state.connections.open(addr.ip()) => place,
         };
         let Some(place) = place else {
@@ -141,7 +141,7 @@ async fn connection(
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     let handshake = tokio::select! {
         h = handshake => h,
-        _ = abort.cancelled() => return,
+        () = abort.cancelled() => return,
     };
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
@@ -203,10 +203,10 @@ async fn connection(
                 tracing::debug!(address = %addr, error = %e, "Connection ended with an error.");
             }
         }
-        _ = abort.cancelled() => {
+        () = abort.cancelled() => {
             tracing::debug!(address = %addr, "Connection closed by the server.");
         }
-        _ = shutdown.cancelled() => {
+        () = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
         }

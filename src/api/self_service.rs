@@ -34,11 +34,7 @@ pub fn is_self_service(path: &str) -> bool {
 }
 
 fn sha256_hex(text: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
 }
 
 /// A Host template's `vars.self_service_api_key`: templates are code, so the key is read
@@ -111,7 +107,7 @@ pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallibl
             let mut bytes = [0u8; 20];
             ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
                 .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "No randomness."))?;
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            hex::encode(bytes)
         };
         attrs.insert(
             "vars.self_service_key_sha256".into(),

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -46,7 +47,7 @@ pub fn server_config(paths: &Paths) -> Result<Arc<ServerConfig>> {
 /// Every certificate of a PEM file.
 pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
         .with_context(|| format!("parsing {}", path.display()))?;
     anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
@@ -56,7 +57,10 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 /// The private key of a PEM file.
 pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     let pem = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .with_context(|| format!("parsing {}", path.display()))?
-        .with_context(|| format!("{} holds no private key", path.display()))
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            anyhow::anyhow!("{} holds no private key", path.display())
+        }
+        e => anyhow::anyhow!("parsing {}: {e}", path.display()),
+    })
 }

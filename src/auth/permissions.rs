@@ -56,8 +56,7 @@ pub fn any_allows<'a>(filters: impl IntoIterator<Item = &'a Value>, scope: &dyn 
         let Value::Function(f) = f else { return false };
         let mut env = Env::new(scope, false, Limits::default());
         env.call_function(f, &Value::Null, &[], Span::default())
-            .map(|v| v.to_bool())
-            .unwrap_or(false)
+            .is_ok_and(|v| v.to_bool())
     })
 }
 

@@ -4,7 +4,7 @@
 
 use filters::{Dict, Value};
 
-use crate::processor::state::{CheckableState, HARD};
+use crate::state::{CheckableState, HARD};
 
 /// Where macros are looked up, innermost first: the service, its host, the command.
 pub struct Macros<'a> {

@@ -12,10 +12,30 @@ use serde_json::{json, Value as Json};
 
 use crate::clock::Clock;
 use crate::objects::{Object, Registry};
-use crate::processor::state::CheckableState;
-use crate::processor::CheckInput;
+use crate::state::CheckableState;
 use crate::stats::Stats;
 use command::{Macros, Program};
+
+/// A check result: what a check produced, or what a client submitted, for the processor
+/// to apply.
+#[derive(Debug, Clone)]
+pub struct CheckInput {
+    /// The plugin's exit code (or the submitted `exit_status`).
+    pub exit_status: i64,
+    /// The resulting state: hosts 0 UP / 1 DOWN, services 0–3.
+    pub state: u8,
+    pub output: String,
+    pub performance_data: Vec<Json>,
+    pub command: Json,
+    pub schedule_start: f64,
+    pub schedule_end: f64,
+    pub execution_start: f64,
+    pub execution_end: f64,
+    pub active: bool,
+    pub check_source: String,
+    pub scheduling_source: String,
+    pub ttl: f64,
+}
 
 /// A host or service with the objects and runtime states its commands' macros resolve
 /// against.

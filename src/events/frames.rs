@@ -87,9 +87,9 @@ impl Feed {
                 }
             };
             let chunk = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tx.closed() => return,
-                _ = beat => Some(keep_alive.clone()),
+                () = shutdown.cancelled() => return,
+                () = tx.closed() => return,
+                () = beat => Some(keep_alive.clone()),
                 chunk = self.next_chunk(limiter.as_ref()) => chunk,
             };
             let Some(chunk) = chunk else { return };

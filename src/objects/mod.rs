@@ -14,7 +14,7 @@ use filters::config::{Item, Location};
 use filters::{Dict, Str, Value};
 use rayon::prelude::*;
 
-use crate::processor::state::CheckableState;
+use crate::state::CheckableState;
 use types::TypeInfo;
 
 /// A configuration object or template.

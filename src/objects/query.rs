@@ -13,7 +13,7 @@ use super::{Object, Registry};
 use crate::api::error::ApiError;
 use crate::api::params::Params;
 use crate::auth::{Grant, Permissions};
-use crate::processor::state::CheckableState;
+use crate::state::CheckableState;
 
 /// What a filter over objects of one type sees: the object as `<type>` and `obj`, its
 /// navigation targets (`host`, `check_command`, …), the `filter_vars`, and

@@ -199,7 +199,7 @@ impl TypeInfo {
                 let mut d = json!({
                     "id": id,
                     "type": f.type_name,
-                    "array_rank": if f.type_name == "Array" { 1 } else { 0 },
+                    "array_rank": i32::from(f.type_name == "Array"),
                     "attributes": {
                         "config": f.config,
                         "state": f.state,

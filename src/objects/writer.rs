@@ -86,7 +86,7 @@ pub fn build(
     let short = *parts.last().unwrap_or(&full_name);
     let mut implied = Vec::new();
     match (ti.name, parts.len()) {
-        ("Service", 2) | ("Notification" | "ScheduledDowntime", 2) => {
+        ("Service" | "Notification" | "ScheduledDowntime", 2) => {
             implied.push(("host_name", parts[0]));
         }
         ("Notification" | "ScheduledDowntime", 3) => {
@@ -627,7 +627,7 @@ fn dependents_of(reg: &Registry, object: &Object) -> Vec<Arc<Object>> {
                 .filter(|f| f.navigation)
                 .any(|f| {
                     super::query::navigate(reg, o, super::types::navigation_name(f.name))
-                        .is_some_and(|t| std::ptr::eq(&*t, object))
+                        .is_some_and(|t| std::ptr::eq(&raw const *t, object))
                 })
         })
         .cloned()
@@ -642,9 +642,9 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents, now: f
     let mut warnings = Vec::new();
     let mut records = contents.api_objects;
     let rank = |k: &str| match store::split_key(k).map(|(t, _)| t) {
-        Some("Zone") | Some("Endpoint") => 0,
-        Some("CheckCommand") | Some("EventCommand") | Some("NotificationCommand") => 1,
-        Some("TimePeriod") | Some("HostGroup") | Some("ServiceGroup") | Some("UserGroup") => 2,
+        Some("Zone" | "Endpoint") => 0,
+        Some("CheckCommand" | "EventCommand" | "NotificationCommand") => 1,
+        Some("TimePeriod" | "HostGroup" | "ServiceGroup" | "UserGroup") => 2,
         Some("Host") => 3,
         Some("Service") => 4,
         _ => 5,

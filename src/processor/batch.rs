@@ -8,10 +8,10 @@ use std::sync::Arc;
 use filters::Str;
 
 use super::notify::Job;
-use super::state::CheckableState;
 use super::timers::Deadline;
 use crate::bus::Pending;
 use crate::objects::{Object, Registry};
+use crate::state::CheckableState;
 use crate::store::{self, Op};
 
 /// The changes of one batch, not yet committed.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::batch::Batch;
 use super::notify::{subject_in, Job};
-use super::state::{Transition, SOFT};
 use crate::checker::command;
 use crate::objects::Object;
+use crate::state::{Transition, SOFT};
 
 /// Queues the event handler of `o` if this result calls for it.
 pub fn after_result(b: &mut Batch, o: &Arc<Object>, t: &Transition) {
@@ -45,7 +45,7 @@ pub fn after_result(b: &mut Batch, o: &Arc<Object>, t: &Transition) {
             timeout,
         }),
         Err(e) => {
-            tracing::warn!(object = %o.name, command = %command_name, error = %e, "Event command cannot be built.")
+            tracing::warn!(object = %o.name, command = %command_name, error = %e, "Event command cannot be built.");
         }
     }
 }

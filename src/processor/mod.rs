@@ -14,10 +14,10 @@ pub mod comments;
 pub mod counters;
 pub mod downtimes;
 pub mod handlers;
+pub mod next_check;
 pub mod notify;
 pub mod reachability;
 pub mod results;
-pub mod state;
 pub mod timers;
 
 use std::sync::{Arc, RwLock};
@@ -40,25 +40,7 @@ const BATCH: usize = 4096;
 /// How long the processor sleeps when no timer is due.
 const IDLE: Duration = Duration::from_secs(3600);
 
-/// A check result to apply.
-#[derive(Debug, Clone)]
-pub struct CheckInput {
-    /// The plugin's exit code (or the submitted `exit_status`).
-    pub exit_status: i64,
-    /// The resulting state: hosts 0 UP / 1 DOWN, services 0–3.
-    pub state: u8,
-    pub output: String,
-    pub performance_data: Vec<Json>,
-    pub command: Json,
-    pub schedule_start: f64,
-    pub schedule_end: f64,
-    pub execution_start: f64,
-    pub execution_end: f64,
-    pub active: bool,
-    pub check_source: String,
-    pub scheduling_source: String,
-    pub ttl: f64,
-}
+pub use crate::checker::CheckInput;
 
 /// Why a command was not applied.
 #[derive(Debug, Clone, PartialEq)]

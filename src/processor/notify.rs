@@ -4,20 +4,18 @@
 //! part of the batch (durable with the change that caused them); the commands run after
 //! the commit, one process per user, as Icinga runs them.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use filters::{Dict, Str, Value};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::batch::Batch;
-use super::state::CheckableState;
 use super::timers::Deadline;
 use crate::checker::command::{self, state_name, Program};
 use crate::checker::Subject;
 use crate::objects::Object;
+use crate::state::{CheckableState, NoticeState};
 
 /// Why a notification is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,30 +78,6 @@ impl Kind {
     }
 }
 
-/// The runtime state of one Notification object (kept in its checkable's state).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct NoticeState {
-    pub last_notification: f64,
-    pub next_notification: f64,
-    pub notification_number: u64,
-    pub last_problem_notification: f64,
-    pub notified_problem_users: Vec<String>,
-    /// Problems, recoveries and flapping changes held back because they came outside the
-    /// Notification's `period` (Icinga's Notification `suppressed_notifications`): sent
-    /// when the period begins, if they still apply.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub suppressed: u32,
-    /// A problem went out through a Notification without reminders (`interval = 0`): its
-    /// reminder deadline (a `delay-notification`) sends nothing until the next
-    /// notification of another kind, as Icinga's `no_more_notifications`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub no_more: bool,
-}
-
-fn is_zero(bits: &u32) -> bool {
-    *bits == 0
-}
-
 /// Which of an object's Notifications a notification goes through, and why.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Through<'a> {
@@ -125,9 +99,6 @@ impl<'a> Through<'a> {
         }
     }
 }
-
-/// The notification states of a checkable, by Notification full name.
-pub type Notices = BTreeMap<String, NoticeState>;
 
 /// A command to run after the commit: a NotificationCommand for one user, or an event
 /// handler.
@@ -437,7 +408,7 @@ fn dispatch(
                 timeout,
             }),
             Err(e) => {
-                tracing::warn!(notification = %n.name, user = %u.name, error = %e, "Notification command cannot be built.")
+                tracing::warn!(notification = %n.name, user = %u.name, error = %e, "Notification command cannot be built.");
             }
         }
     }
@@ -495,7 +466,7 @@ pub fn renotify(b: &mut Batch, name: &str) {
         return;
     };
     let due = ns.next_notification > 0.0 && ns.next_notification <= b.now;
-    if !due || ns.no_more || st.state == 0 || st.state_type != super::state::HARD {
+    if !due || ns.no_more || st.state == 0 || st.state_type != crate::state::HARD {
         return;
     }
     remind_after_interval(b, &n, &mut ns);
@@ -575,7 +546,7 @@ pub fn hold(b: &mut Batch, o: &Arc<Object>, kind: Kind) {
         after &= !FLAPPING_KINDS;
     }
     if before & STATE_KINDS == 0 && kind.bit() & STATE_KINDS != 0 {
-        st.state_before_suppression = if st.last_state_type == super::state::HARD {
+        st.state_before_suppression = if st.last_state_type == crate::state::HARD {
             st.last_state
         } else {
             0
@@ -660,7 +631,7 @@ fn release_held(b: &mut Batch, o: &Arc<Object>, notifiable: bool) {
     }
     if bits & STATE_KINDS != 0
         && !held_back(&st, notifiable)
-        && st.state_type == super::state::HARD
+        && st.state_type == crate::state::HARD
         && !likely_checked_soon(o, &st, b.now)
     {
         let kind = if st.state == 0 {
@@ -707,7 +678,7 @@ fn release_stashed(b: &mut Batch, o: &Arc<Object>, notifiable: bool) {
         return;
     }
     let applies = |kind: Kind| match kind {
-        Kind::Problem => st.has_result() && st.state != 0 && st.state_type == super::state::HARD,
+        Kind::Problem => st.has_result() && st.state != 0 && st.state_type == crate::state::HARD,
         Kind::Recovery => st.has_result() && st.state == 0,
         Kind::FlappingStart => st.flapping,
         _ => !st.flapping,

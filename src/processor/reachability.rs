@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use filters::Value;
 
-use super::state::{CheckableState, SOFT};
 use crate::objects::{checkable_ref, Object, Registry};
+use crate::state::{CheckableState, SOFT};
 
 /// What reachability is asked for: each `Dependency` flag applies to one purpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,7 +209,7 @@ fn dependencies<'a>(reg: &'a Registry, o: &Object) -> Vec<&'a Arc<Object>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::processor::state::{CheckResult, CheckResultType, ResultVars, HARD};
+    use crate::state::{CheckResult, CheckResultType, ResultVars, HARD};
 
     type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 

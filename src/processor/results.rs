@@ -8,10 +8,10 @@ use serde_json::{json, Value as Json};
 use super::batch::Batch;
 use super::notify::{self, Kind};
 use super::reachability::{self, Purpose};
-use super::state::{self, CheckableState, HARD, SOFT};
 use super::{acks, downtimes, handlers, CheckInput, Processed, Refused};
 use crate::bus::Pending;
 use crate::objects::Object;
+use crate::state::{self, CheckableState, HARD, SOFT};
 
 /// The fields every checkable event starts with.
 #[derive(serde::Serialize)]
@@ -229,7 +229,7 @@ pub fn apply_result(
         st.force_next_check = false;
     }
     st.next_check = if input.active {
-        crate::scheduler::next_check_after(o, t_now, o.next_interval(st))
+        super::next_check::next_check_after(o, t_now, o.next_interval(st))
     } else if input.ttl > 0.0 {
         t_now + input.ttl
     } else {

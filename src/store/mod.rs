@@ -428,7 +428,7 @@ fn write_snapshot(db: &Database, path: &Path, source: snapshot::Source) {
             "State snapshot written."
         ),
         Err(e) => {
-            tracing::warn!(error = %e, "State snapshot not written; the next start reads the states table.")
+            tracing::warn!(error = %e, "State snapshot not written; the next start reads the states table.");
         }
     }
 }

@@ -105,7 +105,7 @@ pub struct CheckableState {
     pub state_before_suppression: u8,
     /// The runtime state of the object's Notification objects.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub notifications: super::notify::Notices,
+    pub notifications: Notices,
     /// `execute-command` runs by id: `pending`, `deadline`, `endpoint`, then `exit`,
     /// `output`, `start`, `end`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
@@ -259,6 +259,33 @@ pub fn apply(
         notify,
     }
 }
+
+/// The runtime state of one Notification object (kept in its checkable's state).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoticeState {
+    pub last_notification: f64,
+    pub next_notification: f64,
+    pub notification_number: u64,
+    pub last_problem_notification: f64,
+    pub notified_problem_users: Vec<String>,
+    /// Problems, recoveries and flapping changes held back because they came outside the
+    /// Notification's `period` (Icinga's Notification `suppressed_notifications`): sent
+    /// when the period begins, if they still apply.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u32,
+    /// A problem went out through a Notification without reminders (`interval = 0`): its
+    /// reminder deadline (a `delay-notification`) sends nothing until the next
+    /// notification of another kind, as Icinga's `no_more_notifications`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_more: bool,
+}
+
+fn is_zero(bits: &u32) -> bool {
+    *bits == 0
+}
+
+/// The notification states of a checkable, by Notification full name.
+pub type Notices = std::collections::BTreeMap<String, NoticeState>;
 
 #[cfg(test)]
 pub(crate) fn test_result() -> CheckResult {
@@ -461,7 +488,7 @@ pub mod flapping {
             let mut st = CheckableState::pending(false, 0.0);
             let mut started = None;
             for i in 0..20 {
-                if record(&mut st, (i % 2) as u8 * 2, settings(), i as f64) && st.flapping {
+                if record(&mut st, (i % 2) as u8 * 2, settings(), f64::from(i)) && st.flapping {
                     started.get_or_insert(i);
                 }
             }
@@ -470,7 +497,7 @@ pub mod flapping {
             assert!(started.is_some_and(|i| i < 10), "{started:?}");
             let mut stopped = None;
             for i in 20..60 {
-                if record(&mut st, 0, settings(), i as f64) && !st.flapping {
+                if record(&mut st, 0, settings(), f64::from(i)) && !st.flapping {
                     stopped.get_or_insert(i);
                 }
             }
@@ -487,7 +514,7 @@ pub mod flapping {
                 ..settings()
             };
             for i in 0..20 {
-                record(&mut st, if i % 2 == 0 { 0 } else { 3 }, s, i as f64);
+                record(&mut st, if i % 2 == 0 { 0 } else { 3 }, s, f64::from(i));
             }
             assert_eq!(st.flapping_current, 0.0);
             assert!(!st.flapping);

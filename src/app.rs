@@ -655,8 +655,14 @@ impl App {
             shutdown.clone(),
             tracker.clone(),
         ));
+        let scheduling = crate::scheduler::Context {
+            registry: state.registry.clone(),
+            checker: state.checker.clone(),
+            processor: state.processor.clone(),
+            schedule_tx: state.schedule_tx.clone(),
+        };
         tracker.spawn(crate::scheduler::run(
-            state.clone(),
+            Arc::new(scheduling),
             schedule_rx,
             shutdown.clone(),
         ));

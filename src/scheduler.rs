@@ -14,8 +14,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::State;
+use crate::checker::Checker;
 use crate::objects::Object;
+use crate::objects::Registry;
+use crate::processor::Processor;
 
 /// Checks running at once at most (Icinga's `MaxConcurrentChecks`).
 pub const MAX_CONCURRENT_CHECKS: usize = 512;
@@ -33,16 +35,35 @@ fn key(o: &Object) -> Key {
     (o.type_info.name, o.name.clone())
 }
 
+/// What the scheduler works with.
+pub struct Context {
+    /// The current object snapshot.
+    pub registry: Arc<std::sync::RwLock<Arc<Registry>>>,
+    pub checker: Checker,
+    pub processor: Processor,
+    /// Where a check whose result was not processed is queued again.
+    pub schedule_tx: mpsc::UnboundedSender<(Arc<Object>, f64)>,
+}
+
+impl Context {
+    fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
 /// Runs until `shutdown`.
 pub async fn run(
-    state: Arc<State>,
+    state: Arc<Context>,
     mut due_rx: mpsc::UnboundedReceiver<(Arc<Object>, f64)>,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS));
     let mut queue = Queue::default();
     let mut scan = tokio::time::interval(SCAN);
-    let clock = state.clock.clone();
+    let clock = state.checker.clock.clone();
     let now = || clock.now();
     loop {
         let next = queue.heap.peek().map(|Reverse((t, _))| *t);

@@ -310,10 +310,7 @@ impl State {
 
     /// The current object snapshot.
     pub fn registry(&self) -> Arc<Registry> {
-        self.registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        crate::objects::current(&self.registry)
     }
 
     /// The current templates, apply rules and constants.
@@ -483,7 +480,7 @@ fn snapshot_states(
     orphans: States,
 ) -> crate::store::snapshot::States {
     use rayon::prelude::*;
-    let reg = registry.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let reg = crate::objects::current(registry);
     let mut out: crate::store::snapshot::States = ["Host", "Service"]
         .into_iter()
         .flat_map(|t| reg.objects(t))

@@ -91,12 +91,6 @@ impl Clock {
             }
         }
     }
-
-    /// Waits for `d` of this clock's time.
-    pub async fn sleep(&self, d: Duration) {
-        let at = self.now() + d.as_secs_f64();
-        self.sleep_until(at).await;
-    }
 }
 
 #[cfg(test)]

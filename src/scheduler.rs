@@ -47,10 +47,7 @@ pub struct Context {
 
 impl Context {
     fn registry(&self) -> Arc<Registry> {
-        self.registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        crate::objects::current(&self.registry)
     }
 }
 

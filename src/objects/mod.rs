@@ -274,6 +274,12 @@ impl Table {
     }
 }
 
+/// The registry published at the moment: readers take this snapshot (an `Arc`) and are
+/// never blocked by the writer that replaces it.
+pub fn current(slot: &std::sync::RwLock<Arc<Registry>>) -> Arc<Registry> {
+    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Objects and templates by type, then by name.
 ///
 /// Each type's table sits behind an `Arc`: cloning the registry is cheap, and a writer

@@ -85,10 +85,10 @@ impl Processed {
 
 type Reply = oneshot::Sender<Result<Processed, Refused>>;
 
-/// What to do to an object (nothing: a barrier), and who waits for the outcome.
+/// What to do to an object (nothing: a barrier, see [`Processor::settle`]), and who waits
+/// for the outcome.
 struct Command {
-    object: Option<Arc<Object>>,
-    change: Change,
+    work: Option<(Arc<Object>, Change)>,
     reply: Reply,
 }
 
@@ -154,10 +154,7 @@ pub struct Context {
 
 impl Context {
     fn registry(&self) -> Arc<Registry> {
-        self.registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        crate::objects::current(&self.registry)
     }
 }
 
@@ -200,8 +197,7 @@ impl Processor {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Command {
-                object: Some(object),
-                change,
+                work: Some((object, change)),
                 reply,
             })
             .await
@@ -215,11 +211,7 @@ impl Processor {
     /// by now has fired (tests move a manual clock, then wait for its consequences).
     pub async fn settle(&self) {
         let (reply, answer) = oneshot::channel();
-        let barrier = Command {
-            object: None,
-            change: Change::DelayNotification { until: 0.0 },
-            reply,
-        };
+        let barrier = Command { work: None, reply };
         if self.tx.send(barrier).await.is_ok() {
             let _ = answer.await;
         }
@@ -235,8 +227,7 @@ impl Processor {
         for (object, change) in changes {
             let (reply, answer) = oneshot::channel();
             let command = Command {
-                object: Some(object),
-                change,
+                work: Some((object, change)),
                 reply,
             };
             answers.push(self.tx.send(command).await.ok().map(|()| answer));
@@ -283,14 +274,9 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
             fire(&mut b, d);
         }
         let mut answers = Vec::with_capacity(commands.len());
-        for Command {
-            object,
-            change,
-            reply,
-        } in commands.drain(..)
-        {
-            let outcome = match object {
-                Some(object) => apply(&mut b, &object, change),
+        for Command { work, reply } in commands.drain(..) {
+            let outcome = match work {
+                Some((object, change)) => apply(&mut b, &object, change),
                 None => Ok(Processed::next(0.0)),
             };
             answers.push((reply, outcome));

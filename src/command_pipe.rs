@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::params::Params;
 
 /// One command line as the action it stands for: (action name, parameters).
 ///
@@ -234,7 +234,7 @@ pub async fn serve(
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(command = %line.trim(), error = %e.status, "External command failed.");
+                    tracing::warn!(command = %line.trim(), error = %e.message, "External command failed.");
                 }
             },
             Err(e) => tracing::warn!("{e}"),

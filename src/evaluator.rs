@@ -18,12 +18,12 @@ use filters::Budget;
 use tokio::sync::{oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::{ApiUser, Grant};
+use crate::error::Error;
 use crate::objects::types::TypeInfo;
 use crate::objects::{query, Object};
+use crate::params::Params;
 
 /// The pool and its limits.
 pub struct Evaluator {
@@ -154,7 +154,7 @@ pub async fn select(
     ti: &'static TypeInfo,
     params: &Params,
     url_name: Option<&str>,
-) -> Result<Vec<Arc<Object>>, ApiError> {
+) -> Result<Vec<Arc<Object>>, Error> {
     let grant = user.permissions.grant(permission);
     let filtered = matches!(grant, Grant::Filtered(_))
         || params
@@ -193,7 +193,7 @@ pub async fn select(
             },
         )
         .await
-        .map_err(|e| ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+        .map_err(|e| Error::unavailable(e.to_string()))?
 }
 
 #[cfg(test)]

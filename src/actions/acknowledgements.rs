@@ -4,10 +4,10 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::error::Error;
+use crate::params::Params;
 use crate::processor::acks::Ack;
 use crate::processor::Change;
 
@@ -17,7 +17,7 @@ pub async fn acknowledge(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(state, user, "acknowledge-problem", TYPES, params).await?;
     let ack = match (required(params, "author"), required(params, "comment")) {
         (Some(author), Some(comment)) => Some(Ack {
@@ -41,7 +41,7 @@ pub async fn remove(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(state, user, "remove-acknowledgement", TYPES, params).await?;
     let author = params.string("author").unwrap_or_default();
     Ok(apply_each(state, &objects, |_| {

@@ -5,17 +5,13 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::error::Error;
+use crate::params::Params;
 use crate::processor::Change;
 
-pub async fn add(
-    state: &State,
-    user: &Arc<ApiUser>,
-    params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+pub async fn add(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
     let objects = targets(state, user, "add-comment", &["Host", "Service"], params).await?;
     let expiry = params.number("expiry")?.unwrap_or(0.0);
     let comment = required(params, "author").zip(required(params, "comment"));
@@ -34,7 +30,7 @@ pub async fn remove(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(
         state,
         user,

@@ -5,10 +5,10 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::error::Error;
+use crate::params::Params;
 use crate::processor::downtimes::Spec;
 use crate::processor::Change;
 
@@ -30,7 +30,7 @@ fn child_options(params: &Params) -> Result<u8, ()> {
 }
 
 /// The downtime the parameters describe, or the result item that refuses them.
-fn spec(params: &Params) -> Result<Result<Spec, Json>, ApiError> {
+fn spec(params: &Params) -> Result<Result<Spec, Json>, Error> {
     let (start, end) = (params.number("start_time")?, params.number("end_time")?);
     let (author, comment) = (required(params, "author"), required(params, "comment"));
     let (Some(start_time), Some(end_time), Some(author), Some(comment)) =
@@ -79,7 +79,7 @@ pub async fn schedule(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(
         state,
         user,
@@ -100,7 +100,7 @@ pub async fn remove(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(
         state,
         user,

@@ -10,13 +10,13 @@ use filters::{Dict, Value};
 use serde_json::{json, Value as Json};
 
 use super::{item, outcome, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::command::{self, Program};
 use crate::checker::Subject;
+use crate::error::Error;
 use crate::objects::Object;
+use crate::params::Params;
 use crate::processor::Change;
 
 /// What to run, checked once for all targets.
@@ -30,7 +30,7 @@ struct Request {
     macros: Dict,
 }
 
-fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, ApiError> {
+fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, Error> {
     let Some(ttl) = params.number("ttl")? else {
         return Ok(Err(item(400, "Parameter ttl is required.")));
     };
@@ -72,11 +72,7 @@ fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, ApiE
     }))
 }
 
-pub async fn run(
-    state: &State,
-    user: &Arc<ApiUser>,
-    params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
     let objects = targets(state, user, "execute-command", &["Host", "Service"], params).await?;
     let request = request(state, params)?;
     let mut items = Vec::with_capacity(objects.len());

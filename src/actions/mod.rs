@@ -18,12 +18,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Value as Json};
 
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::error::Error;
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::Object;
+use crate::params::Params;
 use crate::processor::{Change, Refused};
 
 /// The actions on objects selected by type, name and filter.
@@ -58,8 +58,8 @@ pub async fn targets(
     action: &str,
     allowed: &[&str],
     params: &Params,
-) -> Result<Vec<Arc<Object>>, ApiError> {
-    let not_found = |why: &str| ApiError::not_found("No objects found.").with_diagnostic(why);
+) -> Result<Vec<Arc<Object>>, Error> {
+    let not_found = |why: &str| Error::not_found("No objects found.").with_diagnostic(why);
     let ti: &'static TypeInfo = match params.string("type") {
         Some(t) => types::by_name(&t).ok_or_else(|| not_found("Invalid type specified."))?,
         None => {
@@ -100,7 +100,7 @@ pub async fn run(
     user: &Arc<ApiUser>,
     name: &str,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     Ok(match name {
         "process-check-result" => process_check_result::run(state, user, params).await?,
         "reschedule-check" => reschedule_check::run(state, user, params).await?,
@@ -118,8 +118,8 @@ pub async fn run(
 }
 
 /// The error for an unknown action.
-pub fn unknown(name: &str) -> ApiError {
-    ApiError::not_found(format!("Action '{name}' does not exist."))
+pub fn unknown(name: &str) -> Error {
+    Error::not_found(format!("Action '{name}' does not exist."))
 }
 
 /// Applies a change to every target at once (queued in target order; the processor

@@ -4,10 +4,10 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::{apply_each, item, required, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::error::Error;
+use crate::params::Params;
 use crate::processor::Change;
 
 const TYPES: &[&str] = &["Host", "Service"];
@@ -16,7 +16,7 @@ pub async fn custom(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(state, user, "send-custom-notification", TYPES, params).await?;
     let message = required(params, "author").zip(required(params, "comment"));
     let force = params.flag("force");
@@ -35,7 +35,7 @@ pub async fn delay(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let objects = targets(state, user, "delay-notification", TYPES, params).await?;
     let until = params.number("timestamp")?;
     Ok(apply_each(state, &objects, |_| match until {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
+use crate::error::Error;
+use crate::params::Params;
 
 /// Answers, then stops (and restarts) the server once the answer is out.
 pub fn stop(state: &State, restart: bool) -> Json {
@@ -42,9 +42,9 @@ pub fn ticket_for(cn: &str, salt: &str) -> String {
     hex::encode(out)
 }
 
-pub fn ticket(state: &State, params: &Params) -> Result<Json, ApiError> {
+pub fn ticket(state: &State, params: &Params) -> Result<Json, Error> {
     let Some(cn) = params.string("cn").filter(|c| !c.is_empty()) else {
-        return Err(ApiError::bad_request("Parameter 'cn' is required."));
+        return Err(Error::invalid("Parameter 'cn' is required."));
     };
     let salt = state
         .library()

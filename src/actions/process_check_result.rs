@@ -7,19 +7,15 @@ use std::sync::Arc;
 use serde_json::{json, Value as Json};
 
 use super::{item, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::output::split_perfdata;
+use crate::error::Error;
 use crate::objects::Object;
+use crate::params::Params;
 use crate::processor::{Change, CheckInput, Refused};
 
-pub async fn run(
-    state: &State,
-    user: &Arc<ApiUser>,
-    params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
     let objects = targets(
         state,
         user,
@@ -69,9 +65,9 @@ pub async fn run_batch(
     state: &State,
     user: &Arc<ApiUser>,
     mut params: Params,
-) -> Result<Vec<Json>, ApiError> {
+) -> Result<Vec<Json>, Error> {
     let Some(Json::Array(entries)) = params.take("results") else {
-        return Err(ApiError::bad_request(
+        return Err(Error::invalid(
             "Parameter 'results' is required: an array of check results.",
         ));
     };
@@ -94,7 +90,7 @@ pub async fn run_batch(
         .await
         {
             Ok(objects) => pending.push(Ok((objects, p))),
-            Err(e) => pending.push(Err(item(e.code.as_u16(), e.status))),
+            Err(e) => pending.push(Err(item(e.kind.code(), e.message))),
         }
     }
     // Every result of every entry, in request order, in one submission.
@@ -164,7 +160,7 @@ fn input(state: &State, o: &Object, params: &Params) -> Result<CheckInput, (u16,
     let exit = match params.number("exit_status") {
         Ok(Some(n)) => n,
         Ok(None) => return Err((400, "Parameter 'exit_status' is required.".into())),
-        Err(e) => return Err((400, e.status)),
+        Err(e) => return Err((400, e.message)),
     };
     let Some(output) = params.string("plugin_output") else {
         return Err((400, "Parameter 'plugin_output' is required".into()));

@@ -5,16 +5,12 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::{item, targets};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::app::State;
 use crate::auth::ApiUser;
+use crate::error::Error;
+use crate::params::Params;
 
-pub async fn run(
-    state: &State,
-    user: &Arc<ApiUser>,
-    params: &Params,
-) -> Result<Vec<Json>, ApiError> {
+pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
     let objects = targets(
         state,
         user,

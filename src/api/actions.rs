@@ -59,7 +59,7 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
                     n => actions::run(&state, user, n, &params).await?,
                 }
             }
-            _ => return Err(actions::unknown(&name)),
+            _ => return Err(actions::unknown(&name).into()),
         };
         let codes = results
             .iter()

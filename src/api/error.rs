@@ -78,6 +78,16 @@ impl ApiError {
     }
 }
 
+impl From<crate::error::Error> for ApiError {
+    fn from(e: crate::error::Error) -> Self {
+        ApiError {
+            code: StatusCode::from_u16(e.kind.code()).unwrap_or(StatusCode::BAD_REQUEST),
+            status: e.message,
+            diagnostic: e.diagnostic,
+        }
+    }
+}
+
 /// What the request asked for in `verbose`/`pretty`, remembered for error replies.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Presentation {

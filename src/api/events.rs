@@ -18,13 +18,13 @@ use warp::reply::Response;
 
 use super::edge::Session;
 use super::error::ApiError;
-use super::params::Params;
 use super::reply;
 use super::request::{respond, Req};
 use crate::app::State;
 use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
 use crate::events::frames::{Feed, Format};
 use crate::events::{Cursor, Filtered, Refusal, Registration, Subscription};
+use crate::params::Params;
 
 /// SSE keep-alive when the client does not choose.
 const SSE_HEARTBEAT: Duration = Duration::from_secs(15);

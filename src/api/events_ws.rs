@@ -30,9 +30,9 @@ use warp::reply::Response;
 
 use super::edge::Session;
 use super::error::ApiError;
-use super::params::Params;
 use crate::app::State;
 use crate::events::{Filtered, Item, Registration};
+use crate::params::Params;
 
 const PING: Duration = Duration::from_secs(15);
 /// Largest message a client may send (subscriptions are small).
@@ -79,7 +79,7 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
     };
     let params = match Params::parse(req.uri().query(), b"") {
         Ok(p) => p,
-        Err(e) => return e.response(false, false),
+        Err(e) => return ApiError::from(e).response(false, false),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -195,7 +195,7 @@ fn error(code: u16, status: &str) -> Json {
 fn command(state: &Arc<State>, session: &Session, msg: &str, active: &mut Option<Active>) -> Json {
     let params = match Params::parse(None, msg.as_bytes()) {
         Ok(p) => p,
-        Err(e) => return error(400, &e.status),
+        Err(e) => return error(400, &e.message),
     };
     match params.string("action").as_deref() {
         Some("subscribe") => subscribe(state, session, &params, active),

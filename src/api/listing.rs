@@ -8,9 +8,9 @@ use serde_json::Value as Json;
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::params::Params;
 use super::reply;
 use crate::auth::Grant;
+use crate::params::Params;
 
 /// Answers with the `items` that `grant` and the `filter` parameter accept, each seen as
 /// the variable `var`. `named`: the request asked for one item by name.

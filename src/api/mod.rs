@@ -17,7 +17,6 @@ pub mod events_ws;
 pub mod info;
 pub mod listing;
 pub mod objects;
-pub mod params;
 pub mod reply;
 pub mod request;
 pub mod routes;

@@ -16,7 +16,6 @@ use serde_json::{json, Value as Json};
 use warp::reply::Response;
 
 use super::error::ApiError;
-use super::params::Params;
 use super::reply;
 use super::request::{respond, Req};
 use crate::app::State;
@@ -25,6 +24,7 @@ use crate::objects::query::{self, Output, Shape, UsedBy};
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::writer::{self, Create};
 use crate::objects::{Object, Registry};
+use crate::params::Params;
 
 /// The size a streamed chunk grows to before it is sent.
 const CHUNK: usize = 64 * 1024;
@@ -273,7 +273,7 @@ async fn selected(
     if grant.is_denied() {
         return Err(ApiError::forbidden(&permission));
     }
-    crate::evaluator::select(state, user, &permission, ti, params, name).await
+    Ok(crate::evaluator::select(state, user, &permission, ti, params, name).await?)
 }
 
 async fn modify(

@@ -12,7 +12,7 @@ use warp::Filter;
 
 use super::edge::Session;
 use super::error::{ApiError, Presentation};
-use super::params::Params;
+use crate::params::Params;
 
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
 
@@ -104,7 +104,7 @@ impl Req {
             body.extend_from_slice(&chunk);
         }
         let query = (!self.query.is_empty()).then_some(self.query.as_str());
-        Params::parse(query, &body)
+        Ok(Params::parse(query, &body)?)
     }
 }
 

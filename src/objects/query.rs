@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value as Json};
 
 use super::types::{navigation_name, Field, TypeInfo};
 use super::{Object, Registry};
-use crate::api::error::ApiError;
-use crate::api::params::Params;
 use crate::auth::{Grant, Permissions};
+use crate::error::Error;
+use crate::params::Params;
 use crate::state::CheckableState;
 
 /// What a filter over objects of one type sees: the object as `<type>` and `obj`, its
@@ -223,10 +223,10 @@ pub fn select(
     grant: &Grant<'_>,
     viewer: &Permissions,
     budget: &Budget,
-) -> Result<Vec<Arc<Object>>, ApiError> {
+) -> Result<Vec<Arc<Object>>, Error> {
     let var_name = ti.name.to_lowercase();
     let empty = Dict::new();
-    let not_found = |why: String| ApiError::not_found("No objects found.").with_diagnostic(why);
+    let not_found = |why: String| Error::not_found("No objects found.").with_diagnostic(why);
     let mut names: Vec<String> = Vec::new();
     if let Some(n) = url_name {
         names.push(n.to_string());
@@ -318,7 +318,7 @@ pub fn select(
     };
     let kept = kept.map_err(|r| match r {
         Refusal::Failed(why) => not_found(why),
-        Refusal::Interrupted(why) => ApiError::bad_request(format!(
+        Refusal::Interrupted(why) => Error::invalid(format!(
             "{why} while filtering objects of type '{}'. Narrow the filter.",
             ti.name
         )),
@@ -341,7 +341,7 @@ const PARALLEL_SCAN: usize = 4096;
 /// `filter_vars`: a dictionary whose keys become variables (JSON types kept); from a
 /// query string, a JSON text.
 fn filter_vars(params: &Params) -> Result<Dict, String> {
-    let vars = params.dict("filter_vars").map_err(|e| e.status)?;
+    let vars = params.dict("filter_vars").map_err(|e| e.message)?;
     Ok(vars
         .iter()
         .flatten()
@@ -365,7 +365,7 @@ impl Shape {
     ///
     /// # Errors
     /// 400 for parameters of the wrong type or unknown joins and meta.
-    pub fn from_params(ti: &'static TypeInfo, params: &Params) -> Result<Shape, ApiError> {
+    pub fn from_params(ti: &'static TypeInfo, params: &Params) -> Result<Shape, Error> {
         let mut shape = Shape::default();
         if let Some(attrs) = params.array("attrs")? {
             let mut names = Vec::new();
@@ -406,7 +406,7 @@ impl Shape {
                 .flat_map(|t| t.fields.iter())
                 .any(|f| f.navigation && navigation_name(f.name) == join);
             if !valid {
-                return Err(ApiError::bad_request(format!(
+                return Err(Error::invalid(format!(
                     "Invalid field specified for join: {join}"
                 )));
             }
@@ -425,7 +425,7 @@ impl Shape {
                 Some("used_by") => shape.used_by = true,
                 Some("location") => shape.location = true,
                 other => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(Error::invalid(format!(
                         "Invalid field specified for meta: {}",
                         other.unwrap_or_default()
                     )))

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::error::ApiError;
+use crate::error::Error;
 
 /// The merged parameters of one request.
 #[derive(Debug, Default, Clone)]
@@ -14,8 +14,8 @@ impl Params {
     /// (no body, as Icinga reads it) or a JSON object, whatever the Content-Type says.
     ///
     /// # Errors
-    /// 400 `Invalid request body: …` for a body that is not a JSON object.
-    pub fn parse(query: Option<&str>, body: &[u8]) -> Result<Params, ApiError> {
+    /// [`Kind::Invalid`](crate::error::Kind::Invalid): `Invalid request body: …` for a body that is not a JSON object.
+    pub fn parse(query: Option<&str>, body: &[u8]) -> Result<Params, Error> {
         let mut map = if body.iter().all(u8::is_ascii_whitespace) {
             Map::new()
         } else {
@@ -23,16 +23,12 @@ impl Params {
                 Ok(Json::Object(m)) => m,
                 Ok(Json::Null) => Map::new(),
                 Ok(other) => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(Error::invalid(format!(
                         "Invalid request body: Error: Request body must be a JSON object, got {}.",
                         type_name(&other)
                     )))
                 }
-                Err(e) => {
-                    return Err(ApiError::bad_request(format!(
-                        "Invalid request body: Error: {e}"
-                    )))
-                }
+                Err(e) => return Err(Error::invalid(format!("Invalid request body: Error: {e}"))),
             }
         };
         if let Some(q) = query {
@@ -113,16 +109,16 @@ impl Params {
     /// A number; strings are converted (`exit_status=2` from a query string).
     ///
     /// # Errors
-    /// 400 when present but not a number.
-    pub fn number(&self, key: &str) -> Result<Option<f64>, ApiError> {
+    /// [`Kind::Invalid`](crate::error::Kind::Invalid) when present but not a number.
+    pub fn number(&self, key: &str) -> Result<Option<f64>, Error> {
         match self.scalar(key) {
             None | Some(Json::Null) => Ok(None),
             Some(Json::Number(n)) => Ok(n.as_f64()),
             Some(Json::Bool(b)) => Ok(Some(f64::from(u8::from(*b)))),
             Some(Json::String(s)) => s.trim().parse::<f64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!("Invalid number for parameter '{key}': '{s}'"))
+                Error::invalid(format!("Invalid number for parameter '{key}': '{s}'"))
             }),
-            Some(other) => Err(ApiError::bad_request(format!(
+            Some(other) => Err(Error::invalid(format!(
                 "Invalid type for parameter '{key}': {}",
                 type_name(other)
             ))),
@@ -133,12 +129,12 @@ impl Params {
     /// message.
     ///
     /// # Errors
-    /// 400 `Invalid type for '<key>' attribute specified. Array type is required.`
-    pub fn array(&self, key: &str) -> Result<Option<Vec<Json>>, ApiError> {
+    /// [`Kind::Invalid`](crate::error::Kind::Invalid): `Invalid type for '<key>' attribute specified. Array type is required.`
+    pub fn array(&self, key: &str) -> Result<Option<Vec<Json>>, Error> {
         match self.0.get(key) {
             None | Some(Json::Null) => Ok(None),
             Some(Json::Array(a)) => Ok(Some(a.clone())),
-            Some(_) => Err(ApiError::bad_request(format!(
+            Some(_) => Err(Error::invalid(format!(
                 "Invalid type for '{key}' attribute specified. Array type is required."
             ))),
         }
@@ -147,8 +143,8 @@ impl Params {
     /// An array of strings (`templates`, `restore_attrs`).
     ///
     /// # Errors
-    /// 400 for a non-array, or an array with other elements.
-    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+    /// [`Kind::Invalid`](crate::error::Kind::Invalid) for a non-array, or an array with other elements.
+    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, Error> {
         let Some(items) = self.array(key)? else {
             return Ok(None);
         };
@@ -158,7 +154,7 @@ impl Params {
             .collect::<Option<Vec<_>>>()
             .map(Some)
             .ok_or_else(|| {
-                ApiError::bad_request(format!(
+                Error::invalid(format!(
                     "Invalid type for '{key}': an array of strings is required."
                 ))
             })
@@ -168,8 +164,8 @@ impl Params {
     /// (what pagination links carry).
     ///
     /// # Errors
-    /// 400 `Invalid type for '<key>' attribute specified. Dictionary type is required.`
-    pub fn dict(&self, key: &str) -> Result<Option<Map<String, Json>>, ApiError> {
+    /// [`Kind::Invalid`](crate::error::Kind::Invalid): `Invalid type for '<key>' attribute specified. Dictionary type is required.`
+    pub fn dict(&self, key: &str) -> Result<Option<Map<String, Json>>, Error> {
         let from_query = || match self.scalar(key) {
             Some(Json::String(s)) => serde_json::from_str::<Map<String, Json>>(s).ok(),
             _ => None,
@@ -178,7 +174,7 @@ impl Params {
             None | Some(Json::Null) => Ok(None),
             Some(Json::Object(m)) => Ok(Some(m.clone())),
             Some(_) => from_query().map(Some).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                Error::invalid(format!(
                     "Invalid type for '{key}' attribute specified. Dictionary type is required."
                 ))
             }),
@@ -249,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn query_overwrites_body_with_arrays() -> Result<(), ApiError> {
+    fn query_overwrites_body_with_arrays() -> Result<(), Error> {
         let p = Params::parse(
             Some("attrs=name&attrs=state&force=0&exit_status=2&x=%20a%2Bb"),
             br#"{"attrs":["other"],"pretty":true,"force":true}"#,
@@ -263,18 +259,22 @@ mod tests {
     }
 
     #[test]
-    fn bad_bodies_are_400() {
+    fn bad_bodies_are_invalid() {
         for body in [&b"[1]"[..], b"{", b"\"x\"", b"{\"a\":}"] {
             let e = Params::parse(None, body).unwrap_err();
-            assert_eq!(e.code, 400);
-            assert!(e.status.starts_with("Invalid request body"), "{}", e.status);
+            assert_eq!(e.kind, crate::error::Kind::Invalid);
+            assert!(
+                e.message.starts_with("Invalid request body"),
+                "{}",
+                e.message
+            );
         }
         assert!(Params::parse(None, b"  ").is_ok());
     }
 
     /// A query string rebuilt from the parameters reads back as the same parameters.
     #[test]
-    fn parameters_round_trip_through_a_query() -> Result<(), ApiError> {
+    fn parameters_round_trip_through_a_query() -> Result<(), Error> {
         let p = Params::parse(
             Some("attrs=name&attrs=state&limit=2"),
             br#"{"filter":"host.vars.x == y && 1 < 2","filter_vars":{"y":"a b"},"joins":["host.name"],"pretty":true}"#,
@@ -291,7 +291,7 @@ mod tests {
 
     /// A JSON `null` body is no body, as Icinga reads it (aiohttp clients send one).
     #[test]
-    fn null_body_is_no_body() -> Result<(), ApiError> {
+    fn null_body_is_no_body() -> Result<(), Error> {
         let p = Params::parse(Some("attrs=name"), b" null\n")?;
         assert_eq!(p.keys().collect::<Vec<_>>(), ["attrs"]);
         assert_eq!(p.strings("attrs"), ["name"]);
@@ -299,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn scalars_take_the_last_value() -> Result<(), ApiError> {
+    fn scalars_take_the_last_value() -> Result<(), Error> {
         let p = Params::parse(Some("force=0&force=1"), b"")?;
         assert_eq!(p.bool("force"), Some(true));
         assert!(Params::parse(None, br#"{"attrs":"name"}"#)?
@@ -309,7 +309,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever arrives as query string and body, parsing answers (a 400 at worst)
+        /// Whatever arrives as query string and body, parsing answers (an invalid-request error at worst)
         /// and never panics.
         #[test]
         fn parsing_never_panics(

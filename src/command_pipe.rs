@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::actions::Action;
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::params::Params;
@@ -20,7 +21,7 @@ use crate::params::Params;
 ///
 /// # Errors
 /// A line that is not a command, or a command Auspex does not know, in Icinga's words.
-pub fn translate(line: &str) -> Result<(&'static str, Params), String> {
+pub fn translate(line: &str) -> Result<(Action, Params), String> {
     let line = line.trim();
     let rest = line
         .strip_prefix('[')
@@ -66,7 +67,7 @@ pub fn translate(line: &str) -> Result<(&'static str, Params), String> {
             let (text, perfdata) = crate::checker::output::parse_output(&output);
             let status = a[0].trim().parse::<i64>().unwrap_or(3);
             (
-                "process-check-result",
+                Action::ProcessCheckResult,
                 json!({
                     "exit_status": status,
                     "plugin_output": text,
@@ -81,7 +82,7 @@ pub fn translate(line: &str) -> Result<(&'static str, Params), String> {
         | "SCHEDULE_FORCED_SVC_CHECK" => {
             want(at + 1)?;
             (
-                "reschedule-check",
+                Action::RescheduleCheck,
                 json!({"next_check": num(a[0]), "force": name.contains("FORCED")}),
             )
         }
@@ -102,22 +103,22 @@ pub fn translate(line: &str) -> Result<(&'static str, Params), String> {
             if expire == 1 {
                 p["expiry"] = json!(num(a[3]));
             }
-            ("acknowledge-problem", p)
+            (Action::AcknowledgeProblem, p)
         }
         "REMOVE_HOST_ACKNOWLEDGEMENT" | "REMOVE_SVC_ACKNOWLEDGEMENT" => {
-            ("remove-acknowledgement", json!({}))
+            (Action::RemoveAcknowledgement, json!({}))
         }
         "ADD_HOST_COMMENT" | "ADD_SVC_COMMENT" => {
             want(at + 3)?;
             (
-                "add-comment",
+                Action::AddComment,
                 json!({"author": a[1], "comment": a[2..].join(";")}),
             )
         }
         "SCHEDULE_HOST_DOWNTIME" | "SCHEDULE_SVC_DOWNTIME" => {
             want(at + 7)?;
             (
-                "schedule-downtime",
+                Action::ScheduleDowntime,
                 json!({
                     "start_time": num(a[0]),
                     "end_time": num(a[1]),
@@ -131,7 +132,7 @@ pub fn translate(line: &str) -> Result<(&'static str, Params), String> {
         "SEND_CUSTOM_HOST_NOTIFICATION" | "SEND_CUSTOM_SVC_NOTIFICATION" => {
             want(at + 3)?;
             (
-                "send-custom-notification",
+                Action::SendCustomNotification,
                 json!({
                     "force": num(a[0]) as i64 & 2 != 0,
                     "author": a[1],
@@ -226,17 +227,18 @@ pub async fn serve(
             continue;
         }
         match translate(&line) {
-            Ok((action, params)) => match crate::actions::run(&state, &user, action, &params).await
-            {
-                Ok(results) => {
-                    for r in results.iter().filter(|r| r["code"].as_u64() != Some(200)) {
-                        tracing::warn!(command = %line.trim(), result = %r, "External command failed.");
+            Ok((action, params)) => {
+                match crate::actions::run(&state, &user, action, params).await {
+                    Ok(results) => {
+                        for r in results.iter().filter(|r| r.code != 200) {
+                            tracing::warn!(command = %line.trim(), code = r.code, status = %r.status, "External command failed.");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(command = %line.trim(), error = %e.message, "External command failed.");
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(command = %line.trim(), error = %e.message, "External command failed.");
-                }
-            },
+            }
             Err(e) => tracing::warn!("{e}"),
         }
     }
@@ -247,7 +249,7 @@ pub async fn serve(
 mod tests {
     use super::*;
 
-    fn json_of(line: &str) -> Result<(&'static str, Json), String> {
+    fn json_of(line: &str) -> Result<(Action, Json), String> {
         translate(line).map(|(a, p)| {
             let map: Map<String, Json> = p
                 .keys()
@@ -262,14 +264,14 @@ mod tests {
         let (action, p) = json_of(
             "[1700000000] PROCESS_SERVICE_CHECK_RESULT;web1;http;2;CRITICAL - down|time=5s;1;2",
         )?;
-        assert_eq!(action, "process-check-result");
+        assert_eq!(action, Action::ProcessCheckResult);
         assert_eq!(p["service"], "web1!http");
         assert_eq!(p["exit_status"], 2);
         assert_eq!(p["plugin_output"], "CRITICAL - down");
         assert_eq!(p["performance_data"], json!(["time=5s;1;2"]));
 
         let (action, p) = json_of("[1] ACKNOWLEDGE_HOST_PROBLEM;db1;2;1;0;alice;on it; really")?;
-        assert_eq!(action, "acknowledge-problem");
+        assert_eq!(action, Action::AcknowledgeProblem);
         assert_eq!(
             (&p["host"], &p["sticky"], &p["notify"], &p["persistent"]),
             (&json!("db1"), &json!(true), &json!(true), &json!(false))
@@ -277,7 +279,7 @@ mod tests {
         assert_eq!(p["comment"], "on it; really");
 
         let (action, p) = json_of("[1] SCHEDULE_SVC_DOWNTIME;h;s;100;200;0;0;50;bob;maintenance")?;
-        assert_eq!(action, "schedule-downtime");
+        assert_eq!(action, Action::ScheduleDowntime);
         assert_eq!(
             (
                 &p["start_time"],

@@ -43,6 +43,7 @@ pub mod evaluator;
 pub mod events;
 pub mod logging;
 pub mod objects;
+pub mod outcome;
 pub mod packages;
 pub mod params;
 pub mod pki;

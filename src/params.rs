@@ -327,12 +327,12 @@ mod tests {
             map in proptest::collection::btree_map("[a-z_]{1,8}", -1_000_000i64..1_000_000, 0..8),
         ) {
             let body = serde_json::to_vec(&map).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
-            let p = Params::parse(None, &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.status))?;
+            let p = Params::parse(None, &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.message))?;
             for (k, v) in &map {
                 proptest::prop_assert_eq!(p.raw(k), Some(&Json::from(*v)));
             }
             let query: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let p = Params::parse(Some(&query.join("&")), &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.status))?;
+            let p = Params::parse(Some(&query.join("&")), &body).map_err(|e| proptest::test_runner::TestCaseError::fail(e.message))?;
             for (k, v) in &map {
                 proptest::prop_assert_eq!(p.raw(k), Some(&Json::from(vec![Json::from(v.to_string())])));
             }

@@ -1,12 +1,12 @@
 //! `acknowledge-problem` and `remove-acknowledgement` on hosts and services.
 
-use serde_json::Value as Json;
 use std::sync::Arc;
 
-use super::{apply_each, item, required, targets};
+use super::{apply_each, required, targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::acks::Ack;
 use crate::processor::Change;
@@ -17,8 +17,8 @@ pub async fn acknowledge(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
-    let objects = targets(state, user, "acknowledge-problem", TYPES, params).await?;
+) -> Result<Vec<Outcome>, Error> {
+    let objects = targets(state, user, Action::AcknowledgeProblem, TYPES, params).await?;
     let ack = match (required(params, "author"), required(params, "comment")) {
         (Some(author), Some(comment)) => Some(Ack {
             author,
@@ -32,7 +32,10 @@ pub async fn acknowledge(
     };
     Ok(apply_each(state, &objects, |_| match &ack {
         Some(a) => Ok(Change::Acknowledge(a.clone())),
-        None => Err(item(400, "Acknowledgements require author and comment.")),
+        None => Err(Outcome::new(
+            400,
+            "Acknowledgements require author and comment.",
+        )),
     })
     .await)
 }
@@ -41,8 +44,8 @@ pub async fn remove(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
-    let objects = targets(state, user, "remove-acknowledgement", TYPES, params).await?;
+) -> Result<Vec<Outcome>, Error> {
+    let objects = targets(state, user, Action::RemoveAcknowledgement, TYPES, params).await?;
     let author = params.string("author").unwrap_or_default();
     Ok(apply_each(state, &objects, |_| {
         Ok(Change::RemoveAcknowledgement {

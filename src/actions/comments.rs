@@ -1,18 +1,29 @@
 //! `add-comment` on hosts and services; `remove-comment` on comments, or on hosts and
 //! services (all their comments).
 
-use serde_json::Value as Json;
 use std::sync::Arc;
 
-use super::{apply_each, item, required, targets};
+use super::{apply_each, required, targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::Change;
 
-pub async fn add(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
-    let objects = targets(state, user, "add-comment", &["Host", "Service"], params).await?;
+pub async fn add(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Outcome>, Error> {
+    let objects = targets(
+        state,
+        user,
+        Action::AddComment,
+        &["Host", "Service"],
+        params,
+    )
+    .await?;
     let expiry = params.number("expiry")?.unwrap_or(0.0);
     let comment = required(params, "author").zip(required(params, "comment"));
     Ok(apply_each(state, &objects, |_| match &comment {
@@ -21,7 +32,7 @@ pub async fn add(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<
             text: text.clone(),
             expiry,
         }),
-        None => Err(item(400, "Comments require author and text.")),
+        None => Err(Outcome::new(400, "Comments require author and text.")),
     })
     .await)
 }
@@ -30,11 +41,11 @@ pub async fn remove(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
+) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
         state,
         user,
-        "remove-comment",
+        Action::RemoveComment,
         &["Host", "Service", "Comment"],
         params,
     )

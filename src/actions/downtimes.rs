@@ -4,10 +4,11 @@
 use serde_json::Value as Json;
 use std::sync::Arc;
 
-use super::{apply_each, item, required, targets};
+use super::{apply_each, required, targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::downtimes::Spec;
 use crate::processor::Change;
@@ -30,13 +31,13 @@ fn child_options(params: &Params) -> Result<u8, ()> {
 }
 
 /// The downtime the parameters describe, or the result item that refuses them.
-fn spec(params: &Params) -> Result<Result<Spec, Json>, Error> {
+fn spec(params: &Params) -> Result<Result<Spec, Outcome>, Error> {
     let (start, end) = (params.number("start_time")?, params.number("end_time")?);
     let (author, comment) = (required(params, "author"), required(params, "comment"));
     let (Some(start_time), Some(end_time), Some(author), Some(comment)) =
         (start, end, author, comment)
     else {
-        return Ok(Err(item(
+        return Ok(Err(Outcome::new(
             400,
             "Options 'start_time', 'end_time', 'author' and 'comment' are required",
         )));
@@ -44,19 +45,19 @@ fn spec(params: &Params) -> Result<Result<Spec, Json>, Error> {
     let fixed = params.bool("fixed").unwrap_or(true);
     let duration = params.number("duration")?;
     if !fixed && duration.is_none() {
-        return Ok(Err(item(
+        return Ok(Err(Outcome::new(
             400,
             "Option 'duration' is required for flexible downtime",
         )));
     }
     let Ok(child_options) = child_options(params) else {
-        return Ok(Err(item(
+        return Ok(Err(Outcome::new(
             400,
             "Option 'child_options' provided an invalid value.",
         )));
     };
     if end_time < start_time {
-        return Ok(Err(item(
+        return Ok(Err(Outcome::new(
             400,
             "Option 'end_time' must not be before 'start_time'.",
         )));
@@ -79,11 +80,11 @@ pub async fn schedule(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
+) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
         state,
         user,
-        "schedule-downtime",
+        Action::ScheduleDowntime,
         &["Host", "Service"],
         params,
     )
@@ -100,11 +101,11 @@ pub async fn remove(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
+) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
         state,
         user,
-        "remove-downtime",
+        Action::RemoveDowntime,
         &["Host", "Service", "Downtime"],
         params,
     )

@@ -9,13 +9,14 @@ use std::time::Duration;
 use filters::{Dict, Value};
 use serde_json::{json, Value as Json};
 
-use super::{item, outcome, targets};
+use super::{outcome, targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::command::{self, Program};
 use crate::checker::Subject;
 use crate::error::Error;
 use crate::objects::Object;
+use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::Change;
 
@@ -30,24 +31,32 @@ struct Request {
     macros: Dict,
 }
 
-fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, Error> {
+fn request(state: &State, params: &Params) -> Result<Result<Request, Outcome>, Error> {
     let Some(ttl) = params.number("ttl")? else {
-        return Ok(Err(item(400, "Parameter ttl is required.")));
+        return Ok(Err(Outcome::new(400, "Parameter ttl is required.")));
     };
     if ttl <= 0.0 {
-        return Ok(Err(item(400, "Parameter ttl must be greater than 0.")));
+        return Ok(Err(Outcome::new(
+            400,
+            "Parameter ttl must be greater than 0.",
+        )));
     }
     let command_type = match params.string("command_type").as_deref() {
         None | Some("EventCommand") => "EventCommand",
         Some("CheckCommand") => "CheckCommand",
         Some("NotificationCommand") => "NotificationCommand",
-        Some(other) => return Ok(Err(item(400, format!("Invalid command_type '{other}'.")))),
+        Some(other) => {
+            return Ok(Err(Outcome::new(
+                400,
+                format!("Invalid command_type '{other}'."),
+            )))
+        }
     };
     if let Some(e) = params
         .string("endpoint")
         .filter(|e| !e.is_empty() && *e != state.node_name)
     {
-        return Ok(Err(item(
+        return Ok(Err(Outcome::new(
             404,
             format!(
                 "Endpoint '{e}' is not this node; commands run on '{}' only.",
@@ -72,8 +81,19 @@ fn request(state: &State, params: &Params) -> Result<Result<Request, Json>, Erro
     }))
 }
 
-pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
-    let objects = targets(state, user, "execute-command", &["Host", "Service"], params).await?;
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Outcome>, Error> {
+    let objects = targets(
+        state,
+        user,
+        Action::ExecuteCommand,
+        &["Host", "Service"],
+        params,
+    )
+    .await?;
     let request = request(state, params)?;
     let mut items = Vec::with_capacity(objects.len());
     for o in &objects {
@@ -88,10 +108,10 @@ pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<
 /// Records the execution as pending (durably), then runs it in the background. The
 /// command, and a NotificationCommand's `user` and `notification`, are named by macro
 /// strings resolved for the object, and must be visible to the requesting user.
-async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> Json {
+async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> Outcome {
     let reg = state.registry();
     let Some(subject) = Subject::of(&reg, o, state.clock.now()) else {
-        return item(404, format!("The host of '{}' does not exist.", o.name));
+        return Outcome::new(404, format!("The host of '{}' does not exist.", o.name));
     };
     let resolve = |text: &str| subject.resolve_text(text, Some(&r.macros));
     let find = |type_name: &str, name: &str| {
@@ -104,7 +124,7 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
         (None, _) => resolve("$notification_command$"),
     };
     let Some(command) = find(r.command_type, &name) else {
-        return item(
+        return Outcome::new(
             404,
             format!("Can't find a valid {} for '{name}'.", r.command_type),
         );
@@ -113,11 +133,11 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
     if r.command_type == "NotificationCommand" {
         let recipient = resolve(r.user.as_deref().unwrap_or_default());
         let Some(recipient) = find("User", &recipient) else {
-            return item(404, format!("Can't find a valid user for '{recipient}'."));
+            return Outcome::new(404, format!("Can't find a valid user for '{recipient}'."));
         };
         let notification = resolve(r.notification.as_deref().unwrap_or_default());
         let Some(notification) = find("Notification", &notification) else {
-            return item(
+            return Outcome::new(
                 404,
                 format!("Can't find a valid notification for '{notification}'."),
             );
@@ -138,7 +158,7 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
     let macros = subject.macros(&command, Some(&extra));
     let program = match command::build(&command.attrs, &macros) {
         Ok(p) => p,
-        Err(e) => return item(400, format!("Command '{name}' cannot run: {e}")),
+        Err(e) => return Outcome::new(400, format!("Command '{name}' cannot run: {e}")),
     };
     let id = uuid::Uuid::new_v4().to_string();
     let deadline = state.clock.now() + r.ttl;
@@ -175,10 +195,7 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> J
             .apply(object, Change::Execution { id, record })
             .await;
     });
-    json!({
-        "code": 202,
-        "status": "Accepted",
-        "checkable": o.name.to_string(),
-        "execution": execution,
-    })
+    Outcome::new(202, "Accepted")
+        .with("checkable", o.name.to_string())
+        .with("execution", execution)
 }

@@ -6,6 +6,7 @@
 //! and the HTTP status aggregates their codes (spec §3.4).
 
 pub mod acknowledgements;
+mod action;
 pub mod comments;
 pub mod downtimes;
 pub mod execute_command;
@@ -16,36 +17,16 @@ pub mod reschedule_check;
 
 use std::sync::Arc;
 
-use serde_json::{json, Value as Json};
-
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::error::Error;
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::Object;
+use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::{Change, Refused};
 
-/// The actions on objects selected by type, name and filter.
-pub const TYPED: &[&str] = &[
-    "process-check-result",
-    "process-check-results",
-    "reschedule-check",
-    "acknowledge-problem",
-    "remove-acknowledgement",
-    "add-comment",
-    "remove-comment",
-    "schedule-downtime",
-    "remove-downtime",
-    "send-custom-notification",
-    "delay-notification",
-    "execute-command",
-];
-
-/// One result item: `{"code": …, "status": "…"}` plus extras.
-pub fn item(code: u16, status: impl Into<String>) -> Json {
-    json!({ "code": code, "status": status.into() })
-}
+pub use action::Action;
 
 /// Selects an action's targets among `allowed` types.
 ///
@@ -55,7 +36,7 @@ pub fn item(code: u16, status: impl Into<String>) -> Json {
 pub async fn targets(
     state: &State,
     user: &Arc<ApiUser>,
-    action: &str,
+    action: Action,
     allowed: &[&str],
     params: &Params,
 ) -> Result<Vec<Arc<Object>>, Error> {
@@ -82,7 +63,7 @@ pub async fn targets(
     if !allowed.contains(&ti.name) {
         return Err(not_found("Invalid type specified for this action."));
     }
-    let permission = format!("actions/{action}");
+    let permission = action.permission();
     let objects = crate::evaluator::select(state, user, &permission, ti, params, None).await?;
     if objects.is_empty() {
         return Err(not_found("No objects matched."));
@@ -90,30 +71,33 @@ pub async fn targets(
     Ok(objects)
 }
 
-/// Runs one of the [`TYPED`] actions but the batch one (the caller has checked the
-/// permission for it): the result items.
+/// Runs an action (the caller has checked the permission for it): its outcomes, one per
+/// target.
 ///
 /// # Errors
 /// What the action answers as a whole (no targets, bad parameters).
 pub async fn run(
     state: &State,
     user: &Arc<ApiUser>,
-    name: &str,
-    params: &Params,
-) -> Result<Vec<Json>, Error> {
-    Ok(match name {
-        "process-check-result" => process_check_result::run(state, user, params).await?,
-        "reschedule-check" => reschedule_check::run(state, user, params).await?,
-        "acknowledge-problem" => acknowledgements::acknowledge(state, user, params).await?,
-        "remove-acknowledgement" => acknowledgements::remove(state, user, params).await?,
-        "add-comment" => comments::add(state, user, params).await?,
-        "remove-comment" => comments::remove(state, user, params).await?,
-        "schedule-downtime" => downtimes::schedule(state, user, params).await?,
-        "remove-downtime" => downtimes::remove(state, user, params).await?,
-        "send-custom-notification" => notifications::custom(state, user, params).await?,
-        "delay-notification" => notifications::delay(state, user, params).await?,
-        "execute-command" => execute_command::run(state, user, params).await?,
-        other => return Err(unknown(other)),
+    action: Action,
+    params: Params,
+) -> Result<Vec<Outcome>, Error> {
+    Ok(match action {
+        Action::ProcessCheckResult => process_check_result::run(state, user, &params).await?,
+        Action::ProcessCheckResults => process_check_result::run_batch(state, user, params).await?,
+        Action::RescheduleCheck => reschedule_check::run(state, user, &params).await?,
+        Action::AcknowledgeProblem => acknowledgements::acknowledge(state, user, &params).await?,
+        Action::RemoveAcknowledgement => acknowledgements::remove(state, user, &params).await?,
+        Action::AddComment => comments::add(state, user, &params).await?,
+        Action::RemoveComment => comments::remove(state, user, &params).await?,
+        Action::ScheduleDowntime => downtimes::schedule(state, user, &params).await?,
+        Action::RemoveDowntime => downtimes::remove(state, user, &params).await?,
+        Action::SendCustomNotification => notifications::custom(state, user, &params).await?,
+        Action::DelayNotification => notifications::delay(state, user, &params).await?,
+        Action::ExecuteCommand => execute_command::run(state, user, &params).await?,
+        Action::ShutdownProcess => vec![process::stop(state, false)],
+        Action::RestartProcess => vec![process::stop(state, true)],
+        Action::GenerateTicket => vec![process::ticket(state, &params)?],
     })
 }
 
@@ -128,9 +112,9 @@ pub fn unknown(name: &str) -> Error {
 pub async fn apply_each(
     state: &State,
     objects: &[Arc<Object>],
-    change: impl Fn(&Arc<Object>) -> Result<Change, Json>,
-) -> Vec<Json> {
-    let planned: Vec<Result<Change, Json>> = objects.iter().map(change).collect();
+    change: impl Fn(&Arc<Object>) -> Result<Change, Outcome>,
+) -> Vec<Outcome> {
+    let planned: Vec<Result<Change, Outcome>> = objects.iter().map(change).collect();
     let changes = objects
         .iter()
         .zip(&planned)
@@ -146,14 +130,16 @@ pub async fn apply_each(
         .collect()
 }
 
-/// A processor outcome as a result item.
-pub fn outcome(r: Result<crate::processor::Processed, Refused>) -> Json {
+/// What the processor did, as an action's outcome.
+pub fn outcome(r: Result<crate::processor::Processed, Refused>) -> Outcome {
     match r {
-        Ok(p) => p.item,
-        Err(Refused::Rejected(code, status)) => item(code, status),
-        Err(Refused::Store(e)) => item(500, format!("Action execution failed: '{e}'.")),
+        Ok(p) => p
+            .outcome
+            .unwrap_or_else(|| Outcome::ok("Successfully applied.")),
+        Err(Refused::Rejected(code, status)) => Outcome::new(code, status),
+        Err(Refused::Store(e)) => Outcome::new(500, format!("Action execution failed: '{e}'.")),
         Err(Refused::Gone | Refused::Stale) => {
-            item(500, "Action execution failed: 'The object is not active.'.")
+            Outcome::new(500, "Action execution failed: 'The object is not active.'.")
         }
     }
 }

@@ -1,12 +1,12 @@
 //! `send-custom-notification` and `delay-notification` on hosts and services.
 
-use serde_json::Value as Json;
 use std::sync::Arc;
 
-use super::{apply_each, item, required, targets};
+use super::{apply_each, required, targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::Change;
 
@@ -16,8 +16,8 @@ pub async fn custom(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
-    let objects = targets(state, user, "send-custom-notification", TYPES, params).await?;
+) -> Result<Vec<Outcome>, Error> {
+    let objects = targets(state, user, Action::SendCustomNotification, TYPES, params).await?;
     let message = required(params, "author").zip(required(params, "comment"));
     let force = params.flag("force");
     Ok(apply_each(state, &objects, |_| match &message {
@@ -26,7 +26,10 @@ pub async fn custom(
             text: text.clone(),
             force,
         }),
-        None => Err(item(400, "Parameters 'author' and 'comment' are required.")),
+        None => Err(Outcome::new(
+            400,
+            "Parameters 'author' and 'comment' are required.",
+        )),
     })
     .await)
 }
@@ -35,12 +38,15 @@ pub async fn delay(
     state: &State,
     user: &Arc<ApiUser>,
     params: &Params,
-) -> Result<Vec<Json>, Error> {
-    let objects = targets(state, user, "delay-notification", TYPES, params).await?;
+) -> Result<Vec<Outcome>, Error> {
+    let objects = targets(state, user, Action::DelayNotification, TYPES, params).await?;
     let until = params.number("timestamp")?;
     Ok(apply_each(state, &objects, |_| match until {
         Some(until) => Ok(Change::DelayNotification { until }),
-        None => Err(item(400, "A timestamp is required to delay notifications")),
+        None => Err(Outcome::new(
+            400,
+            "A timestamp is required to delay notifications",
+        )),
     })
     .await)
 }

@@ -5,14 +5,13 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::{json, Value as Json};
-
 use crate::app::State;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::params::Params;
 
 /// Answers, then stops (and restarts) the server once the answer is out.
-pub fn stop(state: &State, restart: bool) -> Json {
+pub fn stop(state: &State, restart: bool) -> Outcome {
     state.exit.restart.store(restart, Ordering::SeqCst);
     let requested = state.exit.requested.clone();
     tokio::spawn(async move {
@@ -24,7 +23,7 @@ pub fn stop(state: &State, restart: bool) -> Json {
     } else {
         "Shutting down Icinga 2."
     };
-    json!({ "code": 200, "status": status })
+    Outcome::ok(status)
 }
 
 /// The PKI ticket of a common name: PBKDF2-HMAC-SHA1 of `cn` with `TicketSalt`, 50 000
@@ -42,7 +41,7 @@ pub fn ticket_for(cn: &str, salt: &str) -> String {
     hex::encode(out)
 }
 
-pub fn ticket(state: &State, params: &Params) -> Result<Json, Error> {
+pub fn ticket(state: &State, params: &Params) -> Result<Outcome, Error> {
     let Some(cn) = params.string("cn").filter(|c| !c.is_empty()) else {
         return Err(Error::invalid("Parameter 'cn' is required."));
     };
@@ -53,17 +52,16 @@ pub fn ticket(state: &State, params: &Params) -> Result<Json, Error> {
         .map(|v| v.to_display_string())
         .filter(|s| !s.is_empty());
     let Some(salt) = salt else {
-        return Ok(json!({
-            "code": 500,
-            "status": "Ticket salt is not configured in ApiListener object",
-        }));
+        return Ok(Outcome::new(
+            500,
+            "Ticket salt is not configured in ApiListener object",
+        ));
     };
     let ticket = ticket_for(&cn, &salt);
-    Ok(json!({
-        "code": 200,
-        "status": format!("Generated PKI ticket '{ticket}' for common name '{cn}'."),
-        "ticket": ticket,
-    }))
+    Ok(Outcome::ok(format!(
+        "Generated PKI ticket '{ticket}' for common name '{cn}'."
+    ))
+    .with("ticket", ticket))
 }
 
 #[cfg(test)]

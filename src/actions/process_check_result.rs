@@ -4,22 +4,27 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
-use super::{item, targets};
+use super::{targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::output::split_perfdata;
 use crate::error::Error;
 use crate::objects::Object;
+use crate::outcome::{aggregate_code, Outcome};
 use crate::params::Params;
 use crate::processor::{Change, CheckInput, Refused};
 
-pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
         state,
         user,
-        "process-check-result",
+        Action::ProcessCheckResult,
         &["Host", "Service"],
         params,
     )
@@ -37,7 +42,7 @@ type Planned = Result<CheckInput, (u16, String)>;
 
 /// Submits the results in order (so that results for one object apply in the order they
 /// were given) and returns the result items in the same order.
-async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Json> {
+async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Outcome> {
     let mut changes = Vec::with_capacity(planned.len());
     let mut slots = Vec::with_capacity(planned.len());
     for (o, i) in planned {
@@ -46,7 +51,7 @@ async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Jso
                 changes.push((o.clone(), Change::Result(i)));
                 slots.push(Ok(o));
             }
-            Err((code, status)) => slots.push(Err(item(code, status))),
+            Err((code, status)) => slots.push(Err(Outcome::new(code, status))),
         }
     }
     let mut outcomes = state.processor.apply_all(changes).await.into_iter();
@@ -65,7 +70,7 @@ pub async fn run_batch(
     state: &State,
     user: &Arc<ApiUser>,
     mut params: Params,
-) -> Result<Vec<Json>, Error> {
+) -> Result<Vec<Outcome>, Error> {
     let Some(Json::Array(entries)) = params.take("results") else {
         return Err(Error::invalid(
             "Parameter 'results' is required: an array of check results.",
@@ -76,21 +81,21 @@ pub async fn run_batch(
     let mut pending = Vec::with_capacity(entries.len());
     for entry in entries {
         let Json::Object(map) = entry else {
-            pending.push(Err(item(400, "Each result must be an object.")));
+            pending.push(Err(Outcome::new(400, "Each result must be an object.")));
             continue;
         };
         let p = Params::from_map(map);
         match targets(
             state,
             user,
-            "process-check-result",
+            Action::ProcessCheckResult,
             &["Host", "Service"],
             &p,
         )
         .await
         {
             Ok(objects) => pending.push(Ok((objects, p))),
-            Err(e) => pending.push(Err(item(e.kind.code(), e.message))),
+            Err(e) => pending.push(Err(Outcome::new(e.kind.code(), e.message))),
         }
     }
     // Every result of every entry, in request order, in one submission.
@@ -104,13 +109,16 @@ pub async fn run_batch(
         .map(|p| match p {
             Err(item) => item.clone(),
             Ok((objects, _)) => {
-                let mut mine: Vec<Json> = items.by_ref().take(objects.len()).collect();
-                if mine.len() == 1 {
-                    mine.pop().unwrap_or(Json::Null)
-                } else {
-                    let codes = mine.iter().filter_map(|i| i["code"].as_u64()).map(|c| c as u16);
-                    let code = crate::api::reply::aggregate_status(codes).as_u16();
-                    json!({ "code": code, "status": "Processed check results for several objects.", "results": mine })
+                let mut mine: Vec<Outcome> = items.by_ref().take(objects.len()).collect();
+                match mine.pop() {
+                    Some(only) if mine.is_empty() => only,
+                    last => {
+                        mine.extend(last);
+                        let code = aggregate_code(mine.iter().map(|o| o.code));
+                        let results: Vec<Json> = mine.iter().map(Outcome::to_json).collect();
+                        Outcome::new(code, "Processed check results for several objects.")
+                            .with("results", results)
+                    }
                 }
             }
         })
@@ -118,31 +126,31 @@ pub async fn run_batch(
 }
 
 /// The result item of one submitted result.
-fn result_item(o: &Object, outcome: Result<crate::processor::Processed, Refused>) -> Json {
+fn result_item(o: &Object, outcome: Result<crate::processor::Processed, Refused>) -> Outcome {
     match outcome {
-        Ok(_) => item(
+        Ok(_) => Outcome::new(
             200,
             format!(
                 "Successfully processed check result for object '{}'.",
                 o.name
             ),
         ),
-        Err(Refused::Stale) => item(
+        Err(Refused::Stale) => Outcome::new(
             409,
             format!(
                 "Newer check result already present. Check result for '{}' was discarded.",
                 o.name
             ),
         ),
-        Err(Refused::Gone) => item(
+        Err(Refused::Gone) => Outcome::new(
             503,
             format!(
                 "Check result for object '{}' was discarded because the object is inactive.",
                 o.name
             ),
         ),
-        Err(Refused::Store(e)) => item(500, format!("Action execution failed: '{e}'.")),
-        Err(Refused::Rejected(code, status)) => item(code, status),
+        Err(Refused::Store(e)) => Outcome::new(500, format!("Action execution failed: '{e}'.")),
+        Err(Refused::Rejected(code, status)) => Outcome::new(code, status),
     }
 }
 

@@ -1,20 +1,24 @@
 //! `reschedule-check`: sets the next check of hosts or services (`next_check`, default
 //! now; `force` runs it even when active checks are disabled).
 
-use serde_json::Value as Json;
 use std::sync::Arc;
 
-use super::{item, targets};
+use super::{targets, Action};
 use crate::app::State;
 use crate::auth::ApiUser;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::params::Params;
 
-pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<Vec<Json>, Error> {
+pub async fn run(
+    state: &State,
+    user: &Arc<ApiUser>,
+    params: &Params,
+) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
         state,
         user,
-        "reschedule-check",
+        Action::RescheduleCheck,
         &["Host", "Service"],
         params,
     )
@@ -30,11 +34,11 @@ pub async fn run(state: &State, user: &Arc<ApiUser>, params: &Params) -> Result<
             .reschedule(o.clone(), next_check, force)
             .await
         {
-            Ok(_) => item(
+            Ok(_) => Outcome::new(
                 200,
                 format!("Successfully rescheduled check for object '{}'.", o.name),
             ),
-            Err(e) => item(500, format!("Action execution failed: '{e:?}'.")),
+            Err(e) => Outcome::new(500, format!("Action execution failed: '{e:?}'.")),
         }
     });
     Ok(futures_util::future::join_all(results).await)

@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
 use crate::app::State;
+use crate::outcome::Outcome;
 use crate::packages::{valid_name, valid_path, API_STAGE};
 
 /// The `_api` package's files: every API-created object (also comments and downtimes)
@@ -83,7 +84,7 @@ pub async fn packages(
                     .create(&pkg)
                     .map_err(|e| internal(&format!("Could not create package '{pkg}'."), e))?;
                 Ok(reply::results(
-                    vec![json!({"code": 200, "package": pkg, "status": "Created package."})],
+                    vec![Outcome::ok("Created package.").with("package", pkg)],
                     p.pretty,
                 ))
             }
@@ -106,7 +107,7 @@ pub async fn packages(
                         .map_err(|e| internal("The package was deleted; the reload failed.", e.join("\n")))?;
                 }
                 Ok(reply::results(
-                    vec![json!({"code": 200, "package": pkg, "status": "Deleted package."})],
+                    vec![Outcome::ok("Deleted package.").with("package", pkg)],
                     p.pretty,
                 ))
             }
@@ -187,7 +188,7 @@ pub async fn stages(
                 tokio::spawn(validate_and_activate(state.clone(), pkg.clone(), stage.clone(), activate, reload, update));
                 let status = if reload { "Created stage. Reload triggered." } else { "Created stage. Reload skipped." };
                 Ok(reply::results(
-                    vec![json!({"code": 200, "package": pkg, "stage": stage, "status": status})],
+                    vec![Outcome::ok(status).with("package", pkg).with("stage", stage)],
                     p.pretty,
                 ))
             }
@@ -213,7 +214,7 @@ pub async fn stages(
                     .delete_stage(&pkg, &stage)
                     .map_err(|_| ApiError::not_found("Stage not found."))?;
                 Ok(reply::results(
-                    vec![json!({"code": 200, "package": pkg, "stage": stage, "status": "Stage deleted."})],
+                    vec![Outcome::ok("Stage deleted.").with("package", pkg).with("stage", stage)],
                     p.pretty,
                 ))
             }

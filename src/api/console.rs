@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use filters::{Program, Str, Value};
 use http::StatusCode;
-use serde_json::{json, Value as Json};
+use serde_json::json;
 use warp::reply::Response;
 
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
 use crate::app::State;
+use crate::outcome::Outcome;
 
 const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
@@ -85,11 +86,8 @@ pub async fn handle(method: String, state: Arc<State>, req: Req) -> Result<Respo
                         Some(names)
                     })
                     .unwrap_or_default();
-                json!({
-                    "code": 200,
-                    "status": "Auto-completed successfully.",
-                    "suggestions": complete(&command, &locals),
-                })
+                Outcome::ok("Auto-completed successfully.")
+                    .with("suggestions", complete(&command, &locals))
             }
             other => {
                 return Err(ApiError::bad_request(format!(
@@ -107,7 +105,7 @@ async fn execute(
     session_id: Option<String>,
     command: String,
     sandboxed: bool,
-) -> Result<Json, ApiError> {
+) -> Result<Outcome, ApiError> {
     let mut locals = match &session_id {
         Some(id) => state.console.checkout(id).ok_or_else(|| {
             ApiError::new(
@@ -150,7 +148,7 @@ async fn execute(
         state.console.checkin(id, locals);
     }
     Ok(match outcome {
-        Ok(v) => json!({ "code": 200, "status": "Executed successfully.", "result": v.to_serde() }),
+        Ok(v) => Outcome::ok("Executed successfully.").with("result", v.to_serde()),
         Err((e, source)) => {
             let (first_line, first_column) = e.span.line_col(&source);
             let end = filters::Span {
@@ -158,18 +156,20 @@ async fn execute(
                 end: e.span.end,
             };
             let (last_line, last_column) = end.line_col(&source);
-            json!({
-                "code": 500,
-                "status": e.to_string(),
-                "incomplete_expression": e.kind == filters::ErrorKind::Syntax && e.message.contains("end of file"),
-                "debug_info": {
-                    "path": "<console>",
-                    "first_line": first_line,
-                    "first_column": first_column,
-                    "last_line": last_line,
-                    "last_column": last_column,
-                },
-            })
+            let incomplete =
+                e.kind == filters::ErrorKind::Syntax && e.message.contains("end of file");
+            Outcome::new(500, e.to_string())
+                .with("incomplete_expression", incomplete)
+                .with(
+                    "debug_info",
+                    json!({
+                        "path": "<console>",
+                        "first_line": first_line,
+                        "first_column": first_column,
+                        "last_line": last_line,
+                        "last_column": last_column,
+                    }),
+                )
         }
     })
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use serde_json::json;
 use warp::reply::Response;
 
 use super::edge::Session;
@@ -24,6 +23,7 @@ use crate::app::State;
 use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
 use crate::events::frames::{Feed, Format};
 use crate::events::{Cursor, Filtered, Refusal, Registration, Subscription};
+use crate::outcome::Outcome;
 use crate::params::Params;
 
 /// SSE keep-alive when the client does not choose.
@@ -182,14 +182,11 @@ pub async fn token(state: Arc<State>, req: Req) -> Result<Response, Infallible> 
         let expires = state.clock.now() as u64 + ttl;
         let token = state.tokens.issue(&session.user.name, expires);
         Ok(reply::results(
-            vec![json!({
-                "code": 200,
-                "status": "Token issued.",
-                "token": token,
-                "user": session.user.name,
-                "expires": expires,
-                "ttl": ttl,
-            })],
+            vec![Outcome::ok("Token issued.")
+                .with("token", token)
+                .with("user", session.user.name.clone())
+                .with("expires", expires)
+                .with("ttl", ttl)],
             p.pretty,
         ))
     })

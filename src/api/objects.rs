@@ -24,6 +24,7 @@ use crate::objects::query::{self, Output, Shape, UsedBy};
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::writer::{self, Create};
 use crate::objects::{Object, Registry};
+use crate::outcome::Outcome;
 use crate::params::Params;
 
 /// The size a streamed chunk grows to before it is sent.
@@ -234,25 +235,21 @@ async fn create(
     .await;
     let pretty = params.flag("pretty");
     Ok(match result {
-        Ok(()) => reply::results(
-            vec![json!({"code": 200, "status": "Object was created"})],
-            pretty,
-        ),
+        Ok(()) => reply::results(vec![Outcome::ok("Object was created")], pretty),
         Err(_) if ignore_on_error => reply::results(
-            vec![
-                json!({"code": 200, "status": "Object was not created but 'ignore_on_error' was set to true"}),
-            ],
+            vec![Outcome::ok(
+                "Object was not created but 'ignore_on_error' was set to true",
+            )],
             pretty,
         ),
         Err(errors) => {
-            let mut item =
-                json!({"code": 500, "status": "Object could not be created.", "errors": errors});
+            let mut item = Outcome::new(500, "Object could not be created.");
             if verbose {
-                item["diagnostic_information"] = item["errors"].clone();
+                item = item.with("diagnostic_information", errors.clone());
             }
             reply::json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({ "results": [item] }),
+                &json!({ "results": [item.with("errors", errors)] }),
                 pretty,
             )
         }
@@ -308,7 +305,7 @@ async fn remove_annotations(
     state: &Arc<State>,
     ti: &'static TypeInfo,
     objects: &[Arc<crate::objects::Object>],
-) -> Vec<serde_json::Value> {
+) -> Vec<Outcome> {
     use crate::processor::Change;
     let outcomes = crate::actions::apply_each(state, objects, |_| {
         Ok(match ti.name {
@@ -325,19 +322,18 @@ async fn remove_annotations(
         .iter()
         .zip(outcomes)
         .map(|(o, r)| {
-            let ok = r["code"] == 200;
-            let errors: Vec<serde_json::Value> = if ok {
-                Vec::new()
+            let (outcome, errors) = if r.code == 200 {
+                (Outcome::ok("Object was deleted."), Vec::new())
             } else {
-                vec![r["status"].clone()]
+                (
+                    Outcome::new(500, "Object could not be deleted."),
+                    vec![r.status],
+                )
             };
-            json!({
-                "type": ti.name,
-                "name": o.name.to_string(),
-                "code": if ok { 200 } else { 500 },
-                "status": if ok { "Object was deleted." } else { "Object could not be deleted." },
-                "errors": errors,
-            })
+            outcome
+                .with("type", ti.name)
+                .with("name", o.name.to_string())
+                .with("errors", errors)
         })
         .collect()
 }
@@ -357,7 +353,7 @@ async fn delete(
         "Comment" | "Downtime" => remove_annotations(state, ti, &objects).await,
         _ => writer::delete(state, objects, params.flag("cascade")).await,
     };
-    let failed = results.iter().any(|r| r["code"] != 200);
+    let failed = results.iter().any(|r| r.code != 200);
     let code = if failed {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {

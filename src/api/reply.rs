@@ -4,7 +4,9 @@
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 use serde::Serialize;
-use serde_json::{json, Value as Json};
+
+use crate::outcome::{aggregate_code, Outcome};
+use serde_json::json;
 use warp::reply::Response;
 
 /// Renders `value` as the response body.
@@ -28,45 +30,12 @@ pub fn json_response(code: StatusCode, value: &impl Serialize, pretty: bool) -> 
 }
 
 /// `{"results": items}` with 200.
-pub fn results(items: Vec<Json>, pretty: bool) -> Response {
+pub fn results<T: Serialize>(items: Vec<T>, pretty: bool) -> Response {
     json_response(StatusCode::OK, &json!({ "results": items }), pretty)
 }
 
-/// The HTTP status for per-item result codes (spec §3.4): one distinct 2xx code and no
-/// failures → that code; exactly one distinct failure code → it; several 2xx codes → 200;
-/// otherwise 500.
-pub fn aggregate_status(codes: impl IntoIterator<Item = u16>) -> StatusCode {
-    let mut ok = Vec::new();
-    let mut failed = Vec::new();
-    for c in codes {
-        let list = if (200..300).contains(&c) {
-            &mut ok
-        } else {
-            &mut failed
-        };
-        if !list.contains(&c) {
-            list.push(c);
-        }
-    }
-    let code = match (ok.len(), failed.len()) {
-        (_, 1) => failed[0],
-        (1, 0) => ok[0],
-        (n, 0) if n > 1 => 200,
-        _ => 500,
-    };
+/// The HTTP status of an answer made of `outcomes` (see [`aggregate_code`]).
+pub fn aggregate_status<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> StatusCode {
+    let code = aggregate_code(outcomes.into_iter().map(|o| o.code));
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aggregation_follows_icinga() {
-        assert_eq!(aggregate_status([202, 202]), 202);
-        assert_eq!(aggregate_status([200, 409, 200]), 409);
-        assert_eq!(aggregate_status([200, 201]), 200);
-        assert_eq!(aggregate_status([400, 409]), 500);
-        assert_eq!(aggregate_status([]), 500);
-    }
 }

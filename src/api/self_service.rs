@@ -130,7 +130,7 @@ pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallibl
                     ));
                 }
                 let results = writer::modify(&state, vec![host], &attrs, &[]).await;
-                if results.iter().any(|r| r["code"] != 200) {
+                if results.iter().any(|r| r.code != 200) {
                     return Err(ApiError::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         format!("Host '{name}' could not be updated: {}", json!(results)),

@@ -15,6 +15,7 @@ use super::types::TypeInfo;
 use super::{Object, Registry};
 use crate::app::State;
 use crate::bus::Pending;
+use crate::outcome::Outcome;
 use crate::store::{self, Commit, Contents, Op};
 
 /// Attributes the API never sets: they describe the object itself.
@@ -306,7 +307,7 @@ pub async fn modify(
     objects: Vec<Arc<Object>>,
     attrs: &Map<String, Json>,
     restore: &[String],
-) -> Vec<Json> {
+) -> Vec<Outcome> {
     let _writer = state.writer_lock().await;
     let now = state.clock.now();
     let current = state.registry();
@@ -320,18 +321,17 @@ pub async fn modify(
             continue;
         };
         let (changed, failure) = change(&next, &object, (attrs, restore), now);
-        let (code, status) = match &failure {
-            None => (200, "Attributes updated."),
-            Some(e) => (500, e.as_str()),
+        let outcome = match &failure {
+            None => Outcome::ok("Attributes updated."),
+            Some(e) => Outcome::new(500, e.as_str()),
         };
         // `changed` (an Auspex addition) tells whether the object changed at all.
-        results.push(json!({
-            "type": object.type_info.name,
-            "name": object.name.to_string(),
-            "code": code,
-            "status": status,
-            "changed": changed.is_some(),
-        }));
+        results.push((
+            outcome
+                .with("type", object.type_info.name)
+                .with("name", object.name.to_string()),
+            changed.is_some(),
+        ));
         let Some(changed) = changed else {
             continue;
         };
@@ -360,15 +360,18 @@ pub async fn modify(
         .map(|(t, n)| object_event("ObjectModified", t, n, now))
         .collect();
     let then = (!changed_objects.is_empty()).then(|| state.installer(next));
-    if let Err(e) = state.store.commit_with(Commit { ops, events, then }).await {
-        // Nothing was applied: every changed item fails.
-        for r in results.iter_mut().filter(|r| r["changed"] == true) {
-            r["code"] = json!(500);
-            r["status"] = json!(format!("Attributes could not be stored: {e}"));
-            r["changed"] = json!(false);
-        }
-    }
+    let stored = state.store.commit_with(Commit { ops, events, then }).await;
     results
+        .into_iter()
+        .map(|(mut outcome, changed)| {
+            // Nothing was applied when the commit failed: every changed item fails.
+            if let (true, Err(e)) = (changed, &stored) {
+                outcome.code = 500;
+                outcome.status = format!("Attributes could not be stored: {e}");
+            }
+            outcome.with("changed", changed && stored.is_ok())
+        })
+        .collect()
 }
 
 /// Applies `restore_attrs` then `attrs` to one object, one attribute at a time: one that
@@ -533,7 +536,7 @@ fn set_path(root: &mut Value, path: &[&str], value: Value) {
 }
 
 /// `DELETE /v1/objects/<type>[/<name>]`; returns the result items.
-pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Json> {
+pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Outcome> {
     let _writer = state.writer_lock().await;
     let now = state.clock.now();
     let mut deleted = Vec::new();
@@ -546,13 +549,10 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
             continue;
         }
         let item = |code: u16, status: &str, errors: Vec<String>| {
-            json!({
-                "type": object.type_info.name,
-                "name": object.name.to_string(),
-                "code": code,
-                "status": status,
-                "errors": errors,
-            })
+            Outcome::new(code, status)
+                .with("type", object.type_info.name)
+                .with("name", object.name.to_string())
+                .with("errors", errors)
         };
         if &*object.package != "_api" {
             results.push(item(
@@ -605,12 +605,13 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
         then: Some(state.installer(next)),
     };
     if let Err(e) = state.store.commit_with(commit).await {
-        for r in &mut results {
-            if r["code"] == 200 {
-                r["code"] = json!(500);
-                r["status"] = json!("Object could not be deleted.");
-                r["errors"] = json!([format!("The deletion could not be stored: {e}")]);
-            }
+        for r in results.iter_mut().filter(|r| r.code == 200) {
+            r.code = 500;
+            r.status = "Object could not be deleted.".into();
+            r.extra.insert(
+                "errors".into(),
+                json!([format!("The deletion could not be stored: {e}")]),
+            );
         }
         return results;
     }

@@ -12,6 +12,7 @@ use super::notify::{self, Kind};
 use super::timers::Deadline;
 use super::{Processed, Refused};
 use crate::objects::Object;
+use crate::outcome::Outcome;
 
 /// What `acknowledge-problem` asks for.
 #[derive(Debug, Clone)]
@@ -101,10 +102,10 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
             false,
         );
     }
-    Ok(Processed::item(json!({
-        "code": 200,
-        "status": format!("Successfully acknowledged problem for object '{}'.", o.name),
-    })))
+    Ok(Processed::outcome(Outcome::ok(format!(
+        "Successfully acknowledged problem for object '{}'.",
+        o.name
+    ))))
 }
 
 /// `type`, `timestamp`, `host`, `service` of a checkable's event.

@@ -15,6 +15,7 @@ use super::notify::{self, Kind};
 use super::timers::Deadline;
 use super::{Processed, Refused};
 use crate::objects::{runtime_object, types, Object};
+use crate::outcome::Outcome;
 
 /// What `schedule-downtime` asks for.
 #[derive(Debug, Clone)]
@@ -78,14 +79,14 @@ pub fn schedule(b: &mut Batch, o: &Arc<Object>, spec: &Spec) -> Result<Processed
         }
     }
     let d = add(b, o, spec, spec.trigger_name.as_deref(), None).ok_or(Refused::Gone)?;
-    let mut result = json!({
-        "code": 200,
-        "status": format!("Successfully scheduled downtime '{}' for object '{}'.", d.name, o.name),
-        "name": d.name.to_string(),
-        "legacy_id": legacy_id(&d),
-    });
+    let mut result = Outcome::ok(format!(
+        "Successfully scheduled downtime '{}' for object '{}'.",
+        d.name, o.name
+    ))
+    .with("name", d.name.to_string())
+    .with("legacy_id", legacy_id(&d));
     if spec.all_services && o.type_info.name == "Host" {
-        result["service_downtimes"] = json!(services_downtimes(b, o, spec, &d));
+        result = result.with("service_downtimes", services_downtimes(b, o, spec, &d));
     }
     if spec.child_options != 0 {
         let mut children = Vec::new();
@@ -104,9 +105,9 @@ pub fn schedule(b: &mut Batch, o: &Arc<Object>, spec: &Spec) -> Result<Processed
             }
             children.push(item);
         }
-        result["child_downtimes"] = json!(children);
+        result = result.with("child_downtimes", children);
     }
-    Ok(Processed::item(result))
+    Ok(Processed::outcome(result))
 }
 
 /// One downtime per service of `host`, owned by the host's downtime `parent`.
@@ -357,10 +358,10 @@ pub fn remove(b: &mut Batch, d: &Object, author: &str) -> Result<Processed, Refu
         ));
     }
     let children = end(b, d, true, author);
-    Ok(Processed::item(json!({
-        "code": 200,
-        "status": format!("Successfully removed downtime '{}' and {children} child downtimes.", d.name),
-    })))
+    Ok(Processed::outcome(Outcome::ok(format!(
+        "Successfully removed downtime '{}' and {children} child downtimes.",
+        d.name
+    ))))
 }
 
 /// `remove-downtime` on a host or service: all its downtimes.
@@ -374,10 +375,10 @@ pub fn remove_all(b: &mut Batch, o: &Object, author: &str) -> Result<Processed, 
             }
         }
     }
-    Ok(Processed::item(json!({
-        "code": 200,
-        "status": format!("Successfully removed all downtimes for object '{}' and {children} child downtimes.", o.name),
-    })))
+    Ok(Processed::outcome(Outcome::ok(format!(
+        "Successfully removed all downtimes for object '{}' and {children} child downtimes.",
+        o.name
+    ))))
 }
 
 /// Every minute (and at startup): each `ScheduledDowntime` gets a downtime for its running

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::objects::{Object, Registry};
+use crate::outcome::Outcome;
 use crate::store::{self, Commit};
 use batch::Batch;
 use timers::{Deadline, Timers};
@@ -55,31 +56,31 @@ pub enum Refused {
     Rejected(u16, String),
 }
 
-/// What an applied command leaves: the next check time, and for actions the result
-/// item (`code`, `status`, and names of what was created).
+/// What an applied command leaves: the next check time, and for actions the outcome
+/// (`code`, `status`, and names of what was created).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Processed {
     pub next_check: f64,
-    pub item: Json,
+    pub outcome: Option<Outcome>,
 }
 
 impl Processed {
     pub fn next(next_check: f64) -> Processed {
         Processed {
             next_check,
-            item: Json::Null,
+            outcome: None,
         }
     }
 
-    pub fn item(item: Json) -> Processed {
+    pub fn outcome(outcome: Outcome) -> Processed {
         Processed {
             next_check: 0.0,
-            item,
+            outcome: Some(outcome),
         }
     }
 
     fn ok(status: String) -> Processed {
-        Processed::item(json!({ "code": 200, "status": status }))
+        Processed::outcome(Outcome::ok(status))
     }
 }
 
@@ -400,13 +401,15 @@ fn apply(b: &mut Batch, o: &Arc<Object>, change: Change) -> Result<Processed, Re
                 },
             )
             .ok_or(Refused::Gone)?;
-            let legacy_id = c.attr("legacy_id").map(|v| v.to_serde());
-            Ok(Processed::item(json!({
-                "code": 200,
-                "status": format!("Successfully added comment '{}' for object '{}'.", c.name, o.name),
-                "name": c.name.to_string(),
-                "legacy_id": legacy_id,
-            })))
+            let legacy_id = c.attr("legacy_id").map_or(Json::Null, |v| v.to_serde());
+            Ok(Processed::outcome(
+                Outcome::ok(format!(
+                    "Successfully added comment '{}' for object '{}'.",
+                    c.name, o.name
+                ))
+                .with("name", c.name.to_string())
+                .with("legacy_id", legacy_id),
+            ))
         }
         Change::RemoveComment { author } if o.type_info.name == "Comment" => {
             let c = current(b)?;
@@ -431,10 +434,10 @@ fn apply(b: &mut Batch, o: &Arc<Object>, change: Change) -> Result<Processed, Re
                 Some(d) => downtimes::remove(b, &d, &author),
                 // Removed already, with its parent earlier in the request: done, as in
                 // Icinga.
-                None => Ok(Processed::item(json!({
-                    "code": 200,
-                    "status": format!("Successfully removed downtime '{}' and 0 child downtimes.", o.name),
-                }))),
+                None => Ok(Processed::ok(format!(
+                    "Successfully removed downtime '{}' and 0 child downtimes.",
+                    o.name
+                ))),
             }
         }
         Change::RemoveDowntime { author } => downtimes::remove_all(b, o, &author),

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use auspex::api::params::Params;
 use auspex::auth::Permissions;
 use auspex::objects::{query, types, Registry};
+use auspex::params::Params;
 
 fn main() {
     divan::main();

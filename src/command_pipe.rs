@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use serde_json::{json, Map, Value as Json};
 
 use crate::actions::Action;
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::params::Params;
 
 /// One command line as the action it stands for: (action name, parameters).
@@ -172,14 +172,14 @@ fn make_fifo(path: &Path) -> std::io::Result<()> {
 }
 
 /// The pipes of the configuration's `ExternalCommandListener` objects.
-pub fn paths(state: &State) -> Vec<PathBuf> {
-    state
+pub fn paths(engine: &Engine) -> Vec<PathBuf> {
+    engine
         .registry()
         .objects("ExternalCommandListener")
         .map(|o| {
             let p = o.string("command_path");
             if p.is_empty() {
-                state.site().data_dir.join("run/cmd/icinga2.cmd")
+                engine.site().data_dir.join("run/cmd/icinga2.cmd")
             } else {
                 PathBuf::from(p)
             }
@@ -204,7 +204,7 @@ pub fn open(path: &Path) -> std::io::Result<tokio::net::unix::pipe::Receiver> {
 pub async fn serve(
     pipe: tokio::net::unix::pipe::Receiver,
     path: PathBuf,
-    state: Arc<State>,
+    engine: Arc<Engine>,
     shutdown: CancellationToken,
 ) {
     tracing::info!(path = %path.display(), "Listening for external commands.");
@@ -228,7 +228,7 @@ pub async fn serve(
         }
         match translate(&line) {
             Ok((action, params)) => {
-                match crate::actions::run(&state, &user, action, params).await {
+                match crate::actions::run(&engine, &user, action, params).await {
                     Ok(results) => {
                         for r in results.iter().filter(|r| r.code != 200) {
                             tracing::warn!(command = %line.trim(), code = r.code, status = %r.status, "External command failed.");

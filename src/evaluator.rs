@@ -13,16 +13,16 @@
 //!   it every few hundred steps, so a runaway script ends within microseconds of either.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use filters::Budget;
 use tokio::sync::{oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::State;
 use crate::auth::{ApiUser, Grant};
 use crate::error::Error;
 use crate::objects::types::TypeInfo;
-use crate::objects::{query, Object};
+use crate::objects::{query, Object, Registry};
 use crate::params::Params;
 
 /// The pool and its limits.
@@ -33,6 +33,16 @@ pub struct Evaluator {
     slots: Arc<Semaphore>,
     /// Cancels the budgets of running jobs when the server stops.
     shutdown: CancellationToken,
+    /// What the filters of one request may take together.
+    limits: FilterLimits,
+}
+
+/// How long, and how many evaluation steps, the filters of one request (a query, an
+/// action's selection) may take together before it is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterLimits {
+    pub budget: Duration,
+    pub steps: u64,
 }
 
 /// Why a job did not produce its value.
@@ -67,7 +77,11 @@ impl Evaluator {
     ///
     /// # Errors
     /// The threads could not be started.
-    pub fn new(threads: usize, shutdown: CancellationToken) -> anyhow::Result<Evaluator> {
+    pub fn new(
+        threads: usize,
+        limits: FilterLimits,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Evaluator> {
         let threads = threads.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -78,6 +92,7 @@ impl Evaluator {
             pool,
             slots: Arc::new(Semaphore::new(threads)),
             shutdown,
+            limits,
         })
     }
 
@@ -148,7 +163,8 @@ fn lower_priority() {
 /// # Errors
 /// As [`query::select`]; 400 when the budget runs out; 503 while shutting down.
 pub async fn select(
-    state: &State,
+    evaluator: &Evaluator,
+    reg: Arc<Registry>,
     user: &Arc<ApiUser>,
     permission: &str,
     ti: &'static TypeInfo,
@@ -160,7 +176,6 @@ pub async fn select(
         || params
             .string("filter")
             .is_some_and(|f| !f.trim().is_empty());
-    let reg = state.registry();
     if !filtered {
         return query::select(
             &reg,
@@ -174,11 +189,11 @@ pub async fn select(
     }
     let (user, permission, params) = (user.clone(), permission.to_string(), params.clone());
     let url_name = url_name.map(str::to_string);
-    state
-        .evaluator
+    let limits = evaluator.limits;
+    evaluator
         .run(
             // The steps of all the request's evaluations together are limited.
-            Budget::within(state.guards.filter_budget).with_steps(state.guards.filter_steps),
+            Budget::within(limits.budget).with_steps(limits.steps),
             move |budget| {
                 let grant = user.permissions.grant(&permission);
                 query::select(
@@ -199,7 +214,11 @@ pub async fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    const LIMITS: FilterLimits = FilterLimits {
+        budget: Duration::from_secs(10),
+        steps: u64::MAX,
+    };
 
     fn spin(budget: &Budget) -> bool {
         let program =
@@ -212,7 +231,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_request_cancels_its_job_and_frees_its_slot() {
-        let ev = Evaluator::new(1, CancellationToken::new()).expect("pool");
+        let ev = Evaluator::new(1, LIMITS, CancellationToken::new()).expect("pool");
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (ended_tx, ended_rx) = std::sync::mpsc::channel();
         let job = ev.run(Budget::unlimited(), move |b| {
@@ -236,7 +255,7 @@ mod tests {
     #[tokio::test]
     async fn a_deadline_ends_a_runaway_and_shutdown_ends_an_unbounded_one() {
         let stop = CancellationToken::new();
-        let ev = Evaluator::new(2, stop.clone()).expect("pool");
+        let ev = Evaluator::new(2, LIMITS, stop.clone()).expect("pool");
         let timed = ev.run(Budget::within(Duration::from_millis(1)), spin).await;
         assert!(timed.expect("ran"), "the deadline interrupted it");
         let (started_tx, started_rx) = std::sync::mpsc::channel();

@@ -232,7 +232,7 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             match app::load_config(&opts.site()) {
                 Ok(loaded) => {
                     let reg = &loaded.registry;
-                    app::warn_inert(reg);
+                    auspex::engine::warn_inert(reg);
                     for (t, n) in reg.counts() {
                         let name = if n == 1 { t.name } else { t.plural };
                         println!("information/ConfigItem: Instantiated {n} {name}.");
@@ -293,13 +293,14 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
         Err(e) => tracing::warn!(error = %e, "Could not raise the open file limit."),
     }
     let app = App::start(opts).await?;
-    let exit = app.state.exit.requested.clone();
+    let exit = app.state.engine.exit.requested.clone();
     tokio::select! {
         () = shutdown_signal() => {}
         () = exit.cancelled() => tracing::info!("Stop requested through the API."),
     }
     let restart = app
         .state
+        .engine
         .exit
         .restart
         .load(std::sync::atomic::Ordering::SeqCst);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use filters::Str;
 
-use crate::app::{load_config_with, State};
 use crate::bus::Pending;
+use crate::engine::Engine;
 use crate::objects::Registry;
 use crate::store::Commit;
 
@@ -25,10 +25,11 @@ pub struct Summary {
 /// Validates the configuration as it would be with `packages` active; the rendered
 /// errors when it is not valid.
 pub fn validate(
-    state: &State,
+    engine: &Engine,
     packages: &[(String, std::path::PathBuf)],
 ) -> Result<(), Vec<String>> {
-    load_config_with(&state.site(), packages, state.clock.now())
+    engine
+        .load(packages)
         .map(|_| ())
         .map_err(|e| e.to_string().lines().map(str::to_string).collect())
 }
@@ -37,16 +38,18 @@ pub fn validate(
 ///
 /// # Errors
 /// The configuration's errors (nothing changes then), or a store failure.
-pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
-    let _writer = state.writer_lock().await;
-    let packages = state.packages.active();
-    let contents = state.store.contents().map_err(|e| vec![e.to_string()])?;
-    let current = state.registry();
-    let (site, previous) = (state.site(), current.clone());
-    let now = state.clock.now();
+pub async fn reload(engine: &Engine) -> Result<Summary, Vec<String>> {
+    let _lock = engine.writer.lock().await;
+    let packages = engine.packages.active();
+    let contents = engine.store.contents().map_err(|e| vec![e.to_string()])?;
+    let current = engine.registry();
+    let (site, previous, check) = (engine.site(), current.clone(), engine.config_check);
+    let now = engine.clock.now();
     // Loading and building take a while on large configurations: off the async workers.
     let built = tokio::task::spawn_blocking(move || {
-        let mut loaded = load_config_with(&site, &packages, now).map_err(|e| {
+        let loaded = crate::engine::load(&site, &packages, now)
+            .and_then(|loaded| check(&loaded.registry).map(|()| loaded));
+        let mut loaded = loaded.map_err(|e| {
             e.to_string()
                 .lines()
                 .map(str::to_string)
@@ -65,17 +68,17 @@ pub async fn reload(state: &State) -> Result<Summary, Vec<String>> {
     .map_err(|e| vec![format!("The reload failed: {e}")])?;
     let (loaded, events, summary) = built?;
     crate::logging::configure(&loaded.registry);
-    crate::app::warn_inert(&loaded.registry);
-    state
+    crate::engine::warn_inert(&loaded.registry);
+    engine
         .store
         .commit_with(Commit {
             ops: Vec::new(),
             events,
-            then: Some(state.installer(loaded.registry)),
+            then: Some(engine.writer.installer(loaded.registry)),
         })
         .await
         .map_err(|e| vec![format!("The reload could not be stored: {e}")])?;
-    state.replace_library(loaded.library);
+    engine.writer.replace_library(loaded.library);
     tracing::info!(
         created = summary.created,
         modified = summary.modified,

@@ -38,7 +38,7 @@ fn key(o: &Object) -> Key {
 /// What the scheduler works with.
 pub struct Context {
     /// The current object snapshot.
-    pub registry: Arc<std::sync::RwLock<Arc<Registry>>>,
+    pub registry: crate::objects::Published,
     pub checker: Checker,
     pub processor: Processor,
     /// Where a check whose result was not processed is queued again.
@@ -47,7 +47,7 @@ pub struct Context {
 
 impl Context {
     fn registry(&self) -> Arc<Registry> {
-        crate::objects::current(&self.registry)
+        self.registry.current()
     }
 }
 

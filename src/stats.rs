@@ -8,10 +8,22 @@ use std::sync::Arc;
 use filters::value::json_number;
 use serde_json::{json, Value as Json};
 
-use crate::api::conns::Connections;
 use crate::objects::Registry;
 use crate::processor::counters::CheckCounters;
 use crate::processor::reachability::{reachable_now, Purpose};
+
+impl crate::checker::SelfReport for Stats {
+    fn uptime(&self, now: f64) -> f64 {
+        Stats::uptime(self, now)
+    }
+
+    fn perfdata(&self, reg: &Registry, now: f64) -> Vec<Json> {
+        self.icinga_check(reg, now)
+            .iter()
+            .map(perfdata_value)
+            .collect()
+    }
+}
 
 /// A named figure.
 pub type Figure = (String, f64);
@@ -22,19 +34,20 @@ pub struct Stats {
     pub counters: Arc<CheckCounters>,
     /// When the process started (seconds since the epoch).
     pub program_start: f64,
-    connections: Arc<Connections>,
+    /// How many clients are connected now.
+    open_connections: Box<dyn Fn() -> usize + Send + Sync>,
 }
 
 impl Stats {
     pub fn new(
         counters: Arc<CheckCounters>,
         program_start: f64,
-        connections: Arc<Connections>,
+        open_connections: impl Fn() -> usize + Send + Sync + 'static,
     ) -> Stats {
         Stats {
             counters,
             program_start,
-            connections,
+            open_connections: Box::new(open_connections),
         }
     }
 
@@ -61,7 +74,7 @@ impl Stats {
 
     /// The API listener's performance data (no cluster endpoints, no JSON-RPC clients).
     pub fn api_listener(&self) -> Vec<Figure> {
-        let clients = self.connections.open_count() as f64;
+        let clients = (self.open_connections)() as f64;
         [
             ("api_num_conn_endpoints", 0.0),
             ("api_num_endpoints", 0.0),

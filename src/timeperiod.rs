@@ -16,8 +16,6 @@
 use chrono::{DateTime, Datelike, Duration, Local, NaiveDate, TimeZone, Timelike, Weekday};
 use filters::{Dict, Value};
 
-use crate::objects::{Object, Registry};
-
 const DAY: u32 = 24 * 60 * 60;
 
 /// One side of a day definition.
@@ -410,6 +408,23 @@ pub fn downtime_segment(ranges: &Dict, now: f64, min_end: f64) -> Option<(f64, f
     })
 }
 
+/// A TimePeriod as [`Period`] reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Definition {
+    /// `ranges`, if it has any.
+    pub ranges: Option<Value>,
+    /// The names of the periods in `includes` and `excludes`.
+    pub includes: Vec<String>,
+    pub excludes: Vec<String>,
+    /// Whether an include wins over an exclude (`prefer_includes`, default true).
+    pub prefer_includes: bool,
+}
+
+/// Where TimePeriods are found by name (the object registry).
+pub trait Periods {
+    fn definition(&self, name: &str) -> Option<Definition>;
+}
+
 /// A TimePeriod object with its `includes` and `excludes`, compiled for repeated
 /// questions.
 struct Period {
@@ -421,29 +436,23 @@ struct Period {
 }
 
 impl Period {
-    fn compile(reg: &Registry, object: &Object, depth: u32) -> Period {
-        let names = |attr: &str| -> Vec<String> {
-            match object.attr(attr) {
-                Some(Value::Array(a)) => a.iter().map(Value::to_display_string).collect(),
-                _ => Vec::new(),
-            }
-        };
+    fn compile(periods: &impl Periods, d: &Definition, depth: u32) -> Period {
         // Periods that include each other are cut off rather than followed forever.
-        let linked = |attr: &str| -> Vec<Period> {
+        let linked = |names: &[String]| -> Vec<Period> {
             if depth >= 8 {
                 return Vec::new();
             }
-            names(attr)
+            names
                 .iter()
-                .filter_map(|n| reg.get("TimePeriod", n))
-                .map(|p| Period::compile(reg, p, depth + 1))
+                .filter_map(|n| periods.definition(n))
+                .map(|p| Period::compile(periods, &p, depth + 1))
                 .collect()
         };
         Period {
-            ranges: Ranges::of(object.attr("ranges")),
-            includes: linked("includes"),
-            excludes: linked("excludes"),
-            prefer_includes: !matches!(object.attr("prefer_includes"), Some(Value::Bool(false))),
+            ranges: Ranges::of(d.ranges.as_ref()),
+            includes: linked(&d.includes),
+            excludes: linked(&d.excludes),
+            prefer_includes: d.prefer_includes,
         }
     }
 
@@ -460,21 +469,21 @@ impl Period {
 }
 
 /// Whether the period `name` is active at `t`; a missing period means always.
-pub fn period_allows(reg: &Registry, name: &str, t: f64) -> bool {
-    let Some(object) = reg.get("TimePeriod", name) else {
+pub fn period_allows(periods: &impl Periods, name: &str, t: f64) -> bool {
+    let Some(definition) = periods.definition(name) else {
         return true;
     };
     let Some(when) = Local.timestamp_opt(t as i64, 0).single() else {
         return true;
     };
-    Period::compile(reg, object, 0).contains(when)
+    Period::compile(periods, &definition, 0).contains(when)
 }
 
 /// The next minute at or after `from` the period `name` is active, looking a little over
 /// a week ahead; `None` when it never is.
-pub fn next_active(reg: &Registry, name: &str, from: f64) -> Option<f64> {
-    let object = reg.get("TimePeriod", name)?;
-    let period = Period::compile(reg, object, 0);
+pub fn next_active(periods: &impl Periods, name: &str, from: f64) -> Option<f64> {
+    let definition = periods.definition(name)?;
+    let period = Period::compile(periods, &definition, 0);
     next_minute(from, |t| period.contains(t))
 }
 

@@ -227,7 +227,7 @@ async fn reschedule_check() {
 #[tokio::test]
 async fn results_publish_events() {
     let s = Server::start(&config()).await;
-    let mut events = s.state().bus.subscribe();
+    let mut events = s.state().engine.bus.subscribe();
     let (status, _) = s
         .post(
             "/v1/actions/process-check-result",
@@ -297,7 +297,7 @@ async fn external_command_pipe() {
         std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
         0o660
     );
-    let mut events = s.state().bus.subscribe();
+    let mut events = s.state().engine.bus.subscribe();
     let lines = "[1700000000] NO_SUCH_COMMAND;h1\n\
                  [1700000000] PROCESS_SERVICE_CHECK_RESULT;h1;passive;2;CRITICAL - /var full|used=99%\n\
                  [1700000000] ACKNOWLEDGE_SVC_PROBLEM;h1;passive;2;0;1;alice;on it\n";

@@ -467,7 +467,7 @@ async fn next_object_event(
 #[tokio::test]
 async fn object_changes_publish_events() {
     let s = Server::start(CONFIG).await;
-    let mut bus = s.state().bus.subscribe();
+    let mut bus = s.state().engine.bus.subscribe();
     let (status, _) = s
         .send(
             "PUT",

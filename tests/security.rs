@@ -479,12 +479,12 @@ async fn a_stalled_stream_is_dropped() {
     )
     .await;
     for _ in 0..50 {
-        if s.state().streams.count() == 1 {
+        if s.state().engine.streams.count() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(s.state().streams.count(), 1, "the stream opened");
+    assert_eq!(s.state().engine.streams.count(), 1, "the stream opened");
     // Far more than the socket buffers hold: 200 results of 100 KB.
     let output = "y".repeat(100_000);
     for _ in 0..100 {
@@ -495,12 +495,12 @@ async fn a_stalled_stream_is_dropped() {
             )
             .await;
         assert_eq!(status, 200);
-        if s.state().streams.count() == 0 {
+        if s.state().engine.streams.count() == 0 {
             break;
         }
     }
     for _ in 0..200 {
-        if s.state().streams.count() == 0 {
+        if s.state().engine.streams.count() == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

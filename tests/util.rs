@@ -163,7 +163,7 @@ impl Server {
 
     /// Waits until everything the processor has queued or due now is committed.
     pub async fn settle(&self) {
-        self.state().processor.settle().await;
+        self.state().engine.processor.settle().await;
     }
 
     /// The server's time (its manual clock's, or the system's).
@@ -265,7 +265,7 @@ impl Server {
     }
 
     /// The server's shared state (its event bus, …).
-    pub fn state(&self) -> &std::sync::Arc<auspex::app::State> {
+    pub fn state(&self) -> &std::sync::Arc<auspex::api::State> {
         &self._app.state
     }
 
@@ -281,7 +281,7 @@ impl Server {
 impl Server {
     /// The journaled events of one type, oldest first (what every stream delivers).
     pub fn events(&self, kind: &str) -> Vec<Json> {
-        let (events, _) = self.state().store.events_after(0, 100_000).unwrap();
+        let (events, _) = self.state().engine.store.events_after(0, 100_000).unwrap();
         events
             .iter()
             .filter(|e| e.kind == kind)

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{apply_each, required, targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::params::Params;
@@ -14,11 +14,11 @@ use crate::processor::Change;
 const TYPES: &[&str] = &["Host", "Service"];
 
 pub async fn acknowledge(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
-    let objects = targets(state, user, Action::AcknowledgeProblem, TYPES, params).await?;
+    let objects = targets(engine, user, Action::AcknowledgeProblem, TYPES, params).await?;
     let ack = match (required(params, "author"), required(params, "comment")) {
         (Some(author), Some(comment)) => Some(Ack {
             author,
@@ -30,7 +30,7 @@ pub async fn acknowledge(
         }),
         _ => None,
     };
-    Ok(apply_each(state, &objects, |_| match &ack {
+    Ok(apply_each(engine, &objects, |_| match &ack {
         Some(a) => Ok(Change::Acknowledge(a.clone())),
         None => Err(Outcome::new(
             400,
@@ -41,13 +41,13 @@ pub async fn acknowledge(
 }
 
 pub async fn remove(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
-    let objects = targets(state, user, Action::RemoveAcknowledgement, TYPES, params).await?;
+    let objects = targets(engine, user, Action::RemoveAcknowledgement, TYPES, params).await?;
     let author = params.string("author").unwrap_or_default();
-    Ok(apply_each(state, &objects, |_| {
+    Ok(apply_each(engine, &objects, |_| {
         Ok(Change::RemoveAcknowledgement {
             author: author.clone(),
         })

@@ -4,20 +4,20 @@
 use std::sync::Arc;
 
 use super::{apply_each, required, targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::params::Params;
 use crate::processor::Change;
 
 pub async fn add(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::AddComment,
         &["Host", "Service"],
@@ -26,7 +26,7 @@ pub async fn add(
     .await?;
     let expiry = params.number("expiry")?.unwrap_or(0.0);
     let comment = required(params, "author").zip(required(params, "comment"));
-    Ok(apply_each(state, &objects, |_| match &comment {
+    Ok(apply_each(engine, &objects, |_| match &comment {
         Some((author, text)) => Ok(Change::AddComment {
             author: author.clone(),
             text: text.clone(),
@@ -38,12 +38,12 @@ pub async fn add(
 }
 
 pub async fn remove(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::RemoveComment,
         &["Host", "Service", "Comment"],
@@ -51,7 +51,7 @@ pub async fn remove(
     )
     .await?;
     let author = params.string("author").unwrap_or_default();
-    Ok(apply_each(state, &objects, |_| {
+    Ok(apply_each(engine, &objects, |_| {
         Ok(Change::RemoveComment {
             author: author.clone(),
         })

@@ -5,8 +5,8 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 
 use super::{apply_each, required, targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::params::Params;
@@ -77,12 +77,12 @@ fn spec(params: &Params) -> Result<Result<Spec, Outcome>, Error> {
 }
 
 pub async fn schedule(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::ScheduleDowntime,
         &["Host", "Service"],
@@ -90,7 +90,7 @@ pub async fn schedule(
     )
     .await?;
     let spec = spec(params)?;
-    Ok(apply_each(state, &objects, |_| match &spec {
+    Ok(apply_each(engine, &objects, |_| match &spec {
         Ok(s) => Ok(Change::ScheduleDowntime(s.clone())),
         Err(refused) => Err(refused.clone()),
     })
@@ -98,12 +98,12 @@ pub async fn schedule(
 }
 
 pub async fn remove(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::RemoveDowntime,
         &["Host", "Service", "Downtime"],
@@ -111,7 +111,7 @@ pub async fn remove(
     )
     .await?;
     let author = params.string("author").unwrap_or_default();
-    Ok(apply_each(state, &objects, |_| {
+    Ok(apply_each(engine, &objects, |_| {
         Ok(Change::RemoveDowntime {
             author: author.clone(),
         })

@@ -10,10 +10,10 @@ use filters::{Dict, Value};
 use serde_json::{json, Value as Json};
 
 use super::{outcome, targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::command::{self, Program};
 use crate::checker::Subject;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::objects::Object;
 use crate::outcome::Outcome;
@@ -31,7 +31,7 @@ struct Request {
     macros: Dict,
 }
 
-fn request(state: &State, params: &Params) -> Result<Result<Request, Outcome>, Error> {
+fn request(engine: &Engine, params: &Params) -> Result<Result<Request, Outcome>, Error> {
     let Some(ttl) = params.number("ttl")? else {
         return Ok(Err(Outcome::new(400, "Parameter ttl is required.")));
     };
@@ -54,13 +54,13 @@ fn request(state: &State, params: &Params) -> Result<Result<Request, Outcome>, E
     };
     if let Some(e) = params
         .string("endpoint")
-        .filter(|e| !e.is_empty() && *e != state.node_name)
+        .filter(|e| !e.is_empty() && *e != engine.node_name)
     {
         return Ok(Err(Outcome::new(
             404,
             format!(
                 "Endpoint '{e}' is not this node; commands run on '{}' only.",
-                state.node_name
+                engine.node_name
             ),
         )));
     }
@@ -82,23 +82,23 @@ fn request(state: &State, params: &Params) -> Result<Result<Request, Outcome>, E
 }
 
 pub async fn run(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::ExecuteCommand,
         &["Host", "Service"],
         params,
     )
     .await?;
-    let request = request(state, params)?;
+    let request = request(engine, params)?;
     let mut items = Vec::with_capacity(objects.len());
     for o in &objects {
         items.push(match &request {
-            Ok(r) => start(state, user, o, r).await,
+            Ok(r) => start(engine, user, o, r).await,
             Err(refused) => refused.clone(),
         });
     }
@@ -108,9 +108,9 @@ pub async fn run(
 /// Records the execution as pending (durably), then runs it in the background. The
 /// command, and a NotificationCommand's `user` and `notification`, are named by macro
 /// strings resolved for the object, and must be visible to the requesting user.
-async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> Outcome {
-    let reg = state.registry();
-    let Some(subject) = Subject::of(&reg, o, state.clock.now()) else {
+async fn start(engine: &Engine, user: &ApiUser, o: &Arc<Object>, r: &Request) -> Outcome {
+    let reg = engine.registry();
+    let Some(subject) = Subject::of(&reg, o, engine.clock.now()) else {
         return Outcome::new(404, format!("The host of '{}' does not exist.", o.name));
     };
     let resolve = |text: &str| subject.resolve_text(text, Some(&r.macros));
@@ -161,9 +161,9 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> O
         Err(e) => return Outcome::new(400, format!("Command '{name}' cannot run: {e}")),
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let deadline = state.clock.now() + r.ttl;
-    let pending = json!({ "pending": true, "deadline": deadline, "endpoint": state.node_name });
-    let recorded = state
+    let deadline = engine.clock.now() + r.ttl;
+    let pending = json!({ "pending": true, "deadline": deadline, "endpoint": engine.node_name });
+    let recorded = engine
         .processor
         .apply(
             o.clone(),
@@ -176,7 +176,7 @@ async fn start(state: &State, user: &ApiUser, o: &Arc<Object>, r: &Request) -> O
     if recorded.is_err() {
         return outcome(recorded);
     }
-    let (processor, clock) = (state.processor.clone(), state.clock.clone());
+    let (processor, clock) = (engine.processor.clone(), engine.clock.clone());
     let (object, ttl, execution) = (o.clone(), r.ttl, id.clone());
     tokio::spawn(async move {
         let record = match program {

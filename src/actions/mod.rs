@@ -17,8 +17,8 @@ pub mod reschedule_check;
 
 use std::sync::Arc;
 
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::Object;
@@ -34,7 +34,7 @@ pub use action::Action;
 /// 404 `No objects found.` (with the reason as diagnostic information) when the type is
 /// missing, invalid or not allowed, a named object is missing, or nothing matched.
 pub async fn targets(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     action: Action,
     allowed: &[&str],
@@ -64,7 +64,16 @@ pub async fn targets(
         return Err(not_found("Invalid type specified for this action."));
     }
     let permission = action.permission();
-    let objects = crate::evaluator::select(state, user, &permission, ti, params, None).await?;
+    let objects = crate::evaluator::select(
+        &engine.evaluator,
+        engine.registry(),
+        user,
+        &permission,
+        ti,
+        params,
+        None,
+    )
+    .await?;
     if objects.is_empty() {
         return Err(not_found("No objects matched."));
     }
@@ -77,27 +86,29 @@ pub async fn targets(
 /// # Errors
 /// What the action answers as a whole (no targets, bad parameters).
 pub async fn run(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     action: Action,
     params: Params,
 ) -> Result<Vec<Outcome>, Error> {
     Ok(match action {
-        Action::ProcessCheckResult => process_check_result::run(state, user, &params).await?,
-        Action::ProcessCheckResults => process_check_result::run_batch(state, user, params).await?,
-        Action::RescheduleCheck => reschedule_check::run(state, user, &params).await?,
-        Action::AcknowledgeProblem => acknowledgements::acknowledge(state, user, &params).await?,
-        Action::RemoveAcknowledgement => acknowledgements::remove(state, user, &params).await?,
-        Action::AddComment => comments::add(state, user, &params).await?,
-        Action::RemoveComment => comments::remove(state, user, &params).await?,
-        Action::ScheduleDowntime => downtimes::schedule(state, user, &params).await?,
-        Action::RemoveDowntime => downtimes::remove(state, user, &params).await?,
-        Action::SendCustomNotification => notifications::custom(state, user, &params).await?,
-        Action::DelayNotification => notifications::delay(state, user, &params).await?,
-        Action::ExecuteCommand => execute_command::run(state, user, &params).await?,
-        Action::ShutdownProcess => vec![process::stop(state, false)],
-        Action::RestartProcess => vec![process::stop(state, true)],
-        Action::GenerateTicket => vec![process::ticket(state, &params)?],
+        Action::ProcessCheckResult => process_check_result::run(engine, user, &params).await?,
+        Action::ProcessCheckResults => {
+            process_check_result::run_batch(engine, user, params).await?
+        }
+        Action::RescheduleCheck => reschedule_check::run(engine, user, &params).await?,
+        Action::AcknowledgeProblem => acknowledgements::acknowledge(engine, user, &params).await?,
+        Action::RemoveAcknowledgement => acknowledgements::remove(engine, user, &params).await?,
+        Action::AddComment => comments::add(engine, user, &params).await?,
+        Action::RemoveComment => comments::remove(engine, user, &params).await?,
+        Action::ScheduleDowntime => downtimes::schedule(engine, user, &params).await?,
+        Action::RemoveDowntime => downtimes::remove(engine, user, &params).await?,
+        Action::SendCustomNotification => notifications::custom(engine, user, &params).await?,
+        Action::DelayNotification => notifications::delay(engine, user, &params).await?,
+        Action::ExecuteCommand => execute_command::run(engine, user, &params).await?,
+        Action::ShutdownProcess => vec![process::stop(engine, false)],
+        Action::RestartProcess => vec![process::stop(engine, true)],
+        Action::GenerateTicket => vec![process::ticket(engine, &params)?],
     })
 }
 
@@ -110,7 +121,7 @@ pub fn unknown(name: &str) -> Error {
 /// commits them together) and returns their result items in order. `change` gives the
 /// change for a target, or the target's result item when the parameters rule it out.
 pub async fn apply_each(
-    state: &State,
+    engine: &Engine,
     objects: &[Arc<Object>],
     change: impl Fn(&Arc<Object>) -> Result<Change, Outcome>,
 ) -> Vec<Outcome> {
@@ -120,7 +131,7 @@ pub async fn apply_each(
         .zip(&planned)
         .filter_map(|(o, c)| c.as_ref().ok().map(|c| (o.clone(), c.clone())))
         .collect();
-    let mut outcomes = state.processor.apply_all(changes).await.into_iter();
+    let mut outcomes = engine.processor.apply_all(changes).await.into_iter();
     planned
         .into_iter()
         .map(|p| match p {

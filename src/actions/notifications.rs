@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::{apply_each, required, targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::params::Params;
@@ -13,14 +13,14 @@ use crate::processor::Change;
 const TYPES: &[&str] = &["Host", "Service"];
 
 pub async fn custom(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
-    let objects = targets(state, user, Action::SendCustomNotification, TYPES, params).await?;
+    let objects = targets(engine, user, Action::SendCustomNotification, TYPES, params).await?;
     let message = required(params, "author").zip(required(params, "comment"));
     let force = params.flag("force");
-    Ok(apply_each(state, &objects, |_| match &message {
+    Ok(apply_each(engine, &objects, |_| match &message {
         Some((author, text)) => Ok(Change::CustomNotification {
             author: author.clone(),
             text: text.clone(),
@@ -35,13 +35,13 @@ pub async fn custom(
 }
 
 pub async fn delay(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
-    let objects = targets(state, user, Action::DelayNotification, TYPES, params).await?;
+    let objects = targets(engine, user, Action::DelayNotification, TYPES, params).await?;
     let until = params.number("timestamp")?;
-    Ok(apply_each(state, &objects, |_| match until {
+    Ok(apply_each(engine, &objects, |_| match until {
         Some(until) => Ok(Change::DelayNotification { until }),
         None => Err(Outcome::new(
             400,

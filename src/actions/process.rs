@@ -5,15 +5,15 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::app::State;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::params::Params;
 
 /// Answers, then stops (and restarts) the server once the answer is out.
-pub fn stop(state: &State, restart: bool) -> Outcome {
-    state.exit.restart.store(restart, Ordering::SeqCst);
-    let requested = state.exit.requested.clone();
+pub fn stop(engine: &Engine, restart: bool) -> Outcome {
+    engine.exit.restart.store(restart, Ordering::SeqCst);
+    let requested = engine.exit.requested.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
         requested.cancel();
@@ -41,11 +41,11 @@ pub fn ticket_for(cn: &str, salt: &str) -> String {
     hex::encode(out)
 }
 
-pub fn ticket(state: &State, params: &Params) -> Result<Outcome, Error> {
+pub fn ticket(engine: &Engine, params: &Params) -> Result<Outcome, Error> {
     let Some(cn) = params.string("cn").filter(|c| !c.is_empty()) else {
         return Err(Error::invalid("Parameter 'cn' is required."));
     };
-    let salt = state
+    let salt = engine
         .library()
         .constants()
         .get("TicketSalt")

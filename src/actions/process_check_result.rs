@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use super::{targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
 use crate::checker::output::split_perfdata;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::objects::Object;
 use crate::outcome::{aggregate_code, Outcome};
@@ -17,12 +17,12 @@ use crate::params::Params;
 use crate::processor::{Change, CheckInput, Refused};
 
 pub async fn run(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::ProcessCheckResult,
         &["Host", "Service"],
@@ -32,9 +32,9 @@ pub async fn run(
     // All targets at once: the processor commits them together instead of one fsync each.
     let planned: Vec<_> = objects
         .iter()
-        .map(|o| (o, input(state, o, params)))
+        .map(|o| (o, input(engine, o, params)))
         .collect();
-    Ok(submit(state, planned).await)
+    Ok(submit(engine, planned).await)
 }
 
 /// A target's check result, or the code and status that refuse it.
@@ -42,7 +42,7 @@ type Planned = Result<CheckInput, (u16, String)>;
 
 /// Submits the results in order (so that results for one object apply in the order they
 /// were given) and returns the result items in the same order.
-async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Outcome> {
+async fn submit(engine: &Engine, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Outcome> {
     let mut changes = Vec::with_capacity(planned.len());
     let mut slots = Vec::with_capacity(planned.len());
     for (o, i) in planned {
@@ -54,7 +54,7 @@ async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Out
             Err((code, status)) => slots.push(Err(Outcome::new(code, status))),
         }
     }
-    let mut outcomes = state.processor.apply_all(changes).await.into_iter();
+    let mut outcomes = engine.processor.apply_all(changes).await.into_iter();
     slots
         .into_iter()
         .map(|slot| match slot {
@@ -67,7 +67,7 @@ async fn submit(state: &State, planned: Vec<(&Arc<Object>, Planned)>) -> Vec<Out
 /// `process-check-results`: `{"results": [ {<process-check-result parameters>}, … ]}`.
 /// Every entry is answered in order; an entry that selects nothing gets a 404 item.
 pub async fn run_batch(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     mut params: Params,
 ) -> Result<Vec<Outcome>, Error> {
@@ -86,7 +86,7 @@ pub async fn run_batch(
         };
         let p = Params::from_map(map);
         match targets(
-            state,
+            engine,
             user,
             Action::ProcessCheckResult,
             &["Host", "Service"],
@@ -101,9 +101,9 @@ pub async fn run_batch(
     // Every result of every entry, in request order, in one submission.
     let mut planned = Vec::new();
     for (objects, p) in pending.iter().flatten() {
-        planned.extend(objects.iter().map(|o| (o, input(state, o, p))));
+        planned.extend(objects.iter().map(|o| (o, input(engine, o, p))));
     }
-    let mut items = submit(state, planned).await.into_iter();
+    let mut items = submit(engine, planned).await.into_iter();
     Ok(pending
         .iter()
         .map(|p| match p {
@@ -155,7 +155,7 @@ fn result_item(o: &Object, outcome: Result<crate::processor::Processed, Refused>
 }
 
 /// The check result the parameters describe.
-fn input(state: &State, o: &Object, params: &Params) -> Result<CheckInput, (u16, String)> {
+fn input(engine: &Engine, o: &Object, params: &Params) -> Result<CheckInput, (u16, String)> {
     let is_host = o.type_info.name == "Host";
     if o.attr("enable_passive_checks")
         .is_some_and(|v| !v.to_bool())
@@ -189,7 +189,7 @@ fn input(state: &State, o: &Object, params: &Params) -> Result<CheckInput, (u16,
         Some(Json::String(s)) => split_perfdata(s).into_iter().map(Json::String).collect(),
         _ => Vec::new(),
     };
-    let t = state.clock.now();
+    let t = engine.clock.now();
     let num = |k: &str| params.number(k).ok().flatten();
     let execution_start = num("execution_start").unwrap_or(t);
     let execution_end = num("execution_end").unwrap_or(t);
@@ -212,10 +212,10 @@ fn input(state: &State, o: &Object, params: &Params) -> Result<CheckInput, (u16,
         active: false,
         check_source: params
             .string("check_source")
-            .unwrap_or_else(|| state.node_name.clone()),
+            .unwrap_or_else(|| engine.node_name.clone()),
         scheduling_source: params
             .string("scheduling_source")
-            .unwrap_or_else(|| state.node_name.clone()),
+            .unwrap_or_else(|| engine.node_name.clone()),
         ttl: num("ttl").unwrap_or(0.0),
     })
 }

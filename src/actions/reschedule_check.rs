@@ -4,19 +4,19 @@
 use std::sync::Arc;
 
 use super::{targets, Action};
-use crate::app::State;
 use crate::auth::ApiUser;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::params::Params;
 
 pub async fn run(
-    state: &State,
+    engine: &Engine,
     user: &Arc<ApiUser>,
     params: &Params,
 ) -> Result<Vec<Outcome>, Error> {
     let objects = targets(
-        state,
+        engine,
         user,
         Action::RescheduleCheck,
         &["Host", "Service"],
@@ -25,11 +25,11 @@ pub async fn run(
     .await?;
     let next_check = params
         .number("next_check")?
-        .unwrap_or_else(|| state.clock.now());
+        .unwrap_or_else(|| engine.clock.now());
     let force = params.flag("force");
     // All targets at once: one commit for the lot instead of one fsync each.
     let results = objects.iter().map(|o| async move {
-        match state
+        match engine
             .processor
             .reschedule(o.clone(), next_check, force)
             .await

@@ -11,8 +11,8 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
+use super::State;
 use crate::actions::{self, Action};
-use crate::app::State;
 use crate::outcome::Outcome;
 
 pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Response, Infallible> {
@@ -45,7 +45,7 @@ pub async fn handle(name: String, state: Arc<State>, req: Req) -> Result<Respons
                 } else if !user.permissions.has_unfiltered(&permission) {
                     return Err(ApiError::no_route(&format!("v1/actions/{name}")));
                 }
-                actions::run(&state, user, action, params).await?
+                actions::run(&state.engine, user, action, params).await?
             }
         };
         let status = reply::aggregate_status(&results);

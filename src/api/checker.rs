@@ -14,7 +14,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::objects::{types, Object};
 
 /// Parameters that are not macros.
@@ -28,13 +28,13 @@ pub async fn handle(state: Arc<State>, req: Req) -> Result<Response, Infallible>
         let Some(name) = params.string("command").filter(|c| !c.is_empty()) else {
             return Err(ApiError::bad_request("Parameter 'command' is required."));
         };
-        let reg = state.registry();
+        let reg = state.engine.registry();
         if reg.get("CheckCommand", &name).is_none() {
             return Err(ApiError::not_found(format!(
                 "Check command '{name}' does not exist."
             )));
         }
-        let node = reg.get("Host", &state.node_name);
+        let node = reg.get("Host", &state.engine.node_name);
         let mut attrs = node.map_or_else(
             || Dict::from([(Str::from("address"), Value::from("127.0.0.1"))]),
             |h| h.attrs.clone(),
@@ -56,10 +56,10 @@ pub async fn handle(state: Arc<State>, req: Req) -> Result<Response, Infallible>
         attrs.insert("vars".into(), Value::from(vars));
         attrs.insert("check_command".into(), Value::from(name.as_str()));
         let host = types::by_name("Host")
-            .map(|ti| crate::objects::runtime_object(ti, &state.node_name, attrs))
+            .map(|ti| crate::objects::runtime_object(ti, &state.engine.node_name, attrs))
             .ok_or_else(|| ApiError::not_found("No Host type."))?;
         let host: Arc<Object> = Arc::new(host);
-        let cr = state.checker.check(&reg, &host).await;
+        let cr = state.engine.checker.check(&reg, &host).await;
         let result = json!({
             "command": name,
             "exit_status": cr.exit_status,
@@ -68,7 +68,7 @@ pub async fn handle(state: Arc<State>, req: Req) -> Result<Response, Infallible>
             "performance_data": cr.performance_data,
             "execution_start": cr.execution_start,
             "execution_end": cr.execution_end,
-            "check_source": state.node_name,
+            "check_source": state.engine.node_name,
         });
         Ok(reply::json_response(
             http::StatusCode::OK,

@@ -14,7 +14,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::outcome::Outcome;
 use crate::packages::{valid_name, valid_path, API_STAGE};
 
@@ -22,6 +22,7 @@ use crate::packages::{valid_name, valid_path, API_STAGE};
 /// as configuration, `conf.d/<plural>/<name>.conf`, as Icinga keeps them.
 fn api_files(state: &State) -> Result<Vec<(String, String)>, ApiError> {
     let contents = state
+        .engine
         .store
         .contents()
         .map_err(|e| internal("Could not read the API objects.", e))?;
@@ -67,7 +68,7 @@ pub async fn packages(
         match (method, name) {
             (http::Method::GET, None) => {
                 require(&session, "config/query", path)?;
-                let list = state.packages.list().map_err(|e| internal("Could not list packages.", e))?;
+                let list = state.engine.packages.list().map_err(|e| internal("Could not list packages.", e))?;
                 let mut items: Vec<Json> = vec![json!({"name": "_api", "active-stage": API_STAGE, "stages": [API_STAGE]})];
                 items.extend(list.into_iter().map(|p| {
                     json!({"name": p.name, "active-stage": p.active_stage.unwrap_or_default(), "stages": p.stages})
@@ -80,7 +81,7 @@ pub async fn packages(
                     return Err(ApiError::bad_request(format!("Invalid package name '{pkg}'.")));
                 }
                 state
-                    .packages
+                    .engine.packages
                     .create(&pkg)
                     .map_err(|e| internal(&format!("Could not create package '{pkg}'."), e))?;
                 Ok(reply::results(
@@ -90,19 +91,19 @@ pub async fn packages(
             }
             (http::Method::DELETE, Some(pkg)) => {
                 require(&session, "config/modify", path)?;
-                if !state.packages.exists(&pkg) {
+                if !state.engine.packages.exists(&pkg) {
                     return Err(ApiError::not_found(format!("Package '{pkg}' does not exist.")));
                 }
-                let Ok(_update) = state.package_update.try_lock() else {
+                let Ok(_update) = state.engine.package_update.try_lock() else {
                     return Err(conflict());
                 };
-                let was_active = state.packages.active_stage(&pkg).is_some();
+                let was_active = state.engine.packages.active_stage(&pkg).is_some();
                 state
-                    .packages
+                    .engine.packages
                     .delete(&pkg)
                     .map_err(|e| internal(&format!("Failed to delete package '{pkg}'."), e))?;
                 if was_active {
-                    crate::reload::reload(&state)
+                    crate::reload::reload(&state.engine)
                         .await
                         .map_err(|e| internal("The package was deleted; the reload failed.", e.join("\n")))?;
                 }
@@ -157,7 +158,7 @@ pub async fn stages(
             }
             return Ok(reply::results(items, p.pretty));
         }
-        if !state.packages.exists(&pkg) {
+        if !state.engine.packages.exists(&pkg) {
             require(&session, "config/query", &path)?;
             return Err(ApiError::bad_request(format!("Package '{pkg}' does not exist.")));
         }
@@ -178,11 +179,11 @@ pub async fn stages(
                         .collect(),
                     _ => return Err(internal("Stage creation failed.", "Parameter 'files' must be a dictionary of path → text.")),
                 };
-                let Ok(update) = state.package_update.clone().try_lock_owned() else {
+                let Ok(update) = state.engine.package_update.clone().try_lock_owned() else {
                     return Err(conflict());
                 };
                 let stage = state
-                    .packages
+                    .engine.packages
                     .create_stage(&pkg, &files)
                     .map_err(|e| internal("Stage creation failed.", e))?;
                 tokio::spawn(validate_and_activate(state.clone(), pkg.clone(), stage.clone(), activate, reload, update));
@@ -195,7 +196,7 @@ pub async fn stages(
             (http::Method::GET, Some(stage)) => {
                 require(&session, "config/query", &path)?;
                 let entries = state
-                    .packages
+                    .engine.packages
                     .stage_entries(&pkg, &stage)
                     .map_err(|_| ApiError::not_found("Stage not found."))?;
                 let items = entries
@@ -206,11 +207,11 @@ pub async fn stages(
             }
             (http::Method::DELETE, Some(stage)) => {
                 require(&session, "config/modify", &path)?;
-                if state.packages.active_stage(&pkg).as_deref() == Some(stage.as_str()) {
+                if state.engine.packages.active_stage(&pkg).as_deref() == Some(stage.as_str()) {
                     return Err(internal("Stage deletion failed.", "The active stage cannot be deleted."));
                 }
                 state
-                    .packages
+                    .engine.packages
                     .delete_stage(&pkg, &stage)
                     .map_err(|_| ApiError::not_found("Stage not found."))?;
                 Ok(reply::results(
@@ -234,17 +235,18 @@ async fn validate_and_activate(
     _update: tokio::sync::OwnedMutexGuard<()>,
 ) {
     let mut packages: Vec<(String, std::path::PathBuf)> = state
+        .engine
         .packages
         .active()
         .into_iter()
         .filter(|(p, _)| *p != pkg)
         .collect();
-    if let Some(dir) = state.packages.stage_dir(&pkg, &stage) {
+    if let Some(dir) = state.engine.packages.stage_dir(&pkg, &stage) {
         packages.push((pkg.clone(), dir));
     }
     let checking = state.clone();
     let outcome =
-        tokio::task::spawn_blocking(move || crate::reload::validate(&checking, &packages))
+        tokio::task::spawn_blocking(move || crate::reload::validate(&checking.engine, &packages))
             .await
             .unwrap_or_else(|e| Err(vec![format!("Validation failed: {e}")]));
     let stamp = chrono::Local::now().format("[%Y-%m-%d %H:%M:%S %z]");
@@ -263,6 +265,7 @@ async fn validate_and_activate(
         }
     }
     if let Err(e) = state
+        .engine
         .packages
         .record_validation(&pkg, &stage, outcome.is_ok(), &log)
     {
@@ -273,12 +276,12 @@ async fn validate_and_activate(
         tracing::info!(package = %pkg, stage = %stage, valid = outcome.is_ok(), "Config stage validated.");
         return;
     }
-    if let Err(e) = state.packages.activate(&pkg, &stage) {
+    if let Err(e) = state.engine.packages.activate(&pkg, &stage) {
         tracing::error!(package = %pkg, stage = %stage, error = %e, "Could not activate the stage.");
         return;
     }
     if reload {
-        match crate::reload::reload(&state).await {
+        match crate::reload::reload(&state.engine).await {
             Ok(s) => {
                 tracing::info!(package = %pkg, stage = %stage, created = s.created, modified = s.modified, deleted = s.deleted, "Config stage activated.");
             }
@@ -310,7 +313,7 @@ pub async fn files(tail: String, state: Arc<State>, req: Req) -> Result<Response
                 .find(|(f, _)| f == path)
                 .map(|(_, text)| text.into_bytes())
         } else {
-            state.packages.read_file(pkg, stage, path)
+            state.engine.packages.read_file(pkg, stage, path)
         }
         .ok_or_else(|| ApiError::not_found("Path not found."))?;
         let mut res = Response::new(bytes.into());

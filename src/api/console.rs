@@ -15,7 +15,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::outcome::Outcome;
 
 const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
@@ -122,12 +122,13 @@ async fn execute(
         id: session_id.as_deref(),
     };
     let scope = ScriptScope {
-        registry: state.registry(),
-        library: state.library(),
+        registry: state.engine.registry(),
+        library: state.engine.library(),
     };
     // Scripts may loop for a while: on the evaluator's pool, under the console budget,
     // stopped when the client goes away or the server stops.
     let ran = state
+        .engine
         .evaluator
         .run(
             filters::Budget::within(state.guards.console_budget),

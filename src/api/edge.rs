@@ -15,7 +15,7 @@ use warp::reply::Response;
 
 use super::error::ApiError;
 use super::Peer;
-use crate::app::State;
+use super::State;
 use crate::auth::ApiUser;
 
 /// The request body as routes see it: bounded by the user's body limit.
@@ -112,10 +112,10 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
         // Event streams also take a bearer token (browsers cannot send Basic to an
         // EventSource or a WebSocket).
         None if token.is_some() => {
-            let now = state.clock.now() as u64;
+            let now = state.engine.clock.now() as u64;
             let user = token
                 .and_then(|t| state.tokens.verify(&t, now))
-                .and_then(|name| state.users().by_name(&name).cloned());
+                .and_then(|name| state.engine.users().by_name(&name).cloned());
             match user {
                 Some(user) => user,
                 None => {
@@ -141,7 +141,7 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|h| h.to_str().ok());
-            let users = state.users();
+            let users = state.engine.users();
             match header.and_then(|h| users.basic(h)) {
                 Some(user) => {
                     state.blocklist.record_success(peer.addr.ip(), &user.name);

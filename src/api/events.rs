@@ -17,11 +17,11 @@ use warp::reply::Response;
 
 use super::edge::Session;
 use super::error::ApiError;
+use super::event_feed::{Feed, Format};
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
-use crate::events::frames::{Feed, Format};
 use crate::events::{Cursor, Filtered, Refusal, Registration, Subscription};
 use crate::outcome::Outcome;
 use crate::params::Params;
@@ -111,7 +111,7 @@ pub fn open(
         registration,
         format,
         heartbeat,
-        shutdown: state.shutdown.clone(),
+        shutdown: state.engine.shutdown.clone(),
         pending: None,
         peer: session.peer.clone(),
         stall_timeout: state.guards.stream_stall_timeout,
@@ -134,10 +134,10 @@ pub fn start(
         params.string("filter"),
     )?;
     let cursor = match resume {
-        Some(id) => Cursor::after(state.bus.clone(), state.store.clone(), id),
-        None => Cursor::live(state.bus.clone(), state.store.clone()),
+        Some(id) => Cursor::after(state.engine.bus.clone(), state.engine.store.clone(), id),
+        None => Cursor::live(state.engine.bus.clone(), state.engine.store.clone()),
     };
-    let registration = state.streams.register(
+    let registration = state.engine.streams.register(
         &session.user.name,
         session.peer.addr.to_string(),
         format,
@@ -147,7 +147,7 @@ pub fn start(
     tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, format, from = cursor.position(), "Event stream opened.");
     Ok((
         Filtered::new(
-            state.clone(),
+            state.engine.evaluator.clone(),
             subscription,
             cursor,
             registration.info.clone(),
@@ -163,7 +163,14 @@ pub fn subscribe(
     types: Vec<String>,
     filter: Option<String>,
 ) -> Result<Subscription, ApiError> {
-    Subscription::new(state.clone(), session.user.clone(), types, filter).map_err(|r| match r {
+    Subscription::new(
+        state.engine.writer.objects.clone(),
+        state.guards.event_filter_budget,
+        session.user.clone(),
+        types,
+        filter,
+    )
+    .map_err(|r| match r {
         Refusal::NoTypes => ApiError::bad_request("'types' query parameter is required."),
         // Icinga hides the endpoint from a user without the permission.
         Refusal::Forbidden(t) => ApiError::no_route("/v1/events")
@@ -179,7 +186,7 @@ pub async fn token(state: Arc<State>, req: Req) -> Result<Response, Infallible> 
         let ttl = params
             .number("ttl")?
             .map_or(DEFAULT_TTL, |t| t.clamp(1.0, MAX_TTL as f64) as u64);
-        let expires = state.clock.now() as u64 + ttl;
+        let expires = state.engine.clock.now() as u64 + ttl;
         let token = state.tokens.issue(&session.user.name, expires);
         Ok(reply::results(
             vec![Outcome::ok("Token issued.")

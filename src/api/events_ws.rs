@@ -30,7 +30,7 @@ use warp::reply::Response;
 
 use super::edge::Session;
 use super::error::ApiError;
-use crate::app::State;
+use super::State;
 use crate::events::{Filtered, Item, Registration};
 use crate::params::Params;
 
@@ -139,7 +139,7 @@ async fn run(state: Arc<State>, session: Session, ws: Socket, params: Params) {
             }
         };
         let out = tokio::select! {
-            () = state.shutdown.cancelled() => {
+            () = state.engine.shutdown.cancelled() => {
                 let _ = tx.send(Message::Close(None)).await;
                 return;
             }

@@ -8,7 +8,7 @@ use warp::reply::Response;
 
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 
 /// The endpoint families this server answers.
 const ENDPOINTS: &[&str] = &[

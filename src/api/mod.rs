@@ -12,6 +12,7 @@ pub mod conns;
 pub mod console;
 pub mod edge;
 pub mod error;
+pub mod event_feed;
 pub mod events;
 pub mod events_ws;
 pub mod info;
@@ -21,10 +22,15 @@ pub mod reply;
 pub mod request;
 pub mod routes;
 pub mod self_service;
+pub mod settings;
+pub mod state;
 pub mod status;
 pub mod templates;
 pub mod tls;
 pub mod types;
+
+pub use settings::{Guards, ListenerSettings};
+pub use state::State;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +43,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::app::State;
 use crate::auth::ApiUser;
 
 /// Icinga's `connect_timeout`: TCP + TLS handshake must finish within this.
@@ -174,7 +179,7 @@ async fn connection(
         .and_then(|c| crate::pki::common_name(c));
     let cert_user = client_cn
         .as_deref()
-        .and_then(|cn| state.users().by_client_cn(cn).cloned());
+        .and_then(|cn| state.engine.users().by_client_cn(cn).cloned());
     if cert_user.is_some() {
         state.connections.authenticated(&place.standing);
     }

@@ -18,7 +18,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::auth::ApiUser;
 use crate::objects::query::{self, Output, Shape, UsedBy};
 use crate::objects::types::{self, TypeInfo};
@@ -71,9 +71,17 @@ async fn query(
         return Err(ApiError::forbidden(&permission));
     }
     let shape = Shape::from_params(ti, params)?;
-    let mut objects =
-        crate::evaluator::select(state, user, &permission, ti, params, name.as_deref()).await?;
-    let reg = state.registry();
+    let mut objects = crate::evaluator::select(
+        &state.engine.evaluator,
+        state.engine.registry(),
+        user,
+        &permission,
+        ti,
+        params,
+        name.as_deref(),
+    )
+    .await?;
+    let reg = state.engine.registry();
     let total = objects.len();
     let offset = params.number("offset")?.unwrap_or(0.0).max(0.0) as usize;
     let limit = params.number("limit")?.map(|l| l.max(0.0) as usize);
@@ -90,7 +98,7 @@ async fn query(
         registry: reg,
         objects,
         shape,
-        zone: state.node_name.clone(),
+        zone: state.engine.node_name.clone(),
         user: user.clone(),
         used_by,
         next: 0,
@@ -224,7 +232,7 @@ async fn create(
     let ignore_on_error = params.flag("ignore_on_error");
     let verbose = params.flag("verbose");
     let result = writer::create(
-        state,
+        &state.engine.writer,
         Create {
             type_info: ti,
             name,
@@ -270,7 +278,16 @@ async fn selected(
     if grant.is_denied() {
         return Err(ApiError::forbidden(&permission));
     }
-    Ok(crate::evaluator::select(state, user, &permission, ti, params, name).await?)
+    Ok(crate::evaluator::select(
+        &state.engine.evaluator,
+        state.engine.registry(),
+        user,
+        &permission,
+        ti,
+        params,
+        name,
+    )
+    .await?)
 }
 
 async fn modify(
@@ -290,7 +307,7 @@ async fn modify(
     }
     let objects = selected(state, user, "modify", ti, name.as_deref(), params).await?;
     let results = writer::modify(
-        state,
+        &state.engine.writer,
         objects,
         &attrs.unwrap_or_default(),
         &restore.unwrap_or_default(),
@@ -307,7 +324,7 @@ async fn remove_annotations(
     objects: &[Arc<crate::objects::Object>],
 ) -> Vec<Outcome> {
     use crate::processor::Change;
-    let outcomes = crate::actions::apply_each(state, objects, |_| {
+    let outcomes = crate::actions::apply_each(&state.engine, objects, |_| {
         Ok(match ti.name {
             "Comment" => Change::RemoveComment {
                 author: String::new(),
@@ -351,7 +368,7 @@ async fn delete(
         // Comments and downtimes go as their remove actions take them: through the
         // processor, with their events, acknowledgement and downtime depth kept right.
         "Comment" | "Downtime" => remove_annotations(state, ti, &objects).await,
-        _ => writer::delete(state, objects, params.flag("cascade")).await,
+        _ => writer::delete(&state.engine.writer, objects, params.flag("cascade")).await,
     };
     let failed = results.iter().any(|r| r.code != 200);
     let code = if failed {

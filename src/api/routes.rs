@@ -9,11 +9,11 @@ use warp::{Filter, Reply};
 
 use super::error::ApiError;
 use super::request::req;
+use super::State;
 use super::{
     actions, checker, config, console, events, info, objects, self_service, status, templates,
     types,
 };
-use crate::app::State;
 
 /// All routes.
 pub fn routes(state: Arc<State>) -> BoxedFilter<(Response,)> {

@@ -19,7 +19,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::reply;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::objects::{types, writer, Object};
 
 /// The properties a registering node may set.
@@ -48,6 +48,7 @@ fn template_key(state: &State, template: &str) -> Option<String> {
         last_column: 1,
     };
     let probe = state
+        .engine
         .library()
         .instantiate(
             "Host",
@@ -79,7 +80,7 @@ pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallibl
             return Err(ApiError::bad_request("Parameter 'name' is required."));
         };
         let key = params.string("key").unwrap_or_default();
-        let reg = state.registry();
+        let reg = state.engine.registry();
         let wanted = sha256_hex(&key);
         let template = reg.templates("Host").find(|t| {
             template_key(&state, &t.name).is_some_and(|k| !k.is_empty() && sha256_hex(&k) == wanted)
@@ -129,7 +130,7 @@ pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallibl
                         format!("Host '{name}' already exists and has an API key."),
                     ));
                 }
-                let results = writer::modify(&state, vec![host], &attrs, &[]).await;
+                let results = writer::modify(&state.engine.writer, vec![host], &attrs, &[]).await;
                 if results.iter().any(|r| r.code != 200) {
                     return Err(ApiError::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -147,7 +148,7 @@ pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallibl
                     templates: vec![template.name.to_string()],
                     attrs,
                 };
-                if let Err(errors) = writer::create(&state, create).await {
+                if let Err(errors) = writer::create(&state.engine.writer, create).await {
                     return Err(ApiError::bad_request(format!(
                         "Host '{name}' could not be created: {}",
                         errors.join("; ")

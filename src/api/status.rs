@@ -10,7 +10,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::listing;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::stats;
 
 pub async fn handle(
@@ -42,9 +42,9 @@ pub async fn handle(
 
 /// Every stats function's item.
 pub fn collect(state: &State) -> Vec<Json> {
-    let now = state.clock.now();
-    let reg = state.registry();
-    let stats = &state.stats;
+    let now = state.engine.clock.now();
+    let reg = state.engine.registry();
+    let stats = &state.engine.stats;
     let perfdata =
         |figures: &[stats::Figure]| -> Json { figures.iter().map(stats::perfdata_value).collect() };
     let api = stats.api_listener();
@@ -55,7 +55,7 @@ pub fn collect(state: &State) -> Vec<Json> {
             "name": "ApiListener",
             "perfdata": perfdata(&api),
             "status": { "api": {
-                "identity": state.node_name,
+                "identity": state.engine.node_name,
                 "num_endpoints": 0,
                 "num_conn_endpoints": 0,
                 "num_not_conn_endpoints": 0,
@@ -83,12 +83,12 @@ pub fn collect(state: &State) -> Vec<Json> {
         json!({
             "name": "Store",
             "perfdata": [],
-            "status": { "store": state.store.health() },
+            "status": { "store": state.engine.store.health() },
         }),
         json!({
             "name": "EventStreams",
             "perfdata": [],
-            "status": { "event_streams": state.streams.status(state.bus.last_id()) },
+            "status": { "event_streams": state.engine.streams.status(state.engine.bus.last_id()) },
         }),
         json!({
             "name": "IcingaApplication",
@@ -100,14 +100,14 @@ pub fn collect(state: &State) -> Vec<Json> {
 
 /// The global switches as the `app` object has them now.
 fn app_status(state: &State) -> Json {
-    let reg = state.registry();
+    let reg = state.engine.registry();
     let app = reg.objects("IcingaApplication").next();
 
     let mut status = json!({
-        "node_name": state.node_name,
+        "node_name": state.engine.node_name,
         "environment": app.map(|a| a.string("environment")).unwrap_or_default(),
-        "pid": state.pid,
-        "program_start": state.stats.program_start,
+        "pid": state.engine.pid,
+        "program_start": state.engine.stats.program_start,
         "version": crate::VERSION_STRING,
     });
     for name in [

@@ -11,7 +11,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::listing;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::objects::types;
 
 pub async fn templates(
@@ -33,7 +33,7 @@ pub async fn templates(
         if grant.is_denied() {
             return Err(ApiError::forbidden(&format!("templates/query/{}", ti.name)));
         }
-        let reg = state.registry();
+        let reg = state.engine.registry();
         let wanted = name.or_else(|| params.string(&ti.name.to_lowercase()));
         let items: Vec<Json> = reg
             .templates(ti.name)
@@ -77,7 +77,7 @@ pub async fn variables(
         }
         let wanted = name.or_else(|| params.string("variable"));
         let items: Vec<Json> = state
-            .library()
+            .engine.library()
             .constants()
             .iter()
             // The ticket salt is a secret.

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use super::error::ApiError;
 use super::listing;
 use super::request::{respond, Req};
-use crate::app::State;
+use super::State;
 use crate::objects::types;
 
 pub async fn handle(

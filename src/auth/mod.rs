@@ -2,8 +2,6 @@
 //! verified CN names an `ApiUser` (`client_cn`); failed attempts feed the [`Blocklist`].
 
 pub mod blocklist;
-pub mod permissions;
-pub mod quota;
 pub mod token;
 
 use std::collections::HashMap;
@@ -15,8 +13,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
 
 use crate::objects::{dict_str, Object, Registry};
+pub use crate::permissions::{Grant, Permissions};
+use crate::quota;
 pub use blocklist::Blocklist;
-pub use permissions::{Grant, Permissions};
 
 /// An API user.
 #[derive(Debug)]

@@ -13,7 +13,6 @@ use serde_json::{json, Value as Json};
 use crate::clock::Clock;
 use crate::objects::{Object, Registry};
 use crate::state::CheckableState;
-use crate::stats::Stats;
 use command::{Macros, Program};
 
 /// A check result: what a check produced, or what a client submitted, for the processor
@@ -134,8 +133,16 @@ impl Subject {
 #[derive(Clone)]
 pub struct Checker {
     pub node_name: String,
-    pub stats: Arc<Stats>,
+    pub stats: Arc<dyn SelfReport>,
     pub clock: Clock,
+}
+
+/// What the built-in `icinga` check reports about the running process.
+pub trait SelfReport: Send + Sync {
+    /// Seconds since the process started.
+    fn uptime(&self, now: f64) -> f64;
+    /// The check's performance data values at `now` (`PerfdataValue` objects).
+    fn perfdata(&self, reg: &Registry, now: f64) -> Vec<Json>;
 }
 
 impl Checker {
@@ -179,7 +186,7 @@ async fn check(reg: &Registry, object: &Arc<Object>, checker: &Checker) -> Check
     {
         Ok(Program::Builtin(name)) => {
             let started = now();
-            let (exit, text, perfdata) = builtin(&name, &macros, reg, &checker.stats);
+            let (exit, text, perfdata) = builtin(&name, &macros, reg, checker.stats.as_ref());
             values = perfdata;
             (exit, text, json!(command_name), started, now())
         }
@@ -245,7 +252,7 @@ fn builtin(
     name: &str,
     macros: &Macros<'_>,
     reg: &Registry,
-    stats: &Stats,
+    stats: &dyn SelfReport,
 ) -> (i64, String, Vec<Json>) {
     let mut missing = Vec::new();
     match name {
@@ -282,11 +289,7 @@ fn builtin(
                 .lookup("icinga_min_version")
                 .map(|v| macros.resolve(&v, &mut missing).to_display_string())
                 .filter(|v| !v.is_empty());
-            let values = stats
-                .icinga_check(reg, macros.now)
-                .iter()
-                .map(crate::stats::perfdata_value)
-                .collect();
+            let values = stats.perfdata(reg, macros.now);
             match min {
                 Some(min) if version_below(crate::VERSION_STRING, &min) => {
                     text.push_str(&format!("; Minimum version {min} is not installed."));

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use super::{Cursor, Item, StreamInfo, Subscription};
-use crate::app::State;
+use crate::evaluator::Evaluator;
 
 /// Events judged in one trip to the pool at most.
 const BATCH: usize = 64;
@@ -24,7 +24,8 @@ const BATCH: usize = 64;
 pub struct Filtered {
     pub cursor: Cursor,
     pub subscription: Arc<Subscription>,
-    state: Arc<State>,
+    /// Where filters that are not simple run.
+    evaluator: Arc<Evaluator>,
     /// Taken from the cursor, not judged yet: kept across a cancelled trip to the pool
     /// (the cursor has moved past them), judged again on the next call.
     parked: Vec<Item>,
@@ -36,7 +37,7 @@ pub struct Filtered {
 
 impl Filtered {
     pub fn new(
-        state: Arc<State>,
+        evaluator: Arc<Evaluator>,
         subscription: Subscription,
         cursor: Cursor,
         info: Arc<StreamInfo>,
@@ -44,7 +45,7 @@ impl Filtered {
         Filtered {
             cursor,
             subscription: Arc::new(subscription),
-            state,
+            evaluator,
             parked: Vec::new(),
             kept: VecDeque::new(),
             info,
@@ -86,7 +87,6 @@ impl Filtered {
             let batch: Vec<Item> = self.parked.clone();
             let subscription = self.subscription.clone();
             let verdicts = self
-                .state
                 .evaluator
                 .run(filters::Budget::unlimited(), move |_| {
                     batch

@@ -6,13 +6,13 @@
 //!   catching up — so that it sees every event once, in order;
 //! - [`filtered`]: the cursor with the subscription applied, expensive filters on the
 //!   evaluator's pool;
-//! - [`Streams`]: the open streams, their positions, lag and losses (`/v1/status`);
-//! - [`frames`]: the stream as bytes in Icinga's newline-delimited JSON or as Server-Sent
-//!   Events (WebSocket lives in `api::events_ws`).
+//! - [`Streams`]: the open streams, their positions, lag and losses (`/v1/status`).
+//!
+//! The bytes on the wire (newline-delimited JSON, Server-Sent Events, WebSocket) are the
+//! API's: `api::event_feed` and `api::events_ws`.
 
 pub mod cursor;
 pub mod filtered;
-pub mod frames;
 pub mod subscription;
 
 use std::collections::BTreeMap;

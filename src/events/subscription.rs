@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use filters::{Program, Scope, Value};
 
-use crate::app::State;
-use crate::auth::permissions::any_allows;
 use crate::auth::{ApiUser, Grant};
 use crate::bus::{kind_index, Event, KINDS};
 use crate::objects::query::{can_view, permission_scope, visible_objects};
-use crate::objects::{Object, Registry};
+use crate::objects::{Object, Published, Registry};
+use crate::permissions::any_allows;
 
 /// A subscription, checked against every event.
 pub struct Subscription {
@@ -22,7 +21,10 @@ pub struct Subscription {
     pub requested: Vec<String>,
     pub filter: Option<Program>,
     pub user: Arc<ApiUser>,
-    state: Arc<State>,
+    /// The objects `get_object()` and permission filters see.
+    objects: Published,
+    /// How long a filter that is not simple may take for one event.
+    budget: std::time::Duration,
     /// Filter failures so far (the first one is logged as a warning, the rest at debug).
     failures: std::sync::atomic::AtomicU64,
     /// Whether the filter is simple (decided once, at subscription).
@@ -48,7 +50,8 @@ impl Subscription {
     /// # Errors
     /// See [`Refusal`].
     pub fn new(
-        state: Arc<State>,
+        objects: Published,
+        budget: std::time::Duration,
         user: Arc<ApiUser>,
         types: Vec<String>,
         filter: Option<String>,
@@ -83,7 +86,8 @@ impl Subscription {
             requested: types,
             filter,
             user,
-            state,
+            objects,
+            budget,
             failures: Default::default(),
             simple,
         })
@@ -123,13 +127,13 @@ impl Subscription {
         let scope = EventScope {
             event: event.value(),
             user: &self.user,
-            state: &self.state,
+            objects: &self.objects,
         };
         let verdict = if self.simple {
             filter.matches(&scope)
         } else {
             // Never on the async workers (see `events::filtered`), and never long.
-            let budget = filters::Budget::within(self.state.guards.event_filter_budget);
+            let budget = filters::Budget::within(self.budget);
             filter.matches_within(&scope, &budget)
         };
         match verdict {
@@ -153,7 +157,7 @@ impl Subscription {
     /// The `events/<Type>` permission filters, evaluated against the object the event is
     /// about (Icinga does not apply them, icinga2#10684). No object: not permitted.
     fn permitted(&self, event: &Event, filters: &[Value]) -> bool {
-        let reg = self.state.registry();
+        let reg = self.objects.current();
         let Some(object) = subject(&reg, event.value()) else {
             return false;
         };
@@ -193,7 +197,7 @@ fn subject(reg: &Registry, event: &Value) -> Option<Arc<Object>> {
 struct EventScope<'a> {
     event: &'a Value,
     user: &'a ApiUser,
-    state: &'a State,
+    objects: &'a Published,
 }
 
 impl Scope for EventScope<'_> {
@@ -206,7 +210,7 @@ impl Scope for EventScope<'_> {
     }
 
     fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
-        let reg = self.state.registry();
+        let reg = self.objects.current();
         let object = reg.get(type_name, name)?;
         can_view(&self.user.permissions, &reg, object).then(|| {
             let o: Arc<dyn filters::Object> = object.clone();
@@ -215,6 +219,6 @@ impl Scope for EventScope<'_> {
     }
 
     fn get_objects(&self, type_name: &str) -> Vec<Value> {
-        visible_objects(&self.user.permissions, &self.state.registry(), type_name)
+        visible_objects(&self.user.permissions, &self.objects.current(), type_name)
     }
 }

@@ -3,6 +3,7 @@
 //! A [`Registry`] is an immutable snapshot; writers build a new one and swap it in, so
 //! readers (queries, filters, permission checks) never wait for a writer.
 
+mod periods;
 pub mod query;
 pub mod types;
 pub mod writer;
@@ -274,10 +275,26 @@ impl Table {
     }
 }
 
-/// The registry published at the moment: readers take this snapshot (an `Arc`) and are
-/// never blocked by the writer that replaces it.
-pub fn current(slot: &std::sync::RwLock<Arc<Registry>>) -> Arc<Registry> {
-    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
+/// The published object snapshot, one for the whole engine: readers take the current
+/// [`Registry`] (an `Arc`) and are never blocked by a writer that replaces it. Clones
+/// share the snapshot.
+#[derive(Clone, Default)]
+pub struct Published(Arc<std::sync::RwLock<Arc<Registry>>>);
+
+impl Published {
+    pub fn new(registry: Registry) -> Published {
+        Published(Arc::new(std::sync::RwLock::new(Arc::new(registry))))
+    }
+
+    /// The registry published at the moment.
+    pub fn current(&self) -> Arc<Registry> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Publishes `registry` (after its changes are durable).
+    pub fn replace(&self, registry: Registry) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+    }
 }
 
 /// Objects and templates by type, then by name.
@@ -450,7 +467,7 @@ impl Registry {
             }
         }
         if ti.name == "ApiUser" {
-            use crate::auth::{permissions::Permissions, quota};
+            use crate::{permissions::Permissions, quota};
             if let Err(e) = Permissions::parse(object.attrs.get("permissions")) {
                 return fail("permissions", e);
             }

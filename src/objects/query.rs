@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value as Json};
 
 use super::types::{navigation_name, Field, TypeInfo};
 use super::{Object, Registry};
-use crate::auth::{Grant, Permissions};
 use crate::error::Error;
 use crate::params::Params;
+use crate::permissions::{Grant, Permissions};
 use crate::state::CheckableState;
 
 /// What a filter over objects of one type sees: the object as `<type>` and `obj`, its

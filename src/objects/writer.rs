@@ -5,18 +5,101 @@
 //! are persistent), applies the change to the copy, commits it to the store and only then
 //! publishes the copy and answers. Readers keep reading the previous snapshot meanwhile.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use filters::config::{Library, Location};
 use filters::{Dict, Str, Value};
 use serde_json::{json, Map, Value as Json};
 
 use super::types::TypeInfo;
-use super::{Object, Registry};
-use crate::app::State;
+use super::{Object, Published, Registry};
 use crate::bus::Pending;
+use crate::clock::Clock;
 use crate::outcome::Outcome;
-use crate::store::{self, Commit, Contents, Op};
+use crate::store::{self, Commit, Contents, Op, Store};
+
+/// Called with every registry about to be published (before readers see it).
+pub type PublishHook = Arc<dyn Fn(&Registry) + Send + Sync>;
+
+/// The writer of objects: what creates, modifies and deletes objects at runtime and
+/// switches the configuration on reload. It serialises those changes (the processor takes
+/// the same lock for its comments and downtimes), makes each durable, then publishes it.
+/// Clones share everything.
+#[derive(Clone)]
+pub struct Writer {
+    /// The object snapshot readers use.
+    pub objects: Published,
+    /// Templates, apply rules and constants (`NodeName`, `PluginDir`, user `const`s);
+    /// replaced when a config package stage is activated.
+    library: Arc<RwLock<Arc<Library>>>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    pub store: Store,
+    /// The time stamped on changes and their events.
+    pub clock: Clock,
+    on_publish: PublishHook,
+}
+
+impl Writer {
+    pub fn new(
+        objects: Published,
+        library: Library,
+        store: Store,
+        clock: Clock,
+        on_publish: PublishHook,
+    ) -> Writer {
+        Writer {
+            objects,
+            library: Arc::new(RwLock::new(Arc::new(library))),
+            lock: Arc::default(),
+            store,
+            clock,
+            on_publish,
+        }
+    }
+
+    /// The current object snapshot.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.objects.current()
+    }
+
+    /// The current templates, apply rules and constants.
+    pub fn library(&self) -> Arc<Library> {
+        self.library
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the templates, apply rules and constants after a reload.
+    pub fn replace_library(&self, library: Library) {
+        *self.library.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(library);
+    }
+
+    /// The lock every object change is made under, for another writer to share it.
+    pub fn lock_handle(&self) -> Arc<tokio::sync::Mutex<()>> {
+        self.lock.clone()
+    }
+
+    /// Taken by whoever changes objects; readers never take it.
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+
+    /// Publishes a new object snapshot (after its changes are durable).
+    pub fn publish(&self, registry: Registry) {
+        (self.installer(registry))();
+    }
+
+    /// Publishes `registry` when called: the store runs it right after the commit that
+    /// makes the snapshot durable, before the commit's events go out.
+    pub fn installer(&self, registry: Registry) -> Box<dyn FnOnce() + Send> {
+        let (objects, hook) = (self.objects.clone(), self.on_publish.clone());
+        Box::new(move || {
+            hook(&registry);
+            objects.replace(registry);
+        })
+    }
+}
 
 /// Attributes the API never sets: they describe the object itself.
 const INTERNAL: &[&str] = &[
@@ -226,19 +309,19 @@ fn coerce(type_name: &str, whole: bool, value: Value) -> Result<Value, String> {
 ///
 /// # Errors
 /// The messages for the result item's `errors`.
-pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
-    let _writer = state.writer_lock().await;
-    let current = state.registry();
+pub async fn create(writer: &Writer, req: Create) -> Result<(), Vec<String>> {
+    let _lock = writer.lock().await;
+    let current = writer.registry();
     if current.get(req.type_info.name, &req.name).is_some() {
         return Err(vec![format!(
             "Error: Object '{}' of type '{}' already exists.",
             req.name, req.type_info.name
         )]);
     }
-    let now = state.clock.now();
+    let now = writer.clock.now();
     let against = Against {
         reg: &current,
-        library: &state.library(),
+        library: &writer.library(),
         now,
     };
     let (object, applied) = build(
@@ -269,7 +352,7 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
             next.insert(Arc::new(a));
         }
     }
-    state
+    writer
         .store
         .commit_with(Commit {
             ops: vec![Op::PutObject {
@@ -277,7 +360,7 @@ pub async fn create(state: &State, req: Create) -> Result<(), Vec<String>> {
                 value: record,
             }],
             events,
-            then: Some(state.installer(next)),
+            then: Some(writer.installer(next)),
         })
         .await
         .map_err(|e| vec![format!("Error: The object could not be stored: {e}")])?;
@@ -303,14 +386,14 @@ pub fn object_event(kind: &'static str, type_name: &str, name: &str, now: f64) -
 /// that could not be, with code 500, as Icinga reports it. All changes of the request are
 /// stored in one commit.
 pub async fn modify(
-    state: &State,
+    writer: &Writer,
     objects: Vec<Arc<Object>>,
     attrs: &Map<String, Json>,
     restore: &[String],
 ) -> Vec<Outcome> {
-    let _writer = state.writer_lock().await;
-    let now = state.clock.now();
-    let current = state.registry();
+    let _lock = writer.lock().await;
+    let now = writer.clock.now();
+    let current = writer.registry();
     let mut next = (*current).clone();
     let mut ops = Vec::new();
     let mut results = Vec::new();
@@ -359,8 +442,8 @@ pub async fn modify(
         .iter()
         .map(|(t, n)| object_event("ObjectModified", t, n, now))
         .collect();
-    let then = (!changed_objects.is_empty()).then(|| state.installer(next));
-    let stored = state.store.commit_with(Commit { ops, events, then }).await;
+    let then = (!changed_objects.is_empty()).then(|| writer.installer(next));
+    let stored = writer.store.commit_with(Commit { ops, events, then }).await;
     results
         .into_iter()
         .map(|(mut outcome, changed)| {
@@ -536,11 +619,11 @@ fn set_path(root: &mut Value, path: &[&str], value: Value) {
 }
 
 /// `DELETE /v1/objects/<type>[/<name>]`; returns the result items.
-pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Outcome> {
-    let _writer = state.writer_lock().await;
-    let now = state.clock.now();
+pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -> Vec<Outcome> {
+    let _lock = writer.lock().await;
+    let now = writer.clock.now();
     let mut deleted = Vec::new();
-    let current = state.registry();
+    let current = writer.registry();
     let mut next = (*current).clone();
     let mut ops = Vec::new();
     let mut results = Vec::new();
@@ -602,9 +685,9 @@ pub async fn delete(state: &State, objects: Vec<Arc<Object>>, cascade: bool) -> 
     let commit = Commit {
         ops,
         events,
-        then: Some(state.installer(next)),
+        then: Some(writer.installer(next)),
     };
-    if let Err(e) = state.store.commit_with(commit).await {
+    if let Err(e) = writer.store.commit_with(commit).await {
         for r in results.iter_mut().filter(|r| r.code == 200) {
             r.code = 500;
             r.status = "Object could not be deleted.".into();

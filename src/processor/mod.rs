@@ -20,7 +20,7 @@ pub mod reachability;
 pub mod results;
 pub mod timers;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use filters::Str;
@@ -140,7 +140,7 @@ pub struct Context {
     pub store: store::Store,
     /// The object snapshot readers use; the processor publishes comment and downtime
     /// changes into it.
-    pub registry: Arc<RwLock<Arc<Registry>>>,
+    pub registry: crate::objects::Published,
     /// Serialises object changes with the objects writer (`objects::writer`).
     pub writer: Arc<tokio::sync::Mutex<()>>,
     /// The scheduler's queue: every new next-check time.
@@ -155,7 +155,7 @@ pub struct Context {
 
 impl Context {
     fn registry(&self) -> Arc<Registry> {
-        crate::objects::current(&self.registry)
+        self.registry.current()
     }
 }
 
@@ -306,7 +306,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
                 cell.set(st);
             }
             if let Some(reg) = registry {
-                *slot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(reg);
+                slot.replace(reg);
             }
         });
         // Nothing to write (a timer with nothing due, refused commands): no transaction.

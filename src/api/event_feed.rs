@@ -1,8 +1,8 @@
 //! A subscription turned into response bytes: Icinga's newline-delimited JSON, or
 //! Server-Sent Events.
 //!
-//! Each stream runs as its own task that walks its [`Cursor`], keeps what its
-//! [`Subscription`] wants, waits for its rate limit, and hands chunks to the response body
+//! Each stream runs as its own task that walks its [`Cursor`](crate::events::Cursor), keeps what its
+//! [`Subscription`](crate::events::Subscription) wants, waits for its rate limit, and hands chunks to the response body
 //! over a channel of two: a client that does not read stops its task (the body is not
 //! polled), which stops moving its cursor; once it is more than the bus's ring behind, it
 //! catches up from the journal. Events that are ready together go out as one chunk.
@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Filtered, Item, Registration};
-use crate::api::Peer;
+use super::Peer;
+use crate::events::{Filtered, Item, Registration};
 
 /// A chunk grows to about this size when events are ready together.
 const CHUNK_BYTES: usize = 16 * 1024;

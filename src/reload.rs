@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use filters::Str;
 
+use crate::bus::EventKind;
 use crate::bus::Pending;
 use crate::engine::Engine;
 use crate::objects::Registry;
@@ -101,14 +102,14 @@ fn differences(old: &Registry, new: &Registry, now: f64) -> (Vec<Pending>, Summa
         match old.get(o.type_info.name, &o.name) {
             None => {
                 summary.created += 1;
-                events.push(event("ObjectCreated", o.type_info.name, &o.name));
+                events.push(event(EventKind::ObjectCreated, o.type_info.name, &o.name));
             }
             Some(before)
                 if !Arc::ptr_eq(before, o)
                     && !crate::objects::writer::same_dict(&before.attrs, &o.attrs) =>
             {
                 summary.modified += 1;
-                events.push(event("ObjectModified", o.type_info.name, &o.name));
+                events.push(event(EventKind::ObjectModified, o.type_info.name, &o.name));
             }
             Some(_) => {}
         }
@@ -116,7 +117,7 @@ fn differences(old: &Registry, new: &Registry, now: f64) -> (Vec<Pending>, Summa
     for o in old.iter_all() {
         if !seen.contains(&(o.type_info.name, o.name.clone())) {
             summary.deleted += 1;
-            events.push(event("ObjectDeleted", o.type_info.name, &o.name));
+            events.push(event(EventKind::ObjectDeleted, o.type_info.name, &o.name));
         }
     }
     (events, summary)

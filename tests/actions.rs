@@ -248,7 +248,13 @@ async fn results_publish_events() {
     }
     let (id1, kind1, cr) = &seen[0];
     let (id2, kind2, sc) = &seen[1];
-    assert_eq!((*kind1, *kind2), ("CheckResult", "StateChange"));
+    assert_eq!(
+        (*kind1, *kind2),
+        (
+            auspex::bus::EventKind::CheckResult,
+            auspex::bus::EventKind::StateChange
+        )
+    );
     assert!(id2 > id1);
     assert_eq!(cr["type"], "CheckResult");
     assert_eq!(cr["check_result"]["output"], "bad");
@@ -309,7 +315,7 @@ async fn external_command_pipe() {
     .await
     .unwrap();
     // The commands run in order: the acknowledgement's event comes after the result's.
-    while events.recv().await.unwrap().kind != "AcknowledgementSet" {}
+    while events.recv().await.unwrap().kind != auspex::bus::EventKind::AcknowledgementSet {}
     let service = attrs(&s, "/v1/objects/services/h1!passive").await;
     assert_eq!(
         service["last_check_result"]["output"],

@@ -451,7 +451,7 @@ async fn next_object_event(
             .await
             .expect("an event")
             .unwrap();
-        if e.kind.starts_with("Object") {
+        if e.kind.name().starts_with("Object") {
             let body: Json = serde_json::from_slice(&e.json).unwrap();
             return (
                 body["type"].as_str().unwrap().to_string(),

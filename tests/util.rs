@@ -284,7 +284,7 @@ impl Server {
         let (events, _) = self.state().engine.store.events_after(0, 100_000).unwrap();
         events
             .iter()
-            .filter(|e| e.kind == kind)
+            .filter(|e| e.kind.name() == kind)
             .map(|e| serde_json::from_slice(&e.json).unwrap())
             .collect()
     }

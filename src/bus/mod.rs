@@ -23,37 +23,86 @@ use tokio::sync::broadcast;
 /// Events kept in memory for slow subscribers before they lag.
 pub const CAPACITY: usize = 16_384;
 
-/// Every event type Icinga streams (spec §8.3).
-pub const KINDS: [&str; 15] = [
-    "AcknowledgementCleared",
-    "AcknowledgementSet",
-    "CheckResult",
-    "CommentAdded",
-    "CommentRemoved",
-    "DowntimeAdded",
-    "DowntimeRemoved",
-    "DowntimeStarted",
-    "DowntimeTriggered",
-    "Flapping",
-    "Notification",
-    "ObjectCreated",
-    "ObjectDeleted",
-    "ObjectModified",
-    "StateChange",
-];
-
-/// The position of an event type in [`KINDS`] (`u8::MAX` for others): how the journal
-/// stores the type and how subscriptions test it (a bit per type).
-pub fn kind_index(kind: &str) -> u8 {
-    KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .map_or(u8::MAX, |i| i as u8)
+/// Every event type Icinga streams (spec §8.3). The discriminant is how the journal
+/// stores the type and how subscriptions test it (a bit per type): never reorder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EventKind {
+    AcknowledgementCleared = 0,
+    AcknowledgementSet = 1,
+    CheckResult = 2,
+    CommentAdded = 3,
+    CommentRemoved = 4,
+    DowntimeAdded = 5,
+    DowntimeRemoved = 6,
+    DowntimeStarted = 7,
+    DowntimeTriggered = 8,
+    Flapping = 9,
+    Notification = 10,
+    ObjectCreated = 11,
+    ObjectDeleted = 12,
+    ObjectModified = 13,
+    StateChange = 14,
 }
 
-/// The type at a [`kind_index`].
-pub fn kind_name(index: u8) -> &'static str {
-    KINDS.get(usize::from(index)).copied().unwrap_or("Unknown")
+impl EventKind {
+    pub const ALL: [EventKind; 15] = [
+        EventKind::AcknowledgementCleared,
+        EventKind::AcknowledgementSet,
+        EventKind::CheckResult,
+        EventKind::CommentAdded,
+        EventKind::CommentRemoved,
+        EventKind::DowntimeAdded,
+        EventKind::DowntimeRemoved,
+        EventKind::DowntimeStarted,
+        EventKind::DowntimeTriggered,
+        EventKind::Flapping,
+        EventKind::Notification,
+        EventKind::ObjectCreated,
+        EventKind::ObjectDeleted,
+        EventKind::ObjectModified,
+        EventKind::StateChange,
+    ];
+
+    /// The type's name in events (`type`) and subscriptions (`types`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::AcknowledgementCleared => "AcknowledgementCleared",
+            EventKind::AcknowledgementSet => "AcknowledgementSet",
+            EventKind::CheckResult => "CheckResult",
+            EventKind::CommentAdded => "CommentAdded",
+            EventKind::CommentRemoved => "CommentRemoved",
+            EventKind::DowntimeAdded => "DowntimeAdded",
+            EventKind::DowntimeRemoved => "DowntimeRemoved",
+            EventKind::DowntimeStarted => "DowntimeStarted",
+            EventKind::DowntimeTriggered => "DowntimeTriggered",
+            EventKind::Flapping => "Flapping",
+            EventKind::Notification => "Notification",
+            EventKind::ObjectCreated => "ObjectCreated",
+            EventKind::ObjectDeleted => "ObjectDeleted",
+            EventKind::ObjectModified => "ObjectModified",
+            EventKind::StateChange => "StateChange",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The journal's and the subscriptions' number for the type.
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_index(index: u8) -> Option<EventKind> {
+        EventKind::ALL.get(usize::from(index)).copied()
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One published event.
@@ -62,8 +111,8 @@ pub struct Event {
     /// Monotonically increasing, starting at 1, never reused (also across restarts).
     pub id: u64,
     /// The Icinga event type (`CheckResult`, `StateChange`, …).
-    pub kind: &'static str,
-    /// `kind` as its [`kind_index`].
+    pub kind: EventKind,
+    /// `kind` as its [`EventKind::index`].
     pub index: u8,
     /// The event as compact JSON (no trailing newline), shared by every subscriber.
     pub json: Bytes,
@@ -78,11 +127,11 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(id: u64, kind: &'static str, json: Bytes) -> Event {
+    pub fn new(id: u64, kind: EventKind, json: Bytes) -> Event {
         Event {
             id,
             kind,
-            index: kind_index(kind),
+            index: kind.index(),
             json,
             value: OnceLock::new(),
             ndjson: OnceLock::new(),
@@ -142,7 +191,7 @@ impl Event {
 }
 
 /// An event waiting for its commit: the id comes with the journal append.
-pub type Pending = (&'static str, Bytes);
+pub type Pending = (EventKind, Bytes);
 
 /// The bus.
 pub struct Bus {
@@ -194,5 +243,25 @@ impl Bus {
     /// Subscribers currently attached.
     pub fn subscribers(&self) -> usize {
         self.tx.receiver_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal stores a type as its index: names and indexes round-trip, and the
+    /// numbering is the one stored journals were written with.
+    #[test]
+    fn event_kinds_round_trip_and_keep_their_numbers() {
+        for (i, k) in EventKind::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(k.index()), i);
+            assert_eq!(EventKind::from_index(k.index()), Some(k));
+            assert_eq!(EventKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(EventKind::CheckResult.index(), 2);
+        assert_eq!(EventKind::StateChange.index(), 14);
+        assert_eq!(EventKind::from_index(15), None);
+        assert_eq!(EventKind::from_name("checkresult"), None);
     }
 }

@@ -166,7 +166,7 @@ mod tests {
             let json = bytes::Bytes::from(format!("{{\"n\":{i}}}"));
             store
                 .commit_with(Commit {
-                    events: vec![("CheckResult", json)],
+                    events: vec![(crate::bus::EventKind::CheckResult, json)],
                     ..Commit::default()
                 })
                 .await

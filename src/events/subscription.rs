@@ -6,14 +6,14 @@ use std::sync::Arc;
 use filters::{Program, Scope, Value};
 
 use crate::auth::{ApiUser, Grant};
-use crate::bus::{kind_index, Event, KINDS};
+use crate::bus::{Event, EventKind};
 use crate::objects::query::{can_view, permission_scope, visible_objects};
 use crate::objects::{Object, Published, Registry};
 use crate::permissions::any_allows;
 
 /// A subscription, checked against every event.
 pub struct Subscription {
-    /// The requested types the user may see, as bits over [`KINDS`].
+    /// The requested types the user may see, as bits over [`EventKind::index`].
     types: u16,
     /// The `events/<Type>` permission filters, by type index (empty: unfiltered).
     filters: Vec<Vec<Value>>,
@@ -60,12 +60,13 @@ impl Subscription {
             return Err(Refusal::NoTypes);
         }
         let mut bits = 0u16;
-        let mut filters = vec![Vec::new(); KINDS.len()];
+        let mut filters = vec![Vec::new(); EventKind::ALL.len()];
         for t in &types {
             match user.permissions.grant(&format!("events/{t}")) {
                 Grant::Denied => return Err(Refusal::Forbidden(t.clone())),
                 grant => {
-                    let i = kind_index(t);
+                    // Unknown types have no slot and no bit.
+                    let i = EventKind::from_name(t).map_or(u8::MAX, EventKind::index);
                     if let Some(slot) = filters.get_mut(usize::from(i)) {
                         bits |= 1 << i;
                         *slot = grant.owned_filters().unwrap_or_default();

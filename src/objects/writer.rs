@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::types::TypeInfo;
 use super::{Object, Published, Registry};
-use crate::bus::Pending;
+use crate::bus::{EventKind, Pending};
 use crate::clock::Clock;
 use crate::outcome::Outcome;
 use crate::store::{self, Commit, Contents, Op, Store};
@@ -335,7 +335,7 @@ pub async fn create(writer: &Writer, req: Create) -> Result<(), Vec<String>> {
     let record = json!({ "templates": req.templates, "attrs": req.attrs });
     let mut next = (*current).clone();
     let mut events = vec![object_event(
-        "ObjectCreated",
+        EventKind::ObjectCreated,
         object.type_info.name,
         &object.name,
         now,
@@ -344,7 +344,7 @@ pub async fn create(writer: &Writer, req: Create) -> Result<(), Vec<String>> {
     for a in applied {
         if next.get(a.type_info.name, &a.name).is_none() {
             events.push(object_event(
-                "ObjectCreated",
+                EventKind::ObjectCreated,
                 a.type_info.name,
                 &a.name,
                 now,
@@ -368,9 +368,9 @@ pub async fn create(writer: &Writer, req: Create) -> Result<(), Vec<String>> {
 }
 
 /// `ObjectCreated`, `ObjectModified`, `ObjectDeleted` (spec §8.3): type and full name.
-pub fn object_event(kind: &'static str, type_name: &str, name: &str, now: f64) -> Pending {
+pub fn object_event(kind: EventKind, type_name: &str, name: &str, now: f64) -> Pending {
     let body = json!({
-        "type": kind,
+        "type": kind.name(),
         "timestamp": now,
         "object_type": type_name,
         "object_name": name,
@@ -440,7 +440,7 @@ pub async fn modify(
     }
     let events = changed_objects
         .iter()
-        .map(|(t, n)| object_event("ObjectModified", t, n, now))
+        .map(|(t, n)| object_event(EventKind::ObjectModified, t, n, now))
         .collect();
     let then = (!changed_objects.is_empty()).then(|| writer.installer(next));
     let stored = writer.store.commit_with(Commit { ops, events, then }).await;
@@ -680,7 +680,7 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
     }
     let events = deleted
         .iter()
-        .map(|(t, n)| object_event("ObjectDeleted", t, n, now))
+        .map(|(t, n)| object_event(EventKind::ObjectDeleted, t, n, now))
         .collect();
     let commit = Commit {
         ops,

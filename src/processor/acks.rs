@@ -11,6 +11,7 @@ use super::comments::{self, NewComment};
 use super::notify::{self, Kind};
 use super::timers::Deadline;
 use super::{Processed, Refused};
+use crate::bus::EventKind;
 use crate::objects::Object;
 use crate::outcome::Outcome;
 
@@ -82,7 +83,7 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
             Deadline::AckExpiry(o.type_info.name, o.name.clone()),
         ));
     }
-    let mut body = head(b, "AcknowledgementSet", o);
+    let mut body = head(b, EventKind::AcknowledgementSet, o);
     body["state"] = json!(state);
     body["state_type"] = json!(state_type);
     body["author"] = json!(ack.author);
@@ -91,7 +92,7 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
     body["notify"] = json!(ack.notify);
     body["persistent"] = json!(ack.persistent);
     body["expiry"] = json!(ack.expiry);
-    b.event("AcknowledgementSet", &body);
+    b.event(EventKind::AcknowledgementSet, &body);
     if ack.notify {
         notify::send(
             b,
@@ -109,9 +110,9 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
 }
 
 /// `type`, `timestamp`, `host`, `service` of a checkable's event.
-pub fn head(b: &Batch, kind: &str, o: &Object) -> serde_json::Value {
+pub fn head(b: &Batch, kind: EventKind, o: &Object) -> serde_json::Value {
     let (host, service) = owner(o);
-    let mut body = json!({ "type": kind, "timestamp": b.now, "host": host });
+    let mut body = json!({ "type": kind.name(), "timestamp": b.now, "host": host });
     if let Some(s) = service {
         body["service"] = json!(s);
     }
@@ -132,11 +133,11 @@ pub fn clear(b: &mut Batch, o: &Arc<Object>, removed_by: &str) {
     st.acknowledgement_expiry = 0.0;
     st.acknowledgement_last_change = now;
     let (state, state_type) = (st.state, st.state_type);
-    let mut body = head(b, "AcknowledgementCleared", o);
+    let mut body = head(b, EventKind::AcknowledgementCleared, o);
     body["state"] = json!(state);
     body["state_type"] = json!(state_type);
     body["acknowledgement_type"] = json!(0);
-    b.event("AcknowledgementCleared", &body);
+    b.event(EventKind::AcknowledgementCleared, &body);
     remove_comments(b, o, removed_by);
 }
 

@@ -9,7 +9,7 @@ use filters::Str;
 
 use super::notify::Job;
 use super::timers::Deadline;
-use crate::bus::Pending;
+use crate::bus::{EventKind, Pending};
 use crate::objects::{Object, Registry};
 use crate::state::CheckableState;
 use crate::store::{self, Op};
@@ -236,7 +236,7 @@ impl Batch {
     }
 
     /// Adds an event to the batch's commit.
-    pub fn event(&mut self, kind: &'static str, body: &impl serde::Serialize) {
+    pub fn event(&mut self, kind: EventKind, body: &impl serde::Serialize) {
         if let Ok(b) = serde_json::to_vec(body) {
             self.events.push((kind, bytes::Bytes::from(b)));
         }
@@ -244,7 +244,7 @@ impl Batch {
 
     /// Adds an event carrying a whole object (`CommentAdded`: `comment`, `Downtime*`:
     /// `downtime`), serialised straight from the object.
-    pub fn object_event(&mut self, kind: &'static str, key: &'static str, object: &Object) {
+    pub fn object_event(&mut self, kind: EventKind, key: &'static str, object: &Object) {
         let view = self.object_json(object);
         self.object_event_from(kind, key, &view);
     }
@@ -261,7 +261,7 @@ impl Batch {
 
     /// `{"<key>": <object>, "timestamp": …, "type": "<kind>"}` around an object already
     /// serialised by [`Batch::object_json`].
-    pub fn object_event_from(&mut self, kind: &'static str, key: &'static str, object: &[u8]) {
+    pub fn object_event_from(&mut self, kind: EventKind, key: &'static str, object: &[u8]) {
         let mut out = Vec::with_capacity(object.len() + 64);
         out.extend_from_slice(b"{\"");
         out.extend_from_slice(key.as_bytes());
@@ -272,7 +272,7 @@ impl Batch {
             return;
         }
         out.extend_from_slice(b",\"type\":\"");
-        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(kind.name().as_bytes());
         out.extend_from_slice(b"\"}");
         self.events.push((kind, bytes::Bytes::from(out)));
     }

@@ -8,6 +8,7 @@ use filters::{Dict, Value};
 
 use super::batch::{owner, Batch};
 use super::timers::Deadline;
+use crate::bus::EventKind;
 use crate::objects::{runtime_object, types, Object};
 
 /// `entry_type` of user comments and acknowledgement comments.
@@ -61,7 +62,7 @@ pub fn add(b: &mut Batch, checkable: &Object, c: NewComment) -> Option<Arc<Objec
         b.timers
             .push((c.expire_time, Deadline::CommentExpiry(comment.name.clone())));
     }
-    event(b, "CommentAdded", &comment);
+    event(b, EventKind::CommentAdded, &comment);
     Some(comment)
 }
 
@@ -71,11 +72,11 @@ pub fn remove(b: &mut Batch, comment: &Object, removed_by: &str) {
     attrs.insert("removed_by".into(), Value::from(removed_by));
     let gone = comment.with_attrs(attrs, Dict::new(), comment.version);
     b.remove(comment);
-    event(b, "CommentRemoved", &gone);
+    event(b, EventKind::CommentRemoved, &gone);
 }
 
 /// `CommentAdded` / `CommentRemoved`.
-fn event(b: &mut Batch, kind: &'static str, comment: &Object) {
+fn event(b: &mut Batch, kind: EventKind, comment: &Object) {
     b.object_event(kind, "comment", comment);
 }
 

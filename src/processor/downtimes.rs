@@ -14,6 +14,7 @@ use super::comments::{base_attrs, unique_name};
 use super::notify::{self, Kind};
 use super::timers::Deadline;
 use super::{Processed, Refused};
+use crate::bus::EventKind;
 use crate::objects::{runtime_object, types, Object};
 use crate::outcome::Outcome;
 
@@ -179,12 +180,12 @@ fn add(
     a.insert("removed_by".into(), s(""));
     let mut d = runtime_object(ti, &name, a);
     let added = b.object_json(&d);
-    b.object_event_from("DowntimeAdded", "downtime", &added);
+    b.object_event_from(EventKind::DowntimeAdded, "downtime", &added);
     let now = b.now;
     let in_window = spec.start_time <= now && now < spec.end_time;
     // A fixed downtime inside its window starts at once: one write, not two.
     if spec.fixed && in_window {
-        b.object_event_from("DowntimeStarted", "downtime", &added);
+        b.object_event_from(EventKind::DowntimeStarted, "downtime", &added);
         let at = spec.start_time.max(now);
         d.attrs.insert("trigger_time".into(), Value::Number(at));
         took_effect(b, &d);
@@ -224,7 +225,7 @@ fn took_effect(b: &mut Batch, d: &Object) {
         let (author, comment) = (d.string("author"), d.string("comment"));
         notify::send(b, &o, Kind::DowntimeStart, &author, &comment, false);
     }
-    event(b, "DowntimeTriggered", d);
+    event(b, EventKind::DowntimeTriggered, d);
     b.timers
         .push((effective_end(d), Deadline::DowntimeEnd(d.name.clone())));
 }
@@ -239,7 +240,7 @@ fn update(b: &mut Batch, d: &Object, changes: &[(&str, Value)]) -> Arc<Object> {
 }
 
 /// `DowntimeAdded`, `DowntimeStarted`, `DowntimeTriggered`, `DowntimeRemoved`.
-fn event(b: &mut Batch, kind: &'static str, d: &Object) {
+fn event(b: &mut Batch, kind: EventKind, d: &Object) {
     b.object_event(kind, "downtime", d);
 }
 
@@ -253,7 +254,7 @@ pub fn start(b: &mut Batch, name: &str) {
     if !fixed(&d) || number(&d, "trigger_time") > 0.0 || now < s || now >= e {
         return;
     }
-    event(b, "DowntimeStarted", &d);
+    event(b, EventKind::DowntimeStarted, &d);
     trigger_downtime(b, name, s.max(number(&d, "entry_time")));
 }
 
@@ -317,7 +318,7 @@ pub fn end(b: &mut Batch, d: &Object, cancelled: bool, removed_by: &str) -> usiz
             notify::send(b, &o, kind, &author, &comment, false);
         }
     }
-    event(b, "DowntimeRemoved", &gone);
+    event(b, EventKind::DowntimeRemoved, &gone);
     if !cancelled {
         return 0;
     }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::batch::Batch;
 use super::timers::Deadline;
+use crate::bus::EventKind;
 use crate::checker::command::{self, state_name, Program};
 use crate::checker::Subject;
 use crate::objects::Object;
@@ -374,7 +375,7 @@ fn dispatch(
     text: &str,
 ) {
     let command_name = n.string("command");
-    let mut body = super::acks::head(b, "Notification", o);
+    let mut body = super::acks::head(b, EventKind::Notification, o);
     if !command_name.is_empty() {
         body["command"] = json!(command_name);
     }
@@ -387,7 +388,7 @@ fn dispatch(
         .as_ref()
         .and_then(|r| serde_json::to_value(&**r).ok())
         .unwrap_or(serde_json::Value::Null);
-    b.event("Notification", &body);
+    b.event(EventKind::Notification, &body);
     let Some(command) = b.base().get("NotificationCommand", &command_name).cloned() else {
         return;
     };

@@ -9,7 +9,7 @@ use super::batch::Batch;
 use super::notify::{self, Kind};
 use super::reachability::{self, Purpose};
 use super::{acks, downtimes, handlers, CheckInput, Processed, Refused};
-use crate::bus::Pending;
+use crate::bus::{EventKind, Pending};
 use crate::objects::Object;
 use crate::state::{self, CheckableState, HARD, SOFT};
 
@@ -54,23 +54,23 @@ fn emit(
     } else {
         (&*o.name, None)
     };
-    let head = |kind| Head {
-        kind,
+    let head = |kind: EventKind| Head {
+        kind: kind.name(),
         timestamp: ts,
         host,
         service,
     };
     let cr = st.last_check_result.as_deref();
     let acked = st.acknowledgement != 0;
-    let mut push = |kind: &'static str, bytes: serde_json::Result<Vec<u8>>| {
+    let mut push = |kind: EventKind, bytes: serde_json::Result<Vec<u8>>| {
         if let Ok(b) = bytes {
             events.push((kind, bytes::Bytes::from(b)));
         }
     };
     push(
-        "CheckResult",
+        EventKind::CheckResult,
         serde_json::to_vec(&ResultEvent {
-            head: head("CheckResult"),
+            head: head(EventKind::CheckResult),
             state: None,
             state_type: None,
             check_result: cr,
@@ -81,9 +81,9 @@ fn emit(
     // Every hard change, state change and SOFT result (Icinga emits one per SOFT attempt).
     if t.hard_change || t.state_change || t.volatile_change || st.state_type == state::SOFT {
         push(
-            "StateChange",
+            EventKind::StateChange,
             serde_json::to_vec(&ResultEvent {
-                head: head("StateChange"),
+                head: head(EventKind::StateChange),
                 state: Some(st.state),
                 state_type: Some(st.state_type),
                 check_result: cr,
@@ -92,7 +92,7 @@ fn emit(
             }),
         );
     }
-    let with = |kind: &'static str, extra: Json| {
+    let with = |kind: EventKind, extra: Json| {
         let mut v = serde_json::to_value(head(kind)).unwrap_or_default();
         if let (Json::Object(m), Json::Object(e)) = (&mut v, extra) {
             m.extend(e);
@@ -101,9 +101,9 @@ fn emit(
     };
     if flapping_changed {
         push(
-            "Flapping",
+            EventKind::Flapping,
             with(
-                "Flapping",
+                EventKind::Flapping,
                 json!({"state": st.state, "state_type": st.state_type, "is_flapping": st.flapping,
                        "flapping_current": st.flapping_current,
                        "threshold_low": settings.low, "threshold_high": settings.high}),
@@ -112,9 +112,9 @@ fn emit(
     }
     if t.ack_cleared {
         push(
-            "AcknowledgementCleared",
+            EventKind::AcknowledgementCleared,
             with(
-                "AcknowledgementCleared",
+                EventKind::AcknowledgementCleared,
                 json!({"state": st.state, "state_type": st.state_type, "acknowledgement_type": 0}),
             ),
         );

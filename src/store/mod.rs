@@ -38,7 +38,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
-use crate::bus::{Bus, Event, Pending};
+use crate::bus::{Bus, Event, EventKind, Pending};
 
 mod health;
 pub mod open;
@@ -434,14 +434,15 @@ fn write_snapshot(db: &Database, path: &Path, source: snapshot::Source) {
 }
 
 /// The events of a journal segment, oldest first.
-fn segment(raw: &[u8]) -> impl Iterator<Item = (&'static str, &[u8])> {
+fn segment(raw: &[u8]) -> impl Iterator<Item = (EventKind, &[u8])> {
     let mut rest = raw;
     std::iter::from_fn(move || {
         let (&index, tail) = rest.split_first()?;
         let len = u32::from_le_bytes(tail.get(..4)?.try_into().ok()?) as usize;
         let json = tail.get(4..4 + len)?;
         rest = &tail[4 + len..];
-        Some((crate::bus::kind_name(index), json))
+        // Only the writer below fills the journal, with known types.
+        Some((EventKind::from_index(index)?, json))
     })
 }
 
@@ -600,7 +601,7 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
         let first = journal.next_id;
         let mut record = Vec::new();
         for (kind, json) in jobs.iter().flat_map(|j| &j.commit.events) {
-            let event = Event::new(first + published.len() as u64, kind, json.clone());
+            let event = Event::new(first + published.len() as u64, *kind, json.clone());
             record.push(event.index);
             record.extend_from_slice(&(json.len() as u32).to_le_bytes());
             record.extend_from_slice(json);
@@ -792,7 +793,12 @@ mod tests {
     async fn journal_numbers_publishes_trims_and_resumes_after_reopen() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("state.redb");
-        let ev = |n: u32| ("CheckResult", bytes::Bytes::from(format!("{{\"n\":{n}}}")));
+        let ev = |n: u32| {
+            (
+                crate::bus::EventKind::CheckResult,
+                bytes::Bytes::from(format!("{{\"n\":{n}}}")),
+            )
+        };
         {
             let bus = Arc::new(Bus::new());
             let mut rx = bus.subscribe();
@@ -823,7 +829,7 @@ mod tests {
                 kept.iter().map(|e| e.id).collect::<Vec<_>>(),
                 [3, 4, 5, 6, 7, 8]
             );
-            assert_eq!(kept[0].kind, "CheckResult");
+            assert_eq!(kept[0].kind, crate::bus::EventKind::CheckResult);
             assert_eq!(&kept[0].json[..], b"{\"n\":2}");
             let (after, _) = store.events_after(6, 1)?;
             assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), [7]);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use auspex::auth::Permissions;
 use auspex::objects::{query, types, Registry};
-use auspex::params::Params;
 
 fn main() {
     divan::main();
@@ -41,19 +40,15 @@ fn registry() -> &'static Arc<Registry> {
 
 fn run(filter: &str) -> usize {
     let reg = registry();
-    let params = Params::from_map(
-        [(
-            "filter".to_string(),
-            serde_json::Value::String(filter.into()),
-        )]
-        .into_iter()
-        .collect(),
-    );
+    let selection = query::Selection {
+        filter: Some(filter.to_string()),
+        ..query::Selection::default()
+    };
     let perms = Permissions::all();
     let grant = perms.grant("objects/query/Service");
     let ti = types::by_name("Service").unwrap();
     let budget = filters::Budget::unlimited();
-    query::select(reg, ti, &params, None, &grant, &perms, &budget)
+    query::select(reg, ti, &selection, &grant, &perms, &budget)
         .unwrap()
         .len()
 }

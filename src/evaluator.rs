@@ -21,9 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ApiUser, Grant};
 use crate::error::Error;
+use crate::objects::query::{self, Selection};
 use crate::objects::types::TypeInfo;
-use crate::objects::{query, Object, Registry};
-use crate::params::Params;
+use crate::objects::{Object, Registry};
 
 /// The pool and its limits.
 pub struct Evaluator {
@@ -168,27 +168,21 @@ pub async fn select(
     user: &Arc<ApiUser>,
     permission: &str,
     ti: &'static TypeInfo,
-    params: &Params,
-    url_name: Option<&str>,
+    selection: Selection,
 ) -> Result<Vec<Arc<Object>>, Error> {
     let grant = user.permissions.grant(permission);
-    let filtered = matches!(grant, Grant::Filtered(_))
-        || params
-            .string("filter")
-            .is_some_and(|f| !f.trim().is_empty());
+    let filtered = matches!(grant, Grant::Filtered(_)) || selection.filter.is_some();
     if !filtered {
         return query::select(
             &reg,
             ti,
-            params,
-            url_name,
+            &selection,
             &grant,
             &user.permissions,
             &Budget::unlimited(),
         );
     }
-    let (user, permission, params) = (user.clone(), permission.to_string(), params.clone());
-    let url_name = url_name.map(str::to_string);
+    let (user, permission) = (user.clone(), permission.to_string());
     let limits = evaluator.limits;
     evaluator
         .run(
@@ -196,15 +190,7 @@ pub async fn select(
             Budget::within(limits.budget).with_steps(limits.steps),
             move |budget| {
                 let grant = user.permissions.grant(&permission);
-                query::select(
-                    &reg,
-                    ti,
-                    &params,
-                    url_name.as_deref(),
-                    &grant,
-                    &user.permissions,
-                    budget,
-                )
+                query::select(&reg, ti, &selection, &grant, &user.permissions, budget)
             },
         )
         .await

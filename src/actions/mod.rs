@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::auth::ApiUser;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::objects::query::Selection;
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::Object;
 use crate::outcome::Outcome;
@@ -70,8 +71,7 @@ pub async fn targets(
         user,
         &permission,
         ti,
-        params,
-        None,
+        Selection::from_params(ti, params, None)?,
     )
     .await?;
     if objects.is_empty() {

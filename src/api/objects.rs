@@ -20,7 +20,7 @@ use super::reply;
 use super::request::{respond, Req};
 use super::State;
 use crate::auth::ApiUser;
-use crate::objects::query::{self, Output, Shape, UsedBy};
+use crate::objects::query::{self, Output, Selection, Shape, UsedBy};
 use crate::objects::types::{self, TypeInfo};
 use crate::objects::writer::{self, Create};
 use crate::objects::{Object, Registry};
@@ -77,8 +77,7 @@ async fn query(
         user,
         &permission,
         ti,
-        params,
-        name.as_deref(),
+        Selection::from_params(ti, params, name.as_deref())?,
     )
     .await?;
     let reg = state.engine.registry();
@@ -284,8 +283,7 @@ async fn selected(
         user,
         &permission,
         ti,
-        params,
-        name,
+        Selection::from_params(ti, params, name)?,
     )
     .await?)
 }

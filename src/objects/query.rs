@@ -213,30 +213,24 @@ pub fn permission_scope<'a>(
 ///
 /// # Errors
 /// 404 `No objects found.` for a missing or forbidden named object, a filter that does not
-/// compile or fails for an object, or malformed `filter_vars` (the reason goes to
-/// `diagnostic_information`).
+/// compile or fails for an object (the reason goes to `diagnostic_information`).
 pub fn select(
     reg: &Registry,
     ti: &'static TypeInfo,
-    params: &Params,
-    url_name: Option<&str>,
+    selection: &Selection,
     grant: &Grant<'_>,
     viewer: &Permissions,
     budget: &Budget,
 ) -> Result<Vec<Arc<Object>>, Error> {
     let var_name = ti.name.to_lowercase();
     let empty = Dict::new();
-    let not_found = |why: String| Error::not_found("No objects found.").with_diagnostic(why);
-    let mut names: Vec<String> = Vec::new();
-    if let Some(n) = url_name {
-        names.push(n.to_string());
-    }
-    if let Some(n) = params.string(&var_name) {
-        names.push(n);
-    }
-    names.extend(params.strings(&ti.plural.to_lowercase()));
+    let Selection {
+        names,
+        filter,
+        filter_vars: vars,
+    } = selection;
     let mut out = Vec::new();
-    for name in &names {
+    for name in names {
         let object = reg.get(ti.name, name).ok_or_else(|| {
             not_found(format!(
                 "Object '{name}' of type '{}' does not exist.",
@@ -251,18 +245,16 @@ pub fn select(
         }
         out.push(object.clone());
     }
-    let filter = params.string("filter").filter(|f| !f.trim().is_empty());
     if filter.is_none() && !names.is_empty() {
         return Ok(out);
     }
-    let program = match &filter {
+    let program = match filter {
         Some(src) => Some(
             Program::compile(src)
                 .map_err(|e| not_found(format!("Invalid filter: {}", e.render(src, "<filter>"))))?,
         ),
         None => None,
     };
-    let vars = filter_vars(params).map_err(not_found)?;
     let (objects, values) = reg.objects_with_values(ti.name);
     let unrestricted = matches!(grant, Grant::All);
     // One object's verdict: kept, dropped, or the error that fails the whole query.
@@ -274,7 +266,7 @@ pub fn select(
             }
         }
         let (object, value) = (&objects[i], &values[i]);
-        let scope = ObjectScope::borrowed(reg, object, value, &var_name, &vars).seen_by(viewer);
+        let scope = ObjectScope::borrowed(reg, object, value, &var_name, vars).seen_by(viewer);
         if !unrestricted
             && !grant.allows(&ObjectScope::borrowed(
                 reg, object, value, &var_name, &empty,
@@ -338,15 +330,56 @@ enum Refusal {
 /// Tables at least this large are scanned in parallel.
 const PARALLEL_SCAN: usize = 4096;
 
-/// `filter_vars`: a dictionary whose keys become variables (JSON types kept); from a
-/// query string, a JSON text.
-fn filter_vars(params: &Params) -> Result<Dict, String> {
-    let vars = params.dict("filter_vars").map_err(|e| e.message)?;
-    Ok(vars
-        .iter()
-        .flatten()
-        .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
-        .collect())
+/// The answer to a selection that found nothing, with the reason for `verbose`.
+fn not_found(why: String) -> Error {
+    Error::not_found("No objects found.").with_diagnostic(why)
+}
+
+/// What a request selects among the objects of one type: names, and a filter with its
+/// variables.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// From the URL, `<type>=` and `<types>=` (e.g. `host=a`, `hosts=a&hosts=b`).
+    pub names: Vec<String>,
+    /// The filter expression, never blank.
+    pub filter: Option<String>,
+    /// `filter_vars`: variables the filter sees (JSON types kept).
+    pub filter_vars: Dict,
+}
+
+impl Selection {
+    /// The selection `params` make for objects of `ti`, with the name from the URL.
+    ///
+    /// # Errors
+    /// 404 `No objects found.` for malformed `filter_vars` when a filter runs.
+    pub fn from_params(
+        ti: &'static TypeInfo,
+        params: &Params,
+        url_name: Option<&str>,
+    ) -> Result<Selection, Error> {
+        let mut names: Vec<String> = url_name.map(str::to_string).into_iter().collect();
+        names.extend(params.string(&ti.name.to_lowercase()));
+        names.extend(params.strings(&ti.plural.to_lowercase()));
+        let filter = params.string("filter").filter(|f| !f.trim().is_empty());
+        // Only a filter reads the variables (names alone do not).
+        let filter_vars = if filter.is_some() || names.is_empty() {
+            // From a query string, a JSON text.
+            let vars = params
+                .dict("filter_vars")
+                .map_err(|e| not_found(e.message))?;
+            vars.iter()
+                .flatten()
+                .map(|(k, v)| (Str::from(k.as_str()), Value::from_json(v)))
+                .collect()
+        } else {
+            Dict::new()
+        };
+        Ok(Selection {
+            names,
+            filter,
+            filter_vars,
+        })
+    }
 }
 
 /// How objects are shown: which attributes, joins and meta.

@@ -1,33 +1,52 @@
 //! Auspex: a monitoring engine that speaks the Icinga 2 REST API.
 //!
 //! # Layout
-//! - [`app`]: wiring — options, configuration, the listener; start and stop.
+//! Listed from the bottom up: a module imports only modules above it in this list (and
+//! never one that imports it back).
+//!
+//! Foundations:
 //! - [`clock`]: the one source of time (the system clock, or a manual one in tests).
-//! - [`config`]: the built-in template library, the user's `conf.d` files, first-start
-//!   defaults (the DSL itself lives in the `filters` crate).
-//! - [`objects`]: the object registry and the type table behind `/v1/types`.
-//! - [`scheduler`] → [`checker`] → [`processor`]: due checks run as plugin processes (or
-//!   built-in checks); their results, and results submitted through the API, change state
-//!   in one writer task that commits before it answers.
+//! - [`error`]: engine errors by kind; [`outcome`]: the per-object result items of an
+//!   answer (`{"code", "status", …}`); [`params`]: a request's parameters as Icinga
+//!   merges body and query string.
+//! - [`pki`]: the CA, certificates and signing requests (`auspex pki`, `api setup`).
+//! - [`permissions`]: `ApiUser` permissions (globs narrowed by filters); [`quota`]:
+//!   per-user request and event rates.
+//! - [`timeperiod`]: Icinga's day definitions, includes and excludes, for check,
+//!   notification and dependency periods and scheduled downtimes.
 //! - [`state`]: the runtime state of a host or service — its record, its transitions
 //!   (SOFT/HARD, attempts, flapping) and its stored encoding.
-//! - [`stats`]: the figures of `/v1/status` and the built-in `icinga` check.
-//! - [`timeperiod`]: TimePeriods (Icinga's day definitions, includes, excludes) for
-//!   check, notification and dependency periods and scheduled downtimes.
+//! - [`bus`]: events (typed by [`bus::EventKind`]), serialised once, journaled with the
+//!   change that caused them, broadcast to subscribers.
+//! - [`store`]: the durable store (redb, one writer thread, group commit).
+//!
+//! Objects and configuration:
+//! - [`objects`]: the object registry, the type table behind `/v1/types`, selection
+//!   and output of objects, and the writer that changes them at runtime.
+//! - [`auth`]: API users, Basic and client-certificate authentication, tokens, the
+//!   blocklist.
 //! - [`logging`]: the configured loggers (`FileLogger`, `SyslogLogger`, `JournaldLogger`).
-//! - [`actions`]: `/v1/actions/<name>`, one module per action; [`command_pipe`]: Icinga's
-//!   external command pipe, each command run as its action.
-//! - [`bus`]: events, serialised once, journaled with the change that caused them,
-//!   broadcast to subscribers.
+//! - [`packages`]: config packages and stages; [`config`]: the built-in template
+//!   library, the user's `conf.d` files, first-start defaults (the DSL itself lives in
+//!   the `filters` crate).
+//!
+//! The monitoring core:
+//! - [`checker`] → [`processor`] ← [`scheduler`]: due checks run as plugin processes (or
+//!   built-in checks); their results, and results submitted through the API, change
+//!   state in one writer task that commits before it answers.
+//! - [`stats`]: the figures of `/v1/status` and the built-in `icinga` check.
 //! - [`evaluator`]: filters and console scripts off the async workers — a bounded pool,
 //!   deadlines, cancellation when the client goes away.
-//! - [`events`]: event streams — subscriptions, cursors over bus and journal, the stream
-//!   formats (`/v1/events`).
-//! - [`auth`]: API users, Basic and client-certificate authentication, permissions, the
-//!   blocklist.
-//! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers.
-//! - [`store`]: the durable store (redb, one writer thread, group commit).
-//! - [`pki`]: the CA, certificates and signing requests (`auspex pki`, `api setup`).
+//! - [`events`]: event streams — subscriptions, cursors over bus and journal.
+//! - [`engine`]: the handles the core shares, and the loading of a configuration.
+//! - [`actions`]: Icinga's actions ([`actions::Action`]), one module per action;
+//!   [`command_pipe`]: Icinga's external command pipe, each command run as its action;
+//!   [`reload`]: a new configuration switched in live.
+//!
+//! Edges:
+//! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers,
+//!   the stream formats; the only module that speaks HTTP.
+//! - [`app`]: wiring — options, startup and restore, the listener; start and stop.
 
 pub mod actions;
 pub mod api;

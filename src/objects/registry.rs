@@ -1,0 +1,490 @@
+//! The registry: objects and templates by type and name, an immutable snapshot that
+//! writers copy (cheaply), change and publish.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use filters::config::Item;
+use filters::{Dict, Str, Value};
+use rayon::prelude::*;
+
+use super::runtime::{link_runtime, runtime_for, Runtime};
+use super::types;
+use super::{checkable_name, checkable_ref, dict_str, intern_keys, Object};
+
+/// The objects of one type: a list sorted by name (what queries scan) and an index into
+/// it (what lookups use).
+#[derive(Default, Debug, Clone)]
+struct Table {
+    list: Vec<Arc<Object>>,
+    /// `list` as filter values (`Value::Object`), so that a scan hands each filter a
+    /// reference instead of a new reference count.
+    values: Vec<Value>,
+    /// foldhash: every lookup by name hashes it; SipHash was ~5 % of a startup.
+    index: foldhash::HashMap<Str, usize>,
+    /// Dependency objects only: the list by parent (full name), built on first use and
+    /// dropped by every change of the table.
+    by_parent: std::sync::OnceLock<foldhash::HashMap<String, Vec<Arc<Object>>>>,
+}
+
+impl Table {
+    /// Adds or replaces objects; sorts and re-indexes once for the whole batch.
+    fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
+        self.by_parent = Default::default();
+        let mut appended = false;
+        for o in objects {
+            match self.index.get(&o.name) {
+                Some(&i) => {
+                    let v: Arc<dyn filters::Object> = o.clone();
+                    self.values[i] = Value::Object(v);
+                    self.list[i] = o;
+                }
+                None => {
+                    self.index.insert(o.name.clone(), self.list.len());
+                    self.list.push(o);
+                    appended = true;
+                }
+            }
+        }
+        if appended {
+            self.list.sort_by(|a, b| a.name.cmp(&b.name));
+            self.reindex();
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
+        self.by_parent = Default::default();
+        let i = self.index.remove(name)?;
+        let o = self.list.remove(i);
+        self.reindex();
+        Some(o)
+    }
+
+    /// Removes many objects, re-indexing once.
+    fn remove_many(&mut self, names: &std::collections::HashSet<Str>) {
+        self.by_parent = Default::default();
+        let before = self.list.len();
+        self.list.retain(|o| !names.contains(&o.name));
+        if self.list.len() != before {
+            self.reindex();
+        }
+    }
+
+    /// The objects whose names start with `prefix` (a range of the sorted list).
+    fn with_prefix(&self, prefix: &str) -> &[Arc<Object>] {
+        let start = self.list.partition_point(|o| &*o.name < prefix);
+        let len = self.list[start..].partition_point(|o| o.name.starts_with(prefix));
+        &self.list[start..start + len]
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.name.clone(), i))
+            .collect();
+        self.values = self
+            .list
+            .iter()
+            .map(|o| {
+                let o: Arc<dyn filters::Object> = o.clone();
+                Value::Object(o)
+            })
+            .collect();
+    }
+}
+
+/// The published object snapshot, one for the whole engine: readers take the current
+/// [`Registry`] (an `Arc`) and are never blocked by a writer that replaces it. Clones
+/// share the snapshot.
+#[derive(Clone, Default)]
+pub struct Published(Arc<std::sync::RwLock<Arc<Registry>>>);
+
+impl Published {
+    pub fn new(registry: Registry) -> Published {
+        Published(Arc::new(std::sync::RwLock::new(Arc::new(registry))))
+    }
+
+    /// The registry published at the moment.
+    pub fn current(&self) -> Arc<Registry> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Publishes `registry` (after its changes are durable).
+    pub fn replace(&self, registry: Registry) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+    }
+}
+
+/// Objects and templates by type, then by name.
+///
+/// Each type's table sits behind an `Arc`: cloning the registry is cheap, and a writer
+/// copies only the tables of the types it changes (copy on write), then publishes the
+/// new registry while readers keep the old one.
+#[derive(Default, Debug, Clone)]
+pub struct Registry {
+    objects: foldhash::HashMap<&'static str, Arc<Table>>,
+    templates: foldhash::HashMap<&'static str, Arc<Table>>,
+}
+
+impl Registry {
+    /// Builds the registry from configuration items, validating types and required
+    /// attributes as Icinga's config compiler does, now.
+    ///
+    /// # Errors
+    /// One message per invalid object, rendered like Icinga's validation errors.
+    pub fn from_items(items: Vec<Item>) -> Result<Registry, Vec<String>> {
+        Registry::from_items_in(items, &[], crate::clock::system_now())
+    }
+
+    /// [`Registry::from_items`] at `now` (the version of every object, the start of
+    /// pending states), where objects defined in a package stage's directory (package,
+    /// directory) belong to that package instead of `_etc`.
+    ///
+    /// # Errors
+    /// As [`Registry::from_items`].
+    pub fn from_items_in(
+        items: Vec<Item>,
+        packages: &[(String, std::path::PathBuf)],
+        t_now: f64,
+    ) -> Result<Registry, Vec<String>> {
+        let packages: Vec<(Str, String)> = packages
+            .iter()
+            .map(|(p, d)| (Str::from(p.as_str()), format!("{}/", d.display())))
+            .collect();
+        let package_of = |path: &str| -> Str {
+            packages
+                .iter()
+                .find(|(_, d)| path.starts_with(d.as_str()))
+                .map_or_else(|| Str::from("_etc"), |(p, _)| p.clone())
+        };
+        let mut reg = Registry::default();
+        let mut errors = Vec::new();
+        let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        let mut templates: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        // Objects are built on every core (each is independent), then indexed in order.
+        let built: Vec<Result<(bool, Arc<Object>), String>> = items
+            .into_par_iter()
+            .map(|item| {
+                let ti = types::by_name(&item.type_name)
+                    .filter(|t| t.name == &*item.type_name)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}:{}: Type '{}' does not exist.",
+                            item.location.path, item.location.first_line, item.type_name
+                        )
+                    })?;
+                if ti.is_abstract {
+                    return Err(format!(
+                        "{}:{}: Type '{}' is abstract and cannot be instantiated.",
+                        item.location.path, item.location.first_line, item.type_name
+                    ));
+                }
+                let object = Object {
+                    type_info: ti,
+                    name: item.name.clone(),
+                    attrs: intern_keys(item.attrs),
+                    package: package_of(&item.location.path),
+                    location: item.location,
+                    original: Dict::new(),
+                    version: 0.0,
+                    runtime: runtime_for(ti, t_now),
+                };
+                Ok((item.template, Arc::new(object)))
+            })
+            .collect();
+        for b in built {
+            match b {
+                Ok((template, object)) => {
+                    let map = if template {
+                        &mut templates
+                    } else {
+                        &mut objects
+                    };
+                    map.entry(object.type_info.name).or_default().push(object);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        link_runtime(&mut objects);
+        for (t, list) in objects {
+            Arc::make_mut(reg.objects.entry(t).or_default()).upsert(list);
+        }
+        for (t, list) in templates {
+            Arc::make_mut(reg.templates.entry(t).or_default()).upsert(list);
+        }
+        let all: Vec<&Arc<Object>> = reg.iter_all().collect();
+        errors.extend(
+            all.par_iter()
+                .filter_map(|object| {
+                    reg.validate(object).err().map(|e| {
+                        format!(
+                            "{}:{}: {e}",
+                            object.location.path, object.location.first_line
+                        )
+                    })
+                })
+                .collect::<Vec<_>>(),
+        );
+        if errors.is_empty() {
+            Ok(reg)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Checks required attributes and references, with Icinga's wording.
+    pub fn validate(&self, object: &Object) -> Result<(), String> {
+        let ti = object.type_info;
+        let fail = |attr: &str, msg: String| {
+            Err(format!(
+                "Validation failed for object '{}' of type '{}'; Attribute '{attr}': {msg}",
+                object.name, ti.name
+            ))
+        };
+        {
+            for f in ti.checked_fields() {
+                let v = object.attrs.get(f.name);
+                if f.required && v.is_none_or(|v| v.is_empty()) && !f.has_default() {
+                    // `execute` is implied by `command` for plugin commands.
+                    if f.name == "execute" && object.attrs.contains_key("command") {
+                        continue;
+                    }
+                    return fail(f.name, "Attribute must not be empty.".into());
+                }
+                if let (Some(r), Some(Value::String(name))) = (f.ref_type, v) {
+                    // Services are referenced by short name next to their host's.
+                    let full = match f.name.strip_suffix("service_name") {
+                        Some(side) if r == "Service" => {
+                            format!("{}!{name}", object.string(&format!("{side}host_name")))
+                        }
+                        _ => name.to_string(),
+                    };
+                    if f.type_name == "String" && !name.is_empty() && self.get(r, &full).is_none() {
+                        return fail(
+                            f.name,
+                            format!("Object '{name}' of type '{r}' does not exist."),
+                        );
+                    }
+                }
+                // Arrays of references (`groups`, `users`, `includes`): every name exists.
+                if let (Some(r), Some(Value::Array(names))) = (f.ref_type, v) {
+                    for name in names.iter().map(Value::to_display_string) {
+                        if self.get(r, &name).is_none() {
+                            return fail(
+                                f.name,
+                                format!("Object '{name}' of type '{r}' does not exist."),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if matches!(ti.name, "TimePeriod" | "ScheduledDowntime") {
+            if let Some(ranges) = object.attrs.get("ranges") {
+                crate::timeperiod::validate(ranges).or_else(|e| fail("ranges", e))?;
+            }
+        }
+        if ti.name == "ApiUser" {
+            use crate::{permissions::Permissions, quota};
+            if let Err(e) = Permissions::parse(object.attrs.get("permissions")) {
+                return fail("permissions", e);
+            }
+            for (rate, burst) in [
+                ("request_rate", "request_burst"),
+                ("event_rate", "event_burst"),
+            ] {
+                if let Err(e) = quota::parse(&object.attrs, rate, burst) {
+                    return fail(rate, e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An object by type and full name.
+    pub fn get(&self, type_name: &str, name: &str) -> Option<&Arc<Object>> {
+        let t = self.objects.get(type_name)?;
+        t.index.get(name).map(|&i| &t.list[i])
+    }
+
+    /// An object's filter value (`Value::Object`), by reference.
+    pub fn get_value(&self, type_name: &str, name: &str) -> Option<&Value> {
+        let t = self.objects.get(type_name)?;
+        t.index.get(name).map(|&i| &t.values[i])
+    }
+
+    /// All objects of a type, by name.
+    pub fn objects(&self, type_name: &str) -> std::slice::Iter<'_, Arc<Object>> {
+        self.objects
+            .get(type_name)
+            .map_or([].iter(), |t| t.list.iter())
+    }
+
+    /// All objects of a type with their filter values, by name.
+    pub fn objects_with_values(&self, type_name: &str) -> (&[Arc<Object>], &[Value]) {
+        self.objects
+            .get(type_name)
+            .map_or((&[], &[]), |t| (&t.list[..], &t.values[..]))
+    }
+
+    /// All templates of a type, by name.
+    pub fn templates(&self, type_name: &str) -> std::slice::Iter<'_, Arc<Object>> {
+        self.templates
+            .get(type_name)
+            .map_or([].iter(), |t| t.list.iter())
+    }
+
+    pub fn count(&self, type_name: &str) -> usize {
+        self.objects.get(type_name).map_or(0, |t| t.list.len())
+    }
+
+    /// How many objects of each type there are (types without objects left out), in the
+    /// order of the type table.
+    pub fn counts(&self) -> Vec<(&'static types::TypeInfo, usize)> {
+        types::all()
+            .iter()
+            .map(|t| (t, self.count(t.name)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// Adds or replaces an object.
+    pub fn insert(&mut self, object: Arc<Object>) {
+        self.insert_many(vec![object]);
+    }
+
+    /// Adds or replaces objects (of any types), re-sorting each changed type once.
+    pub fn insert_many(&mut self, objects: Vec<Arc<Object>>) {
+        let mut by_type: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        for o in objects {
+            by_type.entry(o.type_info.name).or_default().push(o);
+        }
+        for (t, list) in by_type {
+            Arc::make_mut(self.objects.entry(t).or_default()).upsert(list);
+        }
+    }
+
+    /// Removes an object.
+    pub fn remove(&mut self, type_name: &str, name: &str) -> Option<Arc<Object>> {
+        let table = self.objects.get_mut(type_name)?;
+        if !table.index.contains_key(name) {
+            return None;
+        }
+        Arc::make_mut(table).remove(name)
+    }
+
+    /// Removes objects of one type by name.
+    pub fn remove_many(&mut self, type_name: &str, names: &std::collections::HashSet<Str>) {
+        if let Some(table) = self.objects.get_mut(type_name) {
+            Arc::make_mut(table).remove_many(names);
+        }
+    }
+
+    /// The Dependency objects whose parent is the host or service named `parent` (full
+    /// name): indexed once per version of the Dependency table, not searched.
+    pub fn dependencies_on(&self, parent: &str) -> &[Arc<Object>] {
+        let Some(table) = self.objects.get("Dependency") else {
+            return &[];
+        };
+        let index = table.by_parent.get_or_init(|| {
+            let mut index: foldhash::HashMap<String, Vec<Arc<Object>>> = Default::default();
+            for d in &table.list {
+                let (_, parent) =
+                    checkable_ref(&d.attrs, "parent_host_name", "parent_service_name");
+                index
+                    .entry(parent.into_owned())
+                    .or_default()
+                    .push(d.clone());
+            }
+            index
+        });
+        index.get(parent).map_or(&[], |v| v)
+    }
+
+    /// The objects of a type whose full names start with `prefix` (`host!` finds a
+    /// host's services, comments, downtimes and notifications): a binary search.
+    pub fn with_prefix(&self, type_name: &str, prefix: &str) -> &[Arc<Object>] {
+        self.objects
+            .get(type_name)
+            .map_or(&[], |t| t.with_prefix(prefix))
+    }
+
+    /// After a reload: every host and service that existed before keeps its runtime
+    /// cell (its state, and what the processor and scheduler hold), and notifications
+    /// follow their checkable's cell.
+    pub fn adopt_runtime(&mut self, old: &Registry) {
+        let mut adopted: Vec<Arc<Object>> = Vec::new();
+        let mut cells: HashMap<Str, Arc<Runtime>> = HashMap::new();
+        for t in ["Host", "Service"] {
+            for o in self.objects(t) {
+                let previous = old.get(t, &o.name).and_then(|p| p.runtime.clone());
+                match previous {
+                    Some(cell) => {
+                        cells.insert(o.name.clone(), cell.clone());
+                        adopted.push(Arc::new(o.with_runtime(Some(cell))));
+                    }
+                    None => {
+                        let Some(mut cell) = o.runtime.clone() else {
+                            continue;
+                        };
+                        // A new service of a host that kept its cell reads that cell, not
+                        // the one the build linked it to.
+                        let kept_host = match t {
+                            "Service" => dict_str(&o.attrs, "host_name")
+                                .and_then(|h| cells.get(h))
+                                .filter(|host| !cell.linked_to(host))
+                                .cloned(),
+                            _ => None,
+                        };
+                        if let Some(host) = kept_host {
+                            cell = Runtime::new((*cell.get()).clone());
+                            cell.link_host(&host);
+                            adopted.push(Arc::new(o.with_runtime(Some(cell.clone()))));
+                        }
+                        cells.insert(o.name.clone(), cell);
+                    }
+                }
+            }
+        }
+        for n in self.objects("Notification") {
+            let cell = cells.get(checkable_name(&n.attrs).as_str()).cloned();
+            adopted.push(Arc::new(n.with_runtime(cell)));
+        }
+        self.insert_many(adopted);
+    }
+
+    /// A global switch of the `app` object (`enable_notifications`, …); on when unset.
+    pub fn app_switch(&self, name: &str) -> bool {
+        self.objects("IcingaApplication")
+            .next()
+            .is_none_or(|app| app.flag(name, true))
+    }
+
+    /// Every object, of every type.
+    pub fn iter_all(&self) -> impl Iterator<Item = &Arc<Object>> {
+        self.objects.values().flat_map(|t| t.list.iter())
+    }
+}
+
+/// Scripts and filters reach objects through `get_object`/`get_objects`.
+impl filters::Scope for Registry {
+    fn variable(&self, _name: &str) -> Option<Value> {
+        None
+    }
+
+    fn get_object(&self, type_name: &str, name: &str) -> Option<Value> {
+        let o: Arc<dyn filters::Object> = self.get(type_name, name)?.clone();
+        Some(Value::Object(o))
+    }
+
+    fn get_objects(&self, type_name: &str) -> Vec<Value> {
+        self.objects(type_name)
+            .map(|o| {
+                let o: Arc<dyn filters::Object> = o.clone();
+                Value::Object(o)
+            })
+            .collect()
+    }
+}

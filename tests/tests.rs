@@ -16,17 +16,26 @@
 //! - `icinga_configs`: configuration trees loaded by Auspex and by Icinga 2, compared.
 //! - `security`: restricted users and clients without credentials against secrets,
 //!   permissions, budgets and the blocklist.
+//! - `hardening`: hostile and malformed requests, slow clients, resource limits.
+//! - `packages`: config packages and stages, their validation and activation.
+//! - `annotations`: acknowledgements and comments; `downtimes`: downtimes and
+//!   ScheduledDowntime objects; `notifications`: who is notified of what, and when;
+//!   `commands`: severity, tickets, `execute-command`, feature switches, on-demand
+//!   checks, self-service registration, event handlers.
 
 mod actions;
 mod annotations;
 mod auth;
 mod checks;
 mod cli;
+mod commands;
+mod downtimes;
 mod durability;
 mod edge;
 mod events;
 mod hardening;
 mod icinga_configs;
+mod notifications;
 mod objects;
 mod packages;
 mod reachability;

@@ -139,7 +139,7 @@ pub struct Against<'a> {
 /// # Errors
 /// Messages as Icinga puts them into `errors`.
 pub fn build(
-    Against { reg, library, now }: Against<'_>,
+    against: Against<'_>,
     ti: &'static TypeInfo,
     full_name: &str,
     templates: &[String],
@@ -148,7 +148,28 @@ pub fn build(
     if full_name.is_empty() || full_name.chars().any(char::is_control) {
         return Err("Error: Object names must not be empty or contain control characters.".into());
     }
-    let mut paths: Vec<(Vec<Str>, Value)> = Vec::new();
+    let mut paths = attribute_paths(ti, attrs)?;
+    for (field, value) in implied_owner(ti, full_name) {
+        if !attrs.contains_key(field) {
+            paths.insert(0, (vec![Str::from(field)], Value::from(value)));
+        }
+    }
+    let object = instantiate(against, ti, full_name, templates, &paths)?;
+    against
+        .reg
+        .validate(&object)
+        .map_err(|e| format!("Error: {e}"))?;
+    let applied = applied_to(against, &object)?;
+    Ok((object, applied))
+}
+
+/// The attributes of a request as assignments (`vars.a.b` → `["vars", "a", "b"]`),
+/// each checked against the type's fields and coerced to the field's type.
+fn attribute_paths(
+    ti: &'static TypeInfo,
+    attrs: &Map<String, Json>,
+) -> Result<Vec<(Vec<Str>, Value)>, String> {
+    let mut paths = Vec::with_capacity(attrs.len());
     for (key, value) in attrs {
         let path: Vec<Str> = key.split('.').map(Str::from).collect();
         let top = &*path[0];
@@ -164,26 +185,35 @@ pub fn build(
             .map_err(|m| format!("Error: Error while evaluating expression: {m}"))?;
         paths.push((path, value));
     }
-    // Services, notifications and scheduled downtimes are named `host[!service]!name`:
-    // the host (and service) come from the name unless given.
+    Ok(paths)
+}
+
+/// Services, notifications and scheduled downtimes are named `host[!service]!name`: the
+/// host (and service) their name implies, used unless the request gives them.
+fn implied_owner<'n>(ti: &TypeInfo, full_name: &'n str) -> Vec<(&'static str, &'n str)> {
     let parts: Vec<&str> = full_name.split('!').collect();
-    let short = *parts.last().unwrap_or(&full_name);
-    let mut implied = Vec::new();
-    match (ti.name, parts.len()) {
-        ("Service" | "Notification" | "ScheduledDowntime", 2) => {
-            implied.push(("host_name", parts[0]));
+    match (ti.name, parts.as_slice()) {
+        ("Service" | "Notification" | "ScheduledDowntime", [host, _]) => {
+            vec![("host_name", host)]
         }
-        ("Notification" | "ScheduledDowntime", 3) => {
-            implied.push(("host_name", parts[0]));
-            implied.push(("service_name", parts[1]));
+        ("Notification" | "ScheduledDowntime", [host, service, _]) => {
+            vec![("host_name", host), ("service_name", service)]
         }
-        _ => {}
+        _ => Vec::new(),
     }
-    for (field, value) in implied {
-        if !attrs.contains_key(field) {
-            paths.insert(0, (vec![Str::from(field)], Value::from(value)));
-        }
-    }
+}
+
+/// The object the templates and assignments make, as the `_api` package's generated file
+/// would declare it, with its runtime cell linked to its host's (or, for a notification,
+/// its checkable's).
+fn instantiate(
+    Against { reg, library, now }: Against<'_>,
+    ti: &'static TypeInfo,
+    full_name: &str,
+    templates: &[String],
+    paths: &[(Vec<Str>, Value)],
+) -> Result<Object, String> {
+    let short = full_name.rsplit('!').next().unwrap_or(full_name);
     let location = Location {
         path: format!("_api/conf.d/{}/{full_name}.conf", ti.plural.to_lowercase()).into(),
         first_line: 1,
@@ -192,7 +222,7 @@ pub fn build(
         last_column: 1,
     };
     let item = library
-        .instantiate(ti.name, short, templates, &paths, location)
+        .instantiate(ti.name, short, templates, paths, location)
         .map_err(|e| format!("Error: {}", e.error.message))?;
     if &*item.name != full_name {
         return Err(format!(
@@ -210,7 +240,7 @@ pub fn build(
         }
         attrs.insert("groups".into(), Value::from(unique));
     }
-    let object = Object {
+    let mut object = Object {
         type_info: ti,
         name: item.name.clone(),
         attrs: super::intern_keys(attrs),
@@ -220,7 +250,6 @@ pub fn build(
         version: now,
         runtime: super::runtime_for(ti, now),
     };
-    let mut object = object;
     if ti.name == "Notification" {
         let owner = super::checkable_name(&object.attrs);
         object.runtime = ["Host", "Service"]
@@ -234,58 +263,67 @@ pub fn build(
             cell.link_host(host);
         }
     }
-    reg.validate(&object).map_err(|e| format!("Error: {e}"))?;
-    let mut applied = Vec::new();
-    if matches!(ti.name, "Host" | "Service") {
-        let host = match ti.name {
-            "Service" => reg
-                .get("Host", &object.string("host_name"))
-                .map(|h| h.attrs.clone()),
-            _ => None,
-        };
-        let target = filters::config::Item {
-            type_name: ti.name.into(),
-            name: object.name.clone(),
-            template: false,
-            attrs: object.attrs.clone(),
-            location: object.location.clone(),
-            ignore_on_error: false,
-        };
-        let (items, errors) = library.apply_to(&target, host.as_ref());
-        if let Some(e) = errors.first() {
-            return Err(format!("Error: {}", e.error.message));
-        }
-        for (item, _) in items {
-            let Some(ti) = super::types::by_name(&item.type_name) else {
-                continue;
-            };
-            let attrs = super::intern_keys(item.attrs);
-            // Notifications applied to the new object share its state.
-            let runtime = match ti.name {
-                "Notification" if super::checkable_name(&attrs) == *object.name => {
-                    object.runtime.clone()
-                }
-                _ => super::runtime_for(ti, now),
-            };
-            // Services applied to a new host read its state.
-            if ti.name == "Service" {
-                if let (Some(cell), Some(host)) = (&runtime, &object.runtime) {
-                    cell.link_host(host);
-                }
-            }
-            applied.push(Object {
-                type_info: ti,
-                name: item.name,
-                attrs,
-                location: item.location,
-                package: "_etc".into(),
-                original: Dict::new(),
-                version: 0.0,
-                runtime,
-            });
-        }
+    Ok(object)
+}
+
+/// The objects the library's apply rules create for a new host or service (services,
+/// notifications, dependencies, …), sharing or linking its runtime cell.
+fn applied_to(
+    Against { reg, library, now }: Against<'_>,
+    object: &Object,
+) -> Result<Vec<Object>, String> {
+    if !matches!(object.type_info.name, "Host" | "Service") {
+        return Ok(Vec::new());
     }
-    Ok((object, applied))
+    let host = match object.type_info.name {
+        "Service" => reg
+            .get("Host", &object.string("host_name"))
+            .map(|h| h.attrs.clone()),
+        _ => None,
+    };
+    let target = filters::config::Item {
+        type_name: object.type_info.name.into(),
+        name: object.name.clone(),
+        template: false,
+        attrs: object.attrs.clone(),
+        location: object.location.clone(),
+        ignore_on_error: false,
+    };
+    let (items, errors) = library.apply_to(&target, host.as_ref());
+    if let Some(e) = errors.first() {
+        return Err(format!("Error: {}", e.error.message));
+    }
+    let mut applied = Vec::new();
+    for (item, _) in items {
+        let Some(ti) = super::types::by_name(&item.type_name) else {
+            continue;
+        };
+        let attrs = super::intern_keys(item.attrs);
+        // Notifications applied to the new object share its state.
+        let runtime = match ti.name {
+            "Notification" if super::checkable_name(&attrs) == *object.name => {
+                object.runtime.clone()
+            }
+            _ => super::runtime_for(ti, now),
+        };
+        // Services applied to a new host read its state.
+        if ti.name == "Service" {
+            if let (Some(cell), Some(host)) = (&runtime, &object.runtime) {
+                cell.link_host(host);
+            }
+        }
+        applied.push(Object {
+            type_info: ti,
+            name: item.name,
+            attrs,
+            location: item.location,
+            package: "_etc".into(),
+            original: Dict::new(),
+            version: 0.0,
+            runtime,
+        });
+    }
+    Ok(applied)
 }
 
 /// Converts a JSON value to the field's type where Icinga's conversion would (numbers in

@@ -97,10 +97,7 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
         notify::send(
             b,
             o,
-            Kind::Acknowledgement,
-            &ack.author,
-            &ack.comment,
-            false,
+            &notify::Notice::by(Kind::Acknowledgement, &ack.author, &ack.comment),
         );
     }
     Ok(Processed::outcome(Outcome::ok(format!(

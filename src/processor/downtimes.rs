@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 
 use super::batch::Batch;
 use super::comments::{base_attrs, unique_name};
-use super::notify::{self, Kind};
+use super::notify::{self, Kind, Notice};
 use super::timers::Deadline;
 use super::{Processed, Refused};
 use crate::bus::EventKind;
@@ -223,7 +223,7 @@ fn took_effect(b: &mut Batch, d: &Object) {
             st.downtime_depth += 1;
         }
         let (author, comment) = (d.string("author"), d.string("comment"));
-        notify::send(b, &o, Kind::DowntimeStart, &author, &comment, false);
+        notify::send(b, &o, &Notice::by(Kind::DowntimeStart, &author, &comment));
     }
     event(b, EventKind::DowntimeTriggered, d);
     b.timers
@@ -315,7 +315,7 @@ pub fn end(b: &mut Batch, d: &Object, cancelled: bool, removed_by: &str) -> usiz
                 Kind::DowntimeEnd
             };
             let (author, comment) = (d.string("author"), d.string("comment"));
-            notify::send(b, &o, kind, &author, &comment, false);
+            notify::send(b, &o, &Notice::by(kind, &author, &comment));
         }
     }
     event(b, EventKind::DowntimeRemoved, &gone);

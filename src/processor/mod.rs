@@ -446,7 +446,16 @@ fn apply(b: &mut Batch, o: &Arc<Object>, change: Change) -> Result<Processed, Re
             text,
             force,
         } => {
-            notify::send(b, o, notify::Kind::Custom, &author, &text, force);
+            notify::send(
+                b,
+                o,
+                &notify::Notice {
+                    kind: notify::Kind::Custom,
+                    author: &author,
+                    text: &text,
+                    force,
+                },
+            );
             Ok(Processed::ok(format!(
                 "Successfully sent custom notification for object '{}'.",
                 o.name

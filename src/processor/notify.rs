@@ -153,24 +153,49 @@ fn recipients(b: &Batch, n: &Object) -> Vec<Arc<Object>> {
         .collect()
 }
 
-/// Sends a notification of `kind` for a host or service through each of its
-/// Notification objects whose filters let it through. `force` (custom notifications)
-/// bypasses downtimes and disabled notifications.
-pub fn send(b: &mut Batch, o: &Arc<Object>, kind: Kind, author: &str, text: &str, force: bool) {
-    send_through(b, o, kind, author, text, force, Through::All);
+/// What is notified: why, by whom, with what text.
+#[derive(Clone, Copy, Debug)]
+pub struct Notice<'a> {
+    pub kind: Kind,
+    pub author: &'a str,
+    pub text: &'a str,
+    /// Custom notifications with `force`: past downtimes, filters, periods and disabled
+    /// notifications.
+    pub force: bool,
+}
+
+impl<'a> Notice<'a> {
+    /// A notice the engine raises itself (no author, no text).
+    pub fn of(kind: Kind) -> Notice<'static> {
+        Notice {
+            kind,
+            author: "",
+            text: "",
+            force: false,
+        }
+    }
+
+    /// A notice someone raised, with their comment.
+    pub fn by(kind: Kind, author: &'a str, text: &'a str) -> Notice<'a> {
+        Notice {
+            kind,
+            author,
+            text,
+            force: false,
+        }
+    }
+}
+
+/// Sends `notice` for a host or service through each of its Notification objects whose
+/// filters let it through.
+pub fn send(b: &mut Batch, o: &Arc<Object>, notice: &Notice<'_>) {
+    send_through(b, o, notice, Through::All);
 }
 
 /// [`send`], through one Notification alone if `through` names one (a reminder is one
 /// Notification's, not all of the object's).
-fn send_through(
-    b: &mut Batch,
-    o: &Arc<Object>,
-    kind: Kind,
-    author: &str,
-    text: &str,
-    force: bool,
-    through: Through,
-) {
+fn send_through(b: &mut Batch, o: &Arc<Object>, notice: &Notice<'_>, through: Through) {
+    let (kind, force) = (notice.kind, notice.force);
     let mut notifications = b.attached("Notification", o);
     if let Some(name) = through.only() {
         notifications.retain(|n| *n.name == *name);
@@ -270,7 +295,7 @@ fn send_through(
             _ => {}
         }
         ns.last_notification = b.now;
-        dispatch(b, o, &st, &n, &users, kind, author, text);
+        dispatch(b, o, &st, &n, &users, notice);
         changes.push((n.name.to_string(), ns));
     }
     let holding_before = holds_any(&st);
@@ -370,10 +395,11 @@ fn dispatch(
     st: &CheckableState,
     n: &Object,
     users: &[Arc<Object>],
-    kind: Kind,
-    author: &str,
-    text: &str,
+    notice: &Notice<'_>,
 ) {
+    let Notice {
+        kind, author, text, ..
+    } = *notice;
     let command_name = n.string("command");
     let mut body = super::acks::head(b, EventKind::Notification, o);
     if !command_name.is_empty() {
@@ -477,7 +503,7 @@ pub fn renotify(b: &mut Batch, name: &str) {
         st.notifications.insert(name.to_string(), ns);
     }
     if !first_pending && b.reachable(&o, super::reachability::Purpose::Notification) {
-        send_through(b, &o, Kind::Problem, "", "", false, Through::Reminder(name));
+        send_through(b, &o, &Notice::of(Kind::Problem), Through::Reminder(name));
     }
 }
 
@@ -657,7 +683,7 @@ fn release_held(b: &mut Batch, o: &Arc<Object>, notifiable: bool) {
         }
     }
     for kind in due {
-        send(b, o, kind, "", "", false);
+        send(b, o, &Notice::of(kind));
     }
 }
 
@@ -714,7 +740,7 @@ fn release_stashed(b: &mut Batch, o: &Arc<Object>, notifiable: bool) {
             }
         }
         for kind in due {
-            send_through(b, o, kind, "", "", false, Through::Released(&name));
+            send_through(b, o, &Notice::of(kind), Through::Released(&name));
         }
     }
 }

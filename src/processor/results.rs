@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{json, Value as Json};
 
 use super::batch::Batch;
-use super::notify::{self, Kind};
+use super::notify::{self, Kind, Notice};
 use super::reachability::{self, Purpose};
 use super::{acks, downtimes, handlers, CheckInput, Processed, Refused};
 use crate::bus::{EventKind, Pending};
@@ -332,7 +332,7 @@ fn consequences(
         Some(kind) if notify::held_back(&st, notifiable) || notify::state_pending(&st) => {
             notify::hold(b, o, kind);
         }
-        Some(kind) => notify::send(b, o, kind, "", "", false),
+        Some(kind) => notify::send(b, o, &Notice::of(kind)),
         None => {}
     }
     let kind = match flapping {
@@ -343,6 +343,6 @@ fn consequences(
     if st.downtime_depth > 0 {
         notify::hold(b, o, kind);
     } else {
-        notify::send(b, o, kind, "", "", false);
+        notify::send(b, o, &Notice::of(kind));
     }
 }

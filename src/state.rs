@@ -2,10 +2,41 @@
 //! state-change timestamps (spec §10.3, steps 4–8).
 
 use serde::{Deserialize, Serialize};
+use serde_repr::{Deserialize_repr, Serialize_repr};
 
-/// SOFT and HARD, as Icinga numbers them.
-pub const SOFT: u8 = 0;
-pub const HARD: u8 = 1;
+/// SOFT and HARD, stored and shown as Icinga numbers them (0 and 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize_repr, Deserialize_repr)]
+#[repr(u8)]
+pub enum StateType {
+    #[default]
+    Soft = 0,
+    Hard = 1,
+}
+
+pub use StateType::{Hard as HARD, Soft as SOFT};
+
+impl From<StateType> for f64 {
+    fn from(t: StateType) -> f64 {
+        f64::from(t as u8)
+    }
+}
+
+/// A problem's acknowledgement, stored and shown as Icinga numbers it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize_repr, Deserialize_repr)]
+#[repr(u8)]
+pub enum Acknowledgement {
+    #[default]
+    None = 0,
+    Normal = 1,
+    /// Kept until the object recovers, not just until its state changes.
+    Sticky = 2,
+}
+
+impl From<Acknowledgement> for f64 {
+    fn from(a: Acknowledgement) -> f64 {
+        f64::from(a as u8)
+    }
+}
 
 /// The `type` field of a check result document: always `"CheckResult"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,7 +51,7 @@ pub struct ResultVars {
     pub attempt: u32,
     pub reachable: bool,
     pub state: u8,
-    pub state_type: u8,
+    pub state_type: StateType,
 }
 
 /// A check result as Icinga shows it (spec §10.1), typed: built and stored without a
@@ -52,10 +83,10 @@ pub struct CheckResult {
 pub struct CheckableState {
     /// Hosts: 0 UP, 1 DOWN. Services: 0 OK … 3 UNKNOWN.
     pub state: u8,
-    pub state_type: u8,
+    pub state_type: StateType,
     pub check_attempt: u32,
     pub last_state: u8,
-    pub last_state_type: u8,
+    pub last_state_type: StateType,
     pub last_hard_state: u8,
     pub last_state_change: f64,
     pub last_hard_state_change: f64,
@@ -71,9 +102,8 @@ pub struct CheckableState {
     pub last_check_result: Option<std::sync::Arc<CheckResult>>,
     pub next_check: f64,
     pub force_next_check: bool,
-    /// 0 none, 1 normal, 2 sticky.
     #[serde(default)]
-    pub acknowledgement: u8,
+    pub acknowledgement: Acknowledgement,
     #[serde(default)]
     pub acknowledgement_expiry: f64,
     #[serde(default)]
@@ -146,7 +176,7 @@ impl CheckableState {
             last_check_result: None,
             next_check: 0.0,
             force_next_check: false,
-            acknowledgement: 0,
+            acknowledgement: Acknowledgement::None,
             acknowledgement_expiry: 0.0,
             acknowledgement_last_change: 0.0,
             flapping: false,
@@ -166,6 +196,11 @@ impl CheckableState {
     /// Whether a result has been processed.
     pub fn has_result(&self) -> bool {
         self.last_check_result.is_some()
+    }
+
+    /// Whether the problem is acknowledged (normal or sticky).
+    pub fn acknowledged(&self) -> bool {
+        self.acknowledgement != Acknowledgement::None
     }
 }
 
@@ -235,12 +270,12 @@ pub fn apply(
         st.last_hard_state_change = end;
     }
     let ack_cleared = match st.acknowledgement {
-        1 => state_change,
-        2 => new_state == 0,
-        _ => false,
+        Acknowledgement::Normal => state_change,
+        Acknowledgement::Sticky => new_state == 0,
+        Acknowledgement::None => false,
     };
     if ack_cleared {
-        st.acknowledgement = 0;
+        st.acknowledgement = Acknowledgement::None;
         st.acknowledgement_expiry = 0.0;
         st.acknowledgement_last_change = end;
     }
@@ -293,7 +328,7 @@ pub(crate) fn test_result() -> CheckResult {
         attempt: 1,
         reachable: true,
         state: 0,
-        state_type: 1,
+        state_type: HARD,
     };
     CheckResult {
         kind: CheckResultType::CheckResult,
@@ -320,7 +355,7 @@ pub(crate) fn test_result() -> CheckResult {
 mod tests {
     use super::*;
 
-    fn run(states: &[u8], max: u32) -> Vec<(u8, u8, u32, bool)> {
+    fn run(states: &[u8], max: u32) -> Vec<(u8, StateType, u32, bool)> {
         let mut st = CheckableState::pending(false, 0.0);
         let mut out = Vec::new();
         for (i, s) in states.iter().enumerate() {
@@ -383,16 +418,32 @@ mod tests {
         let mut st = CheckableState::pending(false, 0.0);
         apply(&mut st, 2, 1, false, 1.0);
         st.last_check_result = Some(std::sync::Arc::new(test_result()));
-        st.acknowledgement = 1;
+        st.acknowledgement = Acknowledgement::Normal;
         assert!(!apply(&mut st, 2, 1, false, 2.0).ack_cleared);
         assert!(apply(&mut st, 1, 1, false, 3.0).ack_cleared);
         assert_eq!(
             (st.acknowledgement, st.acknowledgement_last_change),
-            (0, 3.0)
+            (Acknowledgement::None, 3.0)
         );
-        st.acknowledgement = 2;
+        st.acknowledgement = Acknowledgement::Sticky;
         assert!(!apply(&mut st, 2, 1, false, 4.0).ack_cleared);
         assert!(apply(&mut st, 0, 1, false, 5.0).ack_cleared);
+    }
+
+    /// The stored encoding and the API keep Icinga's numbers.
+    #[test]
+    fn state_types_and_acknowledgements_are_numbers() {
+        let mut st = CheckableState::pending(false, 0.0);
+        st.state_type = HARD;
+        st.acknowledgement = Acknowledgement::Sticky;
+        let json: serde_json::Value = serde_json::from_slice(&st.encode()).unwrap_or_default();
+        assert_eq!(
+            (&json["state_type"], &json["acknowledgement"]),
+            (&serde_json::json!(1), &serde_json::json!(2))
+        );
+        let back = CheckableState::decode(&st.encode()).map(|b| (b.state_type, b.acknowledgement));
+        assert_eq!(back, Ok((HARD, Acknowledgement::Sticky)));
+        assert!(serde_json::from_str::<StateType>("2").is_err());
     }
 
     #[test]

@@ -204,7 +204,7 @@ fn by_state(reg: &Registry, type_name: &str, now: f64) -> Vec<Figure> {
             *n += 1;
         }
         flapping += u64::from(rt.flapping);
-        acked += u64::from(rt.acknowledgement != 0);
+        acked += u64::from(rt.acknowledged());
         problem += u64::from(rt.state != 0);
     }
     let mut out: Vec<Figure> = names

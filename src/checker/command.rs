@@ -4,7 +4,7 @@
 
 use filters::{Dict, Value};
 
-use crate::state::{CheckableState, HARD};
+use crate::state::{CheckableState, StateType, HARD};
 
 /// Where macros are looked up, innermost first: the service, its host, the command.
 pub struct Macros<'a> {
@@ -42,7 +42,7 @@ pub fn state_name(is_host: bool, state: u8) -> &'static str {
 /// `scheduling_source`), or one of its state attributes (`check_attempt`, `last_check`,
 /// `acknowledgement`, …).
 pub fn runtime_macro(is_host: bool, st: &CheckableState, name: &str, now: f64) -> Option<Value> {
-    let state_type = |t: u8| Value::from(if t == HARD { "HARD" } else { "SOFT" });
+    let state_type = |t: StateType| Value::from(if t == HARD { "HARD" } else { "SOFT" });
     let state = |s: u8| Value::from(state_name(is_host, s).to_uppercase());
     let n = |x: f64| Some(Value::Number(x));
     let cr = st.last_check_result.as_deref();

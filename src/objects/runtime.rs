@@ -9,7 +9,7 @@ use filters::Value;
 
 use super::types::TypeInfo;
 use super::{checkable_name, dict_str, Object};
-use crate::state::CheckableState;
+use crate::state::{CheckableState, StateType};
 
 /// The runtime state cell of a checkable. Written by the processor only; read by queries
 /// and filters under a short read lock (never held across an await).
@@ -120,7 +120,7 @@ impl Object {
     /// `retry_interval` in a SOFT problem (after a result), else `check_interval` (each at
     /// least 1 s).
     pub fn next_interval(&self, st: &CheckableState) -> f64 {
-        let soft_problem = st.has_result() && st.state_type == 0 && st.state != 0;
+        let soft_problem = st.has_result() && st.state_type == StateType::Soft && st.state != 0;
         if soft_problem {
             self.number("retry_interval", 60.0).max(1.0)
         } else {
@@ -237,7 +237,7 @@ impl Object {
 /// host, SOFT or HARD, is handled even when OK).
 fn handled(rt: &CheckableState, host: Option<&CheckableState>) -> bool {
     let problem = |st: &CheckableState| st.has_result() && st.state != 0;
-    (problem(rt) && (rt.acknowledgement != 0 || rt.downtime_depth > 0)) || host.is_some_and(problem)
+    (problem(rt) && (rt.acknowledged() || rt.downtime_depth > 0)) || host.is_some_and(problem)
 }
 
 /// Icinga 2.13's `severity`, by which UIs sort problems: 0 OK/UP, 16 pending; a service
@@ -261,7 +261,7 @@ fn severity(is_host: bool, rt: &CheckableState, host: Option<&CheckableState>) -
     };
     let handling = if host.is_some_and(|h| h.state != 0) {
         1024
-    } else if rt.acknowledgement != 0 {
+    } else if rt.acknowledged() {
         512
     } else if rt.downtime_depth > 0 {
         256

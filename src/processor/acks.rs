@@ -14,6 +14,7 @@ use super::{Processed, Refused};
 use crate::bus::EventKind;
 use crate::objects::Object;
 use crate::outcome::Outcome;
+use crate::state::Acknowledgement;
 
 /// What `acknowledge-problem` asks for.
 #[derive(Debug, Clone)]
@@ -46,7 +47,7 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
             format!("{} {} is {ok}.", kind_name(o), o.name),
         ));
     }
-    if st.acknowledgement != 0 {
+    if st.acknowledgement != Acknowledgement::None {
         return Err(Refused::Rejected(
             409,
             format!("{} {} is already acknowledged.", kind_name(o), o.name),
@@ -61,7 +62,11 @@ pub fn acknowledge(b: &mut Batch, o: &Arc<Object>, ack: Ack) -> Result<Processed
             ),
         ));
     }
-    st.acknowledgement = if ack.sticky { 2 } else { 1 };
+    st.acknowledgement = if ack.sticky {
+        Acknowledgement::Sticky
+    } else {
+        Acknowledgement::Normal
+    };
     st.acknowledgement_expiry = ack.expiry;
     st.acknowledgement_last_change = now;
     let (state, state_type) = (st.state, st.state_type);
@@ -123,10 +128,10 @@ pub fn clear(b: &mut Batch, o: &Arc<Object>, removed_by: &str) {
     let Some(st) = b.state(o) else {
         return;
     };
-    if st.acknowledgement == 0 {
+    if st.acknowledgement == Acknowledgement::None {
         return;
     }
-    st.acknowledgement = 0;
+    st.acknowledgement = Acknowledgement::None;
     st.acknowledgement_expiry = 0.0;
     st.acknowledgement_last_change = now;
     let (state, state_type) = (st.state, st.state_type);
@@ -161,7 +166,7 @@ pub fn expire(b: &mut Batch, type_name: &str, name: &str) {
     let Some(st) = b.peek_state(&o) else {
         return;
     };
-    if st.acknowledgement != 0
+    if st.acknowledgement != Acknowledgement::None
         && st.acknowledgement_expiry > 0.0
         && st.acknowledgement_expiry <= b.now
     {

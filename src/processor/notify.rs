@@ -380,7 +380,7 @@ fn escalation(n: &Object, hard_change: f64, now: f64) -> Window {
 /// while acknowledged.
 fn suppressed(kind: Kind, st: &CheckableState) -> bool {
     match kind {
-        Kind::Problem => st.downtime_depth > 0 || st.acknowledgement != 0 || st.flapping,
+        Kind::Problem => st.downtime_depth > 0 || st.acknowledged() || st.flapping,
         Kind::Recovery => st.downtime_depth > 0 || st.flapping,
         Kind::Custom | Kind::FlappingStart | Kind::FlappingEnd => st.downtime_depth > 0,
         _ => false,
@@ -594,7 +594,7 @@ pub fn state_pending(st: &CheckableState) -> bool {
 /// Whether problems and recoveries are held back: in downtime, acknowledged, or not
 /// `notifiable` (a failed dependency).
 pub fn held_back(st: &CheckableState, notifiable: bool) -> bool {
-    !notifiable || st.downtime_depth > 0 || st.acknowledgement != 0
+    !notifiable || st.downtime_depth > 0 || st.acknowledged()
 }
 
 /// Has the object's held-back notifications looked at again on the next 5 s mark.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use filters::Value;
 
 use crate::objects::{checkable_ref, Object, Registry};
-use crate::state::{CheckableState, SOFT};
+use crate::state::{CheckableState, StateType, SOFT};
 
 /// What reachability is asked for: each `Dependency` flag applies to one purpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ const MAX_DEPTH: usize = 256;
 pub struct Standing {
     pub checked: bool,
     pub state: u8,
-    pub state_type: u8,
+    pub state_type: StateType,
 }
 
 impl From<&CheckableState> for Standing {
@@ -225,7 +225,7 @@ mod tests {
     }
 
     /// Gives a host a result in `state` (0 UP, 1 DOWN), HARD or SOFT.
-    fn set(reg: &Registry, host: &str, state: u8, state_type: u8) {
+    fn set(reg: &Registry, host: &str, state: u8, state_type: StateType) {
         let mut st = CheckableState::pending(true, 0.0);
         st.state = state;
         st.state_type = state_type;

@@ -32,7 +32,7 @@ struct ResultEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    state_type: Option<u8>,
+    state_type: Option<state::StateType>,
     check_result: Option<&'a state::CheckResult>,
     downtime_depth: u32,
     acknowledgement: bool,
@@ -61,7 +61,7 @@ fn emit(
         service,
     };
     let cr = st.last_check_result.as_deref();
-    let acked = st.acknowledgement != 0;
+    let acked = st.acknowledged();
     let mut push = |kind: EventKind, bytes: serde_json::Result<Vec<u8>>| {
         if let Ok(b) = bytes {
             events.push((kind, bytes::Bytes::from(b)));

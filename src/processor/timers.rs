@@ -112,7 +112,7 @@ pub fn restored(reg: &Registry, now: f64) -> Vec<(f64, Deadline)> {
                         ));
                     }
                 }
-                if st.acknowledgement != 0 && st.acknowledgement_expiry > 0.0 {
+                if st.acknowledged() && st.acknowledgement_expiry > 0.0 {
                     out.push((
                         st.acknowledgement_expiry,
                         Deadline::AckExpiry(o.type_info.name, o.name.clone()),

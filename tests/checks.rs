@@ -206,19 +206,30 @@ object Service "too-old" {
 /// Outside its `check_period` a check does not run, unless forced by `reschedule-check`.
 #[tokio::test]
 async fn check_period_holds_checks() {
-    let s = Server::start(&format!(
+    let s = Server::start_manual(&format!(
         r#"{PERIODS}
 object Host "h" {{ check_command = "dummy"; check_interval = 1s; check_period = "always" }}
 object Service "held" {{ host_name = "h"; check_command = "dummy"; check_interval = 1s; check_period = "never" }}
 "#,
     ))
     .await;
+    // The scheduler has planned the host's first check.
     wait_for(&s, "/v1/objects/hosts/h", |a| {
-        a["last_check_result"]["execution_end"].as_f64().is_some()
+        a["next_check"].as_f64().is_some_and(|t| t > 0.0)
     })
     .await;
-    // The host has been checked at least once since; the held service never.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Three rounds of two check intervals: the host is checked in each, the held service
+    // never.
+    for _ in 0..3 {
+        s.advance(2.0).await;
+        let t = s.now();
+        wait_for(&s, "/v1/objects/hosts/h", |a| {
+            a["last_check_result"]["execution_end"]
+                .as_f64()
+                .is_some_and(|end| end >= t)
+        })
+        .await;
+    }
     let (_, body) = s
         .get("/v1/objects/services/h!held?attrs=last_check_result")
         .await;

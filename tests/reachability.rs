@@ -154,7 +154,7 @@ async fn unreachable_objects_are_recorded_counted_and_silent() {
 /// parent is down; a forced check still runs, and an unrelated host goes on being checked.
 #[tokio::test]
 async fn failed_dependency_with_disable_checks_skips_checks() {
-    let s = Server::start(
+    let s = Server::start_manual(
         r#"
 object Host "parent" { check_command = "dummy"; enable_active_checks = false; max_check_attempts = 1 }
 object Host "child" { check_command = "dummy"; check_interval = 1s }
@@ -168,26 +168,35 @@ object Dependency "gate" { parent_host_name = "parent"; child_host_name = "child
             .as_f64()
             .unwrap_or(0.0)
     };
-    // Both are checked while the parent is pending.
+    // Both are checked while the parent is pending (once the scheduler has planned them).
     for h in ["child", "free"] {
-        s.wait_for(&format!("/v1/objects/hosts/{h}"), |a| last(a) > 0.0)
+        s.wait_for(&format!("/v1/objects/hosts/{h}"), |a| {
+            a["next_check"].as_f64().is_some_and(|t| t > 0.0)
+        })
+        .await;
+    }
+    s.advance(2.0).await;
+    let t = s.now();
+    for h in ["child", "free"] {
+        s.wait_for(&format!("/v1/objects/hosts/{h}"), |a| last(a) >= t)
             .await;
     }
     submit(&s, "Host", "parent", 1).await;
-    // A check decided on just before the parent failed may still be finishing.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let child_before = last(&attrs(&s, "/v1/objects/hosts/child").await);
-    let free_before = last(&attrs(&s, "/v1/objects/hosts/free").await);
-    // Wait until the free host has been checked twice more (at least a second later).
-    let free = s
-        .wait_for("/v1/objects/hosts/free", |a| last(a) > free_before + 1.5)
-        .await;
+    // Three rounds of two check intervals: the free host is checked in each, the child
+    // never.
+    for _ in 0..3 {
+        s.advance(2.0).await;
+        let t = s.now();
+        s.wait_for("/v1/objects/hosts/free", |a| last(a) >= t).await;
+    }
+    let free = attrs(&s, "/v1/objects/hosts/free").await;
     assert_eq!(free["last_reachable"], true);
     let child = attrs(&s, "/v1/objects/hosts/child").await;
-    assert!(
-        last(&child) <= child_before + 0.5,
-        "child checked while its parent is down: {} after {child_before}",
-        last(&child)
+    assert_eq!(
+        last(&child),
+        child_before,
+        "child checked while its parent is down"
     );
     // A forced check is not held back.
     let (status, res) = s
@@ -198,7 +207,7 @@ object Dependency "gate" { parent_host_name = "parent"; child_host_name = "child
         .await;
     assert_eq!(status, 200, "{res}");
     let child = s
-        .wait_for("/v1/objects/hosts/child", |a| last(a) > child_before + 0.5)
+        .wait_for("/v1/objects/hosts/child", |a| last(a) > child_before)
         .await;
     assert_eq!(child["last_reachable"], false, "its parent is still down");
 }

@@ -294,10 +294,12 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
     }
     let app = App::start(opts).await?;
     let exit = app.state.engine.exit.requested.clone();
+    let reloads = tokio::spawn(reload_on_hangup(app.state.engine.clone()));
     tokio::select! {
         () = shutdown_signal() => {}
         () = exit.cancelled() => tracing::info!("Stop requested through the API."),
     }
+    reloads.abort();
     let restart = app
         .state
         .engine
@@ -318,6 +320,28 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
         return Err(anyhow::anyhow!("restarting failed: {error}"));
     }
     Ok(())
+}
+
+/// SIGHUP, as Icinga's `reload`: the configuration (with the active config package
+/// stages) is loaded again and switched in live; when it is not valid, the running one
+/// stays and the errors are logged.
+async fn reload_on_hangup(engine: std::sync::Arc<auspex::engine::Engine>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be handled: reload through the API instead.");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("Received SIGHUP; reloading the configuration.");
+        // One configuration change at a time, as config package activations are.
+        let _update = engine.package_update.lock().await;
+        if let Err(errors) = auspex::reload::reload(&engine).await {
+            for e in &errors {
+                tracing::error!("{e}");
+            }
+            tracing::warn!("Reload failed; the running configuration stays.");
+        }
+    }
 }
 
 /// SIGINT or SIGTERM.

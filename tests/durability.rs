@@ -452,3 +452,55 @@ async fn kill_9_under_mixed_load_loses_nothing() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+/// `kill -HUP` reloads the configuration as Icinga's `reload` does: a new object appears
+/// without a restart; an invalid configuration is refused and the running one stays.
+#[tokio::test]
+async fn sighup_reloads_the_configuration() {
+    let dir = data_dir("\nobject Host \"a\" { check_command = \"dummy\" }\n");
+    let (p, mut log) = spawn_watching(dir.path(), "eload");
+    let c = client(dir.path());
+    let url = |path: &str| format!("https://localhost:{}{path}", p.port);
+    let hangup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &p.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // Waits for the next log line about a reload that contains `what`.
+    let mut logged = async |what: &str| loop {
+        let line = tokio::time::timeout(Duration::from_secs(30), log.recv())
+            .await
+            .expect("no reload logged")
+            .expect("the server's log ended");
+        if line.contains(what) {
+            return line;
+        }
+    };
+    let host = async |name: &str| {
+        c.get(url(&format!("/v1/objects/hosts/{name}")))
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(host("b").await, 404);
+
+    std::fs::write(
+        dir.path().join("etc/more.conf"),
+        "object Host \"b\" { check_command = \"dummy\" }\n",
+    )
+    .unwrap();
+    hangup();
+    let line = logged("Configuration reloaded").await;
+    assert!(line.contains("created=1"), "{line}");
+    assert_eq!(host("b").await, 200);
+
+    std::fs::write(dir.path().join("etc/broken.conf"), "object Host {\n").unwrap();
+    hangup();
+    logged("Reload failed").await;
+    assert_eq!(host("a").await, 200, "the running configuration stays");
+    assert_eq!(host("b").await, 200);
+}

@@ -209,3 +209,20 @@ async fn console_sessions_and_errors() {
         "{suggestions:?}"
     );
 }
+
+/// Health and readiness probes answer without credentials, and only to GET and HEAD.
+#[tokio::test]
+async fn probes_answer_without_credentials() {
+    let s = Server::start("").await;
+    let c = s.client();
+    for (path, text) in [("/-/healthy", "Healthy.\n"), ("/-/ready", "Ready.\n")] {
+        let res = c.get(s.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.text().await.unwrap(), text);
+        let res = c.post(s.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path} refuses POST");
+    }
+    // Everything else still needs credentials.
+    let res = c.get(s.url("/v1/status")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -231,6 +231,12 @@ async fn a_failed_write_is_reported_and_the_store_recovers() {
     );
     assert!(health["failed_commits"].as_u64() >= Some(1), "{status}");
     assert_eq!(get(&p, &c, "/v1/objects/hosts/first").await.0, 200);
+    // Not ready while the store takes no writes (reads still work).
+    let ready = |p: &Process| format!("https://localhost:{}/-/ready", p.port);
+    let res = c.get(ready(&p)).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let why = res.text().await.unwrap();
+    assert!(why.contains("File too large"), "{why}");
 
     limit_file_size(p.child.id(), libc::RLIM_INFINITY);
     // A write succeeds once the store is open again: at once if it already is, else after
@@ -250,6 +256,7 @@ async fn a_failed_write_is_reported_and_the_store_recovers() {
     let health = &status["results"][0]["status"]["store"];
     assert_eq!(health["fault"], Json::Null, "{status}");
     assert!(health["recoveries"].as_u64() >= Some(1), "{status}");
+    assert_eq!(c.get(ready(&p)).send().await.unwrap().status(), 200);
 
     stop(p);
     let p = spawn(dir.path());

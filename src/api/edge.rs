@@ -87,9 +87,42 @@ pub fn handle(
     }
 }
 
+/// `GET /-/healthy` and `GET /-/ready`, answered without credentials for load balancers,
+/// container orchestrators and service managers: healthy while the process serves; ready
+/// while the store takes writes and the server is not stopping (otherwise 503 with the
+/// reason).
+fn probe(state: &State, req: &Request<Incoming>) -> Option<Response> {
+    let path = req.uri().path();
+    if path != "/-/healthy" && path != "/-/ready" {
+        return None;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Some(ApiError::no_route(path).response(false, false));
+    }
+    let unready = if path == "/-/healthy" {
+        None
+    } else if state.engine.shutdown.is_cancelled() {
+        Some("The server is stopping.".to_string())
+    } else {
+        let fault = state.engine.store.health().fault;
+        fault.map(|f| format!("The store takes no writes: {f}"))
+    };
+    let (status, text) = match unready {
+        None if path == "/-/healthy" => (StatusCode::OK, "Healthy.\n".to_string()),
+        None => (StatusCode::OK, "Ready.\n".to_string()),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why + "\n"),
+    };
+    let mut res = warp::reply::Reply::into_response(text);
+    *res.status_mut() = status;
+    Some(res)
+}
+
 /// Decides whether the request reaches the routes: `Some` is the early answer; otherwise
 /// the request now carries its [`Session`] and body limit.
 fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option<Response> {
+    if let Some(res) = probe(state, req) {
+        return Some(res);
+    }
     if let Some(wait) = state.blocklist.blocked_for(peer.addr.ip()) {
         return Some(blocked(wait));
     }

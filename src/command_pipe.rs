@@ -230,7 +230,7 @@ pub async fn serve(
             Ok((action, params)) => {
                 match crate::actions::run(&engine, &user, action, params).await {
                     Ok(results) => {
-                        for r in results.iter().filter(|r| r.code != 200) {
+                        for r in results.iter().filter(|r| !r.succeeded()) {
                             tracing::warn!(command = %line.trim(), code = r.code, status = %r.status, "External command failed.");
                         }
                     }

@@ -28,11 +28,6 @@ impl Outcome {
         Outcome::new(200, status)
     }
 
-    /// The outcome of an engine error: its kind's code and its message.
-    pub fn failed(e: &crate::error::Error) -> Outcome {
-        Outcome::new(e.kind.code(), e.message.clone())
-    }
-
     /// Adds a field.
     #[must_use]
     pub fn with(mut self, key: &str, value: impl Into<Json>) -> Outcome {

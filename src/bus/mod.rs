@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 /// Events kept in memory for slow subscribers before they lag.
 pub const CAPACITY: usize = 16_384;
 
-/// Every event type Icinga streams (spec §8.3). The discriminant is how the journal
+/// Every event type Icinga's `/v1/events` streams. The discriminant is how the journal
 /// stores the type and how subscriptions test it (a bit per type): never reorder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -99,12 +99,6 @@ impl EventKind {
     }
 }
 
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// One published event.
 #[derive(Debug)]
 pub struct Event {
@@ -159,7 +153,7 @@ impl Event {
                 format!(
                     "id: {}\nevent: {}\ndata: {}\n\n",
                     self.id,
-                    self.kind,
+                    self.kind.name(),
                     String::from_utf8_lossy(&self.json)
                 )
                 .into()

@@ -85,11 +85,6 @@ impl Writer {
         self.lock.lock().await
     }
 
-    /// Publishes a new object snapshot (after its changes are durable).
-    pub fn publish(&self, registry: Registry) {
-        (self.installer(registry))();
-    }
-
     /// Publishes `registry` when called: the store runs it right after the commit that
     /// makes the snapshot durable, before the commit's events go out.
     pub fn installer(&self, registry: Registry) -> Box<dyn FnOnce() + Send> {

@@ -8,7 +8,7 @@
 //! - [`clock`]: the one source of time (the system clock, or a manual one in tests).
 //! - [`error`]: engine errors by kind; [`outcome`]: the per-object result items of an
 //!   answer (`{"code", "status", …}`); [`params`]: a request's parameters as Icinga
-//!   merges body and query string.
+//!   merges body and query string; [`metrics`]: the shapes of the Prometheus figures.
 //! - [`pki`]: the CA, certificates and signing requests (`auspex pki`, `api setup`).
 //! - [`permissions`]: `ApiUser` permissions (globs narrowed by filters); [`quota`]:
 //!   per-user request and event rates.
@@ -62,6 +62,7 @@ pub mod error;
 pub mod evaluator;
 pub mod events;
 pub mod logging;
+pub mod metrics;
 pub mod objects;
 pub mod outcome;
 pub mod packages;

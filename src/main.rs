@@ -73,8 +73,72 @@ impl Dirs {
                 console_budget: seconds(self.console_budget),
                 ..Default::default()
             },
+            edge: auspex::api::settings::EdgeSettings::default(),
             clock: auspex::clock::Clock::system(),
         }
+    }
+}
+
+/// What the server offers at its edge.
+#[derive(Args, Clone)]
+struct Edge {
+    /// Whether the TLS handshake asks clients for a certificate: `request` (as Icinga;
+    /// certificates of our CA authenticate, others fall back to Basic) or `off` (no
+    /// certificate prompt in browsers; passwords and tokens only).
+    #[arg(long, value_enum, default_value_t = ClientCertificates::Request, env = "AUSPEX_CLIENT_CERTIFICATES")]
+    client_certificates: ClientCertificates,
+    /// Who may read `/-/healthy` and `/-/ready`: `open` (no credentials),
+    /// `authenticated`, or `off`.
+    #[arg(long, value_enum, default_value_t = Probes::Open, env = "AUSPEX_PROBES")]
+    probes: Probes,
+    /// A reverse proxy (address or network, e.g. `10.0.0.0/8`) whose `X-Forwarded-For`
+    /// names the client; repeat for several.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "NETWORK",
+        env = "AUSPEX_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum ClientCertificates {
+    Request,
+    Off,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum Probes {
+    Open,
+    Authenticated,
+    Off,
+}
+
+impl Edge {
+    fn settings(&self) -> Result<auspex::api::settings::EdgeSettings> {
+        use auspex::api::settings as s;
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| format!("--trusted-proxy {p}: not an address or network"))
+            })
+            .collect::<Result<_>>()?;
+        Ok(s::EdgeSettings {
+            client_certificates: match self.client_certificates {
+                ClientCertificates::Request => s::ClientCertificates::Request,
+                ClientCertificates::Off => s::ClientCertificates::Off,
+            },
+            probes: match self.probes {
+                Probes::Open => s::Probes::Open,
+                Probes::Authenticated => s::Probes::Authenticated,
+                Probes::Off => s::Probes::Off,
+            },
+            trusted_proxies,
+        })
     }
 }
 
@@ -93,6 +157,8 @@ enum Command {
         /// Address to listen on (HTTPS). Default: the ApiListener's, else 0.0.0.0:5665.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        #[command(flatten)]
+        edge: Edge,
     },
     /// API setup.
     Api {
@@ -259,8 +325,11 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             announce(&opts, password);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { dirs, listen } => {
-            let opts = dirs.options(listen);
+        Command::Serve { dirs, listen, edge } => {
+            let opts = Options {
+                edge: edge.settings()?,
+                ..dirs.options(listen)
+            };
             let password = app::setup(&opts, true)?;
             announce(&opts, password);
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -3,6 +3,7 @@
 //! execution time, hosts and services by state, and the API listener's and checker's
 //! performance data.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use filters::value::json_number;
@@ -36,6 +37,8 @@ pub struct Stats {
     pub program_start: f64,
     /// How many clients are connected now.
     open_connections: Box<dyn Fn() -> usize + Send + Sync>,
+    /// Checks running now (the checker counts them).
+    pub running_checks: Arc<AtomicUsize>,
 }
 
 impl Stats {
@@ -48,6 +51,7 @@ impl Stats {
             counters,
             program_start,
             open_connections: Box::new(open_connections),
+            running_checks: Arc::default(),
         }
     }
 
@@ -58,13 +62,12 @@ impl Stats {
     /// The CIB at `now`, in the order of the `icinga` check's performance data.
     pub fn cib(&self, reg: &Registry, now: f64) -> Vec<Figure> {
         let mut out = self.counters.figures(now, self.uptime(now));
-        for name in [
-            "current_pending_callbacks",
-            "current_concurrent_checks",
-            "remote_check_queue",
-        ] {
-            out.push((name.into(), 0.0));
-        }
+        out.push(("current_pending_callbacks".into(), 0.0));
+        out.push((
+            "current_concurrent_checks".into(),
+            self.running_checks.load(Ordering::Relaxed) as f64,
+        ));
+        out.push(("remote_check_queue".into(), 0.0));
         out.extend(check_times(reg).map(|(n, v)| (n.to_string(), v)));
         out.extend(by_state(reg, "Service", now));
         out.push(("uptime".into(), self.uptime(now)));
@@ -178,9 +181,18 @@ fn check_times(reg: &Registry) -> [(&'static str, f64); 6] {
     ]
 }
 
+/// Whether a `num_hosts_*`/`num_services_*` suffix names a state (the others count
+/// conditions: pending, unreachable, flapping, …).
+pub fn is_state_name(suffix: &str) -> bool {
+    matches!(
+        suffix,
+        "up" | "down" | "ok" | "warning" | "critical" | "unknown"
+    )
+}
+
 /// `num_services_*` or `num_hosts_*`: by state (a host's state is up or down), pending
 /// (no result yet), unreachable, flapping, in downtime, acknowledged, handled, problem.
-fn by_state(reg: &Registry, type_name: &str, now: f64) -> Vec<Figure> {
+pub fn by_state(reg: &Registry, type_name: &str, now: f64) -> Vec<Figure> {
     let (kind, names) = if type_name == "Host" {
         ("hosts", &["up", "down"][..])
     } else {

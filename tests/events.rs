@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::util::{Server, PASSIVE};
+use crate::util::{read_until, Server, PASSIVE};
 
 fn config() -> String {
     format!("{PASSIVE}{EXTRA}")
@@ -24,20 +24,6 @@ object ApiUser "h1-only" {
 "#;
 
 /// Reads a streamed response until `done` says the text so far is enough.
-async fn read_until(res: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done(&text) {
-        let chunk = tokio::time::timeout_at(deadline, res.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("stream stalled; so far: {text}"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("stream ended; so far: {text}"));
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    text
-}
-
 /// `POST <path>` as `user`: an event stream, or its refusal.
 async fn post_stream(s: &Server, user: &str, password: &str, path: &str) -> reqwest::Response {
     s.client()

@@ -184,7 +184,8 @@ async fn pagination() {
     );
 }
 
-/// A large dump streams in chunks (no Content-Length) and is complete, valid JSON.
+/// A large dump streams in chunks (no Content-Length; HTTP/1.1 chunked encoding) and is
+/// complete, valid JSON.
 #[tokio::test]
 async fn large_dumps_stream() {
     let s = Server::start(
@@ -194,6 +195,7 @@ async fn large_dumps_stream() {
     let res = s
         .builder()
         .timeout(std::time::Duration::from_secs(120))
+        .http1_only()
         .build()
         .unwrap()
         .get(s.url("/v1/objects/hosts?attrs=name&attrs=vars&attrs=check_command"))

@@ -84,7 +84,7 @@ impl Server {
     /// Starts a server as [`Server::start`] does, with other protective limits.
     pub async fn start_guarded(extra: &str, guards: app::Guards) -> Server {
         let (dir, conf) = Server::directories(extra);
-        Server::start_with(dir, conf, guards, Clock::system()).await
+        Server::start_with(dir, conf, guards, Clock::system(), Default::default()).await
     }
 
     /// Starts a server as [`Server::start`] does, on a manual clock (starting at the
@@ -92,7 +92,7 @@ impl Server {
     pub async fn start_manual(extra: &str) -> Server {
         let (dir, conf) = Server::directories(extra);
         let clock = Clock::manual(now().floor());
-        Server::start_with(dir, conf, app::Guards::default(), clock).await
+        Server::start_with(dir, conf, app::Guards::default(), clock, Default::default()).await
     }
 
     fn directories(extra: &str) -> (tempfile::TempDir, PathBuf) {
@@ -105,7 +105,20 @@ impl Server {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, conf: PathBuf) -> Server {
-        Server::start_with(dir, conf, app::Guards::default(), Clock::system()).await
+        Server::start_with(
+            dir,
+            conf,
+            app::Guards::default(),
+            Clock::system(),
+            Default::default(),
+        )
+        .await
+    }
+
+    /// Starts a server as [`Server::start`] does, with other edge settings.
+    pub async fn start_edge(extra: &str, edge: auspex::api::settings::EdgeSettings) -> Server {
+        let (dir, conf) = Server::directories(extra);
+        Server::start_with(dir, conf, app::Guards::default(), Clock::system(), edge).await
     }
 
     async fn start_with(
@@ -113,6 +126,7 @@ impl Server {
         conf: PathBuf,
         guards: app::Guards,
         clock: Clock,
+        edge: auspex::api::settings::EdgeSettings,
     ) -> Server {
         let data_dir = dir.path().join("data");
         let opts = Options {
@@ -122,6 +136,7 @@ impl Server {
             node_name: Some("localhost".into()),
             event_retention: 1000,
             guards,
+            edge,
             reinitialize: false,
             clock: clock.clone(),
         };
@@ -213,7 +228,14 @@ impl Server {
         } = self;
         _app.stop(Duration::from_secs(5)).await;
         let conf = _dir.path().join("etc");
-        Server::start_with(_dir, conf, app::Guards::default(), clock).await
+        Server::start_with(
+            _dir,
+            conf,
+            app::Guards::default(),
+            clock,
+            Default::default(),
+        )
+        .await
     }
 
     /// A request as root with a JSON body.
@@ -313,4 +335,19 @@ impl Server {
         }
         panic!("{path} never reached the expected state");
     }
+}
+
+/// Reads an event stream until `done` holds for what arrived (10 s at most).
+pub async fn read_until(res: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(&text) {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("stream stalled; so far: {text}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("stream ended; so far: {text}"));
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text
 }

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,9 +15,11 @@ use hyper::body::Incoming;
 use warp::reply::Response;
 
 use super::error::ApiError;
+use super::settings::Probes;
 use super::Peer;
 use super::State;
 use crate::auth::ApiUser;
+use ipnet::IpNet;
 
 /// The request body as routes see it: bounded by the user's body limit.
 pub type Body = Limited<Incoming>;
@@ -29,6 +32,20 @@ pub type Routes = warp::filters::BoxedFilter<(Response,)>;
 pub struct Session {
     pub user: Arc<ApiUser>,
     pub peer: Arc<Peer>,
+    /// The client's address: the peer's, or the one a trusted proxy forwarded.
+    pub client: IpAddr,
+}
+
+impl Session {
+    /// The client as logs and `/v1/status` name it: the peer's address and port, or the
+    /// address a trusted proxy forwarded.
+    pub fn client_label(&self) -> String {
+        if self.client == self.peer.addr.ip() {
+            self.peer.addr.to_string()
+        } else {
+            self.client.to_string()
+        }
+    }
 }
 
 /// Handles one request.
@@ -49,7 +66,8 @@ pub fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let admitted = admit(&state, &peer, &mut req);
+    let client = forwarded_client(&state.edge.trusted_proxies, peer.addr.ip(), &req);
+    let admitted = admit(&state, &peer, client, &mut req);
     let user_name = req
         .extensions()
         .get::<Session>()
@@ -73,10 +91,17 @@ pub fn handle(
             Err(res) => res,
         };
         decorate(&state, origin.as_ref(), &mut res);
+        state.metrics.record(
+            &method,
+            &target,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
         tracing::info!(
             method = %method,
             target,
             peer = %peer.addr,
+            client = %client,
             user = user_name.as_deref().unwrap_or("-"),
             agent,
             status = res.status().as_u16(),
@@ -91,7 +116,7 @@ pub fn handle(
 /// container orchestrators and service managers: healthy while the process serves; ready
 /// while the store takes writes and the server is not stopping (otherwise 503 with the
 /// reason).
-fn probe(state: &State, req: &Request<Incoming>) -> Option<Response> {
+fn probe<B>(state: &State, req: &Request<B>) -> Option<Response> {
     let path = req.uri().path();
     if path != "/-/healthy" && path != "/-/ready" {
         return None;
@@ -119,11 +144,19 @@ fn probe(state: &State, req: &Request<Incoming>) -> Option<Response> {
 
 /// Decides whether the request reaches the routes: `Some` is the early answer; otherwise
 /// the request now carries its [`Session`] and body limit.
-fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option<Response> {
-    if let Some(res) = probe(state, req) {
-        return Some(res);
+fn admit(
+    state: &State,
+    peer: &Arc<Peer>,
+    client: IpAddr,
+    req: &mut Request<Incoming>,
+) -> Option<Response> {
+    let probes = state.edge.probes;
+    if probes == Probes::Open {
+        if let Some(res) = probe(state, req) {
+            return Some(res);
+        }
     }
-    if let Some(wait) = state.blocklist.blocked_for(peer.addr.ip()) {
+    if let Some(wait) = state.blocklist.blocked_for(client) {
         return Some(blocked(wait));
     }
     if req.method() == Method::OPTIONS {
@@ -152,10 +185,8 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             match user {
                 Some(user) => user,
                 None => {
-                    state
-                        .blocklist
-                        .record_failure(peer.addr.ip(), None, "token");
-                    tracing::info!(peer = %peer.addr, "Token authentication failed.");
+                    state.blocklist.record_failure(client, None, "token");
+                    tracing::info!(peer = %peer.addr, client = %client, "Token authentication failed.");
                     let mut res = ApiError::new(
                         StatusCode::UNAUTHORIZED,
                         "Invalid or expired token. Request a new one with POST /v1/events/token.",
@@ -177,7 +208,7 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
             let users = state.engine.users();
             match header.and_then(|h| users.basic(h)) {
                 Some(user) => {
-                    state.blocklist.record_success(peer.addr.ip(), &user.name);
+                    state.blocklist.record_success(client, &user.name);
                     user.clone()
                 }
                 None => {
@@ -186,6 +217,7 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                         req.extensions_mut().insert(Session {
                             user: Arc::new(crate::auth::ApiUser::anonymous()),
                             peer: peer.clone(),
+                            client,
                         });
                         req.extensions_mut().insert(BodyLimit(1 << 20));
                         req.extensions_mut()
@@ -196,12 +228,10 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
                     // (browsers, PowerShell -Credential); only wrong credentials count.
                     if let Some(h) = header {
                         let name = crate::auth::basic_user_name(h);
-                        state.blocklist.record_failure(
-                            peer.addr.ip(),
-                            name.as_deref(),
-                            "authentication",
-                        );
-                        tracing::info!(peer = %peer.addr, "Authentication failed.");
+                        state
+                            .blocklist
+                            .record_failure(client, name.as_deref(), "authentication");
+                        tracing::info!(peer = %peer.addr, client = %client, "Authentication failed.");
                     }
                     return Some(unauthorized(req));
                 }
@@ -244,9 +274,15 @@ fn admit(state: &State, peer: &Arc<Peer>, req: &mut Request<Incoming>) -> Option
         return Some(res);
     }
     state.connections.authenticated(&peer.standing);
+    if probes == Probes::Authenticated {
+        if let Some(res) = probe(state, req) {
+            return Some(res);
+        }
+    }
     req.extensions_mut().insert(Session {
         user,
         peer: peer.clone(),
+        client,
     });
     req.extensions_mut().insert(BodyLimit(limit));
     req.extensions_mut()
@@ -295,6 +331,50 @@ fn bearer<B>(req: &Request<B>) -> Option<String> {
     form_urlencoded::parse(req.uri().query()?.as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the last
+/// address of `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends
+/// the address it received the request from, so the addresses right of it are the
+/// trusted chain's). An entry that is not an address ends the walk.
+fn forwarded_client<B>(trusted: &[IpNet], peer: IpAddr, req: &Request<B>) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Some(ip) = forwarded_address(entry) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An address as proxies write it: bare, with a port, IPv6 in brackets.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.strip_suffix(']'))
+                .and_then(|e| e.parse().ok())
+        })
 }
 
 /// The body limit chosen for the request, applied when the routes are called.

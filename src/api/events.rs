@@ -139,12 +139,12 @@ pub fn start(
     };
     let registration = state.engine.streams.register(
         &session.user.name,
-        session.peer.addr.to_string(),
+        session.client_label(),
         format,
         &subscription,
         cursor.position(),
     );
-    tracing::info!(user = %session.user.name, peer = %session.peer.addr, stream = registration.info.id, format, from = cursor.position(), "Event stream opened.");
+    tracing::info!(user = %session.user.name, peer = %session.client_label(), stream = registration.info.id, format, from = cursor.position(), "Event stream opened.");
     Ok((
         Filtered::new(
             state.engine.evaluator.clone(),

@@ -43,9 +43,12 @@ pub fn is_upgrade<B>(req: &Request<B>) -> bool {
     req.uri().path().trim_end_matches('/') == "/v1/events/ws"
 }
 
-/// Answers the upgrade (101) and starts the socket's task; a bad request gets Icinga's
-/// error shape.
+/// Answers the upgrade (101; over HTTP/2 the extended CONNECT of RFC 8441, 200) and
+/// starts the socket's task; a bad request gets Icinga's error shape.
 pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) -> Response {
+    if req.version() == http::Version::HTTP_2 {
+        return upgrade_h2(state, session, req);
+    }
     let h = req.headers();
     let token = |name: header::HeaderName| {
         h.get(name)
@@ -81,7 +84,54 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
         Ok(p) => p,
         Err(e) => return ApiError::from(e).response(false, false),
     };
-    let on_upgrade = hyper::upgrade::on(&mut req);
+    start(state, session, &mut req, params);
+    let mut res = Response::new(Vec::<u8>::new().into());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&derive_accept_key(&key)) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    res
+}
+
+/// WebSocket over HTTP/2: a CONNECT with the `websocket` protocol, answered 200.
+fn upgrade_h2(state: Arc<State>, session: Session, mut req: Request<Incoming>) -> Response {
+    let protocol = req
+        .extensions()
+        .get::<hyper::ext::Protocol>()
+        .map(|p| p.as_str().to_ascii_lowercase());
+    if req.method() != http::Method::CONNECT || protocol.as_deref() != Some("websocket") {
+        return ApiError::bad_request(
+            "WebSocket endpoint: send an extended CONNECT with ':protocol: websocket' (or use /v1/events).",
+        )
+        .response(false, false);
+    }
+    let version = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok());
+    if version != Some("13") {
+        let mut res = ApiError::bad_request("Unsupported WebSocket version: 13 is required.")
+            .response(false, false);
+        res.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return res;
+    }
+    let params = match Params::parse(req.uri().query(), b"") {
+        Ok(p) => p,
+        Err(e) => return ApiError::from(e).response(false, false),
+    };
+    start(state, session, &mut req, params);
+    Response::new(Vec::<u8>::new().into())
+}
+
+/// Runs the socket once the connection (or the HTTP/2 stream) is handed over.
+fn start(state: Arc<State>, session: Session, req: &mut Request<Incoming>, params: Params) {
+    let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -99,15 +149,6 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed."),
         }
     });
-    let mut res = Response::new(Vec::<u8>::new().into());
-    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = res.headers_mut();
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(v) = HeaderValue::from_str(&derive_accept_key(&key)) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
-    res
 }
 
 /// A live subscription of the socket.

@@ -1,7 +1,8 @@
 //! The HTTPS API.
 //!
 //! A connection's path: TCP accept (address allowed? not blocked?) → rustls handshake in
-//! the connection's own task (a slow handshake never blocks `accept`) → hyper HTTP/1.1 →
+//! the connection's own task (a slow handshake never blocks `accept`) → hyper HTTP/1.1 or
+//! HTTP/2 (by ALPN) →
 //! [`edge`] (method/path normalisation, authentication, rate limit, body limit) → the warp
 //! [`routes`] → handlers per endpoint family.
 
@@ -17,6 +18,7 @@ pub mod events;
 pub mod events_ws;
 pub mod info;
 pub mod listing;
+pub mod metrics;
 pub mod objects;
 pub mod reply;
 pub mod request;
@@ -36,8 +38,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -55,8 +57,11 @@ const STREAM_SEND_BUFFER: usize = 64 << 10;
 #[derive(Debug)]
 pub struct Peer {
     pub addr: SocketAddr,
-    /// The CN of a client certificate that verified against our CA.
+    /// The CN of a client certificate that verified against our CA (a certificate from
+    /// another CA names nobody: the client authenticates otherwise).
     pub client_cn: Option<String>,
+    /// The protocol agreed by ALPN (HTTP/1.1 when the client offered none).
+    pub http2: bool,
     /// The user the certificate maps to: fixed for the whole connection.
     pub cert_user: Option<Arc<ApiUser>>,
     /// The connection's standing in the table (authenticated yet? abort).
@@ -87,11 +92,13 @@ impl Peer {
 pub async fn serve(
     state: Arc<State>,
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    tls: tls::ServerTls,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
     let routes = routes::routes(state.clone());
+    let acceptor = TlsAcceptor::from(tls.config);
+    let trust = tls.trust;
     loop {
         let (tcp, addr) = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -118,11 +125,11 @@ pub async fn serve(
             continue;
         };
         let state = state.clone();
-        let acceptor = acceptor.clone();
+        let tls = (acceptor.clone(), trust.clone());
         let routes = routes.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
-            connection(state, tcp, addr, place, acceptor, routes, shutdown).await;
+            connection(state, tcp, addr, place, tls, routes, shutdown).await;
         });
     }
 }
@@ -132,7 +139,7 @@ async fn connection(
     tcp: TcpStream,
     addr: SocketAddr,
     place: conns::Place,
-    acceptor: TlsAcceptor,
+    (acceptor, trust): (TlsAcceptor, Arc<tls::ClientTrust>),
     routes: edge::Routes,
     shutdown: CancellationToken,
 ) {
@@ -171,11 +178,12 @@ async fn connection(
             return;
         }
     };
-    let client_cn = tls
-        .get_ref()
-        .1
+    let session = tls.get_ref().1;
+    let http2 = session.alpn_protocol() == Some(b"h2");
+    let client_cn = session
         .peer_certificates()
-        .and_then(|certs| certs.first())
+        .filter(|chain| trust.trusted(chain))
+        .and_then(|chain| chain.first())
         .and_then(|c| crate::pki::common_name(c));
     let cert_user = client_cn
         .as_deref()
@@ -186,6 +194,7 @@ async fn connection(
     let peer = Arc::new(Peer {
         addr,
         client_cn,
+        http2,
         cert_user,
         standing: place.standing.clone(),
         socket,
@@ -194,12 +203,28 @@ async fn connection(
     let svc = hyper::service::service_fn(move |req| {
         edge::handle(state.clone(), peer.clone(), routes.clone(), req)
     });
-    let conn = http1::Builder::new()
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(idle_timeout)
-        .max_buf_size(1 << 20)
-        .serve_connection(TokioIo::new(tls), svc)
-        .with_upgrades();
+        .max_buf_size(1 << 20);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        // WebSocket over HTTP/2 (RFC 8441).
+        .enable_connect_protocol()
+        .max_concurrent_streams(256)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    // The protocol is the one ALPN agreed; without ALPN, HTTP/1.1 (as Icinga's clients
+    // expect), never a guess from the first bytes.
+    let builder = if http2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => {

@@ -12,8 +12,8 @@ use super::error::ApiError;
 use super::request::req;
 use super::State;
 use super::{
-    actions, checker, config, console, events, info, objects, self_service, status, templates,
-    types,
+    actions, checker, config, console, events, info, metrics, objects, self_service, status,
+    templates, types,
 };
 
 /// Every route, and Icinga's generic 404 for everything else.
@@ -44,7 +44,7 @@ fn with(state: &Arc<State>) -> impl Filter<Extract = (Arc<State>,), Error = Infa
     warp::any().map(move || state.clone())
 }
 
-/// `/v1` (the API's own description) and `/v1/status`.
+/// `/v1` (the API's own description), `/v1/status` and `/metrics`.
 fn process(state: &Arc<State>) -> BoxedFilter<(Response,)> {
     let v1 = warp::path!("v1")
         .and(warp::get())
@@ -57,7 +57,12 @@ fn process(state: &Arc<State>) -> BoxedFilter<(Response,)> {
         .and(with(state))
         .and(req())
         .and_then(status::handle);
-    v1.or(status).unify().boxed()
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with(state))
+        .and(req())
+        .and_then(metrics::handle);
+    v1.or(status).unify().or(metrics).unify().boxed()
 }
 
 /// `/v1/types`, `/v1/objects`, `/v1/templates`, `/v1/variables`.

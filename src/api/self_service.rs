@@ -74,7 +74,7 @@ fn var(o: &Object, name: &str) -> Option<String> {
 }
 
 pub async fn register(state: Arc<State>, req: Req) -> Result<Response, Infallible> {
-    let peer = req.session.peer.addr.ip();
+    let peer = req.session.client;
     respond(req, |_session, params, p| async move {
         let Some(name) = params.string("name").filter(|n| !n.is_empty()) else {
             return Err(ApiError::bad_request("Parameter 'name' is required."));

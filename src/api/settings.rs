@@ -59,6 +59,40 @@ impl Default for Guards {
     }
 }
 
+/// What the server offers at its edge, set on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct EdgeSettings {
+    pub client_certificates: ClientCertificates,
+    pub probes: Probes,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (its last address not
+    /// itself a trusted proxy): the blocklist, `allowed_hosts`-style decisions after the
+    /// connection, per-address figures and the request log use that address.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Whether the server asks clients for a certificate during the handshake.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientCertificates {
+    /// Ask (Icinga's behaviour): clients may authenticate with a certificate of our CA.
+    #[default]
+    Request,
+    /// Never ask: for sites whose clients all use passwords or tokens, where a request
+    /// would make browsers prompt for (or fail on) a certificate.
+    Off,
+}
+
+/// Who may read `/-/healthy` and `/-/ready`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Probes {
+    /// Everyone, without credentials (load balancers, orchestrators).
+    #[default]
+    Open,
+    /// Authenticated users only.
+    Authenticated,
+    /// Nobody: the paths answer 404 as any unknown path.
+    Off,
+}
+
 /// Settings of the ApiListener object.
 #[derive(Debug, Default)]
 pub struct ListenerSettings {

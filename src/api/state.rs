@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::console::Sessions;
-use super::settings::{Guards, ListenerSettings};
+use super::settings::{EdgeSettings, Guards, ListenerSettings};
 use crate::auth::Blocklist;
 use crate::engine::Engine;
 
@@ -19,6 +19,10 @@ pub struct State {
     /// Bearer tokens for event streams.
     pub tokens: crate::auth::token::Tokens,
     pub guards: Guards,
+    /// Client certificates, probes, trusted proxies.
+    pub edge: EdgeSettings,
+    /// Requests answered, for `/metrics`.
+    pub metrics: super::metrics::HttpMetrics,
 }
 
 impl State {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -39,6 +38,8 @@ pub struct Options {
     pub event_retention: u64,
     /// What protects the server from expensive or hostile clients.
     pub guards: Guards,
+    /// Client certificates, probes, trusted proxies.
+    pub edge: crate::api::settings::EdgeSettings,
     /// Start with an empty store when the stored one is missing, empty or damaged.
     pub reinitialize: bool,
     /// The time the engine runs on: the system clock, or a manual one in tests.
@@ -200,7 +201,7 @@ impl App {
             counters: counters.clone(),
             clock: opts.clock.clone(),
         });
-        let tls = api::tls::server_config(&opts.pki_paths())?;
+        let tls = api::tls::server_config(&opts.pki_paths(), opts.edge.client_certificates)?;
         let listen = opts
             .listen
             .or(listener_settings.bind)
@@ -222,6 +223,7 @@ impl App {
         }));
         let checker = crate::checker::Checker {
             node_name: node_name.clone(),
+            running: stats.running_checks.clone(),
             stats: stats.clone(),
             clock: opts.clock.clone(),
         };
@@ -266,12 +268,14 @@ impl App {
             connections,
             tokens,
             guards: opts.guards.clone(),
+            edge: opts.edge.clone(),
+            metrics: crate::api::metrics::HttpMetrics::default(),
         });
         let tracker = TaskTracker::new();
         tracker.spawn(api::serve(
             state.clone(),
             listener,
-            TlsAcceptor::from(tls),
+            tls,
             shutdown.clone(),
             tracker.clone(),
         ));

@@ -191,6 +191,8 @@ pub type Pending = (EventKind, Bytes);
 pub struct Bus {
     tx: broadcast::Sender<Arc<Event>>,
     last_id: AtomicU64,
+    /// Events published since the start, by type (index: [`EventKind::index`]).
+    published: [AtomicU64; EventKind::ALL.len()],
 }
 
 impl Default for Bus {
@@ -210,12 +212,16 @@ impl Bus {
         Bus {
             tx,
             last_id: AtomicU64::new(0),
+            published: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
     /// Publishes a committed event; only the store's writer calls this, in id order.
     pub(crate) fn publish(&self, event: Arc<Event>) {
         self.last_id.store(event.id, Ordering::Release);
+        if let Some(n) = self.published.get(usize::from(event.kind.index())) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
         // No subscribers is fine: nobody is listening.
         let _ = self.tx.send(event);
     }
@@ -232,6 +238,14 @@ impl Bus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
+    }
+
+    /// Events of each type published since the start.
+    pub fn published(&self) -> impl Iterator<Item = (EventKind, u64)> + '_ {
+        EventKind::ALL
+            .into_iter()
+            .zip(&self.published)
+            .map(|(k, n)| (k, n.load(Ordering::Relaxed)))
     }
 
     /// Subscribers currently attached.

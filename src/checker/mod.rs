@@ -133,8 +133,26 @@ impl Subject {
 #[derive(Clone)]
 pub struct Checker {
     pub node_name: String,
+    /// Checks running now.
+    pub running: Arc<std::sync::atomic::AtomicUsize>,
     pub stats: Arc<dyn SelfReport>,
     pub clock: Clock,
+}
+
+/// Counts one running check until dropped (also when the check's future is dropped).
+struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn count(n: &'a std::sync::atomic::AtomicUsize) -> Running<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Running(n)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// What the built-in `icinga` check reports about the running process.
@@ -148,6 +166,7 @@ pub trait SelfReport: Send + Sync {
 impl Checker {
     /// Runs the check of `object` (a Host or Service) as configured in `reg`.
     pub async fn check(&self, reg: &Registry, object: &Arc<Object>) -> CheckInput {
+        let _running = Running::count(&self.running);
         check(reg, object, self).await
     }
 }

@@ -51,7 +51,33 @@ pub struct StreamInfo {
 pub struct Streams {
     next: AtomicU64,
     open: Mutex<BTreeMap<u64, Arc<StreamInfo>>>,
+    /// Events delivered and lost by the streams that have closed, by format.
+    closed: Mutex<BTreeMap<&'static str, Tally>>,
     clock: Clock,
+}
+
+/// Events delivered and lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub delivered: u64,
+    pub lost: u64,
+}
+
+impl StreamInfo {
+    /// What the stream has delivered and lost so far.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.delivered += other.delivered;
+        self.lost += other.lost;
+    }
 }
 
 /// Keeps a stream listed until dropped.
@@ -74,6 +100,13 @@ impl Drop for Registration {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.info.id);
+        *self
+            .streams
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(self.info.format)
+            .or_default() += self.info.tally();
     }
 }
 
@@ -122,15 +155,33 @@ impl Streams {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// The status document: every stream with its lag behind `last_id`.
-    pub fn status(&self, last_id: u64) -> Json {
-        let open: Vec<Arc<StreamInfo>> = self
-            .open
+    /// The open streams.
+    pub fn open(&self) -> Vec<Arc<StreamInfo>> {
+        self.open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// Events delivered and lost since the start by the streams of each format, open
+    /// and closed.
+    pub fn totals(&self) -> BTreeMap<&'static str, Tally> {
+        let mut totals = self
+            .closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for s in self.open() {
+            *totals.entry(s.format).or_default() += s.tally();
+        }
+        totals
+    }
+
+    /// The status document: every stream with its lag behind `last_id`.
+    pub fn status(&self, last_id: u64) -> Json {
+        let open = self.open();
         let streams: Vec<Json> = open
             .iter()
             .map(|s| {

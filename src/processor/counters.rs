@@ -2,8 +2,13 @@
 //! minutes, by the second they were scheduled to end, as Icinga's CIB counts them for
 //! `/v1/status/CIB` and the `icinga` check: the last minute's, five minutes' and fifteen
 //! minutes' sums, and the rate per second since start (at most over the last minute).
+//! For `/metrics` it also keeps the totals since the start and the active checks'
+//! latency and execution time.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use prometheus_client::metrics::histogram::Histogram;
 
 /// Seconds kept.
 const SPAN: usize = 15 * 60;
@@ -64,6 +69,10 @@ pub struct Checked {
     pub active: bool,
     /// When the check was scheduled to end (Icinga counts by it).
     pub at: f64,
+    /// Seconds between the check's due time and its result, less its execution time.
+    pub latency: f64,
+    /// Seconds the plugin ran.
+    pub execution: f64,
 }
 
 /// The counter of host or service, active or passive checks.
@@ -74,12 +83,21 @@ fn index(host: bool, active: bool) -> usize {
 /// The four counters: passive and active service checks, passive and active host checks.
 pub struct CheckCounters {
     rings: Mutex<[Ring; 4]>,
+    /// Results since the start, by counter.
+    totals: [AtomicU64; 4],
+    /// Active checks' latency.
+    pub latency: Histogram,
+    /// Active checks' execution time.
+    pub execution: Histogram,
 }
 
 impl Default for CheckCounters {
     fn default() -> Self {
         CheckCounters {
             rings: Mutex::new([Ring::new(), Ring::new(), Ring::new(), Ring::new()]),
+            totals: std::array::from_fn(|_| AtomicU64::new(0)),
+            latency: crate::metrics::check_seconds(),
+            execution: crate::metrics::check_seconds(),
         }
     }
 }
@@ -92,8 +110,25 @@ impl CheckCounters {
     pub fn record(&self, now: f64, checked: impl IntoIterator<Item = Checked>) {
         let mut rings = self.rings.lock().unwrap_or_else(|e| e.into_inner());
         for c in checked {
-            rings[index(c.host, c.active)].add(c.at.min(now).floor() as i64);
+            let i = index(c.host, c.active);
+            rings[i].add(c.at.min(now).floor() as i64);
+            self.totals[i].fetch_add(1, Ordering::Relaxed);
+            if c.active {
+                self.latency.observe(c.latency.max(0.0));
+                self.execution.observe(c.execution.max(0.0));
+            }
         }
+    }
+
+    /// Results processed since the start: `(host, active, count)` for each counter.
+    pub fn totals(&self) -> [(bool, bool, u64); 4] {
+        [(false, false), (false, true), (true, false), (true, true)].map(|(host, active)| {
+            (
+                host,
+                active,
+                self.totals[index(host, active)].load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// `{active,passive}_{host,service}_checks[_1min|_5min|_15min]` at `now`, `uptime`
@@ -143,6 +178,8 @@ mod tests {
             host,
             active,
             at: t + s,
+            latency: 0.0,
+            execution: 0.0,
         };
         c.record(t + 10.0, [at(0.0, false, true), at(10.0, false, true)]);
         c.record(t + 200.0, [at(200.0, false, true), at(200.0, true, false)]);
@@ -174,6 +211,8 @@ mod tests {
             host: true,
             active: true,
             at: t,
+            latency: 0.0,
+            execution: 0.0,
         };
         c.record(t, [checked; 10]);
         let f = c.figures(t + 4.0, 5.0);

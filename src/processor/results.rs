@@ -223,6 +223,9 @@ pub fn apply_result(
         host: o.type_info.name == "Host",
         active: input.active,
         at: input.schedule_end,
+        latency: (input.schedule_end - input.schedule_start)
+            - (input.execution_end - input.execution_start),
+        execution: input.execution_end - input.execution_start,
     });
     if input.active {
         // The forced check has run.

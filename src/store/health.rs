@@ -31,6 +31,8 @@ pub(super) struct Shared {
     pub(super) path: PathBuf,
     pub(super) db: RwLock<Option<Arc<Database>>>,
     pub(super) health: Mutex<Health>,
+    /// How long each group commit took (transaction and fsync), for `/metrics`.
+    pub(super) commit_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Shared {

@@ -205,6 +205,7 @@ impl Store {
             path: path.to_path_buf(),
             db: RwLock::new(Some(db.clone())),
             health: Mutex::new(Health::default()),
+            commit_seconds: crate::metrics::fast_seconds(),
         });
         let (tx, rx) = bounded(QUEUE);
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
@@ -240,6 +241,11 @@ impl Store {
     /// Whether the store takes writes, and since when it does not.
     pub fn health(&self) -> Health {
         self.shared.health()
+    }
+
+    /// How long group commits take (a shared handle to the writer's histogram).
+    pub fn commit_seconds(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.shared.commit_seconds.clone()
     }
 
     /// Has the writer thread snapshot the states `source` gives when it closes (after
@@ -524,8 +530,10 @@ fn writer(
             }
             continue;
         };
+        let began = Instant::now();
         match open::guarded(|| apply(current, &jobs, &mut journal)) {
             Ok(events) => {
+                shared.commit_seconds.observe(began.elapsed().as_secs_f64());
                 if failures > 0 {
                     failures = 0;
                     shared.recovered();

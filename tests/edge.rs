@@ -226,3 +226,93 @@ async fn probes_answer_without_credentials() {
     let res = c.get(s.url("/v1/status")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// Probes can require credentials, or be switched off (then they are unknown paths).
+#[tokio::test]
+async fn probes_can_require_credentials_or_be_off() {
+    use auspex::api::settings::{EdgeSettings, Probes};
+    let s = Server::start_edge(
+        "",
+        EdgeSettings {
+            probes: Probes::Authenticated,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = s.client();
+    let res = c.get(s.url("/-/ready")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = c
+        .get(s.url("/-/ready"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "Ready.\n");
+
+    let s = Server::start_edge(
+        "",
+        EdgeSettings {
+            probes: Probes::Off,
+            ..Default::default()
+        },
+    )
+    .await;
+    let res = s.client().get(s.url("/-/healthy")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let (status, body) = s.get("/-/healthy").await;
+    assert_eq!(status, 404, "{body}");
+}
+
+/// Behind a trusted proxy the client is the address `X-Forwarded-For` names: failed
+/// logins block that address (and only it), not the proxy's; an untrusted peer's header
+/// is ignored.
+#[tokio::test]
+async fn trusted_proxies_forward_the_client_address() {
+    use auspex::api::settings::EdgeSettings;
+    let s = Server::start_edge(
+        "",
+        EdgeSettings {
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let proxy = s.client_from("127.0.0.1");
+    let attempt = |client: &reqwest::Client, forwarded: &str, password: &str| {
+        client
+            .get(s.url("/v1"))
+            .header("X-Forwarded-For", forwarded)
+            .basic_auth("root", Some(password.to_string()))
+            .send()
+    };
+    for _ in 0..6 {
+        // The spoofed left-most entry is not the client: the proxy appended the real one.
+        let res = attempt(&proxy, "198.51.100.1, 203.0.113.7", "guess")
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = attempt(&proxy, "203.0.113.7", "secret").await.unwrap();
+    assert_eq!(res.status(), 429, "the forwarded client is blocked");
+    let res = attempt(&proxy, "198.51.100.1", "secret").await.unwrap();
+    assert_eq!(res.status(), 200, "another forwarded client is not");
+    let (_, status) = s.get("/v1/status/ApiListener").await;
+    let blocked = &status["results"][0]["status"]["api"]["blocklist"]["blocked"];
+    let addresses: Vec<&str> = blocked
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["address"].as_str())
+        .collect();
+    assert_eq!(addresses, vec!["203.0.113.7"], "{blocked}");
+
+    // 127.0.0.2 is no trusted proxy: its header is ignored, it is blocked itself.
+    let direct = s.client_from("127.0.0.2");
+    for _ in 0..6 {
+        attempt(&direct, "192.0.2.9", "guess").await.unwrap();
+    }
+    let res = attempt(&direct, "192.0.2.10", "secret").await.unwrap();
+    assert_eq!(res.status(), 429);
+}

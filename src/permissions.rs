@@ -5,7 +5,7 @@ use filters::pattern::Glob;
 use filters::{Env, Limits, Scope, Span, Value};
 
 /// One configured permission entry.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Permission {
     /// As written, for `/v1`.
     pub raw: String,
@@ -60,9 +60,14 @@ pub fn any_allows<'a>(filters: impl IntoIterator<Item = &'a Value>, scope: &dyn 
     })
 }
 
-/// A user's permissions.
-#[derive(Debug, Default)]
-pub struct Permissions(Vec<Permission>);
+/// A user's permissions, and for a scoped API token the subset it carries.
+#[derive(Clone, Debug, Default)]
+pub struct Permissions {
+    entries: Vec<Permission>,
+    /// A token's permission globs: what the entries grant is granted only where one of
+    /// these matches too (`None`: no narrowing).
+    scope: Option<Vec<(String, Glob)>>,
+}
 
 impl Permissions {
     /// Reads the `permissions` attribute: strings, or `{ permission = "…", filter = … }`.
@@ -104,7 +109,10 @@ impl Permissions {
                 filter,
             });
         }
-        Ok(Permissions(out))
+        Ok(Permissions {
+            entries: out,
+            scope: None,
+        })
     }
 
     /// Grants every permission (tests, internal use).
@@ -119,9 +127,14 @@ impl Permissions {
     /// lets an unfiltered match grant everything, as users expect; see docs/api.md.
     pub fn grant(&self, required: &str) -> Grant<'_> {
         let required = required.to_lowercase();
+        if let Some(scope) = &self.scope {
+            if !scope.iter().any(|(_, g)| g.is_match(&required)) {
+                return Grant::Denied;
+            }
+        }
         let mut filters = Vec::new();
         let mut matched = false;
-        for p in &self.0 {
+        for p in &self.entries {
             if p.glob.is_match(&required) {
                 matched = true;
                 match &p.filter {
@@ -150,9 +163,33 @@ impl Permissions {
         matches!(self.grant(required), Grant::All)
     }
 
+    /// These permissions narrowed to `scope` (permission names or globs, as a token
+    /// carries them): nothing beyond what both allow.
+    pub fn scoped(&self, scope: &[String]) -> Permissions {
+        let mut globs: Vec<(String, Glob)> = scope
+            .iter()
+            .map(|p| (p.clone(), Glob::new(&p.to_lowercase())))
+            .collect();
+        if let Some(outer) = &self.scope {
+            // A scope within a scope: only names the outer one allows too.
+            globs.retain(|(raw, _)| outer.iter().any(|(_, g)| g.is_match(&raw.to_lowercase())));
+        }
+        Permissions {
+            entries: self.entries.clone(),
+            scope: Some(globs),
+        }
+    }
+
+    /// The token scope, if any.
+    pub fn scope(&self) -> Option<Vec<String>> {
+        self.scope
+            .as_ref()
+            .map(|s| s.iter().map(|(raw, _)| raw.clone()).collect())
+    }
+
     /// As `/v1` lists them: `"*"`, `"objects/query/Host (filtered)"`.
     pub fn describe(&self) -> Vec<String> {
-        self.0
+        self.entries
             .iter()
             .map(|p| match p.filter {
                 Some(_) => format!("{} (filtered)", p.raw),

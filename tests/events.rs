@@ -87,6 +87,30 @@ async fn ndjson_stream_as_icinga_clients_read_it() {
     assert_eq!(sc["state_type"], 0);
 }
 
+/// NDJSON lines carry the event id, and `since=` resumes after it in that format too.
+#[tokio::test]
+async fn ndjson_lines_carry_ids_for_resuming() {
+    let s = Server::start(&config()).await;
+    let mut res = post_stream(&s, "root", "secret", "/v1/events?types=CheckResult").await;
+    submit(&s, "h1", 1).await;
+    submit(&s, "h1", 2).await;
+    let text = read_until(&mut res, |t| t.matches('\n').count() >= 2).await;
+    let events = lines(&text);
+    let first = events[0]["id"].as_u64().expect("an id");
+    assert!(events[1]["id"].as_u64().unwrap() > first, "{text}");
+    assert_eq!(events[1]["check_result"]["state"], 2);
+    let mut again = post_stream(
+        &s,
+        "root",
+        "secret",
+        &format!("/v1/events?types=CheckResult&since={first}"),
+    )
+    .await;
+    let text = read_until(&mut again, |t| t.contains('\n')).await;
+    let resumed = lines(&text);
+    assert_eq!(resumed[0], events[1], "{text}");
+}
+
 /// Icinga's refusals: no types 400, a type without permission and a bad filter 404,
 /// HTTP GET without SSE 404.
 #[tokio::test]
@@ -219,8 +243,8 @@ async fn sse_resumes_without_gap_or_duplicate_across_a_restart() {
     assert_eq!(lines(&text)[0]["check_result"]["output"], "out 2");
 }
 
-/// Tokens: issued to an authenticated user, accepted as `access_token` on the streams
-/// only; forged or expired tokens get 401.
+/// Stream tokens: issued to an authenticated user, accepted as `access_token` on the
+/// streams and good for nothing else; forged tokens get 401.
 #[tokio::test]
 async fn bearer_tokens_for_browsers() {
     let s = Server::start(&config()).await;
@@ -240,7 +264,7 @@ async fn bearer_tokens_for_browsers() {
     assert_eq!(res.status(), 200);
     submit(&s, "h1", 1).await;
     read_until(&mut res, |t| t.contains("event: CheckResult")).await;
-    // Not a general credential.
+    // Good for the streams only.
     let res = c
         .get(s.url("/v1/objects/hosts"))
         .bearer_auth(&token)
@@ -248,7 +272,7 @@ async fn bearer_tokens_for_browsers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401);
+    assert_eq!(res.status(), 403);
     let forged = format!("{}x", &token[..token.len() - 1]);
     let res = c
         .get(s.url(&format!(

@@ -43,4 +43,5 @@ mod protocols;
 mod reachability;
 mod security;
 mod store_faults;
+mod tokens;
 mod util;

@@ -171,17 +171,20 @@ fn admit(
                 .response(false, false),
         );
     }
-    let token = is_stream.then(|| bearer(req)).flatten();
+    let token = bearer(req, is_stream);
     let user = match &peer.cert_user {
         // A certificate that names a user fixes it for the connection.
         Some(user) => user.clone(),
-        // Event streams also take a bearer token (browsers cannot send Basic to an
-        // EventSource or a WebSocket).
+        // An API token: its user, narrowed to the token's permissions.
         None if token.is_some() => {
             let now = state.engine.clock.now() as u64;
             let user = token
                 .and_then(|t| state.tokens.verify(&t, now))
-                .and_then(|name| state.engine.users().by_name(&name).cloned());
+                .and_then(|record| {
+                    let users = state.engine.users();
+                    let user = users.by_name(&record.user)?;
+                    Some(Arc::new(user.scoped(&record.permissions)))
+                });
             match user {
                 Some(user) => user,
                 None => {
@@ -189,7 +192,7 @@ fn admit(
                     tracing::info!(peer = %peer.addr, client = %client, "Token authentication failed.");
                     let mut res = ApiError::new(
                         StatusCode::UNAUTHORIZED,
-                        "Invalid or expired token. Request a new one with POST /v1/events/token.",
+                        "Invalid, expired or revoked token. Request a new one with POST /v1/tokens.",
                     )
                     .response(false, false);
                     res.headers_mut().insert(
@@ -310,13 +313,14 @@ fn body_limit(user: &ApiUser, path: &str) -> usize {
     }
 }
 
-/// The streaming endpoints, where bearer tokens are accepted.
+/// The streaming endpoints, where tokens are also accepted in the query string.
 fn is_event_stream(path: &str) -> bool {
     matches!(path.trim_end_matches('/'), "/v1/events" | "/v1/events/ws")
 }
 
-/// A bearer token: `Authorization: Bearer …` or the `access_token` query parameter.
-fn bearer<B>(req: &Request<B>) -> Option<String> {
+/// A bearer token: `Authorization: Bearer …`, or on the event streams (which browsers
+/// open without headers) the `access_token` query parameter.
+fn bearer<B>(req: &Request<B>, is_stream: bool) -> Option<String> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -327,6 +331,9 @@ fn bearer<B>(req: &Request<B>) -> Option<String> {
         });
     if let Some(t) = header {
         return Some(t.trim().to_string());
+    }
+    if !is_stream {
+        return None;
     }
     form_urlencoded::parse(req.uri().query()?.as_bytes())
         .find(|(k, _)| k == "access_token")
@@ -470,11 +477,15 @@ fn preflight<B>(state: &State, req: &Request<B>) -> Option<Response> {
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, PUT, DELETE"),
+        state.listener.allow_methods.clone(),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type, X-HTTP-Method-Override"),
+        state.listener.allow_headers.clone(),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
     );
     Some(res)
 }
@@ -492,10 +503,13 @@ fn decorate(state: &State, origin: Option<&HeaderValue>, res: &mut Response) {
             .is_ok_and(|o| state.listener.allows_origin(o))
         {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
+            h.insert(header::VARY, HeaderValue::from_static("Origin"));
+            if state.listener.allow_credentials {
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+            }
         }
     }
     for (k, v) in &state.listener.response_headers {

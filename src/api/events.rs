@@ -18,12 +18,9 @@ use warp::reply::Response;
 use super::edge::Session;
 use super::error::ApiError;
 use super::event_feed::{Feed, Format};
-use super::reply;
 use super::request::{respond, Req};
 use super::State;
-use crate::auth::token::{DEFAULT_TTL, MAX_TTL};
 use crate::events::{Cursor, Filtered, Refusal, Registration, Subscription};
-use crate::outcome::Outcome;
 use crate::params::Params;
 
 /// SSE keep-alive when the client does not choose.
@@ -177,25 +174,4 @@ pub fn subscribe(
             .with_diagnostic(format!("Missing permission: events/{t}")),
         Refusal::BadFilter(why) => ApiError::not_found(why),
     })
-}
-
-/// `POST /v1/events/token`: a token for the caller's own event streams (`ttl` seconds,
-/// default 300, at most a day).
-pub async fn token(state: Arc<State>, req: Req) -> Result<Response, Infallible> {
-    respond(req, |session, params, p| async move {
-        let ttl = params
-            .number("ttl")?
-            .map_or(DEFAULT_TTL, |t| t.clamp(1.0, MAX_TTL as f64) as u64);
-        let expires = state.engine.clock.now() as u64 + ttl;
-        let token = state.tokens.issue(&session.user.name, expires);
-        Ok(reply::results(
-            vec![Outcome::ok("Token issued.")
-                .with("token", token)
-                .with("user", session.user.name.clone())
-                .with("expires", expires)
-                .with("ttl", ttl)],
-            p.pretty,
-        ))
-    })
-    .await
 }

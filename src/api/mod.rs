@@ -29,6 +29,7 @@ pub mod state;
 pub mod status;
 pub mod templates;
 pub mod tls;
+pub mod tokens;
 pub mod types;
 
 pub use settings::{Guards, ListenerSettings};

@@ -13,7 +13,7 @@ use super::request::req;
 use super::State;
 use super::{
     actions, checker, config, console, events, info, metrics, objects, self_service, status,
-    templates, types,
+    templates, tokens, types,
 };
 
 /// Every route, and Icinga's generic 404 for everything else.
@@ -135,13 +135,25 @@ fn action_routes(state: &Arc<State>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// `/v1/events` and its tokens.
+/// `/v1/events`, and the API tokens (`/v1/tokens`, `/v1/events/token`).
 fn event_routes(state: &Arc<State>) -> BoxedFilter<(Response,)> {
     let token = warp::path!("v1" / "events" / "token")
         .and(warp::post())
         .and(with(state))
         .and(req())
-        .and_then(events::token);
+        .and_then(tokens::for_streams);
+    let issue = warp::path!("v1" / "tokens")
+        .and(warp::post())
+        .and(with(state))
+        .and(req())
+        .and_then(tokens::issue);
+    let manage = warp::path!("v1" / "tokens" / ..)
+        .and(optional_name())
+        .and(warp::get().or(warp::delete()).unify())
+        .and(warp::method())
+        .and(with(state))
+        .and(req())
+        .and_then(tokens::manage);
     let events = warp::path!("v1" / "events")
         .and(warp::get().or(warp::post()).unify())
         .and(warp::method())
@@ -150,7 +162,14 @@ fn event_routes(state: &Arc<State>) -> BoxedFilter<(Response,)> {
         .and(with(state))
         .and(req())
         .and_then(events::handle);
-    token.or(events).unify().boxed()
+    token
+        .or(events)
+        .unify()
+        .or(issue)
+        .unify()
+        .or(manage)
+        .unify()
+        .boxed()
 }
 
 /// `/v1/config`: packages, stages, files.

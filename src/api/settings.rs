@@ -94,15 +94,40 @@ pub enum Probes {
 }
 
 /// Settings of the ApiListener object.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ListenerSettings {
     /// Clients allowed to connect; empty means everyone.
     pub allowed_hosts: Vec<IpNet>,
     pub allow_origins: Vec<String>,
+    /// CORS: whether browsers may send credentials (Icinga's default: yes).
+    pub allow_credentials: bool,
+    /// CORS preflight answers: the request headers allowed (Icinga's attribute; Auspex's
+    /// default adds what its browser clients send).
+    pub allow_headers: HeaderValue,
+    pub allow_methods: HeaderValue,
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
     pub auth_failure_limit: u32,
     pub auth_block_duration: Duration,
     pub bind: Option<SocketAddr>,
+}
+
+impl Default for ListenerSettings {
+    /// Icinga's defaults.
+    fn default() -> Self {
+        ListenerSettings {
+            allowed_hosts: Vec::new(),
+            allow_origins: Vec::new(),
+            allow_credentials: true,
+            allow_headers: HeaderValue::from_static(
+                "Authorization, Content-Type, Accept, Last-Event-ID, X-HTTP-Method-Override",
+            ),
+            allow_methods: HeaderValue::from_static("GET, POST, PUT, DELETE"),
+            response_headers: Vec::new(),
+            auth_failure_limit: 6,
+            auth_block_duration: Duration::from_secs(600),
+            bind: None,
+        }
+    }
 }
 
 impl ListenerSettings {
@@ -123,11 +148,7 @@ impl ListenerSettings {
     }
 
     fn from_object(o: Option<&Arc<Object>>) -> Result<ListenerSettings> {
-        let mut s = ListenerSettings {
-            auth_failure_limit: 6,
-            auth_block_duration: Duration::from_secs(600),
-            ..ListenerSettings::default()
-        };
+        let mut s = ListenerSettings::default();
         let Some(o) = o else { return Ok(s) };
         // Icinga's attributes that Auspex accepts but does not apply: its TLS comes from
         // its own PKI and settings, and it runs no cluster protocol (yet).
@@ -143,9 +164,6 @@ impl ListenerSettings {
             "accept_config",
             "accept_commands",
             "max_anonymous_clients",
-            "access_control_allow_credentials",
-            "access_control_allow_headers",
-            "access_control_allow_methods",
         ] {
             if o.attrs.contains_key(name) {
                 tracing::warn!(
@@ -169,6 +187,18 @@ impl ListenerSettings {
             s.allowed_hosts.push(net);
         }
         s.allow_origins = strings("access_control_allow_origin");
+        if let Some(v) = o.attr("access_control_allow_credentials") {
+            s.allow_credentials = v.to_bool();
+        }
+        for (name, out) in [
+            ("access_control_allow_headers", &mut s.allow_headers),
+            ("access_control_allow_methods", &mut s.allow_methods),
+        ] {
+            if let Some(v) = o.attr(name).filter(|v| !v.is_empty()) {
+                *out = HeaderValue::from_str(&v.to_display_string())
+                    .with_context(|| format!("ApiListener {name}: invalid value"))?;
+            }
+        }
         if let Some(filters::Value::Dict(d)) = o.attr("http_response_headers") {
             for (k, v) in d.iter() {
                 let name = HeaderName::from_bytes(k.as_bytes())

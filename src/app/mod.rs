@@ -159,7 +159,8 @@ impl App {
         let listener_settings = ListenerSettings::from_registry(&loaded.registry)?;
         crate::logging::configure(&loaded.registry);
         engine::warn_inert(&loaded.registry);
-        let (store, contents, states, store_read) = opened?;
+        let (store, mut contents, states, store_read) = opened?;
+        let stored_tokens = std::mem::take(&mut contents.tokens);
         let loaded_at = started.elapsed();
         let restored = contents.api_objects.len();
         for w in crate::objects::writer::restore(
@@ -211,6 +212,7 @@ impl App {
             .with_context(|| format!("binding {listen}"))?;
         let local_addr = listener.local_addr()?;
         let tokens = crate::auth::token::Tokens::load(&opts.data_dir.join("token.key"))?;
+        tokens.restore(stored_tokens);
         let shutdown = CancellationToken::new();
         let program_start = opts.clock.now();
         let connections = crate::api::conns::Connections::new(crate::api::conns::Limits {

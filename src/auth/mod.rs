@@ -56,6 +56,20 @@ impl ApiUser {
         }
     }
 
+    /// The user as an API token carrying `scope` acts: the same name, rate limits and
+    /// quotas (shared with the user's other sessions), no more than `scope` of its
+    /// permissions, no password or certificate.
+    pub fn scoped(&self, scope: &[String]) -> ApiUser {
+        ApiUser {
+            name: self.name.clone(),
+            password: None,
+            client_cn: None,
+            permissions: self.permissions.scoped(scope),
+            limiter: self.limiter.clone(),
+            event_quota: self.event_quota,
+        }
+    }
+
     /// The request body limit: 512 MiB for users allowed to upload configuration, 1 MiB
     /// for everyone else (Icinga's rule).
     pub fn body_limit(&self) -> usize {

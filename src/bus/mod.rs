@@ -134,12 +134,22 @@ impl Event {
         }
     }
 
-    /// Icinga's stream line: the JSON and a newline.
+    /// Icinga's stream line: the JSON with the event's `id` added as its last member
+    /// (what `since=` resumes after), and a newline.
     pub fn ndjson(&self) -> Bytes {
         self.ndjson
             .get_or_init(|| {
-                let mut b = Vec::with_capacity(self.json.len() + 1);
-                b.extend_from_slice(&self.json);
+                let mut b = Vec::with_capacity(self.json.len() + 24);
+                match self.json.strip_suffix(b"}") {
+                    Some(open) if self.json.starts_with(b"{") => {
+                        b.extend_from_slice(open);
+                        if open.len() > 1 {
+                            b.push(b',');
+                        }
+                        b.extend_from_slice(format!("\"id\":{}}}", self.id).as_bytes());
+                    }
+                    _ => b.extend_from_slice(&self.json),
+                }
                 b.push(b'\n');
                 b.into()
             })
@@ -260,6 +270,22 @@ mod tests {
 
     /// The journal stores a type as its index: names and indexes round-trip, and the
     /// numbering is the one stored journals were written with.
+    /// NDJSON lines end with the event id as the object's last member.
+    #[test]
+    fn ndjson_lines_carry_the_id() {
+        let e = Event::new(
+            7,
+            EventKind::CheckResult,
+            Bytes::from_static(br#"{"type":"CheckResult"}"#),
+        );
+        assert_eq!(
+            &e.ndjson()[..],
+            &b"{\"type\":\"CheckResult\",\"id\":7}\n"[..]
+        );
+        let empty = Event::new(8, EventKind::CheckResult, Bytes::from_static(b"{}"));
+        assert_eq!(&empty.ndjson()[..], &b"{\"id\":8}\n"[..]);
+    }
+
     #[test]
     fn event_kinds_round_trip_and_keep_their_numbers() {
         for (i, k) in EventKind::ALL.into_iter().enumerate() {

@@ -50,6 +50,7 @@ pub use open::Mode;
 
 const API_OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_objects");
 const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified_attributes");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
 const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("checkable_state");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -96,6 +97,14 @@ pub enum Op {
     DeleteState {
         key: String,
     },
+    /// An API token's record (its id as key; the token itself is never stored).
+    PutToken {
+        key: String,
+        value: Json,
+    },
+    DeleteToken {
+        key: String,
+    },
 }
 
 /// The key of an object: type and full name.
@@ -140,6 +149,8 @@ pub struct Contents {
     pub modified: Vec<(String, Json)>,
     /// Serialised states, parsed by their owner (the processor's state type).
     pub states: Vec<(String, Vec<u8>)>,
+    /// API token records by id.
+    pub tokens: Vec<(String, Json)>,
 }
 
 /// A handle to the store; clones share the writer.
@@ -182,7 +193,7 @@ impl Store {
         let (contents, marked, last_id) = open::guarded(|| {
             // Create the tables so that reads of a fresh store succeed.
             let txn = db.begin_write()?;
-            for name in [API_OBJECTS, MODIFIED, STATES] {
+            for name in [API_OBJECTS, MODIFIED, STATES, TOKENS] {
                 txn.open_table(name)?;
             }
             txn.open_table(EVENTS)?;
@@ -394,11 +405,12 @@ fn read(db: &Database, snapshot_path: &Path) -> Result<(Contents, bool)> {
     Ok((contents, token.is_some()))
 }
 
-/// API objects and modified attributes.
+/// API objects, modified attributes and tokens.
 fn read_records(txn: &redb::ReadTransaction, contents: &mut Contents) -> Result<()> {
     for (def, out) in [
         (API_OBJECTS, &mut contents.api_objects),
         (MODIFIED, &mut contents.modified),
+        (TOKENS, &mut contents.tokens),
     ] {
         let table = txn.open_table(def)?;
         for row in table.iter()? {
@@ -649,6 +661,7 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
         let mut objects = txn.open_table(API_OBJECTS)?;
         let mut modified = txn.open_table(MODIFIED)?;
         let mut states = txn.open_table(STATES)?;
+        let mut tokens = txn.open_table(TOKENS)?;
         for op in jobs.iter().flat_map(|j| &j.commit.ops) {
             match op {
                 Op::PutObject { key, value } => {
@@ -671,6 +684,12 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
                 }
                 Op::DeleteState { key } => {
                     states.remove(key.as_str())?;
+                }
+                Op::PutToken { key, value } => {
+                    tokens.insert(key.as_str(), serde_json::to_vec(value)?.as_slice())?;
+                }
+                Op::DeleteToken { key } => {
+                    tokens.remove(key.as_str())?;
                 }
             }
         }

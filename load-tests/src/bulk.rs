@@ -1,11 +1,15 @@
-//! `--scenario bulk`: the bulk actions of issue 7 on every service a filter selects
-//! (`--filter`, default all): puts them into a problem state, then runs
-//! `--rounds` × (acknowledge-problem, remove-acknowledgement, schedule-downtime,
-//! remove-downtime), one request each, and reports per action the targets and the
-//! request time (median, fastest, slowest). Each request is answered only once every
-//! change is durable, so the time is the whole cost.
+//! `--scenario bulk`: bulk actions on every service a filter selects (`--filter`,
+//! default the harness's own `bench-host-*` services): puts them into a problem state,
+//! then runs `--rounds` × (acknowledge-problem, remove-acknowledgement,
+//! schedule-downtime, remove-downtime), one request each, and reports per action the
+//! targets and the request time (median, fastest, slowest). Each request is answered
+//! only once every change is durable, so the time is the whole cost. At the end every
+//! service gets its state from before the run back (a service without a result before
+//! gets OK).
 
 use std::time::Instant;
+
+use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 use serde_json::{json, Value as Json};
@@ -31,8 +35,70 @@ async fn post(c: &reqwest::Client, args: &Args, action: &str, body: &Json) -> Re
     Ok((ms, body["results"].as_array().map_or(0, Vec::len)))
 }
 
+/// The selected services by state before the run (`None`: no result yet).
+async fn states_before(
+    c: &reqwest::Client,
+    args: &Args,
+) -> Result<BTreeMap<Option<u64>, Vec<String>>> {
+    let res = c
+        .post(format!("{}/v1/objects/services", args.url))
+        .basic_auth(&args.user, Some(&args.password))
+        .header("Accept", "application/json")
+        .header("X-HTTP-Method-Override", "GET")
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(
+            &json!({"filter": args.filter, "attrs": ["state", "last_check_result"]}),
+        )?)
+        .send()
+        .await?;
+    let status = res.status();
+    let body: Json = serde_json::from_slice(&res.bytes().await?)?;
+    if !status.is_success() {
+        bail!("querying the services: HTTP {status}: {body}");
+    }
+    let mut by_state: BTreeMap<Option<u64>, Vec<String>> = BTreeMap::new();
+    for item in body["results"].as_array().into_iter().flatten() {
+        let attrs = &item["attrs"];
+        let state = (!attrs["last_check_result"].is_null())
+            .then(|| attrs["state"].as_f64().map(|s| s as u64))
+            .flatten();
+        if let Some(name) = item["name"].as_str() {
+            by_state.entry(state).or_default().push(name.to_string());
+        }
+    }
+    Ok(by_state)
+}
+
+/// Gives every service its state from before the run back.
+async fn restore(
+    c: &reqwest::Client,
+    args: &Args,
+    before: BTreeMap<Option<u64>, Vec<String>>,
+) -> Result<()> {
+    for (state, names) in before {
+        let body = json!({
+            "type": "Service",
+            "filter": "service.__name in names",
+            "filter_vars": {"names": names},
+            "exit_status": state.unwrap_or(0),
+            "plugin_output": "State restored after the bulk benchmark.",
+        });
+        post(c, args, "process-check-result", &body).await?;
+    }
+    Ok(())
+}
+
 pub async fn main(args: &Args) -> Result<()> {
     let c = crate::client(Some(std::time::Duration::from_secs(120)))?;
+    let before = states_before(&c, args).await?;
+    let selected: usize = before.values().map(Vec::len).sum();
+    if selected == 0 {
+        bail!(
+            "--filter '{}' selects no service (create the bench services first, or give another filter)",
+            args.filter
+        );
+    }
+    eprintln!("bulk: {selected} services; their states are restored at the end");
     let select = json!({"type": "Service", "filter": args.filter});
     let with = |extra: Json| {
         let mut b = select.clone();
@@ -66,15 +132,9 @@ pub async fn main(args: &Args) -> Result<()> {
         ("remove-downtime", select.clone()),
     ];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); steps.len()];
-    for _ in 0..args.rounds {
-        for (i, (action, body)) in steps.iter().enumerate() {
-            let (ms, n) = post(&c, args, action, body).await?;
-            if n != targets {
-                bail!("{action}: {n} result items for {targets} targets");
-            }
-            times[i].push(ms);
-        }
-    }
+    let rounds = run_rounds(&c, args, &steps, targets, &mut times).await;
+    restore(&c, args, before).await?;
+    rounds?;
     println!(
         "{:<10} {:<24} {:>8} {:>9} {:>9} {:>9}",
         "target", "action", "targets", "p50 ms", "min ms", "max ms"
@@ -95,5 +155,26 @@ pub async fn main(args: &Args) -> Result<()> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
     }
+    Ok(())
+}
+
+async fn run_rounds(
+    c: &reqwest::Client,
+    args: &Args,
+    steps: &[(&str, Json)],
+    targets: usize,
+    times: &mut [Vec<f64>],
+) -> Result<()> {
+    for round in 0..args.rounds {
+        eprint!("\rbulk: round {}/{}   ", round + 1, args.rounds);
+        for (i, (action, body)) in steps.iter().enumerate() {
+            let (ms, n) = post(c, args, action, body).await?;
+            if n != targets {
+                bail!("{action}: {n} result items for {targets} targets");
+            }
+            times[i].push(ms);
+        }
+    }
+    eprintln!();
     Ok(())
 }

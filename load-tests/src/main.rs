@@ -29,7 +29,11 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 #[derive(Parser, Clone)]
-#[command(name = "auspex-load")]
+#[command(
+    name = "auspex-load",
+    version,
+    about = "Drives an Icinga 2 compatible API on this machine and reports rates and latencies"
+)]
 struct Args {
     /// Base URL of the API, e.g. https://127.0.0.1:5665.
     #[arg(long, default_value = "https://127.0.0.1:5665")]
@@ -96,8 +100,9 @@ struct Args {
     /// fanout: seconds to wait for the last events after submitting stops.
     #[arg(long, default_value_t = 3)]
     drain: u64,
-    /// bulk: the services the actions select.
-    #[arg(long, default_value = "true")]
+    /// bulk: the services the actions select (default: the harness's own bench
+    /// services). Their states are restored at the end.
+    #[arg(long, default_value = "match(\"bench-host-*\", host.name)")]
     filter: String,
     /// bulk: rounds of the four actions.
     #[arg(long, default_value_t = 9)]
@@ -108,6 +113,7 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure_loopback(&args.url)?;
+    check_credentials(&args).await?;
     if args.scenario == "fanout" {
         return fanout::main(&args).await;
     }
@@ -160,6 +166,42 @@ fn client(timeout: Option<Duration>) -> Result<reqwest::Client> {
     Ok(b.build()?)
 }
 
+/// Fails early, with a clear message, when the target is not reachable or refuses the
+/// credentials (instead of a run where every request counts as an error).
+async fn check_credentials(args: &Args) -> Result<()> {
+    let url = format!("{}/v1", args.url.trim_end_matches('/'));
+    let res = client(Some(Duration::from_secs(10)))?
+        .get(&url)
+        .basic_auth(&args.user, Some(&args.password))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    match res.status().as_u16() {
+        200..=299 => Ok(()),
+        401 => bail!(
+            "authentication failed at {url} for user '{}': check --user and --password (or AUSPEX_LOAD_PASSWORD)",
+            args.user
+        ),
+        429 => bail!("{url} has blocked this address after failed logins (HTTP 429); retry later or unblock it"),
+        code => bail!("{url} answered HTTP {code} to the credentials check"),
+    }
+}
+
+/// Prints a progress line (on standard error) every second until `done`.
+async fn progress(label: String, seconds: u64, done: impl Fn() -> u64) {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let elapsed = started.elapsed().as_secs().min(seconds);
+        eprint!("\r{label}: {elapsed}/{seconds} s, {} requests   ", done());
+        if elapsed >= seconds {
+            eprintln!();
+            return;
+        }
+    }
+}
+
 /// Refuses targets that are not loopback addresses.
 fn ensure_loopback(url: &str) -> Result<()> {
     let u = url::Url::parse(url).context("parsing --url")?;
@@ -188,10 +230,11 @@ async fn run(args: &Args, connections: usize) -> Result<Outcome> {
     let url = format!("{}{}", args.url.trim_end_matches('/'), args.path);
     let mut tasks = Vec::new();
     let started = Instant::now();
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for _ in 0..connections {
         // One client per task, one pooled connection each: N keep-alive connections.
         let client = client(Some(Duration::from_secs(30)))?;
-        let (stop, method, url) = (stop.clone(), method.clone(), url.clone());
+        let (stop, method, url, count) = (stop.clone(), method.clone(), url.clone(), count.clone());
         let (user, password, body) = (args.user.clone(), args.password.clone(), args.body.clone());
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
@@ -207,6 +250,7 @@ async fn run(args: &Args, connections: usize) -> Result<Outcome> {
                         .header("Content-Type", "application/json")
                         .body(b.clone());
                 }
+                count.fetch_add(1, Ordering::Relaxed);
                 match req.send().await {
                     Ok(res) if res.status().is_success() => {
                         let _ = res.bytes().await;
@@ -222,7 +266,15 @@ async fn run(args: &Args, connections: usize) -> Result<Outcome> {
             (hist, errors)
         }));
     }
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    let shown = count.clone();
+    tokio::join!(
+        tokio::time::sleep(Duration::from_secs(args.seconds)),
+        progress(
+            format!("{} connections", connections),
+            args.seconds,
+            move || shown.load(Ordering::Relaxed)
+        ),
+    );
     stop.store(true, Ordering::Relaxed);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = 0;

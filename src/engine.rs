@@ -51,6 +51,8 @@ pub struct Engine {
     pub schedule_tx: tokio::sync::mpsc::UnboundedSender<(Arc<Object>, f64)>,
     /// Open event streams.
     pub streams: Arc<crate::events::Streams>,
+    /// The running perfdata writers' figures.
+    pub perfdata: Arc<crate::perfdata::Status>,
     /// Runs filters and console scripts off the async workers.
     pub evaluator: Arc<crate::evaluator::Evaluator>,
     /// Fires when the server stops (long-lived streams end).

@@ -38,6 +38,8 @@
 //! - [`evaluator`]: filters and console scripts off the async workers — a bounded pool,
 //!   deadlines, cancellation when the client goes away.
 //! - [`events`]: event streams — subscriptions, cursors over bus and journal.
+//! - [`perfdata`]: Icinga's performance data writers (Graphite, InfluxDB 1 and 2), each
+//!   following the events as a stream does.
 //! - [`engine`]: the handles the core shares, and the loading of a configuration.
 //! - [`actions`]: Icinga's actions ([`actions::Action`]), one module per action;
 //!   [`command_pipe`]: Icinga's external command pipe, each command run as its action;
@@ -67,6 +69,7 @@ pub mod objects;
 pub mod outcome;
 pub mod packages;
 pub mod params;
+pub mod perfdata;
 pub mod permissions;
 pub mod pki;
 pub mod processor;

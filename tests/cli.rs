@@ -143,7 +143,7 @@ fn file_logger_writes_its_severity() {
     let path = log.path().join("logs/auspex.log");
     let dir = crate::durability::data_dir(&format!(
         "object FileLogger \"main\" {{ path = {path:?}; severity = \"warning\" }}\n\
-         object GraphiteWriter \"graphite\" {{ }}\n"
+         object LivestatusListener \"live\" {{ }}\n"
     ));
     let mut server = crate::durability::spawn(dir.path());
     // A graceful stop writes out what the loggers hold.
@@ -156,7 +156,7 @@ fn file_logger_writes_its_severity() {
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let line = text
         .lines()
-        .find(|l| l.contains("GraphiteWriter 'graphite'"))
+        .find(|l| l.contains("LivestatusListener 'live'"))
         .unwrap_or_else(|| panic!("no warning in {path:?}: {text}"));
     assert!(
         line.starts_with('[') && line.contains("] warning/"),

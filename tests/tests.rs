@@ -39,6 +39,7 @@ mod metrics;
 mod notifications;
 mod objects;
 mod packages;
+mod perfdata;
 mod protocols;
 mod reachability;
 mod security;

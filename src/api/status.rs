@@ -50,7 +50,15 @@ pub fn collect(state: &State) -> Vec<Json> {
     let api = stats.api_listener();
     let checker = stats.checker(&reg);
     let idle = stats::Stats::checker_idle(&reg);
-    vec![
+    let writers = state
+        .engine
+        .perfdata
+        .items(state.engine.bus.last_id(), now)
+        .into_iter()
+        .map(|(name, status, figures)| {
+            json!({ "name": name, "perfdata": perfdata(&figures), "status": status })
+        });
+    let mut items = vec![
         json!({
             "name": "ApiListener",
             "perfdata": perfdata(&api),
@@ -95,7 +103,9 @@ pub fn collect(state: &State) -> Vec<Json> {
             "perfdata": [],
             "status": { "icingaapplication": { "app": app_status(state) }},
         }),
-    ]
+    ];
+    items.extend(writers);
+    items
 }
 
 /// The global switches as the `app` object has them now.

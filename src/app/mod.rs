@@ -185,12 +185,21 @@ impl App {
             let objects = objects.clone();
             store.snapshot_on_close(Box::new(move || snapshot_states(&objects, orphans)));
         }
+        // Every publish keeps the API users current and tells the perfdata writers.
+        let (published_tx, published_rx) = tokio::sync::watch::channel(());
+        let on_publish: crate::objects::writer::PublishHook = {
+            let users = engine::users_following(&users);
+            Arc::new(move |registry: &crate::objects::Registry| {
+                users(registry);
+                published_tx.send_replace(());
+            })
+        };
         let writer = crate::objects::writer::Writer::new(
             objects.clone(),
             loaded.library,
             store.clone(),
             opts.clock.clone(),
-            engine::users_following(&users),
+            on_publish,
         );
         let counters = Arc::new(crate::processor::counters::CheckCounters::default());
         let (processor, _) = crate::processor::Processor::spawn(crate::processor::Context {
@@ -248,6 +257,7 @@ impl App {
             bus,
             schedule_tx,
             streams: Arc::new(crate::events::Streams::new(opts.clock.clone())),
+            perfdata: Arc::default(),
             evaluator: Arc::new(crate::evaluator::Evaluator::new(
                 guards.evaluator_threads,
                 crate::evaluator::FilterLimits {
@@ -280,6 +290,17 @@ impl App {
             tls,
             shutdown.clone(),
             tracker.clone(),
+        ));
+        tracker.spawn(crate::perfdata::run(
+            crate::perfdata::Context {
+                objects: engine.writer.objects.clone(),
+                bus: engine.bus.clone(),
+                store: engine.store.clone(),
+                clock: engine.clock.clone(),
+                status: engine.perfdata.clone(),
+            },
+            published_rx,
+            shutdown.clone(),
         ));
         let scheduling = crate::scheduler::Context {
             registry: objects,

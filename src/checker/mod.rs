@@ -109,6 +109,38 @@ impl Subject {
             .to_display_string()
     }
 
+    /// Resolves the macros in `text`, each value rendered by `render` (a writer's
+    /// escaping); returns the text and the names of the macros that did not resolve
+    /// (they become empty).
+    pub fn resolve_text_with(
+        &self,
+        text: &str,
+        render: &dyn Fn(&filters::Value) -> String,
+    ) -> (String, Vec<String>) {
+        let no_command = filters::Dict::new();
+        let macros = self.macros_with(&no_command, None);
+        let mut missing = Vec::new();
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find('$') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('$') else {
+                out.push_str(&rest[start..]);
+                return (out, missing);
+            };
+            let name = &after[..end];
+            match macros.lookup(name) {
+                _ if name.is_empty() => out.push('$'),
+                Some(v) if !matches!(v, filters::Value::Null) => out.push_str(&render(&v)),
+                _ => missing.push(name.to_string()),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        (out, missing)
+    }
+
     fn macros_with<'a>(
         &'a self,
         command: &'a filters::Dict,

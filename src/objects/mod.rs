@@ -73,6 +73,24 @@ impl Object {
         self.attrs.get(name)
     }
 
+    /// An attribute, or its type's default when it is not set.
+    pub fn attr_or_default(&self, name: &str) -> Option<Value> {
+        self.attrs.get(name).cloned().or_else(|| {
+            self.type_info
+                .field(name)
+                .map(|f| Value::from_json(&f.default))
+                .filter(|v| !matches!(v, Value::Null))
+        })
+    }
+
+    /// A string attribute, or its type's default.
+    pub fn string_or_default(&self, name: &str) -> String {
+        self.attr_or_default(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_display_string())
+            .unwrap_or_default()
+    }
+
     /// A boolean attribute, `default` when missing.
     pub fn flag(&self, name: &str, default: bool) -> bool {
         self.attrs.get(name).map_or(default, |v| v.to_bool())

@@ -26,6 +26,20 @@ use auspex::pki;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// What standard output logs: `error`, `warn`, `info`, `debug`, `trace`, or a filter
+    /// such as `info,auspex::api=debug`. Default: `RUST_LOG`, else `info`.
+    #[arg(long, global = true, env = "AUSPEX_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// How standard output logs: `text` or `json` (one object per line, for log
+    /// shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "AUSPEX_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args, Clone)]
@@ -175,6 +189,13 @@ enum Command {
         #[command(flatten)]
         dirs: Dirs,
     },
+    /// Prints a shell completion script (`auspex completions bash > /etc/bash_completion.d/auspex`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the manual page (roff): `auspex manpage | man -l -`.
+    Manpage,
     /// Evaluates an expression of the Icinga DSL and prints the result as JSON, as
     /// `icinga2 console --eval` does.
     Console {
@@ -223,6 +244,16 @@ enum PkiCommand {
         #[arg(long, default_value = "data", env = "AUSPEX_DATA_DIR")]
         data_dir: PathBuf,
     },
+    /// Prints the ticket an agent or satellite with common name `--cn` presents to get
+    /// its certificate signed: with `--salt`, or the configuration's `TicketSalt`.
+    Ticket {
+        #[arg(long)]
+        cn: String,
+        #[arg(long)]
+        salt: Option<String>,
+        #[command(flatten)]
+        dirs: Dirs,
+    },
     /// Fetches a server's certificate (to pin it as trusted).
     SaveCert {
         #[arg(long)]
@@ -253,26 +284,36 @@ fn main() -> ExitCode {
         .lossy(false)
         .thread_name("log-writer")
         .finish(std::io::BufWriter::new(std::io::stdout()));
-    // Standard output (filtered by RUST_LOG), and the configuration's logger features,
-    // each filtered by its own severity.
+    // Standard output (filtered by --log-level or RUST_LOG), and the configuration's
+    // logger features, each filtered by its own severity.
+    let cli = Cli::parse();
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
         use tracing_subscriber::Layer;
-        let stdout = tracing_subscriber::fmt::layer()
+        let filter = match &cli.log_level {
+            Some(level) => tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|e| {
+                eprintln!("warning: --log-level {level}: {e}; logging at info");
+                "info".into()
+            }),
+            None => tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        };
+        let fmt = tracing_subscriber::fmt::layer()
             .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .with_writer(writer)
-            .with_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
-            );
+            .with_writer(writer);
+        let stdout = match cli.log_format {
+            LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+            LogFormat::Text => fmt
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .boxed(),
+        };
         tracing_subscriber::registry()
-            .with(stdout)
+            .with(stdout.with_filter(filter))
             .with(auspex::logging::FeatureLogs.with_filter(auspex::logging::SinkLevel))
             .init();
     }
-    match run(Cli::parse().command, log) {
+    match run(cli.command, log) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("critical: {e:#}");
@@ -284,6 +325,16 @@ fn main() -> ExitCode {
 /// `log` is the log writer's guard: dropping it writes what is queued.
 fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
     match command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "auspex", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Console { eval } => {
             let (output, ok) = filters::console::eval_plain(&eval);
             println!("{output}");
@@ -429,6 +480,22 @@ async fn shutdown_signal() {
 
 fn pki_command(command: PkiCommand) -> Result<()> {
     match command {
+        PkiCommand::Ticket { cn, salt, dirs } => {
+            let salt = match salt {
+                Some(s) => s,
+                None => {
+                    let loaded = app::load_config(&dirs.options(None).site())?;
+                    loaded
+                        .library
+                        .constants()
+                        .get("TicketSalt")
+                        .map(|v| v.to_display_string())
+                        .filter(|s| !s.is_empty())
+                        .context("no TicketSalt in the configuration: give --salt")?
+                }
+            };
+            println!("{}", auspex::actions::process::ticket_for(&cn, &salt));
+        }
         PkiCommand::NewCa { data_dir } => {
             let paths = pki::Paths::new(&data_dir, "unused");
             pki::Authority::create(&paths.ca_cert, &paths.ca_key)?;

@@ -200,3 +200,97 @@ fn check_config_warns_about_rules_that_match_nothing() {
     assert!(!text.contains("Apply rule 'ok'"), "{text}");
     assert!(text.contains("Instantiated 1 Service."), "{text}");
 }
+
+/// `pki ticket` prints Icinga's ticket, with `--salt` or the configuration's `TicketSalt`.
+#[test]
+fn pki_ticket() {
+    let out = auspex()
+        .args(["pki", "ticket", "--cn", "agent1", "--salt", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // What `icinga2 pki ticket --cn agent1 --salt s3cret` prints.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "91b63cdca64fa67d2971a84795ad4b073b1e292e"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("constants.conf"),
+        "const TicketSalt = \"s3cret\"\n",
+    )
+    .unwrap();
+    let out = auspex()
+        .args(["pki", "ticket", "--cn", "agent1", "--config"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "91b63cdca64fa67d2971a84795ad4b073b1e292e"
+    );
+    std::fs::write(dir.path().join("constants.conf"), "").unwrap();
+    let out = auspex()
+        .args(["pki", "ticket", "--cn", "agent1", "--config"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TicketSalt"));
+}
+
+/// Shell completions and the manual page come from the command line's own definition.
+#[test]
+fn completions_and_manpage() {
+    let out = auspex().args(["completions", "bash"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("_auspex()") && text.contains("check-config"),
+        "{text}"
+    );
+    let out = auspex().arg("manpage").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH auspex"),
+        "{text}"
+    );
+    assert!(text.contains("serve"), "{text}");
+}
+
+/// `--log-format json` writes one JSON object per line; `--log-level` filters.
+#[test]
+fn log_format_and_level() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.conf"),
+        "object LivestatusListener \"live\" { }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = auspex()
+            .args(args)
+            .args(["check-config", "--config"])
+            .arg(dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let text = run(&["--log-format", "json"]);
+    let warning: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|j| j["level"] == "WARN")
+        .unwrap_or_else(|| panic!("no JSON warning in {text}"));
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("LivestatusListener 'live'"),
+        "{warning}"
+    );
+    let text = run(&["--log-level", "error"]);
+    assert!(!text.contains("LivestatusListener 'live'"), "{text}");
+}

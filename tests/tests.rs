@@ -29,6 +29,7 @@ mod auth;
 mod checks;
 mod cli;
 mod commands;
+mod dashboard;
 mod downtimes;
 mod durability;
 mod edge;

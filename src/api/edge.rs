@@ -159,6 +159,9 @@ fn admit(
     if let Some(wait) = state.blocklist.blocked_for(client) {
         return Some(blocked(wait));
     }
+    if let Some(res) = super::ui::asset(req) {
+        return Some(res);
+    }
     if req.method() == Method::OPTIONS {
         if let Some(res) = preflight(state, req) {
             return Some(res);

@@ -106,6 +106,7 @@ pub fn route_label(path: &str) -> &'static str {
         (Some("-"), Some("healthy"), None) => "/-/healthy",
         (Some("-"), Some("ready"), None) => "/-/ready",
         (Some("metrics"), None, _) => "/metrics",
+        (Some("ui"), _, _) => "/ui",
         (Some("director"), Some("self-service"), _) => "/v1/self-service",
         (Some(""), None, _) => "/",
         _ => "other",

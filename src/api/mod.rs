@@ -31,6 +31,7 @@ pub mod templates;
 pub mod tls;
 pub mod tokens;
 pub mod types;
+pub mod ui;
 
 pub use settings::{Guards, ListenerSettings};
 pub use state::State;

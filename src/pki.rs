@@ -99,6 +99,25 @@ impl Authority {
         Ok((cert.pem(), key.serialize_pem()))
     }
 
+    /// A new certificate for `cn` with an existing key (PEM), valid for the usual time.
+    ///
+    /// # Errors
+    /// The key cannot be read, or signing fails.
+    pub fn renew(&self, cn: &str, key_pem: &str) -> Result<String> {
+        self.issue_with_key(cn, key_pem, CERT_VALIDITY)
+    }
+
+    /// A certificate for `cn` with an existing key, valid for `valid_for` from now.
+    ///
+    /// # Errors
+    /// The key cannot be read, or signing fails.
+    pub fn issue_with_key(&self, cn: &str, key_pem: &str, valid_for: Duration) -> Result<String> {
+        let key = KeyPair::from_pem(key_pem).context("reading the node's key")?;
+        let mut params = leaf_params(cn)?;
+        validity(&mut params, valid_for);
+        Ok(params.signed_by(&key, &self.cert, &self.key)?.pem())
+    }
+
     /// Signs a certificate signing request; the CN and subject alternative names are taken
     /// from the request, validity and usages are ours.
     pub fn sign_csr(&self, csr_pem: &str) -> Result<String> {
@@ -150,6 +169,64 @@ pub fn ensure(paths: &Paths, node_name: &str) -> Result<bool> {
         write_public(&paths.trusted_ca(), ca.pem())?;
     }
     Ok(created)
+}
+
+/// When the certificate in `path` (PEM) expires.
+///
+/// # Errors
+/// The file cannot be read or holds no certificate.
+pub fn not_after(path: &Path) -> Result<OffsetDateTime> {
+    let pem = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| anyhow::anyhow!("parsing {}: {e}", path.display()))?;
+    Ok(OffsetDateTime::from_unix_timestamp(
+        cert.validity().not_after.timestamp(),
+    )?)
+}
+
+/// How long before its expiry the node certificate is renewed (Icinga: 30 days).
+pub const RENEW_BEFORE: Duration = Duration::days(30);
+
+/// Renews the node certificate with the CA when it expires within `margin` (or has
+/// expired), keeping its key; the new certificate replaces the old one atomically.
+/// Returns the new expiry, or `None` when no renewal was due.
+///
+/// # Errors
+/// The certificate, the key or the CA cannot be read (a node without the CA's key cannot
+/// renew its own certificate), or the new one cannot be written.
+pub fn renew_if_due(
+    paths: &Paths,
+    node_name: &str,
+    margin: Duration,
+) -> Result<Option<OffsetDateTime>> {
+    let expires = not_after(&paths.cert)?;
+    if expires - OffsetDateTime::now_utc() > margin {
+        return Ok(None);
+    }
+    let ca = Authority::load(&paths.ca_cert, &paths.ca_key)?;
+    let key = read(&paths.key)?;
+    let cert = ca.renew(node_name, &key)?;
+    write_atomic(&paths.cert, cert.as_bytes())?;
+    Ok(Some(not_after(&paths.cert)?))
+}
+
+/// Replaces a file in one step: a temporary file beside it, synced, renamed over it.
+fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().context("a file without a directory")?;
+    let tmp = dir.join(format!(
+        ".{}.new",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    let mut f = fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 fn leaf_params(cn: &str) -> Result<CertificateParams> {

@@ -184,3 +184,42 @@ async fn client_certificate_request_off() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// A node certificate that expires within 30 days is renewed (same key) when the server
+/// starts, and the new one is what clients see.
+#[tokio::test]
+async fn node_certificate_is_renewed_before_expiry() {
+    let s = Server::start("").await;
+    let paths = auspex::pki::Paths::new(&s.data_dir, "localhost");
+    let ca = auspex::pki::Authority::load(&paths.ca_cert, &paths.ca_key).unwrap();
+    let key = std::fs::read_to_string(&paths.key).unwrap();
+    let short = ca
+        .issue_with_key("localhost", &key, time::Duration::days(10))
+        .unwrap();
+    std::fs::write(&paths.cert, short).unwrap();
+    let days_left = |p: &std::path::Path| {
+        (auspex::pki::not_after(p).unwrap() - time::OffsetDateTime::now_utc()).whole_days()
+    };
+    assert!(days_left(&paths.cert) <= 10);
+
+    let s = s.restart().await;
+    assert!(days_left(&paths.cert) > 300, "not renewed on disk");
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+        .await
+        .unwrap();
+    let tls = s
+        .tls_connector()
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let der = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let left =
+        cert.validity().not_after.timestamp() - time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        left > 300 * 86_400,
+        "the server presents the old certificate"
+    );
+    // The key stayed: what was pinned by key still matches.
+    assert_eq!(std::fs::read_to_string(&paths.key).unwrap(), key);
+}

@@ -16,7 +16,8 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{
     DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
 };
@@ -29,16 +30,69 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The server's TLS: the rustls configuration and the check of client certificates.
+/// The server's TLS: the rustls configuration, the check of client certificates, and the
+/// node certificate it presents (replaceable while serving, for renewals).
 pub struct ServerTls {
     pub config: Arc<ServerConfig>,
     pub trust: Arc<ClientTrust>,
+    pub node_cert: Arc<NodeCert>,
+}
+
+/// The node's certificate and key as the handshakes present them; [`NodeCert::reload`]
+/// switches to the files' current contents for the handshakes that follow.
+#[derive(Debug)]
+pub struct NodeCert {
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl NodeCert {
+    fn load(paths: &Paths, provider: Arc<rustls::crypto::CryptoProvider>) -> Result<NodeCert> {
+        let key = certified_key(paths, &provider)?;
+        Ok(NodeCert {
+            current: std::sync::RwLock::new(Arc::new(key)),
+            provider,
+        })
+    }
+
+    /// Reads the certificate and key again.
+    ///
+    /// # Errors
+    /// They cannot be read or do not belong together; the previous ones stay.
+    pub fn reload(&self, paths: &Paths) -> Result<()> {
+        let key = certified_key(paths, &self.provider)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
+        Ok(())
+    }
+}
+
+fn certified_key(paths: &Paths, provider: &rustls::crypto::CryptoProvider) -> Result<CertifiedKey> {
+    let certs = read_certs(&paths.cert)?;
+    let key = read_key(&paths.key)?;
+    let key = provider
+        .key_provider
+        .load_private_key(key)
+        .context("loading the node's key")?;
+    let certified = CertifiedKey::new(certs, key);
+    certified
+        .keys_match()
+        .context("the node's certificate and key do not belong together")?;
+    Ok(certified)
+}
+
+impl ResolvesServerCert for NodeCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
+    }
 }
 
 /// Builds the server configuration from the node's certificate, key and CA.
 pub fn server_config(paths: &Paths, client_certificates: ClientCertificates) -> Result<ServerTls> {
-    let certs = read_certs(&paths.cert)?;
-    let key = read_key(&paths.key)?;
     let mut roots = RootCertStore::empty();
     for ca in read_certs(&paths.ca_cert)
         .or_else(|_| read_certs(&paths.trusted_ca()))
@@ -55,16 +109,19 @@ pub fn server_config(paths: &Paths, client_certificates: ClientCertificates) -> 
         verifier,
         offer: client_certificates == ClientCertificates::Request,
     });
+    let node_cert = Arc::new(
+        NodeCert::load(paths, provider.clone()).context("loading the server certificate")?,
+    );
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("choosing TLS versions")?
         .with_client_cert_verifier(trust.clone())
-        .with_single_cert(certs, key)
-        .context("loading the server certificate")?;
+        .with_cert_resolver(node_cert.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(ServerTls {
         config: Arc::new(config),
         trust,
+        node_cert,
     })
 }
 

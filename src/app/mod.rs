@@ -114,6 +114,48 @@ pub fn setup(opts: &Options, demo: bool) -> Result<Option<String>> {
     Ok(password)
 }
 
+/// Renews the node certificate when it expires within [`pki::RENEW_BEFORE`] (as Icinga
+/// renews its own); `true` when it did.
+fn renew_node_certificate(paths: &pki::Paths, node_name: &str) -> bool {
+    match pki::renew_if_due(paths, node_name, pki::RENEW_BEFORE) {
+        Ok(Some(expires)) => {
+            tracing::info!(cert = %paths.cert.display(), %expires, "Renewed the node certificate.");
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(cert = %paths.cert.display(), "The node certificate could not be checked or renewed: {e:#}");
+            false
+        }
+    }
+}
+
+/// Checks the node certificate twice a day while serving; a renewed one is presented to
+/// the next handshakes without a restart.
+async fn renew_periodically(
+    paths: pki::Paths,
+    node_name: String,
+    cert: Arc<api::tls::NodeCert>,
+    shutdown: CancellationToken,
+) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let (p, n) = (paths.clone(), node_name.clone());
+        let renewed = tokio::task::spawn_blocking(move || renew_node_certificate(&p, &n))
+            .await
+            .unwrap_or(false);
+        if renewed {
+            if let Err(e) = cert.reload(&paths) {
+                tracing::error!("The renewed node certificate is not in use: {e:#}");
+            }
+        }
+    }
+}
+
 /// A running server.
 pub struct App {
     pub state: Arc<State>,
@@ -211,7 +253,9 @@ impl App {
             counters: counters.clone(),
             clock: opts.clock.clone(),
         });
+        renew_node_certificate(&opts.pki_paths(), &opts.node_name());
         let tls = api::tls::server_config(&opts.pki_paths(), opts.edge.client_certificates)?;
+        let node_cert = tls.node_cert.clone();
         let listen = opts
             .listen
             .or(listener_settings.bind)
@@ -300,6 +344,12 @@ impl App {
                 status: engine.perfdata.clone(),
             },
             published_rx,
+            shutdown.clone(),
+        ));
+        tracker.spawn(renew_periodically(
+            opts.pki_paths(),
+            opts.node_name(),
+            node_cert,
             shutdown.clone(),
         ));
         let scheduling = crate::scheduler::Context {

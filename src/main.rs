@@ -207,10 +207,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ApiCommand {
-    /// Creates the CA, the node certificate and an ApiUser `root` with a random password.
+    /// Creates the CA, the node certificate and an ApiUser `root` with a random password
+    /// (also in a `--config` directory that is empty).
     Setup {
         #[command(flatten)]
         dirs: Dirs,
+        /// Also write checks of this machine (with Debian's monitoring-plugins).
+        #[arg(long)]
+        demo: bool,
     },
 }
 
@@ -369,10 +373,10 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             }
         }
         Command::Api {
-            command: ApiCommand::Setup { dirs },
+            command: ApiCommand::Setup { dirs, demo },
         } => {
             let opts = dirs.options(None);
-            let password = app::setup(&opts, false)?;
+            let password = app::setup_into(&opts, demo)?;
             announce(&opts, password);
             Ok(ExitCode::SUCCESS)
         }

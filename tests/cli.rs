@@ -294,3 +294,24 @@ fn log_format_and_level() {
     let text = run(&["--log-level", "error"]);
     assert!(!text.contains("LivestatusListener 'live'"), "{text}");
 }
+
+/// The manual page and completions the Debian package ships are the ones the command
+/// line generates (regenerate: `auspex manpage > packaging/auspex.1`,
+/// `auspex completions <shell> > packaging/completions/auspex.<shell>`).
+#[test]
+fn packaged_manpage_and_completions_are_current() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let generated = |args: &[&str]| auspex().args(args).output().unwrap().stdout;
+    assert_eq!(
+        std::fs::read(root.join("packaging/auspex.1")).unwrap(),
+        generated(&["manpage"]),
+        "packaging/auspex.1 is out of date"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        assert_eq!(
+            std::fs::read(root.join(format!("packaging/completions/auspex.{shell}"))).unwrap(),
+            generated(&["completions", shell]),
+            "packaging/completions/auspex.{shell} is out of date"
+        );
+    }
+}

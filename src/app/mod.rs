@@ -94,6 +94,21 @@ pub fn load_config(site: &config::Site) -> Result<engine::Loaded> {
     Ok(loaded)
 }
 
+/// `api setup`: the PKI, and the defaults (an ApiUser `root` with a random password,
+/// templates, with `demo` the checks of this machine) in the configuration directory —
+/// the given one too (a package's `/etc/auspex`) — unless it holds files already. Returns
+/// the new root password, if one was generated.
+pub fn setup_into(opts: &Options, demo: bool) -> Result<Option<String>> {
+    let dir = opts.config_dir();
+    let empty = std::fs::read_dir(&dir).map_or(true, |mut entries| entries.next().is_none());
+    let password = if opts.config_dir.is_none() || empty {
+        config::defaults::write(&dir, demo && empty)?.root_password
+    } else {
+        None
+    };
+    setup(opts, false).map(|p| p.or(password))
+}
+
 /// First start: without a configuration directory of its own, write the defaults (an
 /// ApiUser `root` with a random password, templates, the demo) and create the PKI, as
 /// `api setup` does. Returns the new root password, if one was generated.

@@ -147,6 +147,23 @@ async fn status_endpoints() {
     for n in ["ApiListener", "CIB", "IcingaApplication"] {
         assert!(names.contains(&n), "{names:?}");
     }
+    // Every feature Icinga 2.13 lists, in Icinga's (sorted) order, with its objects.
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    for n in [
+        "GraphiteWriter",
+        "InfluxdbWriter",
+        "FileLogger",
+        "NotificationComponent",
+    ] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    let (_, body) = s.get("/v1/status/GraphiteWriter").await;
+    assert_eq!(
+        body["results"][0],
+        serde_json::json!({"name": "GraphiteWriter", "perfdata": [], "status": {"graphitewriter": {}}})
+    );
     let (status, body) = s.get("/v1/status/IcingaApplication").await;
     assert_eq!(status, 200);
     let app = &body["results"][0]["status"]["icingaapplication"]["app"];

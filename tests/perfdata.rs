@@ -353,6 +353,23 @@ async fn influxdb_writer_feeds_influxdb() {
     assert_eq!(meta["max_check_attempts"], 2);
     assert_eq!(meta["reachable"], true);
     assert_eq!(meta["hostname"], "h1");
+    let (_, status) = s.get("/v1/status/InfluxdbWriter").await;
+    let labels: Vec<&str> = status["results"][0]["perfdata"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "influxdbwriter_influx_work_queue_items",
+            "influxdbwriter_influx_work_queue_item_rate",
+            "influxdbwriter_influx_data_queue_items"
+        ]
+    );
+    let node = &status["results"][0]["status"]["influxdbwriter"]["influx"];
+    assert!(node["data_buffer_items"].is_number(), "{status}");
 }
 
 /// The InfluxDB 2 writer posts the same points to `/api/v2/write` with the organization,

@@ -50,14 +50,29 @@ pub fn collect(state: &State) -> Vec<Json> {
     let api = stats.api_listener();
     let checker = stats.checker(&reg);
     let idle = stats::Stats::checker_idle(&reg);
-    let writers = state
+    let mut writers: std::collections::BTreeMap<&str, Json> = state
         .engine
         .perfdata
         .items(state.engine.bus.last_id(), now)
         .into_iter()
         .map(|(name, status, figures)| {
-            json!({ "name": name, "perfdata": perfdata(&figures), "status": status })
-        });
+            (
+                name,
+                json!({ "name": name, "perfdata": perfdata(&figures), "status": status }),
+            )
+        })
+        .collect();
+    // Icinga lists every feature's stats function, with its objects (`{"<name>": 1}`),
+    // also where there are none.
+    let features = FEATURES.iter().map(|&t| {
+        writers.remove(t).unwrap_or_else(|| {
+            let objects: serde_json::Map<String, Json> = reg
+                .objects(t)
+                .map(|o| (o.name.to_string(), json!(1)))
+                .collect();
+            json!({ "name": t, "perfdata": [], "status": { t.to_lowercase(): objects } })
+        })
+    });
     let mut items = vec![
         json!({
             "name": "ApiListener",
@@ -104,9 +119,32 @@ pub fn collect(state: &State) -> Vec<Json> {
             "status": { "icingaapplication": { "app": app_status(state) }},
         }),
     ];
-    items.extend(writers);
+    items.extend(features);
+    items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     items
 }
+
+/// The features whose stats functions Icinga 2.13 lists besides the API listener, the
+/// CIB, the checker and the application.
+const FEATURES: [&str; 17] = [
+    "CheckResultReader",
+    "CompatLogger",
+    "ElasticsearchWriter",
+    "ExternalCommandListener",
+    "FileLogger",
+    "GelfWriter",
+    "GraphiteWriter",
+    "IdoMysqlConnection",
+    "IdoPgsqlConnection",
+    "Influxdb2Writer",
+    "InfluxdbWriter",
+    "LivestatusListener",
+    "NotificationComponent",
+    "OpenTsdbWriter",
+    "PerfdataWriter",
+    "StatusDataWriter",
+    "SyslogLogger",
+];
 
 /// The global switches as the `app` object has them now.
 fn app_status(state: &State) -> Json {

@@ -128,10 +128,10 @@ impl Status {
     }
 
     /// The `/v1/status` items of the writer types that run, as Icinga's stats functions
-    /// give them: `status.<type in lower case>.<name>` with `connected`,
-    /// `work_queue_items` (results not yet written), `work_queue_item_rate` (written per
-    /// second over the last minute) and for InfluxDB `data_buffer_items`; the same as
-    /// `PerfdataValue`s `<type>_<name>_<figure>`.
+    /// give them: `status.<type in lower case>.<name>` with `work_queue_items` (results
+    /// not yet written), `work_queue_item_rate` (written per second over the last minute),
+    /// for Graphite `connected`, for InfluxDB `data_buffer_items`; the same as
+    /// `PerfdataValue`s `<type>_<name>_<figure>` (InfluxDB's buffer as `data_queue_items`).
     pub fn items(&self, last_event: u64, now: f64) -> Vec<StatusItem> {
         let mut by_type: BTreeMap<&'static str, (serde_json::Map<String, Json>, Figures)> =
             BTreeMap::new();
@@ -139,22 +139,37 @@ impl Status {
             let lower = t.to_lowercase();
             let queue = last_event.saturating_sub(s.position.load(Ordering::Relaxed)) as f64;
             let rate = s.rate(now);
-            let mut figures = vec![("work_queue_items", queue), ("work_queue_item_rate", rate)];
-            if t != "GraphiteWriter" {
-                figures.push((
-                    "data_buffer_items",
-                    s.buffered.load(Ordering::Relaxed) as f64,
-                ));
-            }
+            let buffered = s.buffered.load(Ordering::Relaxed) as f64;
             let entry = by_type.entry(t).or_default();
             let mut node = serde_json::Map::new();
             node.insert(
-                "connected".into(),
-                json!(s.connected.load(Ordering::Relaxed)),
+                "work_queue_items".into(),
+                filters::value::json_number(queue),
             );
-            for (k, v) in &figures {
-                node.insert((*k).into(), filters::value::json_number(*v));
-                entry.1.push((format!("{lower}_{name}_{k}"), *v));
+            node.insert(
+                "work_queue_item_rate".into(),
+                filters::value::json_number(rate),
+            );
+            entry
+                .1
+                .push((format!("{lower}_{name}_work_queue_items"), queue));
+            entry
+                .1
+                .push((format!("{lower}_{name}_work_queue_item_rate"), rate));
+            if t == "GraphiteWriter" {
+                node.insert(
+                    "connected".into(),
+                    json!(s.connected.load(Ordering::Relaxed)),
+                );
+            } else {
+                // Icinga names the figure differently in the two places.
+                node.insert(
+                    "data_buffer_items".into(),
+                    filters::value::json_number(buffered),
+                );
+                entry
+                    .1
+                    .push((format!("{lower}_{name}_data_queue_items"), buffered));
             }
             entry.0.insert(name, Json::Object(node));
         }

@@ -10,7 +10,8 @@
 //! - `events`: `/v1/events` as NDJSON, SSE (resume, restart) and WebSocket; tokens.
 //! - `durability`: `kill -9` of the real binary after acknowledged writes.
 //! - `checks`: active checks with real plugins, SOFT/HARD states, durability.
-//! - `cli`: the `auspex` binary: check-config, pki, console.
+//! - `cli`: the `auspex` binary: check-config, pki (tickets too), console, completions,
+//!   the manual page, log formats.
 //! - `reachability`: dependencies and the implicit host dependency of services.
 //! - `store_faults`: a lost or damaged store at startup, failed writes at runtime.
 //! - `icinga_configs`: configuration trees loaded by Auspex and by Icinga 2, compared.
@@ -22,6 +23,10 @@
 //!   ScheduledDowntime objects; `notifications`: who is notified of what, and when;
 //!   `commands`: severity, tickets, `execute-command`, feature switches, on-demand
 //!   checks, self-service registration, event handlers.
+//! - `metrics`: `/metrics` for Prometheus; `tokens`: API tokens, CORS; `protocols`:
+//!   HTTP/2, WebSocket over HTTP/2, the client-certificate request, certificate renewal.
+//! - `perfdata`: the Graphite and InfluxDB writers against real receivers; `dashboard`:
+//!   `/ui` in a real headless Chromium.
 
 mod actions;
 mod annotations;

@@ -205,6 +205,30 @@ async fn dashboard_shows_live_changes_and_acts() {
         std::fs::write(std::path::Path::new(&dir).join("dashboard.png"), png).unwrap();
     }
 
+    // The browser's own WebSocket reaches the stream with the page's token (the server
+    // asks for a client certificate, which the browser has none of).
+    let opened = c
+        .execute(
+            "const token = sessionStorage.getItem('auspex.token');
+             return new Promise((resolve) => {
+               const ws = new WebSocket('wss://' + location.host +
+                 '/v1/events/ws?types=CheckResult&access_token=' + encodeURIComponent(token));
+               ws.onmessage = (m) => { ws.close(); resolve(m.data); };
+               ws.onerror = () => resolve('error');
+               setTimeout(() => resolve('timeout'), 10000);
+             });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let first: Json = serde_json::from_str(opened.as_str().unwrap_or("null"))
+        .unwrap_or_else(|_| panic!("WebSocket in the browser: {opened}"));
+    assert_eq!(
+        first["subscribed"]["types"],
+        json!(["CheckResult"]),
+        "{first}"
+    );
+
     // The filter box takes the DSL.
     let filter = c.find(Locator::Id("filter")).await.unwrap();
     filter.send_keys("service.state == 0").await.unwrap();

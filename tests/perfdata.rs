@@ -201,6 +201,22 @@ async fn graphite_writer_feeds_carbon_and_survives_its_restart() {
         "graphitewriter_graphite_work_queue_items"
     );
 
+    let metrics = s
+        .client()
+        .get(s.url("/metrics"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"auspex_perfdata_written_total{type="GraphiteWriter",name="graphite"} 1"#),
+        "{metrics}"
+    );
+
     carbon.stop();
     let at = submit(&s, 2, "load=7").await;
     carbon.start().await;

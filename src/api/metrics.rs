@@ -227,6 +227,7 @@ fn render(state: &State) -> Result<String, std::fmt::Error> {
         gauge(if health.fault.is_none() { 1.0 } else { 0.0 }),
     );
     register_objects(&mut r, state);
+    register_writers(&mut r, state);
     r.register(
         "uptime",
         "Seconds since the process started",
@@ -319,6 +320,46 @@ fn register_events(r: &mut Registry, state: &State) {
         "last_event_id",
         "The id of the last event published",
         gauge(last as f64),
+    );
+}
+
+/// The perfdata writers: results written, results not yet written, connected.
+fn register_writers(r: &mut Registry, state: &State) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let engine = &state.engine;
+    let last = engine.bus.last_id();
+    let (written, queued, connected): (
+        Family<Kind, Counter>,
+        Family<Kind, Gauge>,
+        Family<Kind, Gauge>,
+    ) = Default::default();
+    for (kind, name, s) in engine.perfdata.writers() {
+        let labels = vec![("type", kind.to_string()), ("name", name)];
+        written
+            .get_or_create(&labels)
+            .inc_by(s.written.load(Relaxed));
+        let behind = last.saturating_sub(s.position.load(Relaxed));
+        queued
+            .get_or_create(&labels)
+            .set(i64::try_from(behind).unwrap_or(i64::MAX));
+        connected
+            .get_or_create(&labels)
+            .set(i64::from(s.connected.load(Relaxed)));
+    }
+    r.register(
+        "perfdata_written",
+        "Check results a perfdata writer has sent",
+        written,
+    );
+    r.register(
+        "perfdata_queue",
+        "Events a perfdata writer has not passed yet",
+        queued,
+    );
+    r.register(
+        "perfdata_connected",
+        "1 while a perfdata writer reaches its receiver",
+        connected,
     );
 }
 

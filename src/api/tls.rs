@@ -213,3 +213,35 @@ pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
         e => anyhow::anyhow!("parsing {}: {e}", path.display()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn presented(cert: &NodeCert) -> Vec<u8> {
+        cert.current.read().unwrap_or_else(|e| e.into_inner()).cert[0].to_vec()
+    }
+
+    /// A reload presents the files' new certificate; files that do not belong together
+    /// are refused and the previous certificate stays.
+    #[test]
+    fn node_certificate_reloads() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let paths = Paths::new(dir.path(), "node");
+        crate::pki::ensure(&paths, "node")?;
+        let tls = server_config(&paths, ClientCertificates::Request)?;
+        let before = presented(&tls.node_cert);
+        let ca = crate::pki::Authority::load(&paths.ca_cert, &paths.ca_key)?;
+        let key = fs::read_to_string(&paths.key)?;
+        fs::write(&paths.cert, ca.renew("node", &key)?)?;
+        tls.node_cert.reload(&paths)?;
+        let after = presented(&tls.node_cert);
+        assert_ne!(before, after);
+        // A certificate of another key: refused.
+        let (other, _) = ca.issue("node")?;
+        fs::write(&paths.cert, other)?;
+        assert!(tls.node_cert.reload(&paths).is_err());
+        assert_eq!(presented(&tls.node_cert), after);
+        Ok(())
+    }
+}

@@ -416,11 +416,19 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
         Ok(n) => tracing::debug!(limit = n, "Open file limit raised."),
         Err(e) => tracing::warn!(error = %e, "Could not raise the open file limit."),
     }
+    // The handlers are in place before the server says it listens: a signal sent right
+    // after that is handled, never met by its default action.
+    use tokio::signal::unix::{signal, SignalKind};
+    let stops = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    let hangups = signal(SignalKind::hangup());
     let app = App::start(opts).await?;
     let exit = app.state.engine.exit.requested.clone();
-    let reloads = tokio::spawn(reload_on_hangup(app.state.engine.clone()));
+    let reloads = tokio::spawn(reload_on_hangup(app.state.engine.clone(), hangups));
     tokio::select! {
-        () = shutdown_signal() => {}
+        () = shutdown_signal(stops) => {}
         () = exit.cancelled() => tracing::info!("Stop requested through the API."),
     }
     reloads.abort();
@@ -449,9 +457,11 @@ async fn serve(opts: Options, log: WorkerGuard) -> Result<()> {
 /// SIGHUP, as Icinga's `reload`: the configuration (with the active config package
 /// stages) is loaded again and switched in live; when it is not valid, the running one
 /// stays and the errors are logged.
-async fn reload_on_hangup(engine: std::sync::Arc<auspex::engine::Engine>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+async fn reload_on_hangup(
+    engine: std::sync::Arc<auspex::engine::Engine>,
+    hangups: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let Ok(mut hangups) = hangups else {
         tracing::warn!("SIGHUP cannot be handled: reload through the API instead.");
         return;
     };
@@ -469,16 +479,23 @@ async fn reload_on_hangup(engine: std::sync::Arc<auspex::engine::Engine>) {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = ctrl_c.await;
-        return;
+async fn shutdown_signal(
+    (term, int): (
+        std::io::Result<tokio::signal::unix::Signal>,
+        std::io::Result<tokio::signal::unix::Signal>,
+    ),
+) {
+    let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+        match s {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
     };
     tokio::select! {
-        _ = ctrl_c => tracing::info!("Received SIGINT; shutting down."),
-        _ = term.recv() => tracing::info!("Received SIGTERM; shutting down."),
+        () = wait(int) => tracing::info!("Received SIGINT; shutting down."),
+        () = wait(term) => tracing::info!("Received SIGTERM; shutting down."),
     }
 }
 

@@ -139,9 +139,7 @@ async fn client_certificates() {
         r#"object ApiUser "agent" { client_cn = "agent.example"; permissions = [ "status/query" ] }"#,
     )
     .await;
-    let ca =
-        auspex::pki::Authority::load(&s.data_dir.join("ca/ca.crt"), &s.data_dir.join("ca/ca.key"))
-            .unwrap();
+    let ca = s.authority();
     let (cert, key) = ca.issue("agent.example").unwrap();
     let c = s.client_with_identity(&cert, &key);
     let res = c

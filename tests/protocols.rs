@@ -170,9 +170,7 @@ async fn client_certificate_request_off() {
         edge,
     )
     .await;
-    let ca =
-        auspex::pki::Authority::load(&s.data_dir.join("ca/ca.crt"), &s.data_dir.join("ca/ca.key"))
-            .unwrap();
+    let ca = s.authority();
     let (cert, key) = ca.issue("agent.example").unwrap();
     let c = s.client_with_identity(&cert, &key);
     assert_eq!(c.get(s.url("/v1")).send().await.unwrap().status(), 401);
@@ -191,7 +189,7 @@ async fn client_certificate_request_off() {
 async fn node_certificate_is_renewed_before_expiry() {
     let s = Server::start("").await;
     let paths = auspex::pki::Paths::new(&s.data_dir, "localhost");
-    let ca = auspex::pki::Authority::load(&paths.ca_cert, &paths.ca_key).unwrap();
+    let ca = s.authority();
     let key = std::fs::read_to_string(&paths.key).unwrap();
     let short = ca
         .issue_with_key("localhost", &key, time::Duration::days(10))

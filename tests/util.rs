@@ -214,6 +214,15 @@ impl Server {
             .timeout(Duration::from_secs(10))
     }
 
+    /// The server's CA (to issue client certificates).
+    pub fn authority(&self) -> auspex::pki::Authority {
+        auspex::pki::Authority::load(
+            &self.data_dir.join("ca/ca.crt"),
+            &self.data_dir.join("ca/ca.key"),
+        )
+        .unwrap()
+    }
+
     /// A client presenting a certificate.
     pub fn client_with_identity(&self, cert_pem: &str, key_pem: &str) -> reqwest::Client {
         let identity =

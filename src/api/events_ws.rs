@@ -66,13 +66,7 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
         .response(false, false);
     }
     if token(header::SEC_WEBSOCKET_VERSION) != "13" {
-        let mut res = ApiError::bad_request("Unsupported WebSocket version: 13 is required.")
-            .response(false, false);
-        res.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        return res;
+        return version_refused();
     }
     let Some(key) = h
         .get(header::SEC_WEBSOCKET_KEY)
@@ -96,6 +90,17 @@ pub fn upgrade(state: Arc<State>, session: Session, mut req: Request<Incoming>) 
     res
 }
 
+/// 400 for a WebSocket version other than 13, naming the one supported.
+fn version_refused() -> Response {
+    let mut res = ApiError::bad_request("Unsupported WebSocket version: 13 is required.")
+        .response(false, false);
+    res.headers_mut().insert(
+        header::SEC_WEBSOCKET_VERSION,
+        HeaderValue::from_static("13"),
+    );
+    res
+}
+
 /// WebSocket over HTTP/2: a CONNECT with the `websocket` protocol, answered 200.
 fn upgrade_h2(state: Arc<State>, session: Session, mut req: Request<Incoming>) -> Response {
     let protocol = req
@@ -113,13 +118,7 @@ fn upgrade_h2(state: Arc<State>, session: Session, mut req: Request<Incoming>) -
         .get(header::SEC_WEBSOCKET_VERSION)
         .and_then(|v| v.to_str().ok());
     if version != Some("13") {
-        let mut res = ApiError::bad_request("Unsupported WebSocket version: 13 is required.")
-            .response(false, false);
-        res.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        return res;
+        return version_refused();
     }
     let params = match Params::parse(req.uri().query(), b"") {
         Ok(p) => p,

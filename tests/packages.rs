@@ -310,3 +310,94 @@ async fn config_permissions() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
 }
+
+/// A stage as Icinga Director deploys it: a global-zone file that sets constants from
+/// `current_filename`, assigns `globals`, declares constants under a condition and logs;
+/// host files under `zones.d/<local zone>/` whose objects take that zone; the objects
+/// read the constants. Objects of the configuration itself have no zone, objects created
+/// through the API the local one (as Icinga shows them).
+#[tokio::test]
+async fn director_style_stage_deploys() {
+    let zones = r#"
+object Endpoint NodeName { host = NodeName }
+object Zone ZoneName { endpoints = [ NodeName ] }
+object Zone "director-global" { global = true }
+object Host "from-config" { check_command = "dummy" }
+"#;
+    let s = Server::start(zones).await;
+    let (status, res) = s.post("/v1/config/packages/director", json!({})).await;
+    assert_eq!(status, 200, "{res}");
+    let basics = r#"
+const StageRoot = dirname(dirname(current_filename))
+globals.warnedOnce = false
+globals.warnOnce = function() {
+  if (globals.warnedOnce == false) {
+    globals.warnedOnce = true
+    log(LogWarning, "config", "a warning, once")
+  }
+}
+const OverrideTemplate = "overrides"
+if (! globals.contains(OverrideTemplate)) {
+  const OverrideVars = "_override_vars"
+  template Service OverrideTemplate {
+    if (vars) { vars += host.vars[OverrideVars][name] } else { vars = host.vars[OverrideVars][name] }
+  }
+}
+"#;
+    let hosts = r#"
+object Host "deployed" {
+  check_command = "dummy"
+  vars.root = StageRoot
+  vars.line = current_line
+  vars._override_vars = { "svc" = { "extra" = 1 } }
+}
+apply Service "svc" {
+  import OverrideTemplate
+  check_command = "dummy"
+  assign where host.name == "deployed"
+}
+"#;
+    let stage = upload(
+        &s,
+        "director",
+        json!({
+            "zones.d/director-global/001-director-basics.conf": basics,
+            "zones.d/localhost/hosts.conf": hosts,
+        }),
+    )
+    .await;
+    let log = file(
+        &s,
+        &format!("/v1/config/files/director/{stage}/startup.log"),
+    )
+    .await
+    .1;
+    assert_eq!(validated(&s, "director", &stage).await, "0", "{log}");
+    let (_, host) = s.get("/v1/objects/hosts/deployed").await;
+    let attrs = &host["results"][0]["attrs"];
+    assert_eq!(attrs["zone"], "localhost", "{host}");
+    assert_eq!(attrs["vars"]["line"], 5);
+    assert!(
+        attrs["vars"]["root"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/director/{stage}/zones.d")),
+        "{attrs}"
+    );
+    let (_, svc) = s.get("/v1/objects/services/deployed!svc").await;
+    assert_eq!(svc["results"][0]["attrs"]["vars"]["extra"], 1, "{svc}");
+    let (_, conf) = s.get("/v1/objects/hosts/from-config?attrs=zone").await;
+    assert_eq!(conf["results"][0]["attrs"]["zone"], "");
+    let (status, _) = s
+        .send(
+            "PUT",
+            "/v1/objects/hosts/from-api",
+            json!({"attrs": {"check_command": "dummy"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, api) = s.get("/v1/objects/hosts/from-api?attrs=zone").await;
+    assert_eq!(api["results"][0]["attrs"]["zone"], "localhost");
+    let (_, endpoint) = s.get("/v1/objects/endpoints/localhost?attrs=port").await;
+    assert_eq!(endpoint["results"][0]["attrs"]["port"], "5665");
+}

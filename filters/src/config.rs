@@ -207,6 +207,11 @@ pub(crate) trait ConfigHost {
     fn field(&self, _type_name: &str, _field: &str) -> FieldLookup {
         FieldLookup::UnknownType
     }
+
+    /// A field of `type_name` read before it is assigned (see [`Schema::unset`]).
+    fn unset(&self, _type_name: &str, _name: &str) -> Option<Value> {
+        None
+    }
 }
 
 /// The type a group type's `assign where` rules take members from.
@@ -455,7 +460,7 @@ impl Loader {
                 .push(SourceFile::new(path.clone(), source.clone(), base));
             base
         };
-        let mut expr = crate::parser::parse_config(&source, base)?;
+        let mut expr = crate::parser::parse_config(&source, base, &path)?;
         crate::compile::compile(&mut expr);
         Ok(expr)
     }
@@ -789,6 +794,10 @@ impl ConfigHost for Library {
         self.schema
             .as_ref()
             .map_or(FieldLookup::UnknownType, |s| s.field(type_name, field))
+    }
+
+    fn unset(&self, type_name: &str, name: &str) -> Option<Value> {
+        self.schema.as_ref()?.unset(type_name, name)
     }
 }
 

@@ -391,7 +391,9 @@ impl<'a> Env<'a> {
                 Some(v) => Ok(v),
                 None => match &var.global {
                     Some(g) => Ok(g.clone()),
-                    None => Err(undefined(&var.name, e.span).into()),
+                    None => self
+                        .unset_field(&var.name)
+                        .ok_or_else(|| undefined(&var.name, e.span).into()),
                 },
             },
             ExprKind::Member(obj, name) => {
@@ -700,6 +702,16 @@ impl<'a> Env<'a> {
         self.object_type.is_some()
             && self.this.len() == 1
             && !self.locals.iter().any(|(k, _)| k == name)
+    }
+
+    /// A field of the object under construction that nothing has set yet, read as Icinga
+    /// reads it from the new object: its default, or `null`.
+    fn unset_field(&self, name: &str) -> Option<Value> {
+        if self.this.len() != 1 {
+            return None;
+        }
+        let (config, type_name) = (self.config?, self.object_type.as_deref()?);
+        config.unset(type_name, name)
     }
 
     /// What the field `name` of the object under construction accepts, when its type is

@@ -16,17 +16,17 @@ pub const MAX_NESTING: usize = 128;
 
 /// Parses a whole script (a statement list) into one expression.
 pub fn parse(src: &str) -> Result<Expr, Error> {
-    parse_with(src, 0, false)
+    parse_with(src, 0, false, "<1>")
 }
 
 /// Parses a configuration file: statements plus `object`, `template`, `apply`, `import`,
 /// `const`, `include` and `assign`/`ignore where`. Every span is shifted by `base`, so that
 /// spans of several files can share one number space.
-pub fn parse_config(src: &str, base: u32) -> Result<Expr, Error> {
-    parse_with(src, base, true)
+pub fn parse_config(src: &str, base: u32, path: &str) -> Result<Expr, Error> {
+    parse_with(src, base, true, path)
 }
 
-fn parse_with(src: &str, base: u32, config: bool) -> Result<Expr, Error> {
+fn parse_with(src: &str, base: u32, config: bool, path: &str) -> Result<Expr, Error> {
     let shift = |mut span: Span| {
         span.start += base;
         span.end += base;
@@ -39,11 +39,19 @@ fn parse_with(src: &str, base: u32, config: bool) -> Result<Expr, Error> {
     for t in &mut tokens {
         t.span = shift(t.span);
     }
+    let line_starts = std::iter::once(base)
+        .chain(
+            src.match_indices('\n')
+                .map(|(i, _)| base.saturating_add(i as u32 + 1)),
+        )
+        .collect();
     let mut p = Parser {
         tokens,
         pos: 0,
         depth: 0,
         config,
+        file: path.into(),
+        line_starts,
     };
     let body = p.statements(&[Tok::Eof], false)?;
     p.expect(&Tok::Eof)?;
@@ -56,6 +64,15 @@ struct Parser {
     depth: usize,
     /// Whether the configuration statements are allowed.
     config: bool,
+    /// The file being parsed, for `current_filename`.
+    file: Arc<str>,
+    /// Where each line starts (in the shared span numbering), for `current_line`.
+    line_starts: Vec<u32>,
+}
+
+/// Reserved words that stand for a value where an expression may stand.
+fn is_value_keyword(word: &str) -> bool {
+    matches!(word, "current_filename" | "current_line")
 }
 
 /// Binding power of a binary operator token (higher binds tighter) and whether chaining it
@@ -345,8 +362,10 @@ impl Parser {
                     start.to(self.prev_span()),
                 ))
             }
-            Tok::Reserved(word) if self.config => self.config_statement(word),
-            Tok::Reserved(_) => Err(self.unexpected()),
+            Tok::Reserved(word) if self.config && !is_value_keyword(word) => {
+                self.config_statement(word)
+            }
+            Tok::Reserved(word) if !is_value_keyword(word) => Err(self.unexpected()),
             _ => {
                 let target = self.expression()?;
                 if let Tok::Assign(op) = *self.peek() {
@@ -850,6 +869,15 @@ impl Parser {
             Tok::Globals => {
                 self.bump();
                 Ok(Expr::new(ExprKind::Globals, start))
+            }
+            Tok::Reserved("current_filename") => {
+                self.bump();
+                lit(Value::from(&*self.file))
+            }
+            Tok::Reserved("current_line") => {
+                self.bump();
+                let line = self.line_starts.partition_point(|&s| s <= start.start);
+                lit(Value::Number(line as f64))
             }
             Tok::This => {
                 self.bump();

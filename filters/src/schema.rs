@@ -36,6 +36,14 @@ pub enum FieldLookup {
 /// The object types a configuration may declare.
 pub trait Schema: Send + Sync {
     fn field(&self, type_name: &str, field: &str) -> FieldLookup;
+
+    /// What reading `name` in a body of `type_name` gives before anything is assigned to
+    /// it: the field's default (`null` without one), also for a navigation name (`host`
+    /// of a service, `null` while the object is built); `None` when the type has no such
+    /// field.
+    fn unset(&self, _type_name: &str, _name: &str) -> Option<Value> {
+        None
+    }
 }
 
 /// Converts `value` for a field of `kind`, with Icinga's error messages.

@@ -467,3 +467,20 @@ object HostGroup "web" { }
     assert_eq!(groups("g3"), r#"["mid","parent"]"#);
     assert_eq!(groups("g4"), "null");
 }
+
+/// `current_filename` and `current_line` name where they are written, in every file.
+#[test]
+fn current_filename_and_line() {
+    let items = load(&[
+        ("/etc/x/a.conf", "const Dir = dirname(current_filename)\n"),
+        (
+            "/etc/x/zones.d/b.conf",
+            "\n\nobject Host \"h\" {\n  vars.file = current_filename\n  vars.line = current_line\n  vars.dir = Dir\n}\n",
+        ),
+    ])
+    .unwrap();
+    let h = find(&items, "Host", "h");
+    assert_eq!(attr(h, "vars.file"), r#""/etc/x/zones.d/b.conf""#);
+    assert_eq!(attr(h, "vars.line"), "5");
+    assert_eq!(attr(h, "vars.dir"), r#""/etc/x""#);
+}

@@ -141,6 +141,7 @@ pub fn write(dir: &Path, demo: bool) -> Result<Setup> {
     for (name, text, wanted) in [
         ("templates.conf", TEMPLATES, true),
         ("api.conf", API_LISTENER, true),
+        ("zones.conf", ZONES, true),
         ("demo.conf", DEMO, demo),
     ] {
         let path = dir.join(name);
@@ -150,6 +151,30 @@ pub fn write(dir: &Path, demo: bool) -> Result<Setup> {
     }
     Ok(Setup { root_password })
 }
+
+/// This node's endpoint and zone, and the global zones, as `icinga2 api setup` writes
+/// them (clients such as Icinga Director look for the node's own `Endpoint`, and config
+/// packages put objects into `zones.d/<zone>/`).
+const ZONES: &str = "/*
+ * This node's endpoint and zone, and the global zones for shared configuration.
+ */
+
+object Endpoint NodeName {
+  host = NodeName
+}
+
+object Zone ZoneName {
+  endpoints = [ NodeName ]
+}
+
+object Zone \"global-templates\" {
+  global = true
+}
+
+object Zone \"director-global\" {
+  global = true
+}
+";
 
 fn generate_password() -> String {
     rand::thread_rng()

@@ -279,6 +279,17 @@ impl filters::schema::Schema for ConfigSchema {
                 .map_or(FieldLookup::NoField, |k| FieldLookup::Field(*k)),
         }
     }
+
+    fn unset(&self, type_name: &str, name: &str) -> Option<filters::Value> {
+        let t = by_name(type_name)?;
+        if let Some(f) = t.field(name) {
+            return Some(filters::Value::from_json(&f.default));
+        }
+        // `host` of a service: the object it names is not resolved while it is built.
+        t.field(&format!("{name}_name"))
+            .filter(|f| f.navigation)
+            .map(|_| filters::Value::Null)
+    }
 }
 
 /// `check_command` → `check_command`, `host_name` → `host`, `child_host_name` → `child_host`.

@@ -373,9 +373,11 @@ apply Service "svc" {
     .await
     .1;
     assert_eq!(validated(&s, "director", &stage).await, "0", "{log}");
-    let (_, host) = s.get("/v1/objects/hosts/deployed").await;
-    let attrs = &host["results"][0]["attrs"];
-    assert_eq!(attrs["zone"], "localhost", "{host}");
+    // Valid, then activated: the objects follow.
+    let attrs = &s
+        .wait_for("/v1/objects/hosts/deployed", |a| !a.is_null())
+        .await;
+    assert_eq!(attrs["zone"], "localhost", "{attrs}");
     assert_eq!(attrs["vars"]["line"], 5);
     assert!(
         attrs["vars"]["root"]

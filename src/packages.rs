@@ -180,7 +180,7 @@ impl Packages {
     pub fn record_validation(&self, package: &str, stage: &str, ok: bool, log: &str) -> Result<()> {
         let dir = self.dir(package).join(stage);
         write_synced(&dir.join("startup.log"), log.as_bytes())?;
-        write_synced(&dir.join("status"), if ok { b"0\n" } else { b"1\n" })
+        write_synced(&dir.join("status"), if ok { b"0" } else { b"1" })
     }
 
     pub fn activate(&self, package: &str, stage: &str) -> Result<()> {

@@ -373,6 +373,9 @@ apply Service "svc" {
     .await
     .1;
     assert_eq!(validated(&s, "director", &stage).await, "0", "{log}");
+    // Exactly as Icinga writes it (Director compares the whole file with "0").
+    let status = file(&s, &format!("/v1/config/files/director/{stage}/status")).await;
+    assert_eq!(status, (200, "0".to_string()));
     // Valid, then activated: the objects follow.
     let attrs = &s
         .wait_for("/v1/objects/hosts/deployed", |a| !a.is_null())

@@ -51,13 +51,27 @@ fn chromedriver() -> Option<(Driver, u16)> {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("chromedriver")
+    let mut child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    Some((Driver(child), port))
+    // Ready when it says so (its output is read on, so that it never blocks on it).
+    let stdout = child.stdout.take().unwrap();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            if line.contains("started successfully") {
+                let _ = ready_tx.send(());
+            }
+        }
+    });
+    let driver = Driver(child);
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("chromedriver did not start");
+    Some((driver, port))
 }
 
 async fn submit(s: &Server, service: &str, exit: u8, output: &str) {
@@ -70,17 +84,27 @@ async fn submit(s: &Server, service: &str, exit: u8, output: &str) {
     assert_eq!(status, 200, "{res}");
 }
 
-/// Polls the page until `check` holds (20 s at most): the page updates on its own.
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits until the JavaScript condition `condition` holds in the page, woken by every
+/// change of the page (a `MutationObserver`), not by a timer; WebDriver's script timeout
+/// (30 s) bounds it. `cell(key, column)` gives a row's cell text, `null` without the row.
+async fn page_until(c: &fantoccini::Client, what: &str, condition: &str) {
+    let script = format!(
+        "const cell = (k, col) => {{
+           const e = document.querySelector('tr[data-key=\"' + k + '\"] td.' + col);
+           return e ? e.textContent : null;
+         }};
+         const cond = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
+         return new Promise((resolve) => {{
+           if (cond()) {{ resolve(true); return; }}
+           const obs = new MutationObserver(() => {{
+             if (cond()) {{ obs.disconnect(); resolve(true); }}
+           }});
+           obs.observe(document.documentElement,
+             {{ subtree: true, childList: true, characterData: true, attributes: true }});
+         }});"
+    );
+    let done = c.execute(&script, vec![]).await;
+    assert!(done.is_ok_and(|v| v == json!(true)), "timed out: {what}");
 }
 
 async fn row_text(c: &fantoccini::Client, key: &str, cell: &str) -> Option<String> {
@@ -109,21 +133,10 @@ async fn dashboard_shows_live_changes_and_acts() {
     let mut builder = ClientBuilder::new(connector);
     builder.capabilities(caps);
     let webdriver = format!("http://127.0.0.1:{port}");
-    let c = {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            match builder.connect(&webdriver).await {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(
-                        tokio::time::Instant::now() < deadline,
-                        "no WebDriver session: {e}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    };
+    let c = builder
+        .connect(&webdriver)
+        .await
+        .expect("a WebDriver session");
 
     c.goto(&s.url("/ui")).await.unwrap();
     let user = c
@@ -144,31 +157,31 @@ async fn dashboard_shows_live_changes_and_acts() {
         .click()
         .await
         .unwrap();
-    until("the rows", || async {
-        row_text(&c, "web-1!disk", "state").await.as_deref() == Some("WARNING")
-    })
-    .await;
-    until("the stream", || async {
-        c.find(Locator::Css("#connection.up")).await.is_ok()
-    })
+    page_until(&c, "the rows", "cell('web-1!disk', 'state') === 'WARNING'").await;
+    page_until(
+        &c,
+        "the stream",
+        "document.querySelector('#connection.up') !== null",
+    )
     .await;
 
     // A result through the API changes the row, live.
     submit(&s, "db-1!disk", 2, "DISK CRITICAL - /var 98% used").await;
-    until("the row turns critical", || async {
-        row_text(&c, "db-1!disk", "state").await.as_deref() == Some("CRITICAL")
-    })
+    page_until(
+        &c,
+        "the row turns critical",
+        "cell('db-1!disk', 'state') === 'CRITICAL'",
+    )
     .await;
     assert_eq!(
         row_text(&c, "db-1!disk", "output").await.as_deref(),
         Some("DISK CRITICAL - /var 98% used")
     );
-    until("the summary counts it", || async {
-        match c.find(Locator::Id("count-critical")).await {
-            Ok(e) => e.text().await.ok().as_deref() == Some("1"),
-            Err(_) => false,
-        }
-    })
+    page_until(
+        &c,
+        "the summary counts it",
+        "document.getElementById('count-critical').textContent === '1'",
+    )
     .await;
 
     // Acknowledge from the page: the API shows it, the row shows it.
@@ -180,16 +193,15 @@ async fn dashboard_shows_live_changes_and_acts() {
     .click()
     .await
     .unwrap();
-    until("the acknowledgement", || async {
-        let (_, body) = s.get("/v1/objects/services/db-1!disk").await;
-        body["results"][0]["attrs"]["acknowledgement"] == json!(1)
+    s.wait_for("/v1/objects/services/db-1!disk", |a| {
+        a["acknowledgement"] == json!(1)
     })
     .await;
-    until("the badge", || async {
-        row_text(&c, "db-1!disk", "state")
-            .await
-            .is_some_and(|t| t.contains("ack"))
-    })
+    page_until(
+        &c,
+        "the badge",
+        "(cell('db-1!disk', 'state') || '').includes('ack')",
+    )
     .await;
     let (_, comments) = s.get("/v1/objects/comments").await;
     let authors: Vec<&Json> = comments["results"]
@@ -238,10 +250,11 @@ async fn dashboard_shows_live_changes_and_acts() {
         .click()
         .await
         .unwrap();
-    until("the filtered rows", || async {
-        row_text(&c, "db-1!disk", "state").await.is_none()
-            && row_text(&c, "web-1!http", "state").await.as_deref() == Some("OK")
-    })
+    page_until(
+        &c,
+        "the filtered rows",
+        "cell('db-1!disk', 'state') === null && cell('web-1!http', 'state') === 'OK'",
+    )
     .await;
     c.close().await.unwrap();
 }

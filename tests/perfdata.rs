@@ -37,26 +37,60 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Polls `check` until it holds (30 s at most): for receivers, which write on their own
-/// schedule and tell nobody.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check() {
-            return v;
+/// A receiver started by the test, killed with it; what it logs arrives line by line, so
+/// the test waits on what the receiver reports (listening, a point written), not on time.
+struct Daemon {
+    child: Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Daemon {
+    fn spawn(command: &mut Command) -> Daemon {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let out: [Box<dyn std::io::Read + Send>; 2] = [
+            Box::new(child.stdout.take().unwrap()),
+            Box::new(child.stderr.take().unwrap()),
+        ];
+        for stream in out {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufRead::lines(std::io::BufReader::new(stream)) {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        Daemon { child, lines }
+    }
+
+    /// Waits (30 s at most) for a logged line that `wanted` accepts.
+    async fn logged(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let found = async {
+            while let Some(line) = self.lines.recv().await {
+                if wanted(&line) {
+                    return line;
+                }
+            }
+            panic!("the receiver ended before: {what}");
+        };
+        tokio::time::timeout(Duration::from_secs(30), found)
+            .await
+            .unwrap_or_else(|_| panic!("timed out: {what}"))
     }
 }
 
-/// A child process killed with the test.
-struct Daemon(Child);
-
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -79,7 +113,7 @@ impl Carbon {
                 "[cache]\nSTORAGE_DIR = {d}/storage/\nLOCAL_DATA_DIR = {d}/storage/whisper/\n\
                  CONF_DIR = {d}/conf/\nLOG_DIR = {d}/log/\nPID_DIR = {d}/run/\nDATABASE = whisper\n\
                  ENABLE_TAGS = False\nMAX_CACHE_SIZE = inf\nMAX_UPDATES_PER_SECOND = 100000\n\
-                 MAX_CREATES_PER_MINUTE = 100000\nWHISPER_AUTOFLUSH = True\n\
+                 MAX_CREATES_PER_MINUTE = 100000\nWHISPER_AUTOFLUSH = True\nLOG_UPDATES = True\n\
                  LINE_RECEIVER_INTERFACE = 127.0.0.1\nLINE_RECEIVER_PORT = {port}\n\
                  ENABLE_UDP_LISTENER = False\nPICKLE_RECEIVER_INTERFACE = 127.0.0.1\n\
                  PICKLE_RECEIVER_PORT = {}\nCACHE_QUERY_INTERFACE = 127.0.0.1\nCACHE_QUERY_PORT = {}\n",
@@ -101,19 +135,31 @@ impl Carbon {
     }
 
     async fn start(&mut self) {
-        let child = Command::new("carbon-cache")
-            .arg(format!("--config={}/conf/carbon.conf", self.dir.display()))
-            .args(["--nodaemon", "start"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.daemon = Some(Daemon(child));
-        let port = self.port;
-        eventually("carbon listens", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        })
-        .await;
+        let mut daemon = Daemon::spawn(
+            Command::new("carbon-cache")
+                .arg(format!("--config={}/conf/carbon.conf", self.dir.display()))
+                .args(["--nodaemon", "start"]),
+        );
+        let listening = format!("CarbonReceiverFactory starting on {}", self.port);
+        daemon
+            .logged("carbon listens", |l| l.contains(&listening))
+            .await;
+        self.daemon = Some(daemon);
+    }
+
+    /// Waits until Carbon has written each of `metrics` (its update log says so).
+    async fn written(&mut self, metrics: &[String]) {
+        let daemon = self.daemon.as_mut().expect("carbon runs");
+        let mut missing: std::collections::HashSet<&str> =
+            metrics.iter().map(String::as_str).collect();
+        while !missing.is_empty() {
+            let line = daemon
+                .logged("Carbon writes the metrics", |l| {
+                    l.contains("[updates] wrote")
+                })
+                .await;
+            missing.retain(|m| !line.contains(&format!(" for {m} in ")));
+        }
     }
 
     fn stop(&mut self) {
@@ -176,7 +222,7 @@ async fn graphite_writer_feeds_carbon_and_survives_its_restart() {
     .await;
     let at = submit(&s, 1, "'disk /'=2KiB;1;2;0;4 load=0.5").await;
     let prefix = "icinga2.h1.services.passive.passive";
-    for (metric, want) in [
+    let expected = [
         ("perfdata.disk__.value", 2048.0),
         ("perfdata.disk__.warn", 1024.0),
         ("perfdata.disk__.crit", 2048.0),
@@ -188,10 +234,14 @@ async fn graphite_writer_feeds_carbon_and_survives_its_restart() {
         ("metadata.max_check_attempts", 2.0),
         ("metadata.reachable", 1.0),
         ("metadata.acknowledgement", 0.0),
-    ] {
-        let name = format!("{prefix}.{metric}");
-        let got = eventually(&name, || carbon.value(&name, at)).await;
-        assert_eq!(got, want, "{name}");
+    ];
+    let names: Vec<String> = expected
+        .iter()
+        .map(|(metric, _)| format!("{prefix}.{metric}"))
+        .collect();
+    carbon.written(&names).await;
+    for (name, (_, want)) in names.iter().zip(expected) {
+        assert_eq!(carbon.value(name, at), Some(want), "{name}");
     }
     let status = s.get("/v1/status/GraphiteWriter").await.1;
     let node = &status["results"][0]["status"]["graphitewriter"]["graphite"];
@@ -221,17 +271,15 @@ async fn graphite_writer_feeds_carbon_and_survives_its_restart() {
     let at = submit(&s, 2, "load=7").await;
     carbon.start().await;
     let name = format!("{prefix}.perfdata.load.value");
-    let got = eventually("the result sent while Carbon was down", || {
-        carbon.value(&name, at)
-    })
-    .await;
-    assert_eq!(got, 7.0);
+    // Written by the restarted Carbon: the writer resent what it could not deliver.
+    carbon.written(std::slice::from_ref(&name)).await;
+    assert_eq!(carbon.value(&name, at), Some(7.0));
 }
 
 /// `influxd` on its own directory and ports, with the database `icinga2`.
 struct Influx {
     port: u16,
-    _daemon: Daemon,
+    daemon: Daemon,
 }
 
 impl Influx {
@@ -244,42 +292,27 @@ impl Influx {
             format!(
                 "reporting-disabled = true\nbind-address = \"127.0.0.1:{}\"\n\
                  [meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n\
-                 [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n\
+                 [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = true\n\
                  [monitor]\n  store-enabled = false\n",
                 free_port()
             ),
         )
         .unwrap();
-        let child = Command::new("influxd")
-            .arg("-config")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        let mut daemon = Daemon::spawn(Command::new("influxd").arg("-config").arg(&conf));
+        let listening = format!("addr=127.0.0.1:{port}");
+        daemon
+            .logged("influxd listens", |l| {
+                l.contains("Listening on HTTP") && l.contains(&listening)
+            })
+            .await;
+        let created = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/query"))
+            .form(&[("q", "CREATE DATABASE icinga2")])
+            .send()
+            .await
             .unwrap();
-        let influx = Influx {
-            port,
-            _daemon: Daemon(child),
-        };
-        let c = reqwest::Client::new();
-        let url = format!("http://127.0.0.1:{port}/query");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let created = c
-                .post(&url)
-                .form(&[("q", "CREATE DATABASE icinga2")])
-                .send()
-                .await;
-            if created.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "influxd did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        influx
+        assert!(created.status().is_success());
+        Influx { port, daemon }
     }
 
     async fn query(&self, q: &str) -> Json {
@@ -328,23 +361,22 @@ async fn influxdb_writer_feeds_influxdb() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let influx = Influx::start(dir.path()).await;
+    let mut influx = Influx::start(dir.path()).await;
     let s = Server::start(&format!(
         "{PASSIVE}\nobject InfluxdbWriter \"influx\" {{ port = {}; flush_threshold = 1; enable_send_thresholds = true; enable_send_metadata = true }}",
         influx.port
     ))
     .await;
     submit(&s, 1, "'disk /'=2KiB;1;2;0;4").await;
-    let mut rows = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while rows.len() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no points in InfluxDB"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        rows = influx.rows("SELECT * FROM \"passive\"").await;
-    }
+    // InfluxDB's access log tells when the writer's points were accepted.
+    influx
+        .daemon
+        .logged("the points are written", |l| {
+            l.contains("POST /write?db=icinga2") && l.contains(" 204 ")
+        })
+        .await;
+    let rows = influx.rows("SELECT * FROM \"passive\"").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
     let point = rows
         .iter()
         .find(|r| r["metric"] == "disk /")

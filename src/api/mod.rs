@@ -62,8 +62,6 @@ pub struct Peer {
     /// The CN of a client certificate that verified against our CA (a certificate from
     /// another CA names nobody: the client authenticates otherwise).
     pub client_cn: Option<String>,
-    /// The protocol agreed by ALPN (HTTP/1.1 when the client offered none).
-    pub http2: bool,
     /// The user the certificate maps to: fixed for the whole connection.
     pub cert_user: Option<Arc<ApiUser>>,
     /// The connection's standing in the table (authenticated yet? abort).
@@ -196,7 +194,6 @@ async fn connection(
     let peer = Arc::new(Peer {
         addr,
         client_cn,
-        http2,
         cert_user,
         standing: place.standing.clone(),
         socket,

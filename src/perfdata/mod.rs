@@ -318,11 +318,8 @@ async fn next_sample(
                 continue;
             }
         };
-        let Ok(json) = serde_json::from_slice::<Json>(&event.json) else {
-            continue;
-        };
         let reg = ctx.objects.current();
-        if let Some(s) = sample::from_event(&reg, &json, ctx.clock.now()) {
+        if let Some(s) = sample::from_event(&reg, event.value(), ctx.clock.now()) {
             return Some(s);
         }
     }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use filters::{Dict, Value};
-use serde_json::Value as Json;
 
 use crate::checker::Subject;
 use crate::objects::{Object, Registry};
@@ -48,14 +47,38 @@ pub struct Sample {
     pub timestamp: f64,
 }
 
-/// The sample of a `CheckResult` event, when its object exists and sends performance data
-/// (its own and the application's `enable_perfdata`).
-pub fn from_event(reg: &Registry, event: &Json, now: f64) -> Option<Sample> {
+/// A member of a dictionary value (`null` when missing or not a dictionary).
+fn member<'v>(v: &'v Value, key: &str) -> &'v Value {
+    static NULL: Value = Value::Null;
+    match v {
+        Value::Dict(d) => d.get(key).unwrap_or(&NULL),
+        _ => &NULL,
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The sample of a `CheckResult` event (its value, parsed once and shared by every
+/// reader of the event), when its object exists and sends performance data (its own and
+/// the application's `enable_perfdata`).
+pub fn from_event(reg: &Registry, event: &Value, now: f64) -> Option<Sample> {
     if !reg.app_switch("enable_perfdata") {
         return None;
     }
-    let host = event["host"].as_str()?;
-    let object: &Arc<Object> = match event["service"].as_str() {
+    let host = text(member(event, "host"))?;
+    let object: &Arc<Object> = match text(member(event, "service")) {
         Some(service) => reg.get("Service", &format!("{host}!{service}"))?,
         None => reg.get("Host", host)?,
     };
@@ -63,13 +86,13 @@ pub fn from_event(reg: &Registry, event: &Json, now: f64) -> Option<Sample> {
         return None;
     }
     let is_service = object.type_info.name == "Service";
-    let cr = &event["check_result"];
-    let number = |v: &Json| v.as_f64().unwrap_or(0.0);
-    let execution_time = number(&cr["execution_end"]) - number(&cr["execution_start"]);
-    let latency =
-        ((number(&cr["schedule_end"]) - number(&cr["schedule_start"])) - execution_time).max(0.0);
-    let raw_state = number(&cr["state"]) as i64;
-    let after = &cr["vars_after"];
+    let cr = member(event, "check_result");
+    let at = |k: &str| number(member(cr, k)).unwrap_or(0.0);
+    let execution_time = at("execution_end") - at("execution_start");
+    let latency = ((at("schedule_end") - at("schedule_start")) - execution_time).max(0.0);
+    let raw_state = at("state") as i64;
+    let after = member(cr, "vars_after");
+    let int = |v: &Value, default: i64| number(v).map_or(default, |n| n as i64);
     let metadata = Metadata {
         // Results of hosts carry Icinga's service numbering: anything but OK is DOWN.
         state: if is_service {
@@ -77,61 +100,62 @@ pub fn from_event(reg: &Registry, event: &Json, now: f64) -> Option<Sample> {
         } else {
             i64::from(raw_state != 0)
         },
-        current_attempt: after["attempt"].as_i64().unwrap_or(1),
+        current_attempt: int(member(after, "attempt"), 1),
         max_check_attempts: object.number("max_check_attempts", 3.0) as i64,
-        state_type: after["state_type"].as_i64().unwrap_or(0),
-        reachable: after["reachable"].as_bool().unwrap_or(true),
-        downtime_depth: event["downtime_depth"].as_i64().unwrap_or(0),
-        acknowledgement: i64::from(event["acknowledgement"].as_bool().unwrap_or(false)),
+        state_type: int(member(after, "state_type"), 0),
+        reachable: match member(after, "reachable") {
+            Value::Bool(b) => *b,
+            _ => true,
+        },
+        downtime_depth: int(member(event, "downtime_depth"), 0),
+        acknowledgement: i64::from(member(event, "acknowledgement").to_bool()),
         latency,
         execution_time,
     };
-    let points = cr["performance_data"]
-        .as_array()
-        .map(|items| items.iter().filter_map(|p| point(object, p)).collect())
-        .unwrap_or_default();
+    let points = match member(cr, "performance_data") {
+        Value::Array(items) => items.iter().filter_map(|p| point(object, p)).collect(),
+        _ => Vec::new(),
+    };
     Some(Sample {
         subject: Subject::of(reg, object, now)?,
         is_service,
         points,
         metadata,
-        timestamp: number(&cr["execution_end"]),
+        timestamp: at("execution_end"),
     })
 }
 
 /// A performance data item: plugin text (`label=value[unit];warn;crit;min;max`) or an
 /// already parsed `PerfdataValue`; an invalid one is skipped with a warning, as Icinga's
 /// writers skip it.
-fn point(object: &Object, item: &Json) -> Option<Point> {
-    let dict = match item {
-        Json::String(text) => match filters::perfdata::parse(text) {
-            Ok(d) => d,
+fn point(object: &Object, item: &Value) -> Option<Point> {
+    let parsed;
+    let dict: &Dict = match item {
+        Value::String(text) => match filters::perfdata::parse(text) {
+            Ok(d) => {
+                parsed = d;
+                &parsed
+            }
             Err(e) => {
                 tracing::warn!(object = %object.name, "Ignoring invalid perfdata: {e}");
                 return None;
             }
         },
-        Json::Object(_) => match Value::from_json(item) {
-            Value::Dict(d) => (*d).clone(),
-            _ => return None,
-        },
+        Value::Dict(d) => d,
         _ => return None,
     };
-    let num = |d: &Dict, k: &str| match d.get(k) {
-        Some(Value::Number(n)) => Some(*n),
-        _ => None,
-    };
+    let num = |k: &str| dict.get(k).and_then(number);
     Some(Point {
         label: dict.get("label").map(Value::to_display_string)?,
-        value: num(&dict, "value")?,
+        value: num("value")?,
         unit: dict
             .get("unit")
             .map(Value::to_display_string)
             .unwrap_or_default(),
-        warn: num(&dict, "warn"),
-        crit: num(&dict, "crit"),
-        min: num(&dict, "min"),
-        max: num(&dict, "max"),
+        warn: num("warn"),
+        crit: num("crit"),
+        min: num("min"),
+        max: num("max"),
     })
 }
 

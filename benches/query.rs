@@ -32,6 +32,7 @@ fn registry() -> &'static Arc<Registry> {
             config_dir: dir.path().into(),
             data_dir: dir.path().join("data"),
             node_name: "bench".into(),
+            api_port: None,
         })
         .unwrap();
         Arc::new(Registry::from_items(items).unwrap())

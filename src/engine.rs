@@ -28,6 +28,8 @@ pub struct Engine {
     pub config_dir: PathBuf,
     /// Where state, certificates and the store live.
     pub data_dir: PathBuf,
+    /// The port the API listens on.
+    pub api_port: u16,
     pub packages: crate::packages::Packages,
     /// Held while a config package update validates and activates (423 for another).
     pub package_update: Arc<tokio::sync::Mutex<()>>,
@@ -75,6 +77,7 @@ impl Engine {
             config_dir: self.config_dir.clone(),
             data_dir: self.data_dir.clone(),
             node_name: self.node_name.clone(),
+            api_port: Some(self.api_port),
         }
     }
 
@@ -133,7 +136,11 @@ pub struct Loaded {
 /// Configuration errors, rendered with file, line and caret.
 pub fn load(site: &config::Site, packages: &[(String, PathBuf)], now: f64) -> Result<Loaded> {
     let (items, library) = config::load_with_packages(site, packages)?;
-    let registry = Registry::from_items_in(items, packages, now).map_err(config::ConfigErrors)?;
+    let mut registry =
+        Registry::from_items_in(items, packages, now).map_err(config::ConfigErrors)?;
+    if let Some(port) = site.api_port {
+        registry.default_endpoint_port(&site.node_name, port);
+    }
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     crate::logging::validate(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     Ok(Loaded {

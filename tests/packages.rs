@@ -322,6 +322,7 @@ async fn director_style_stage_deploys() {
 object Endpoint NodeName { host = NodeName }
 object Zone ZoneName { endpoints = [ NodeName ] }
 object Zone "director-global" { global = true }
+object Endpoint "peer" { host = "peer.example" }
 object Host "from-config" { check_command = "dummy" }
 "#;
     let s = Server::start(zones).await;
@@ -403,6 +404,9 @@ apply Service "svc" {
     assert_eq!(status, 200);
     let (_, api) = s.get("/v1/objects/hosts/from-api?attrs=zone").await;
     assert_eq!(api["results"][0]["attrs"]["zone"], "localhost");
+    // The node's own endpoint shows where its API listens; others Icinga's default.
     let (_, endpoint) = s.get("/v1/objects/endpoints/localhost?attrs=port").await;
+    assert_eq!(endpoint["results"][0]["attrs"]["port"], s.port.to_string());
+    let (_, endpoint) = s.get("/v1/objects/endpoints/peer?attrs=port").await;
     assert_eq!(endpoint["results"][0]["attrs"]["port"], "5665");
 }

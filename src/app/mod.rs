@@ -71,6 +71,7 @@ impl Options {
             config_dir: self.config_dir(),
             data_dir: self.data_dir.clone(),
             node_name: self.node_name(),
+            api_port: None,
         }
     }
 }
@@ -214,6 +215,17 @@ impl App {
             .map_err(|_| anyhow::anyhow!("reading the store failed"))?;
         let mut loaded = loaded?;
         let listener_settings = ListenerSettings::from_registry(&loaded.registry)?;
+        let listen = opts
+            .listen
+            .or(listener_settings.bind)
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 5665)));
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let local_addr = listener.local_addr()?;
+        loaded
+            .registry
+            .default_endpoint_port(&node_name, local_addr.port());
         crate::logging::configure(&loaded.registry);
         engine::warn_inert(&loaded.registry);
         let (store, mut contents, states, store_read) = opened?;
@@ -271,14 +283,6 @@ impl App {
         renew_node_certificate(&opts.pki_paths(), &opts.node_name());
         let tls = api::tls::server_config(&opts.pki_paths(), opts.edge.client_certificates)?;
         let node_cert = tls.node_cert.clone();
-        let listen = opts
-            .listen
-            .or(listener_settings.bind)
-            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 5665)));
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
-        let local_addr = listener.local_addr()?;
         let tokens = crate::auth::token::Tokens::load(&opts.data_dir.join("token.key"))?;
         tokens.restore(stored_tokens);
         let shutdown = CancellationToken::new();
@@ -305,6 +309,7 @@ impl App {
             writer,
             config_dir: opts.config_dir(),
             data_dir: opts.data_dir.clone(),
+            api_port: local_addr.port(),
             packages,
             package_update: Arc::default(),
             config_check: ListenerSettings::check,

@@ -57,6 +57,9 @@ pub struct Site {
     pub config_dir: PathBuf,
     pub data_dir: PathBuf,
     pub node_name: String,
+    /// The port the API listens on, once bound: the node's own `Endpoint` shows it when
+    /// its configuration sets no `port`.
+    pub api_port: Option<u16>,
 }
 
 /// Loads the built-in library and the files of the site's configuration directory;
@@ -360,6 +363,7 @@ mod tests {
             config_dir: conf.path().into(),
             data_dir: "/srv/auspex".into(),
             node_name: "host".into(),
+            api_port: None,
         };
         let (items, _) =
             load_from(&site, &[], Some(lib.path().into())).unwrap_or_else(|e| panic!("{e}"));
@@ -445,6 +449,7 @@ mod tests {
             config_dir: conf.path().into(),
             data_dir: "/srv/auspex".into(),
             node_name: "node".into(),
+            api_port: None,
         };
         let packages = [("director".to_string(), stage.path().to_path_buf())];
         let (items, _) = load_from(&site, &packages, None).map_err(std::io::Error::other)?;

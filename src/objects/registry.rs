@@ -350,6 +350,32 @@ impl Registry {
             .collect()
     }
 
+    /// The node's own endpoint is where its API listens: when the configuration sets no
+    /// `port` for it, it gets the listener's (Icinga's default, 5665, is where Icinga's
+    /// listener binds unless told otherwise). Clients such as Icinga Director connect to
+    /// the endpoint's host and port.
+    pub fn default_endpoint_port(&mut self, node_name: &str, port: u16) {
+        let Some(endpoint) = self.get("Endpoint", node_name) else {
+            return;
+        };
+        if endpoint.attrs.get("port").is_some_and(|p| !p.is_empty()) {
+            return;
+        }
+        let mut attrs = endpoint.attrs.clone();
+        attrs.insert("port".into(), Value::from(port.to_string()));
+        let object = Object {
+            type_info: endpoint.type_info,
+            name: endpoint.name.clone(),
+            attrs,
+            location: endpoint.location.clone(),
+            package: endpoint.package.clone(),
+            original: endpoint.original.clone(),
+            version: endpoint.version,
+            runtime: endpoint.runtime.clone(),
+        };
+        self.insert(Arc::new(object));
+    }
+
     /// Adds or replaces an object.
     pub fn insert(&mut self, object: Arc<Object>) {
         self.insert_many(vec![object]);

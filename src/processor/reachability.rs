@@ -220,6 +220,7 @@ mod tests {
             config_dir: dir.path().into(),
             data_dir: dir.path().join("data"),
             node_name: "node".into(),
+            api_port: None,
         })?
         .registry)
     }

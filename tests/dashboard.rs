@@ -4,12 +4,12 @@
 //! `chromedriver` unless `AUSPEX_REQUIRE_BROWSER` is set (as CI sets it). With
 //! `AUSPEX_SCREENSHOT_DIR` set, the page's screenshot is written there.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{json, Value as Json};
 
+use crate::peers::{free_port, installed, Daemon};
 use crate::util::Server;
 
 const CONFIG: &str = r#"
@@ -23,54 +23,18 @@ apply Service for (name in [ "http", "disk", "load" ]) {
 }
 "#;
 
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chromedriver() -> Option<(Driver, u16)> {
-    let found = Command::new("sh")
-        .args(["-c", "command -v chromedriver"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("AUSPEX_REQUIRE_BROWSER").is_none(),
-            "chromedriver is required (AUSPEX_REQUIRE_BROWSER is set)"
-        );
-        eprintln!("chromedriver not installed: test skipped");
+/// Debian's `chromedriver` on a free port, once it says it started.
+async fn chromedriver() -> Option<(Daemon, u16)> {
+    if !installed("chromedriver", "AUSPEX_REQUIRE_BROWSER") {
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Ready when it says so (its output is read on, so that it never blocks on it).
-    let stdout = child.stdout.take().unwrap();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-            if line.contains("started successfully") {
-                let _ = ready_tx.send(());
-            }
-        }
-    });
-    let driver = Driver(child);
-    ready
-        .recv_timeout(Duration::from_secs(20))
-        .expect("chromedriver did not start");
+    let port = free_port();
+    let mut driver = Daemon::spawn(Command::new("chromedriver").arg(format!("--port={port}")));
+    driver
+        .logged("chromedriver started", |l| {
+            l.contains("started successfully")
+        })
+        .await;
     Some((driver, port))
 }
 
@@ -114,7 +78,7 @@ async fn row_text(c: &fantoccini::Client, key: &str, cell: &str) -> Option<Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_shows_live_changes_and_acts() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_driver, port)) = chromedriver().await else {
         return;
     };
     let s = Server::start(CONFIG).await;

@@ -5,94 +5,16 @@
 //! InfluxDB 2 API is not in Debian: its writer's requests are checked at the socket.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::peers::{free_port, installed, Daemon};
 use crate::util::{Server, PASSIVE};
 
-fn available(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("AUSPEX_REQUIRE_RECEIVERS").is_none(),
-            "{program} is required (AUSPEX_REQUIRE_RECEIVERS is set)"
-        );
-        eprintln!("{program} not installed: test skipped");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A receiver started by the test, killed with it; what it logs arrives line by line, so
-/// the test waits on what the receiver reports (listening, a point written), not on time.
-struct Daemon {
-    child: Child,
-    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
-}
-
-impl Daemon {
-    fn spawn(command: &mut Command) -> Daemon {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
-        let out: [Box<dyn std::io::Read + Send>; 2] = [
-            Box::new(child.stdout.take().unwrap()),
-            Box::new(child.stderr.take().unwrap()),
-        ];
-        for stream in out {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufRead::lines(std::io::BufReader::new(stream)) {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Daemon { child, lines }
-    }
-
-    /// Waits (30 s at most) for a logged line that `wanted` accepts.
-    async fn logged(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let found = async {
-            while let Some(line) = self.lines.recv().await {
-                if wanted(&line) {
-                    return line;
-                }
-            }
-            panic!("the receiver ended before: {what}");
-        };
-        tokio::time::timeout(Duration::from_secs(30), found)
-            .await
-            .unwrap_or_else(|_| panic!("timed out: {what}"))
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const REQUIRE: &str = "AUSPEX_REQUIRE_RECEIVERS";
 
 /// `carbon-cache` in the foreground, on its own directory and ports.
 struct Carbon {
@@ -209,7 +131,7 @@ async fn submit(s: &Server, exit: u8, perfdata: &str) -> i64 {
 /// result submitted while it was down arrives once it is back.
 #[tokio::test(flavor = "multi_thread")]
 async fn graphite_writer_feeds_carbon_and_survives_its_restart() {
-    if !available("carbon-cache") || !available("whisper-fetch") {
+    if !installed("carbon-cache", REQUIRE) || !installed("whisper-fetch", REQUIRE) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -357,7 +279,7 @@ impl Influx {
 /// Points with Icinga's measurement, tags, fields and metadata reach InfluxDB 1.x.
 #[tokio::test(flavor = "multi_thread")]
 async fn influxdb_writer_feeds_influxdb() {
-    if !available("influxd") {
+    if !installed("influxd", REQUIRE) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -26,7 +26,8 @@
 //! - `metrics`: `/metrics` for Prometheus; `tokens`: API tokens, CORS; `protocols`:
 //!   HTTP/2, WebSocket over HTTP/2, the client-certificate request, certificate renewal.
 //! - `perfdata`: the Graphite and InfluxDB writers against real receivers; `dashboard`:
-//!   `/ui` in a real headless Chromium.
+//!   `/ui` in a real headless Chromium; `director`: Icinga Director deploying to Auspex.
+//! - `peers`: the real programs tests run beside Auspex (receivers, browsers, MariaDB).
 
 mod actions;
 mod annotations;
@@ -35,6 +36,7 @@ mod checks;
 mod cli;
 mod commands;
 mod dashboard;
+mod director;
 mod downtimes;
 mod durability;
 mod edge;
@@ -45,6 +47,7 @@ mod metrics;
 mod notifications;
 mod objects;
 mod packages;
+mod peers;
 mod perfdata;
 mod protocols;
 mod reachability;

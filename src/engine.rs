@@ -55,6 +55,10 @@ pub struct Engine {
     pub streams: Arc<crate::events::Streams>,
     /// The running perfdata writers' figures.
     pub perfdata: Arc<crate::perfdata::Status>,
+    /// The running IcingaDB writers' figures, and the `/v1/status` items their
+    /// heartbeat carries (set once the API runs).
+    pub icingadb: Arc<crate::icingadb::Status>,
+    pub status_items: Arc<std::sync::Mutex<Option<crate::icingadb::StatusItems>>>,
     /// Runs filters and console scripts off the async workers.
     pub evaluator: Arc<crate::evaluator::Evaluator>,
     /// Fires when the server stops (long-lived streams end).

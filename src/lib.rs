@@ -40,6 +40,8 @@
 //! - [`events`]: event streams — subscriptions, cursors over bus and journal.
 //! - [`perfdata`]: Icinga's performance data writers (Graphite, InfluxDB 1 and 2), each
 //!   following the events as a stream does.
+//! - [`icingadb`]: Icinga's `IcingaDB` feature — configuration, state and history kept in
+//!   Redis for the `icingadb` daemon and Icinga DB Web, following the events likewise.
 //! - [`engine`]: the handles the core shares, and the loading of a configuration.
 //! - [`actions`]: Icinga's actions ([`actions::Action`]), one module per action;
 //!   [`command_pipe`]: Icinga's external command pipe, each command run as its action;
@@ -63,6 +65,7 @@ pub mod engine;
 pub mod error;
 pub mod evaluator;
 pub mod events;
+pub mod icingadb;
 pub mod logging;
 pub mod metrics;
 pub mod objects;

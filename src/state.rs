@@ -140,6 +140,17 @@ pub struct CheckableState {
     /// `output`, `start`, `end`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub executions: serde_json::Map<String, serde_json::Value>,
+    /// The SOFT states of the last two state changes, and the HARD states of the last two
+    /// HARD changes, as `current * 100 + previous` (99: none yet), as Icinga keeps them:
+    /// Icinga DB shows the previous ones.
+    #[serde(default = "no_states")]
+    pub soft_states_raw: u16,
+    #[serde(default = "no_states")]
+    pub hard_states_raw: u16,
+}
+
+fn no_states() -> u16 {
+    99 * 100 + 99
 }
 
 impl CheckableState {
@@ -190,7 +201,19 @@ impl CheckableState {
             state_before_suppression: 0,
             notifications: Default::default(),
             executions: Default::default(),
+            soft_states_raw: no_states(),
+            hard_states_raw: no_states(),
         }
+    }
+
+    /// The SOFT state before the last state change (99 before the second).
+    pub fn previous_soft_state(&self) -> u8 {
+        (self.soft_states_raw % 100) as u8
+    }
+
+    /// The HARD state before the last HARD change (99 before the second).
+    pub fn previous_hard_state(&self) -> u8 {
+        (self.hard_states_raw % 100) as u8
     }
 
     /// Whether a result has been processed.
@@ -268,6 +291,10 @@ pub fn apply(
     if hard_change || volatile {
         st.last_hard_state = new_state;
         st.last_hard_state_change = end;
+        st.hard_states_raw = st.hard_states_raw / 100 + u16::from(new_state) * 100;
+    }
+    if state_change {
+        st.soft_states_raw = st.soft_states_raw / 100 + u16::from(new_state) * 100;
     }
     let ack_cleared = match st.acknowledgement {
         Acknowledgement::Normal => state_change,

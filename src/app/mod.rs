@@ -322,6 +322,8 @@ impl App {
             schedule_tx,
             streams: Arc::new(crate::events::Streams::new(opts.clock.clone())),
             perfdata: Arc::default(),
+            icingadb: Arc::default(),
+            status_items: Arc::default(),
             evaluator: Arc::new(crate::evaluator::Evaluator::new(
                 guards.evaluator_threads,
                 crate::evaluator::FilterLimits {
@@ -362,6 +364,36 @@ impl App {
                 store: engine.store.clone(),
                 clock: engine.clock.clone(),
                 status: engine.perfdata.clone(),
+            },
+            published_rx.clone(),
+            shutdown.clone(),
+        ));
+        {
+            let state = Arc::downgrade(&state);
+            let items: crate::icingadb::StatusItems = Arc::new(move || {
+                state
+                    .upgrade()
+                    .map(|s| crate::api::status::collect(&s))
+                    .unwrap_or_default()
+            });
+            *engine
+                .status_items
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(items);
+        }
+        tracker.spawn(crate::icingadb::run(
+            crate::icingadb::Context {
+                objects: engine.writer.objects.clone(),
+                bus: engine.bus.clone(),
+                store: engine.store.clone(),
+                clock: engine.clock.clone(),
+                node_name: engine.node_name.clone(),
+                data_dir: opts.data_dir.clone(),
+                ca_cert: opts.pki_paths().ca_cert,
+                environment: String::new(),
+                program_start: engine.stats.program_start,
+                status_items: engine.status_items.clone(),
+                status: engine.icingadb.clone(),
             },
             published_rx,
             shutdown.clone(),

@@ -105,6 +105,17 @@ impl Object {
             .unwrap_or(default)
     }
 
+    /// The object's zone as Icinga gives it: a configured zone (`zones.d/<zone>/`, or
+    /// the attribute), the local zone for objects created through the API, none for the
+    /// others.
+    pub fn zone<'a>(&'a self, local: &'a str) -> Option<&'a str> {
+        match self.attrs.get("zone") {
+            Some(Value::String(z)) if !z.is_empty() => Some(z),
+            _ if &*self.package == "_api" => Some(local),
+            _ => None,
+        }
+    }
+
     /// An attribute as a string, empty when missing.
     pub fn string(&self, name: &str) -> String {
         match self.attrs.get(name) {

@@ -693,11 +693,7 @@ fn field_value(object: &Object, field: &Field, zone: &str, rt: Option<&Checkable
         "original_attributes" => Value::from(object.original.clone()).to_serde(),
         // As Icinga: a configured zone (`zones.d/<zone>/`, or the attribute), the local
         // zone for objects created through the API, none for the others.
-        "zone" => match object.attrs.get("zone") {
-            Some(z) if !z.is_empty() => z.to_serde(),
-            _ if &*object.package == "_api" => json!(zone),
-            _ => json!(""),
-        },
+        "zone" => json!(object.zone(zone).unwrap_or("")),
         "display_name" => match object.attrs.get("display_name") {
             Some(d) if !d.is_empty() => d.to_serde(),
             _ => json!(object.string("name")),

@@ -170,4 +170,53 @@ impl MariaDb {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+
+    /// Runs the SQL file `path` as root in `database`.
+    pub async fn import(&self, database: &str, path: &Path) {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let out = tokio::process::Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket.display()))
+            .arg("-uroot")
+            .arg(database)
+            .stdin(file)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A Redis server of its own, on a free loopback port, without persistence.
+pub struct Redis {
+    pub port: u16,
+    _daemon: Daemon,
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        let port = free_port();
+        let mut daemon = Daemon::spawn(Command::new("redis-server").args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]));
+        daemon
+            .logged("Redis ready", |l| l.contains("Ready to accept connections"))
+            .await;
+        Redis {
+            port,
+            _daemon: daemon,
+        }
+    }
 }

@@ -26,7 +26,8 @@
 //! - `metrics`: `/metrics` for Prometheus; `tokens`: API tokens, CORS; `protocols`:
 //!   HTTP/2, WebSocket over HTTP/2, the client-certificate request, certificate renewal.
 //! - `perfdata`: the Graphite and InfluxDB writers against real receivers; `dashboard`:
-//!   `/ui` in a real headless Chromium; `director`: Icinga Director deploying to Auspex.
+//!   `/ui` in a real headless Chromium; `director`: Icinga Director deploying to Auspex;
+//!   `icingadb`: the `IcingaDB` feature feeding the real `icingadb` daemon.
 //! - `peers`: the real programs tests run beside Auspex (receivers, browsers, MariaDB).
 
 mod actions;
@@ -43,6 +44,7 @@ mod edge;
 mod events;
 mod hardening;
 mod icinga_configs;
+mod icingadb;
 mod metrics;
 mod notifications;
 mod objects;

@@ -4,12 +4,9 @@
 //! `chromedriver` unless `AUSPEX_REQUIRE_BROWSER` is set (as CI sets it). With
 //! `AUSPEX_SCREENSHOT_DIR` set, the page's screenshot is written there.
 
-use std::process::Command;
-
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{json, Value as Json};
 
-use crate::peers::{free_port, installed, Daemon};
 use crate::util::Server;
 
 const CONFIG: &str = r#"
@@ -23,21 +20,6 @@ apply Service for (name in [ "http", "disk", "load" ]) {
 }
 "#;
 
-/// Debian's `chromedriver` on a free port, once it says it started.
-async fn chromedriver() -> Option<(Daemon, u16)> {
-    if !installed("chromedriver", "AUSPEX_REQUIRE_BROWSER") {
-        return None;
-    }
-    let port = free_port();
-    let mut driver = Daemon::spawn(Command::new("chromedriver").arg(format!("--port={port}")));
-    driver
-        .logged("chromedriver started", |l| {
-            l.contains("started successfully")
-        })
-        .await;
-    Some((driver, port))
-}
-
 async fn submit(s: &Server, service: &str, exit: u8, output: &str) {
     let (status, res) = s
         .post(
@@ -48,27 +30,16 @@ async fn submit(s: &Server, service: &str, exit: u8, output: &str) {
     assert_eq!(status, 200, "{res}");
 }
 
-/// Waits until the JavaScript condition `condition` holds in the page, woken by every
-/// change of the page (a `MutationObserver`), not by a timer; WebDriver's script timeout
-/// (30 s) bounds it. `cell(key, column)` gives a row's cell text, `null` without the row.
+/// Waits until `condition` holds in the page (see [`crate::peers::page_until`]);
+/// `cell(key, column)` gives a row's cell text, `null` without the row.
 async fn page_until(c: &fantoccini::Client, what: &str, condition: &str) {
-    let script = format!(
-        "const cell = (k, col) => {{
+    let with_cell = format!(
+        "((cell) => ({condition}))((k, col) => {{
            const e = document.querySelector('tr[data-key=\"' + k + '\"] td.' + col);
            return e ? e.textContent : null;
-         }};
-         const cond = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
-         return new Promise((resolve) => {{
-           if (cond()) {{ resolve(true); return; }}
-           const obs = new MutationObserver(() => {{
-             if (cond()) {{ obs.disconnect(); resolve(true); }}
-           }});
-           obs.observe(document.documentElement,
-             {{ subtree: true, childList: true, characterData: true, attributes: true }});
-         }});"
+         }})"
     );
-    let done = c.execute(&script, vec![]).await;
-    assert!(done.is_ok_and(|v| v == json!(true)), "timed out: {what}");
+    crate::peers::page_until(c, what, &with_cell).await;
 }
 
 async fn row_text(c: &fantoccini::Client, key: &str, cell: &str) -> Option<String> {
@@ -78,29 +49,13 @@ async fn row_text(c: &fantoccini::Client, key: &str, cell: &str) -> Option<Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_shows_live_changes_and_acts() {
-    let Some((_driver, port)) = chromedriver().await else {
+    let Some((_driver, c)) = crate::peers::browser("AUSPEX_REQUIRE_BROWSER").await else {
         return;
     };
     let s = Server::start(CONFIG).await;
     submit(&s, "web-1!http", 0, "HTTP OK: 200 in 0.012 s").await;
     submit(&s, "web-1!disk", 1, "DISK WARNING - / 86% used").await;
     submit(&s, "db-1!load", 0, "OK - load average: 0.31, 0.28, 0.25").await;
-
-    let mut caps = serde_json::Map::new();
-    caps.insert("acceptInsecureCerts".into(), json!(true));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                        "--disable-dev-shm-usage", "--window-size=1280,860"]}),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let mut builder = ClientBuilder::new(connector);
-    builder.capabilities(caps);
-    let webdriver = format!("http://127.0.0.1:{port}");
-    let c = builder
-        .connect(&webdriver)
-        .await
-        .expect("a WebDriver session");
 
     c.goto(&s.url("/ui")).await.unwrap();
     let user = c

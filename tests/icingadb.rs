@@ -19,7 +19,7 @@ const SCHEMA: &str = "/usr/share/icingadb/schema/mysql/schema.sql";
 /// `icingadb` daemon once it has synchronised the configuration.
 pub struct Stack {
     pub db: MariaDb,
-    _redis: Redis,
+    pub redis: Redis,
     pub server: Server,
     _icingadb: Daemon,
     _dir: tempfile::TempDir,
@@ -84,7 +84,7 @@ impl Stack {
             .await;
         Stack {
             db,
-            _redis: redis,
+            redis,
             server,
             _icingadb: icingadb,
             _dir: dir,

@@ -220,3 +220,57 @@ impl Redis {
         }
     }
 }
+
+/// Debian's `chromedriver` on a free port, and a WebDriver session of a headless
+/// Chromium (1280×860, any certificate accepted); `None` (the test skipped) without
+/// `chromedriver`, unless `require` is set.
+pub async fn browser(require: &str) -> Option<(Daemon, fantoccini::Client)> {
+    if !installed("chromedriver", require) {
+        return None;
+    }
+    let port = free_port();
+    let mut driver = Daemon::spawn(Command::new("chromedriver").arg(format!("--port={port}")));
+    driver
+        .logged("chromedriver started", |l| {
+            l.contains("started successfully")
+        })
+        .await;
+    let mut caps = serde_json::Map::new();
+    caps.insert("acceptInsecureCerts".into(), serde_json::json!(true));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                        "--disable-dev-shm-usage", "--window-size=1280,860"]}),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut builder = fantoccini::ClientBuilder::new(connector);
+    builder.capabilities(caps);
+    let client = builder
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session");
+    Some((driver, client))
+}
+
+/// Waits until the JavaScript condition `condition` holds in the page, woken by every
+/// change of the page (a `MutationObserver`), not by a timer; WebDriver's script timeout
+/// (30 s) bounds it. `text()` is the page's visible text.
+pub async fn page_until(c: &fantoccini::Client, what: &str, condition: &str) {
+    let script = format!(
+        "const text = () => document.body ? document.body.innerText : '';
+         const cond = () => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }};
+         return new Promise((resolve) => {{
+           if (cond()) {{ resolve(true); return; }}
+           const obs = new MutationObserver(() => {{
+             if (cond()) {{ obs.disconnect(); resolve(true); }}
+           }});
+           obs.observe(document.documentElement,
+             {{ subtree: true, childList: true, characterData: true, attributes: true }});
+         }});"
+    );
+    let done = c.execute(&script, vec![]).await;
+    assert!(
+        done.is_ok_and(|v| v == serde_json::json!(true)),
+        "timed out: {what}"
+    );
+}

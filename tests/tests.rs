@@ -27,7 +27,8 @@
 //!   HTTP/2, WebSocket over HTTP/2, the client-certificate request, certificate renewal.
 //! - `perfdata`: the Graphite and InfluxDB writers against real receivers; `dashboard`:
 //!   `/ui` in a real headless Chromium; `director`: Icinga Director deploying to Auspex;
-//!   `icingadb`: the `IcingaDB` feature feeding the real `icingadb` daemon.
+//!   `icingadb`: the `IcingaDB` feature feeding the real `icingadb` daemon; `icingaweb`:
+//!   Icinga Web 2 with Icinga DB Web on Auspex, in Chromium.
 //! - `peers`: the real programs tests run beside Auspex (receivers, browsers, MariaDB).
 
 mod actions;
@@ -45,6 +46,7 @@ mod events;
 mod hardening;
 mod icinga_configs;
 mod icingadb;
+mod icingaweb;
 mod metrics;
 mod notifications;
 mod objects;

@@ -112,6 +112,37 @@ impl IcingaWeb {
     }
 }
 
+/// Types `text` into the form field `css` (waiting for the form).
+async fn fill(c: &fantoccini::Client, css: &str, text: &str) {
+    let field = c.wait().for_element(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Presses the form's submit button labelled `label`.
+async fn press(c: &fantoccini::Client, label: &str) {
+    c.find(Locator::Css(&format!(
+        "input[type=submit][value='{label}']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+}
+
+/// Flips a feature switch (a visually hidden checkbox that submits its form).
+async fn toggle(c: &fantoccini::Client, form: &str, name: &str) {
+    let css = format!("{form} input[type=checkbox][name={name}]");
+    c.wait().for_element(Locator::Css(&css)).await.unwrap();
+    c.execute(
+        "document.querySelector(arguments[0]).click();",
+        vec![json!(css)],
+    )
+    .await
+    .unwrap();
+}
+
 async fn screenshot(c: &fantoccini::Client, name: &str) {
     if let Some(dir) = std::env::var_os("AUSPEX_SCREENSHOT_DIR") {
         let png = c.screenshot().await.unwrap();
@@ -210,6 +241,93 @@ async fn icinga_web_shows_and_controls_auspex() {
         "disk cleanup running"
     );
     assert_eq!(comments["results"][0]["attrs"]["author"], "admin");
+
+    // The other commands of the service page: a comment, a downtime, a passive result,
+    // a scheduled check, check now, and a feature switched on.
+    let form = |path: &str| {
+        web.url(&format!(
+            "/icingadb/service/{path}?name=load&host.name=web-1"
+        ))
+    };
+    c.goto(&form("add-comment")).await.unwrap();
+    fill(&c, "textarea[name=comment]", "watching the load").await;
+    press(&c, "Add comment").await;
+    s.wait_for(
+        "/v1/objects/comments?filter=comment.text==\"watching the load\"",
+        |a| a["author"] == "admin",
+    )
+    .await;
+    c.goto(&form("schedule-downtime")).await.unwrap();
+    fill(&c, "textarea[name=comment]", "kernel update").await;
+    press(&c, "Schedule downtime").await;
+    let downtime = s
+        .wait_for(
+            "/v1/objects/downtimes?filter=downtime.comment==\"kernel update\"",
+            |a| !a.is_null(),
+        )
+        .await;
+    let span = downtime["end_time"].as_f64().unwrap() - downtime["start_time"].as_f64().unwrap();
+    assert!((3590.0..=3610.0).contains(&span), "{downtime}");
+    assert_eq!(downtime["fixed"], true);
+    c.goto(&form("process-checkresult")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("select[name=status]"))
+        .await
+        .unwrap()
+        .select_by_value("1")
+        .await
+        .unwrap();
+    fill(&c, "input[name=output]", "LOAD WARNING - 4.2").await;
+    fill(&c, "input[name=perfdata]", "load1=4.2;4;8").await;
+    press(&c, "Submit Passive Check Result").await;
+    let load = s
+        .wait_for("/v1/objects/services/web-1!load", |a| a["state"] == 1.0)
+        .await;
+    assert_eq!(load["last_check_result"]["output"], "LOAD WARNING - 4.2");
+    c.goto(&form("schedule-check")).await.unwrap();
+    press(&c, "Schedule check").await;
+    let next = s.now() + 3600.0;
+    s.wait_for("/v1/objects/services/web-1!load", |a| {
+        a["next_check"]
+            .as_f64()
+            .is_some_and(|t| (t - next).abs() < 120.0)
+    })
+    .await;
+    c.goto(&web.url("/icingadb/service?name=load&host.name=web-1"))
+        .await
+        .unwrap();
+    let now = s.now();
+    c.wait()
+        .for_element(Locator::Css(
+            "form[action*='check-now'] button, form[action*='check-now'] input[type=submit]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Forced: the check runs at once, though active checks are off.
+    let checked = s
+        .wait_for("/v1/objects/services/web-1!load", |a| {
+            a["last_check"].as_f64().is_some_and(|t| t >= now)
+        })
+        .await;
+    assert_eq!(checked["last_check_result"]["active"], true, "{checked}");
+    c.goto(&web.url("/icingadb/service?name=load&host.name=web-1"))
+        .await
+        .unwrap();
+    toggle(&c, "form.object-features", "active_checks_enabled").await;
+    s.wait_for("/v1/objects/services/web-1!load", |a| {
+        a["enable_active_checks"] == true
+    })
+    .await;
+    // A global switch, on the health page: notifications off for the whole node.
+    c.goto(&web.url("/icingadb/health")).await.unwrap();
+    toggle(&c, "form.instance-features", "notifications_enabled").await;
+    s.wait_for("/v1/objects/icingaapplications/app", |a| {
+        a["enable_notifications"] == false
+    })
+    .await;
 
     // The history shows the state changes and the acknowledgement.
     stack

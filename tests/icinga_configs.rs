@@ -114,7 +114,7 @@ fn icinga2(entry: &Path, zones_dir: &Path) -> Option<Outcome> {
 
 /// `icinga2`, through `sudo -n` unless running as root: `daemon -C` runs only as root
 /// (or as its own user).
-fn icinga2_command() -> Command {
+pub fn icinga2_command() -> Command {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         Command::new("icinga2")
@@ -125,7 +125,7 @@ fn icinga2_command() -> Command {
     }
 }
 
-fn icinga2_installed() -> bool {
+pub fn icinga2_installed() -> bool {
     let installed = Command::new("icinga2")
         .arg("--version")
         .output()

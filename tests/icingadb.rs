@@ -4,6 +4,7 @@
 //! Skipped without `redis-server`, `icingadb` and MariaDB unless `AUSPEX_REQUIRE_ICINGADB`
 //! is set (as CI sets it).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -307,3 +308,250 @@ async fn icingadb_fills_the_database_at_startup_and_live() {
         )
         .await;
 }
+
+/// Icinga 2 itself (`icinga2 daemon`, r2.13 from Debian) writing the same configuration
+/// into another database of the same Redis: every row of every hash must be the same
+/// (ids, attributes, checksums), apart from the times of the next checks. Icinga's own
+/// `icingadb` and `ido` check commands (and their custom variables) are not in Auspex.
+#[tokio::test]
+async fn dump_matches_icinga() {
+    if !Stack::available() || !crate::icinga_configs::icinga2_installed() {
+        return;
+    }
+    let redis = Redis::start().await;
+    let environment = "0123456789abcdef0123456789abcdef01234567";
+    let objects = format!(
+        "include <itl>\ninclude <plugins>\n\
+         object Endpoint NodeName {{ }}\n\
+         object Zone ZoneName {{ endpoints = [ NodeName ] }}\n{PARITY}"
+    );
+    // Icinga 2 in a directory of its own (it drops to its own user: world-writable).
+    let icinga = tempfile::tempdir().unwrap();
+    let root = icinga.path();
+    for d in ["data", "run/icinga2/cmd", "log", "cache"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    for d in [
+        "",
+        "data",
+        "run",
+        "run/icinga2",
+        "run/icinga2/cmd",
+        "log",
+        "cache",
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    std::fs::write(root.join("data/icingadb.env"), format!("\"{environment}\"")).unwrap();
+    std::fs::write(
+        root.join("icinga2.conf"),
+        format!(
+            "const NodeName = \"localhost\"\nconst ZoneName = \"localhost\"\n\
+             const PluginDir = \"/usr/lib/nagios/plugins\"\n\
+             object IcingaApplication \"app\" {{ }}\n\
+             object IcingaDB \"icingadb\" {{ host = \"127.0.0.1\"; port = {}; db_index = 0 }}\n{objects}",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let r = root.display();
+    let mut icinga2 = Daemon::spawn(
+        crate::icinga_configs::icinga2_command()
+            .arg("daemon")
+            .arg("-c")
+            .arg(root.join("icinga2.conf"))
+            .args([
+                format!("-DDataDir={r}/data"),
+                format!("-DStateDir={r}/data"),
+                format!("-DSpoolDir={r}/data"),
+                format!("-DCacheDir={r}/cache"),
+                format!("-DLogDir={r}/log"),
+                format!("-DInitRunDir={r}/run"),
+            ]),
+    );
+    icinga2
+        .logged("Icinga 2's dump", |l| {
+            l.contains("Initial config/status dump finished")
+        })
+        .await;
+    drop(icinga2);
+
+    // Auspex with the same objects and environment, into database 1.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("etc");
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        dir.path().join("data/icingadb.env"),
+        format!("\"{environment}\""),
+    )
+    .unwrap();
+    std::fs::write(conf.join("users.conf"), crate::util::USERS).unwrap();
+    std::fs::write(
+        conf.join("extra.conf"),
+        format!(
+            "object IcingaDB \"icingadb\" {{ host = \"127.0.0.1\"; port = {}; db_index = 1 }}\n{objects}",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let _server = Server::start_in(dir, conf).await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/1", redis.port)).unwrap();
+    let mut auspex = client.get_connection().unwrap();
+    // The dump is complete when `icinga:dump` reports every key done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let entries: Vec<redis::streams::StreamId> = redis::cmd("XRANGE")
+            .arg(&["icinga:dump", "-", "+"])
+            .query::<redis::streams::StreamRangeReply>(&mut auspex)
+            .map(|r| r.ids)
+            .unwrap_or_default();
+        let done = entries.iter().any(|e| {
+            e.get::<String>("key").as_deref() == Some("*")
+                && e.get::<String>("state").as_deref() == Some("done")
+        });
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Auspex's dump never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", redis.port)).unwrap();
+    let mut icinga = client.get_connection().unwrap();
+    let hashes = |c: &mut redis::Connection| -> std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, serde_json::Value>,
+    > {
+        let keys: Vec<String> = redis::cmd("KEYS").arg("icinga:*").query(c).unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(c).unwrap();
+            if kind != "hash" {
+                continue;
+            }
+            let rows: std::collections::HashMap<String, String> =
+                redis::cmd("HGETALL").arg(&key).query(c).unwrap();
+            let rows = rows
+                .into_iter()
+                .map(|(id, v)| {
+                    let mut v: serde_json::Value = serde_json::from_str(&v).unwrap();
+                    if key.ends_with(":state") {
+                        // The next check is random, and the state's checksum covers it.
+                        for f in ["next_check", "next_update", "last_state_change", "checksum"] {
+                            if let Some(m) = v.as_object_mut() {
+                                m.remove(f);
+                            }
+                        }
+                    }
+                    (id, v)
+                })
+                .collect();
+            out.insert(key, rows);
+        }
+        out
+    };
+    let (mut theirs, ours) = (hashes(&mut icinga), hashes(&mut auspex));
+    // What only Icinga has: its `icingadb` and `ido` commands and their variables.
+    let only_icinga: BTreeSet<String> = ["icingadb", "ido"]
+        .iter()
+        .map(|c| auspex::icingadb::pack::object_id(environment, c))
+        .collect();
+    for (key, rows) in &mut theirs {
+        rows.retain(|id, v| {
+            let refers = only_icinga.contains(id)
+                || v["checkcommand_id"]
+                    .as_str()
+                    .is_some_and(|c| only_icinga.contains(c))
+                || (key == "icinga:customvar"
+                    && v["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("icingadb_")));
+            !refers
+        });
+        if key.starts_with("icinga:checksum:checkcommand") {
+            let main = ours
+                .get(&key.replace("checksum:", ""))
+                .cloned()
+                .unwrap_or_default();
+            rows.retain(|id, _| main.contains_key(id));
+        }
+    }
+    theirs.retain(|_, rows| !rows.is_empty());
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "the same hashes"
+    );
+    for (key, rows) in &theirs {
+        let mine = &ours[key];
+        for (id, row) in rows {
+            assert_eq!(Some(row), mine.get(id), "{key} {id}");
+        }
+        assert_eq!(
+            rows.len(),
+            mine.len(),
+            "{key}: {:?}",
+            mine.keys()
+                .filter(|k| !rows.contains_key(*k))
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Objects of every type Icinga DB reads, with the attributes and relations it writes.
+const PARITY: &str = r#"
+object CheckCommand "my-check" {
+  command = [ PluginDir + "/check_dummy" ]
+  arguments = {
+    "-w" = { value = "$warn$"; description = "warning"; order = 1; required = true }
+    "-c" = "$crit$"
+    "--flag" = { set_if = "$flag$" }
+    "-l" = {{ return "computed" }}
+  }
+  env = { "MY_ENV" = "$host.name$" }
+  timeout = 30
+}
+object EventCommand "restart" { command = [ "/bin/true" ] }
+object TimePeriod "work" {
+  display_name = "Work hours"
+  ranges = { "monday" = "09:00-17:00", "tuesday" = "09:00-17:00" }
+}
+object TimePeriod "never" { ranges = {} }
+object TimePeriod "work-but-never" { includes = [ "work" ]; excludes = [ "never" ]; prefer_includes = false }
+object HostGroup "linux" { display_name = "Linux servers" }
+object ServiceGroup "web" { display_name = "Web" }
+object User "alice" { display_name = "Alice"; email = "alice@example.com"; groups = [ "ops" ]; states = [ OK, Critical ]; types = [ Problem, Recovery ]; period = "work" }
+object User "bob" { groups = [ "ops" ]; vars.team = "db" }
+object UserGroup "ops" { display_name = "Operations" }
+object NotificationCommand "mail" { command = [ "/bin/true" ] }
+object Host "web-1" {
+  check_command = "dummy"
+  address = "192.0.2.1"
+  address6 = "2001:db8::1"
+  display_name = "Web One"
+  groups = [ "linux" ]
+  vars.os = "Linux"
+  vars.disks = { "/" = { warn = "10%" } }
+  vars.ports = [ 80, 443 ]
+  vars.weight = 1.5
+  vars.func = function() { return 1 }
+  notes = "a note"
+  notes_url = "https://example.com/notes"
+  action_url = "https://example.com/action"
+  icon_image = "icon.png"
+  icon_image_alt = "an icon"
+  event_command = "restart"
+  check_period = "work"
+  check_timeout = 20
+  enable_active_checks = false
+}
+object Host "db-1" { check_command = "dummy"; address = "192.0.2.2"; vars.os = "Linux"; check_interval = 120; retry_interval = 30; max_check_attempts = 5; volatile = true; enable_flapping = true; flapping_threshold_low = 10; flapping_threshold_high = 20; enable_active_checks = false }
+object Service "http" { host_name = "web-1"; check_command = "my-check"; groups = [ "web" ]; vars.warn = 5; check_period = "work"; enable_active_checks = false; display_name = "HTTP" }
+apply Service "ping" { check_command = "dummy"; vars.dummy_text = "pong"; assign where host.vars.os == "Linux"; enable_active_checks = false; enable_perfdata = false }
+apply Notification "mail-alice" to Service { command = "mail"; users = [ "alice" ]; user_groups = [ "ops" ]; interval = 0; times = { begin = 5m, end = 1h }; period = "work"; types = [ Problem ]; states = [ Critical ]; assign where service.name == "http" }
+apply Notification "mail-host" to Host { command = "mail"; users = [ "bob" ]; assign where host.name == "db-1" }
+"#;

@@ -71,17 +71,21 @@ impl Daemon {
 
     /// Waits (30 s at most) for a logged line that `wanted` accepts.
     pub async fn logged(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let mut seen: Vec<String> = Vec::new();
         let found = async {
             while let Some(line) = self.lines.recv().await {
                 if wanted(&line) {
-                    return line;
+                    return Ok(line);
                 }
+                seen.push(line);
             }
-            panic!("the program ended before: {what}");
+            Err("the program ended")
         };
-        tokio::time::timeout(Duration::from_secs(30), found)
-            .await
-            .unwrap_or_else(|_| panic!("timed out: {what}"))
+        match tokio::time::timeout(Duration::from_secs(30), found).await {
+            Ok(Ok(line)) => line,
+            Ok(Err(why)) => panic!("{why} before: {what}; it said:\n{}", seen.join("\n")),
+            Err(_) => panic!("timed out: {what}; it said:\n{}", seen.join("\n")),
+        }
     }
 }
 

@@ -208,7 +208,8 @@ pub fn comment(ctx: &Context, c: &Object, added: bool, now: f64) -> Option<Entry
     let remove_time = c.number("remove_time", 0.0);
     let expire_time = c.number("expire_time", 0.0);
     let removed = remove_time > 0.0;
-    if !added && !removed && !(expire_time > 0.0 && expire_time <= now) {
+    let expired = expire_time > 0.0 && expire_time <= now;
+    if !(added || removed || expired) {
         return None;
     }
     let (host, service) = checkable_of(c);

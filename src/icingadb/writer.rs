@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use filters::Value;
+use futures_util::FutureExt;
 use redis::aio::MultiplexedConnection;
 use serde_json::{json, Map, Value as Json};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +26,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 const RUNTIME_MAXLEN: &str = "1000000";
 /// Field pairs per `HSET` in a dump.
 const CHUNK: usize = 500;
+/// Events written in one round trip at most.
+const BATCH: usize = 1000;
 
 /// The rows the writer has written for an object (relations too), so that a change or
 /// removal deletes the rows that are gone.
@@ -394,26 +397,52 @@ impl Writer {
         let mut beat = tokio::time::interval(Duration::from_secs(1));
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if let Some(event) = self.pending.front().cloned() {
-                self.apply(conn, &event).await?;
-                self.pending.pop_front();
-                self.status.position.store(event.id, Ordering::Relaxed);
+            if !self.pending.is_empty() {
+                // Everything waiting goes in one round trip (kept pending until written).
+                let reg = self.ctx.objects.current();
+                let events: Vec<Arc<Event>> = self.pending.iter().cloned().collect();
+                let mut p = redis::pipe();
+                for event in &events {
+                    self.add(&mut p, &reg, event);
+                }
+                p.query_async::<()>(conn).await?;
+                self.pending.clear();
+                if let Some(last) = events.last() {
+                    self.status.position.store(last.id, Ordering::Relaxed);
+                }
+                self.status
+                    .written
+                    .fetch_add(events.len() as u64, Ordering::Relaxed);
                 continue;
             }
+            let mut lost = 0;
             tokio::select! {
                 _ = beat.tick() => self.heartbeat(conn, false).await?,
-                item = cursor.next() => match item {
-                    None => return Ok(()),
-                    Some(Item::Event(e)) => self.pending.push_back(e),
-                    Some(Item::Lost { count, .. }) => {
-                        tracing::warn!(
-                            count,
-                            "IcingaDB fell behind the journal's retention: {count} events lost; dumping again."
-                        );
-                        self.dump(conn).await?;
+                item = cursor.next() => {
+                    let mut item = item;
+                    loop {
+                        match item {
+                            None => return Ok(()),
+                            Some(Item::Event(e)) => self.pending.push_back(e),
+                            Some(Item::Lost { count, .. }) => lost += count,
+                        }
+                        if self.pending.len() >= BATCH {
+                            break;
+                        }
+                        match cursor.next().now_or_never() {
+                            Some(next) => item = next,
+                            None => break,
+                        }
                     }
                 },
                 () = stop.cancelled() => return Ok(()),
+            }
+            if lost > 0 {
+                tracing::warn!(
+                    lost,
+                    "IcingaDB fell behind the journal's retention: {lost} events lost; dumping again."
+                );
+                self.dump(conn).await?;
             }
         }
     }
@@ -501,15 +530,9 @@ impl Writer {
         }
     }
 
-    /// Writes what one event changes.
-    async fn apply(
-        &mut self,
-        conn: &mut MultiplexedConnection,
-        event: &Event,
-    ) -> redis::RedisResult<()> {
-        let mut p = redis::pipe();
+    /// Adds what one event changes to the pipeline.
+    fn add(&mut self, p: &mut redis::Pipeline, reg: &Registry, event: &Event) {
         let mut entries: Vec<Entry> = Vec::new();
-        let reg = self.ctx.objects.current();
         let v = event.value();
         let text = |key: &str| {
             member(v, key)
@@ -526,28 +549,28 @@ impl Writer {
         match event.kind {
             EventKind::CheckResult => {
                 if let Some(o) = checkable() {
-                    self.state(&mut p, &reg, &o, false);
-                    self.next_update(&mut p, &reg, &o);
+                    self.state(p, reg, &o, false);
+                    self.next_update(p, reg, &o);
                 }
             }
             EventKind::StateChange => {
                 if let Some(o) = checkable() {
-                    self.state(&mut p, &reg, &o, true);
-                    if let Some(e) = self.state_history(&reg, &o, v) {
+                    self.state(p, reg, &o, true);
+                    if let Some(e) = self.state_history(reg, &o, v) {
                         entries.push(e);
                     }
                 }
             }
             EventKind::AcknowledgementSet | EventKind::AcknowledgementCleared => {
                 if let Some(o) = checkable() {
-                    self.state(&mut p, &reg, &o, true);
-                    entries.push(self.ack_history(&reg, &o, event.kind, v));
+                    self.state(p, reg, &o, true);
+                    entries.push(self.ack_history(reg, &o, event.kind, v));
                 }
             }
             EventKind::Flapping => {
                 if let Some(o) = checkable() {
-                    self.state(&mut p, &reg, &o, true);
-                    entries.push(self.flapping_history(&reg, &o, v));
+                    self.state(p, reg, &o, true);
+                    entries.push(self.flapping_history(reg, &o, v));
                 }
             }
             EventKind::CommentAdded
@@ -561,20 +584,20 @@ impl Writer {
                     _ => ("Downtime", "downtime"),
                 };
                 let Some(o) = object_from(type_name, member(v, key)) else {
-                    return Ok(());
+                    return;
                 };
                 let removed = matches!(
                     event.kind,
                     EventKind::CommentRemoved | EventKind::DowntimeRemoved
                 );
                 if removed {
-                    self.delete(&mut p, type_name, &o.name);
+                    self.delete(p, type_name, &o.name);
                 } else {
                     let current = reg.get(type_name, &o.name).cloned();
-                    self.upsert(&mut p, &reg, current.as_deref().unwrap_or(&o));
+                    self.upsert(p, reg, current.as_deref().unwrap_or(&o));
                 }
                 let now = self.ctx.clock.now();
-                let cx = self.cx(&reg);
+                let cx = self.cx(reg);
                 let entry = match event.kind {
                     EventKind::CommentAdded => history::comment(&cx, &o, true, now),
                     EventKind::CommentRemoved => history::comment(&cx, &o, false, now),
@@ -591,24 +614,24 @@ impl Writer {
                     None => reg.get("Host", &host),
                 };
                 if let Some(owner) = owner.cloned() {
-                    self.state(&mut p, &reg, &owner, true);
+                    self.state(p, reg, &owner, true);
                 }
             }
             EventKind::ObjectCreated | EventKind::ObjectModified | EventKind::ObjectDeleted => {
                 let type_name = text("object_type");
                 let name = text("object_name");
                 let Some(t) = TYPES.iter().find(|t| **t == type_name) else {
-                    return Ok(());
+                    return;
                 };
                 match reg.get(t, &name).cloned() {
                     Some(o) if event.kind != EventKind::ObjectDeleted => {
-                        self.upsert(&mut p, &reg, &o);
+                        self.upsert(p, reg, &o);
                         if o.runtime.is_some() {
-                            self.state(&mut p, &reg, &o, true);
-                            self.next_update(&mut p, &reg, &o);
+                            self.state(p, reg, &o, true);
+                            self.next_update(p, reg, &o);
                         }
                     }
-                    _ => self.delete(&mut p, t, &name),
+                    _ => self.delete(p, t, &name),
                 }
             }
             EventKind::Notification => {}
@@ -620,9 +643,6 @@ impl Writer {
             }
             cmd.ignore();
         }
-        p.query_async::<()>(conn).await?;
-        self.status.written.fetch_add(1, Ordering::Relaxed);
-        Ok(())
     }
 
     /// A host's or service's state row; with `full`, also the runtime update that the

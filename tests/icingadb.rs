@@ -555,3 +555,120 @@ apply Service "ping" { check_command = "dummy"; vars.dummy_text = "pong"; assign
 apply Notification "mail-alice" to Service { command = "mail"; users = [ "alice" ]; user_groups = [ "ops" ]; interval = 0; times = { begin = 5m, end = 1h }; period = "work"; types = [ Problem ]; states = [ Critical ]; assign where service.name == "http" }
 apply Notification "mail-host" to Host { command = "mail"; users = [ "bob" ]; assign where host.name == "db-1" }
 "#;
+
+/// What a writer wrote into Redis database 0 on `port`: a hash's row, a stream's entries.
+struct Written(redis::Connection);
+
+impl Written {
+    fn open(port: u16) -> Written {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap();
+        Written(client.get_connection().unwrap())
+    }
+
+    fn row(&mut self, key: &str, id: &str) -> Option<serde_json::Value> {
+        let v: Option<String> = redis::cmd("HGET")
+            .arg(key)
+            .arg(id)
+            .query(&mut self.0)
+            .ok()?;
+        v.and_then(|v| serde_json::from_str(&v).ok())
+    }
+
+    fn stream(&mut self, key: &str) -> Vec<std::collections::HashMap<String, String>> {
+        redis::cmd("XRANGE")
+            .arg(&[key, "-", "+"])
+            .query::<redis::streams::StreamRangeReply>(&mut self.0)
+            .map(|r| {
+                r.ids
+                    .into_iter()
+                    .map(|e| {
+                        e.map
+                            .into_iter()
+                            .filter_map(|(k, v)| {
+                                redis::from_redis_value::<String>(&v).ok().map(|v| (k, v))
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits (30 s at most) until `check` holds.
+    async fn until(&mut self, what: &str, check: impl Fn(&mut Written) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !check(self) {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Redis goes away and comes back empty: the writer reconnects, dumps everything again,
+/// and writes the history of what happened meanwhile; `/v1/status` and `/metrics` show
+/// the writer's connection and lag.
+#[tokio::test]
+async fn writer_resynchronises_after_losing_redis() {
+    if !Stack::available() {
+        return;
+    }
+    let redis = Redis::start().await;
+    let port = redis.port;
+    let s = Server::start(&format!(
+        "object IcingaDB \"icingadb\" {{ host = \"127.0.0.1\"; port = {port} }}\n{OBJECTS}"
+    ))
+    .await;
+    // The environment as Icinga derives it: from the CA's public key.
+    let env = auspex::icingadb::environment_id(&s.data_dir, &s.data_dir.join("ca/ca.crt")).unwrap();
+    let service = auspex::icingadb::pack::object_id(&env, "web-1!http");
+    let mut w = Written::open(port);
+    w.until("the dump", |w| w.row("icinga:service", &service).is_some())
+        .await;
+    let (_, st) = s.get("/v1/status/IcingaDB").await;
+    assert_eq!(
+        st["results"][0]["status"]["icingadb"]["icingadb"]["connected"], true,
+        "{st}"
+    );
+
+    drop(w);
+    drop(redis);
+    let (status, _) = s
+        .post(
+            "/v1/actions/process-check-result",
+            json!({"type": "Service", "service": "web-1!http", "exit_status": 2, "plugin_output": "while Redis was away"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, st) = s.get("/v1/status/IcingaDB").await;
+    let writer = &st["results"][0]["status"]["icingadb"]["icingadb"];
+    assert_eq!(writer["connected"], false, "{st}");
+    assert!(writer["events_behind"].as_u64().unwrap() > 0, "{st}");
+
+    let _redis = Redis::start_on(port).await;
+    let mut w = Written::open(port);
+    w.until("the dump again, with the new state", |w| {
+        w.row("icinga:service:state", &service)
+            .is_some_and(|st| st["output"] == "while Redis was away")
+    })
+    .await;
+    w.until("the history of the change made meanwhile", |w| {
+        w.stream("icinga:history:stream:state")
+            .iter()
+            .any(|e| e.get("output").map(String::as_str) == Some("while Redis was away"))
+    })
+    .await;
+    let metrics = s
+        .client()
+        .get(s.url("/metrics"))
+        .basic_auth("root", Some("secret"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("icingadb_connected{name=\"icingadb\"} 1"),
+        "{metrics}"
+    );
+}

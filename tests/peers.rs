@@ -204,7 +204,11 @@ pub struct Redis {
 
 impl Redis {
     pub async fn start() -> Redis {
-        let port = free_port();
+        Redis::start_on(free_port()).await
+    }
+
+    /// A Redis on `port` (again, after one stopped there).
+    pub async fn start_on(port: u16) -> Redis {
         let mut daemon = Daemon::spawn(Command::new("redis-server").args([
             "--port",
             &port.to_string(),

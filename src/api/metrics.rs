@@ -323,7 +323,8 @@ fn register_events(r: &mut Registry, state: &State) {
     );
 }
 
-/// The perfdata writers: results written, results not yet written, connected.
+/// The perfdata and IcingaDB writers: what they wrote, what they have not written yet,
+/// whether they are connected.
 fn register_writers(r: &mut Registry, state: &State) {
     use std::sync::atomic::Ordering::Relaxed;
     let engine = &state.engine;
@@ -360,6 +361,47 @@ fn register_writers(r: &mut Registry, state: &State) {
         "perfdata_connected",
         "1 while a perfdata writer reaches its receiver",
         connected,
+    );
+    let (written, queued, connected, dump): (
+        Family<Kind, Counter>,
+        Family<Kind, Gauge>,
+        Family<Kind, Gauge>,
+        Family<Kind, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    ) = Default::default();
+    for (name, s) in engine.icingadb.writers() {
+        let labels = vec![("name", name)];
+        written
+            .get_or_create(&labels)
+            .inc_by(s.written.load(Relaxed));
+        let behind = last.saturating_sub(s.position.load(Relaxed));
+        queued
+            .get_or_create(&labels)
+            .set(i64::try_from(behind).unwrap_or(i64::MAX));
+        connected
+            .get_or_create(&labels)
+            .set(i64::from(s.connected.load(Relaxed)));
+        dump.get_or_create(&labels)
+            .set(*s.lastdump_took.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    r.register(
+        "icingadb_written",
+        "Events an IcingaDB writer has written to Redis",
+        written,
+    );
+    r.register(
+        "icingadb_queue",
+        "Events an IcingaDB writer has not written yet (its lag)",
+        queued,
+    );
+    r.register(
+        "icingadb_connected",
+        "1 while an IcingaDB writer is connected to Redis",
+        connected,
+    );
+    r.register(
+        "icingadb_last_dump_seconds",
+        "How long an IcingaDB writer's last dump took",
+        dump,
     );
 }
 

@@ -114,6 +114,11 @@ pub fn collect(state: &State) -> Vec<Json> {
             "status": { "event_streams": state.engine.streams.status(state.engine.bus.last_id()) },
         }),
         json!({
+            "name": "IcingaDB",
+            "perfdata": [],
+            "status": state.engine.icingadb.item(state.engine.bus.last_id()),
+        }),
+        json!({
             "name": "IcingaApplication",
             "perfdata": [],
             "status": { "icingaapplication": { "app": app_status(state) }},

@@ -132,6 +132,14 @@ apply Service "disk" {
   enable_active_checks = false
   assign where true
 }
+object User "oncall" { email = "oncall@example.com" }
+object NotificationCommand "page" { command = [ "/bin/true" ] }
+apply Notification "page-oncall" to Service {
+  command = "page"
+  users = [ "oncall" ]
+  interval = 0
+  assign where service.name == "http"
+}
 "#;
 
 /// The configuration, then a result, an acknowledgement, a comment and a downtime,
@@ -224,6 +232,17 @@ async fn icingadb_fills_the_database_at_startup_and_live() {
         )
         .await;
 
+    // The problem notification went to the user.
+    let sent = stack
+        .rows_until(
+            "SELECT n.type, n.text, n.users_notified, u.name FROM notification_history n \
+             JOIN user_notification_history un ON un.notification_history_id = n.id \
+             JOIN user u ON u.id = un.user_id",
+            |r| !r.is_empty(),
+        )
+        .await;
+    assert_eq!(sent, "problem\tstill down\t1\toncall\n");
+
     // An acknowledgement, a comment and a downtime.
     let (status, _) = s
         .post(
@@ -273,7 +292,7 @@ async fn icingadb_fills_the_database_at_startup_and_live() {
             "SELECT event_type, object_type FROM history ORDER BY CAST(event_type AS CHAR)",
             |r| {
                 r == "ack_set\tservice\ncomment_add\thost\ndowntime_start\thost\n\
-                      state_change\tservice\nstate_change\tservice\n"
+                      notification\tservice\nstate_change\tservice\nstate_change\tservice\n"
             },
         )
         .await;

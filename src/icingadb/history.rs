@@ -330,3 +330,71 @@ pub fn downtime(ctx: &Context, d: &Object, started: bool) -> Option<Entry> {
     }
     Some(e)
 }
+
+/// A notification sent to its users.
+pub struct Notification<'a> {
+    pub notification: &'a str,
+    pub host: &'a str,
+    pub service: Option<&'a str>,
+    /// The type as the event names it (`PROBLEM`, `DOWNTIMECANCELLED`, …).
+    pub kind: &'a str,
+    pub state: u8,
+    pub previous_hard_state: u8,
+    pub author: &'a str,
+    pub text: &'a str,
+    pub users: &'a [String],
+    pub send_time: f64,
+}
+
+/// Icinga's number and Icinga DB's name of a notification type.
+fn notification_type(kind: &str) -> Option<(u32, &'static str)> {
+    Some(match kind {
+        "DOWNTIMESTART" => (1, "downtime_start"),
+        "DOWNTIMEEND" => (2, "downtime_end"),
+        "DOWNTIMECANCELLED" => (4, "downtime_removed"),
+        "CUSTOM" => (8, "custom"),
+        "ACKNOWLEDGEMENT" => (16, "acknowledgement"),
+        "PROBLEM" => (32, "problem"),
+        "RECOVERY" => (64, "recovery"),
+        "FLAPPINGSTART" => (128, "flapping_start"),
+        "FLAPPINGEND" => (256, "flapping_end"),
+        _ => return None,
+    })
+}
+
+pub fn notification(ctx: &Context, n: &Notification) -> Option<Entry> {
+    let (number, name) = notification_type(n.kind)?;
+    let send = millis(n.send_time);
+    let mut e = Entry::new("notification");
+    e.add(
+        "id",
+        hash(&json!([ctx.environment, n.notification, name, send])),
+    )
+    .add("environment_id", ctx.environment)
+    .add("notification_id", ctx.id(n.notification))
+    .add("host_id", ctx.id(n.host))
+    .add("type", number.to_string())
+    .add("state", n.state.to_string())
+    .add("previous_hard_state", n.previous_hard_state.to_string())
+    .add("author", n.author)
+    .add("text", n.text)
+    .add("users_notified", n.users.len().to_string())
+    .add("send_time", send.to_string())
+    .add(
+        "event_id",
+        hash(&json!([
+            ctx.environment,
+            "notification",
+            n.notification,
+            name,
+            send
+        ])),
+    )
+    .add("event_type", "notification");
+    owner(ctx, &mut e, n.service);
+    if !n.users.is_empty() {
+        let ids: Vec<String> = n.users.iter().map(|u| ctx.id(u)).collect();
+        e.add("users_notified_ids", super::pack::encode(&json!(ids)));
+    }
+    Some(e)
+}

@@ -634,7 +634,11 @@ impl Writer {
                     _ => self.delete(p, t, &name),
                 }
             }
-            EventKind::Notification => {}
+            EventKind::Notification => {
+                if let Some(o) = checkable() {
+                    entries.extend(self.notification_history(reg, &o, v));
+                }
+            }
         }
         for e in &entries {
             let cmd = p.cmd("XADD").arg(e.key()).arg("*");
@@ -846,6 +850,61 @@ impl Writer {
             last_change,
         };
         history::flapping(&self.cx(reg), &f)
+    }
+}
+
+impl Writer {
+    /// The history of a notification: the Notification object is the checkable's one
+    /// with the event's command (the event does not name it).
+    fn notification_history(&self, reg: &Registry, o: &Object, v: &Value) -> Option<Entry> {
+        let text_of = |k: &str| {
+            member(v, k)
+                .map(Value::to_display_string)
+                .unwrap_or_default()
+        };
+        let command = text_of("command");
+        let prefix = format!("{}!", o.name);
+        let notification = reg
+            .with_prefix("Notification", &prefix)
+            .iter()
+            .find(|n| n.string("command") == command && !n.name[prefix.len()..].contains('!'))?;
+        let users: Vec<String> = match member(v, "users") {
+            Some(Value::Array(u)) => u.iter().map(Value::to_display_string).collect(),
+            _ => Vec::new(),
+        };
+        let cr = member(v, "check_result");
+        let num = |x: Option<&Value>| x.and_then(|x| x.to_number().ok()).unwrap_or(99.0) as u8;
+        let (host, service) = names(o);
+        let mut text = text_of("text");
+        if text.is_empty() {
+            text = cr
+                .and_then(|cr| member(cr, "output"))
+                .map(Value::to_display_string)
+                .unwrap_or_default();
+        }
+        let (author, kind) = (text_of("author"), text_of("notification_type"));
+        history::notification(
+            &self.cx(reg),
+            &history::Notification {
+                notification: &notification.name,
+                host: &host,
+                service: service.as_deref(),
+                kind: &kind,
+                // A result's state is the plugin's; a host is UP for OK and WARNING.
+                state: match cr.map(|cr| num(member(cr, "state"))) {
+                    None => 99,
+                    Some(s) if o.type_info.name == "Host" => u8::from(s > 1),
+                    Some(s) => s,
+                },
+                previous_hard_state: cr.map_or(99, |cr| num(member(cr, "previous_hard_state"))),
+                author: &author,
+                text: &text,
+                users: &users,
+                send_time: member(v, "timestamp")
+                    .and_then(|t| t.to_number().ok())
+                    .unwrap_or(0.0),
+            },
+        )
     }
 }
 

@@ -7,7 +7,8 @@
 #   load-tests/icinga2.sh [DIR] [PORT] [HOSTS] [SERVICES] [CPU]
 #
 # Defaults: /tmp/auspex-icinga2 5665 1000 10 0. Pinned to CPU with taskset. Prints the
-# daemon's pid once the API answers; stop it with `kill <pid>`.
+# daemon's pid once the API answers; stop it with `kill <pid>`. With ICINGADB_REDIS_PORT
+# set, its IcingaDB feature writes to the Redis on that loopback port.
 set -euo pipefail
 
 DIR=${1:-/tmp/auspex-icinga2}
@@ -50,6 +51,10 @@ apply Service for (n in range($SERVICES)) {
   assign where true
 }
 CONF
+if [ -n "${ICINGADB_REDIS_PORT:-}" ]; then
+  echo "object IcingaDB \"icingadb\" { host = \"127.0.0.1\"; port = $ICINGADB_REDIS_PORT }" \
+    >> "$DIR/etc/icinga2.conf"
+fi
 chown -R nagios:nagios "$DIR" 2>/dev/null || true
 
 DEFINES=(

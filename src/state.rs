@@ -382,6 +382,26 @@ pub(crate) fn test_result() -> CheckResult {
 mod tests {
     use super::*;
 
+    /// The states before the last change of each kind, as Icinga DB shows them: 99 until
+    /// there is one; SOFT changes count every state change, HARD ones only HARD changes.
+    #[test]
+    fn previous_states() {
+        let mut st = CheckableState::pending(false, 0.0);
+        let mut result = |st: &mut CheckableState, state: u8, at: f64| {
+            apply(st, state, 2, false, at);
+            st.last_check_result = Some(std::sync::Arc::new(test_result()));
+            (st.previous_soft_state(), st.previous_hard_state())
+        };
+        assert_eq!(
+            (st.previous_soft_state(), st.previous_hard_state()),
+            (99, 99)
+        );
+        assert_eq!(result(&mut st, 2, 1.0), (99, 99), "SOFT CRITICAL");
+        assert_eq!(result(&mut st, 2, 2.0), (99, 99), "HARD CRITICAL");
+        assert_eq!(result(&mut st, 0, 3.0), (2, 2), "HARD OK");
+        assert_eq!(result(&mut st, 1, 4.0), (0, 2), "SOFT WARNING");
+    }
+
     fn run(states: &[u8], max: u32) -> Vec<(u8, StateType, u32, bool)> {
         let mut st = CheckableState::pending(false, 0.0);
         let mut out = Vec::new();

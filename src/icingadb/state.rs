@@ -272,3 +272,41 @@ pub fn stream_fields(state: &Map<String, Json>) -> Vec<(String, String)> {
         .map(|(k, v)| (k.clone(), super::pack::stream_value(v)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_as_icinga_formats_them() {
+        assert_eq!(
+            command_line(&json!([
+                "/usr/lib/nagios/plugins/check_ping",
+                "-H",
+                "192.0.2.1",
+                5
+            ])),
+            "'/usr/lib/nagios/plugins/check_ping' '-H' '192.0.2.1' '5'"
+        );
+        assert_eq!(command_line(&json!("dummy")), "'dummy'");
+        assert_eq!(command_line(&json!("it's")), "'it\\'s'");
+        assert_eq!(command_line(&json!(null)), "");
+    }
+
+    #[test]
+    fn perfdata_raw_and_normalized() {
+        let items = [
+            json!("time=500ms;1000;2000;0"),
+            json!("'used space'=3GB"),
+            json!("bad"),
+        ];
+        assert_eq!(
+            perfdata(&items, false),
+            "time=500ms;1000;2000;0 'used space'=3GB bad"
+        );
+        assert_eq!(
+            perfdata(&items, true),
+            "time=0.500000s;1;2;0 'used space'=3000000000B bad"
+        );
+    }
+}

@@ -49,6 +49,7 @@ pub async fn run(
         written: HashMap::new(),
         ack_set: HashMap::new(),
         flapping_since: HashMap::new(),
+        touched: HashMap::new(),
         pending: VecDeque::new(),
     };
     let mut failures = 0u32;
@@ -99,6 +100,10 @@ struct Writer {
     /// flapping object began to flap (the history of their end names the start).
     ack_set: HashMap<String, f64>,
     flapping_since: HashMap<String, f64>,
+    /// The hosts and services a batch of events changed: their state is written once
+    /// per batch (with the runtime update when any event asked for it), and their next
+    /// update when a result or change asked for it.
+    touched: HashMap<String, (Arc<Object>, bool, bool)>,
     /// Events read but not yet written (kept across a reconnection).
     pending: VecDeque<Arc<Event>>,
 }
@@ -405,6 +410,12 @@ impl Writer {
                 for event in &events {
                     self.add(&mut p, &reg, event);
                 }
+                for (_, (o, full, next)) in std::mem::take(&mut self.touched) {
+                    self.state(&mut p, &reg, &o, full);
+                    if next {
+                        self.next_update(&mut p, &reg, &o);
+                    }
+                }
                 p.query_async::<()>(conn).await?;
                 self.pending.clear();
                 if let Some(last) = events.last() {
@@ -549,13 +560,12 @@ impl Writer {
         match event.kind {
             EventKind::CheckResult => {
                 if let Some(o) = checkable() {
-                    self.state(p, reg, &o, false);
-                    self.next_update(p, reg, &o);
+                    self.touch(&o, false, true);
                 }
             }
             EventKind::StateChange => {
                 if let Some(o) = checkable() {
-                    self.state(p, reg, &o, true);
+                    self.touch(&o, true, false);
                     if let Some(e) = self.state_history(reg, &o, v) {
                         entries.push(e);
                     }
@@ -563,13 +573,13 @@ impl Writer {
             }
             EventKind::AcknowledgementSet | EventKind::AcknowledgementCleared => {
                 if let Some(o) = checkable() {
-                    self.state(p, reg, &o, true);
+                    self.touch(&o, true, false);
                     entries.push(self.ack_history(reg, &o, event.kind, v));
                 }
             }
             EventKind::Flapping => {
                 if let Some(o) = checkable() {
-                    self.state(p, reg, &o, true);
+                    self.touch(&o, true, false);
                     entries.push(self.flapping_history(reg, &o, v));
                 }
             }
@@ -614,7 +624,7 @@ impl Writer {
                     None => reg.get("Host", &host),
                 };
                 if let Some(owner) = owner.cloned() {
-                    self.state(p, reg, &owner, true);
+                    self.touch(&owner, true, false);
                 }
             }
             EventKind::ObjectCreated | EventKind::ObjectModified | EventKind::ObjectDeleted => {
@@ -627,8 +637,7 @@ impl Writer {
                     Some(o) if event.kind != EventKind::ObjectDeleted => {
                         self.upsert(p, reg, &o);
                         if o.runtime.is_some() {
-                            self.state(p, reg, &o, true);
-                            self.next_update(p, reg, &o);
+                            self.touch(&o, true, true);
                         }
                     }
                     _ => self.delete(p, t, &name),
@@ -647,6 +656,17 @@ impl Writer {
             }
             cmd.ignore();
         }
+    }
+
+    /// Marks a host's or service's state (and next update) to be written with the batch.
+    fn touch(&mut self, o: &Arc<Object>, full: bool, next: bool) {
+        let entry = self
+            .touched
+            .entry(o.name.to_string())
+            .or_insert_with(|| (o.clone(), false, false));
+        entry.0 = o.clone();
+        entry.1 |= full;
+        entry.2 |= next;
     }
 
     /// A host's or service's state row; with `full`, also the runtime update that the
@@ -743,6 +763,7 @@ impl Writer {
             delete_row(p, &key, &row_id, has_checksum);
         }
         if matches!(type_name, "Host" | "Service") {
+            self.touched.remove(name);
             let state = format!("{main}:state");
             p.cmd("HDEL").arg(&state).arg(&id).ignore();
             p.cmd("HDEL").arg(checksum_key(&state)).arg(&id).ignore();

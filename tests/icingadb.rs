@@ -691,3 +691,89 @@ async fn writer_resynchronises_after_losing_redis() {
         "{metrics}"
     );
 }
+
+/// Redis over TLS with client certificates (`enable_tls`, `ca_path`, `cert_path`,
+/// `key_path`): the writer verifies Redis's certificate against the CA and presents its
+/// own.
+#[tokio::test]
+async fn writer_speaks_tls_with_client_certificates() {
+    if !Stack::available() || !installed("redis-cli", REQUIRE) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = auspex::pki::Authority::create(&d.join("ca.crt"), &d.join("ca.key")).unwrap();
+    for (name, cn) in [("redis", "127.0.0.1"), ("client", "auspex")] {
+        let (cert, key) = ca.issue(cn).unwrap();
+        std::fs::write(d.join(format!("{name}.crt")), cert).unwrap();
+        std::fs::write(d.join(format!("{name}.key")), key).unwrap();
+    }
+    let port = crate::peers::free_port();
+    let path = |f: &str| d.join(f).display().to_string();
+    let mut redis = Daemon::spawn(std::process::Command::new("redis-server").args([
+        "--port",
+        "0",
+        "--tls-port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--tls-cert-file",
+        &path("redis.crt"),
+        "--tls-key-file",
+        &path("redis.key"),
+        "--tls-ca-cert-file",
+        &path("ca.crt"),
+        "--tls-auth-clients",
+        "yes",
+    ]));
+    redis
+        .logged("Redis over TLS", |l| {
+            l.contains("Ready to accept connections")
+        })
+        .await;
+    let s = Server::start(&format!(
+        "object IcingaDB \"icingadb\" {{\n  host = \"127.0.0.1\"; port = {port}; enable_tls = true\n  \
+         ca_path = \"{}\"; cert_path = \"{}\"; key_path = \"{}\"\n}}\n{OBJECTS}",
+        path("ca.crt"),
+        path("client.crt"),
+        path("client.key")
+    ))
+    .await;
+    let hosts = || {
+        let out = std::process::Command::new("redis-cli")
+            .args([
+                "--tls",
+                "--cacert",
+                &path("ca.crt"),
+                "--cert",
+                &path("client.crt"),
+            ])
+            .args([
+                "--key",
+                &path("client.key"),
+                "-p",
+                &port.to_string(),
+                "HLEN",
+                "icinga:host",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while hosts() != "2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dump over TLS: {}",
+            hosts()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, st) = s.get("/v1/status/IcingaDB").await;
+    assert_eq!(
+        st["results"][0]["status"]["icingadb"]["icingadb"]["connected"],
+        true
+    );
+}

@@ -387,7 +387,7 @@ mod tests {
     #[test]
     fn previous_states() {
         let mut st = CheckableState::pending(false, 0.0);
-        let mut result = |st: &mut CheckableState, state: u8, at: f64| {
+        let result = |st: &mut CheckableState, state: u8, at: f64| {
             apply(st, state, 2, false, at);
             st.last_check_result = Some(std::sync::Arc::new(test_result()));
             (st.previous_soft_state(), st.previous_hard_state())

@@ -362,12 +362,12 @@ fn register_writers(r: &mut Registry, state: &State) {
         "1 while a perfdata writer reaches its receiver",
         connected,
     );
-    let (written, queued, connected, dump): (
+    let (written, queued, connected): (
         Family<Kind, Counter>,
         Family<Kind, Gauge>,
         Family<Kind, Gauge>,
-        Family<Kind, Gauge<f64, std::sync::atomic::AtomicU64>>,
     ) = Default::default();
+    let dump: Family<Kind, Gauge<f64, std::sync::atomic::AtomicU64>> = Family::default();
     for (name, s) in engine.icingadb.writers() {
         let labels = vec![("name", name)];
         written

@@ -38,6 +38,7 @@
 //! - [`evaluator`]: filters and console scripts off the async workers — a bounded pool,
 //!   deadlines, cancellation when the client goes away.
 //! - [`events`]: event streams — subscriptions, cursors over bus and journal.
+//! - [`workers`]: tasks per configuration object, started, restarted and stopped with it.
 //! - [`perfdata`]: Icinga's performance data writers (Graphite, InfluxDB 1 and 2), each
 //!   following the events as a stream does.
 //! - [`icingadb`]: Icinga's `IcingaDB` feature — configuration, state and history kept in
@@ -83,6 +84,7 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod timeperiod;
+pub mod workers;
 
 /// The Icinga 2 API level Auspex implements, reported where Icinga reports its version
 /// (clients compare it to enable features).

@@ -29,6 +29,17 @@ impl crate::checker::SelfReport for Stats {
 /// A named figure.
 pub type Figure = (String, f64);
 
+/// The global switches of the application (`IcingaApplication`), as its status shows
+/// them.
+pub const APP_SWITCHES: [&str; 6] = [
+    "enable_notifications",
+    "enable_event_handlers",
+    "enable_flapping",
+    "enable_host_checks",
+    "enable_service_checks",
+    "enable_perfdata",
+];
+
 /// What the figures are counted from besides the registry.
 pub struct Stats {
     /// Check results processed in the last 15 minutes.

@@ -163,14 +163,7 @@ fn app_status(state: &State) -> Json {
         "program_start": state.engine.stats.program_start,
         "version": crate::VERSION_STRING,
     });
-    for name in [
-        "enable_notifications",
-        "enable_event_handlers",
-        "enable_flapping",
-        "enable_host_checks",
-        "enable_service_checks",
-        "enable_perfdata",
-    ] {
+    for name in crate::stats::APP_SWITCHES {
         status[name] = json!(reg.app_switch(name));
     }
     status

@@ -66,33 +66,39 @@ pub fn type_key(type_name: &str) -> String {
     type_name.to_ascii_lowercase()
 }
 
-/// The keys a type's dump rewrites whole (deleted first), besides its own hash.
+/// The hashes of a type's relations (`icinga:<type><suffix>`), each with whether a
+/// checksum hash stands beside it.
+fn relations(type_name: &str) -> &'static [(&'static str, bool)] {
+    match type_name {
+        "Host" | "Service" => &[("group:member", false), (":state", true)],
+        "User" => &[("group:member", false)],
+        "TimePeriod" => &[
+            (":override:include", false),
+            (":override:exclude", false),
+            (":range", false),
+        ],
+        "Notification" => &[
+            (":user", false),
+            (":usergroup", false),
+            (":recipient", false),
+        ],
+        "CheckCommand" | "NotificationCommand" | "EventCommand" => {
+            &[(":envvar", true), (":argument", true)]
+        }
+        _ => &[],
+    }
+}
+
+/// The keys a type's dump rewrites whole (deleted first), besides its own hash: its
+/// custom variables and relations, with their checksums.
 pub fn overwrite_keys(type_name: &str) -> Vec<String> {
     let t = type_key(type_name);
     let mut keys = vec![format!("icinga:{t}:customvar")];
-    match type_name {
-        "Host" | "Service" | "User" => {
-            keys.push(format!("icinga:{t}group:member"));
-            keys.push(format!("icinga:{t}:state"));
-            keys.push(format!("icinga:checksum:{t}:state"));
+    for (suffix, checksum) in relations(type_name) {
+        keys.push(format!("icinga:{t}{suffix}"));
+        if *checksum {
+            keys.push(format!("icinga:checksum:{t}{suffix}"));
         }
-        "TimePeriod" => {
-            for k in ["override:include", "override:exclude", "range"] {
-                keys.push(format!("icinga:{t}:{k}"));
-            }
-        }
-        "Notification" => {
-            for k in ["user", "usergroup", "recipient"] {
-                keys.push(format!("icinga:{t}:{k}"));
-            }
-        }
-        "CheckCommand" | "NotificationCommand" | "EventCommand" => {
-            for k in ["envvar", "argument"] {
-                keys.push(format!("icinga:{t}:{k}"));
-                keys.push(format!("icinga:checksum:{t}:{k}"));
-            }
-        }
-        _ => {}
     }
     keys
 }
@@ -104,28 +110,11 @@ pub fn dump_signal_keys(type_name: &str) -> Vec<String> {
     if has_vars(type_name) {
         keys.push(format!("icinga:{t}:customvar"));
     }
-    match type_name {
-        "Host" | "Service" => {
-            keys.push(format!("icinga:{t}group:member"));
-            keys.push(format!("icinga:{t}:state"));
-        }
-        "User" => keys.push(format!("icinga:{t}group:member")),
-        "TimePeriod" => {
-            for k in ["override:include", "override:exclude", "range"] {
-                keys.push(format!("icinga:{t}:{k}"));
-            }
-        }
-        "Notification" => {
-            for k in ["user", "usergroup", "recipient"] {
-                keys.push(format!("icinga:{t}:{k}"));
-            }
-        }
-        "CheckCommand" | "NotificationCommand" | "EventCommand" => {
-            keys.push(format!("icinga:{t}:envvar"));
-            keys.push(format!("icinga:{t}:argument"));
-        }
-        _ => {}
-    }
+    keys.extend(
+        relations(type_name)
+            .iter()
+            .map(|(suffix, _)| format!("icinga:{t}{suffix}")),
+    );
     keys
 }
 

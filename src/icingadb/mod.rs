@@ -226,71 +226,55 @@ pub fn environment_id(data_dir: &Path, ca_cert: &Path) -> Result<String, String>
 /// stopped.
 pub async fn run(
     mut ctx: Context,
-    mut published: tokio::sync::watch::Receiver<()>,
+    published: tokio::sync::watch::Receiver<()>,
     shutdown: CancellationToken,
 ) {
-    let mut running: HashMap<String, (Settings, CancellationToken)> = HashMap::new();
-    let tasks = tokio_util::task::TaskTracker::new();
-    loop {
-        let reg = ctx.objects.current();
-        let mut wanted: HashMap<String, Settings> = HashMap::new();
+    let status = ctx.status.clone();
+    let objects = ctx.objects.clone();
+    let (data_dir, ca_cert) = (ctx.data_dir.clone(), ctx.ca_cert.clone());
+    let mut environment = String::new();
+    let wanted = move || {
+        let reg = objects.current();
+        let mut wanted: HashMap<String, (Settings, String)> = HashMap::new();
         for o in reg.objects("IcingaDB") {
             match Settings::of(o) {
                 Ok(s) => {
-                    wanted.insert(o.name.to_string(), s);
+                    wanted.insert(o.name.to_string(), (s, String::new()));
                 }
                 Err(e) => tracing::error!("{e}; the writer does not run."),
             }
         }
-        if !wanted.is_empty() && ctx.environment.is_empty() {
-            match environment_id(&ctx.data_dir, &ctx.ca_cert) {
-                Ok(id) => ctx.environment = id,
+        if !wanted.is_empty() && environment.is_empty() {
+            match environment_id(&data_dir, &ca_cert) {
+                Ok(id) => environment = id,
                 Err(e) => {
                     tracing::error!("IcingaDB: {e}; the writers do not run.");
                     wanted.clear();
                 }
             }
         }
-        running.retain(|name, (settings, stop)| {
-            let keep = wanted.get(name) == Some(settings);
-            if !keep {
-                stop.cancel();
-                ctx.status
-                    .writers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(name);
-            }
-            keep
-        });
-        for (name, settings) in wanted {
-            if running.contains_key(&name) {
-                continue;
-            }
-            let stop = shutdown.child_token();
-            let status = Arc::new(WriterStatus::default());
-            ctx.status
-                .writers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(name.clone(), status.clone());
-            tracing::info!(writer = %name, "IcingaDB '{name}' started.");
-            tasks.spawn(writer::run(
-                ctx.clone(),
-                settings.clone(),
-                status,
-                stop.clone(),
-            ));
-            running.insert(name, (settings, stop));
+        for (_, env) in wanted.values_mut() {
+            env.clone_from(&environment);
         }
-        tokio::select! {
-            changed = published.changed() => if changed.is_err() { break },
-            () = shutdown.cancelled() => break,
-        }
-    }
-    for (_, stop) in running.values() {
-        stop.cancel();
-    }
-    tasks.close();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), tasks.wait()).await;
+        wanted
+    };
+    let start = |name: &String, (settings, env): &(Settings, String), stop| {
+        let writer = Arc::new(WriterStatus::default());
+        status
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.clone(), writer.clone());
+        tracing::info!(writer = %name, "IcingaDB '{name}' started.");
+        ctx.environment.clone_from(env);
+        writer::run(ctx.clone(), settings.clone(), writer, stop)
+    };
+    let stopped = |name: &String| {
+        status
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+    };
+    crate::workers::supervise(published, shutdown, wanted, start, stopped).await;
 }

@@ -521,14 +521,7 @@ impl Writer {
                 .map(|a| a.string("environment"))
                 .unwrap_or_default());
             app["version"] = json!(crate::VERSION_STRING);
-            for name in [
-                "enable_notifications",
-                "enable_event_handlers",
-                "enable_flapping",
-                "enable_host_checks",
-                "enable_service_checks",
-                "enable_perfdata",
-            ] {
+            for name in crate::stats::APP_SWITCHES {
                 app[name] = json!(reg.app_switch(name));
             }
         }

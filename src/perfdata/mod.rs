@@ -202,13 +202,11 @@ impl Settings {
 /// started, restarted or stopped.
 pub async fn run(
     ctx: Context,
-    mut published: tokio::sync::watch::Receiver<()>,
+    published: tokio::sync::watch::Receiver<()>,
     shutdown: CancellationToken,
 ) {
     type Key = (&'static str, String);
-    let mut running: HashMap<Key, (Settings, CancellationToken)> = HashMap::new();
-    let tasks = tokio_util::task::TaskTracker::new();
-    loop {
+    let wanted = || {
         let reg = ctx.objects.current();
         let mut wanted: HashMap<Key, Settings> = HashMap::new();
         for t in TYPES {
@@ -221,43 +219,26 @@ pub async fn run(
                 }
             }
         }
-        running.retain(|key, (settings, stop)| {
-            let keep = wanted.get(key) == Some(settings);
-            if !keep {
-                stop.cancel();
-                ctx.status
-                    .writers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(key);
-            }
-            keep
-        });
-        for (key, settings) in wanted {
-            if running.contains_key(&key) {
-                continue;
-            }
-            let stop = shutdown.child_token();
-            let status = Arc::new(WriterStatus::default());
-            ctx.status
-                .writers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.clone(), status.clone());
-            tracing::info!(writer = %key.1, kind = key.0, "Perfdata writer started.");
-            tasks.spawn(write(ctx.clone(), settings.clone(), status, stop.clone()));
-            running.insert(key, (settings, stop));
-        }
-        tokio::select! {
-            changed = published.changed() => if changed.is_err() { break },
-            () = shutdown.cancelled() => break,
-        }
-    }
-    for (_, stop) in running.values() {
-        stop.cancel();
-    }
-    tasks.close();
-    let _ = tokio::time::timeout(IO_TIMEOUT, tasks.wait()).await;
+        wanted
+    };
+    let start = |key: &Key, settings: &Settings, stop| {
+        let status = Arc::new(WriterStatus::default());
+        ctx.status
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), status.clone());
+        tracing::info!(writer = %key.1, kind = key.0, "Perfdata writer started.");
+        write(ctx.clone(), settings.clone(), status, stop)
+    };
+    let stopped = |key: &Key| {
+        ctx.status
+            .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    };
+    crate::workers::supervise(published, shutdown, wanted, start, stopped).await;
 }
 
 /// One writer: follows the events from now on and writes every check result.

@@ -354,7 +354,19 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
                 Ok(loaded) => {
                     let reg = &loaded.registry;
                     auspex::engine::warn_inert(reg);
-                    for (t, n) in reg.counts() {
+                    // Icinga creates its database checks (`icingadb`, `ido`) when it
+                    // activates its libraries, after validation: it does not count them.
+                    let activated = reg
+                        .objects("CheckCommand")
+                        .filter(|c| c.location.path.starts_with("<methods>"))
+                        .count();
+                    for (t, mut n) in reg.counts() {
+                        if t.name == "CheckCommand" {
+                            n -= activated;
+                        }
+                        if n == 0 {
+                            continue;
+                        }
                         let name = if n == 1 { t.name } else { t.plural };
                         println!("information/ConfigItem: Instantiated {n} {name}.");
                     }

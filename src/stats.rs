@@ -24,6 +24,14 @@ impl crate::checker::SelfReport for Stats {
             .map(perfdata_value)
             .collect()
     }
+
+    fn icingadb(&self, name: &str) -> Option<crate::checker::icingadb::IcingadbReport> {
+        self.icingadb
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
 }
 
 /// A named figure.
@@ -50,6 +58,10 @@ pub struct Stats {
     open_connections: Box<dyn Fn() -> usize + Send + Sync>,
     /// Checks running now (the checker counts them).
     pub running_checks: Arc<AtomicUsize>,
+    /// What each running `IcingaDB` writer reports for its check, by object name.
+    pub icingadb: std::sync::Mutex<
+        std::collections::HashMap<String, crate::checker::icingadb::IcingadbReport>,
+    >,
 }
 
 impl Stats {
@@ -63,6 +75,7 @@ impl Stats {
             program_start,
             open_connections: Box::new(open_connections),
             running_checks: Arc::default(),
+            icingadb: std::sync::Mutex::default(),
         }
     }
 

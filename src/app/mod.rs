@@ -394,6 +394,7 @@ impl App {
                 program_start: engine.stats.program_start,
                 status_items: engine.status_items.clone(),
                 status: engine.icingadb.clone(),
+                stats: engine.stats.clone(),
             },
             published_rx,
             shutdown.clone(),

@@ -2,6 +2,7 @@
 //! check — and turns the outcome into a check result for the processor.
 
 pub mod command;
+pub mod icingadb;
 pub mod output;
 pub mod process;
 
@@ -193,6 +194,11 @@ pub trait SelfReport: Send + Sync {
     fn uptime(&self, now: f64) -> f64;
     /// The check's performance data values at `now` (`PerfdataValue` objects).
     fn perfdata(&self, reg: &Registry, now: f64) -> Vec<Json>;
+    /// The state of the `IcingaDB` writer `name`, while it runs.
+    fn icingadb(&self, name: &str) -> Option<icingadb::IcingadbReport> {
+        let _ = name;
+        None
+    }
 }
 
 impl Checker {
@@ -348,6 +354,68 @@ fn builtin(
                 }
                 _ => (0, text, values),
             }
+        }
+        "IcingadbCheck" => {
+            let mut text = |name: &str| {
+                macros
+                    .lookup(name)
+                    .map(|v| macros.resolve(&v, &mut missing).to_display_string())
+                    .unwrap_or_default()
+            };
+            let name = text("icingadb_name");
+            if name.is_empty() {
+                return (
+                    3,
+                    "Icinga DB UNKNOWN: Attribute 'icingadb_name' must be set.".into(),
+                    Vec::new(),
+                );
+            }
+            if reg.get("IcingaDB", &name).is_none() {
+                return (
+                    3,
+                    format!("Icinga DB UNKNOWN: Icinga DB connection '{name}' does not exist."),
+                    Vec::new(),
+                );
+            }
+            let mut pair = |w: &str, c: &str| {
+                let mut number = |key: &str| {
+                    let v = text(&format!("icingadb_{key}"));
+                    filters::value::parse_number(&v).filter(|_| !v.is_empty())
+                };
+                (number(w), number(c))
+            };
+            let thresholds = icingadb::Thresholds {
+                dump: pair("full_dump_duration_warning", "full_dump_duration_critical"),
+                sync: pair("full_sync_duration_warning", "full_sync_duration_critical"),
+                redis_backlog: pair("redis_backlog_warning", "redis_backlog_critical"),
+                database_backlog: pair("database_backlog_warning", "database_backlog_critical"),
+            };
+            let report = stats.icingadb(&name).unwrap_or_default();
+            icingadb::check(&report, &thresholds, macros.now)
+        }
+        "IdoCheck" => {
+            let mut text = |name: &str| {
+                macros
+                    .lookup(name)
+                    .map(|v| macros.resolve(&v, &mut missing).to_display_string())
+                    .unwrap_or_default()
+            };
+            let (kind, name) = (text("ido_type"), text("ido_name"));
+            let message = if kind.is_empty() {
+                "Attribute 'ido_type' must be set.".to_string()
+            } else if name.is_empty() {
+                "Attribute 'ido_name' must be set.".to_string()
+            } else if !matches!(kind.as_str(), "IdoMysqlConnection" | "IdoPgsqlConnection") {
+                format!("DB IDO type '{kind}' is invalid.")
+            } else if reg.get(&kind, &name).is_none() {
+                format!("DB IDO connection '{name}' does not exist.")
+            } else {
+                format!(
+                    "DB IDO connection '{name}' is not written to: Auspex does not implement \
+                     the IDO (it feeds Icinga DB, see the IcingaDB feature)."
+                )
+            };
+            (3, message, Vec::new())
         }
         other => (
             3,

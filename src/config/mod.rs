@@ -191,6 +191,8 @@ pub fn define_constants(loader: &Loader, node_name: &str) {
         "DummyCheck",
         "RandomCheck",
         "IcingaCheck",
+        "IcingadbCheck",
+        "IdoCheck",
         "ClusterCheck",
         "ClusterZoneCheck",
         "NullCheck",

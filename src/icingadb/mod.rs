@@ -123,6 +123,8 @@ pub struct Context {
     /// The stats functions' items (`/v1/status`), filled in by the API once it runs.
     pub status_items: Arc<Mutex<Option<StatusItems>>>,
     pub status: Arc<Status>,
+    /// Where the writers leave what their `icingadb` checks report.
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 /// One writer's figures, for `/v1/status` and `/metrics`.
@@ -230,6 +232,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let status = ctx.status.clone();
+    let reports = ctx.stats.clone();
     let objects = ctx.objects.clone();
     let (data_dir, ca_cert) = (ctx.data_dir.clone(), ctx.ca_cert.clone());
     let mut environment = String::new();
@@ -267,11 +270,16 @@ pub async fn run(
             .insert(name.clone(), writer.clone());
         tracing::info!(writer = %name, "IcingaDB '{name}' started.");
         ctx.environment.clone_from(env);
-        writer::run(ctx.clone(), settings.clone(), writer, stop)
+        writer::run(ctx.clone(), name.clone(), settings.clone(), writer, stop)
     };
     let stopped = |name: &String| {
         status
             .writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        reports
+            .icingadb
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(name);

@@ -17,6 +17,7 @@ use super::history::{self, Entry};
 use super::pack::{encode, stream_value};
 use super::{state, Context, Settings, WriterStatus};
 use crate::bus::{Event, EventKind};
+use crate::checker::icingadb::{DaemonHeartbeat, IcingadbReport};
 use crate::events::{Cursor, Item};
 use crate::objects::{Object, Registry};
 
@@ -36,6 +37,7 @@ type Written = HashMap<(&'static str, String), Vec<(String, String, bool)>>;
 /// Runs one writer until `stop`.
 pub async fn run(
     ctx: Context,
+    name: String,
     settings: Settings,
     status: Arc<WriterStatus>,
     stop: CancellationToken,
@@ -51,6 +53,9 @@ pub async fn run(
         flapping_since: HashMap::new(),
         touched: HashMap::new(),
         pending: VecDeque::new(),
+        name,
+        report: IcingadbReport::default(),
+        stats_position: "0-0".into(),
     };
     let mut failures = 0u32;
     loop {
@@ -72,6 +77,9 @@ pub async fn run(
             Err(e) => Err(e),
         };
         w.status.connected.store(false, Ordering::Relaxed);
+        w.report.connected = false;
+        w.report.dump_since = 0.0;
+        w.publish_report();
         match outcome {
             Ok(()) => return,
             Err(e) => {
@@ -106,6 +114,11 @@ struct Writer {
     touched: HashMap<String, (Arc<Object>, bool, bool)>,
     /// Events read but not yet written (kept across a reconnection).
     pending: VecDeque<Arc<Event>>,
+    /// The `IcingaDB` object's name, and what its `icingadb` check reports.
+    name: String,
+    report: IcingadbReport,
+    /// Where the reading of the daemon's `icingadb:telemetry:stats` stands.
+    stats_position: String,
 }
 
 impl Writer {
@@ -196,6 +209,7 @@ impl Writer {
             .arg(&["icinga:schema", "MAXLEN", "1", "*", "version", "5"])
             .query_async::<()>(conn)
             .await?;
+        self.report.dump_since = self.ctx.clock.now();
         self.heartbeat(conn, true).await?;
         let mut p = redis::pipe();
         p.cmd("XADD")
@@ -273,6 +287,9 @@ impl Writer {
             }
         }
         let took = started.elapsed().as_secs_f64();
+        self.report.dump_since = 0.0;
+        self.report.lastdump_took = took;
+        self.report.lastdump_end = self.ctx.clock.now();
         *self
             .status
             .lastdump_took
@@ -416,7 +433,9 @@ impl Writer {
                         self.next_update(&mut p, &reg, &o);
                     }
                 }
+                let queries = p.cmd_iter().count();
                 p.query_async::<()>(conn).await?;
+                self.count_written(queries as u64, &events);
                 self.pending.clear();
                 if let Some(last) = events.last() {
                     self.status.position.store(last.id, Ordering::Relaxed);
@@ -428,7 +447,10 @@ impl Writer {
             }
             let mut lost = 0;
             tokio::select! {
-                _ = beat.tick() => self.heartbeat(conn, false).await?,
+                _ = beat.tick() => {
+                    self.heartbeat(conn, false).await?;
+                    self.telemetry(conn).await?;
+                }
                 item = cursor.next() => {
                     let mut item = item;
                     loop {
@@ -456,6 +478,139 @@ impl Writer {
                 self.dump(conn).await?;
             }
         }
+    }
+
+    /// Looks at Redis and at the `icingadb` daemon's telemetry for the `icingadb` check:
+    /// Redis's clock, the daemon's heartbeat, the oldest entries of the streams it has
+    /// not processed, its per-second statistics.
+    async fn telemetry(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+        let history: Vec<String> = [
+            "acknowledgement",
+            "comment",
+            "downtime",
+            "flapping",
+            "notification",
+            "state",
+        ]
+        .iter()
+        .map(|k| format!("icinga:history:stream:{k}"))
+        .collect();
+        let mut p = redis::pipe();
+        p.cmd("TIME");
+        p.cmd("XREVRANGE")
+            .arg(&["icingadb:telemetry:heartbeat", "+", "-", "COUNT", "1"]);
+        p.cmd("XREAD").arg(&[
+            "COUNT",
+            "1",
+            "STREAMS",
+            "icinga:runtime",
+            "icinga:runtime:state",
+            "0-0",
+            "0-0",
+        ]);
+        let cmd = p.cmd("XREAD").arg(&["COUNT", "1", "STREAMS"]);
+        cmd.arg(&history);
+        for _ in &history {
+            cmd.arg("0-0");
+        }
+        p.cmd("XREAD")
+            .arg(&["STREAMS", "icingadb:telemetry:stats", &self.stats_position]);
+        type Read = Option<redis::streams::StreamReadReply>;
+        let (time, heartbeat, runtime, history, stats): (
+            (u64, u64),
+            redis::streams::StreamRangeReply,
+            Read,
+            Read,
+            Read,
+        ) = p.query_async(conn).await?;
+        let r = &mut self.report;
+        r.connected = true;
+        r.redis_now = time.0 as f64 + time.1 as f64 / 1e6;
+        r.heartbeat = heartbeat.ids.first().map(daemon_heartbeat);
+        let oldest = |reply: Option<redis::streams::StreamReadReply>| {
+            reply
+                .into_iter()
+                .flat_map(|r| r.keys)
+                .filter_map(|k| k.ids.first().map(|e| id_time(&e.id)))
+                .fold(0.0, |min: f64, t| if min == 0.0 { t } else { min.min(t) })
+        };
+        r.runtime_oldest = oldest(runtime);
+        r.history_oldest = oldest(history);
+        let now = self.ctx.clock.now();
+        for entry in stats.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+            let at = id_time(&entry.id);
+            for (op, v) in &entry.map {
+                if let Ok(n) = redis::from_redis_value::<i64>(v) {
+                    r.daemon_stats.push((at, op.clone(), n));
+                }
+            }
+            self.stats_position = entry.id;
+        }
+        r.daemon_stats.retain(|(at, _, _)| now - at < 900.0);
+        r.written.retain(|w| now - w.0 < 900.0);
+        r.backlog_since = self
+            .pending
+            .front()
+            .and_then(|e| member(e.value(), "timestamp").and_then(|t| t.to_number().ok()))
+            .unwrap_or(0.0);
+        self.publish_report();
+        Ok(())
+    }
+
+    /// Counts the queries of a round trip and what they wrote (per second, for the
+    /// `icingadb` check).
+    fn count_written(&mut self, queries: u64, events: &[Arc<Event>]) {
+        let second = self.ctx.clock.now().floor();
+        let history = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::StateChange
+                        | EventKind::AcknowledgementSet
+                        | EventKind::AcknowledgementCleared
+                        | EventKind::Flapping
+                        | EventKind::Notification
+                        | EventKind::CommentAdded
+                        | EventKind::CommentRemoved
+                        | EventKind::DowntimeStarted
+                        | EventKind::DowntimeTriggered
+                        | EventKind::DowntimeRemoved
+                )
+            })
+            .count() as u64;
+        let config = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::ObjectCreated | EventKind::ObjectModified | EventKind::ObjectDeleted
+                )
+            })
+            .count() as u64;
+        let states = events.len() as u64 - history - config;
+        match self.report.written.last_mut() {
+            Some(w) if w.0 == second => {
+                w.1 += queries;
+                w.2 += config;
+                w.3 += states;
+                w.4 += history;
+            }
+            _ => self
+                .report
+                .written
+                .push((second, queries, config, states, history)),
+        }
+    }
+
+    /// Makes the report visible to the `icingadb` check.
+    fn publish_report(&self) {
+        self.ctx
+            .stats
+            .icingadb
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(self.name.clone(), self.report.clone());
     }
 
     /// `icinga:stats`: every stats function's status, the dump flag, the time and the
@@ -919,6 +1074,37 @@ impl Writer {
                     .unwrap_or(0.0),
             },
         )
+    }
+}
+
+/// The time (seconds) of a stream entry's id (`<milliseconds>-<sequence>`).
+fn id_time(id: &str) -> f64 {
+    id.split('-')
+        .next()
+        .and_then(|ms| ms.parse::<f64>().ok())
+        .map_or(0.0, |ms| ms / 1000.0)
+}
+
+/// The `icingadb` daemon's heartbeat entry.
+fn daemon_heartbeat(e: &redis::streams::StreamId) -> DaemonHeartbeat {
+    let text = |k: &str| e.get::<String>(k).unwrap_or_default();
+    let seconds = |k: &str| text(k).parse::<f64>().map_or(0.0, |ms| ms / 1000.0);
+    let flag = |k: &str| text(k) == "1";
+    DaemonHeartbeat {
+        at: id_time(&e.id),
+        version: text("version"),
+        time: seconds("time"),
+        start_time: seconds("start-time"),
+        error: text("error"),
+        error_since: seconds("error-since"),
+        performance_data: text("performance-data"),
+        last_heartbeat_received: seconds("last-heartbeat-received"),
+        responsible: flag("ha-responsible"),
+        responsible_since: seconds("ha-responsible-ts"),
+        other_responsible: flag("ha-other-responsible"),
+        sync_ongoing_since: seconds("sync-ongoing-since"),
+        sync_success_finish: seconds("sync-success-finish"),
+        sync_success_duration: seconds("sync-success-duration"),
     }
 }
 

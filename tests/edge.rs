@@ -119,16 +119,7 @@ async fn bad_bodies_and_pretty_output() {
         .unwrap()
         .starts_with("Invalid request body"));
 
-    let text = s
-        .client()
-        .get(s.url("/v1/status/CIB?pretty=1"))
-        .basic_auth("root", Some("secret"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.text("/v1/status/CIB?pretty=1").await;
     assert!(text.starts_with("{\n    \"results\": ["), "{text}");
 }
 

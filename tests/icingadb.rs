@@ -686,16 +686,7 @@ async fn writer_resynchronises_after_losing_redis() {
             .any(|e| e.get("output").map(String::as_str) == Some("while Redis was away"))
     })
     .await;
-    let metrics = s
-        .client()
-        .get(s.url("/metrics"))
-        .basic_auth("root", Some("secret"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.text("/metrics").await;
     assert!(
         metrics.contains("icingadb_connected{name=\"icingadb\"} 1"),
         "{metrics}"

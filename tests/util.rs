@@ -334,6 +334,19 @@ impl Server {
     }
 
     /// Waits (up to 10 s) until `check` holds for the object at `path`'s attributes.
+    /// The body of `GET path` as root, as text.
+    pub async fn text(&self, path: &str) -> String {
+        self.client()
+            .get(self.url(path))
+            .basic_auth("root", Some("secret"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn wait_for(&self, path: &str, check: impl Fn(&Json) -> bool) -> Json {
         for _ in 0..200 {
             let attrs = self.get(path).await.1["results"][0]["attrs"].clone();

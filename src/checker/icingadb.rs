@@ -88,6 +88,16 @@ fn value(
     })
 }
 
+/// A duration without thresholds.
+fn seconds(label: &str, v: f64) -> Json {
+    value(label, v, "seconds", None, None, Some(0.0), None)
+}
+
+/// A count without thresholds.
+fn count(label: &str, v: f64) -> Json {
+    value(label, v, "", None, None, Some(0.0), None)
+}
+
 /// The check of one writer at `now`: exit status, output, performance data.
 pub fn check(r: &IcingadbReport, t: &Thresholds, now: f64) -> (i64, String, Vec<Json>) {
     use super::format_duration as dur;
@@ -341,26 +351,10 @@ pub fn check(r: &IcingadbReport, t: &Thresholds, now: f64) -> (i64, String, Vec<
     }
     let dump_ago = now - r.lastdump_end;
     if r.lastdump_end > 0.0 {
-        perf.push(value(
-            "icinga2_last_full_dump_ago",
-            dump_ago,
-            "seconds",
-            None,
-            None,
-            Some(0.0),
-            None,
-        ));
+        perf.push(seconds("icinga2_last_full_dump_ago", dump_ago));
     }
     if r.lastdump_took > 0.0 {
-        perf.push(value(
-            "icinga2_last_full_dump_duration",
-            r.lastdump_took,
-            "seconds",
-            None,
-            None,
-            Some(0.0),
-            None,
-        ));
+        perf.push(seconds("icinga2_last_full_dump_duration", r.lastdump_took));
     }
     if r.lastdump_end > 0.0 && r.lastdump_took > 0.0 {
         i2ok.push_str(&format!(
@@ -371,15 +365,7 @@ pub fn check(r: &IcingadbReport, t: &Thresholds, now: f64) -> (i64, String, Vec<
     }
     let uptime = idb_now - hb.start_time;
     if !down {
-        perf.push(value(
-            "icingadb_uptime",
-            uptime,
-            "seconds",
-            None,
-            None,
-            Some(0.0),
-            None,
-        ));
+        perf.push(seconds("icingadb_uptime", uptime));
     }
     for item in hb.performance_data.split_whitespace() {
         if let Ok(d) = filters::perfdata::parse(item) {
@@ -402,25 +388,12 @@ pub fn check(r: &IcingadbReport, t: &Thresholds, now: f64) -> (i64, String, Vec<
     }
     let sync_ago = idb_now - hb.sync_success_finish;
     if hb.sync_success_finish > 0.0 {
-        perf.push(value(
-            "icingadb_last_full_sync_ago",
-            sync_ago,
-            "seconds",
-            None,
-            None,
-            Some(0.0),
-            None,
-        ));
+        perf.push(seconds("icingadb_last_full_sync_ago", sync_ago));
     }
     if hb.sync_success_duration > 0.0 {
-        perf.push(value(
+        perf.push(seconds(
             "icingadb_last_full_sync_duration",
             hb.sync_success_duration,
-            "seconds",
-            None,
-            None,
-            Some(0.0),
-            None,
         ));
     }
     if hb.sync_success_finish > 0.0 && hb.sync_success_duration > 0.0 {
@@ -455,15 +428,7 @@ pub fn check(r: &IcingadbReport, t: &Thresholds, now: f64) -> (i64, String, Vec<
                 .filter(|(at, o, _)| o == op && now - at < span)
                 .map(|(_, _, n)| n)
                 .sum();
-            perf.push(value(
-                &format!("icingadb_{op}_items_{name}"),
-                items as f64,
-                "",
-                None,
-                None,
-                Some(0.0),
-                None,
-            ));
+            perf.push(count(&format!("icingadb_{op}_items_{name}"), items as f64));
         }
     }
     let sum = |span: f64, pick: fn(&(f64, u64, u64, u64, u64)) -> u64| -> f64 {
@@ -484,15 +449,7 @@ pub fn check(r: &IcingadbReport, t: &Thresholds, now: f64) -> (i64, String, Vec<
             None,
         ));
     }
-    perf.push(value(
-        "icinga2_redis_pending_queries",
-        0.0,
-        "",
-        None,
-        None,
-        Some(0.0),
-        None,
-    ));
+    perf.push(count("icinga2_redis_pending_queries", 0.0));
     for (subject, pick) in [
         (
             "config_dump",

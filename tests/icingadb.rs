@@ -333,6 +333,34 @@ async fn icingadb_fills_the_database_at_startup_and_live() {
         )
         .await;
 
+    // Removing the comment and the downtime ends them in the history too (the downtime
+    // started once: when it was triggered).
+    for (action, kind) in [("remove-comment", "Host"), ("remove-downtime", "Host")] {
+        let (status, res) = s
+            .post(
+                &format!("/v1/actions/{action}"),
+                json!({"type": kind, "filter": "host.name == \"db-1\"", "author": "ops"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{res}");
+    }
+    stack
+        .rows_until(
+            "SELECT h.event_type, c.removed_by, c.has_been_removed FROM history h \
+             JOIN comment_history c ON c.comment_id = h.comment_history_id \
+             ORDER BY CAST(h.event_type AS CHAR)",
+            |r| r == "comment_add\tops\ty\ncomment_remove\tops\ty\n",
+        )
+        .await;
+    stack
+        .rows_until(
+            "SELECT h.event_type, d.cancelled_by, d.has_been_cancelled, d.flexible_duration \
+             FROM history h JOIN downtime_history d ON d.downtime_id = h.downtime_history_id \
+             ORDER BY CAST(h.event_type AS CHAR)",
+            |r| r == "downtime_end\tops\ty\t0\ndowntime_start\tops\ty\t0\n",
+        )
+        .await;
+
     // A host added at runtime appears; a host deleted disappears.
     let (status, res) = s
         .send(

@@ -68,7 +68,8 @@ fn spec(params: &Params) -> Result<Result<Spec, Outcome>, Error> {
         start_time,
         end_time,
         fixed,
-        duration: duration.unwrap_or(end_time - start_time),
+        // As Icinga: a fixed downtime without a duration has 0.
+        duration: duration.unwrap_or(0.0),
         trigger_name: params.string("trigger_name").filter(|t| !t.is_empty()),
         child_options,
         all_services: params.flag("all_services"),

@@ -741,9 +741,16 @@ impl Writer {
                     EventKind::CommentAdded | EventKind::CommentRemoved => ("Comment", "comment"),
                     _ => ("Downtime", "downtime"),
                 };
-                let Some(o) = object_from(type_name, member(v, key)) else {
+                let Some(mut o) = object_from(type_name, member(v, key)) else {
                     return;
                 };
+                if event.kind == EventKind::CommentRemoved && o.number("remove_time", 0.0) == 0.0 {
+                    // The removal's time is the event's.
+                    let at = member(v, "timestamp").cloned().unwrap_or(Value::Null);
+                    let mut attrs = o.attrs.clone();
+                    attrs.insert("remove_time".into(), at);
+                    o = o.with_attrs(attrs, o.original.clone(), o.version);
+                }
                 let removed = matches!(
                     event.kind,
                     EventKind::CommentRemoved | EventKind::DowntimeRemoved
@@ -759,9 +766,8 @@ impl Writer {
                 let entry = match event.kind {
                     EventKind::CommentAdded => history::comment(&cx, &o, true, now),
                     EventKind::CommentRemoved => history::comment(&cx, &o, false, now),
-                    EventKind::DowntimeStarted | EventKind::DowntimeTriggered => {
-                        history::downtime(&cx, &o, true)
-                    }
+                    // Icinga's history has the start when a downtime is triggered.
+                    EventKind::DowntimeTriggered => history::downtime(&cx, &o, true),
                     EventKind::DowntimeRemoved => history::downtime(&cx, &o, false),
                     _ => None,
                 };

@@ -44,7 +44,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(command: &mut Command) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        // A group of its own: programs that fork (Icinga 2 runs its daemon in a child)
+        // are stopped whole.
         let mut child = command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -91,6 +95,12 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill has no memory preconditions; a negative pid names the group.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::peers::{installed, Daemon, MariaDb, Redis};
-use crate::util::Server;
+use crate::util::{eventually, Server};
 
 const REQUIRE: &str = "AUSPEX_REQUIRE_ICINGADB";
 const SCHEMA: &str = "/usr/share/icingadb/schema/mysql/schema.sql";
@@ -91,21 +91,18 @@ impl Stack {
         }
     }
 
-    /// A query's rows (tab-separated) once `done` accepts them; 30 s at most (the
-    /// daemon writes asynchronously).
+    /// A query's rows (tab-separated) once `done` accepts them (the daemon writes
+    /// asynchronously, and a database cannot announce it: see [`eventually`]).
     pub async fn rows_until(&self, query: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
+        eventually(query, || async {
             let rows = self.db.sql("icingadb", query).await;
             if done(&rows) {
-                return rows;
+                Ok(rows)
+            } else {
+                Err(rows)
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{query} never matched; last: {rows}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -192,8 +189,8 @@ async fn icingadb_fills_the_database_at_startup_and_live() {
 
     // Icinga's `icingadb` check sees the writer, the daemon's heartbeat, and that the
     // daemon is responsible.
-    let mut output = String::new();
-    for _ in 0..100 {
+    // (The writer reads the daemon's heartbeat once a second: until then it is missing.)
+    let output = eventually("the icingadb check sees the daemon", || async {
         let before = s.now();
         let (status, _) = s
             .post(
@@ -207,15 +204,17 @@ async fn icingadb_fills_the_database_at_startup_and_live() {
                 a["last_check"].as_f64().is_some_and(|t| t >= before)
             })
             .await;
-        output = attrs["last_check_result"]["output"]
+        let output = attrs["last_check_result"]["output"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         if output.starts_with("Icinga DB OK") {
-            break;
+            Ok(output)
+        } else {
+            Err(output)
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
     assert!(output.starts_with("Icinga DB OK: Uptime: "), "{output}");
     assert!(output.contains("\n* Responsible"), "{output}");
     assert!(output.contains("Last full dump: "), "{output}");
@@ -479,29 +478,9 @@ async fn dump_matches_icinga() {
     )
     .unwrap();
     let _server = Server::start_in(dir, conf).await;
+    Written::at(redis.port, 1).dumped().await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/1", redis.port)).unwrap();
     let mut auspex = client.get_connection().unwrap();
-    // The dump is complete when `icinga:dump` reports every key done.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let entries: Vec<redis::streams::StreamId> = redis::cmd("XRANGE")
-            .arg(&["icinga:dump", "-", "+"])
-            .query::<redis::streams::StreamRangeReply>(&mut auspex)
-            .map(|r| r.ids)
-            .unwrap_or_default();
-        let done = entries.iter().any(|e| {
-            e.get::<String>("key").as_deref() == Some("*")
-                && e.get::<String>("state").as_deref() == Some("done")
-        });
-        if done {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Auspex's dump never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", redis.port)).unwrap();
     let mut icinga = client.get_connection().unwrap();
     let hashes = |c: &mut redis::Connection| -> std::collections::BTreeMap<
@@ -613,51 +592,72 @@ apply Notification "mail-alice" to Service { command = "mail"; users = [ "alice"
 apply Notification "mail-host" to Host { command = "mail"; users = [ "bob" ]; assign where host.name == "db-1" }
 "#;
 
-/// What a writer wrote into Redis database 0 on `port`: a hash's row, a stream's entries.
-struct Written(redis::Connection);
+/// What a writer wrote into Redis: a hash's row, and stream entries waited for with
+/// `XREAD BLOCK` (Redis announces them).
+struct Written(redis::Client);
+
+/// A stream entry's fields.
+type Fields = std::collections::HashMap<String, String>;
 
 impl Written {
-    fn open(port: u16) -> Written {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap();
-        Written(client.get_connection().unwrap())
+    /// Database `db` of the Redis on `port`.
+    fn at(port: u16, db: u8) -> Written {
+        Written(redis::Client::open(format!("redis://127.0.0.1:{port}/{db}")).unwrap())
     }
 
-    fn row(&mut self, key: &str, id: &str) -> Option<serde_json::Value> {
-        let v: Option<String> = redis::cmd("HGET")
-            .arg(key)
-            .arg(id)
-            .query(&mut self.0)
-            .ok()?;
+    fn row(&self, key: &str, id: &str) -> Option<serde_json::Value> {
+        let mut c = self.0.get_connection().unwrap();
+        let v: Option<String> = redis::cmd("HGET").arg(key).arg(id).query(&mut c).ok()?;
         v.and_then(|v| serde_json::from_str(&v).ok())
     }
 
-    fn stream(&mut self, key: &str) -> Vec<std::collections::HashMap<String, String>> {
-        redis::cmd("XRANGE")
-            .arg(&[key, "-", "+"])
-            .query::<redis::streams::StreamRangeReply>(&mut self.0)
-            .map(|r| {
-                r.ids
-                    .into_iter()
-                    .map(|e| {
-                        e.map
-                            .into_iter()
-                            .filter_map(|(k, v)| {
-                                redis::from_redis_value::<String>(&v).ok().map(|v| (k, v))
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Waits (30 s at most) for an entry of the stream `key`, from its start on, that
+    /// `wanted` accepts (on a blocking thread: the server runs on this test's runtime).
+    async fn entry(&self, key: &str, wanted: impl Fn(&Fields) -> bool + Send + 'static) -> Fields {
+        let (client, key) = (self.0.clone(), key.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut c = client.get_connection().unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let mut last = "0-0".to_string();
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                assert!(!left.is_zero(), "no such entry in {key}");
+                let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
+                    .arg("BLOCK")
+                    .arg(left.as_millis().max(1) as u64)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(&last)
+                    .query(&mut c)
+                    .unwrap();
+                for e in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+                    last.clone_from(&e.id);
+                    let fields: Fields = e
+                        .map
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            redis::from_redis_value::<String>(v)
+                                .ok()
+                                .map(|v| (k.clone(), v))
+                        })
+                        .collect();
+                    if wanted(&fields) {
+                        return fields;
+                    }
+                }
+            }
+        })
+        .await
+        .unwrap()
     }
 
-    /// Waits (30 s at most) until `check` holds.
-    async fn until(&mut self, what: &str, check: impl Fn(&mut Written) -> bool) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !check(self) {
-            assert!(std::time::Instant::now() < deadline, "never: {what}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// Waits for the writer's dump to be complete (`icinga:dump` reports every key done).
+    async fn dumped(&self) {
+        self.entry("icinga:dump", |e| {
+            e.get("key").map(String::as_str) == Some("*")
+                && e.get("state").map(String::as_str) == Some("done")
+        })
+        .await;
     }
 }
 
@@ -678,16 +678,15 @@ async fn writer_resynchronises_after_losing_redis() {
     // The environment as Icinga derives it: from the CA's public key.
     let env = auspex::icingadb::environment_id(&s.data_dir, &s.data_dir.join("ca/ca.crt")).unwrap();
     let service = auspex::icingadb::pack::object_id(&env, "web-1!http");
-    let mut w = Written::open(port);
-    w.until("the dump", |w| w.row("icinga:service", &service).is_some())
-        .await;
+    let w = Written::at(port, 0);
+    w.dumped().await;
+    assert!(w.row("icinga:service", &service).is_some());
     let (_, st) = s.get("/v1/status/IcingaDB").await;
     assert_eq!(
         st["results"][0]["status"]["icingadb"]["icingadb"]["connected"], true,
         "{st}"
     );
 
-    drop(w);
     drop(redis);
     let (status, _) = s
         .post(
@@ -696,22 +695,30 @@ async fn writer_resynchronises_after_losing_redis() {
         )
         .await;
     assert_eq!(status, 200);
-    let (_, st) = s.get("/v1/status/IcingaDB").await;
-    let writer = &st["results"][0]["status"]["icingadb"]["icingadb"];
-    assert_eq!(writer["connected"], false, "{st}");
-    assert!(writer["events_behind"].as_u64().unwrap() > 0, "{st}");
-
-    let _redis = Redis::start_on(port).await;
-    let mut w = Written::open(port);
-    w.until("the dump again, with the new state", |w| {
-        w.row("icinga:service:state", &service)
-            .is_some_and(|st| st["output"] == "while Redis was away")
+    // The writer notices when it writes the result.
+    let writer = eventually("the writer notices", || async {
+        let (_, st) = s.get("/v1/status/IcingaDB").await;
+        let writer = st["results"][0]["status"]["icingadb"]["icingadb"].clone();
+        if writer["connected"] == false {
+            Ok(writer)
+        } else {
+            Err(st.to_string())
+        }
     })
     .await;
-    w.until("the history of the change made meanwhile", |w| {
-        w.stream("icinga:history:stream:state")
-            .iter()
-            .any(|e| e.get("output").map(String::as_str) == Some("while Redis was away"))
+    assert!(writer["events_behind"].as_u64().unwrap() > 0, "{writer}");
+
+    let _redis = Redis::start_on(port).await;
+    let w = Written::at(port, 0);
+    w.dumped().await;
+    let state = w.row("icinga:service:state", &service).unwrap();
+    assert_eq!(
+        state["output"], "while Redis was away",
+        "the dump has the new state"
+    );
+    // The history of the change made meanwhile.
+    w.entry("icinga:history:stream:state", |e| {
+        e.get("output").map(String::as_str) == Some("while Redis was away")
     })
     .await;
     let metrics = s.text("/metrics").await;
@@ -726,7 +733,7 @@ async fn writer_resynchronises_after_losing_redis() {
 /// own.
 #[tokio::test]
 async fn writer_speaks_tls_with_client_certificates() {
-    if !Stack::available() || !installed("redis-cli", REQUIRE) {
+    if !Stack::available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -770,36 +777,35 @@ async fn writer_speaks_tls_with_client_certificates() {
         path("client.key")
     ))
     .await;
-    let hosts = || {
-        let out = std::process::Command::new("redis-cli")
-            .args([
-                "--tls",
-                "--cacert",
-                &path("ca.crt"),
-                "--cert",
-                &path("client.crt"),
-            ])
-            .args([
-                "--key",
-                &path("client.key"),
-                "-p",
-                &port.to_string(),
-                "HLEN",
-                "icinga:host",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while hosts() != "2" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no dump over TLS: {}",
-            hosts()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Read back over TLS with the same client certificate.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    let client = redis::Client::build_with_tls(
+        redis::ConnectionInfo {
+            addr: redis::ConnectionAddr::TcpTls {
+                host: "127.0.0.1".into(),
+                port,
+                insecure: false,
+                tls_params: None,
+            },
+            redis: redis::RedisConnectionInfo::default(),
+        },
+        redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: read("client.crt"),
+                client_key: read("client.key"),
+            }),
+            root_cert: Some(read("ca.crt")),
+        },
+    )
+    .unwrap();
+    let w = Written(client);
+    w.dumped().await;
+    let hosts: usize = redis::cmd("HLEN")
+        .arg("icinga:host")
+        .query(&mut w.0.get_connection().unwrap())
+        .unwrap();
+    assert_eq!(hosts, 2);
     let (_, st) = s.get("/v1/status/IcingaDB").await;
     assert_eq!(
         st["results"][0]["status"]["icingadb"]["icingadb"]["connected"],

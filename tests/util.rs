@@ -333,7 +333,6 @@ impl Server {
         panic!("fewer than {n} {kind} events: {:?}", self.events(kind));
     }
 
-    /// Waits (up to 10 s) until `check` holds for the object at `path`'s attributes.
     /// The body of `GET path` as root, as text.
     pub async fn text(&self, path: &str) -> String {
         self.client()
@@ -347,15 +346,40 @@ impl Server {
             .unwrap()
     }
 
+    /// Waits until `check` holds for the object at `path`'s attributes (see
+    /// [`eventually`]).
     pub async fn wait_for(&self, path: &str, check: impl Fn(&Json) -> bool) -> Json {
-        for _ in 0..200 {
+        eventually(&format!("{path} reaches the expected state"), || async {
             let attrs = self.get(path).await.1["results"][0]["attrs"].clone();
             if check(&attrs) {
-                return attrs;
+                Ok(attrs)
+            } else {
+                Err(attrs.to_string())
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+        .await
+    }
+}
+
+/// Asks `probe` until it finds what it looks for (`Ok`), 30 s at most, and fails with the
+/// last thing it saw (`Err`): for outcomes in what cannot announce them — an object's
+/// state behind the API, a database another process writes. Where a stream or a log
+/// announces the outcome, wait on that instead.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match probe().await {
+            Ok(found) => return found,
+            Err(seen) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "never: {what}; last seen: {seen}"
+            ),
         }
-        panic!("{path} never reached the expected state");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -88,7 +88,7 @@ impl IcingaWeb {
             ),
         );
         let port = free_port();
-        let php = Daemon::spawn(
+        let mut php = Daemon::spawn(
             Command::new("php")
                 .arg("-S")
                 .arg(format!("127.0.0.1:{port}"))
@@ -99,7 +99,6 @@ impl IcingaWeb {
                 // Icinga Web's external authentication: the web server's user.
                 .env("REMOTE_USER", "admin"),
         );
-        let mut php = php;
         php.logged("PHP's web server started", |l| {
             l.contains("Development Server") && l.contains("started")
         })

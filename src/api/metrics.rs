@@ -329,80 +329,102 @@ fn register_writers(r: &mut Registry, state: &State) {
     use std::sync::atomic::Ordering::Relaxed;
     let engine = &state.engine;
     let last = engine.bus.last_id();
-    let (written, queued, connected): (
-        Family<Kind, Counter>,
-        Family<Kind, Gauge>,
-        Family<Kind, Gauge>,
-    ) = Default::default();
-    for (kind, name, s) in engine.perfdata.writers() {
-        let labels = vec![("type", kind.to_string()), ("name", name)];
-        written
-            .get_or_create(&labels)
-            .inc_by(s.written.load(Relaxed));
-        let behind = last.saturating_sub(s.position.load(Relaxed));
-        queued
-            .get_or_create(&labels)
-            .set(i64::try_from(behind).unwrap_or(i64::MAX));
-        connected
-            .get_or_create(&labels)
-            .set(i64::from(s.connected.load(Relaxed)));
-    }
-    r.register(
-        "perfdata_written",
-        "Check results a perfdata writer has sent",
-        written,
+    let perfdata = engine
+        .perfdata
+        .writers()
+        .into_iter()
+        .map(|(kind, name, s)| {
+            let figures = (
+                s.written.load(Relaxed),
+                s.position.load(Relaxed),
+                s.connected.load(Relaxed),
+            );
+            (vec![("type", kind.to_string()), ("name", name)], figures)
+        });
+    register_writer_figures(
+        r,
+        perfdata,
+        last,
+        [
+            (
+                "perfdata_written",
+                "Check results a perfdata writer has sent",
+            ),
+            (
+                "perfdata_queue",
+                "Events a perfdata writer has not passed yet",
+            ),
+            (
+                "perfdata_connected",
+                "1 while a perfdata writer reaches its receiver",
+            ),
+        ],
     );
-    r.register(
-        "perfdata_queue",
-        "Events a perfdata writer has not passed yet",
-        queued,
+    let writers = engine.icingadb.writers();
+    let icingadb = writers.iter().map(|(name, s)| {
+        let figures = (
+            s.written.load(Relaxed),
+            s.position.load(Relaxed),
+            s.connected.load(Relaxed),
+        );
+        (vec![("name", name.clone())], figures)
+    });
+    register_writer_figures(
+        r,
+        icingadb,
+        last,
+        [
+            (
+                "icingadb_written",
+                "Events an IcingaDB writer has written to Redis",
+            ),
+            (
+                "icingadb_queue",
+                "Events an IcingaDB writer has not written yet (its lag)",
+            ),
+            (
+                "icingadb_connected",
+                "1 while an IcingaDB writer is connected to Redis",
+            ),
+        ],
     );
-    r.register(
-        "perfdata_connected",
-        "1 while a perfdata writer reaches its receiver",
-        connected,
-    );
-    let (written, queued, connected): (
-        Family<Kind, Counter>,
-        Family<Kind, Gauge>,
-        Family<Kind, Gauge>,
-    ) = Default::default();
     let dump: Family<Kind, Gauge<f64, std::sync::atomic::AtomicU64>> = Family::default();
-    for (name, s) in engine.icingadb.writers() {
-        let labels = vec![("name", name)];
-        written
-            .get_or_create(&labels)
-            .inc_by(s.written.load(Relaxed));
-        let behind = last.saturating_sub(s.position.load(Relaxed));
-        queued
-            .get_or_create(&labels)
-            .set(i64::try_from(behind).unwrap_or(i64::MAX));
-        connected
-            .get_or_create(&labels)
-            .set(i64::from(s.connected.load(Relaxed)));
-        dump.get_or_create(&labels)
+    for (name, s) in writers {
+        dump.get_or_create(&vec![("name", name)])
             .set(*s.lastdump_took.lock().unwrap_or_else(|e| e.into_inner()));
     }
-    r.register(
-        "icingadb_written",
-        "Events an IcingaDB writer has written to Redis",
-        written,
-    );
-    r.register(
-        "icingadb_queue",
-        "Events an IcingaDB writer has not written yet (its lag)",
-        queued,
-    );
-    r.register(
-        "icingadb_connected",
-        "1 while an IcingaDB writer is connected to Redis",
-        connected,
-    );
     r.register(
         "icingadb_last_dump_seconds",
         "How long an IcingaDB writer's last dump took",
         dump,
     );
+}
+
+/// A kind of writer's three figures — what it wrote, how many events it has not passed
+/// yet, whether it is connected — from (labels, (written, position, connected)) per
+/// writer, under the three given names and helps.
+fn register_writer_figures(
+    r: &mut Registry,
+    writers: impl Iterator<Item = (Kind, (u64, u64, bool))>,
+    last_event: u64,
+    [written_name, queue_name, connected_name]: [(&'static str, &'static str); 3],
+) {
+    let (written, queued, connected): (
+        Family<Kind, Counter>,
+        Family<Kind, Gauge>,
+        Family<Kind, Gauge>,
+    ) = Default::default();
+    for (labels, (count, position, up)) in writers {
+        written.get_or_create(&labels).inc_by(count);
+        let behind = last_event.saturating_sub(position);
+        queued
+            .get_or_create(&labels)
+            .set(i64::try_from(behind).unwrap_or(i64::MAX));
+        connected.get_or_create(&labels).set(i64::from(up));
+    }
+    r.register(written_name.0, written_name.1, written);
+    r.register(queue_name.0, queue_name.1, queued);
+    r.register(connected_name.0, connected_name.1, connected);
 }
 
 /// Hosts and services by state, and those in the CIB's other counts (pending,

@@ -297,15 +297,7 @@ pub fn downtime(ctx: &Context, d: &Object, started: bool) -> Option<Entry> {
     }
     e.add("event_id", event_id(ctx, kind, &d.name, None))
         .add("event_type", kind);
-    let service_name = service.as_deref();
-    match service_name {
-        Some(s) => {
-            e.add("object_type", "service").add("service_id", ctx.id(s));
-        }
-        None => {
-            e.add("object_type", "host");
-        }
-    }
+    owner(ctx, &mut e, service.as_deref());
     let by = d.string("triggered_by");
     if !by.is_empty() {
         e.add("triggered_by_id", ctx.id(&by));
@@ -317,9 +309,6 @@ pub fn downtime(ctx: &Context, d: &Object, started: bool) -> Option<Entry> {
     };
     e.add("start_time", millis(from).to_string())
         .add("end_time", millis(until).to_string());
-    if let Some(endpoint) = ctx.local_endpoint {
-        e.add("endpoint_id", ctx.id(endpoint));
-    }
     let parent = d.string("parent");
     if !parent.is_empty() {
         e.add("parent_id", ctx.id(&parent));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use filters::Value;
 use futures_util::FutureExt;
 use redis::aio::MultiplexedConnection;
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
 use super::config::{self, type_key, Row, GLOBAL_KEYS, TYPES};
@@ -430,7 +430,7 @@ impl Writer {
                 for (_, (o, full, next)) in std::mem::take(&mut self.touched) {
                     self.state(&mut p, &reg, &o, full);
                     if next {
-                        self.next_update(&mut p, &reg, &o);
+                        self.next_update(&mut p, &o);
                     }
                 }
                 let queries = p.cmd_iter().count();
@@ -744,8 +744,9 @@ impl Writer {
                 let Some(mut o) = object_from(type_name, member(v, key)) else {
                     return;
                 };
-                if event.kind == EventKind::CommentRemoved && o.number("remove_time", 0.0) == 0.0 {
-                    // The removal's time is the event's.
+                if event.kind == EventKind::CommentRemoved {
+                    // The removal's time is the event's (a comment's `remove_time` is not
+                    // shown, so events do not carry it).
                     let at = member(v, "timestamp").cloned().unwrap_or(Value::Null);
                     let mut attrs = o.attrs.clone();
                     attrs.insert("remove_time".into(), at);
@@ -831,18 +832,16 @@ impl Writer {
         };
         let key = format!("icinga:{}:state", type_key(o.type_info.name));
         let id = super::pack::object_id(&self.ctx.environment, &o.name);
-        let checksum = super::pack::hash(&Json::Object(st.clone()));
-        p.cmd("HSET")
-            .arg(&key)
-            .arg(&id)
-            .arg(encode(&Json::Object(st.clone())))
-            .ignore();
+        let fields = full.then(|| state::stream_fields(&st));
+        let st = Json::Object(st);
+        let checksum = super::pack::hash(&st);
+        p.cmd("HSET").arg(&key).arg(&id).arg(encode(&st)).ignore();
         p.cmd("HSET")
             .arg(checksum_key(&key))
             .arg(&id)
             .arg(encode(&json!({ "checksum": checksum })))
             .ignore();
-        if full {
+        if let Some(fields) = fields {
             let cmd = p.cmd("XADD").arg(&[
                 "icinga:runtime:state",
                 "MAXLEN",
@@ -856,7 +855,7 @@ impl Writer {
                 "checksum",
                 &checksum,
             ]);
-            for (k, v) in state::stream_fields(&st) {
+            for (k, v) in fields {
                 cmd.arg(k).arg(v);
             }
             cmd.ignore();
@@ -865,7 +864,7 @@ impl Writer {
 
     /// The host's or service's next update in `icinga:nextupdate:<type>` (removed when
     /// active checks are off).
-    fn next_update(&self, p: &mut redis::Pipeline, reg: &Registry, o: &Object) {
+    fn next_update(&self, p: &mut redis::Pipeline, o: &Object) {
         let key = next_update_key(o.type_info.name);
         let id = super::pack::object_id(&self.ctx.environment, &o.name);
         if o.flag("enable_active_checks", true) {
@@ -873,7 +872,6 @@ impl Writer {
                 .runtime_value("next_update")
                 .and_then(|v| v.to_number().ok())
                 .unwrap_or(0.0);
-            let _ = reg;
             p.cmd("ZADD").arg(key).arg(next).arg(id).ignore();
         } else {
             p.cmd("ZREM").arg(key).arg(id).ignore();
@@ -1120,7 +1118,7 @@ fn write_row(p: &mut redis::Pipeline, row: &Row) {
     p.cmd("HSET")
         .arg(&row.key)
         .arg(&row.id)
-        .arg(encode(&Json::Object(row.data.clone())))
+        .arg(serde_json::to_string(&row.data).unwrap_or_default())
         .ignore();
     if let Some(c) = &row.checksum {
         p.cmd("HSET")
@@ -1129,23 +1127,21 @@ fn write_row(p: &mut redis::Pipeline, row: &Row) {
             .arg(encode(&json!({ "checksum": c })))
             .ignore();
     }
-    let mut fields: Map<String, Json> = row.data.clone();
-    if let Some(c) = &row.checksum {
-        fields.insert("checksum".into(), json!(c));
-    }
-    fields.insert("id".into(), json!(row.id));
-    fields.insert("redis_key".into(), json!(row.key));
-    fields.insert("runtime_type".into(), json!("upsert"));
     let cmd = p
         .cmd("XADD")
         .arg(&["icinga:runtime", "MAXLEN", "~", RUNTIME_MAXLEN, "*"]);
-    for (k, v) in &fields {
+    for (k, v) in &row.data {
         let value = stream_value(v);
         if !value.is_empty() {
             cmd.arg(k).arg(value);
         }
     }
-    cmd.ignore();
+    if let Some(c) = &row.checksum {
+        cmd.arg("checksum").arg(c);
+    }
+    cmd.arg("id").arg(&row.id);
+    cmd.arg("redis_key").arg(&row.key);
+    cmd.arg("runtime_type").arg("upsert").ignore();
 }
 
 /// A row deleted as Icinga deletes one at runtime.

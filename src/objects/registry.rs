@@ -363,16 +363,7 @@ impl Registry {
         }
         let mut attrs = endpoint.attrs.clone();
         attrs.insert("port".into(), Value::from(port.to_string()));
-        let object = Object {
-            type_info: endpoint.type_info,
-            name: endpoint.name.clone(),
-            attrs,
-            location: endpoint.location.clone(),
-            package: endpoint.package.clone(),
-            original: endpoint.original.clone(),
-            version: endpoint.version,
-            runtime: endpoint.runtime.clone(),
-        };
+        let object = endpoint.with_attrs(attrs, endpoint.original.clone(), endpoint.version);
         self.insert(Arc::new(object));
     }
 

@@ -66,11 +66,10 @@ pub fn add(b: &mut Batch, checkable: &Object, c: NewComment) -> Option<Arc<Objec
     Some(comment)
 }
 
-/// Removes a comment, recording who removed it and when.
+/// Removes a comment, recording who removed it.
 pub fn remove(b: &mut Batch, comment: &Object, removed_by: &str) {
     let mut attrs = comment.attrs.clone();
     attrs.insert("removed_by".into(), Value::from(removed_by));
-    attrs.insert("remove_time".into(), Value::Number(b.now));
     let gone = comment.with_attrs(attrs, Dict::new(), comment.version);
     b.remove(comment);
     event(b, EventKind::CommentRemoved, &gone);

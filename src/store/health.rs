@@ -33,6 +33,8 @@ pub(super) struct Shared {
     pub(super) health: Mutex<Health>,
     /// How long each group commit took (transaction and fsync), for `/metrics`.
     pub(super) commit_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// The node's part in a cluster and its position in the log.
+    pub(super) replication: super::replication::Replication,
 }
 
 impl Shared {

@@ -42,11 +42,14 @@ use crate::bus::{Bus, Event, EventKind, Pending};
 
 mod health;
 pub mod open;
+pub mod record;
+pub mod replication;
 pub mod snapshot;
 
 pub use health::Health;
 use health::Shared;
 pub use open::Mode;
+pub use replication::{Log, Replica, Role};
 
 const API_OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_objects");
 const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified_attributes");
@@ -57,6 +60,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SNAPSHOT: &str = "snapshot";
 /// Written by the probe commit that proves a reopened store writable.
 const PROBE: &str = "probe";
+/// The sequence number of the last record of the cluster's log this store holds.
+const LOG_POSITION: &str = "log_position";
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
@@ -139,6 +144,8 @@ impl Commit {
 
 struct Job {
     commit: Commit,
+    /// A record read from the cluster's log (a follower's commit), with its position.
+    replica: Option<Replica>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -190,7 +197,7 @@ impl Store {
     ) -> Result<(Store, Contents)> {
         let db = open::open(path, CACHE, mode)?;
         let snapshot_path = snapshot::path_for(path);
-        let (contents, marked, last_id) = open::guarded(|| {
+        let (contents, marked, last_id, position) = open::guarded(|| {
             // Create the tables so that reads of a fresh store succeed.
             let txn = db.begin_write()?;
             for name in [API_OBJECTS, MODIFIED, STATES, TOKENS] {
@@ -200,7 +207,7 @@ impl Store {
             txn.open_table(META)?;
             txn.commit()?;
             let (contents, marked) = read(&db, &snapshot_path)?;
-            Ok((contents, marked, last_event_id(&db)?))
+            Ok((contents, marked, last_event_id(&db)?, log_position(&db)?))
         })
         .with_context(|| format!("reading the store {}", path.display()))?;
         bus.start_after(last_id);
@@ -217,7 +224,9 @@ impl Store {
             db: RwLock::new(Some(db.clone())),
             health: Mutex::new(Health::default()),
             commit_seconds: crate::metrics::fast_seconds(),
+            replication: replication::Replication::default(),
         });
+        shared.replication.set_position(position);
         let (tx, rx) = bounded(QUEUE);
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         let source = Arc::new(std::sync::Mutex::new(None));
@@ -299,6 +308,35 @@ impl Store {
         }
     }
 
+    /// Sets what the store does with commits (see [`Role`]).
+    pub fn set_role(&self, role: Role) {
+        self.shared.replication.set_role(role);
+    }
+
+    /// The sequence number of the last record of the cluster's log this store holds (0:
+    /// none).
+    pub fn log_position(&self) -> u64 {
+        self.shared.replication.position()
+    }
+
+    /// The id of the newest journaled event (0 when none).
+    ///
+    /// # Errors
+    /// The journal cannot be read.
+    pub fn last_event_id(&self) -> Result<u64> {
+        let db = self.shared.db()?;
+        open::guarded(|| last_event_id(&db))
+    }
+
+    /// A follower's commit of a record read from the log: committed with the leader's
+    /// event ids and its position; records at or before the position held are skipped.
+    ///
+    /// # Errors
+    /// The commit failed, or this node is not a follower.
+    pub async fn replicate(&self, replica: Replica, commit: Commit) -> Result<(), String> {
+        self.send(commit, Some(replica)).await
+    }
+
     /// Commits `ops` durably; returns once they are on disk.
     ///
     /// # Errors
@@ -319,8 +357,16 @@ impl Store {
             }
             return Ok(());
         }
+        self.send(commit, None).await
+    }
+
+    async fn send(&self, commit: Commit, replica: Option<Replica>) -> Result<(), String> {
         let (done, answer) = oneshot::channel();
-        let job = Job { commit, done };
+        let job = Job {
+            commit,
+            replica,
+            done,
+        };
         match self.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(job)) => {
@@ -368,6 +414,16 @@ fn journal_after(db: &Database, after: u64, limit: usize) -> Result<(Vec<Arc<Eve
     }
     out.truncate(limit);
     Ok((out, oldest))
+}
+
+/// The log position the store holds (0 when none).
+fn log_position(db: &Database) -> Result<u64> {
+    let txn = db.begin_read()?;
+    let position = txn
+        .open_table(META)?
+        .get(LOG_POSITION)?
+        .map_or(0, |v| v.value());
+    Ok(position)
 }
 
 /// The id of the newest journaled event (0 when none).
@@ -535,6 +591,10 @@ fn writer(
                 Err(_) => break,
             }
         }
+        let jobs = admit(&shared.replication, jobs);
+        if jobs.is_empty() {
+            continue;
+        }
         let Some(current) = db.as_ref() else {
             let error = shared.unavailable();
             for job in jobs {
@@ -543,8 +603,16 @@ fn writer(
             continue;
         };
         let began = Instant::now();
-        match open::guarded(|| apply(current, &jobs, &mut journal)) {
-            Ok(events) => {
+        match open::guarded(|| apply(current, &jobs, &mut journal, &shared.replication)) {
+            Ok(Err(refused)) => {
+                // The log did not take the commit: nothing was committed here.
+                let error = format!("the cluster's log did not take the commit: {refused}");
+                tracing::warn!(error = %error, batches = jobs.len(), "Commit not appended to the cluster's log.");
+                for job in jobs {
+                    let _ = job.done.send(Err(error.clone()));
+                }
+            }
+            Ok(Ok(events)) => {
                 shared.commit_seconds.observe(began.elapsed().as_secs_f64());
                 if failures > 0 {
                     failures = 0;
@@ -608,53 +676,88 @@ fn reopen(shared: &Shared, journal: &mut Journal) -> Result<Arc<Database>> {
     if last >= journal.next_id {
         journal.next_id = last + 1;
     }
+    shared.replication.set_position(log_position(&db)?);
     journal.segments = None;
     Ok(Arc::new(db))
 }
 
-/// Applies every job in one transaction; returns the journaled events in order.
-fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<Event>>> {
+/// The jobs this node's role lets it commit: a follower commits only records of the log
+/// (and skips those it holds already), others only their own changes. The rest are
+/// answered here.
+fn admit(replication: &replication::Replication, jobs: Vec<Job>) -> Vec<Job> {
+    let follower = matches!(replication.role(), Role::Follower);
+    let position = replication.position();
+    let mut kept = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match (job.replica, follower) {
+            (None, true) => {
+                let _ = job.done.send(Err(replication::NOT_LEADER.into()));
+            }
+            (Some(_), false) => {
+                let _ = job.done.send(Err(
+                    "this node writes the cluster's log: it does not follow it".into(),
+                ));
+            }
+            (Some(r), true) if r.seq <= position => {
+                let _ = job.done.send(Ok(()));
+            }
+            _ => kept.push(job),
+        }
+    }
+    kept
+}
+
+/// Applies every job in one transaction; returns the journaled events in order, or
+/// (inner error) why the cluster's log refused the commit — nothing is committed then.
+fn apply(
+    db: &Database,
+    jobs: &[Job],
+    journal: &mut Journal,
+    replication: &replication::Replication,
+) -> Result<Result<Vec<Arc<Event>>, String>> {
     let txn = db.begin_write()?;
     let mut published = Vec::new();
+    let local_first = journal.next_id;
+    let mut next = journal.next_id;
+    let mut position = None;
     {
         let mut events = txn.open_table(EVENTS)?;
-        let first = journal.next_id;
-        let mut record = Vec::new();
-        for (kind, json) in jobs.iter().flat_map(|j| &j.commit.events) {
-            let event = Event::new(first + published.len() as u64, *kind, json.clone());
-            record.push(event.index);
-            record.extend_from_slice(&(json.len() as u32).to_le_bytes());
-            record.extend_from_slice(json);
-            published.push(Arc::new(event));
+        // A leader's or standalone node's group shares one segment; each record of the
+        // log keeps the segment (and ids) the leader gave it.
+        let mut open_segment: Option<(u64, Vec<u8>)> = None;
+        for job in jobs {
+            if let Some(r) = job.replica {
+                if let Some((first, record)) = open_segment.take() {
+                    put_segment(&mut events, journal, first, &record)?;
+                }
+                if r.first_id < next {
+                    tracing::warn!(
+                        seq = r.seq,
+                        first_id = r.first_id,
+                        expected = next,
+                        "A record of the log reuses event ids this store holds; they are replaced."
+                    );
+                }
+                next = r.first_id;
+                position = Some(r.seq);
+            }
+            let (_, record) = open_segment.get_or_insert_with(|| (next, Vec::new()));
+            for (kind, json) in &job.commit.events {
+                let event = Event::new(next, *kind, json.clone());
+                record.push(event.index);
+                record.extend_from_slice(&(json.len() as u32).to_le_bytes());
+                record.extend_from_slice(json);
+                published.push(Arc::new(event));
+                next += 1;
+            }
+            if job.replica.is_some() {
+                if let Some((first, record)) = open_segment.take() {
+                    put_segment(&mut events, journal, first, &record)?;
+                }
+            }
         }
-        if !published.is_empty() {
-            events.insert(first, record.as_slice())?;
-            // Drop whole segments older than the newest `retention` events: a segment
-            // ends where the next one begins.
-            let next = first + published.len() as u64;
-            let keep_from = next.saturating_sub(journal.retention);
-            let segments = match journal.segments.as_mut() {
-                Some(s) => {
-                    s.push_back(first);
-                    s
-                }
-                None => {
-                    let mut all = std::collections::VecDeque::new();
-                    for row in events.range::<u64>(..)? {
-                        all.push_back(row?.0.value());
-                    }
-                    journal.segments.insert(all)
-                }
-            };
-            // A segment ends where the next one begins: it goes when that is at or
-            // below `keep_from`.
-            let mut doomed = Vec::new();
-            while segments.len() > 1 && segments[1] <= keep_from {
-                doomed.extend(segments.pop_front());
-            }
-            for key in doomed {
-                events.remove(key)?;
-            }
+        if let Some((first, record)) = open_segment.take() {
+            put_segment(&mut events, journal, first, &record)?;
         }
     }
     {
@@ -694,14 +797,71 @@ fn apply(db: &Database, jobs: &[Job], journal: &mut Journal) -> Result<Vec<Arc<E
             }
         }
     }
+    if let Role::Leader(log) = replication.role() {
+        // The log first: a commit the log refused is not committed here either.
+        let record = record::encode(
+            local_first,
+            jobs.iter().flat_map(|j| &j.commit.events),
+            jobs.iter().flat_map(|j| &j.commit.ops),
+        )?;
+        match log.append(record, replication.position()) {
+            Ok(seq) => position = Some(seq),
+            Err(refused) => return Ok(Err(refused)),
+        }
+    }
+    let mut meta = txn.open_table(META)?;
     if journal.snapshot_marked {
         // From this commit on the snapshot is out of date.
-        txn.open_table(META)?.remove(SNAPSHOT)?;
+        meta.remove(SNAPSHOT)?;
     }
+    if let Some(seq) = position {
+        meta.insert(LOG_POSITION, seq)?;
+    }
+    drop(meta);
     txn.commit()?;
     journal.snapshot_marked = false;
-    journal.next_id += published.len() as u64;
-    Ok(published)
+    journal.next_id = next;
+    if let Some(seq) = position {
+        replication.set_position(seq);
+    }
+    Ok(Ok(published))
+}
+
+/// Journals a segment of events starting at id `first`, and drops whole segments older
+/// than the newest `retention` events (a segment ends where the next one begins).
+fn put_segment(
+    events: &mut redb::Table<u64, &[u8]>,
+    journal: &mut Journal,
+    first: u64,
+    record: &[u8],
+) -> Result<()> {
+    if record.is_empty() {
+        return Ok(());
+    }
+    let count = segment(record).count() as u64;
+    events.insert(first, record)?;
+    let keep_from = (first + count).saturating_sub(journal.retention);
+    let segments = match journal.segments.as_mut() {
+        Some(s) => {
+            s.push_back(first);
+            s
+        }
+        None => {
+            let mut all = std::collections::VecDeque::new();
+            for row in events.range::<u64>(..)? {
+                all.push_back(row?.0.value());
+            }
+            journal.segments.insert(all)
+        }
+    };
+    let mut doomed = Vec::new();
+    while segments.len() > 1 && segments[1] <= keep_from {
+        doomed.extend(segments.pop_front());
+    }
+    for key in doomed {
+        events.remove(key)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

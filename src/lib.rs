@@ -47,6 +47,8 @@
 //! - [`actions`]: Icinga's actions ([`actions::Action`]), one module per action;
 //!   [`command_pipe`]: Icinga's external command pipe, each command run as its action;
 //!   [`reload`]: a new configuration switched in live.
+//! - [`cluster`]: several nodes on NATS JetStream — one shared log of every commit,
+//!   a leader elected by lease, writes forwarded to it, checks shared among the nodes.
 //!
 //! Edges:
 //! - [`api`]: the HTTPS server — accept loop, TLS, the request edge, routes, handlers,
@@ -60,6 +62,7 @@ pub mod auth;
 pub mod bus;
 pub mod checker;
 pub mod clock;
+pub mod cluster;
 pub mod command_pipe;
 pub mod config;
 pub mod engine;

@@ -89,7 +89,46 @@ impl Dirs {
             },
             edge: auspex::api::settings::EdgeSettings::default(),
             clock: auspex::clock::Clock::system(),
+            cluster: None,
         }
+    }
+}
+
+/// The cluster a node joins (see `docs/cluster.md`).
+#[derive(Args, Clone)]
+struct Cluster {
+    /// The NATS server(s) with JetStream holding the cluster's log, e.g.
+    /// `nats://127.0.0.1:4222` (comma-separated for several). Without it the node runs
+    /// alone.
+    #[arg(long = "cluster", value_name = "URL", env = "AUSPEX_CLUSTER")]
+    url: Option<String>,
+    /// The cluster's name: nodes of one name share one log.
+    #[arg(long, default_value = "auspex", env = "AUSPEX_CLUSTER_NAME")]
+    cluster_name: String,
+    /// This node's zone: its nodes share the checks of the objects in it (objects of
+    /// zones without a live node go to this default zone's nodes).
+    #[arg(long, default_value = "master", env = "AUSPEX_CLUSTER_ZONE")]
+    cluster_zone: String,
+    /// Seconds a leader's lease lasts without renewal: a failed leader is replaced
+    /// within about this time.
+    #[arg(long, default_value_t = 3.0, env = "AUSPEX_CLUSTER_LEASE")]
+    cluster_lease: f64,
+    /// JetStream replicas of the log (the number of NATS servers to replicate over).
+    #[arg(long, default_value_t = 1, env = "AUSPEX_CLUSTER_REPLICAS")]
+    cluster_replicas: usize,
+}
+
+impl Cluster {
+    fn options(&self, leader_eligible: bool) -> Option<auspex::cluster::Options> {
+        let url = self.url.clone()?;
+        Some(auspex::cluster::Options {
+            name: self.cluster_name.clone(),
+            zone: self.cluster_zone.clone(),
+            leader_eligible,
+            lease: seconds(self.cluster_lease.max(1.0)),
+            replicas: self.cluster_replicas,
+            ..auspex::cluster::Options::new(url)
+        })
     }
 }
 
@@ -173,6 +212,21 @@ enum Command {
         listen: Option<SocketAddr>,
         #[command(flatten)]
         edge: Edge,
+        #[command(flatten)]
+        cluster: Cluster,
+    },
+    /// Runs a cluster agent: it follows the cluster's log, serves reads and event
+    /// streams, runs its share of its zone's checks and forwards writes, but never leads.
+    Agent {
+        #[command(flatten)]
+        dirs: Dirs,
+        /// Address to listen on (HTTPS). Default: the ApiListener's, else 0.0.0.0:5665.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        edge: Edge,
+        #[command(flatten)]
+        cluster: Cluster,
     },
     /// API setup.
     Api {
@@ -392,24 +446,53 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
             announce(&opts, password);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { dirs, listen, edge } => {
-            let opts = Options {
-                edge: edge.settings()?,
-                ..dirs.options(listen)
+        Command::Serve {
+            dirs,
+            listen,
+            edge,
+            cluster,
+        } => run_server(&dirs, listen, &edge, cluster.options(true), log),
+        Command::Agent {
+            dirs,
+            listen,
+            edge,
+            cluster,
+        } => {
+            let Some(options) = cluster.options(false) else {
+                eprintln!(
+                    "An agent joins a cluster: --cluster URL (or AUSPEX_CLUSTER) is required."
+                );
+                return Ok(ExitCode::FAILURE);
             };
-            let password = app::setup(&opts, true)?;
-            announce(&opts, password);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let served = rt.block_on(serve(opts, log));
-            // The configured loggers write out what they hold, also after a failure.
-            auspex::logging::close();
-            served?;
-            Ok(ExitCode::SUCCESS)
+            run_server(&dirs, listen, &edge, Some(options), log)
         }
         Command::Pki { command } => pki_command(command).map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// `serve` and `agent`: sets up on first start, then serves until stopped.
+fn run_server(
+    dirs: &Dirs,
+    listen: Option<SocketAddr>,
+    edge: &Edge,
+    cluster: Option<auspex::cluster::Options>,
+    log: WorkerGuard,
+) -> Result<ExitCode> {
+    let opts = Options {
+        edge: edge.settings()?,
+        cluster,
+        ..dirs.options(listen)
+    };
+    let password = app::setup(&opts, true)?;
+    announce(&opts, password);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let served = rt.block_on(serve(opts, log));
+    // The configured loggers write out what they hold, also after a failure.
+    auspex::logging::close();
+    served?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn announce(opts: &Options, password: Option<String>) {

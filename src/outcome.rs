@@ -1,12 +1,12 @@
 //! The outcome of an operation on one object: an entry of an answer's `results`, in
 //! Icinga's shape `{"code": …, "status": "…", …}`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 /// One entry of `results`: a code (200 for success; 4xx/5xx as Icinga answers them), a
 /// human status, and what the operation adds (`name`, `legacy_id`, `errors`, …).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub code: u16,
     pub status: String,

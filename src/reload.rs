@@ -41,33 +41,11 @@ pub fn validate(
 /// The configuration's errors (nothing changes then), or a store failure.
 pub async fn reload(engine: &Engine) -> Result<Summary, Vec<String>> {
     let _lock = engine.writer.lock().await;
-    let packages = engine.packages.active();
-    let contents = engine.store.contents().map_err(|e| vec![e.to_string()])?;
-    let current = engine.registry();
-    let (site, previous, check) = (engine.site(), current.clone(), engine.config_check);
     let now = engine.clock.now();
-    // Loading and building take a while on large configurations: off the async workers.
-    let built = tokio::task::spawn_blocking(move || {
-        let loaded = crate::engine::load(&site, &packages, now)
-            .and_then(|loaded| check(&loaded.registry).map(|()| loaded));
-        let mut loaded = loaded.map_err(|e| {
-            e.to_string()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })?;
-        for w in
-            crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents, now)
-        {
-            tracing::warn!("{w}");
-        }
-        loaded.registry.adopt_runtime(&previous);
-        let (events, summary) = differences(&previous, &loaded.registry, now);
-        Ok::<_, Vec<String>>((loaded, events, summary))
+    let (loaded, (events, summary)) = assemble(engine, move |previous, next| {
+        differences(previous, next, now)
     })
-    .await
-    .map_err(|e| vec![format!("The reload failed: {e}")])?;
-    let (loaded, events, summary) = built?;
+    .await?;
     crate::logging::configure(&loaded.registry);
     crate::engine::warn_inert(&loaded.registry);
     engine
@@ -87,6 +65,54 @@ pub async fn reload(engine: &Engine) -> Result<Summary, Vec<String>> {
         "Configuration reloaded."
     );
     Ok(summary)
+}
+
+/// Builds the objects again from the configuration and what the store holds, and
+/// switches to them without events: a cluster's follower does so when the log changed
+/// objects (the leader's events of the change come with the log).
+///
+/// # Errors
+/// The configuration's errors (nothing changes then), or a store failure.
+pub async fn rebuild(engine: &Engine) -> Result<(), Vec<String>> {
+    let _lock = engine.writer.lock().await;
+    let (loaded, ()) = assemble(engine, |_, _| ()).await?;
+    engine.writer.installer(loaded.registry)();
+    engine.writer.replace_library(loaded.library);
+    Ok(())
+}
+
+/// The configuration with the active package stages, the API-created objects and
+/// modified attributes the store holds on top, every host and service keeping its
+/// runtime state; `compare` runs on the previous and the new objects. Built off the
+/// async workers (a large configuration takes a while).
+async fn assemble<T: Send + 'static>(
+    engine: &Engine,
+    compare: impl FnOnce(&Registry, &Registry) -> T + Send + 'static,
+) -> Result<(crate::engine::Loaded, T), Vec<String>> {
+    let packages = engine.packages.active();
+    let contents = engine.store.contents().map_err(|e| vec![e.to_string()])?;
+    let (site, previous, check) = (engine.site(), engine.registry(), engine.config_check);
+    let now = engine.clock.now();
+    tokio::task::spawn_blocking(move || {
+        let loaded = crate::engine::load(&site, &packages, now)
+            .and_then(|loaded| check(&loaded.registry).map(|()| loaded));
+        let mut loaded = loaded.map_err(|e| {
+            e.to_string()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })?;
+        for w in
+            crate::objects::writer::restore(&mut loaded.registry, &loaded.library, contents, now)
+        {
+            tracing::warn!("{w}");
+        }
+        loaded.registry.adopt_runtime(&previous);
+        let compared = compare(&previous, &loaded.registry);
+        Ok((loaded, compared))
+    })
+    .await
+    .map_err(|e| vec![format!("The reload failed: {e}")])?
 }
 
 /// The objects created, modified and deleted between two registries.

@@ -35,6 +35,15 @@ fn key(o: &Object) -> Key {
     (o.type_info.name, o.name.clone())
 }
 
+/// Which checks this node runs: in a cluster its share of its zone's, else all.
+pub type Share = Arc<dyn Fn(&Object) -> bool + Send + Sync>;
+
+/// A share that runs every check.
+pub fn everything() -> tokio::sync::watch::Receiver<Share> {
+    let all: Share = Arc::new(|_: &Object| true);
+    tokio::sync::watch::channel(all).1
+}
+
 /// What the scheduler works with.
 pub struct Context {
     /// The current object snapshot.
@@ -43,6 +52,9 @@ pub struct Context {
     pub processor: Processor,
     /// Where a check whose result was not processed is queued again.
     pub schedule_tx: mpsc::UnboundedSender<(Arc<Object>, f64)>,
+    /// The checks this node runs; when it changes (a cluster node came or went), every
+    /// object is planned anew.
+    pub share: tokio::sync::watch::Receiver<Share>,
 }
 
 impl Context {
@@ -62,11 +74,19 @@ pub async fn run(
     let mut scan = tokio::time::interval(SCAN);
     let clock = state.checker.clock.clone();
     let now = || clock.now();
+    let mut share_rx = state.share.clone();
+    let mut share = share_rx.borrow_and_update().clone();
     loop {
         let next = queue.heap.peek().map(|Reverse((t, _))| *t);
         let wake = next.map_or(f64::INFINITY, |t| t as f64 / 1000.0);
         tokio::select! {
             () = shutdown.cancelled() => return,
+            Ok(()) = share_rx.changed() => {
+                share = share_rx.borrow_and_update().clone();
+                // Checks that moved here are planned from their state's next check.
+                queue = Queue::default();
+                scan.reset_immediately();
+            }
             _ = scan.tick() => {
                 let reg = state.registry();
                 for t in ["Host", "Service"] {
@@ -88,6 +108,11 @@ pub async fn run(
                         queue.due.remove(&k);
                         continue;
                     };
+                    // Another node of the cluster runs it; its result comes with the log.
+                    if !share(&object) {
+                        queue.plan(k, &object, now_s + interval(&object));
+                        continue;
+                    }
                     let forced = object.runtime.as_ref().is_some_and(|r| r.get().force_next_check);
                     let switch = if k.0 == "Host" { "enable_host_checks" } else { "enable_service_checks" };
                     let active = reg.app_switch(switch) && object.flag("enable_active_checks", true);

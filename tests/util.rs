@@ -139,6 +139,7 @@ impl Server {
             edge,
             reinitialize: false,
             clock: clock.clone(),
+            cluster: None,
         };
         app::setup(&opts, false).unwrap();
         let ca_pem = std::fs::read_to_string(data_dir.join("ca/ca.crt")).unwrap();

@@ -149,6 +149,9 @@ pub fn outcome(r: Result<crate::processor::Processed, Refused>) -> Outcome {
             .unwrap_or_else(|| Outcome::ok("Successfully applied.")),
         Err(Refused::Rejected(code, status)) => Outcome::new(code, status),
         Err(Refused::Store(e)) => Outcome::new(500, format!("Action execution failed: '{e}'.")),
+        Err(Refused::Unavailable(e)) => {
+            Outcome::new(503, format!("Action execution failed: '{e}'."))
+        }
         Err(Refused::Gone | Refused::Stale) => {
             Outcome::new(500, "Action execution failed: 'The object is not active.'.")
         }

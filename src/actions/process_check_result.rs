@@ -150,6 +150,9 @@ fn result_item(o: &Object, outcome: Result<crate::processor::Processed, Refused>
             ),
         ),
         Err(Refused::Store(e)) => Outcome::new(500, format!("Action execution failed: '{e}'.")),
+        Err(Refused::Unavailable(e)) => {
+            Outcome::new(503, format!("Action execution failed: '{e}'."))
+        }
         Err(Refused::Rejected(code, status)) => Outcome::new(code, status),
     }
 }

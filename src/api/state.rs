@@ -23,6 +23,8 @@ pub struct State {
     pub edge: EdgeSettings,
     /// Requests answered, for `/metrics`.
     pub metrics: super::metrics::HttpMetrics,
+    /// The cluster this node belongs to, if any.
+    pub cluster: Option<Arc<crate::cluster::Node>>,
 }
 
 impl State {

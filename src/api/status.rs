@@ -73,17 +73,22 @@ pub fn collect(state: &State) -> Vec<Json> {
             json!({ "name": t, "perfdata": [], "status": { t.to_lowercase(): objects } })
         })
     });
+    let (endpoints, connected) = cluster_endpoints(state, &reg);
+    let not_connected: Vec<&String> = endpoints
+        .iter()
+        .filter(|e| !connected.contains(e))
+        .collect();
     let mut items = vec![
         json!({
             "name": "ApiListener",
             "perfdata": perfdata(&api),
             "status": { "api": {
                 "identity": state.engine.node_name,
-                "num_endpoints": 0,
-                "num_conn_endpoints": 0,
-                "num_not_conn_endpoints": 0,
-                "conn_endpoints": [],
-                "not_conn_endpoints": [],
+                "num_endpoints": endpoints.len(),
+                "num_conn_endpoints": connected.len(),
+                "num_not_conn_endpoints": not_connected.len(),
+                "conn_endpoints": connected,
+                "not_conn_endpoints": not_connected,
                 "zones": {},
                 "http": { "clients": state.open_connections() },
                 "json_rpc": {
@@ -124,9 +129,39 @@ pub fn collect(state: &State) -> Vec<Json> {
             "status": { "icingaapplication": { "app": app_status(state) }},
         }),
     ];
+    if let Some(node) = &state.cluster {
+        items.push(json!({
+            "name": "Cluster",
+            "perfdata": [],
+            "status": { "cluster": node.status(state.engine.store.log_position()) },
+        }));
+    }
     items.extend(features);
     items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     items
+}
+
+/// The other nodes as Icinga's API listener counts endpoints: every configured
+/// `Endpoint` but this node's and every cluster node seen, and those of them connected
+/// now (live in the cluster).
+fn cluster_endpoints(state: &State, reg: &crate::objects::Registry) -> (Vec<String>, Vec<String>) {
+    let me = &state.engine.node_name;
+    let mut endpoints: std::collections::BTreeSet<String> = reg
+        .objects("Endpoint")
+        .map(|e| e.name.to_string())
+        .filter(|n| n != me)
+        .collect();
+    let mut connected = Vec::new();
+    if let Some(node) = &state.cluster {
+        endpoints.extend(node.seen().into_iter().filter(|n| n != me));
+        connected = node
+            .members()
+            .into_iter()
+            .map(|m| m.name)
+            .filter(|n| n != me)
+            .collect();
+    }
+    (endpoints.into_iter().collect(), connected)
 }
 
 /// The features whose stats functions Icinga 2.13 lists besides the API listener, the

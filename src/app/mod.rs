@@ -44,6 +44,8 @@ pub struct Options {
     pub reinitialize: bool,
     /// The time the engine runs on: the system clock, or a manual one in tests.
     pub clock: Clock,
+    /// The cluster to join; standalone when absent.
+    pub cluster: Option<crate::cluster::Options>,
 }
 
 /// Events kept in the journal by default (about 50 MB of check results).
@@ -271,7 +273,7 @@ impl App {
             on_publish,
         );
         let counters = Arc::new(crate::processor::counters::CheckCounters::default());
-        let (processor, _) = crate::processor::Processor::spawn(crate::processor::Context {
+        let processing = crate::processor::Context {
             store: store.clone(),
             registry: objects.clone(),
             writer: writer.lock_handle(),
@@ -279,7 +281,21 @@ impl App {
             zone: node_name.as_str().into(),
             counters: counters.clone(),
             clock: opts.clock.clone(),
-        });
+        };
+        // In a cluster the node serves the processor's commands: itself when it leads,
+        // by forwarding to the leader when it follows.
+        let (processor, inbox) = crate::processor::Processor::channel();
+        let processing = match opts.cluster {
+            Some(_) => Some((inbox, processing)),
+            None => {
+                let mut inbox = inbox;
+                tokio::spawn(async move {
+                    let never = CancellationToken::new();
+                    crate::processor::serve(&mut inbox, &processing, &never).await;
+                });
+                None
+            }
+        };
         renew_node_certificate(&opts.pki_paths(), &opts.node_name());
         let tls = api::tls::server_config(&opts.pki_paths(), opts.edge.client_certificates)?;
         let node_cert = tls.node_cert.clone();
@@ -335,7 +351,25 @@ impl App {
             shutdown: shutdown.clone(),
             exit: engine::Exit::default(),
         });
+        let (share_tx, share) =
+            tokio::sync::watch::channel(crate::scheduler::everything().borrow().clone());
+        let cluster = match (opts.cluster.clone(), processing) {
+            (Some(options), Some((inbox, processing))) => {
+                let (node, _) = crate::cluster::start(
+                    engine.clone(),
+                    options,
+                    inbox,
+                    processing,
+                    share_tx,
+                    shutdown.clone(),
+                )
+                .await?;
+                Some(node)
+            }
+            _ => None,
+        };
         let state = Arc::new(State {
+            cluster: cluster.clone(),
             engine: engine.clone(),
             blocklist: Blocklist::new(
                 listener_settings.auth_failure_limit,
@@ -410,6 +444,7 @@ impl App {
             checker: engine.checker.clone(),
             processor: engine.processor.clone(),
             schedule_tx: engine.schedule_tx.clone(),
+            share,
         };
         tracker.spawn(crate::scheduler::run(
             Arc::new(scheduling),

@@ -18,7 +18,7 @@ use command::{Macros, Program};
 
 /// A check result: what a check produced, or what a client submitted, for the processor
 /// to apply.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CheckInput {
     /// The plugin's exit code (or the submitted `exit_status`).
     pub exit_status: i64,

@@ -17,7 +17,7 @@ use crate::outcome::Outcome;
 use crate::state::Acknowledgement;
 
 /// What `acknowledge-problem` asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ack {
     pub author: String,
     pub comment: String,

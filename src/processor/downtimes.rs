@@ -19,7 +19,7 @@ use crate::objects::{runtime_object, types, Object};
 use crate::outcome::Outcome;
 
 /// What `schedule-downtime` asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Spec {
     pub author: String,
     pub comment: String,

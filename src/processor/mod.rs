@@ -44,7 +44,7 @@ const IDLE: Duration = Duration::from_secs(3600);
 pub use crate::checker::CheckInput;
 
 /// Why a command was not applied.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Refused {
     /// A newer result is already there (409).
     Stale,
@@ -52,13 +52,16 @@ pub enum Refused {
     Gone,
     /// The store could not commit (500).
     Store(String),
+    /// A cluster's leader could not be reached, or failed before it answered (503): the
+    /// change may or may not have been applied.
+    Unavailable(String),
     /// The action does not apply to this object: the result item's code and status.
     Rejected(u16, String),
 }
 
 /// What an applied command leaves: the next check time, and for actions the outcome
 /// (`code`, `status`, and names of what was created).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Processed {
     pub next_check: f64,
     pub outcome: Option<Outcome>,
@@ -84,17 +87,19 @@ impl Processed {
     }
 }
 
-type Reply = oneshot::Sender<Result<Processed, Refused>>;
-
 /// What to do to an object (nothing: a barrier, see [`Processor::settle`]), and who waits
 /// for the outcome.
-struct Command {
-    work: Option<(Arc<Object>, Change)>,
-    reply: Reply,
+pub struct Command {
+    pub work: Option<(Arc<Object>, Change)>,
+    pub reply: oneshot::Sender<Result<Processed, Refused>>,
 }
 
+/// The commands submitted to a [`Processor`], for whoever applies them: [`serve`] on a
+/// standalone node or a cluster's leader, a forwarder to the leader on its followers.
+pub type Inbox = mpsc::Receiver<Command>;
+
 /// A change to a host or service (or, for removals, to a comment or downtime).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     Result(CheckInput),
     Reschedule {
@@ -168,9 +173,22 @@ pub struct Processor {
 impl Processor {
     /// Starts the processor task.
     pub fn spawn(ctx: Context) -> (Processor, tokio::task::JoinHandle<()>) {
+        let (processor, mut inbox) = Processor::channel();
+        let handle = tokio::spawn(async move {
+            serve(
+                &mut inbox,
+                &ctx,
+                &tokio_util::sync::CancellationToken::new(),
+            )
+            .await;
+        });
+        (processor, handle)
+    }
+
+    /// A handle and the inbox its commands arrive in, for the caller to serve.
+    pub fn channel() -> (Processor, Inbox) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(rx, ctx));
-        (Processor { tx }, handle)
+        (Processor { tx }, rx)
     }
 
     /// Applies a result; returns once it is durable.
@@ -243,7 +261,9 @@ impl Processor {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
+/// Applies the commands of `rx` until it closes or `stop` fires (then after the batch in
+/// hand; later commands stay in `rx`).
+pub async fn serve(rx: &mut Inbox, ctx: &Context, stop: &tokio_util::sync::CancellationToken) {
     let mut timers = Timers::default();
     let mut legacy_ids = {
         let reg = ctx.registry();
@@ -260,6 +280,7 @@ async fn run(mut rx: mpsc::Receiver<Command>, ctx: Context) {
             .next()
             .unwrap_or_else(|| ctx.clock.now() + IDLE.as_secs_f64());
         tokio::select! {
+            () = stop.cancelled() => break,
             n = rx.recv_many(&mut commands, BATCH) => if n == 0 { break },
             () = ctx.clock.sleep_until(wake) => {}
         }

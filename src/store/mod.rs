@@ -330,11 +330,32 @@ impl Store {
 
     /// A follower's commit of a record read from the log: committed with the leader's
     /// event ids and its position; records at or before the position held are skipped.
+    /// The record is queued before this returns (records are committed in the order
+    /// they are passed, whenever their futures are awaited); a full queue blocks the
+    /// caller until the writer takes from it.
     ///
     /// # Errors
     /// The commit failed, or this node is not a follower.
-    pub async fn replicate(&self, replica: Replica, commit: Commit) -> Result<(), String> {
-        self.send(commit, Some(replica)).await
+    pub fn replicate(
+        &self,
+        replica: Replica,
+        commit: Commit,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
+        let (done, answer) = oneshot::channel();
+        let job = Job {
+            commit,
+            replica: Some(replica),
+            done,
+        };
+        let sent = self.tx.send(job).is_ok();
+        async move {
+            if !sent {
+                return Err("the store writer has stopped".to_string());
+            }
+            answer
+                .await
+                .map_err(|_| "the store writer has stopped".to_string())?
+        }
     }
 
     /// Commits `ops` durably; returns once they are on disk.
@@ -357,14 +378,10 @@ impl Store {
             }
             return Ok(());
         }
-        self.send(commit, None).await
-    }
-
-    async fn send(&self, commit: Commit, replica: Option<Replica>) -> Result<(), String> {
         let (done, answer) = oneshot::channel();
         let job = Job {
             commit,
-            replica,
+            replica: None,
             done,
         };
         match self.tx.try_send(job) {
@@ -804,7 +821,7 @@ fn apply(
             jobs.iter().flat_map(|j| &j.commit.events),
             jobs.iter().flat_map(|j| &j.commit.ops),
         )?;
-        match log.append(record, replication.position()) {
+        match log.append(record) {
             Ok(seq) => position = Some(seq),
             Err(refused) => return Ok(Err(refused)),
         }

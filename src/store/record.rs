@@ -193,7 +193,7 @@ mod tests {
             (EventKind::CheckResult, Bytes::from_static(b"{\"a\":1}")),
             (EventKind::StateChange, Bytes::from_static(b"{}")),
         ];
-        let ops = vec![
+        let ops = [
             Op::PutObject {
                 key: "Comment\0h!c".into(),
                 value: json!({"attrs": {"text": "x"}}),

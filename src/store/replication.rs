@@ -11,14 +11,14 @@ use std::sync::{Arc, RwLock};
 
 /// The shared, ordered log a leader appends its commits to.
 pub trait Log: Send + Sync {
-    /// Appends `record` if the log's last sequence number is still `after` (no other node
-    /// has appended since), and returns the record's sequence number once the log holds
-    /// it durably. Called on the store's writer thread: it blocks.
+    /// Appends `record` unless another node has appended since this node's last record,
+    /// and returns the record's position once the log holds it durably. Called on the
+    /// store's writer thread: it blocks.
     ///
     /// # Errors
     /// The log is unreachable, or another node appended first (this node is no longer
     /// the leader).
-    fn append(&self, record: Vec<u8>, after: u64) -> Result<u64, String>;
+    fn append(&self, record: Vec<u8>) -> Result<u64, String>;
 }
 
 /// What the store does with a commit.

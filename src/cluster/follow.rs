@@ -1,0 +1,199 @@
+//! A follower reads the log from where its store stands and commits each record with the
+//! leader's event ids; the records' states go into the objects' cells, and object
+//! changes (API objects, comments, downtimes, modified attributes) rebuild the objects.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, Result};
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::log::Assembler;
+use crate::objects::{Object, Published};
+use crate::state::CheckableState;
+use crate::store::{record, Commit, Op, Replica, Store};
+
+/// Records committed at once at most while the follower catches up.
+const IN_FLIGHT: usize = 256;
+
+/// What a follower needs.
+#[derive(Clone)]
+pub struct Context {
+    pub stream: jetstream::stream::Stream,
+    pub store: Store,
+    pub objects: Published,
+    /// The scheduler's queue: the next check of every state the log brings.
+    pub schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
+    /// Woken when records changed objects (a rebuild follows).
+    pub rebuild: Arc<Notify>,
+    /// States of objects this node does not have yet (created in the same record): set
+    /// after the rebuild.
+    pub waiting: Arc<Mutex<HashMap<String, Arc<CheckableState>>>>,
+    /// The sequence number of the last message read (parts of records included).
+    pub read: watch::Sender<u64>,
+    /// The position of the store: the last record committed.
+    pub applied: watch::Sender<u64>,
+}
+
+/// Follows the log until `stop`; returns once every record read is committed.
+///
+/// # Errors
+/// The log cannot be read, or a record cannot be decoded or committed (the follower
+/// stops where its store stands: nothing is skipped).
+pub async fn follow(ctx: Context, stop: CancellationToken) -> Result<()> {
+    let from = ctx.store.log_position() + 1;
+    let consumer = ctx
+        .stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: from,
+            },
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow!("reading the log: {e}"))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| anyhow!("reading the log: {e}"))?;
+    let mut assembler = Assembler::default();
+    let mut pending: VecDeque<(u64, tokio::task::JoinHandle<Result<(), String>>)> = VecDeque::new();
+    let outcome = loop {
+        let next = tokio::select! {
+            () = stop.cancelled() => break Ok(()),
+            // The oldest commit in flight finished: its waiters learn at once.
+            done = async { (&mut pending.front_mut()?.1).await.ok() }, if !pending.is_empty() => {
+                let seq = pending.pop_front().map_or(0, |(seq, _)| seq);
+                match done {
+                    Some(Ok(())) => { ctx.applied.send_replace(seq); continue; }
+                    Some(Err(e)) => break Err(anyhow!("record {seq} of the log not committed: {e}")),
+                    None => break Err(anyhow!("record {seq} of the log not committed")),
+                }
+            }
+            next = messages.next() => next,
+        };
+        let message = match next {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => break Err(anyhow!("reading the log: {e}")),
+            None => break Err(anyhow!("the log's consumer ended")),
+        };
+        let seq = match message.info() {
+            Ok(info) => info.stream_sequence,
+            Err(e) => break Err(anyhow!("a message of the log without its position: {e}")),
+        };
+        if let Some(raw) = assembler.push(seq, &message) {
+            let decoded = match record::decode(&raw) {
+                Ok(r) => r,
+                Err(e) => break Err(anyhow!("record {seq} of the log: {e:#}")),
+            };
+            let commit = commit_of(&ctx, decoded.ops, decoded.events);
+            let replica = Replica {
+                seq,
+                first_id: decoded.first_id,
+            };
+            let committing = ctx.store.replicate(replica, commit);
+            pending.push_back((seq, tokio::spawn(committing)));
+            while pending.len() >= IN_FLIGHT {
+                settle(&ctx, &mut pending).await?;
+            }
+        }
+        ctx.read.send_replace(seq);
+    };
+    while !pending.is_empty() {
+        settle(&ctx, &mut pending).await?;
+    }
+    outcome
+}
+
+/// Waits for the oldest commit in flight.
+async fn settle(
+    ctx: &Context,
+    pending: &mut VecDeque<(u64, tokio::task::JoinHandle<Result<(), String>>)>,
+) -> Result<()> {
+    let Some((seq, handle)) = pending.pop_front() else {
+        return Ok(());
+    };
+    match handle.await {
+        Ok(Ok(())) => {
+            ctx.applied.send_replace(seq);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(anyhow!("record {seq} of the log not committed: {e}")),
+        Err(e) => Err(anyhow!("record {seq} of the log not committed: {e}")),
+    }
+}
+
+/// The commit of a record, and what makes it visible here.
+fn commit_of(ctx: &Context, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> Commit {
+    let mut states = Vec::new();
+    let mut objects_changed = false;
+    for op in &ops {
+        match op {
+            Op::PutState { key, value } => match CheckableState::decode(value) {
+                Ok(st) => states.push((key.clone(), Arc::new(st))),
+                Err(e) => {
+                    tracing::warn!(object = %key.replace('\0', " "), error = %e, "A state in the log is unreadable.");
+                }
+            },
+            Op::PutToken { .. } | Op::DeleteToken { .. } | Op::DeleteState { .. } => {}
+            _ => objects_changed = true,
+        }
+    }
+    let (objects, schedule, rebuild, waiting) = (
+        ctx.objects.clone(),
+        ctx.schedule.clone(),
+        ctx.rebuild.clone(),
+        ctx.waiting.clone(),
+    );
+    let then: Box<dyn FnOnce() + Send> = Box::new(move || {
+        let reg = objects.current();
+        for (key, st) in states {
+            let found = crate::store::split_key(&key).and_then(|(t, n)| reg.get(t, n));
+            match found.and_then(|o| o.runtime.as_ref().map(|c| (o, c))) {
+                Some((o, cell)) => {
+                    let next = st.next_check;
+                    let before = cell.get().next_check;
+                    cell.set(st);
+                    if next != before {
+                        let _ = schedule.send((o.clone(), next));
+                    }
+                }
+                None => {
+                    waiting
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, st);
+                }
+            }
+        }
+        if objects_changed {
+            rebuild.notify_one();
+        }
+    });
+    Commit {
+        ops,
+        events,
+        then: Some(then),
+    }
+}
+
+/// Sets the states that waited for their objects.
+pub fn place_waiting(ctx: &Context) {
+    let reg = ctx.objects.current();
+    let mut waiting = ctx.waiting.lock().unwrap_or_else(|e| e.into_inner());
+    waiting.retain(|key, st| {
+        let found = crate::store::split_key(key).and_then(|(t, n)| reg.get(t, n));
+        match found.and_then(|o| o.runtime.as_ref().map(|c| (o, c))) {
+            Some((o, cell)) => {
+                cell.set(st.clone());
+                let _ = ctx.schedule.send((o.clone(), st.next_check));
+                false
+            }
+            // Gone for good when it is still missing after a rebuild (deleted later).
+            None => false,
+        }
+    });
+}

@@ -29,6 +29,8 @@
 //!   `/ui` in a real headless Chromium; `director`: Icinga Director deploying to Auspex;
 //!   `icingadb`: the `IcingaDB` feature feeding the real `icingadb` daemon; `icingaweb`:
 //!   Icinga Web 2 with Icinga DB Web on Auspex, in Chromium.
+//! - `cluster`: three `auspex` processes on a real `nats-server -js` — one log on every
+//!   node, streams resumed on another node, the leader killed under load, shared checks.
 //! - `peers`: the real programs tests run beside Auspex (receivers, browsers, MariaDB).
 
 mod actions;
@@ -36,6 +38,7 @@ mod annotations;
 mod auth;
 mod checks;
 mod cli;
+mod cluster;
 mod commands;
 mod dashboard;
 mod director;

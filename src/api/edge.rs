@@ -34,6 +34,9 @@ pub struct Session {
     pub peer: Arc<Peer>,
     /// The client's address: the peer's, or the one a trusted proxy forwarded.
     pub client: IpAddr,
+    /// The permissions of the API token the request came with (the user's are narrowed
+    /// to them); `None` for passwords and certificates.
+    pub scope: Option<Vec<String>>,
 }
 
 impl Session {
@@ -79,9 +82,11 @@ pub fn handle(
                 None => Err(ApiError::unauthorized().response(false, false)),
             }
         }
-        None => Ok(tower_service::Service::call(
-            &mut warp::service(routes),
-            limit_body(req),
+        None if super::forward::applies(&state, &req) => Ok(futures_util::future::Either::Right(
+            super::forward::send(state.clone(), limit_body(req)),
+        )),
+        None => Ok(futures_util::future::Either::Left(
+            tower_service::Service::call(&mut warp::service(routes), limit_body(req)),
         )),
         Some(res) => Err(res),
     };
@@ -175,6 +180,7 @@ fn admit(
         );
     }
     let token = bearer(req, is_stream);
+    let mut scope = None;
     let user = match &peer.cert_user {
         // A certificate that names a user fixes it for the connection.
         Some(user) => user.clone(),
@@ -186,6 +192,7 @@ fn admit(
                 .and_then(|record| {
                     let users = state.engine.users();
                     let user = users.by_name(&record.user)?;
+                    scope = Some(record.permissions.clone());
                     Some(Arc::new(user.scoped(&record.permissions)))
                 });
             match user {
@@ -224,6 +231,7 @@ fn admit(
                             user: Arc::new(crate::auth::ApiUser::anonymous()),
                             peer: peer.clone(),
                             client,
+                            scope: None,
                         });
                         req.extensions_mut().insert(BodyLimit(1 << 20));
                         req.extensions_mut()
@@ -289,11 +297,17 @@ fn admit(
         user,
         peer: peer.clone(),
         client,
+        scope,
     });
+    allow_body(req, limit, state.guards.body_grace);
+    None
+}
+
+/// Sets the body limit and grace period the routes read a request's body with.
+pub fn allow_body<B>(req: &mut Request<B>, limit: usize, grace: std::time::Duration) {
     req.extensions_mut().insert(BodyLimit(limit));
     req.extensions_mut()
-        .insert(super::request::BodyGrace(state.guards.body_grace));
-    None
+        .insert(super::request::BodyGrace(grace));
 }
 
 /// The request body limit: what the endpoint needs, within what the user may send.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod event_feed;
 pub mod events;
 pub mod events_ws;
+pub mod forward;
 pub mod info;
 pub mod listing;
 pub mod metrics;

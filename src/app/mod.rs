@@ -391,6 +391,7 @@ impl App {
             shutdown.clone(),
             tracker.clone(),
         ));
+        tracker.spawn(api::forward::serve(state.clone(), shutdown.clone()));
         tracker.spawn(crate::perfdata::run(
             crate::perfdata::Context {
                 objects: engine.writer.objects.clone(),

@@ -3,6 +3,7 @@
 //! changes (API objects, comments, downtimes, modified attributes) rebuild the objects.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Result};
@@ -29,13 +30,20 @@ pub struct Context {
     pub schedule: mpsc::UnboundedSender<(Arc<Object>, f64)>,
     /// Woken when records changed objects (a rebuild follows).
     pub rebuild: Arc<Notify>,
+    /// The last record committed that changed objects, and the last such record the
+    /// objects are rebuilt from.
+    pub changed: Arc<AtomicU64>,
+    pub rebuilt: Arc<AtomicU64>,
+    /// The last record committed.
+    pub committed: Arc<AtomicU64>,
     /// States of objects this node does not have yet (created in the same record): set
     /// after the rebuild.
     pub waiting: Arc<Mutex<HashMap<String, Arc<CheckableState>>>>,
     /// The sequence number of the last message read (parts of records included).
-    pub read: watch::Sender<u64>,
-    /// The position of the store: the last record committed.
-    pub applied: watch::Sender<u64>,
+    pub read: Arc<watch::Sender<u64>>,
+    /// The position readers of this node see: the last record committed whose objects
+    /// are rebuilt (forwarded writes wait for it: a client reads its own write).
+    pub applied: Arc<watch::Sender<u64>>,
 }
 
 /// Follows the log until `stop`; returns once every record read is committed.
@@ -68,7 +76,7 @@ pub async fn follow(ctx: Context, stop: CancellationToken) -> Result<()> {
             done = async { (&mut pending.front_mut()?.1).await.ok() }, if !pending.is_empty() => {
                 let seq = pending.pop_front().map_or(0, |(seq, _)| seq);
                 match done {
-                    Some(Ok(())) => { ctx.applied.send_replace(seq); continue; }
+                    Some(Ok(())) => { committed(&ctx, seq); continue; }
                     Some(Err(e)) => break Err(anyhow!("record {seq} of the log not committed: {e}")),
                     None => break Err(anyhow!("record {seq} of the log not committed")),
                 }
@@ -89,7 +97,7 @@ pub async fn follow(ctx: Context, stop: CancellationToken) -> Result<()> {
                 Ok(r) => r,
                 Err(e) => break Err(anyhow!("record {seq} of the log: {e:#}")),
             };
-            let commit = commit_of(&ctx, decoded.ops, decoded.events);
+            let commit = commit_of(&ctx, seq, decoded.ops, decoded.events);
             let replica = Replica {
                 seq,
                 first_id: decoded.first_id,
@@ -118,7 +126,7 @@ async fn settle(
     };
     match handle.await {
         Ok(Ok(())) => {
-            ctx.applied.send_replace(seq);
+            committed(ctx, seq);
             Ok(())
         }
         Ok(Err(e)) => Err(anyhow!("record {seq} of the log not committed: {e}")),
@@ -126,8 +134,33 @@ async fn settle(
     }
 }
 
+/// Record `seq` is committed: visible at once unless objects wait for their rebuild.
+fn committed(ctx: &Context, seq: u64) {
+    ctx.committed.store(seq, Ordering::Release);
+    reveal(ctx);
+}
+
+/// The objects are rebuilt from the records up to `upto` that changed them.
+pub fn rebuilt(ctx: &Context, upto: u64) {
+    ctx.rebuilt.fetch_max(upto, Ordering::AcqRel);
+    reveal(ctx);
+}
+
+/// Advances what readers see to the last record committed, once no object change
+/// waits for its rebuild.
+fn reveal(ctx: &Context) {
+    if ctx.rebuilt.load(Ordering::Acquire) >= ctx.changed.load(Ordering::Acquire) {
+        let seq = ctx.committed.load(Ordering::Acquire);
+        ctx.applied.send_if_modified(|p| {
+            let advanced = seq > *p;
+            *p = (*p).max(seq);
+            advanced
+        });
+    }
+}
+
 /// The commit of a record, and what makes it visible here.
-fn commit_of(ctx: &Context, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> Commit {
+fn commit_of(ctx: &Context, seq: u64, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> Commit {
     let mut states = Vec::new();
     let mut objects_changed = false;
     for op in &ops {
@@ -142,10 +175,11 @@ fn commit_of(ctx: &Context, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> C
             _ => objects_changed = true,
         }
     }
-    let (objects, schedule, rebuild, waiting) = (
+    let (objects, schedule, rebuild, changed, waiting) = (
         ctx.objects.clone(),
         ctx.schedule.clone(),
         ctx.rebuild.clone(),
+        ctx.changed.clone(),
         ctx.waiting.clone(),
     );
     let then: Box<dyn FnOnce() + Send> = Box::new(move || {
@@ -170,6 +204,7 @@ fn commit_of(ctx: &Context, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> C
             }
         }
         if objects_changed {
+            changed.fetch_max(seq, Ordering::AcqRel);
             rebuild.notify_one();
         }
     });

@@ -80,6 +80,10 @@ pub enum Standing {
 pub struct Node {
     pub options: Options,
     pub node_name: String,
+    /// The connection to NATS.
+    pub client: async_nats::Client,
+    /// The log position this node's store has reached, as the follower advances it.
+    applied: Arc<watch::Sender<u64>>,
     standing: watch::Sender<Standing>,
     members: Mutex<Vec<Member>>,
     /// Every node seen since this one started.
@@ -114,6 +118,16 @@ pub struct NodeStatus {
 }
 
 impl Node {
+    /// The subject forwarded object writes go to (the leader takes them).
+    pub fn http_subject(&self) -> String {
+        format!("auspex.{}.http", self.options.name)
+    }
+
+    /// A receiver of the log position this node's store has reached.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
     pub fn standing(&self) -> Standing {
         *self.standing.borrow()
     }
@@ -233,6 +247,8 @@ pub async fn start(
     engine.store.set_role(Role::Follower);
     let node = Arc::new(Node {
         node_name: engine.node_name.clone(),
+        client: links.client.clone(),
+        applied: Arc::new(watch::channel(engine.store.log_position()).0),
         standing: watch::channel(Standing::Follower).0,
         members: Mutex::new(Vec::new()),
         seen: Mutex::default(),
@@ -339,14 +355,17 @@ async fn run(
     processing: crate::processor::Context,
     shutdown: CancellationToken,
 ) {
-    let read = watch::channel(engine.store.log_position()).0;
-    let applied = watch::channel(engine.store.log_position()).0;
+    let read = Arc::new(watch::channel(engine.store.log_position()).0);
+    let applied = node.applied.clone();
     let following = follow::Context {
         stream: links.stream.clone(),
         store: engine.store.clone(),
         objects: engine.writer.objects.clone(),
         schedule: engine.schedule_tx.clone(),
         rebuild: Arc::new(Notify::new()),
+        changed: Arc::default(),
+        rebuilt: Arc::default(),
+        committed: Arc::default(),
         waiting: Arc::new(Mutex::new(HashMap::new())),
         read,
         applied,
@@ -508,7 +527,11 @@ async fn rebuilding(engine: Arc<Engine>, following: follow::Context, shutdown: C
             () = shutdown.cancelled() => return,
             () = following.rebuild.notified() => {}
         }
-        match crate::reload::rebuild(&engine).await {
+        // Every change up to here is committed: the rebuild reads it from the store.
+        let upto = following.changed.load(std::sync::atomic::Ordering::Acquire);
+        let rebuilt = crate::reload::rebuild(&engine).await;
+        follow::rebuilt(&following, upto);
+        match rebuilt {
             Ok(()) => follow::place_waiting(&following),
             Err(e) => {
                 tracing::error!(errors = ?e, "The objects could not be rebuilt from the log's changes.");

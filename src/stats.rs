@@ -32,6 +32,13 @@ impl crate::checker::SelfReport for Stats {
             .get(name)
             .cloned()
     }
+
+    fn cluster(&self) -> Option<crate::checker::cluster::ClusterReport> {
+        self.cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// A named figure.
@@ -62,6 +69,8 @@ pub struct Stats {
     pub icingadb: std::sync::Mutex<
         std::collections::HashMap<String, crate::checker::icingadb::IcingadbReport>,
     >,
+    /// What the cluster's heartbeat knows of the nodes, in a cluster.
+    pub cluster: std::sync::Mutex<Option<crate::checker::cluster::ClusterReport>>,
 }
 
 impl Stats {
@@ -76,6 +85,7 @@ impl Stats {
             open_connections: Box::new(open_connections),
             running_checks: Arc::default(),
             icingadb: std::sync::Mutex::default(),
+            cluster: std::sync::Mutex::default(),
         }
     }
 

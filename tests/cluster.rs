@@ -207,6 +207,7 @@ async fn leader_of(nodes: &[Node]) -> String {
 const SERVICES: &str = r#"
 object Host "h1" { check_command = "dummy"; enable_active_checks = false }
 object Service "s1" { host_name = "h1"; check_command = "dummy"; enable_active_checks = false }
+object Service "cluster" { host_name = "h1"; check_command = "cluster"; check_interval = 1 }
 apply Service "p" for (n in range(4)) {
   check_command = "dummy"
   enable_active_checks = false
@@ -282,6 +283,21 @@ async fn one_log_on_every_node_and_streams_resume_on_another() {
         let c = n.cluster().await.unwrap();
         assert_eq!(c["leader"], leader.as_str(), "on {}", n.name);
     }
+    // Icinga's cluster check and API listener see the other two nodes.
+    eventually("the cluster check", || async {
+        let svc = nodes[0].get("/v1/objects/services/h1!cluster").await?;
+        let out = &svc["results"][0]["attrs"]["last_check_result"]["output"];
+        (out.as_str()
+            .is_some_and(|o| o.starts_with("Icinga 2 Cluster OK: 2 endpoints are connected.")))
+        .then_some(())
+        .ok_or(out.to_string())
+    })
+    .await;
+    let listener = followers[1].get("/v1/status/ApiListener").await.unwrap();
+    assert_eq!(
+        listener["results"][0]["status"]["api"]["num_conn_endpoints"], 2,
+        "{listener}"
+    );
     // Object writes on a follower are forwarded; the change is on every node.
     let created = followers[0]
         .client

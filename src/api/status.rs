@@ -73,7 +73,16 @@ pub fn collect(state: &State) -> Vec<Json> {
             json!({ "name": t, "perfdata": [], "status": { t.to_lowercase(): objects } })
         })
     });
-    let (endpoints, connected) = cluster_endpoints(state, &reg);
+    // The other nodes, as Icinga's API listener counts endpoints.
+    let (endpoints, connected) = crate::checker::cluster::endpoints(
+        &reg,
+        &state.engine.node_name,
+        stats
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref(),
+    );
     let not_connected: Vec<&String> = endpoints
         .iter()
         .filter(|e| !connected.contains(e))
@@ -139,29 +148,6 @@ pub fn collect(state: &State) -> Vec<Json> {
     items.extend(features);
     items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     items
-}
-
-/// The other nodes as Icinga's API listener counts endpoints: every configured
-/// `Endpoint` but this node's and every cluster node seen, and those of them connected
-/// now (live in the cluster).
-fn cluster_endpoints(state: &State, reg: &crate::objects::Registry) -> (Vec<String>, Vec<String>) {
-    let me = &state.engine.node_name;
-    let mut endpoints: std::collections::BTreeSet<String> = reg
-        .objects("Endpoint")
-        .map(|e| e.name.to_string())
-        .filter(|n| n != me)
-        .collect();
-    let mut connected = Vec::new();
-    if let Some(node) = &state.cluster {
-        endpoints.extend(node.seen().into_iter().filter(|n| n != me));
-        connected = node
-            .members()
-            .into_iter()
-            .map(|m| m.name)
-            .filter(|n| n != me)
-            .collect();
-    }
-    (endpoints.into_iter().collect(), connected)
 }
 
 /// The features whose stats functions Icinga 2.13 lists besides the API listener, the

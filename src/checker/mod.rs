@@ -1,6 +1,7 @@
 //! The checker: runs the check of a host or service — a plugin process or a built-in
 //! check — and turns the outcome into a check result for the processor.
 
+pub mod cluster;
 pub mod command;
 pub mod icingadb;
 pub mod output;
@@ -199,6 +200,10 @@ pub trait SelfReport: Send + Sync {
         let _ = name;
         None
     }
+    /// What this node knows of its cluster, when it is in one.
+    fn cluster(&self) -> Option<cluster::ClusterReport> {
+        None
+    }
 }
 
 impl Checker {
@@ -243,7 +248,8 @@ async fn check(reg: &Registry, object: &Arc<Object>, checker: &Checker) -> Check
     {
         Ok(Program::Builtin(name)) => {
             let started = now();
-            let (exit, text, perfdata) = builtin(&name, &macros, reg, checker.stats.as_ref());
+            let (exit, text, perfdata) =
+                builtin(&name, &macros, reg, checker.stats.as_ref(), node_name);
             values = perfdata;
             (exit, text, json!(command_name), started, now())
         }
@@ -304,12 +310,14 @@ fn failed(object: &Object, (start, t): (f64, f64), node: &str, text: String) -> 
 }
 
 /// The built-in checks: `DummyCheck` (state and text from `dummy_state`/`dummy_text`),
-/// `RandomCheck`, `NullCheck`, `IcingaCheck` (with the CIB as performance data values).
+/// `RandomCheck`, `NullCheck`, `IcingaCheck` (with the CIB as performance data values),
+/// the database and cluster checks.
 fn builtin(
     name: &str,
     macros: &Macros<'_>,
     reg: &Registry,
     stats: &dyn SelfReport,
+    node_name: &str,
 ) -> (i64, String, Vec<Json>) {
     let mut missing = Vec::new();
     match name {
@@ -392,6 +400,35 @@ fn builtin(
             };
             let report = stats.icingadb(&name).unwrap_or_default();
             icingadb::check(&report, &thresholds, macros.now)
+        }
+        "ClusterCheck" => {
+            let (state, text) = cluster::cluster(reg, node_name, stats.cluster().as_ref());
+            (state, text, stats.perfdata(reg, macros.now))
+        }
+        "ClusterZoneCheck" => {
+            let mut text = |name: &str| {
+                macros
+                    .lookup(name)
+                    .map(|v| macros.resolve(&v, &mut missing).to_display_string())
+                    .unwrap_or_default()
+            };
+            let zone = text("cluster_zone");
+            let mut threshold = |name: &str| {
+                let v = text(name);
+                filters::value::parse_number(&v).filter(|_| !v.is_empty())
+            };
+            let (warning, critical) = (
+                threshold("cluster_lag_warning"),
+                threshold("cluster_lag_critical"),
+            );
+            cluster::zone(
+                reg,
+                node_name,
+                stats.cluster().as_ref(),
+                &zone,
+                warning,
+                critical,
+            )
         }
         "IdoCheck" => {
             let mut text = |name: &str| {

@@ -20,6 +20,29 @@ use crate::store::{record, Commit, Op, Replica, Store};
 /// Records committed at once at most while the follower catches up.
 const IN_FLIGHT: usize = 256;
 
+/// How far behind the log the follower is: messages still to read, and when the last
+/// one read was appended.
+#[derive(Default)]
+pub struct Behind {
+    pending: AtomicU64,
+    published: AtomicU64,
+}
+
+impl Behind {
+    /// Seconds behind the log at `now` (0 when nothing waits to be read).
+    pub fn seconds(&self, now: f64) -> f64 {
+        if self.pending.load(Ordering::Relaxed) == 0 {
+            return 0.0;
+        }
+        (now - f64::from_bits(self.published.load(Ordering::Relaxed))).max(0.0)
+    }
+
+    fn read(&self, pending: u64, published: f64) {
+        self.pending.store(pending, Ordering::Relaxed);
+        self.published.store(published.to_bits(), Ordering::Relaxed);
+    }
+}
+
 /// What a follower needs.
 #[derive(Clone)]
 pub struct Context {
@@ -41,6 +64,8 @@ pub struct Context {
     pub waiting: Arc<Mutex<HashMap<String, Arc<CheckableState>>>>,
     /// The sequence number of the last message read (parts of records included).
     pub read: Arc<watch::Sender<u64>>,
+    /// How far behind the log this node is.
+    pub behind: Arc<Behind>,
     /// The position readers of this node see: the last record committed whose objects
     /// are rebuilt (forwarded writes wait for it: a client reads its own write).
     pub applied: Arc<watch::Sender<u64>>,
@@ -89,7 +114,11 @@ pub async fn follow(ctx: Context, stop: CancellationToken) -> Result<()> {
             None => break Err(anyhow!("the log's consumer ended")),
         };
         let seq = match message.info() {
-            Ok(info) => info.stream_sequence,
+            Ok(info) => {
+                let published = info.published.unix_timestamp_nanos() as f64 / 1e9;
+                ctx.behind.read(info.pending, published);
+                info.stream_sequence
+            }
             Err(e) => break Err(anyhow!("a message of the log without its position: {e}")),
         };
         if let Some(raw) = assembler.push(seq, &message) {

@@ -31,6 +31,9 @@ pub struct Member {
     pub leader: bool,
     /// Its log position.
     pub position: u64,
+    /// Seconds its store is behind the log.
+    #[serde(default)]
+    pub lag: f64,
     /// The port its API listens on.
     pub api_port: u16,
     /// When it started (Unix seconds).

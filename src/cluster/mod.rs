@@ -84,6 +84,8 @@ pub struct Node {
     pub client: async_nats::Client,
     /// The log position this node's store has reached, as the follower advances it.
     applied: Arc<watch::Sender<u64>>,
+    /// How far behind the log this node's follower is.
+    behind: Arc<follow::Behind>,
     standing: watch::Sender<Standing>,
     members: Mutex<Vec<Member>>,
     /// Every node seen since this one started.
@@ -114,6 +116,8 @@ pub struct NodeStatus {
     pub position: u64,
     /// Records behind the leader.
     pub lag: u64,
+    /// Seconds behind the log.
+    pub lag_seconds: f64,
     pub api_port: u16,
 }
 
@@ -185,6 +189,7 @@ impl Node {
                 .into_iter()
                 .map(|m| NodeStatus {
                     lag: head.saturating_sub(m.position),
+                    lag_seconds: m.lag,
                     name: m.name,
                     zone: m.zone,
                     leader: m.leader,
@@ -249,6 +254,7 @@ pub async fn start(
         node_name: engine.node_name.clone(),
         client: links.client.clone(),
         applied: Arc::new(watch::channel(engine.store.log_position()).0),
+        behind: Arc::default(),
         standing: watch::channel(Standing::Follower).0,
         members: Mutex::new(Vec::new()),
         seen: Mutex::default(),
@@ -300,6 +306,11 @@ async fn heartbeat(
             leader_eligible: node.options.leader_eligible,
             leader: node.standing() == Standing::Leader,
             position: engine.store.log_position(),
+            lag: if node.standing() == Standing::Leader {
+                0.0
+            } else {
+                node.behind.seconds(engine.clock.now())
+            },
             api_port: engine.api_port,
             started,
         };
@@ -328,6 +339,22 @@ async fn heartbeat(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .extend(members.iter().map(|m| m.name.clone()));
+            let report = crate::checker::cluster::ClusterReport {
+                live: members
+                    .iter()
+                    .map(|m| crate::checker::cluster::ClusterNode {
+                        name: m.name.clone(),
+                        zone: m.zone.clone(),
+                        lag: m.lag,
+                    })
+                    .collect(),
+                seen: node.seen(),
+            };
+            *engine
+                .stats
+                .cluster
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(report);
             *node.members.lock().unwrap_or_else(|e| e.into_inner()) = members;
         }
         let holder = links.lease.holder().await;
@@ -369,6 +396,7 @@ async fn run(
         waiting: Arc::new(Mutex::new(HashMap::new())),
         read,
         applied,
+        behind: node.behind.clone(),
     };
     tokio::spawn(rebuilding(
         engine.clone(),

@@ -116,6 +116,10 @@ struct Cluster {
     /// JetStream replicas of the log (the number of NATS servers to replicate over).
     #[arg(long, default_value_t = 1, env = "AUSPEX_CLUSTER_REPLICAS")]
     cluster_replicas: usize,
+    /// Hours the log keeps records when it is created: a node stopped for longer starts
+    /// from a copy of another node's store.
+    #[arg(long, default_value_t = 168.0, env = "AUSPEX_CLUSTER_RETENTION_HOURS")]
+    cluster_retention_hours: f64,
 }
 
 impl Cluster {
@@ -127,6 +131,7 @@ impl Cluster {
             leader_eligible,
             lease: seconds(self.cluster_lease.max(1.0)),
             replicas: self.cluster_replicas,
+            retention: seconds(self.cluster_retention_hours.max(0.01) * 3600.0),
             ..auspex::cluster::Options::new(url)
         })
     }

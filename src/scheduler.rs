@@ -38,10 +38,14 @@ fn key(o: &Object) -> Key {
 /// Which checks this node runs: in a cluster its share of its zone's, else all.
 pub type Share = Arc<dyn Fn(&Object) -> bool + Send + Sync>;
 
-/// A share that runs every check.
-pub fn everything() -> tokio::sync::watch::Receiver<Share> {
-    let all: Share = Arc::new(|_: &Object| true);
-    tokio::sync::watch::channel(all).1
+/// A share that runs every check (a standalone node's).
+pub fn everything() -> Share {
+    Arc::new(|_: &Object| true)
+}
+
+/// A share that runs no check (a cluster node's until it knows the other nodes).
+pub fn nothing() -> Share {
+    Arc::new(|_: &Object| false)
 }
 
 /// What the scheduler works with.

@@ -16,6 +16,9 @@ _auspex() {
             ",$1")
                 cmd="auspex"
                 ;;
+            auspex,agent)
+                cmd="auspex__subcmd__agent"
+                ;;
             auspex,api)
                 cmd="auspex__subcmd__api"
                 ;;
@@ -51,6 +54,9 @@ _auspex() {
                 ;;
             auspex__subcmd__api__subcmd__help,setup)
                 cmd="auspex__subcmd__api__subcmd__help__subcmd__setup"
+                ;;
+            auspex__subcmd__help,agent)
+                cmd="auspex__subcmd__help__subcmd__agent"
                 ;;
             auspex__subcmd__help,api)
                 cmd="auspex__subcmd__help__subcmd__api"
@@ -137,12 +143,102 @@ _auspex() {
 
     case "${cmd}" in
         auspex)
-            opts="-h -V --log-level --log-format --help --version serve api pki check-config completions manpage console help"
+            opts="-h -V --log-level --log-format --help --version serve agent api pki check-config completions manpage console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        auspex__subcmd__agent)
+            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --listen --client-certificates --probes --trusted-proxy --cluster --cluster-name --cluster-zone --cluster-lease --cluster-replicas --cluster-retention-hours --log-level --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --event-retention)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filter-steps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --console-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-certificates)
+                    COMPREPLY=($(compgen -W "request off" -- "${cur}"))
+                    return 0
+                    ;;
+                --probes)
+                    COMPREPLY=($(compgen -W "open authenticated off" -- "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-retention-hours)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -371,8 +467,22 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__help)
-            opts="serve api pki check-config completions manpage console help"
+            opts="serve agent api pki check-config completions manpage console help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        auspex__subcmd__help__subcmd__agent)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -917,7 +1027,7 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__serve)
-            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --listen --client-certificates --probes --trusted-proxy --log-level --log-format --help"
+            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --listen --client-certificates --probes --trusted-proxy --cluster --cluster-name --cluster-zone --cluster-lease --cluster-replicas --cluster-retention-hours --log-level --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -964,6 +1074,30 @@ _auspex() {
                     return 0
                     ;;
                 --trusted-proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-zone)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-replicas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cluster-retention-hours)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

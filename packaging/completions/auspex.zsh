@@ -43,6 +43,38 @@ _arguments "${_arguments_options[@]}" : \
 '--client-certificates=[Whether the TLS handshake asks clients for a certificate\: \`request\` (as Icinga; certificates of our CA authenticate, others fall back to Basic) or \`off\` (no certificate prompt in browsers; passwords and tokens only)]:CLIENT_CERTIFICATES:(request off)' \
 '--probes=[Who may read \`/-/healthy\` and \`/-/ready\`\: \`open\` (no credentials), \`authenticated\`, or \`off\`]:PROBES:(open authenticated off)' \
 '*--trusted-proxy=[A reverse proxy (address or network, e.g. \`10.0.0.0/8\`) whose \`X-Forwarded-For\` names the client; repeat for several]:NETWORK:_default' \
+'--cluster=[The NATS server(s) with JetStream holding the cluster'\''s log, e.g. \`nats\://127.0.0.1\:4222\` (comma-separated for several). Without it the node runs alone]:URL:_default' \
+'--cluster-name=[The cluster'\''s name\: nodes of one name share one log]:CLUSTER_NAME:_default' \
+'--cluster-zone=[This node'\''s zone\: its nodes share the checks of the objects in it (objects of zones without a live node go to this default zone'\''s nodes)]:CLUSTER_ZONE:_default' \
+'--cluster-lease=[Seconds a leader'\''s lease lasts without renewal\: a failed leader is replaced within about this time]:CLUSTER_LEASE:_default' \
+'--cluster-replicas=[JetStream replicas of the log (the number of NATS servers to replicate over)]:CLUSTER_REPLICAS:_default' \
+'--cluster-retention-hours=[Hours the log keeps records when it is created\: a node stopped for longer starts from a copy of another node'\''s store]:CLUSTER_RETENTION_HOURS:_default' \
+'--log-level=[What standard output logs\: \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\`, or a filter such as \`info,auspex\:\:api=debug\`. Default\: \`RUST_LOG\`, else \`info\`]:LOG_LEVEL:_default' \
+'--log-format=[How standard output logs\: \`text\` or \`json\` (one object per line, for log shippers)]:LOG_FORMAT:(text json)' \
+'--reinitialize[Start with an empty store when the stored one is missing, empty or damaged (a damaged file is moved aside as \`state.redb.corrupt-<time>\`, never deleted)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(agent)
+_arguments "${_arguments_options[@]}" : \
+'--config=[Configuration directory (\`conf.d\` style, or with an \`icinga2.conf\` entry file). Default\: \`<data-dir>/etc\`, written on first start]:CONFIG:_files' \
+'--data-dir=[Where certificates and state live]:DATA_DIR:_files' \
+'--node-name=[The node name (certificate CN). Default\: the host name]:NODE_NAME:_default' \
+'--event-retention=[Events kept in the journal for resuming event streams (\`Last-Event-ID\`, \`since\`)]:EVENT_RETENTION:_default' \
+'--filter-budget=[Seconds the filters of one request may evaluate before it is refused]:FILTER_BUDGET:_default' \
+'--filter-steps=[Evaluation steps the filters of one request may take together]:FILTER_STEPS:_default' \
+'--console-budget=[Seconds one console script may run]:CONSOLE_BUDGET:_default' \
+'--listen=[Address to listen on (HTTPS). Default\: the ApiListener'\''s, else 0.0.0.0\:5665]:LISTEN:_default' \
+'--client-certificates=[Whether the TLS handshake asks clients for a certificate\: \`request\` (as Icinga; certificates of our CA authenticate, others fall back to Basic) or \`off\` (no certificate prompt in browsers; passwords and tokens only)]:CLIENT_CERTIFICATES:(request off)' \
+'--probes=[Who may read \`/-/healthy\` and \`/-/ready\`\: \`open\` (no credentials), \`authenticated\`, or \`off\`]:PROBES:(open authenticated off)' \
+'*--trusted-proxy=[A reverse proxy (address or network, e.g. \`10.0.0.0/8\`) whose \`X-Forwarded-For\` names the client; repeat for several]:NETWORK:_default' \
+'--cluster=[The NATS server(s) with JetStream holding the cluster'\''s log, e.g. \`nats\://127.0.0.1\:4222\` (comma-separated for several). Without it the node runs alone]:URL:_default' \
+'--cluster-name=[The cluster'\''s name\: nodes of one name share one log]:CLUSTER_NAME:_default' \
+'--cluster-zone=[This node'\''s zone\: its nodes share the checks of the objects in it (objects of zones without a live node go to this default zone'\''s nodes)]:CLUSTER_ZONE:_default' \
+'--cluster-lease=[Seconds a leader'\''s lease lasts without renewal\: a failed leader is replaced within about this time]:CLUSTER_LEASE:_default' \
+'--cluster-replicas=[JetStream replicas of the log (the number of NATS servers to replicate over)]:CLUSTER_REPLICAS:_default' \
+'--cluster-retention-hours=[Hours the log keeps records when it is created\: a node stopped for longer starts from a copy of another node'\''s store]:CLUSTER_RETENTION_HOURS:_default' \
 '--log-level=[What standard output logs\: \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\`, or a filter such as \`info,auspex\:\:api=debug\`. Default\: \`RUST_LOG\`, else \`info\`]:LOG_LEVEL:_default' \
 '--log-format=[How standard output logs\: \`text\` or \`json\` (one object per line, for log shippers)]:LOG_FORMAT:(text json)' \
 '--reinitialize[Start with an empty store when the stored one is missing, empty or damaged (a damaged file is moved aside as \`state.redb.corrupt-<time>\`, never deleted)]' \
@@ -291,6 +323,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(agent)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (api)
 _arguments "${_arguments_options[@]}" : \
 ":: :_auspex__subcmd__help__subcmd__api_commands" \
@@ -380,6 +416,7 @@ esac
 _auspex_commands() {
     local commands; commands=(
 'serve:Runs the server. On first start without a configuration it performs \`api setup\` and loads a demo that checks this machine' \
+'agent:Runs a cluster agent\: it follows the cluster'\''s log, serves reads and event streams, runs its share of its zone'\''s checks and forwards writes, but never leads' \
 'api:API setup' \
 'pki:Certificates\: a CA, keys, signing requests' \
 'check-config:Loads and validates the configuration; prints errors with file, line and caret' \
@@ -389,6 +426,11 @@ _auspex_commands() {
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'auspex commands' commands "$@"
+}
+(( $+functions[_auspex__subcmd__agent_commands] )) ||
+_auspex__subcmd__agent_commands() {
+    local commands; commands=()
+    _describe -t commands 'auspex agent commands' commands "$@"
 }
 (( $+functions[_auspex__subcmd__api_commands] )) ||
 _auspex__subcmd__api_commands() {
@@ -440,6 +482,7 @@ _auspex__subcmd__console_commands() {
 _auspex__subcmd__help_commands() {
     local commands; commands=(
 'serve:Runs the server. On first start without a configuration it performs \`api setup\` and loads a demo that checks this machine' \
+'agent:Runs a cluster agent\: it follows the cluster'\''s log, serves reads and event streams, runs its share of its zone'\''s checks and forwards writes, but never leads' \
 'api:API setup' \
 'pki:Certificates\: a CA, keys, signing requests' \
 'check-config:Loads and validates the configuration; prints errors with file, line and caret' \
@@ -449,6 +492,11 @@ _auspex__subcmd__help_commands() {
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'auspex help commands' commands "$@"
+}
+(( $+functions[_auspex__subcmd__help__subcmd__agent_commands] )) ||
+_auspex__subcmd__help__subcmd__agent_commands() {
+    local commands; commands=()
+    _describe -t commands 'auspex help agent commands' commands "$@"
 }
 (( $+functions[_auspex__subcmd__help__subcmd__api_commands] )) ||
 _auspex__subcmd__help__subcmd__api_commands() {

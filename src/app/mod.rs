@@ -351,8 +351,11 @@ impl App {
             shutdown: shutdown.clone(),
             exit: engine::Exit::default(),
         });
-        let (share_tx, share) =
-            tokio::sync::watch::channel(crate::scheduler::everything().borrow().clone());
+        let (share_tx, share) = tokio::sync::watch::channel(if opts.cluster.is_some() {
+            crate::scheduler::nothing()
+        } else {
+            crate::scheduler::everything()
+        });
         let cluster = match (opts.cluster.clone(), processing) {
             (Some(options), Some((inbox, processing))) => {
                 let (node, _) = crate::cluster::start(

@@ -78,6 +78,20 @@ pub struct Context {
 /// stops where its store stands: nothing is skipped).
 pub async fn follow(ctx: Context, stop: CancellationToken) -> Result<()> {
     let from = ctx.store.log_position() + 1;
+    let first = ctx
+        .stream
+        .get_info()
+        .await
+        .map_err(|e| anyhow!("reading the log: {e}"))?
+        .state
+        .first_sequence;
+    if first > from {
+        return Err(anyhow!(
+            "the log no longer holds the records after this node's position {} (it begins at {first}): \
+             start this node from a copy of another node's stopped store",
+            from - 1
+        ));
+    }
     let consumer = ctx
         .stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
@@ -191,7 +205,16 @@ fn reveal(ctx: &Context) {
 /// The commit of a record, and what makes it visible here.
 fn commit_of(ctx: &Context, seq: u64, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> Commit {
     let mut states = Vec::new();
-    let mut objects_changed = false;
+    // A reload on the leader changes objects without records of them: this node reads
+    // its own configuration again.
+    let mut objects_changed = events.iter().any(|(kind, _)| {
+        matches!(
+            kind,
+            crate::bus::EventKind::ObjectCreated
+                | crate::bus::EventKind::ObjectModified
+                | crate::bus::EventKind::ObjectDeleted
+        )
+    });
     for op in &ops {
         match op {
             Op::PutState { key, value } => match CheckableState::decode(value) {

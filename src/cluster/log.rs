@@ -46,12 +46,14 @@ pub async fn ensure(
     js: &jetstream::Context,
     names: &Names,
     replicas: usize,
+    retention: std::time::Duration,
 ) -> Result<jetstream::stream::Stream> {
     js.get_or_create_stream(jetstream::stream::Config {
         name: names.stream.clone(),
         subjects: vec![names.subject.clone()],
         storage: jetstream::stream::StorageType::File,
         num_replicas: replicas.max(1),
+        max_age: retention,
         description: Some("Auspex: the cluster's ordered log of committed changes".into()),
         ..Default::default()
     })

@@ -51,6 +51,9 @@ pub struct Options {
     pub lease: Duration,
     /// JetStream replicas of the log and the buckets (the NATS cluster's size).
     pub replicas: usize,
+    /// How long the log keeps records: a node stopped longer than this cannot catch up
+    /// from the log (it starts from a copy of another node's store).
+    pub retention: Duration,
 }
 
 impl Options {
@@ -62,6 +65,7 @@ impl Options {
             leader_eligible: true,
             lease: Duration::from_secs(3),
             replicas: 1,
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -221,7 +225,7 @@ async fn connect(options: &Options, node_name: &str) -> Result<Links> {
         .map_err(|e| anyhow!("connecting to NATS at {}: {e}", options.url))?;
     let js = async_nats::jetstream::new(client.clone());
     let names = log::Names::new(&options.name);
-    let stream = log::ensure(&js, &names, options.replicas).await?;
+    let stream = log::ensure(&js, &names, options.replicas, options.retention).await?;
     let lease = lease::Lease::open(&js, &options.name, options.lease, options.replicas).await?;
     let members = Members::open(&js, &options.name, options.replicas).await?;
     Ok(Links {

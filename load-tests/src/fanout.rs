@@ -90,7 +90,6 @@ fn rss_mb(pid: u32) -> Result<u64> {
 
 async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     let base = args.url.trim_end_matches('/').to_string();
-    let events_url = format!("{base}/v1/events?types=CheckResult&queue=auspex-load");
     // Subscribers first; each counts what it reads and records latencies.
     let stop_reading = Arc::new(AtomicBool::new(false));
     let mut rss = Vec::new();
@@ -98,9 +97,19 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
         rss.push(rss_mb(pid)?);
     }
     let mut readers = Vec::new();
-    for _ in 0..subscribers {
+    let bases: Vec<String> = if args.subscribe_url.is_empty() {
+        vec![base.clone()]
+    } else {
+        args.subscribe_url
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .collect()
+    };
+    for i in 0..subscribers {
+        let node = &bases[i % bases.len()];
+        let events_url = format!("{node}/v1/events?types=CheckResult&queue=auspex-load");
         if args.format == "ws" {
-            let events = crate::ws::subscribe(&base, &args.user, &args.password, "CheckResult")
+            let events = crate::ws::subscribe(node, &args.user, &args.password, "CheckResult")
                 .await
                 .context("subscribing over WebSocket")?;
             readers.push(tokio::spawn(read_ws(

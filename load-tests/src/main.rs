@@ -100,6 +100,10 @@ struct Args {
     /// fanout: seconds to wait for the last events after submitting stops.
     #[arg(long, default_value_t = 3)]
     drain: u64,
+    /// fanout: the base URLs subscribers connect to, in turn (the nodes of an Auspex
+    /// cluster); `--url` when not given. Results are submitted to `--url`.
+    #[arg(long, value_delimiter = ',')]
+    subscribe_url: Vec<String>,
     /// bulk: the services the actions select (default: the harness's own bench
     /// services). Their states are restored at the end.
     #[arg(long, default_value = "match(\"bench-host-*\", host.name)")]
@@ -113,6 +117,9 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     ensure_loopback(&args.url)?;
+    for url in &args.subscribe_url {
+        ensure_loopback(url)?;
+    }
     check_credentials(&args).await?;
     if args.scenario == "fanout" {
         return fanout::main(&args).await;

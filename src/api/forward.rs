@@ -24,8 +24,10 @@ use crate::cluster::Standing;
 
 /// Headers the leader needs to answer as this node would.
 const PASSED: [&str; 3] = ["content-type", "accept", "x-http-method-override"];
-/// How long a forwarded request may take.
+/// How long a forwarded request may take (a bulk change of many objects takes a while).
 const PATIENCE: Duration = Duration::from_secs(120);
+/// How long a follower tries to reach a leader (one may be taking over).
+const NO_LEADER: Duration = Duration::from_secs(20);
 /// How long an answer waits for this node to commit the write.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
@@ -109,6 +111,7 @@ async fn relay(state: &State, req: Request<super::edge::Body>) -> Result<Respons
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let unavailable = |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why);
     let deadline = tokio::time::Instant::now() + PATIENCE;
+    let give_up = tokio::time::Instant::now() + NO_LEADER;
     let message = loop {
         let asked = tokio::time::timeout_at(
             deadline,
@@ -119,7 +122,7 @@ async fn relay(state: &State, req: Request<super::edge::Body>) -> Result<Respons
         match asked {
             Ok(Ok(m)) => break m,
             // No leader at the moment (one is taking over): again, within patience.
-            Ok(Err(_)) if tokio::time::Instant::now() + Duration::from_millis(100) < deadline => {
+            Ok(Err(_)) if tokio::time::Instant::now() + Duration::from_millis(100) < give_up => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Ok(Err(e)) => return Err(unavailable(format!("The cluster has no leader: {e}."))),

@@ -356,9 +356,10 @@ impl App {
         } else {
             crate::scheduler::everything()
         });
+        let mut cluster_tasks = Vec::new();
         let cluster = match (opts.cluster.clone(), processing) {
             (Some(options), Some((inbox, processing))) => {
-                let (node, _) = crate::cluster::start(
+                let (node, tasks) = crate::cluster::start(
                     engine.clone(),
                     options,
                     inbox,
@@ -367,6 +368,7 @@ impl App {
                     shutdown.clone(),
                 )
                 .await?;
+                cluster_tasks = tasks;
                 Some(node)
             }
             _ => None,
@@ -387,6 +389,12 @@ impl App {
             metrics: crate::api::metrics::HttpMetrics::default(),
         });
         let tracker = TaskTracker::new();
+        // A stop waits for the node to leave its cluster cleanly.
+        for task in cluster_tasks {
+            tracker.spawn(async move {
+                let _ = task.await;
+            });
+        }
         tracker.spawn(api::serve(
             state.clone(),
             listener,

@@ -240,7 +240,8 @@ async fn connect(options: &Options, node_name: &str) -> Result<Links> {
 
 /// Joins the cluster: connects, then follows the log (and leads when elected) until
 /// `shutdown`. The processor's `inbox` is served here: by the processor on the leader,
-/// by forwarding to the leader on followers. Returns the node once connected.
+/// by forwarding to the leader on followers. Returns the node once connected, and the
+/// tasks that end after `shutdown` once the node left (lease given up, entry removed).
 ///
 /// # Errors
 /// NATS or JetStream cannot be reached, or refuse the stream or buckets.
@@ -251,7 +252,7 @@ pub async fn start(
     processing: crate::processor::Context,
     share: watch::Sender<crate::scheduler::Share>,
     shutdown: CancellationToken,
-) -> Result<(Arc<Node>, tokio::task::JoinHandle<()>)> {
+) -> Result<(Arc<Node>, Vec<tokio::task::JoinHandle<()>>)> {
     let links = connect(&options, &engine.node_name).await?;
     engine.store.set_role(Role::Follower);
     let node = Arc::new(Node {
@@ -274,14 +275,14 @@ pub async fn start(
         "Joined the cluster; following its log."
     );
     let links = Arc::new(links);
-    tokio::spawn(heartbeat(
+    let beating = tokio::spawn(heartbeat(
         engine.clone(),
         node.clone(),
         links.clone(),
         share,
         shutdown.clone(),
     ));
-    let handle = tokio::spawn(run(
+    let running = tokio::spawn(run(
         engine,
         node.clone(),
         links,
@@ -289,7 +290,7 @@ pub async fn start(
         processing,
         shutdown,
     ));
-    Ok((node, handle))
+    Ok((node, vec![beating, running]))
 }
 
 /// Writes this node's entry each second and derives the members, the leader and the

@@ -39,6 +39,7 @@ impl Server {
             edge: Default::default(),
             reinitialize: false,
             clock: auspex::clock::Clock::system(),
+            cluster: None,
         };
         app::setup(&opts, false).unwrap();
         let app = App::start(opts).await.unwrap();

@@ -144,6 +144,19 @@ impl Node {
         Ok(status["results"][0]["status"]["cluster"].clone())
     }
 
+    /// `GET /v1/status` with a bearer token: the status code.
+    async fn status_with(&self, token: &str) -> Result<u16, String> {
+        let res = self
+            .client
+            .get(self.url("/v1/status/CIB"))
+            .bearer_auth(token)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(res.status().as_u16())
+    }
+
     /// Icinga's NDJSON stream of check results (`query` added to the URL).
     async fn stream(&self, query: &str) -> reqwest::Response {
         let res = self
@@ -298,6 +311,46 @@ async fn one_log_on_every_node_and_streams_resume_on_another() {
         listener["results"][0]["status"]["api"]["num_conn_endpoints"], 2,
         "{listener}"
     );
+    // A token issued on a follower (by the leader) is valid on every node, and its
+    // revocation too.
+    let (status, issued) = followers[0]
+        .post(
+            "/v1/tokens",
+            json!({"permissions": ["status/query"], "name": "wall", "ttl": 600}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{issued}");
+    let token = issued["results"][0]["token"].as_str().unwrap().to_string();
+    let id = issued["results"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for n in &nodes {
+        eventually("the token on every node", || async {
+            let code = n.status_with(&token).await?;
+            (code == 200).then_some(()).ok_or(code.to_string())
+        })
+        .await;
+    }
+    if !id.is_empty() {
+        let revoked = followers[1]
+            .client
+            .delete(followers[1].url(&format!("/v1/tokens/{id}")))
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), 200);
+        for n in &nodes {
+            eventually("the revocation on every node", || async {
+                let code = n.status_with(&token).await?;
+                (code == 401).then_some(()).ok_or(code.to_string())
+            })
+            .await;
+        }
+    }
     // Object writes on a follower are forwarded; the change is on every node.
     let created = followers[0]
         .client

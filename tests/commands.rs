@@ -274,7 +274,11 @@ async fn on_demand_checker() {
     let (status, res) = s
         .post(
             "/v1/checker",
-            json!({"command": "load", "load_wload1": 1000, "load_cload1": 2000}),
+            json!({
+                "command": "load",
+                "load_wload1": 1000, "load_wload5": 1000, "load_wload15": 1000,
+                "load_cload1": 2000, "load_cload5": 2000, "load_cload15": 2000,
+            }),
         )
         .await;
     assert_eq!(status, 200, "{res}");

@@ -1,4 +1,5 @@
-//! Object writes on a cluster's follower (`PUT`, `POST` and `DELETE` on `/v1/objects`):
+//! Object and token writes on a cluster's follower (`PUT`, `POST` and `DELETE` on
+//! `/v1/objects`, issuing and revoking API tokens):
 //! the request is sent to the leader over NATS, run there as the same user through the
 //! same routes, and its answer returned once this node has committed the change.
 //!
@@ -51,14 +52,17 @@ struct Answered {
     position: u64,
 }
 
-/// Whether this node hands `req` to the leader: an object write on a follower.
+/// Whether this node hands `req` to the leader: an object or token write on a follower.
 pub fn applies<B>(state: &State, req: &Request<B>) -> bool {
     let Some(node) = &state.cluster else {
         return false;
     };
+    let path = req.uri().path();
     node.standing() != Standing::Leader
         && matches!(*req.method(), Method::PUT | Method::POST | Method::DELETE)
-        && req.uri().path().starts_with("/v1/objects/")
+        && (path.starts_with("/v1/objects/")
+            || path.starts_with("/v1/tokens")
+            || path == "/v1/events/token")
 }
 
 /// Sends `req` to the leader and answers with its answer.

@@ -17,7 +17,7 @@ pub struct State {
     /// The open connections: per-address caps, eviction of unauthenticated ones.
     pub connections: Arc<super::conns::Connections>,
     /// Bearer tokens for event streams.
-    pub tokens: crate::auth::token::Tokens,
+    pub tokens: Arc<crate::auth::token::Tokens>,
     pub guards: Guards,
     /// Client certificates, probes, trusted proxies.
     pub edge: EdgeSettings,

@@ -299,7 +299,9 @@ impl App {
         renew_node_certificate(&opts.pki_paths(), &opts.node_name());
         let tls = api::tls::server_config(&opts.pki_paths(), opts.edge.client_certificates)?;
         let node_cert = tls.node_cert.clone();
-        let tokens = crate::auth::token::Tokens::load(&opts.data_dir.join("token.key"))?;
+        let tokens = Arc::new(crate::auth::token::Tokens::load(
+            &opts.data_dir.join("token.key"),
+        )?);
         tokens.restore(stored_tokens);
         let shutdown = CancellationToken::new();
         let program_start = opts.clock.now();
@@ -365,6 +367,7 @@ impl App {
                     inbox,
                     processing,
                     share_tx,
+                    tokens.clone(),
                     shutdown.clone(),
                 )
                 .await?;

@@ -46,7 +46,8 @@ pub struct TokenRecord {
 
 /// Issues and checks tokens.
 pub struct Tokens {
-    key: hmac::Key,
+    /// The key tokens are signed with (a cluster's nodes share one).
+    key: RwLock<hmac::Key>,
     records: RwLock<HashMap<String, Arc<TokenRecord>>>,
 }
 
@@ -71,7 +72,7 @@ impl Tokens {
             }
         };
         Ok(Tokens {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+            key: RwLock::new(hmac::Key::new(hmac::HMAC_SHA256, &bytes)),
             records: RwLock::default(),
         })
     }
@@ -86,6 +87,25 @@ impl Tokens {
                 }
                 Err(e) => tracing::warn!(id, error = %e, "Unreadable API token record skipped."),
             }
+        }
+    }
+
+    /// Signs and verifies with `key` from now on (the key a cluster's nodes share).
+    pub fn use_key(&self, key: &[u8]) {
+        *self.key.write().unwrap_or_else(|e| e.into_inner()) =
+            hmac::Key::new(hmac::HMAC_SHA256, key);
+    }
+
+    /// A record written or removed on another node of a cluster (its store's op).
+    pub fn replicate(&self, op: &crate::store::Op) {
+        match op {
+            crate::store::Op::PutToken { key, value } => {
+                self.restore(vec![(key.clone(), value.clone())]);
+            }
+            crate::store::Op::DeleteToken { key } => {
+                self.remove(key);
+            }
+            _ => {}
         }
     }
 
@@ -121,7 +141,10 @@ impl Tokens {
     }
 
     fn token_for(&self, id: &str) -> String {
-        let mac = hmac::sign(&self.key, id.as_bytes());
+        let mac = hmac::sign(
+            &self.key.read().unwrap_or_else(|e| e.into_inner()),
+            id.as_bytes(),
+        );
         format!("{id}.{}", B64.encode(mac.as_ref()))
     }
 
@@ -130,7 +153,12 @@ impl Tokens {
     pub fn verify(&self, token: &str, now: u64) -> Option<Arc<TokenRecord>> {
         let (id, mac) = token.split_once('.')?;
         let mac = B64.decode(mac).ok()?;
-        hmac::verify(&self.key, id.as_bytes(), &mac).ok()?;
+        hmac::verify(
+            &self.key.read().unwrap_or_else(|e| e.into_inner()),
+            id.as_bytes(),
+            &mac,
+        )
+        .ok()?;
         let record = self
             .records
             .read()

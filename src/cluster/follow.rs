@@ -66,6 +66,8 @@ pub struct Context {
     pub read: Arc<watch::Sender<u64>>,
     /// How far behind the log this node is.
     pub behind: Arc<Behind>,
+    /// The API tokens: records of the log add and revoke them.
+    pub tokens: Arc<crate::auth::token::Tokens>,
     /// The position readers of this node see: the last record committed whose objects
     /// are rebuilt (forwarded writes wait for it: a client reads its own write).
     pub applied: Arc<watch::Sender<u64>>,
@@ -205,6 +207,7 @@ fn reveal(ctx: &Context) {
 /// The commit of a record, and what makes it visible here.
 fn commit_of(ctx: &Context, seq: u64, ops: Vec<Op>, events: Vec<crate::bus::Pending>) -> Commit {
     let mut states = Vec::new();
+    let mut tokens = Vec::new();
     // A reload on the leader changes objects without records of them: this node reads
     // its own configuration again.
     let mut objects_changed = events.iter().any(|(kind, _)| {
@@ -223,10 +226,12 @@ fn commit_of(ctx: &Context, seq: u64, ops: Vec<Op>, events: Vec<crate::bus::Pend
                     tracing::warn!(object = %key.replace('\0', " "), error = %e, "A state in the log is unreadable.");
                 }
             },
-            Op::PutToken { .. } | Op::DeleteToken { .. } | Op::DeleteState { .. } => {}
+            Op::PutToken { .. } | Op::DeleteToken { .. } => tokens.push(op.clone()),
+            Op::DeleteState { .. } => {}
             _ => objects_changed = true,
         }
     }
+    let token_table = ctx.tokens.clone();
     let (objects, schedule, rebuild, changed, waiting) = (
         ctx.objects.clone(),
         ctx.schedule.clone(),
@@ -254,6 +259,9 @@ fn commit_of(ctx: &Context, seq: u64, ops: Vec<Op>, events: Vec<crate::bus::Pend
                         .insert(key, st);
                 }
             }
+        }
+        for op in &tokens {
+            token_table.replicate(op);
         }
         if objects_changed {
             changed.fetch_max(seq, Ordering::AcqRel);

@@ -214,6 +214,8 @@ struct Links {
     names: log::Names,
     lease: lease::Lease,
     members: Members,
+    /// What the nodes share besides the log (the API token key).
+    secrets: async_nats::jetstream::kv::Store,
 }
 
 async fn connect(options: &Options, node_name: &str) -> Result<Links> {
@@ -228,7 +230,15 @@ async fn connect(options: &Options, node_name: &str) -> Result<Links> {
     let stream = log::ensure(&js, &names, options.replicas, options.retention).await?;
     let lease = lease::Lease::open(&js, &options.name, options.lease, options.replicas).await?;
     let members = Members::open(&js, &options.name, options.replicas).await?;
+    let secrets = lease::bucket_of(
+        &js,
+        &format!("auspex_{}_secrets", lease::bucket_name(&options.name)),
+        Duration::ZERO,
+        options.replicas,
+    )
+    .await?;
     Ok(Links {
+        secrets,
         client,
         js,
         stream,
@@ -251,6 +261,7 @@ pub async fn start(
     inbox: Inbox,
     processing: crate::processor::Context,
     share: watch::Sender<crate::scheduler::Share>,
+    tokens: Arc<crate::auth::token::Tokens>,
     shutdown: CancellationToken,
 ) -> Result<(Arc<Node>, Vec<tokio::task::JoinHandle<()>>)> {
     let links = connect(&options, &engine.node_name).await?;
@@ -274,6 +285,7 @@ pub async fn start(
         position = engine.store.log_position(),
         "Joined the cluster; following its log."
     );
+    share_token_key(&links, &engine.data_dir.join("token.key"), &tokens).await?;
     let links = Arc::new(links);
     let beating = tokio::spawn(heartbeat(
         engine.clone(),
@@ -286,11 +298,43 @@ pub async fn start(
         engine,
         node.clone(),
         links,
-        inbox,
-        processing,
+        (inbox, processing),
+        tokens,
         shutdown,
     ));
     Ok((node, vec![beating, running]))
+}
+
+/// The key API tokens are signed with, shared by every node: the first node offers its
+/// own; the others take it (and keep it in their key file for the next start), so a
+/// token issued on any node is valid on all.
+async fn share_token_key(
+    links: &Links,
+    path: &std::path::Path,
+    tokens: &crate::auth::token::Tokens,
+) -> Result<()> {
+    const KEY: &str = "token-key";
+    let mine = std::fs::read(path).map_err(|e| anyhow!("reading {}: {e}", path.display()))?;
+    if links
+        .secrets
+        .create(KEY, bytes::Bytes::from(mine.clone()))
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let shared = links
+        .secrets
+        .get(KEY)
+        .await
+        .map_err(|e| anyhow!("reading the cluster's token key: {e}"))?
+        .ok_or_else(|| anyhow!("the cluster's token key is missing"))?;
+    if shared.as_ref() != mine.as_slice() {
+        crate::pki::write_private(path, &shared)?;
+        tokens.use_key(&shared);
+        tracing::info!("Using the cluster's key for API tokens.");
+    }
+    Ok(())
 }
 
 /// Writes this node's entry each second and derives the members, the leader and the
@@ -383,8 +427,8 @@ async fn run(
     engine: Arc<Engine>,
     node: Arc<Node>,
     links: Arc<Links>,
-    mut inbox: Inbox,
-    processing: crate::processor::Context,
+    (mut inbox, processing): (Inbox, crate::processor::Context),
+    tokens: Arc<crate::auth::token::Tokens>,
     shutdown: CancellationToken,
 ) {
     let read = Arc::new(watch::channel(engine.store.log_position()).0);
@@ -402,6 +446,7 @@ async fn run(
         read,
         applied,
         behind: node.behind.clone(),
+        tokens,
     };
     tokio::spawn(rebuilding(
         engine.clone(),

@@ -582,6 +582,12 @@ async fn checks_are_shared_and_move_when_a_node_stops() {
             .ok_or(format!("{s:?}"))
     })
     .await;
+    // The status shows the assignment: 13 checkables (the host and its 12 services)
+    // split over the three nodes.
+    assert_eq!(
+        assignment(&nodes[watcher], 3).await.values().sum::<u64>(),
+        13
+    );
     // One runner per service and one result per interval: over a stream of results,
     // each service's come from one node, about a second apart.
     let mut res = nodes[watcher].stream("").await;
@@ -638,6 +644,32 @@ async fn checks_are_shared_and_move_when_a_node_stops() {
             .ok_or(format!("{pending:?}"))
     })
     .await;
+    let after = assignment(&nodes[watcher], 2).await;
+    assert!(!after.contains_key(gone), "{after:?}");
+}
+
+/// The checks each node runs, as `/v1/status/Cluster` on `node` shows them once it
+/// lists `count` nodes whose counts add up to every checkable.
+async fn assignment(node: &Node, count: usize) -> BTreeMap<String, u64> {
+    eventually("the status lists the assignment", || async {
+        let cluster = node.cluster().await?;
+        let nodes = cluster["nodes"].as_array().ok_or(cluster.to_string())?;
+        let checks: BTreeMap<String, u64> = nodes
+            .iter()
+            .map(|n| {
+                (
+                    n["name"].as_str().unwrap_or_default().to_string(),
+                    n["checks"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        (checks.len() == count
+            && checks.values().all(|c| *c > 0)
+            && checks.values().sum::<u64>() == 13)
+            .then_some(checks.clone())
+            .ok_or(format!("{cluster}"))
+    })
+    .await
 }
 
 fn sse_ids(text: &str) -> Vec<u64> {

@@ -38,6 +38,9 @@ pub struct Member {
     pub api_port: u16,
     /// When it started (Unix seconds).
     pub started: f64,
+    /// How many hosts and services it runs the checks of.
+    #[serde(default)]
+    pub checks: usize,
 }
 
 /// The membership bucket.
@@ -146,4 +149,12 @@ pub fn runner<'a>(
 pub fn share(members: Vec<Member>, default_zone: String, me: String) -> crate::scheduler::Share {
     let members = Arc::new(members);
     Arc::new(move |o: &Object| runner(&members, &default_zone, o).is_some_and(|m| m.name == me))
+}
+
+/// How many hosts and services of `registry` `share` gives its node.
+pub fn count(registry: &crate::objects::Registry, share: &crate::scheduler::Share) -> usize {
+    ["Host", "Service"]
+        .iter()
+        .map(|t| registry.objects(t).filter(|o| share(o)).count())
+        .sum()
 }

@@ -123,6 +123,8 @@ pub struct NodeStatus {
     /// Seconds behind the log.
     pub lag_seconds: f64,
     pub api_port: u16,
+    /// The hosts and services whose checks it runs (its share of its zone's).
+    pub checks: usize,
 }
 
 impl Node {
@@ -200,6 +202,7 @@ impl Node {
                     leader_eligible: m.leader_eligible,
                     position: m.position,
                     api_port: m.api_port,
+                    checks: m.checks,
                 })
                 .collect(),
         }
@@ -348,7 +351,20 @@ async fn heartbeat(
 ) {
     let started = engine.clock.now();
     let mut assigned: Option<Vec<(String, String)>> = None;
+    // The number of checks this node runs, counted again when the nodes or the objects
+    // change (the objects at most every `RECOUNT`: a count walks them all).
+    const RECOUNT: f64 = 10.0;
+    let mut checks = 0;
+    let mut counted: Option<(Arc<crate::objects::Registry>, f64)> = None;
     loop {
+        let registry = engine.registry();
+        let stale = counted
+            .as_ref()
+            .is_none_or(|(r, at)| !Arc::ptr_eq(r, &registry) && engine.clock.now() - at >= RECOUNT);
+        if stale && assigned.is_some() {
+            checks = members::count(&registry, &share.borrow());
+            counted = Some((registry, engine.clock.now()));
+        }
         let me = Member {
             name: node.node_name.clone(),
             zone: node.options.zone.clone(),
@@ -362,6 +378,7 @@ async fn heartbeat(
             },
             api_port: engine.api_port,
             started,
+            checks,
         };
         if let Err(e) = links.members.announce(&me).await {
             tracing::warn!(error = %e, "The cluster's membership could not be written.");
@@ -377,11 +394,15 @@ async fn heartbeat(
                 .collect();
             if assigned.as_ref() != Some(&zones) {
                 tracing::info!(nodes = ?zones.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), "The cluster's nodes changed; checks are assigned anew.");
-                share.send_replace(members::share(
+                let mine = members::share(
                     members.clone(),
                     node.options.zone.clone(),
                     node.node_name.clone(),
-                ));
+                );
+                let registry = engine.registry();
+                checks = members::count(&registry, &mine);
+                counted = Some((registry, engine.clock.now()));
+                share.send_replace(mine);
                 assigned = Some(zones);
             }
             node.seen

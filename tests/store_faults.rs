@@ -70,17 +70,14 @@ fn stop(mut p: Process) {
     p.child.wait().unwrap();
 }
 
-/// A data directory that has run once and holds the API-created host `kept` in its
-/// store file (a clean stop checkpoints the write-ahead log into it).
+/// A data directory that has run once and holds the API-created host `kept`.
 async fn used_data_dir() -> tempfile::TempDir {
     let dir = data_dir("");
-    let mut p = spawn(dir.path());
+    let p = spawn(dir.path());
     let c = client(dir.path());
     let (code, _) = put_host(&p, &c, "kept", json!({"check_command": "dummy"})).await;
     assert_eq!(code, 200);
-    // SAFETY: signals a child process this test started.
-    assert_eq!(unsafe { libc::kill(p.child.id() as i32, libc::SIGTERM) }, 0);
-    assert!(p.child.wait().unwrap().success());
+    stop(p);
     dir
 }
 

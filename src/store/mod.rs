@@ -3,11 +3,8 @@
 //! Design:
 //! - Writers hand a batch of [`Op`]s to the writer thread over a bounded channel and await
 //!   its answer; the thread takes every batch waiting, applies them in **one** write
-//!   transaction, commits it and appends it to the write-ahead log ([`wal`]) with one
-//!   `fdatasync` before answering any of them (group commit). About once a second a commit
-//!   is made durable in redb itself (a checkpoint) and the log emptied. A write is
-//!   acknowledged only after its sync, so a `kill -9` after a 2xx loses nothing: the
-//!   next start applies the log's entries past the last checkpoint.
+//!   transaction and commits (fsync) before answering any of them (group commit). A write
+//!   is acknowledged only after its commit, so a `kill -9` after a 2xx loses nothing.
 //! - Readers never touch the database at runtime: the in-memory registry is the read
 //!   model; the store is read once, at startup.
 //!
@@ -48,7 +45,6 @@ pub mod open;
 pub mod record;
 pub mod replication;
 pub mod snapshot;
-pub mod wal;
 
 pub use health::Health;
 use health::Shared;
@@ -66,8 +62,6 @@ const SNAPSHOT: &str = "snapshot";
 const PROBE: &str = "probe";
 /// The sequence number of the last record of the cluster's log this store holds.
 const LOG_POSITION: &str = "log_position";
-/// The sequence number of the last write-ahead log entry the store holds.
-const WAL_SEQ: &str = "wal_seq";
 
 /// Batches waiting for the writer at most; beyond, writers wait (backpressure).
 const QUEUE: usize = 4096;
@@ -203,7 +197,7 @@ impl Store {
     ) -> Result<(Store, Contents)> {
         let db = open::open(path, CACHE, mode)?;
         let snapshot_path = snapshot::path_for(path);
-        let (contents, marked, last_id, position, wal) = open::guarded(|| {
+        let (contents, marked, last_id, position) = open::guarded(|| {
             // Create the tables so that reads of a fresh store succeed.
             let txn = db.begin_write()?;
             for name in [API_OBJECTS, MODIFIED, STATES, TOKENS] {
@@ -212,15 +206,8 @@ impl Store {
             txn.open_table(EVENTS)?;
             txn.open_table(META)?;
             txn.commit()?;
-            let wal = recover(&db, &wal::path_for(path))?;
             let (contents, marked) = read(&db, &snapshot_path)?;
-            Ok((
-                contents,
-                marked,
-                last_event_id(&db)?,
-                log_position(&db)?,
-                wal,
-            ))
+            Ok((contents, marked, last_event_id(&db)?, log_position(&db)?))
         })
         .with_context(|| format!("reading the store {}", path.display()))?;
         bus.start_after(last_id);
@@ -248,7 +235,7 @@ impl Store {
         thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                let db = writer(&writer_shared, db, rx, journal, wal);
+                let db = writer(&writer_shared, db, rx, journal);
                 let source = on_close.lock().ok().and_then(|mut s| s.take());
                 if let (Some(source), Some(db)) = (source, &db) {
                     write_snapshot(db, &snapshot_path, source);
@@ -416,54 +403,6 @@ impl Store {
     }
 }
 
-/// Opens the write-ahead log at `path` and applies its entries past the store's last
-/// checkpoint (a crash lost the redb commits after it), durably; returns the log,
-/// emptied.
-fn recover(db: &Database, path: &Path) -> Result<wal::Wal> {
-    let checkpointed = {
-        let txn = db.begin_read()?;
-        let seq = txn.open_table(META)?.get(WAL_SEQ)?.map_or(0, |v| v.value());
-        seq
-    };
-    let (mut log, entries) = wal::Wal::open(path, checkpointed)?;
-    if let Some(last) = entries.last() {
-        let began = Instant::now();
-        let txn = db.begin_write()?;
-        {
-            let mut events = txn.open_table(EVENTS)?;
-            for (first, segment) in entries.iter().flat_map(|e| &e.segments) {
-                events.insert(*first, segment.as_slice())?;
-            }
-        }
-        write_ops(&txn, entries.iter().flat_map(|e| &e.ops))?;
-        let mut meta = txn.open_table(META)?;
-        // The snapshot of the last clean close is older than these changes.
-        meta.remove(SNAPSHOT)?;
-        if let Some(position) = entries.iter().filter_map(|e| e.position).next_back() {
-            meta.insert(LOG_POSITION, position)?;
-        }
-        meta.insert(WAL_SEQ, last.seq)?;
-        drop(meta);
-        txn.commit()?;
-        tracing::info!(
-            commits = entries.len(),
-            ms = began.elapsed().as_millis() as u64,
-            "Applied the write-ahead log's commits after the last checkpoint."
-        );
-    }
-    log.checkpointed();
-    Ok(log)
-}
-
-/// Makes every commit so far durable in redb and empties the write-ahead log.
-fn checkpoint(db: &Database, log: &mut wal::Wal) -> Result<()> {
-    let txn = db.begin_write()?;
-    txn.open_table(META)?.insert(WAL_SEQ, log.last_seq())?;
-    txn.commit()?;
-    log.checkpointed();
-    Ok(())
-}
-
 /// Up to `limit` journal events with ids above `after`, and the oldest id kept.
 fn journal_after(db: &Database, after: u64, limit: usize) -> Result<(Vec<Arc<Event>>, u64)> {
     let txn = db.begin_read()?;
@@ -628,26 +567,13 @@ fn writer(
     db: Arc<Database>,
     rx: Receiver<Job>,
     mut journal: Journal,
-    mut log: wal::Wal,
 ) -> Option<Arc<Database>> {
     let mut db = Some(db);
     let mut retry_at = Instant::now();
     // Commits failed in a row (0: healthy).
     let mut failures = 0u32;
     loop {
-        let first = if let (Some(current), Some(deadline)) = (&db, log.deadline()) {
-            // Commits wait in the write-ahead log: checkpoint when no write comes first.
-            match rx.recv_deadline(deadline) {
-                Ok(j) => Some(j),
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Err(e) = open::guarded(|| checkpoint(current, &mut log)) {
-                        tracing::warn!(error = %format!("{e:#}"), "Store checkpoint failed; the write-ahead log keeps the commits.");
-                    }
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        } else if db.is_some() {
+        let first = if db.is_some() {
             match rx.recv() {
                 Ok(j) => Some(j),
                 Err(_) => break,
@@ -660,7 +586,7 @@ fn writer(
             }
         };
         if db.is_none() && Instant::now() >= retry_at {
-            match reopen(shared, &mut journal, &mut log) {
+            match reopen(shared, &mut journal) {
                 Ok(reopened) => {
                     tracing::info!(path = %shared.path.display(), "Store reopened after a failure.");
                     shared.install(reopened.clone());
@@ -694,7 +620,7 @@ fn writer(
             continue;
         };
         let began = Instant::now();
-        match open::guarded(|| apply(current, &jobs, &mut journal, &shared.replication, &mut log)) {
+        match open::guarded(|| apply(current, &jobs, &mut journal, &shared.replication)) {
             Ok(Err(refused)) => {
                 // The log did not take the commit: nothing was committed here.
                 let error = format!("the cluster's log did not take the commit: {refused}");
@@ -743,13 +669,6 @@ fn writer(
             }
         }
     }
-    if let Some(current) = &db {
-        if log.deadline().is_some() {
-            if let Err(e) = open::guarded(|| checkpoint(current, &mut log)) {
-                tracing::warn!(error = %format!("{e:#}"), "Store checkpoint at close failed; the next start applies the write-ahead log.");
-            }
-        }
-    }
     db
 }
 
@@ -762,11 +681,9 @@ fn retry_pause(failures: u32) -> Duration {
 
 /// Opens the store file again after a fault and proves it writable with a probe commit;
 /// the journal's view is read again from the file (a failed commit may have landed).
-fn reopen(shared: &Shared, journal: &mut Journal, log: &mut wal::Wal) -> Result<Arc<Database>> {
+fn reopen(shared: &Shared, journal: &mut Journal) -> Result<Arc<Database>> {
     let db = open::open(&shared.path, CACHE, Mode::default())?;
     let last = open::guarded(|| {
-        // Commits after the last checkpoint are in the write-ahead log only.
-        *log = recover(&db, &wal::path_for(&shared.path))?;
         let txn = db.begin_write()?;
         txn.open_table(META)?
             .insert(PROBE, crate::clock::system_now() as u64)?;
@@ -814,12 +731,9 @@ fn apply(
     jobs: &[Job],
     journal: &mut Journal,
     replication: &replication::Replication,
-    ahead: &mut wal::Wal,
 ) -> Result<Result<Vec<Arc<Event>>, String>> {
-    let mut txn = db.begin_write()?;
+    let txn = db.begin_write()?;
     let mut published = Vec::new();
-    // The journal segments written, for the write-ahead log.
-    let mut segments: Vec<(u64, Vec<u8>)> = Vec::new();
     let local_first = journal.next_id;
     let mut next = journal.next_id;
     let mut position = None;
@@ -832,7 +746,6 @@ fn apply(
             if let Some(r) = job.replica {
                 if let Some((first, record)) = open_segment.take() {
                     put_segment(&mut events, journal, first, &record)?;
-                    segments.push((first, record));
                 }
                 if r.first_id < next {
                     tracing::warn!(
@@ -857,78 +770,19 @@ fn apply(
             if job.replica.is_some() {
                 if let Some((first, record)) = open_segment.take() {
                     put_segment(&mut events, journal, first, &record)?;
-                    segments.push((first, record));
                 }
             }
         }
         if let Some((first, record)) = open_segment.take() {
             put_segment(&mut events, journal, first, &record)?;
-            segments.push((first, record));
         }
     }
-    write_ops(&txn, jobs.iter().flat_map(|j| &j.commit.ops))?;
-    if let Role::Leader(log) = replication.role() {
-        // The log first: a commit the log refused is not committed here either.
-        let record = record::encode(
-            local_first,
-            jobs.iter().flat_map(|j| &j.commit.events),
-            jobs.iter().flat_map(|j| &j.commit.ops),
-        )?;
-        match log.append(record) {
-            Ok(seq) => position = Some(seq),
-            Err(refused) => return Ok(Err(refused)),
-        }
-    }
-    let mut meta = txn.open_table(META)?;
-    if journal.snapshot_marked {
-        // From this commit on the snapshot is out of date.
-        meta.remove(SNAPSHOT)?;
-    }
-    if let Some(seq) = position {
-        meta.insert(LOG_POSITION, seq)?;
-    }
-    // About once a second the commit is a durable checkpoint; the others are synced in
-    // the write-ahead log instead (redb persists them with the next checkpoint).
-    let durable = ahead.checkpoint_due();
-    let before = ahead.mark();
-    if durable {
-        meta.insert(WAL_SEQ, ahead.last_seq())?;
-    } else {
-        let ops = jobs.iter().flat_map(|j| &j.commit.ops);
-        let seq = ahead.append(position, &segments, ops)?;
-        meta.insert(WAL_SEQ, seq)?;
-    }
-    drop(meta);
-    txn.set_durability(if durable {
-        redb::Durability::Immediate
-    } else {
-        redb::Durability::None
-    });
-    if let Err(e) = txn.commit() {
-        if !durable {
-            ahead.undo(before.0, before.1);
-        }
-        return Err(e.into());
-    }
-    if durable {
-        ahead.checkpointed();
-    }
-    journal.snapshot_marked = false;
-    journal.next_id = next;
-    if let Some(seq) = position {
-        replication.set_position(seq);
-    }
-    Ok(Ok(published))
-}
-
-/// Writes `ops` in `txn`.
-fn write_ops<'a>(txn: &redb::WriteTransaction, ops: impl Iterator<Item = &'a Op>) -> Result<()> {
     {
         let mut objects = txn.open_table(API_OBJECTS)?;
         let mut modified = txn.open_table(MODIFIED)?;
         let mut states = txn.open_table(STATES)?;
         let mut tokens = txn.open_table(TOKENS)?;
-        for op in ops {
+        for op in jobs.iter().flat_map(|j| &j.commit.ops) {
             match op {
                 Op::PutObject { key, value } => {
                     objects.insert(key.as_str(), serde_json::to_vec(value)?.as_slice())?;
@@ -960,7 +814,34 @@ fn write_ops<'a>(txn: &redb::WriteTransaction, ops: impl Iterator<Item = &'a Op>
             }
         }
     }
-    Ok(())
+    if let Role::Leader(log) = replication.role() {
+        // The log first: a commit the log refused is not committed here either.
+        let record = record::encode(
+            local_first,
+            jobs.iter().flat_map(|j| &j.commit.events),
+            jobs.iter().flat_map(|j| &j.commit.ops),
+        )?;
+        match log.append(record) {
+            Ok(seq) => position = Some(seq),
+            Err(refused) => return Ok(Err(refused)),
+        }
+    }
+    let mut meta = txn.open_table(META)?;
+    if journal.snapshot_marked {
+        // From this commit on the snapshot is out of date.
+        meta.remove(SNAPSHOT)?;
+    }
+    if let Some(seq) = position {
+        meta.insert(LOG_POSITION, seq)?;
+    }
+    drop(meta);
+    txn.commit()?;
+    journal.snapshot_marked = false;
+    journal.next_id = next;
+    if let Some(seq) = position {
+        replication.set_position(seq);
+    }
+    Ok(Ok(published))
 }
 
 /// Journals a segment of events starting at id `first`, and drops whole segments older
@@ -1068,54 +949,6 @@ mod tests {
                 (key("Service", "b"), b"later".to_vec())
             ]
         );
-        Ok(())
-    }
-
-    /// A crash loses redb's commits after its last checkpoint: the write-ahead log's
-    /// entries past it are applied at the next open, once, and the log emptied.
-    #[test]
-    fn commits_after_the_checkpoint_come_back_from_the_write_ahead_log() -> Result<()> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("state.redb");
-        let wal_path = wal::path_for(&path);
-        let db = open::open(&path, CACHE, Mode::default())?;
-        let txn = db.begin_write()?;
-        txn.open_table(STATES)?;
-        txn.open_table(EVENTS)?;
-        // The last checkpoint holds entry 1.
-        txn.open_table(META)?.insert(WAL_SEQ, 1)?;
-        txn.commit()?;
-        let (mut log, _) = wal::Wal::open(&wal_path, 1)?;
-        log.checkpointed();
-        let state = |v: &str| Op::PutState {
-            key: key("Host", "h1"),
-            value: v.as_bytes().to_vec(),
-        };
-        let mut segment = Vec::new();
-        for json in [&b"{\"a\":1}"[..], b"{\"a\":2}"] {
-            segment.push(EventKind::CheckResult.index());
-            segment.extend_from_slice(&(json.len() as u32).to_le_bytes());
-            segment.extend_from_slice(json);
-        }
-        assert_eq!(log.append(None, &[(5, segment)], [state("up")].iter())?, 2);
-        assert_eq!(log.append(Some(9), &[], [state("down")].iter())?, 3);
-        drop(log);
-
-        let log = recover(&db, &wal_path)?;
-        assert_eq!(log.last_seq(), 3);
-        assert_eq!(std::fs::metadata(&wal_path)?.len(), 0);
-        let txn = db.begin_read()?;
-        let stored = txn.open_table(STATES)?.get(key("Host", "h1").as_str())?;
-        assert_eq!(stored.map(|v| v.value().to_vec()), Some(b"down".to_vec()));
-        assert_eq!(
-            txn.open_table(META)?.get(WAL_SEQ)?.map(|v| v.value()),
-            Some(3)
-        );
-        assert_eq!(log_position(&db)?, 9);
-        assert_eq!(last_event_id(&db)?, 6);
-        let (events, _) = journal_after(&db, 0, 10)?;
-        let ids: Vec<u64> = events.iter().map(|e| e.id).collect();
-        assert_eq!(ids, [5, 6]);
         Ok(())
     }
 

@@ -81,10 +81,6 @@ pub fn open(path: &Path, cache: usize, mode: Mode) -> Result<Database> {
             std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
-    if lost.is_some() {
-        // A write-ahead log continues the store it was written for, not a new one.
-        discard_wal(path)?;
-    }
     let db = match verified(path, cache) {
         Ok(db) => db,
         Err(e) if stored.is_some_and(|n| n > 0) && mode.reinitialize => {
@@ -94,7 +90,6 @@ pub fn open(path: &Path, cache: usize, mode: Mode) -> Result<Database> {
             ));
             std::fs::rename(path, &aside)
                 .with_context(|| format!("moving {} aside", path.display()))?;
-            discard_wal(path)?;
             tracing::warn!(error = %e, kept = %aside.display(), "The store is damaged; moved it aside and starting with an empty store as asked (--reinitialize).");
             verified(path, cache)?
         }
@@ -142,20 +137,6 @@ fn verified(path: &Path, cache: usize) -> Result<Database> {
         tracing::info!(path = %path.display(), how, ms = began.elapsed().as_millis() as u64, "Store verified.");
         Ok(db)
     })
-}
-
-/// Moves the write-ahead log of the store at `path` aside (kept, like a damaged store).
-fn discard_wal(path: &Path) -> Result<()> {
-    let wal = super::wal::path_for(path);
-    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-        let aside = wal.with_extension(format!(
-            "wal.orphaned-{}",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ));
-        std::fs::rename(&wal, &aside).with_context(|| format!("moving {} aside", wal.display()))?;
-        tracing::warn!(kept = %aside.display(), "The write-ahead log belongs to the lost store; moved it aside.");
-    }
-    Ok(())
 }
 
 /// Records that a store exists here (synced with its directory).

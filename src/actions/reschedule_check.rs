@@ -28,18 +28,25 @@ pub async fn run(
         .unwrap_or_else(|| engine.clock.now());
     let force = params.flag("force");
     // All targets at once: one commit for the lot instead of one fsync each.
-    let results = objects.iter().map(|o| async move {
-        match engine
-            .processor
-            .reschedule(o.clone(), next_check, force)
-            .await
-        {
+    let changes = objects
+        .iter()
+        .map(|o| {
+            (
+                o.clone(),
+                crate::processor::Change::Reschedule { next_check, force },
+            )
+        })
+        .collect();
+    let answers = engine.processor.apply_all(changes).await;
+    Ok(objects
+        .iter()
+        .zip(answers)
+        .map(|(o, answer)| match answer {
             Ok(_) => Outcome::new(
                 200,
                 format!("Successfully rescheduled check for object '{}'.", o.name),
             ),
             Err(e) => Outcome::new(500, format!("Action execution failed: '{e:?}'.")),
-        }
-    });
-    Ok(futures_util::future::join_all(results).await)
+        })
+        .collect())
 }

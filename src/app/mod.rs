@@ -182,6 +182,9 @@ pub struct App {
     tracker: TaskTracker,
 }
 
+/// How long a stop waits for the store to close after the first five seconds.
+const STORE_CLOSE: Duration = Duration::from_secs(60);
+
 impl App {
     /// Loads everything and starts listening.
     ///
@@ -502,7 +505,8 @@ impl App {
         })
     }
 
-    /// Stops accepting, lets open requests finish within `grace`, then returns.
+    /// Stops accepting, lets open requests finish within `grace`, then waits for the
+    /// store to close (at most [`STORE_CLOSE`] more).
     pub async fn stop(self, grace: Duration) {
         self.shutdown.cancel();
         self.tracker.close();
@@ -516,13 +520,18 @@ impl App {
         }
         // The store closes when its last handle goes: wait for that, so that the next
         // start needs no repair (running checks may hold handles a little longer).
-        let closed = self.state.engine.store.closed();
+        // A large site's state snapshot takes seconds to write; an exit before it ends
+        // costs the next start a repair and a read of every state.
+        let mut closed = std::pin::pin!(self.state.engine.store.closed());
         drop(self.state);
-        if tokio::time::timeout(Duration::from_secs(5), closed)
+        if tokio::time::timeout(Duration::from_secs(5), &mut closed)
             .await
             .is_err()
         {
-            tracing::warn!("The store was still in use at exit.");
+            tracing::info!("Waiting for the store to close (writing the state snapshot).");
+            if tokio::time::timeout(STORE_CLOSE, closed).await.is_err() {
+                tracing::warn!("The store was still in use at exit.");
+            }
         }
     }
 }

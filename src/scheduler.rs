@@ -80,6 +80,9 @@ pub async fn run(
     let now = || clock.now();
     let mut share_rx = state.share.clone();
     let mut share = share_rx.borrow_and_update().clone();
+    // The registry last scanned: every object of it is queued, so the same registry is
+    // not walked again (a million objects every scan would cost a tenth of a core).
+    let mut scanned: Option<Arc<Registry>> = None;
     loop {
         let next = queue.heap.peek().map(|Reverse((t, _))| *t);
         let wake = next.map_or(f64::INFINITY, |t| t as f64 / 1000.0);
@@ -89,10 +92,15 @@ pub async fn run(
                 share = share_rx.borrow_and_update().clone();
                 // Checks that moved here are planned from their state's next check.
                 queue = Queue::default();
+                scanned = None;
                 scan.reset_immediately();
             }
             _ = scan.tick() => {
                 let reg = state.registry();
+                if scanned.as_ref().is_some_and(|s| Arc::ptr_eq(s, &reg)) {
+                    continue;
+                }
+                scanned = Some(reg.clone());
                 for t in ["Host", "Service"] {
                     for o in reg.objects(t) {
                         let k = key(o);

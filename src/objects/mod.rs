@@ -218,6 +218,14 @@ impl filters::Object for Object {
             // Reads as unset, whatever it holds.
             return Some(Value::Null);
         }
+        // Fields only a host's or service's state holds are read there at once: looking
+        // them up in the attribute table first costs a filter over a million services
+        // more than the rest of its evaluation.
+        if self.runtime.is_some() && runtime::state_only(field) {
+            if let Some(v) = self.runtime_value(field) {
+                return Some(v);
+            }
+        }
         // Configured attributes first: they are what filters read most.
         if let Some(v) = self.get_field_ref(field) {
             return Some(v.clone());

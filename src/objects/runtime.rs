@@ -270,3 +270,28 @@ fn severity(is_host: bool, rt: &CheckableState, host: Option<&CheckableState>) -
     };
     base + handling
 }
+
+/// Whether `field` is one only a checkable's state holds (no configuration sets it): the
+/// fields filters over states read most.
+pub fn state_only(field: &str) -> bool {
+    matches!(
+        field,
+        "state"
+            | "state_type"
+            | "check_attempt"
+            | "last_state"
+            | "last_state_type"
+            | "last_hard_state"
+            | "last_state_change"
+            | "last_hard_state_change"
+            | "last_check_result"
+            | "last_check"
+            | "last_reachable"
+            | "problem"
+            | "handled"
+            | "severity"
+            | "downtime_depth"
+            | "acknowledgement"
+            | "flapping"
+    )
+}

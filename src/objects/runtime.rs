@@ -295,3 +295,65 @@ pub fn state_only(field: &str) -> bool {
             | "flapping"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use filters::Object as _;
+
+    const STATE_FIELDS: [&str; 17] = [
+        "state",
+        "state_type",
+        "check_attempt",
+        "last_state",
+        "last_state_type",
+        "last_hard_state",
+        "last_state_change",
+        "last_hard_state_change",
+        "last_check_result",
+        "last_check",
+        "last_reachable",
+        "problem",
+        "handled",
+        "severity",
+        "downtime_depth",
+        "acknowledgement",
+        "flapping",
+    ];
+
+    /// The fields read from the state first are ones no configuration sets, and the state
+    /// answers each of them; configured attributes still read from the configuration.
+    #[test]
+    fn state_only_fields_come_from_the_state() -> Result<(), String> {
+        for type_name in ["Host", "Service"] {
+            let ti = crate::objects::types::by_name(type_name).ok_or("no type")?;
+            for field in ti.lineage().flat_map(|t| t.fields.iter()) {
+                assert!(
+                    !(state_only(field.name) && field.config),
+                    "{type_name}.{} is configurable",
+                    field.name
+                );
+            }
+            let mut attrs = filters::Dict::new();
+            attrs.insert("check_interval".into(), Value::Number(42.0));
+            let mut o = crate::objects::runtime_object(ti, "h!s", attrs);
+            o.runtime = runtime_for(ti, 5.0);
+            for field in STATE_FIELDS {
+                assert!(state_only(field), "{field}");
+                let direct = o.runtime_value(field);
+                assert!(direct.is_some(), "{type_name}.{field} has no state value");
+                assert_eq!(
+                    format!("{:?}", o.get_field(field)),
+                    format!("{direct:?}"),
+                    "{type_name}.{field}"
+                );
+            }
+            assert!(!state_only("check_interval"));
+            assert_eq!(
+                format!("{:?}", o.get_field("check_interval")),
+                format!("{:?}", Some(Value::Number(42.0)))
+            );
+        }
+        Ok(())
+    }
+}

@@ -92,46 +92,47 @@ pub struct CheckableState {
     pub last_hard_state_change: f64,
     pub previous_state_change: f64,
     /// When each state was last seen (index = state).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub last_state_seen: [f64; 4],
     pub last_reachable: bool,
     /// When a result last found the object unreachable.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub last_state_unreachable: f64,
     /// The last result as the API shows it (`null` before the first).
     /// Shared: copying a state for the next result does not copy the document.
     pub last_check_result: Option<std::sync::Arc<CheckResult>>,
     pub next_check: f64,
     pub force_next_check: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub acknowledgement: Acknowledgement,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub acknowledgement_expiry: f64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub acknowledgement_last_change: f64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flapping: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flapping_current: f64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flapping_last_change: f64,
     /// The flapping ring: a bit per slot, the next slot, the state changes compare to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flapping_buffer: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flapping_index: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub flapping_ref_state: Option<u8>,
     /// Downtimes in effect.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub downtime_depth: u32,
     /// Notifications held back (downtime, acknowledgement, unreachable) to send when the
     /// reason ends, as Icinga's bits: 32 Problem, 64 Recovery, 128 FlappingStart,
     /// 256 FlappingEnd.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub suppressed_notifications: u32,
     /// The HARD state before the first held-back problem or recovery: one is sent later
     /// only if the state then differs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub state_before_suppression: u8,
     /// The runtime state of the object's Notification objects.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -143,10 +144,20 @@ pub struct CheckableState {
     /// The SOFT states of the last two state changes, and the HARD states of the last two
     /// HARD changes, as `current * 100 + previous` (99: none yet), as Icinga keeps them:
     /// Icinga DB shows the previous ones.
-    #[serde(default = "no_states")]
+    #[serde(default = "no_states", skip_serializing_if = "is_no_states")]
     pub soft_states_raw: u16,
-    #[serde(default = "no_states")]
+    #[serde(default = "no_states", skip_serializing_if = "is_no_states")]
     pub hard_states_raw: u16,
+}
+
+/// Fields at their default are left out of the stored form (a state is written with
+/// every result; most of its fields are rarely set) and read back as their default.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn is_no_states(raw: &u16) -> bool {
+    *raw == no_states()
 }
 
 fn no_states() -> u16 {
@@ -429,6 +440,38 @@ mod tests {
             .insert("id".into(), serde_json::json!({"exit": 0, "output": "ok"}));
         assert_eq!(CheckableState::decode(&st.encode())?, st);
         assert!(CheckableState::decode(b"\xc1 not a state").is_err());
+
+        // Fields at their default are left out, and read back as their default; states
+        // stored with every field still read.
+        let pending = CheckableState::pending(true, 5.0);
+        let stored = String::from_utf8(pending.encode()).map_err(|e| e.to_string())?;
+        for left_out in [
+            "acknowledgement",
+            "flapping",
+            "downtime_depth",
+            "last_state_seen",
+            "soft_states_raw",
+        ] {
+            assert!(!stored.contains(left_out), "{left_out} in {stored}");
+        }
+        assert_eq!(CheckableState::decode(stored.as_bytes())?, pending);
+        let mut full = serde_json::to_value(&pending).map_err(|e| e.to_string())?;
+        let fields = full.as_object_mut().ok_or("not an object")?;
+        fields.insert("acknowledgement".into(), serde_json::json!(2));
+        fields.insert(
+            "last_state_seen".into(),
+            serde_json::json!([1.0, 0.0, 0.0, 0.0]),
+        );
+        fields.insert("soft_states_raw".into(), serde_json::json!(199));
+        let read = CheckableState::decode(full.to_string().as_bytes())?;
+        assert_eq!(
+            (
+                read.acknowledgement,
+                read.last_state_seen[0],
+                read.soft_states_raw
+            ),
+            (Acknowledgement::Sticky, 1.0, 199)
+        );
         Ok(())
     }
 

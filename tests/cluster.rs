@@ -144,6 +144,18 @@ impl Node {
         Ok(status["results"][0]["status"]["cluster"].clone())
     }
 
+    async fn delete(&self, path: &str) -> Result<u16, String> {
+        let res = self
+            .client
+            .delete(self.url(path))
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(res.status().as_u16())
+    }
+
     /// `GET /v1/status` with a bearer token: the status code.
     async fn status_with(&self, token: &str) -> Result<u16, String> {
         let res = self
@@ -322,35 +334,11 @@ async fn one_log_on_every_node_and_streams_resume_on_another() {
         .unwrap();
     assert_eq!(status, 200, "{issued}");
     let token = issued["results"][0]["token"].as_str().unwrap().to_string();
-    let id = issued["results"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    for n in &nodes {
-        eventually("the token on every node", || async {
-            let code = n.status_with(&token).await?;
-            (code == 200).then_some(()).ok_or(code.to_string())
-        })
-        .await;
-    }
-    if !id.is_empty() {
-        let revoked = followers[1]
-            .client
-            .delete(followers[1].url(&format!("/v1/tokens/{id}")))
-            .basic_auth("root", Some("secret"))
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(revoked.status(), 200);
-        for n in &nodes {
-            eventually("the revocation on every node", || async {
-                let code = n.status_with(&token).await?;
-                (code == 401).then_some(()).ok_or(code.to_string())
-            })
-            .await;
-        }
-    }
+    let id = issued["results"][0]["id"].as_str().unwrap();
+    token_answers(&nodes, &token, 200).await;
+    let revoked = followers[1].delete(&format!("/v1/tokens/{id}")).await;
+    assert_eq!(revoked, Ok(200));
+    token_answers(&nodes, &token, 401).await;
     // Object writes on a follower are forwarded; the change is on every node.
     let created = followers[0]
         .client
@@ -646,6 +634,17 @@ async fn checks_are_shared_and_move_when_a_node_stops() {
     .await;
     let after = assignment(&nodes[watcher], 2).await;
     assert!(!after.contains_key(gone), "{after:?}");
+}
+
+/// Waits until every node answers a request with `token` with `code`.
+async fn token_answers(nodes: &[Node], token: &str, code: u16) {
+    for n in nodes {
+        eventually("the token's standing on every node", || async {
+            let got = n.status_with(token).await?;
+            (got == code).then_some(()).ok_or(got.to_string())
+        })
+        .await;
+    }
 }
 
 /// The checks each node runs, as `/v1/status/Cluster` on `node` shows them once it

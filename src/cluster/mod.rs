@@ -357,14 +357,6 @@ async fn heartbeat(
     let mut checks = 0;
     let mut counted: Option<(Arc<crate::objects::Registry>, f64)> = None;
     loop {
-        let registry = engine.registry();
-        let stale = counted
-            .as_ref()
-            .is_none_or(|(r, at)| !Arc::ptr_eq(r, &registry) && engine.clock.now() - at >= RECOUNT);
-        if stale && assigned.is_some() {
-            checks = members::count(&registry, &share.borrow());
-            counted = Some((registry, engine.clock.now()));
-        }
         let me = Member {
             name: node.node_name.clone(),
             zone: node.options.zone.clone(),
@@ -394,16 +386,13 @@ async fn heartbeat(
                 .collect();
             if assigned.as_ref() != Some(&zones) {
                 tracing::info!(nodes = ?zones.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), "The cluster's nodes changed; checks are assigned anew.");
-                let mine = members::share(
+                share.send_replace(members::share(
                     members.clone(),
                     node.options.zone.clone(),
                     node.node_name.clone(),
-                );
-                let registry = engine.registry();
-                checks = members::count(&registry, &mine);
-                counted = Some((registry, engine.clock.now()));
-                share.send_replace(mine);
+                ));
                 assigned = Some(zones);
+                counted = None;
             }
             node.seen
                 .lock()
@@ -426,6 +415,15 @@ async fn heartbeat(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(report);
             *node.members.lock().unwrap_or_else(|e| e.into_inner()) = members;
+        }
+        // Announced with the next heartbeat.
+        let registry = engine.registry();
+        let stale = counted
+            .as_ref()
+            .is_none_or(|(r, at)| !Arc::ptr_eq(r, &registry) && engine.clock.now() - at >= RECOUNT);
+        if stale && assigned.is_some() {
+            checks = members::count(&registry, &share.borrow());
+            counted = Some((registry, engine.clock.now()));
         }
         let holder = links.lease.holder().await;
         node.leader.send_if_modified(|l| {

@@ -271,55 +271,37 @@ fn severity(is_host: bool, rt: &CheckableState, host: Option<&CheckableState>) -
     base + handling
 }
 
-/// Whether `field` is one only a checkable's state holds (no configuration sets it): the
-/// fields filters over states read most.
+/// The fields only a checkable's state holds (no configuration sets them): those filters
+/// over states read most.
+const STATE_ONLY: [&str; 17] = [
+    "state",
+    "state_type",
+    "check_attempt",
+    "last_state",
+    "last_state_type",
+    "last_hard_state",
+    "last_state_change",
+    "last_hard_state_change",
+    "last_check_result",
+    "last_check",
+    "last_reachable",
+    "problem",
+    "handled",
+    "severity",
+    "downtime_depth",
+    "acknowledgement",
+    "flapping",
+];
+
+/// Whether `field` is one of [`STATE_ONLY`].
 pub fn state_only(field: &str) -> bool {
-    matches!(
-        field,
-        "state"
-            | "state_type"
-            | "check_attempt"
-            | "last_state"
-            | "last_state_type"
-            | "last_hard_state"
-            | "last_state_change"
-            | "last_hard_state_change"
-            | "last_check_result"
-            | "last_check"
-            | "last_reachable"
-            | "problem"
-            | "handled"
-            | "severity"
-            | "downtime_depth"
-            | "acknowledgement"
-            | "flapping"
-    )
+    STATE_ONLY.contains(&field)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use filters::Object as _;
-
-    const STATE_FIELDS: [&str; 17] = [
-        "state",
-        "state_type",
-        "check_attempt",
-        "last_state",
-        "last_state_type",
-        "last_hard_state",
-        "last_state_change",
-        "last_hard_state_change",
-        "last_check_result",
-        "last_check",
-        "last_reachable",
-        "problem",
-        "handled",
-        "severity",
-        "downtime_depth",
-        "acknowledgement",
-        "flapping",
-    ];
 
     /// The fields read from the state first are ones no configuration sets, and the state
     /// answers each of them; configured attributes still read from the configuration.
@@ -338,8 +320,7 @@ mod tests {
             attrs.insert("check_interval".into(), Value::Number(42.0));
             let mut o = crate::objects::runtime_object(ti, "h!s", attrs);
             o.runtime = runtime_for(ti, 5.0);
-            for field in STATE_FIELDS {
-                assert!(state_only(field), "{field}");
+            for field in STATE_ONLY {
                 let direct = o.runtime_value(field);
                 assert!(direct.is_some(), "{type_name}.{field} has no state value");
                 assert_eq!(

@@ -200,17 +200,6 @@ impl Processor {
         self.apply(object, Change::Result(input)).await
     }
 
-    /// Sets the next check (`reschedule-check`).
-    pub async fn reschedule(
-        &self,
-        object: Arc<Object>,
-        next_check: f64,
-        force: bool,
-    ) -> Result<Processed, Refused> {
-        self.apply(object, Change::Reschedule { next_check, force })
-            .await
-    }
-
     /// Applies a change; returns once it is durable.
     pub async fn apply(&self, object: Arc<Object>, change: Change) -> Result<Processed, Refused> {
         let (reply, answer) = oneshot::channel();

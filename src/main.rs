@@ -66,6 +66,13 @@ struct Dirs {
     /// Seconds one console script may run.
     #[arg(long, default_value_t = 300.0, env = "AUSPEX_CONSOLE_BUDGET")]
     console_budget: f64,
+    /// Open connections at most (event streams included); when all are taken, the
+    /// oldest one that has not authenticated yet makes room for a newcomer.
+    #[arg(long, default_value_t = auspex::app::Guards::default().max_connections, env = "AUSPEX_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Open connections from one client address at most.
+    #[arg(long, default_value_t = auspex::app::Guards::default().max_connections_per_address, env = "AUSPEX_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: usize,
     /// Start with an empty store when the stored one is missing, empty or damaged (a
     /// damaged file is moved aside as `state.redb.corrupt-<time>`, never deleted).
     #[arg(long)]
@@ -85,6 +92,8 @@ impl Dirs {
                 filter_budget: seconds(self.filter_budget),
                 filter_steps: self.filter_steps,
                 console_budget: seconds(self.console_budget),
+                max_connections: self.max_connections,
+                max_connections_per_address: self.max_connections_per_address,
                 ..Default::default()
             },
             edge: auspex::api::settings::EdgeSettings::default(),

@@ -243,6 +243,75 @@ async fn sse_resumes_without_gap_or_duplicate_across_a_restart() {
     assert_eq!(lines(&text)[0]["check_result"]["output"], "out 2");
 }
 
+/// A stream filtered to one host (served from an inbox of that host, not the shared
+/// ring) gets that host's events only, and resumes after its last id with no gap while
+/// other hosts' events went by.
+#[tokio::test]
+async fn a_host_filtered_stream_gets_its_host_and_resumes_past_others() {
+    let s = Server::start(&config()).await;
+    let sse = |last: Option<u64>| {
+        let mut r = s
+            .client()
+            .get(s.url("/v1/events"))
+            .query(&[
+                ("types", "CheckResult"),
+                ("types", "StateChange"),
+                (
+                    "filter",
+                    r#"event.host in ["h1"] && event.type == "CheckResult""#,
+                ),
+            ])
+            .basic_auth("root", Some("secret"))
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last {
+            r = r.header("Last-Event-ID", id.to_string());
+        }
+        r.send()
+    };
+    let mut res = sse(None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    submit(&s, "h2", 1).await;
+    submit(&s, "h1", 1).await;
+    submit(&s, "h2", 2).await;
+    submit(&s, "h1", 2).await;
+    let text = read_until(&mut res, |t| sse_ids(t).len() >= 2).await;
+    let outputs = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| {
+                let e: Json = serde_json::from_str(d).unwrap();
+                let out = e["check_result"]["output"].as_str().unwrap().to_string();
+                (e["host"].as_str().unwrap().to_string(), out)
+            })
+            .collect()
+    };
+    let first = sse_ids(&text);
+    assert_eq!(
+        outputs(&text),
+        [("h1".into(), "out 1".into()), ("h1".into(), "out 2".into())]
+    );
+    drop(res);
+    for (host, exit) in [("h2", 0), ("h1", 3), ("h2", 3), ("h1", 0)] {
+        submit(&s, host, exit).await;
+    }
+    let mut res = sse(Some(first[0])).await.unwrap();
+    let text = read_until(&mut res, |t| sse_ids(t).len() >= 3).await;
+    assert_eq!(
+        outputs(&text),
+        [
+            ("h1".into(), "out 2".into()),
+            ("h1".into(), "out 3".into()),
+            ("h1".into(), "out 0".into())
+        ]
+    );
+    // Live again after catching up: the next one of h1 only.
+    submit(&s, "h2", 1).await;
+    submit(&s, "h1", 1).await;
+    let more = read_until(&mut res, |t| !sse_ids(t).is_empty()).await;
+    assert_eq!(outputs(&more), [("h1".into(), "out 1".into())]);
+    assert!(sse_ids(&more)[0] > sse_ids(&text)[2]);
+}
+
 /// Stream tokens: issued to an authenticated user, accepted as `access_token` on the
 /// streams and good for nothing else; forged tokens get 401.
 #[tokio::test]

@@ -213,6 +213,53 @@ impl Expr {
 }
 
 impl Expr {
+    /// The strings `var.member` must equal for the expression to be true, when the
+    /// expression says so plainly: `v.m == "a"`, `"a" == v.m`, `v.m in ["a", "b"]`, and
+    /// `&&` / `||` of such terms (any other term in an `&&` may narrow further, which is
+    /// allowed). `vars` are the names that hold the value (e.g. `event` and its alias
+    /// `obj`). `None` when no such set follows from the expression alone; an empty
+    /// string never counts (it equals a missing member).
+    pub fn required_strings(&self, vars: &[&str], member: &str) -> Option<Vec<Str>> {
+        use ExprKind as K;
+        let is_member = |e: &Expr| match &e.kind {
+            K::Member(base, m) => {
+                &**m == member
+                    && matches!(&base.kind, K::Var(v) if v.global.is_none() && vars.contains(&&*v.name))
+            }
+            _ => false,
+        };
+        let string = |e: &Expr| match &e.kind {
+            K::Literal(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        match &self.kind {
+            K::Binary(BinaryOp::Eq, a, b) if is_member(a) => string(b).map(|s| vec![s]),
+            K::Binary(BinaryOp::Eq, a, b) if is_member(b) => string(a).map(|s| vec![s]),
+            K::Binary(BinaryOp::In, a, b) if is_member(a) => match &b.kind {
+                K::Array(items) => items.iter().map(string).collect(),
+                K::Literal(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) if !s.is_empty() => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            },
+            K::And(a, b) => a
+                .required_strings(vars, member)
+                .or_else(|| b.required_strings(vars, member)),
+            K::Or(a, b) => {
+                let mut both = a.required_strings(vars, member)?;
+                both.extend(b.required_strings(vars, member)?);
+                Some(both)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Expr {
     /// Whether evaluating the expression costs about its size: no loops, no functions
     /// defined or called (but for `match()` against a glob compiled ahead), no access to
     /// other objects. Such an expression can be evaluated wherever it is needed; any

@@ -104,6 +104,16 @@ impl Program {
         self.expr.is_simple()
     }
 
+    /// The strings `var.member` must equal whenever the program is true (see
+    /// [`ast::Expr::required_strings`]); `None` unless the program is simple and says so
+    /// plainly. Lets a caller skip evaluating it for values outside the set.
+    pub fn required_strings(&self, vars: &[&str], member: &str) -> Option<Vec<Str>> {
+        if !self.is_simple() {
+            return None;
+        }
+        self.expr.required_strings(vars, member)
+    }
+
     /// Evaluates in sandbox mode, as API filters run: no assignments, only side-effect free
     /// functions.
     pub fn evaluate(&self, scope: &dyn Scope) -> Result<Value, Error> {

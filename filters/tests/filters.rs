@@ -324,3 +324,103 @@ fn simple_programs_are_told_from_ones_that_may_take_long() {
         assert!(!Program::compile(heavy).unwrap().is_simple(), "{heavy}");
     }
 }
+
+/// An event as `/v1/events` filters see it: `event` and its alias `obj`.
+struct EventFrame(Value);
+
+impl Scope for EventFrame {
+    fn variable(&self, name: &str) -> Option<Value> {
+        matches!(name, "event" | "obj").then(|| self.0.clone())
+    }
+}
+
+fn required_hosts(src: &str) -> Option<Vec<String>> {
+    let program = Program::compile(src).expect("compiles");
+    let mut hosts: Vec<String> = program
+        .required_strings(&["event", "obj"], "host")?
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    hosts.sort();
+    Some(hosts)
+}
+
+#[test]
+fn plain_host_terms_give_the_hosts_a_filter_can_match() {
+    let some = |hs: &[&str]| Some(hs.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    assert_eq!(required_hosts(r#"event.host == "web1""#), some(&["web1"]));
+    assert_eq!(required_hosts(r#""web1" == obj.host"#), some(&["web1"]));
+    assert_eq!(
+        required_hosts(r#"event.host in ["a", "b"] && event.service == "ping""#),
+        some(&["a", "b"])
+    );
+    assert_eq!(
+        required_hosts(r#"event.check_result.state > 0 && event.host == "a""#),
+        some(&["a"])
+    );
+    assert_eq!(
+        required_hosts(r#"event.host == "a" || (event.host == "b" && event.state == 2)"#),
+        some(&["a", "b"])
+    );
+    // Nothing follows from these alone.
+    for src in [
+        r#"event.host == "a" || event.service == "ping""#,
+        r#"event.host != "a""#,
+        r#"!(event.host == "a")"#,
+        r#"event.host == """#,
+        r#"event.host in ["a", ""]"#,
+        r#"match("web*", event.host)"#,
+        r#"event.host == host_name"#,
+        r#"event.service == "a""#,
+        r#"get_object(Host, "a").name == event.host"#,
+        r#"host.host == "a""#,
+    ] {
+        assert_eq!(required_hosts(src), None, "{src}");
+    }
+}
+
+/// Whenever the set is given, the filter is false for an event of any other host (or of
+/// none): skipping those events never changes what a subscriber gets.
+#[test]
+fn a_filter_with_required_hosts_never_matches_another_host() {
+    let filters = [
+        r#"event.host == "web1""#,
+        r#"event.host in ["web1", "db1"] && event.state >= 0"#,
+        r#"event.host == "web1" || event.host == "db1""#,
+        r#"obj.host == "db1" && obj.service == "ping""#,
+    ];
+    let events: Vec<Value> = [
+        serde_json::json!({"host": "web1", "service": "ping", "state": 0}),
+        serde_json::json!({"host": "db1", "service": "ping", "state": 2}),
+        serde_json::json!({"host": "web2", "service": "ping", "state": 1}),
+        serde_json::json!({"host": "", "state": 1}),
+        serde_json::json!({"object_name": "web1", "object_type": "Host"}),
+        serde_json::json!({"host": 1, "service": "ping"}),
+    ]
+    .iter()
+    .map(Value::from_json)
+    .collect();
+    let mut matched = 0;
+    for src in filters {
+        let program = Program::compile(src).expect("compiles");
+        let hosts = program
+            .required_strings(&["event", "obj"], "host")
+            .expect("hosts follow");
+        for e in &events {
+            let host = match e {
+                Value::Dict(d) => d.get("host").cloned().unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            let listed = hosts
+                .iter()
+                .any(|h| host.loose_eq(&Value::String(h.clone())));
+            let keep = program.matches(&EventFrame(e.clone())).expect("evaluates");
+            assert!(listed || !keep, "{src} kept an event of host {host:?}");
+            matched += usize::from(keep);
+        }
+    }
+    assert!(
+        matched >= 4,
+        "the filters match their own hosts ({matched})"
+    );
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use futures_util::{StreamExt, TryStreamExt};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
@@ -96,7 +97,6 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     if let Some(pid) = args.server_pid {
         rss.push(rss_mb(pid)?);
     }
-    let mut readers = Vec::new();
     let bases: Vec<String> = if args.subscribe_url.is_empty() {
         vec![base.clone()]
     } else {
@@ -105,38 +105,30 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
             .map(|u| u.trim_end_matches('/').to_string())
             .collect()
     };
-    for i in 0..subscribers {
-        let node = &bases[i % bases.len()];
-        let events_url = format!("{node}/v1/events?types=CheckResult&queue=auspex-load");
-        if args.format == "ws" {
-            let events = crate::ws::subscribe(node, &args.user, &args.password, "CheckResult")
-                .await
-                .context("subscribing over WebSocket")?;
-            readers.push(tokio::spawn(read_ws(
-                events,
-                stop_reading.clone(),
-                args.stall,
-            )));
-            continue;
+    anyhow::ensure!(
+        !(args.per_host && args.format == "ws"),
+        "--per-host works with the ndjson and sse formats"
+    );
+    let hosts = args.hosts.max(1);
+    // One client: each open stream holds a connection of its own.
+    let http = client(None)?;
+    // Subscribing is a TLS handshake each: many at once.
+    let subscribing = futures_util::stream::iter(0..subscribers).map(|i| {
+        let node = bases[i % bases.len()].clone();
+        let (stop_reading, http) = (stop_reading.clone(), http.clone());
+        async move {
+            let host = args.per_host.then(|| host_name(&args.service, i % hosts));
+            let reader = subscribe(args, &http, &node, host.as_deref(), stop_reading).await?;
+            anyhow::Ok((i % hosts, reader))
         }
-        let accept = match args.format.as_str() {
-            "sse" => "text/event-stream",
-            _ => "application/json",
-        };
-        let res = client(None)?
-            .post(&events_url)
-            .basic_auth(&args.user, Some(&args.password))
-            .header("Accept", accept)
-            .send()
-            .await
-            .context("subscribing")?;
-        anyhow::ensure!(res.status().is_success(), "subscribe: {}", res.status());
-        readers.push(tokio::spawn(read(res, stop_reading.clone(), args.stall)));
-    }
+    });
+    let readers: Vec<_> = subscribing.buffered(64).try_collect().await?;
     // Let the streams settle (Icinga registers its inbox asynchronously).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let accepted = Arc::new(AtomicU64::new(0));
+    // Accepted results per host, for the per-host subscribers.
+    let per_host: Arc<Vec<AtomicU64>> = Arc::new((0..hosts).map(|_| AtomicU64::new(0)).collect());
     let seq = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let per_submitter = (args.rate > 0).then(|| args.rate as f64 / SUBMITTERS as f64);
@@ -144,13 +136,10 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     for _ in 0..SUBMITTERS {
         let client = client(Some(Duration::from_secs(30)))?;
         let (stop, accepted, seq) = (stop.clone(), accepted.clone(), seq.clone());
+        let per_host = per_host.clone();
         let url = format!("{base}/v1/actions/process-check-result");
         let (user, password) = (args.user.clone(), args.password.clone());
-        let (pattern, hosts, services) = (
-            args.service.clone(),
-            args.hosts.max(1),
-            args.services.max(1),
-        );
+        let (pattern, services) = (args.service.clone(), args.services.max(1));
         submitters.push(tokio::spawn(async move {
             let t0 = Instant::now();
             let mut sent = 0u64;
@@ -179,6 +168,7 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
                 {
                     if res.status().is_success() {
                         accepted.fetch_add(1, Ordering::Relaxed);
+                        per_host[(i / services) % hosts].fetch_add(1, Ordering::Relaxed);
                     }
                     let _ = res.bytes().await;
                 }
@@ -206,11 +196,16 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let mut delivered = 0u64;
     let mut lost = 0u64;
-    for r in readers {
+    for (host, r) in readers {
         let (h, n) = r.await?;
         delivered += n;
         if !args.stall {
-            lost += submitted.saturating_sub(n);
+            let expected = if args.per_host {
+                per_host[host].load(Ordering::Relaxed)
+            } else {
+                submitted
+            };
+            lost += expected.saturating_sub(n);
         }
         hist.add(h)?;
     }
@@ -226,6 +221,47 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
         max: hist.max() as f64 / 1000.0,
         rss_mb: rss,
     })
+}
+
+/// The host part of the `--service` pattern for host number `h`.
+fn host_name(pattern: &str, h: usize) -> String {
+    let host = pattern.split('!').next().unwrap_or(pattern);
+    host.replace("{h}", &h.to_string())
+}
+
+/// Opens one subscription (all CheckResults, or one host's) and starts its reader.
+async fn subscribe(
+    args: &Args,
+    http: &reqwest::Client,
+    node: &str,
+    host: Option<&str>,
+    stop_reading: Arc<AtomicBool>,
+) -> Result<tokio::task::JoinHandle<(Histogram<u64>, u64)>> {
+    if args.format == "ws" {
+        let events = crate::ws::subscribe(node, &args.user, &args.password, "CheckResult")
+            .await
+            .context("subscribing over WebSocket")?;
+        return Ok(tokio::spawn(read_ws(events, stop_reading, args.stall)));
+    }
+    let accept = match args.format.as_str() {
+        "sse" => "text/event-stream",
+        _ => "application/json",
+    };
+    let mut body = json!({"types": ["CheckResult"], "queue": "auspex-load"});
+    if let Some(host) = host {
+        body["filter"] = json!(format!("event.host == {}", json!(host)));
+    }
+    let res = http
+        .post(format!("{node}/v1/events"))
+        .basic_auth(&args.user, Some(&args.password))
+        .header("Accept", accept)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .context("subscribing")?;
+    anyhow::ensure!(res.status().is_success(), "subscribe: {}", res.status());
+    Ok(tokio::spawn(read(res, stop_reading, args.stall)))
 }
 
 /// Reads one stream until told to stop; returns the latencies and the events counted.

@@ -104,6 +104,11 @@ struct Args {
     /// cluster); `--url` when not given. Results are submitted to `--url`.
     #[arg(long, value_delimiter = ',')]
     subscribe_url: Vec<String>,
+    /// fanout: each subscriber takes the events of one host only (subscriber `i` filters
+    /// `event.host == <host i mod --hosts>`), as a per-host dashboard does; each must get
+    /// exactly the accepted results of its host.
+    #[arg(long)]
+    per_host: bool,
     /// bulk: the services the actions select (default: the harness's own bench
     /// services). Their states are restored at the end.
     #[arg(long, default_value = "match(\"bench-host-*\", host.name)")]

@@ -258,7 +258,7 @@ async fn execute(state: &Arc<State>, routes: super::edge::Routes, f: Forwarded) 
         client_cn: None,
         cert_user: None,
         standing: Arc::default(),
-        socket: None,
+        socket: Arc::default(),
     });
     req.extensions_mut().insert(Session {
         user,

@@ -26,6 +26,7 @@ pub mod request;
 pub mod routes;
 pub mod self_service;
 pub mod settings;
+pub mod socket;
 pub mod state;
 pub mod status;
 pub mod templates;
@@ -52,9 +53,6 @@ use crate::auth::ApiUser;
 
 /// Icinga's `connect_timeout`: TCP + TLS handshake must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
-/// The socket send buffer of event streams: what a stalled subscriber holds in the
-/// kernel (the default grows to several MiB).
-const STREAM_SEND_BUFFER: usize = 64 << 10;
 
 /// Who is on the other end of a connection.
 #[derive(Debug)]
@@ -67,19 +65,15 @@ pub struct Peer {
     pub cert_user: Option<Arc<ApiUser>>,
     /// The connection's standing in the table (authenticated yet? abort).
     pub standing: Arc<conns::Standing>,
-    /// A second handle on the connection's socket, for the options event streams set.
-    socket: Option<std::os::fd::OwnedFd>,
+    /// The options event streams set on the connection's socket.
+    socket: Arc<socket::SocketOptions>,
 }
 
 impl Peer {
     /// Bounds the socket's send buffer: a stream whose client stops reading holds
     /// little kernel memory.
     pub fn limit_send_buffer(&self) {
-        if let Some(fd) = &self.socket {
-            if let Err(e) = socket2::SockRef::from(fd).set_send_buffer_size(STREAM_SEND_BUFFER) {
-                tracing::debug!(peer = %self.addr, error = %e, "Could not bound the send buffer.");
-            }
-        }
+        self.socket.limit_send_buffer();
     }
 
     /// Closes the connection at once.
@@ -145,10 +139,7 @@ async fn connection(
     shutdown: CancellationToken,
 ) {
     let _ = tcp.set_nodelay(true);
-    let socket = {
-        use std::os::fd::AsFd;
-        tcp.as_fd().try_clone_to_owned().ok()
-    };
+    let (tcp, socket) = socket::Socket::new(tcp);
     let abort = place.standing.abort.clone();
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
     let handshake = tokio::select! {

@@ -20,6 +20,9 @@ use serde_json::Value as Json;
 
 use tokio::sync::broadcast;
 
+pub mod inbox;
+pub use inbox::{Interest, Received};
+
 /// Events kept in memory for slow subscribers before they lag.
 pub const CAPACITY: usize = 16_384;
 
@@ -203,6 +206,8 @@ pub struct Bus {
     last_id: AtomicU64,
     /// Events published since the start, by type (index: [`EventKind::index`]).
     published: [AtomicU64; EventKind::ALL.len()],
+    /// Subscribers of a few hosts (see [`inbox`]).
+    inboxes: inbox::Inboxes,
 }
 
 impl Default for Bus {
@@ -223,6 +228,7 @@ impl Bus {
             tx,
             last_id: AtomicU64::new(0),
             published: std::array::from_fn(|_| AtomicU64::new(0)),
+            inboxes: inbox::Inboxes::default(),
         }
     }
 
@@ -248,6 +254,12 @@ impl Bus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
+    }
+
+    /// An inbox that gets the events of `interest` (see [`inbox`]); it leaves the bus
+    /// when the registration is dropped.
+    pub fn register(&self, interest: &Interest) -> inbox::Registration {
+        self.inboxes.register(interest, || self.tx.subscribe())
     }
 
     /// Events of each type published since the start.

@@ -8,14 +8,21 @@
 //! than the journal's retention can be missed; the cursor then reports how many
 //! ([`Item::Lost`]) and continues with the oldest it still has.
 //!
-//! Memory per subscriber is bounded by one journal chunk; the bus's ring is shared.
+//! A cursor narrowed to some hosts ([`Cursor::narrow`]) is live from its own inbox
+//! instead of the ring (see [`crate::bus::inbox`]): it wakes only for those hosts' events,
+//! and goes to the journal when the inbox overflowed. In the journal it sees every event;
+//! its subscription's filter decides, as always.
+//!
+//! Memory per subscriber is bounded by one journal chunk (and a narrowed one's inbox);
+//! the bus's ring is shared.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::bus::{Bus, Event};
+use crate::bus::inbox::Registration;
+use crate::bus::{Bus, Event, Interest, Received};
 use crate::store::Store;
 
 /// Events read from the journal at a time: what a stalled subscriber holds at most (its
@@ -38,8 +45,10 @@ pub struct Cursor {
     store: Store,
     /// The last id delivered (or skipped).
     last: u64,
-    /// `None` while catching up from the journal.
+    /// Live from the ring; `None` while catching up from the journal (or narrowed).
     rx: Option<broadcast::Receiver<Arc<Event>>>,
+    /// Live from an inbox instead, once narrowed: `.1` is false while catching up.
+    inbox: Option<(Registration, bool)>,
     backlog: VecDeque<Arc<Event>>,
     /// Times the cursor went back to the journal after falling behind.
     pub catch_ups: u64,
@@ -57,6 +66,7 @@ impl Cursor {
             store,
             last,
             rx,
+            inbox: None,
             backlog: VecDeque::new(),
             catch_ups: 0,
         }
@@ -70,9 +80,23 @@ impl Cursor {
             store,
             last,
             rx: None,
+            inbox: None,
             backlog: VecDeque::new(),
             catch_ups: 0,
         }
+    }
+
+    /// From now on only events of `interest` come live (from an inbox, not the ring); the
+    /// journal still yields every event. The caller filters as before: this only spares
+    /// waking for events it would drop.
+    pub fn narrow(&mut self, interest: &Interest) {
+        let registration = self.bus.register(interest);
+        let live = self.rx.take().is_some();
+        if live {
+            // Registered first: whatever comes after this position reaches the inbox.
+            self.last = self.last.max(self.bus.last_id());
+        }
+        self.inbox = Some((registration, live));
     }
 
     /// The id of the last event delivered.
@@ -89,6 +113,31 @@ impl Cursor {
                     self.last = e.id;
                     return Some(Item::Event(e));
                 }
+            }
+            if let Some((registration, live)) = &mut self.inbox {
+                if !*live {
+                    if let Some(lost) = self.read_journal().await {
+                        return Some(lost);
+                    }
+                    continue;
+                }
+                if let Some(upto) = registration.inbox.caught_up_to() {
+                    // Nothing of ours up to there: the position moves on.
+                    self.last = self.last.max(upto);
+                }
+                match registration.inbox.recv().await {
+                    Received::Event(e) if e.id <= self.last => {}
+                    Received::Event(e) => {
+                        self.last = e.id;
+                        return Some(Item::Event(e));
+                    }
+                    Received::Overflowed => {
+                        *live = false;
+                        self.catch_ups += 1;
+                    }
+                    Received::Closed => return None,
+                }
+                continue;
             }
             let Some(rx) = &mut self.rx else {
                 if let Some(lost) = self.read_journal().await {
@@ -116,8 +165,15 @@ impl Cursor {
     /// journal has nothing more. Returns the loss report when the journal no longer holds
     /// the next event.
     async fn read_journal(&mut self) -> Option<Item> {
-        // Subscribed before reading: whatever is published meanwhile is on the receiver.
-        let rx = self.bus.subscribe();
+        // Subscribed before reading: whatever is published meanwhile is on the receiver
+        // (or in the inbox).
+        let rx = match &self.inbox {
+            Some((registration, _)) => {
+                registration.inbox.reset();
+                None
+            }
+            None => Some(self.bus.subscribe()),
+        };
         let store = self.store.clone();
         let after = self.last;
         let read = tokio::task::spawn_blocking(move || store.events_after(after, CHUNK)).await;
@@ -131,7 +187,10 @@ impl Cursor {
             Err(_) => return None,
         };
         if chunk.len() < CHUNK {
-            self.rx = Some(rx);
+            match &mut self.inbox {
+                Some((_, live)) => *live = true,
+                None => self.rx = rx,
+            }
         }
         let lost = match chunk.first() {
             Some(first) if first.id > after + 1 => {
@@ -153,6 +212,7 @@ mod tests {
     use super::*;
     use crate::store::Commit;
     use anyhow::{Context, Result};
+    use futures_util::FutureExt;
 
     fn store(retention: u64, ring: usize) -> Result<(tempfile::TempDir, Store, Arc<Bus>)> {
         let dir = tempfile::tempdir()?;
@@ -184,6 +244,101 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    async fn publish_for(store: &Store, hosts: &[&str]) -> Result<()> {
+        for host in hosts {
+            let json = bytes::Bytes::from(format!("{{\"host\":\"{host}\"}}"));
+            store
+                .commit_with(Commit {
+                    events: vec![(crate::bus::EventKind::CheckResult, json)],
+                    ..Commit::default()
+                })
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(())
+    }
+
+    fn interest(hosts: &[&str]) -> Interest {
+        Interest {
+            types: 1 << crate::bus::EventKind::CheckResult.index(),
+            hosts: hosts.iter().map(|h| Box::from(*h)).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_narrowed_cursor_gets_its_hosts_events_live_and_no_others() -> Result<()> {
+        let (_dir, store, bus) = store(10_000, 1024)?;
+        publish(&store, 3).await?;
+        let mut cursor = Cursor::live(bus.clone(), store.clone());
+        cursor.narrow(&interest(&["a", "c"]));
+        publish_for(&store, &["b", "a", "b", "b", "c", "d", "a"]).await?;
+        assert_eq!(ids(&mut cursor, 3).await?, vec![5, 8, 10]);
+        assert_eq!(cursor.catch_ups, 0, "all of it came live");
+        // Other types of the same host are not for it either.
+        store
+            .commit_with(Commit {
+                events: vec![(
+                    crate::bus::EventKind::StateChange,
+                    bytes::Bytes::from_static(br#"{"host":"a"}"#),
+                )],
+                ..Commit::default()
+            })
+            .await
+            .map_err(anyhow::Error::msg)?;
+        publish_for(&store, &["c"]).await?;
+        assert_eq!(ids(&mut cursor, 1).await?, vec![12]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_narrowed_reader_whose_inbox_overflowed_gets_everything_from_the_journal(
+    ) -> Result<()> {
+        let (_dir, store, bus) = store(100_000, 1024)?;
+        let mut cursor = Cursor::live(bus.clone(), store.clone());
+        cursor.narrow(&interest(&["a"]));
+        let n = crate::bus::inbox::INBOX_CAPACITY + 100;
+        publish_for(&store, &vec!["a"; n]).await?;
+        // From the journal every event comes (the subscription's filter decides).
+        assert_eq!(
+            ids(&mut cursor, n).await?,
+            (1..=n as u64).collect::<Vec<_>>()
+        );
+        assert!(cursor.catch_ups >= 1, "the inbox overflowed");
+        // And then live from the inbox again, its host only.
+        publish_for(&store, &["b", "a"]).await?;
+        assert_eq!(ids(&mut cursor, 1).await?, vec![n as u64 + 2]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_narrowed_resume_reads_the_journal_then_goes_live_for_its_host() -> Result<()> {
+        let (_dir, store, bus) = store(10_000, 1024)?;
+        publish_for(&store, &["a", "b", "a", "b"]).await?;
+        let mut cursor = Cursor::after(bus.clone(), store.clone(), 1);
+        cursor.narrow(&interest(&["a"]));
+        assert_eq!(ids(&mut cursor, 3).await?, vec![2, 3, 4]);
+        publish_for(&store, &["b", "b", "a"]).await?;
+        assert_eq!(ids(&mut cursor, 1).await?, vec![7]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_idle_narrowed_cursor_moves_past_other_hosts_events() -> Result<()> {
+        let (_dir, store, bus) = store(10_000, 1024)?;
+        let mut cursor = Cursor::live(bus.clone(), store.clone());
+        cursor.narrow(&interest(&["a"]));
+        publish_for(&store, &["b"; 5]).await?;
+        // The dispatcher runs on this runtime: let it hand the five over.
+        let mut polls = 0;
+        while cursor.position() < 5 && polls < 10_000 {
+            assert!(cursor.next().now_or_never().is_none(), "nothing for host a");
+            tokio::task::yield_now().await;
+            polls += 1;
+        }
+        assert_eq!(cursor.position(), 5, "after {polls} polls");
+        Ok(())
     }
 
     #[tokio::test]

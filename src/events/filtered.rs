@@ -39,9 +39,12 @@ impl Filtered {
     pub fn new(
         evaluator: Arc<Evaluator>,
         subscription: Subscription,
-        cursor: Cursor,
+        mut cursor: Cursor,
         info: Arc<StreamInfo>,
     ) -> Filtered {
+        if let Some(interest) = subscription.interest() {
+            cursor.narrow(&interest);
+        }
         Filtered {
             cursor,
             subscription: Arc::new(subscription),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use filters::{Program, Scope, Value};
 
 use crate::auth::{ApiUser, Grant};
-use crate::bus::{Event, EventKind};
+use crate::bus::{Event, EventKind, Interest};
 use crate::objects::query::{can_view, permission_scope, visible_objects};
 use crate::objects::{Object, Published, Registry};
 use crate::permissions::any_allows;
@@ -29,7 +29,12 @@ pub struct Subscription {
     failures: std::sync::atomic::AtomicU64,
     /// Whether the filter is simple (decided once, at subscription).
     simple: bool,
+    /// The hosts the filter limits the events to, when it says so plainly.
+    hosts: Option<Vec<Box<str>>>,
 }
+
+/// A filter naming more hosts than this is evaluated for every event instead.
+const MAX_INTEREST_HOSTS: usize = 256;
 
 /// Why a subscription was refused.
 #[derive(Debug)]
@@ -81,6 +86,11 @@ impl Subscription {
             None => None,
         };
         let simple = filter.as_ref().is_none_or(Program::is_simple);
+        let hosts = filter
+            .as_ref()
+            .and_then(|f| f.required_strings(&["event", "obj"], "host"))
+            .filter(|hosts| hosts.len() <= MAX_INTEREST_HOSTS)
+            .map(|hosts| hosts.iter().map(|h| Box::from(&**h)).collect());
         Ok(Subscription {
             types: bits,
             filters,
@@ -91,6 +101,16 @@ impl Subscription {
             budget,
             failures: Default::default(),
             simple,
+            hosts,
+        })
+    }
+
+    /// The events the subscriber can want at most, when its filter limits them to some
+    /// hosts (`event.host == "web1"`, `event.host in [...]`): no other event passes.
+    pub fn interest(&self) -> Option<Interest> {
+        self.hosts.as_ref().map(|hosts| Interest {
+            types: self.types,
+            hosts: hosts.clone(),
         })
     }
 

@@ -1,0 +1,291 @@
+//! Inboxes for subscribers that want the events of a few hosts only.
+//!
+//! A subscriber on the broadcast ring wakes for every event, wanted or not: ten thousand
+//! per-host dashboards at a thousand events a second would be ten million wake-ups a
+//! second for ten thousand deliveries. A subscription whose filter names its hosts
+//! (`event.host == "web1"`, `event.host in [...]`) instead registers an [`Inbox`] under
+//! each host; one dispatcher task reads the ring and puts each event into the inboxes of
+//! its host (and type), so a subscriber wakes only for events it may want. Its filter
+//! still decides; the inbox only spares it the others.
+//!
+//! An inbox is bounded. When it is full, or the dispatcher itself fell behind the ring,
+//! the inbox is marked overflowed and its subscriber catches up from the journal, as a
+//! ring subscriber does after lagging: nothing is lost, nothing grows without bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::Notify;
+
+use super::Event;
+
+/// Events an inbox holds before it overflows (its subscriber then reads the journal).
+pub const INBOX_CAPACITY: usize = 1024;
+
+/// What a subscriber wants: event types (bits over [`super::EventKind::index`]) of some
+/// hosts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interest {
+    pub types: u16,
+    pub hosts: Vec<Box<str>>,
+}
+
+/// What [`Inbox::recv`] yields.
+#[derive(Debug)]
+pub enum Received {
+    Event(Arc<Event>),
+    /// Events were dropped (full inbox, or the dispatcher lagged): read the journal.
+    Overflowed,
+    /// The bus is gone.
+    Closed,
+}
+
+/// One subscriber's inbox.
+pub struct Inbox {
+    types: u16,
+    state: Mutex<InboxState>,
+    notify: Notify,
+    /// The index's dispatch position, for [`Inbox::caught_up_to`].
+    dispatched: Arc<AtomicU64>,
+}
+
+#[derive(Default)]
+struct InboxState {
+    queue: VecDeque<Arc<Event>>,
+    overflowed: bool,
+    closed: bool,
+}
+
+impl Inbox {
+    fn lock(&self) -> MutexGuard<'_, InboxState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, event: &Arc<Event>) {
+        {
+            let mut state = self.lock();
+            if state.overflowed || state.closed {
+                return;
+            }
+            if state.queue.len() >= INBOX_CAPACITY {
+                state.queue = VecDeque::new();
+                state.overflowed = true;
+            } else {
+                state.queue.push_back(event.clone());
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    fn overflow(&self) {
+        {
+            let mut state = self.lock();
+            state.queue = VecDeque::new();
+            state.overflowed = true;
+        }
+        self.notify.notify_one();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.notify.notify_one();
+    }
+
+    /// The next event put in this inbox. Cancel-safe: nothing is taken until it returns.
+    pub async fn recv(&self) -> Received {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.overflowed {
+                    return Received::Overflowed;
+                }
+                if let Some(e) = state.queue.pop_front() {
+                    return Received::Event(e);
+                }
+                if state.closed {
+                    return Received::Closed;
+                }
+            }
+            // A push after the check left a permit: no wake-up is missed.
+            self.notify.notified().await;
+        }
+    }
+
+    /// Empties the inbox and clears an overflow: called before the subscriber reads the
+    /// journal, so that whatever arrives meanwhile is here afterwards.
+    pub fn reset(&self) {
+        let mut state = self.lock();
+        state.queue.clear();
+        state.overflowed = false;
+    }
+
+    /// When the inbox is empty and not overflowed: the id up to which every event of the
+    /// inbox's hosts and types has been handed over (a subscriber may move its position
+    /// there). `None` otherwise.
+    pub fn caught_up_to(&self) -> Option<u64> {
+        let state = self.lock();
+        // Read under the lock: every event up to this id was pushed before it was stored,
+        // and a push takes this lock, so it is in the (empty) queue's past.
+        (state.queue.is_empty() && !state.overflowed)
+            .then(|| self.dispatched.load(Ordering::Acquire))
+    }
+}
+
+/// The inboxes by host, and the dispatcher that fills them.
+#[derive(Default)]
+pub struct Inboxes {
+    inner: Arc<Index>,
+    /// Set once the dispatcher runs.
+    dispatcher: std::sync::OnceLock<()>,
+}
+
+#[derive(Default)]
+struct Index {
+    by_host: Mutex<HashMap<Box<str>, Vec<Arc<Inbox>>>>,
+    /// The union of the registered inboxes' types: events of other types are not looked at.
+    types: AtomicU16,
+    /// The id of the last event the dispatcher handled.
+    dispatched: Arc<AtomicU64>,
+}
+
+impl Drop for Index {
+    /// The bus is gone: its subscribers' streams end.
+    fn drop(&mut self) {
+        self.each(Inbox::close);
+    }
+}
+
+impl Index {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Vec<Arc<Inbox>>>> {
+        self.by_host
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn retype(&self, map: &HashMap<Box<str>, Vec<Arc<Inbox>>>) {
+        let types = map.values().flatten().fold(0, |t, i| t | i.types);
+        self.types.store(types, Ordering::Relaxed);
+    }
+
+    fn dispatch(&self, event: &Arc<Event>) {
+        if self.types.load(Ordering::Relaxed) & (1 << event.index) != 0 {
+            let host = match event.value() {
+                filters::Value::Dict(d) => match d.get("host") {
+                    Some(filters::Value::String(h)) => Some(h.clone()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(host) = host {
+                let map = self.lock();
+                for inbox in map.get(&*host).into_iter().flatten() {
+                    if inbox.types & (1 << event.index) != 0 {
+                        inbox.push(event);
+                    }
+                }
+            }
+        }
+        self.dispatched.store(event.id, Ordering::Release);
+    }
+
+    fn each(&self, f: impl Fn(&Inbox)) {
+        self.lock().values().flatten().for_each(|i| f(i));
+    }
+}
+
+/// An inbox's place in the index; leaving it when dropped.
+pub struct Registration {
+    pub inbox: Arc<Inbox>,
+    hosts: Vec<Box<str>>,
+    index: Weak<Index>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Some(index) = self.index.upgrade() else {
+            return;
+        };
+        let mut map = index.lock();
+        for host in &self.hosts {
+            if let Some(list) = map.get_mut(host) {
+                list.retain(|i| !Arc::ptr_eq(i, &self.inbox));
+                if list.is_empty() {
+                    map.remove(host);
+                }
+            }
+        }
+        index.retype(&map);
+    }
+}
+
+impl Inboxes {
+    /// Registers an inbox for `interest`; the dispatcher starts with the first one and
+    /// reads `ring` (a receiver of the bus's ring) until the bus is gone.
+    pub fn register(
+        &self,
+        interest: &Interest,
+        ring: impl FnOnce() -> broadcast::Receiver<Arc<Event>>,
+    ) -> Registration {
+        self.dispatcher.get_or_init(|| {
+            let index = Arc::downgrade(&self.inner);
+            tokio::spawn(dispatch(index, ring()));
+        });
+        let inbox = Arc::new(Inbox {
+            types: interest.types,
+            state: Mutex::default(),
+            notify: Notify::new(),
+            dispatched: self.inner.dispatched.clone(),
+        });
+        let mut hosts = interest.hosts.clone();
+        hosts.sort();
+        hosts.dedup();
+        {
+            let mut map = self.inner.lock();
+            for host in &hosts {
+                map.entry(host.clone()).or_default().push(inbox.clone());
+            }
+            self.inner.retype(&map);
+        }
+        Registration {
+            inbox,
+            hosts,
+            index: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// Inboxes registered now.
+    pub fn len(&self) -> usize {
+        let map = self.inner.lock();
+        let mut seen: Vec<*const Inbox> = map.values().flatten().map(Arc::as_ptr).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.lock().is_empty()
+    }
+}
+
+/// The dispatcher: every event of the ring, in order, into the inboxes of its host.
+async fn dispatch(index: Weak<Index>, mut ring: broadcast::Receiver<Arc<Event>>) {
+    loop {
+        let received = ring.recv().await;
+        let Some(index) = index.upgrade() else {
+            return;
+        };
+        match received {
+            Ok(event) => index.dispatch(&event),
+            // Events went by unseen: every inbox may miss some.
+            Err(RecvError::Lagged(_)) => index.each(Inbox::overflow),
+            Err(RecvError::Closed) => {
+                index.each(Inbox::close);
+                return;
+            }
+        }
+    }
+}

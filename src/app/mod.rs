@@ -202,14 +202,32 @@ impl App {
             let (bus, retention) = (bus.clone(), opts.event_retention);
             let mode = crate::store::Mode {
                 reinitialize: opts.reinitialize,
+                defer_snapshot: true,
             };
             std::thread::Builder::new()
                 .name("store-read".into())
                 .spawn(move || {
                     let began = std::time::Instant::now();
+                    // The snapshot is read and parsed while the store is verified; used
+                    // only if the store vouches for it.
+                    let prefetch = restore::prefetch_snapshot(&path)?;
                     let (store, mut contents) =
                         crate::store::Store::open_with(&path, bus, retention, mode)?;
-                    let states = parse_states(std::mem::take(&mut contents.states));
+                    let states = match contents.snapshot {
+                        Some(token) => match prefetch.take(token) {
+                            Some(states) => states,
+                            None => {
+                                tracing::warn!(
+                                    "State snapshot unusable; reading the states table."
+                                );
+                                parse_states(store.read_states()?)
+                            }
+                        },
+                        None => {
+                            prefetch.cancel();
+                            parse_states(std::mem::take(&mut contents.states))
+                        }
+                    };
                     anyhow::Ok((store, contents, states, began.elapsed()))
                 })?
         };

@@ -1,6 +1,8 @@
 //! Stored runtime states at startup and shutdown: parsed on every core, put into the
 //! objects' cells, and the states of objects no longer configured kept for their return.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::objects::{Published, Registry};
@@ -9,9 +11,17 @@ pub(super) type States = Vec<(String, crate::state::CheckableState)>;
 
 /// Parses stored runtime states (on every core).
 pub(super) fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
+    parse_states_until(raw, &AtomicBool::new(false))
+}
+
+/// [`parse_states`], giving up (with whatever it has) once `cancelled` is set.
+fn parse_states_until(raw: Vec<(String, Vec<u8>)>, cancelled: &AtomicBool) -> States {
     use rayon::prelude::*;
     raw.into_par_iter()
         .filter_map(|(key, value)| {
+            if cancelled.load(Ordering::Relaxed) {
+                return None;
+            }
             match crate::state::CheckableState::decode(&value) {
                 Ok(st) => Some((key, st)),
                 Err(e) => {
@@ -21,6 +31,43 @@ pub(super) fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
             }
         })
         .collect()
+}
+
+/// The state snapshot beside a store, read and parsed on a thread of its own while the
+/// store is opened and verified.
+pub(super) struct Prefetch {
+    thread: std::thread::JoinHandle<Option<(u64, States)>>,
+    cancelled: Arc<AtomicBool>,
+}
+
+/// Starts reading the snapshot beside the store at `store`.
+pub(super) fn prefetch_snapshot(store: &Path) -> std::io::Result<Prefetch> {
+    let path = crate::store::snapshot::path_for(store);
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let stop = cancelled.clone();
+    let thread = std::thread::Builder::new()
+        .name("snapshot-read".into())
+        .spawn(move || {
+            let (token, raw) = crate::store::snapshot::read_any(&path)?;
+            let count = raw.len();
+            let states = parse_states_until(raw, &stop);
+            // Cancelled part-way, or a state that did not parse: not the whole snapshot.
+            (states.len() == count).then_some((token, states))
+        })?;
+    Ok(Prefetch { thread, cancelled })
+}
+
+impl Prefetch {
+    /// The snapshot's states if it is the one with `token` and every state parsed.
+    pub(super) fn take(self, token: u64) -> Option<States> {
+        let (t, states) = self.thread.join().ok()??;
+        (t == token).then_some(states)
+    }
+
+    /// The store vouches for no snapshot: the thread stops parsing (it is not waited for).
+    pub(super) fn cancel(self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Puts stored runtime states into the objects' cells; returns the states of objects not
@@ -68,4 +115,50 @@ pub(super) fn snapshot_states(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::CheckableState;
+
+    fn write(dir: &Path, token: u64, states: &[(&str, Vec<u8>)]) -> std::io::Result<()> {
+        let states: Vec<(String, Vec<u8>)> = states
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect();
+        let path = crate::store::snapshot::path_for(&dir.join("state.redb"));
+        crate::store::snapshot::write(&path, token, &states)
+    }
+
+    #[test]
+    fn a_prefetched_snapshot_is_used_only_with_the_token_the_store_vouches_for(
+    ) -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = dir.path().join("state.redb");
+        let mut state = CheckableState::pending(false, 0.0);
+        state.state = 2;
+        write(dir.path(), 7, &[("Host\0h1", state.encode())])?;
+        let states = prefetch_snapshot(&store)?
+            .take(7)
+            .expect("token 7 vouched for");
+        assert_eq!(states.len(), 1);
+        assert_eq!(states[0].0, "Host\0h1");
+        assert_eq!(states[0].1.state, 2);
+        assert!(
+            prefetch_snapshot(&store)?.take(8).is_none(),
+            "another token"
+        );
+        // One state that does not parse: the snapshot is not taken whole (the table is
+        // read instead).
+        write(
+            dir.path(),
+            7,
+            &[("Host\0h1", state.encode()), ("Host\0h2", b"{".to_vec())],
+        )?;
+        assert!(prefetch_snapshot(&store)?.take(7).is_none());
+        std::fs::remove_file(crate::store::snapshot::path_for(&store))?;
+        assert!(prefetch_snapshot(&store)?.take(7).is_none(), "no file");
+        Ok(())
+    }
 }

@@ -158,6 +158,10 @@ pub struct Contents {
     pub states: Vec<(String, Vec<u8>)>,
     /// API token records by id.
     pub tokens: Vec<(String, Json)>,
+    /// With [`Mode::defer_snapshot`]: the token of the state snapshot the store vouches
+    /// for, whose states the caller reads (`states` is then empty; if the snapshot turns
+    /// out unusable, [`Store::read_states`] reads the table).
+    pub snapshot: Option<u64>,
 }
 
 /// A handle to the store; clones share the writer.
@@ -184,6 +188,16 @@ impl Store {
         Store::open_with(path, bus, retention, Mode::default())
     }
 
+    /// The states table, row by row: for a caller whose deferred snapshot
+    /// ([`Mode::defer_snapshot`]) turned out unusable.
+    ///
+    /// # Errors
+    /// The store is closed or cannot be read.
+    pub fn read_states(&self) -> Result<snapshot::States> {
+        let db = self.shared.db()?;
+        open::guarded(|| read_state_table(&db.begin_read()?))
+    }
+
     /// [`Store::open`], refusing a lost or damaged store unless `mode` says to start over
     /// (see [`open`]).
     ///
@@ -206,7 +220,7 @@ impl Store {
             txn.open_table(EVENTS)?;
             txn.open_table(META)?;
             txn.commit()?;
-            let (contents, marked) = read(&db, &snapshot_path)?;
+            let (contents, marked) = read(&db, &snapshot_path, mode.defer_snapshot)?;
             Ok((contents, marked, last_event_id(&db)?, log_position(&db)?))
         })
         .with_context(|| format!("reading the store {}", path.display()))?;
@@ -455,27 +469,36 @@ fn last_event_id(db: &Database) -> Result<u64> {
 }
 
 /// Everything stored; the states from the snapshot when the store vouches for it (then
-/// also `true`: the snapshot's token is still to be removed by the next commit).
-fn read(db: &Database, snapshot_path: &Path) -> Result<(Contents, bool)> {
+/// also `true`: the snapshot's token is still to be removed by the next commit), or only
+/// its token when the caller reads it (`defer`).
+fn read(db: &Database, snapshot_path: &Path, defer: bool) -> Result<(Contents, bool)> {
     let txn = db.begin_read()?;
     let mut contents = Contents::default();
     let token = txn.open_table(META)?.get(SNAPSHOT)?.map(|t| t.value());
-    match token.and_then(|t| snapshot::read(snapshot_path, t)) {
-        Some(states) => contents.states = states,
-        None => {
-            if token.is_some() {
-                tracing::warn!(path = %snapshot_path.display(), "State snapshot unusable; reading the states table.");
+    match token {
+        Some(t) if defer => contents.snapshot = Some(t),
+        _ => match token.and_then(|t| snapshot::read(snapshot_path, t)) {
+            Some(states) => contents.states = states,
+            None => {
+                if token.is_some() {
+                    tracing::warn!(path = %snapshot_path.display(), "State snapshot unusable; reading the states table.");
+                }
+                contents.states = read_state_table(&txn)?;
             }
-            for row in txn.open_table(STATES)?.iter()? {
-                let (k, v) = row?;
-                contents
-                    .states
-                    .push((k.value().to_string(), v.value().to_vec()));
-            }
-        }
+        },
     }
     read_records(&txn, &mut contents)?;
     Ok((contents, token.is_some()))
+}
+
+/// Every row of the states table.
+fn read_state_table(txn: &redb::ReadTransaction) -> Result<snapshot::States> {
+    let mut states = Vec::new();
+    for row in txn.open_table(STATES)?.iter()? {
+        let (k, v) = row?;
+        states.push((k.value().to_string(), v.value().to_vec()));
+    }
+    Ok(states)
 }
 
 /// API objects, modified attributes and tokens.

@@ -25,6 +25,10 @@ pub struct Mode {
     /// Start with an empty store when the stored one is missing, empty or damaged (a
     /// damaged file is moved aside, never deleted).
     pub reinitialize: bool,
+    /// The caller reads the state snapshot itself (while the store is verified): when the
+    /// store vouches for one, its token is returned in [`super::Contents::snapshot`] and
+    /// the states are left unread.
+    pub defer_snapshot: bool,
 }
 
 /// The marker beside the store file.

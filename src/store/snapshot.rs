@@ -57,11 +57,18 @@ pub fn write(path: &Path, token: u64, states: &States) -> std::io::Result<()> {
 /// The states of the snapshot with `token`; `None` if the file is missing, from another
 /// snapshot or damaged (the caller then reads the table).
 pub fn read(path: &Path, token: u64) -> Option<States> {
+    read_any(path).and_then(|(t, states)| (t == token).then_some(states))
+}
+
+/// The snapshot's token and states, whichever snapshot it is (read before the store says
+/// which one it vouches for); `None` if the file is missing or damaged.
+pub fn read_any(path: &Path) -> Option<(u64, States)> {
     let raw = std::fs::read(path).ok()?;
     let (head, mut rest) = raw.split_at_checked(24)?;
-    if &head[..8] != MAGIC || u64::from_le_bytes(head[8..16].try_into().ok()?) != token {
+    if &head[..8] != MAGIC {
         return None;
     }
+    let token = u64::from_le_bytes(head[8..16].try_into().ok()?);
     let count = u64::from_le_bytes(head[16..24].try_into().ok()?);
     let mut take = || -> Option<&[u8]> {
         let (len, tail) = rest.split_at_checked(4)?;
@@ -75,7 +82,7 @@ pub fn read(path: &Path, token: u64) -> Option<States> {
         let key = String::from_utf8(take()?.to_vec()).ok()?;
         states.push((key, take()?.to_vec()));
     }
-    rest.is_empty().then_some(states)
+    rest.is_empty().then_some((token, states))
 }
 
 #[cfg(test)]

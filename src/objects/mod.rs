@@ -163,7 +163,15 @@ pub fn intern_keys(d: Dict) -> Dict {
     // Read-mostly: after the first objects every name is known, and readers share it.
     static NAMES: LazyLock<RwLock<foldhash::HashSet<Str>>> =
         LazyLock::new(|| RwLock::new(foldhash::HashSet::default()));
-    fn intern(k: Str) -> Str {
+    /// Names this thread has seen, in front of the shared set: a million objects of
+    /// seventy attributes would otherwise take and release the shared lock 70 million
+    /// times. Bounded: a thread that meets very many distinct names starts over.
+    const LOCAL_NAMES: usize = 1 << 14;
+    thread_local! {
+        static LOCAL: std::cell::RefCell<foldhash::HashSet<Str>> =
+            std::cell::RefCell::new(foldhash::HashSet::default());
+    }
+    fn shared(k: Str) -> Str {
         if let Some(shared) = NAMES.read().unwrap_or_else(|e| e.into_inner()).get(&k) {
             return shared.clone();
         }
@@ -175,6 +183,20 @@ pub fn intern_keys(d: Dict) -> Dict {
                 k
             }
         }
+    }
+    fn intern(k: Str) -> Str {
+        LOCAL.with(|local| {
+            if let Some(known) = local.borrow().get(&k) {
+                return known.clone();
+            }
+            let k = shared(k);
+            let mut local = local.borrow_mut();
+            if local.len() >= LOCAL_NAMES {
+                local.clear();
+            }
+            local.insert(k.clone());
+            k
+        })
     }
     fn value(v: Value) -> Value {
         match v {

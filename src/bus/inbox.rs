@@ -8,9 +8,12 @@
 //! its host (and type), so a subscriber wakes only for events it may want. Its filter
 //! still decides; the inbox only spares it the others.
 //!
-//! An inbox is bounded. When it is full, or the dispatcher itself fell behind the ring,
-//! the inbox is marked overflowed and its subscriber catches up from the journal, as a
-//! ring subscriber does after lagging: nothing is lost, nothing grows without bound.
+//! An inbox is bounded, in count and in age: it overflows when it holds
+//! [`INBOX_CAPACITY`] events, or when its oldest is more than the ring's length behind
+//! the newest, so all inboxes together keep no event the ring would not keep. When it
+//! overflows, or the dispatcher itself fell behind the ring, its subscriber catches up
+//! from the journal, as a ring subscriber does after lagging: nothing is lost, nothing
+//! grows without bound.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -45,6 +48,8 @@ pub enum Received {
 /// One subscriber's inbox.
 pub struct Inbox {
     types: u16,
+    /// How many ids the oldest queued event may lag the newest (the ring's length).
+    window: u64,
     state: Mutex<InboxState>,
     notify: Notify,
     /// The index's dispatch position, for [`Inbox::caught_up_to`].
@@ -71,7 +76,11 @@ impl Inbox {
             if state.overflowed || state.closed {
                 return;
             }
-            if state.queue.len() >= INBOX_CAPACITY {
+            let too_old = state
+                .queue
+                .front()
+                .is_some_and(|oldest| event.id.saturating_sub(oldest.id) >= self.window);
+            if state.queue.len() >= INBOX_CAPACITY || too_old {
                 state.queue = VecDeque::new();
                 state.overflowed = true;
             } else {
@@ -223,11 +232,13 @@ impl Drop for Registration {
 }
 
 impl Inboxes {
-    /// Registers an inbox for `interest`; the dispatcher starts with the first one and
-    /// reads `ring` (a receiver of the bus's ring) until the bus is gone.
+    /// Registers an inbox for `interest` whose oldest event may lag the newest by fewer
+    /// than `window` ids; the dispatcher starts with the first one and reads `ring` (a
+    /// receiver of the bus's ring) until the bus is gone.
     pub fn register(
         &self,
         interest: &Interest,
+        window: u64,
         ring: impl FnOnce() -> broadcast::Receiver<Arc<Event>>,
     ) -> Registration {
         self.dispatcher.get_or_init(|| {
@@ -236,6 +247,7 @@ impl Inboxes {
         });
         let inbox = Arc::new(Inbox {
             types: interest.types,
+            window,
             state: Mutex::default(),
             notify: Notify::new(),
             dispatched: self.inner.dispatched.clone(),
@@ -256,19 +268,6 @@ impl Inboxes {
             index: Arc::downgrade(&self.inner),
         }
     }
-
-    /// Inboxes registered now.
-    pub fn len(&self) -> usize {
-        let map = self.inner.lock();
-        let mut seen: Vec<*const Inbox> = map.values().flatten().map(Arc::as_ptr).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.inner.lock().is_empty()
-    }
 }
 
 /// The dispatcher: every event of the ring, in order, into the inboxes of its host.
@@ -287,5 +286,108 @@ async fn dispatch(index: Weak<Index>, mut ring: broadcast::Receiver<Arc<Event>>)
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::EventKind;
+    use futures_util::FutureExt;
+
+    fn event(id: u64, host: &str) -> Arc<Event> {
+        let json = format!("{{\"host\":\"{host}\"}}");
+        Arc::new(Event::new(id, EventKind::CheckResult, json.into()))
+    }
+
+    fn interest(host: &str) -> Interest {
+        Interest {
+            types: 1 << EventKind::CheckResult.index(),
+            hosts: vec![host.into()],
+        }
+    }
+
+    /// Events are handed to the index directly (the ring stays silent).
+    fn inboxes() -> (Inboxes, broadcast::Sender<Arc<Event>>) {
+        let (tx, _) = broadcast::channel(16);
+        (Inboxes::default(), tx)
+    }
+
+    #[tokio::test]
+    async fn an_inbox_gets_its_hosts_events_in_order_and_no_others() {
+        let (inboxes, tx) = inboxes();
+        let a = inboxes.register(&interest("a"), 100, || tx.subscribe());
+        let b = inboxes.register(&interest("b"), 100, || tx.subscribe());
+        for (id, host) in [(1, "a"), (2, "b"), (3, "c"), (4, "a")] {
+            inboxes.inner.dispatch(&event(id, host));
+        }
+        let mut got = Vec::new();
+        while let Some(Received::Event(e)) = a.inbox.recv().now_or_never() {
+            got.push(e.id);
+        }
+        assert_eq!(got, [1, 4]);
+        assert!(matches!(b.inbox.recv().now_or_never(), Some(Received::Event(e)) if e.id == 2));
+        assert!(
+            b.inbox.recv().now_or_never().is_none(),
+            "nothing more for b"
+        );
+        assert_eq!(
+            b.inbox.caught_up_to(),
+            Some(4),
+            "b has seen everything up to 4"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_inbox_overflows_when_its_oldest_event_is_a_ring_behind() {
+        let (inboxes, tx) = inboxes();
+        let a = inboxes.register(&interest("a"), 4, || tx.subscribe());
+        inboxes.inner.dispatch(&event(1, "a"));
+        for id in 2..=3 {
+            inboxes.inner.dispatch(&event(id, "b"));
+        }
+        // Three ids behind the oldest: still kept.
+        inboxes.inner.dispatch(&event(4, "a"));
+        inboxes.inner.dispatch(&event(5, "a"));
+        assert!(matches!(
+            a.inbox.recv().now_or_never(),
+            Some(Received::Overflowed)
+        ));
+        assert_eq!(
+            a.inbox.caught_up_to(),
+            None,
+            "overflowed: no position to trust"
+        );
+        a.inbox.reset();
+        inboxes.inner.dispatch(&event(6, "a"));
+        assert!(matches!(a.inbox.recv().now_or_never(), Some(Received::Event(e)) if e.id == 6));
+    }
+
+    #[tokio::test]
+    async fn an_inbox_holds_a_bounded_number_of_events() {
+        let (inboxes, tx) = inboxes();
+        let a = inboxes.register(&interest("a"), u64::MAX, || tx.subscribe());
+        for id in 1..=INBOX_CAPACITY as u64 + 1 {
+            inboxes.inner.dispatch(&event(id, "a"));
+        }
+        assert!(matches!(
+            a.inbox.recv().now_or_never(),
+            Some(Received::Overflowed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_registration_leaves_the_index_and_a_dropped_bus_closes_inboxes() {
+        let (inboxes, tx) = inboxes();
+        let a = inboxes.register(&interest("a"), 100, || tx.subscribe());
+        let b = inboxes.register(&interest("b"), 100, || tx.subscribe());
+        drop(b);
+        assert_eq!(inboxes.inner.lock().len(), 1, "only host a is left");
+        let inbox = a.inbox.clone();
+        drop(inboxes);
+        assert!(matches!(
+            inbox.recv().now_or_never(),
+            Some(Received::Closed)
+        ));
     }
 }

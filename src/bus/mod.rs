@@ -208,6 +208,8 @@ pub struct Bus {
     published: [AtomicU64; EventKind::ALL.len()],
     /// Subscribers of a few hosts (see [`inbox`]).
     inboxes: inbox::Inboxes,
+    /// Events the ring holds: also how far behind an inbox may fall.
+    capacity: usize,
 }
 
 impl Default for Bus {
@@ -229,6 +231,7 @@ impl Bus {
             last_id: AtomicU64::new(0),
             published: std::array::from_fn(|_| AtomicU64::new(0)),
             inboxes: inbox::Inboxes::default(),
+            capacity: capacity.max(1),
         }
     }
 
@@ -259,7 +262,8 @@ impl Bus {
     /// An inbox that gets the events of `interest` (see [`inbox`]); it leaves the bus
     /// when the registration is dropped.
     pub fn register(&self, interest: &Interest) -> inbox::Registration {
-        self.inboxes.register(interest, || self.tx.subscribe())
+        self.inboxes
+            .register(interest, self.capacity as u64, || self.tx.subscribe())
     }
 
     /// Events of each type published since the start.

@@ -165,7 +165,7 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__agent)
-            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --listen --client-certificates --probes --trusted-proxy --cluster --cluster-name --cluster-zone --cluster-lease --cluster-replicas --cluster-retention-hours --log-level --log-format --help"
+            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --max-connections --max-connections-per-address --reinitialize --listen --client-certificates --probes --trusted-proxy --cluster --cluster-name --cluster-zone --cluster-lease --cluster-replicas --cluster-retention-hours --log-level --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,6 +196,14 @@ _auspex() {
                     return 0
                     ;;
                 --console-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -319,7 +327,7 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__api__subcmd__setup)
-            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --demo --log-level --log-format --help"
+            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --max-connections --max-connections-per-address --reinitialize --demo --log-level --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -353,6 +361,14 @@ _auspex() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -369,7 +385,7 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__check__subcmd__config)
-            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --log-level --log-format --help"
+            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --max-connections --max-connections-per-address --reinitialize --log-level --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +416,14 @@ _auspex() {
                     return 0
                     ;;
                 --console-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -969,7 +993,7 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__pki__subcmd__ticket)
-            opts="-h --cn --salt --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --log-level --log-format --help"
+            opts="-h --cn --salt --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --max-connections --max-connections-per-address --reinitialize --log-level --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1011,6 +1035,14 @@ _auspex() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1027,7 +1059,7 @@ _auspex() {
             return 0
             ;;
         auspex__subcmd__serve)
-            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --reinitialize --listen --client-certificates --probes --trusted-proxy --cluster --cluster-name --cluster-zone --cluster-lease --cluster-replicas --cluster-retention-hours --log-level --log-format --help"
+            opts="-h --config --data-dir --node-name --event-retention --filter-budget --filter-steps --console-budget --max-connections --max-connections-per-address --reinitialize --listen --client-certificates --probes --trusted-proxy --cluster --cluster-name --cluster-zone --cluster-lease --cluster-replicas --cluster-retention-hours --log-level --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1058,6 +1090,14 @@ _auspex() {
                     return 0
                     ;;
                 --console-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

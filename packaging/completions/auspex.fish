@@ -45,6 +45,8 @@ complete -c auspex -n "__fish_auspex_using_subcommand serve" -l event-retention 
 complete -c auspex -n "__fish_auspex_using_subcommand serve" -l filter-budget -d 'Seconds the filters of one request may evaluate before it is refused' -r
 complete -c auspex -n "__fish_auspex_using_subcommand serve" -l filter-steps -d 'Evaluation steps the filters of one request may take together' -r
 complete -c auspex -n "__fish_auspex_using_subcommand serve" -l console-budget -d 'Seconds one console script may run' -r
+complete -c auspex -n "__fish_auspex_using_subcommand serve" -l max-connections -d 'Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer' -r
+complete -c auspex -n "__fish_auspex_using_subcommand serve" -l max-connections-per-address -d 'Open connections from one client address at most' -r
 complete -c auspex -n "__fish_auspex_using_subcommand serve" -l listen -d 'Address to listen on (HTTPS). Default: the ApiListener\'s, else 0.0.0.0:5665' -r
 complete -c auspex -n "__fish_auspex_using_subcommand serve" -l client-certificates -d 'Whether the TLS handshake asks clients for a certificate: `request` (as Icinga; certificates of our CA authenticate, others fall back to Basic) or `off` (no certificate prompt in browsers; passwords and tokens only)' -r -f -a "request\t''
 off\t''"
@@ -70,6 +72,8 @@ complete -c auspex -n "__fish_auspex_using_subcommand agent" -l event-retention 
 complete -c auspex -n "__fish_auspex_using_subcommand agent" -l filter-budget -d 'Seconds the filters of one request may evaluate before it is refused' -r
 complete -c auspex -n "__fish_auspex_using_subcommand agent" -l filter-steps -d 'Evaluation steps the filters of one request may take together' -r
 complete -c auspex -n "__fish_auspex_using_subcommand agent" -l console-budget -d 'Seconds one console script may run' -r
+complete -c auspex -n "__fish_auspex_using_subcommand agent" -l max-connections -d 'Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer' -r
+complete -c auspex -n "__fish_auspex_using_subcommand agent" -l max-connections-per-address -d 'Open connections from one client address at most' -r
 complete -c auspex -n "__fish_auspex_using_subcommand agent" -l listen -d 'Address to listen on (HTTPS). Default: the ApiListener\'s, else 0.0.0.0:5665' -r
 complete -c auspex -n "__fish_auspex_using_subcommand agent" -l client-certificates -d 'Whether the TLS handshake asks clients for a certificate: `request` (as Icinga; certificates of our CA authenticate, others fall back to Basic) or `off` (no certificate prompt in browsers; passwords and tokens only)' -r -f -a "request\t''
 off\t''"
@@ -101,6 +105,8 @@ complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subco
 complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l filter-budget -d 'Seconds the filters of one request may evaluate before it is refused' -r
 complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l filter-steps -d 'Evaluation steps the filters of one request may take together' -r
 complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l console-budget -d 'Seconds one console script may run' -r
+complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l max-connections -d 'Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer' -r
+complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l max-connections-per-address -d 'Open connections from one client address at most' -r
 complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l log-level -d 'What standard output logs: `error`, `warn`, `info`, `debug`, `trace`, or a filter such as `info,auspex::api=debug`. Default: `RUST_LOG`, else `info`' -r
 complete -c auspex -n "__fish_auspex_using_subcommand api; and __fish_seen_subcommand_from setup" -l log-format -d 'How standard output logs: `text` or `json` (one object per line, for log shippers)' -r -f -a "text\t''
 json\t''"
@@ -149,6 +155,8 @@ complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subco
 complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l filter-budget -d 'Seconds the filters of one request may evaluate before it is refused' -r
 complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l filter-steps -d 'Evaluation steps the filters of one request may take together' -r
 complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l console-budget -d 'Seconds one console script may run' -r
+complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l max-connections -d 'Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer' -r
+complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l max-connections-per-address -d 'Open connections from one client address at most' -r
 complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l log-level -d 'What standard output logs: `error`, `warn`, `info`, `debug`, `trace`, or a filter such as `info,auspex::api=debug`. Default: `RUST_LOG`, else `info`' -r
 complete -c auspex -n "__fish_auspex_using_subcommand pki; and __fish_seen_subcommand_from ticket" -l log-format -d 'How standard output logs: `text` or `json` (one object per line, for log shippers)' -r -f -a "text\t''
 json\t''"
@@ -174,6 +182,8 @@ complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l event-ret
 complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l filter-budget -d 'Seconds the filters of one request may evaluate before it is refused' -r
 complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l filter-steps -d 'Evaluation steps the filters of one request may take together' -r
 complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l console-budget -d 'Seconds one console script may run' -r
+complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l max-connections -d 'Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer' -r
+complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l max-connections-per-address -d 'Open connections from one client address at most' -r
 complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l log-level -d 'What standard output logs: `error`, `warn`, `info`, `debug`, `trace`, or a filter such as `info,auspex::api=debug`. Default: `RUST_LOG`, else `info`' -r
 complete -c auspex -n "__fish_auspex_using_subcommand check-config" -l log-format -d 'How standard output logs: `text` or `json` (one object per line, for log shippers)' -r -f -a "text\t''
 json\t''"

@@ -39,6 +39,8 @@ _arguments "${_arguments_options[@]}" : \
 '--filter-budget=[Seconds the filters of one request may evaluate before it is refused]:FILTER_BUDGET:_default' \
 '--filter-steps=[Evaluation steps the filters of one request may take together]:FILTER_STEPS:_default' \
 '--console-budget=[Seconds one console script may run]:CONSOLE_BUDGET:_default' \
+'--max-connections=[Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer]:MAX_CONNECTIONS:_default' \
+'--max-connections-per-address=[Open connections from one client address at most]:MAX_CONNECTIONS_PER_ADDRESS:_default' \
 '--listen=[Address to listen on (HTTPS). Default\: the ApiListener'\''s, else 0.0.0.0\:5665]:LISTEN:_default' \
 '--client-certificates=[Whether the TLS handshake asks clients for a certificate\: \`request\` (as Icinga; certificates of our CA authenticate, others fall back to Basic) or \`off\` (no certificate prompt in browsers; passwords and tokens only)]:CLIENT_CERTIFICATES:(request off)' \
 '--probes=[Who may read \`/-/healthy\` and \`/-/ready\`\: \`open\` (no credentials), \`authenticated\`, or \`off\`]:PROBES:(open authenticated off)' \
@@ -65,6 +67,8 @@ _arguments "${_arguments_options[@]}" : \
 '--filter-budget=[Seconds the filters of one request may evaluate before it is refused]:FILTER_BUDGET:_default' \
 '--filter-steps=[Evaluation steps the filters of one request may take together]:FILTER_STEPS:_default' \
 '--console-budget=[Seconds one console script may run]:CONSOLE_BUDGET:_default' \
+'--max-connections=[Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer]:MAX_CONNECTIONS:_default' \
+'--max-connections-per-address=[Open connections from one client address at most]:MAX_CONNECTIONS_PER_ADDRESS:_default' \
 '--listen=[Address to listen on (HTTPS). Default\: the ApiListener'\''s, else 0.0.0.0\:5665]:LISTEN:_default' \
 '--client-certificates=[Whether the TLS handshake asks clients for a certificate\: \`request\` (as Icinga; certificates of our CA authenticate, others fall back to Basic) or \`off\` (no certificate prompt in browsers; passwords and tokens only)]:CLIENT_CERTIFICATES:(request off)' \
 '--probes=[Who may read \`/-/healthy\` and \`/-/ready\`\: \`open\` (no credentials), \`authenticated\`, or \`off\`]:PROBES:(open authenticated off)' \
@@ -107,6 +111,8 @@ _arguments "${_arguments_options[@]}" : \
 '--filter-budget=[Seconds the filters of one request may evaluate before it is refused]:FILTER_BUDGET:_default' \
 '--filter-steps=[Evaluation steps the filters of one request may take together]:FILTER_STEPS:_default' \
 '--console-budget=[Seconds one console script may run]:CONSOLE_BUDGET:_default' \
+'--max-connections=[Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer]:MAX_CONNECTIONS:_default' \
+'--max-connections-per-address=[Open connections from one client address at most]:MAX_CONNECTIONS_PER_ADDRESS:_default' \
 '--log-level=[What standard output logs\: \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\`, or a filter such as \`info,auspex\:\:api=debug\`. Default\: \`RUST_LOG\`, else \`info\`]:LOG_LEVEL:_default' \
 '--log-format=[How standard output logs\: \`text\` or \`json\` (one object per line, for log shippers)]:LOG_FORMAT:(text json)' \
 '--reinitialize[Start with an empty store when the stored one is missing, empty or damaged (a damaged file is moved aside as \`state.redb.corrupt-<time>\`, never deleted)]' \
@@ -203,6 +209,8 @@ _arguments "${_arguments_options[@]}" : \
 '--filter-budget=[Seconds the filters of one request may evaluate before it is refused]:FILTER_BUDGET:_default' \
 '--filter-steps=[Evaluation steps the filters of one request may take together]:FILTER_STEPS:_default' \
 '--console-budget=[Seconds one console script may run]:CONSOLE_BUDGET:_default' \
+'--max-connections=[Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer]:MAX_CONNECTIONS:_default' \
+'--max-connections-per-address=[Open connections from one client address at most]:MAX_CONNECTIONS_PER_ADDRESS:_default' \
 '--log-level=[What standard output logs\: \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\`, or a filter such as \`info,auspex\:\:api=debug\`. Default\: \`RUST_LOG\`, else \`info\`]:LOG_LEVEL:_default' \
 '--log-format=[How standard output logs\: \`text\` or \`json\` (one object per line, for log shippers)]:LOG_FORMAT:(text json)' \
 '--reinitialize[Start with an empty store when the stored one is missing, empty or damaged (a damaged file is moved aside as \`state.redb.corrupt-<time>\`, never deleted)]' \
@@ -274,6 +282,8 @@ _arguments "${_arguments_options[@]}" : \
 '--filter-budget=[Seconds the filters of one request may evaluate before it is refused]:FILTER_BUDGET:_default' \
 '--filter-steps=[Evaluation steps the filters of one request may take together]:FILTER_STEPS:_default' \
 '--console-budget=[Seconds one console script may run]:CONSOLE_BUDGET:_default' \
+'--max-connections=[Open connections at most (event streams included); when all are taken, the oldest one that has not authenticated yet makes room for a newcomer]:MAX_CONNECTIONS:_default' \
+'--max-connections-per-address=[Open connections from one client address at most]:MAX_CONNECTIONS_PER_ADDRESS:_default' \
 '--log-level=[What standard output logs\: \`error\`, \`warn\`, \`info\`, \`debug\`, \`trace\`, or a filter such as \`info,auspex\:\:api=debug\`. Default\: \`RUST_LOG\`, else \`info\`]:LOG_LEVEL:_default' \
 '--log-format=[How standard output logs\: \`text\` or \`json\` (one object per line, for log shippers)]:LOG_FORMAT:(text json)' \
 '--reinitialize[Start with an empty store when the stored one is missing, empty or damaged (a damaged file is moved aside as \`state.redb.corrupt-<time>\`, never deleted)]' \

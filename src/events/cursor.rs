@@ -221,16 +221,25 @@ mod tests {
         Ok((dir, store, bus))
     }
 
+    /// Commits one event of `kind`.
+    async fn commit(store: &Store, kind: crate::bus::EventKind, json: String) -> Result<()> {
+        store
+            .commit_with(Commit {
+                events: vec![(kind, json.into())],
+                ..Commit::default()
+            })
+            .await
+            .map_err(anyhow::Error::msg)
+    }
+
     async fn publish(store: &Store, n: usize) -> Result<()> {
         for i in 0..n {
-            let json = bytes::Bytes::from(format!("{{\"n\":{i}}}"));
-            store
-                .commit_with(Commit {
-                    events: vec![(crate::bus::EventKind::CheckResult, json)],
-                    ..Commit::default()
-                })
-                .await
-                .map_err(anyhow::Error::msg)?;
+            commit(
+                store,
+                crate::bus::EventKind::CheckResult,
+                format!("{{\"n\":{i}}}"),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -248,14 +257,8 @@ mod tests {
 
     async fn publish_for(store: &Store, hosts: &[&str]) -> Result<()> {
         for host in hosts {
-            let json = bytes::Bytes::from(format!("{{\"host\":\"{host}\"}}"));
-            store
-                .commit_with(Commit {
-                    events: vec![(crate::bus::EventKind::CheckResult, json)],
-                    ..Commit::default()
-                })
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let json = format!("{{\"host\":\"{host}\"}}");
+            commit(store, crate::bus::EventKind::CheckResult, json).await?;
         }
         Ok(())
     }
@@ -277,16 +280,12 @@ mod tests {
         assert_eq!(ids(&mut cursor, 3).await?, vec![5, 8, 10]);
         assert_eq!(cursor.catch_ups, 0, "all of it came live");
         // Other types of the same host are not for it either.
-        store
-            .commit_with(Commit {
-                events: vec![(
-                    crate::bus::EventKind::StateChange,
-                    bytes::Bytes::from_static(br#"{"host":"a"}"#),
-                )],
-                ..Commit::default()
-            })
-            .await
-            .map_err(anyhow::Error::msg)?;
+        commit(
+            &store,
+            crate::bus::EventKind::StateChange,
+            r#"{"host":"a"}"#.into(),
+        )
+        .await?;
         publish_for(&store, &["c"]).await?;
         assert_eq!(ids(&mut cursor, 1).await?, vec![12]);
         Ok(())

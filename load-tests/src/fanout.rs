@@ -38,6 +38,9 @@ pub async fn main(args: &Args) -> Result<()> {
             "{:<10} {:>6} {:>10.0} {:>12.0} {:>10} {:>9.2} {:>9.2} {:>9.2}",
             args.label, n, r.submitted_rate, r.delivered_rate, r.lost, r.p50, r.p99, r.max
         );
+        if let Some(cpu) = r.cpu_seconds {
+            println!("server CPU: {cpu:.2} s while results were submitted");
+        }
         if let [before, half, end] = r.rss_mb[..] {
             println!("server RSS: {before} MB before, {half} MB halfway, {end} MB at the end");
             if let Some(limit) = args.max_rss_growth_mb {
@@ -54,7 +57,7 @@ pub async fn main(args: &Args) -> Result<()> {
             "submitted": r.submitted, "submitted_per_second": r.submitted_rate,
             "delivered": r.delivered, "delivered_per_second": r.delivered_rate,
             "lost": r.lost, "p50_ms": r.p50, "p99_ms": r.p99, "max_ms": r.max,
-            "server_rss_mb": r.rss_mb,
+            "server_rss_mb": r.rss_mb, "server_cpu_seconds": r.cpu_seconds,
         }));
     }
     if let Some(path) = &args.json {
@@ -75,6 +78,22 @@ struct Outcome {
     max: f64,
     /// The server's RSS (MB) before, halfway and at the end, with `--server-pid`.
     rss_mb: Vec<u64>,
+    /// The server's CPU time (user + system) while results were submitted.
+    cpu_seconds: Option<f64>,
+}
+
+/// A process's CPU time so far, user and system (Linux; clock ticks of 10 ms).
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading the stat of process {pid}"))?;
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    let (user, system) = (ticks(11).context("utime")?, ticks(12).context("stime")?);
+    Ok((user + system) as f64 / 100.0)
 }
 
 /// A process's resident set in MB (Linux).
@@ -106,8 +125,8 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
             .collect()
     };
     anyhow::ensure!(
-        !(args.per_host && args.format == "ws"),
-        "--per-host works with the ndjson and sse formats"
+        !((args.per_host || args.types != ["CheckResult"]) && args.format == "ws"),
+        "--per-host and --types work with the ndjson and sse formats"
     );
     let hosts = args.hosts.max(1);
     // One client: each open stream holds a connection of its own.
@@ -130,6 +149,7 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
     // Accepted results per host, for the per-host subscribers.
     let per_host: Arc<Vec<AtomicU64>> = Arc::new((0..hosts).map(|_| AtomicU64::new(0)).collect());
     let seq = Arc::new(AtomicU64::new(0));
+    let cpu_before = args.server_pid.map(cpu_seconds).transpose()?;
     let started = Instant::now();
     let per_submitter = (args.rate > 0).then(|| args.rate as f64 / SUBMITTERS as f64);
     let mut submitters = Vec::new();
@@ -189,6 +209,10 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
         s.await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = match (args.server_pid, cpu_before) {
+        (Some(pid), Some(before)) => Some(cpu_seconds(pid)? - before),
+        _ => None,
+    };
     let submitted = accepted.load(Ordering::Relaxed);
     // Wait for the stragglers (Icinga delivers in bursts).
     tokio::time::sleep(Duration::from_secs(args.drain)).await;
@@ -200,7 +224,9 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
         let (h, n) = r.await?;
         delivered += n;
         if !args.stall {
-            let expected = if args.per_host {
+            let expected = if !args.types.iter().any(|t| t == "CheckResult") {
+                0
+            } else if args.per_host {
                 per_host[host].load(Ordering::Relaxed)
             } else {
                 submitted
@@ -220,6 +246,7 @@ async fn run(args: &Args, subscribers: usize) -> Result<Outcome> {
         p99: ms(0.99),
         max: hist.max() as f64 / 1000.0,
         rss_mb: rss,
+        cpu_seconds: cpu,
     })
 }
 
@@ -247,7 +274,7 @@ async fn subscribe(
         "sse" => "text/event-stream",
         _ => "application/json",
     };
-    let mut body = json!({"types": ["CheckResult"], "queue": "auspex-load"});
+    let mut body = json!({"types": args.types, "queue": "auspex-load"});
     if let Some(host) = host {
         body["filter"] = json!(format!("event.host == {}", json!(host)));
     }

@@ -109,6 +109,11 @@ struct Args {
     /// exactly the accepted results of its host.
     #[arg(long)]
     per_host: bool,
+    /// fanout: the event types subscribers take (comma-separated). Without
+    /// `CheckResult` they expect nothing: the run then shows what idle subscribers cost
+    /// the server (`--server-pid` reports its CPU time).
+    #[arg(long, value_delimiter = ',', default_value = "CheckResult")]
+    types: Vec<String>,
     /// bulk: the services the actions select (default: the harness's own bench
     /// services). Their states are restored at the end.
     #[arg(long, default_value = "match(\"bench-host-*\", host.name)")]

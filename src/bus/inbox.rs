@@ -1,4 +1,4 @@
-//! Inboxes for subscribers that want the events of a few hosts only.
+//! Inboxes for subscribers that want the events of a few hosts, or a few rare types.
 //!
 //! A subscriber on the broadcast ring wakes for every event, wanted or not: ten thousand
 //! per-host dashboards at a thousand events a second would be ten million wake-ups a
@@ -6,7 +6,10 @@
 //! (`event.host == "web1"`, `event.host in [...]`) instead registers an [`Inbox`] under
 //! each host; one dispatcher task reads the ring and puts each event into the inboxes of
 //! its host (and type), so a subscriber wakes only for events it may want. Its filter
-//! still decides; the inbox only spares it the others.
+//! still decides; the inbox only spares it the others. A subscription of any host whose
+//! types leave out `CheckResult` (one event per check result, by far the most frequent)
+//! gets an inbox of its types the same way: a dashboard of state changes and
+//! acknowledgements does not wake for every check result.
 //!
 //! An inbox is bounded, in count and in age: it overflows when it holds
 //! [`INBOX_CAPACITY`] events, or when its oldest is more than the ring's length behind
@@ -28,11 +31,11 @@ use super::Event;
 pub const INBOX_CAPACITY: usize = 1024;
 
 /// What a subscriber wants: event types (bits over [`super::EventKind::index`]) of some
-/// hosts.
+/// hosts, or (`None`) of any host or none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interest {
     pub types: u16,
-    pub hosts: Vec<Box<str>>,
+    pub hosts: Option<Vec<Box<str>>>,
 }
 
 /// What [`Inbox::recv`] yields.
@@ -144,7 +147,7 @@ impl Inbox {
     }
 }
 
-/// The inboxes by host, and the dispatcher that fills them.
+/// The inboxes by host (and of any host), and the dispatcher that fills them.
 #[derive(Default)]
 pub struct Inboxes {
     inner: Arc<Index>,
@@ -154,9 +157,12 @@ pub struct Inboxes {
 
 #[derive(Default)]
 struct Index {
-    by_host: Mutex<HashMap<Box<str>, Vec<Arc<Inbox>>>>,
-    /// The union of the registered inboxes' types: events of other types are not looked at.
-    types: AtomicU16,
+    lists: Mutex<Lists>,
+    /// The union of the types of the inboxes by host: events of other types are not
+    /// looked into for their host.
+    host_types: AtomicU16,
+    /// The same for the inboxes of any host.
+    any_types: AtomicU16,
     /// The id of the last event the dispatcher handled.
     dispatched: Arc<AtomicU64>,
 }
@@ -168,20 +174,44 @@ impl Drop for Index {
     }
 }
 
+#[derive(Default)]
+struct Lists {
+    by_host: HashMap<Box<str>, Vec<Arc<Inbox>>>,
+    any_host: Vec<Arc<Inbox>>,
+}
+
+impl Lists {
+    fn all(&self) -> impl Iterator<Item = &Arc<Inbox>> {
+        self.by_host.values().flatten().chain(&self.any_host)
+    }
+}
+
 impl Index {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Vec<Arc<Inbox>>>> {
-        self.by_host
+    fn lock(&self) -> MutexGuard<'_, Lists> {
+        self.lists
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn retype(&self, map: &HashMap<Box<str>, Vec<Arc<Inbox>>>) {
-        let types = map.values().flatten().fold(0, |t, i| t | i.types);
-        self.types.store(types, Ordering::Relaxed);
+    fn retype(&self, lists: &Lists) {
+        let union =
+            |inboxes: &mut dyn Iterator<Item = &Arc<Inbox>>| inboxes.fold(0, |t, i| t | i.types);
+        let by_host = union(&mut lists.by_host.values().flatten());
+        self.host_types.store(by_host, Ordering::Relaxed);
+        let any = union(&mut lists.any_host.iter());
+        self.any_types.store(any, Ordering::Relaxed);
     }
 
     fn dispatch(&self, event: &Arc<Event>) {
-        if self.types.load(Ordering::Relaxed) & (1 << event.index) != 0 {
+        let bit = 1 << event.index;
+        if self.any_types.load(Ordering::Relaxed) & bit != 0 {
+            for inbox in &self.lock().any_host {
+                if inbox.types & bit != 0 {
+                    inbox.push(event);
+                }
+            }
+        }
+        if self.host_types.load(Ordering::Relaxed) & bit != 0 {
             let host = match event.value() {
                 filters::Value::Dict(d) => match d.get("host") {
                     Some(filters::Value::String(h)) => Some(h.clone()),
@@ -190,9 +220,9 @@ impl Index {
                 _ => None,
             };
             if let Some(host) = host {
-                let map = self.lock();
-                for inbox in map.get(&*host).into_iter().flatten() {
-                    if inbox.types & (1 << event.index) != 0 {
+                let lists = self.lock();
+                for inbox in lists.by_host.get(&*host).into_iter().flatten() {
+                    if inbox.types & bit != 0 {
                         inbox.push(event);
                     }
                 }
@@ -202,14 +232,15 @@ impl Index {
     }
 
     fn each(&self, f: impl Fn(&Inbox)) {
-        self.lock().values().flatten().for_each(|i| f(i));
+        self.lock().all().for_each(|i| f(i));
     }
 }
 
 /// An inbox's place in the index; leaving it when dropped.
 pub struct Registration {
     pub inbox: Arc<Inbox>,
-    hosts: Vec<Box<str>>,
+    /// `None`: any host.
+    hosts: Option<Vec<Box<str>>>,
     index: Weak<Index>,
 }
 
@@ -218,16 +249,22 @@ impl Drop for Registration {
         let Some(index) = self.index.upgrade() else {
             return;
         };
-        let mut map = index.lock();
-        for host in &self.hosts {
-            if let Some(list) = map.get_mut(host) {
-                list.retain(|i| !Arc::ptr_eq(i, &self.inbox));
-                if list.is_empty() {
-                    map.remove(host);
+        let mut lists = index.lock();
+        let ours = |i: &Arc<Inbox>| !Arc::ptr_eq(i, &self.inbox);
+        match &self.hosts {
+            Some(hosts) => {
+                for host in hosts {
+                    if let Some(list) = lists.by_host.get_mut(host) {
+                        list.retain(ours);
+                        if list.is_empty() {
+                            lists.by_host.remove(host);
+                        }
+                    }
                 }
             }
+            None => lists.any_host.retain(ours),
         }
-        index.retype(&map);
+        index.retype(&lists);
     }
 }
 
@@ -253,14 +290,20 @@ impl Inboxes {
             dispatched: self.inner.dispatched.clone(),
         });
         let mut hosts = interest.hosts.clone();
-        hosts.sort();
-        hosts.dedup();
         {
-            let mut map = self.inner.lock();
-            for host in &hosts {
-                map.entry(host.clone()).or_default().push(inbox.clone());
+            let mut lists = self.inner.lock();
+            match &mut hosts {
+                Some(hosts) => {
+                    hosts.sort();
+                    hosts.dedup();
+                    for host in hosts.iter() {
+                        let list = lists.by_host.entry(host.clone()).or_default();
+                        list.push(inbox.clone());
+                    }
+                }
+                None => lists.any_host.push(inbox.clone()),
             }
-            self.inner.retype(&map);
+            self.inner.retype(&lists);
         }
         Registration {
             inbox,
@@ -303,7 +346,7 @@ mod tests {
     fn interest(host: &str) -> Interest {
         Interest {
             types: 1 << EventKind::CheckResult.index(),
-            hosts: vec![host.into()],
+            hosts: Some(vec![host.into()]),
         }
     }
 
@@ -336,6 +379,31 @@ mod tests {
             Some(4),
             "b has seen everything up to 4"
         );
+    }
+
+    #[tokio::test]
+    async fn an_inbox_of_any_host_gets_its_types_only() {
+        let (inboxes, tx) = inboxes();
+        let changes = Interest {
+            types: 1 << EventKind::StateChange.index(),
+            hosts: None,
+        };
+        let a = inboxes.register(&changes, 100, || tx.subscribe());
+        inboxes.inner.dispatch(&event(1, "a"));
+        let change =
+            |id, json: &'static str| Arc::new(Event::new(id, EventKind::StateChange, json.into()));
+        inboxes.inner.dispatch(&change(2, r#"{"host":"b"}"#));
+        inboxes.inner.dispatch(&event(3, "b"));
+        // Without a host too.
+        inboxes.inner.dispatch(&change(4, "{}"));
+        let mut got = Vec::new();
+        while let Some(Received::Event(e)) = a.inbox.recv().now_or_never() {
+            got.push(e.id);
+        }
+        assert_eq!(got, [2, 4]);
+        drop(a);
+        assert!(inboxes.inner.lock().any_host.is_empty());
+        assert_eq!(inboxes.inner.any_types.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]
@@ -382,7 +450,7 @@ mod tests {
         let a = inboxes.register(&interest("a"), 100, || tx.subscribe());
         let b = inboxes.register(&interest("b"), 100, || tx.subscribe());
         drop(b);
-        assert_eq!(inboxes.inner.lock().len(), 1, "only host a is left");
+        assert_eq!(inboxes.inner.lock().by_host.len(), 1, "only host a is left");
         let inbox = a.inbox.clone();
         drop(inboxes);
         assert!(matches!(

@@ -266,7 +266,7 @@ mod tests {
     fn interest(hosts: &[&str]) -> Interest {
         Interest {
             types: 1 << crate::bus::EventKind::CheckResult.index(),
-            hosts: hosts.iter().map(|h| Box::from(*h)).collect(),
+            hosts: Some(hosts.iter().map(|h| Box::from(*h)).collect()),
         }
     }
 

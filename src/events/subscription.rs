@@ -105,13 +105,23 @@ impl Subscription {
         })
     }
 
-    /// The events the subscriber can want at most, when its filter limits them to some
-    /// hosts (`event.host == "web1"`, `event.host in [...]`): no other event passes.
+    /// The events the subscriber can want at most, when that is worth an inbox (see
+    /// [`crate::bus::inbox`]): its filter limits them to some hosts (`event.host ==
+    /// "web1"`, `event.host in [...]`), or its types leave out `CheckResult`, the most
+    /// frequent. No other event passes.
     pub fn interest(&self) -> Option<Interest> {
-        self.hosts.as_ref().map(|hosts| Interest {
-            types: self.types,
-            hosts: hosts.clone(),
-        })
+        let check_results = 1u16 << EventKind::CheckResult.index();
+        match &self.hosts {
+            Some(hosts) => Some(Interest {
+                types: self.types,
+                hosts: Some(hosts.clone()),
+            }),
+            None if self.types & check_results == 0 => Some(Interest {
+                types: self.types,
+                hosts: None,
+            }),
+            None => None,
+        }
     }
 
     /// Whether [`Subscription::wants`] costs about the size of the filter: such a

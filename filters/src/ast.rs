@@ -228,8 +228,12 @@ impl Expr {
             }
             _ => false,
         };
+        let nonempty = |v: &Value| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
         let string = |e: &Expr| match &e.kind {
-            K::Literal(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            K::Literal(v) => nonempty(v),
             _ => None,
         };
         match &self.kind {
@@ -237,13 +241,7 @@ impl Expr {
             K::Binary(BinaryOp::Eq, a, b) if is_member(b) => string(a).map(|s| vec![s]),
             K::Binary(BinaryOp::In, a, b) if is_member(a) => match &b.kind {
                 K::Array(items) => items.iter().map(string).collect(),
-                K::Literal(Value::Array(items)) => items
-                    .iter()
-                    .map(|v| match v {
-                        Value::String(s) if !s.is_empty() => Some(s.clone()),
-                        _ => None,
-                    })
-                    .collect(),
+                K::Literal(Value::Array(items)) => items.iter().map(nonempty).collect(),
                 _ => None,
             },
             K::And(a, b) => a

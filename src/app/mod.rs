@@ -216,12 +216,7 @@ impl App {
                     let states = match contents.snapshot {
                         Some(token) => match prefetch.take(token) {
                             Some(states) => states,
-                            None => {
-                                tracing::warn!(
-                                    "State snapshot unusable; reading the states table."
-                                );
-                                parse_states(store.read_states()?)
-                            }
+                            None => parse_states(store.read_states()?),
                         },
                         None => {
                             prefetch.cancel();

@@ -40,15 +40,23 @@ pub enum Item {
     },
 }
 
+/// Where the cursor's live events come from.
+enum Source {
+    /// The bus's ring; `None` while catching up from the journal.
+    Ring(Option<broadcast::Receiver<Arc<Event>>>),
+    /// An inbox of the subscriber's interest; `live` is false while catching up.
+    Inbox {
+        registration: Registration,
+        live: bool,
+    },
+}
+
 pub struct Cursor {
     bus: Arc<Bus>,
     store: Store,
     /// The last id delivered (or skipped).
     last: u64,
-    /// Live from the ring; `None` while catching up from the journal (or narrowed).
-    rx: Option<broadcast::Receiver<Arc<Event>>>,
-    /// Live from an inbox instead, once narrowed: `.1` is false while catching up.
-    inbox: Option<(Registration, bool)>,
+    source: Source,
     backlog: VecDeque<Arc<Event>>,
     /// Times the cursor went back to the journal after falling behind.
     pub catch_ups: u64,
@@ -60,13 +68,12 @@ impl Cursor {
         // The position first: anything published before subscribing is found in the
         // journal (the next live event is then not `last + 1`).
         let last = bus.last_id();
-        let rx = Some(bus.subscribe());
+        let source = Source::Ring(Some(bus.subscribe()));
         Cursor {
             bus,
             store,
             last,
-            rx,
-            inbox: None,
+            source,
             backlog: VecDeque::new(),
             catch_ups: 0,
         }
@@ -79,8 +86,7 @@ impl Cursor {
             bus,
             store,
             last,
-            rx: None,
-            inbox: None,
+            source: Source::Ring(None),
             backlog: VecDeque::new(),
             catch_ups: 0,
         }
@@ -91,12 +97,12 @@ impl Cursor {
     /// waking for events it would drop.
     pub fn narrow(&mut self, interest: &Interest) {
         let registration = self.bus.register(interest);
-        let live = self.rx.take().is_some();
+        let live = matches!(self.source, Source::Ring(Some(_)));
         if live {
             // Registered first: whatever comes after this position reaches the inbox.
             self.last = self.last.max(self.bus.last_id());
         }
-        self.inbox = Some((registration, live));
+        self.source = Source::Inbox { registration, live };
     }
 
     /// The id of the last event delivered.
@@ -114,49 +120,46 @@ impl Cursor {
                     return Some(Item::Event(e));
                 }
             }
-            if let Some((registration, live)) = &mut self.inbox {
-                if !*live {
-                    if let Some(lost) = self.read_journal().await {
-                        return Some(lost);
-                    }
-                    continue;
-                }
-                if let Some(upto) = registration.inbox.caught_up_to() {
-                    // Nothing of ours up to there: the position moves on.
-                    self.last = self.last.max(upto);
-                }
-                match registration.inbox.recv().await {
-                    Received::Event(e) if e.id <= self.last => {}
-                    Received::Event(e) => {
+            match &mut self.source {
+                Source::Ring(Some(rx)) => match rx.recv().await {
+                    Ok(e) if e.id <= self.last => {}
+                    Ok(e) if e.id == self.last + 1 => {
                         self.last = e.id;
                         return Some(Item::Event(e));
                     }
-                    Received::Overflowed => {
-                        *live = false;
+                    // A gap: fell behind, or just resumed. The journal has the rest.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        self.source = Source::Ring(None);
                         self.catch_ups += 1;
                     }
-                    Received::Closed => return None,
+                    Err(RecvError::Closed) => return None,
+                },
+                Source::Inbox {
+                    registration,
+                    live: live @ true,
+                } => {
+                    if let Some(upto) = registration.inbox.caught_up_to() {
+                        // Nothing of ours up to there: the position moves on.
+                        self.last = self.last.max(upto);
+                    }
+                    match registration.inbox.recv().await {
+                        Received::Event(e) if e.id <= self.last => {}
+                        Received::Event(e) => {
+                            self.last = e.id;
+                            return Some(Item::Event(e));
+                        }
+                        Received::Overflowed => {
+                            *live = false;
+                            self.catch_ups += 1;
+                        }
+                        Received::Closed => return None,
+                    }
                 }
-                continue;
-            }
-            let Some(rx) = &mut self.rx else {
-                if let Some(lost) = self.read_journal().await {
-                    return Some(lost);
+                Source::Ring(None) | Source::Inbox { live: false, .. } => {
+                    if let Some(lost) = self.read_journal().await {
+                        return Some(lost);
+                    }
                 }
-                continue;
-            };
-            match rx.recv().await {
-                Ok(e) if e.id <= self.last => {}
-                Ok(e) if e.id == self.last + 1 => {
-                    self.last = e.id;
-                    return Some(Item::Event(e));
-                }
-                // A gap: fell behind, or just resumed. The journal has the rest.
-                Ok(_) | Err(RecvError::Lagged(_)) => {
-                    self.rx = None;
-                    self.catch_ups += 1;
-                }
-                Err(RecvError::Closed) => return None,
             }
         }
     }
@@ -167,12 +170,12 @@ impl Cursor {
     async fn read_journal(&mut self) -> Option<Item> {
         // Subscribed before reading: whatever is published meanwhile is on the receiver
         // (or in the inbox).
-        let rx = match &self.inbox {
-            Some((registration, _)) => {
+        let rx = match &self.source {
+            Source::Inbox { registration, .. } => {
                 registration.inbox.reset();
                 None
             }
-            None => Some(self.bus.subscribe()),
+            Source::Ring(_) => Some(self.bus.subscribe()),
         };
         let store = self.store.clone();
         let after = self.last;
@@ -187,9 +190,9 @@ impl Cursor {
             Err(_) => return None,
         };
         if chunk.len() < CHUNK {
-            match &mut self.inbox {
-                Some((_, live)) => *live = true,
-                None => self.rx = rx,
+            match &mut self.source {
+                Source::Inbox { live, .. } => *live = true,
+                Source::Ring(ring) => *ring = rx,
             }
         }
         let lost = match chunk.first() {

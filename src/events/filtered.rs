@@ -43,7 +43,7 @@ impl Filtered {
         info: Arc<StreamInfo>,
     ) -> Filtered {
         if let Some(interest) = subscription.interest() {
-            cursor.narrow(&interest);
+            cursor.narrow(interest);
         }
         Filtered {
             cursor,

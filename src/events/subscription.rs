@@ -29,8 +29,9 @@ pub struct Subscription {
     failures: std::sync::atomic::AtomicU64,
     /// Whether the filter is simple (decided once, at subscription).
     simple: bool,
-    /// The hosts the filter limits the events to, when it says so plainly.
-    hosts: Option<Vec<Box<str>>>,
+    /// What the subscriber can want at most, when that is worth an inbox (see
+    /// [`Subscription::interest`]).
+    interest: Option<Interest>,
 }
 
 /// A filter naming more hosts than this is evaluated for every event instead.
@@ -91,6 +92,9 @@ impl Subscription {
             .and_then(|f| f.required_strings(&["event", "obj"], "host"))
             .filter(|hosts| hosts.len() <= MAX_INTEREST_HOSTS)
             .map(|hosts| hosts.iter().map(|h| Box::from(&**h)).collect());
+        let check_results = 1u16 << EventKind::CheckResult.index();
+        let interest = (hosts.is_some() || bits & check_results == 0)
+            .then_some(Interest { types: bits, hosts });
         Ok(Subscription {
             types: bits,
             filters,
@@ -101,7 +105,7 @@ impl Subscription {
             budget,
             failures: Default::default(),
             simple,
-            hosts,
+            interest,
         })
     }
 
@@ -109,19 +113,8 @@ impl Subscription {
     /// [`crate::bus::inbox`]): its filter limits them to some hosts (`event.host ==
     /// "web1"`, `event.host in [...]`), or its types leave out `CheckResult`, the most
     /// frequent. No other event passes.
-    pub fn interest(&self) -> Option<Interest> {
-        let check_results = 1u16 << EventKind::CheckResult.index();
-        match &self.hosts {
-            Some(hosts) => Some(Interest {
-                types: self.types,
-                hosts: Some(hosts.clone()),
-            }),
-            None if self.types & check_results == 0 => Some(Interest {
-                types: self.types,
-                hosts: None,
-            }),
-            None => None,
-        }
+    pub fn interest(&self) -> Option<&Interest> {
+        self.interest.as_ref()
     }
 
     /// Whether [`Subscription::wants`] costs about the size of the filter: such a

@@ -195,7 +195,8 @@ impl Store {
     /// The store is closed or cannot be read.
     pub fn read_states(&self) -> Result<snapshot::States> {
         let db = self.shared.db()?;
-        open::guarded(|| read_state_table(&db.begin_read()?))
+        let snapshot_path = snapshot::path_for(&self.shared.path);
+        open::guarded(|| states_instead_of_snapshot(&db.begin_read()?, &snapshot_path))
     }
 
     /// [`Store::open`], refusing a lost or damaged store unless `mode` says to start over
@@ -477,18 +478,23 @@ fn read(db: &Database, snapshot_path: &Path, defer: bool) -> Result<(Contents, b
     let token = txn.open_table(META)?.get(SNAPSHOT)?.map(|t| t.value());
     match token {
         Some(t) if defer => contents.snapshot = Some(t),
-        _ => match token.and_then(|t| snapshot::read(snapshot_path, t)) {
+        Some(t) => match snapshot::read(snapshot_path, t) {
             Some(states) => contents.states = states,
-            None => {
-                if token.is_some() {
-                    tracing::warn!(path = %snapshot_path.display(), "State snapshot unusable; reading the states table.");
-                }
-                contents.states = read_state_table(&txn)?;
-            }
+            None => contents.states = states_instead_of_snapshot(&txn, snapshot_path)?,
         },
+        None => contents.states = read_state_table(&txn)?,
     }
     read_records(&txn, &mut contents)?;
     Ok((contents, token.is_some()))
+}
+
+/// The states table, read because the snapshot the store vouches for is unusable.
+fn states_instead_of_snapshot(
+    txn: &redb::ReadTransaction,
+    snapshot_path: &Path,
+) -> Result<snapshot::States> {
+    tracing::warn!(path = %snapshot_path.display(), "State snapshot unusable; reading the states table.");
+    read_state_table(txn)
 }
 
 /// Every row of the states table.

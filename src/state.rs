@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_repr::{Deserialize_repr, Serialize_repr};
 
+mod stored;
+
 /// SOFT and HARD, stored and shown as Icinga numbers them (0 and 1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize_repr, Deserialize_repr)]
 #[repr(u8)]
@@ -62,11 +64,13 @@ pub struct CheckResult {
     pub kind: CheckResultType,
     pub active: bool,
     pub check_source: String,
+    #[serde(with = "stored::json_text")]
     pub command: serde_json::Value,
     pub execution_start: f64,
     pub execution_end: f64,
     pub exit_status: i64,
     pub output: String,
+    #[serde(with = "stored::json_text")]
     pub performance_data: Vec<serde_json::Value>,
     pub previous_hard_state: u8,
     pub schedule_start: f64,
@@ -92,90 +96,81 @@ pub struct CheckableState {
     pub last_hard_state_change: f64,
     pub previous_state_change: f64,
     /// When each state was last seen (index = state).
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub last_state_seen: [f64; 4],
     pub last_reachable: bool,
     /// When a result last found the object unreachable.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub last_state_unreachable: f64,
     /// The last result as the API shows it (`null` before the first).
     /// Shared: copying a state for the next result does not copy the document.
     pub last_check_result: Option<std::sync::Arc<CheckResult>>,
     pub next_check: f64,
     pub force_next_check: bool,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub acknowledgement: Acknowledgement,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub acknowledgement_expiry: f64,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub acknowledgement_last_change: f64,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub flapping: bool,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub flapping_current: f64,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub flapping_last_change: f64,
     /// The flapping ring: a bit per slot, the next slot, the state changes compare to.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub flapping_buffer: u32,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub flapping_index: u32,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub flapping_ref_state: Option<u8>,
     /// Downtimes in effect.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub downtime_depth: u32,
     /// Notifications held back (downtime, acknowledgement, unreachable) to send when the
     /// reason ends, as Icinga's bits: 32 Problem, 64 Recovery, 128 FlappingStart,
     /// 256 FlappingEnd.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub suppressed_notifications: u32,
     /// The HARD state before the first held-back problem or recovery: one is sent later
     /// only if the state then differs.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub state_before_suppression: u8,
     /// The runtime state of the object's Notification objects.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default)]
     pub notifications: Notices,
     /// `execute-command` runs by id: `pending`, `deadline`, `endpoint`, then `exit`,
     /// `output`, `start`, `end`.
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    #[serde(default, with = "stored::json_text")]
     pub executions: serde_json::Map<String, serde_json::Value>,
     /// The SOFT states of the last two state changes, and the HARD states of the last two
     /// HARD changes, as `current * 100 + previous` (99: none yet), as Icinga keeps them:
     /// Icinga DB shows the previous ones.
-    #[serde(default = "no_states", skip_serializing_if = "is_no_states")]
+    #[serde(default = "no_states")]
     pub soft_states_raw: u16,
-    #[serde(default = "no_states", skip_serializing_if = "is_no_states")]
+    #[serde(default = "no_states")]
     pub hard_states_raw: u16,
 }
 
-/// Fields at their default are left out of the stored form (a state is written with
-/// every result; most of its fields are rarely set) and read back as their default.
-fn is_default<T: Default + PartialEq>(value: &T) -> bool {
-    *value == T::default()
-}
-
-fn is_no_states(raw: &u16) -> bool {
-    *raw == no_states()
-}
-
+/// States stored as JSON left out the fields at their default; they read back as it.
 fn no_states() -> u16 {
     99 * 100 + 99
 }
 
 impl CheckableState {
-    /// The stored form (JSON; numbers read back exactly).
+    /// The stored form (compact binary; numbers read back exactly; see [`stored`]).
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        stored::encode(self)
     }
 
-    /// Reads a stored state.
+    /// Reads a stored state (the compact form, or JSON as states were stored before).
     ///
     /// # Errors
     /// The record is not a state.
     pub fn decode(raw: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(raw).map_err(|e| e.to_string())
+        stored::decode(raw)
     }
 
     /// Before the first result: pending (UNKNOWN for services, DOWN for hosts), SOFT,
@@ -344,17 +339,13 @@ pub struct NoticeState {
     /// Problems, recoveries and flapping changes held back because they came outside the
     /// Notification's `period` (Icinga's Notification `suppressed_notifications`): sent
     /// when the period begins, if they still apply.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default)]
     pub suppressed: u32,
     /// A problem went out through a Notification without reminders (`interval = 0`): its
     /// reminder deadline (a `delay-notification`) sends nothing until the next
     /// notification of another kind, as Icinga's `no_more_notifications`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub no_more: bool,
-}
-
-fn is_zero(bits: &u32) -> bool {
-    *bits == 0
 }
 
 /// The notification states of a checkable, by Notification full name.
@@ -424,7 +415,8 @@ mod tests {
         out
     }
 
-    /// A stored state reads back equal, timestamps to the last bit.
+    /// A stored state reads back equal, timestamps to the last bit, in a fraction of its
+    /// JSON's size; the free-form JSON fields of a check result stay JSON in the API.
     #[test]
     fn states_round_trip() -> Result<(), String> {
         let mut st = CheckableState::pending(false, 1_795_599_439.472_696_5);
@@ -433,29 +425,58 @@ mod tests {
         cr.command = serde_json::json!(["/usr/lib/nagios/plugins/check_disk", "-w", 10]);
         cr.performance_data = vec![serde_json::json!("/=97%;90;95"), serde_json::json!(1.5)];
         cr.execution_end = 1_795_599_440.125;
-        st.last_check_result = Some(std::sync::Arc::new(cr));
+        st.last_check_result = Some(std::sync::Arc::new(cr.clone()));
         st.notifications
             .insert("h!s!mail".into(), Default::default());
         st.executions
             .insert("id".into(), serde_json::json!({"exit": 0, "output": "ok"}));
-        assert_eq!(CheckableState::decode(&st.encode())?, st);
-        assert!(CheckableState::decode(b"\xc1 not a state").is_err());
+        st.flapping_ref_state = Some(2);
+        let stored = st.encode();
+        assert_eq!(CheckableState::decode(&stored)?, st);
+        let json = serde_json::to_vec(&st).map_err(|e| e.to_string())?;
+        assert!(
+            stored.len() * 2 < json.len(),
+            "{} stored bytes, {} as JSON",
+            stored.len(),
+            json.len()
+        );
+        let shown = serde_json::to_value(&cr).map_err(|e| e.to_string())?;
+        assert_eq!(shown["command"][2], serde_json::json!(10));
+        assert_eq!(shown["performance_data"][1], serde_json::json!(1.5));
 
-        // Fields at their default are left out, and read back as their default; states
-        // stored with every field still read.
-        let pending = CheckableState::pending(true, 5.0);
-        let stored = String::from_utf8(pending.encode()).map_err(|e| e.to_string())?;
+        assert!(CheckableState::decode(b"\xc1 not a state").is_err());
+        assert!(CheckableState::decode(b"").is_err());
+        assert!(CheckableState::decode(&stored[..stored.len() - 3]).is_err());
+        let mut trailing = stored.clone();
+        trailing.push(0);
+        assert!(CheckableState::decode(&trailing).is_err());
+        Ok(())
+    }
+
+    /// States stored as JSON still read: with every field, and with the fields at their
+    /// default left out (as they were stored), which read back as their default.
+    #[test]
+    fn json_states_still_read() -> Result<(), String> {
+        let mut st = CheckableState::pending(false, 1_795_599_439.472_696_5);
+        st.last_check_result = Some(std::sync::Arc::new(test_result()));
+        let json = serde_json::to_vec(&st).map_err(|e| e.to_string())?;
+        assert_eq!(CheckableState::decode(&json)?, st);
+
+        let mut full = serde_json::to_value(&st).map_err(|e| e.to_string())?;
+        let fields = full.as_object_mut().ok_or("not an object")?;
         for left_out in [
             "acknowledgement",
             "flapping",
             "downtime_depth",
             "last_state_seen",
             "soft_states_raw",
+            "notifications",
+            "executions",
         ] {
-            assert!(!stored.contains(left_out), "{left_out} in {stored}");
+            fields.remove(left_out).ok_or(left_out)?;
         }
-        assert_eq!(CheckableState::decode(stored.as_bytes())?, pending);
-        let mut full = serde_json::to_value(&pending).map_err(|e| e.to_string())?;
+        assert_eq!(CheckableState::decode(full.to_string().as_bytes())?, st);
+
         let fields = full.as_object_mut().ok_or("not an object")?;
         fields.insert("acknowledgement".into(), serde_json::json!(2));
         fields.insert(
@@ -520,13 +541,13 @@ mod tests {
         assert!(apply(&mut st, 0, 1, false, 5.0).ack_cleared);
     }
 
-    /// The stored encoding and the API keep Icinga's numbers.
+    /// JSON keeps Icinga's numbers; the stored form reads them back.
     #[test]
     fn state_types_and_acknowledgements_are_numbers() {
         let mut st = CheckableState::pending(false, 0.0);
         st.state_type = HARD;
         st.acknowledgement = Acknowledgement::Sticky;
-        let json: serde_json::Value = serde_json::from_slice(&st.encode()).unwrap_or_default();
+        let json = serde_json::to_value(&st).unwrap_or_default();
         assert_eq!(
             (&json["state_type"], &json["acknowledgement"]),
             (&serde_json::json!(1), &serde_json::json!(2))

@@ -803,9 +803,11 @@ impl ConfigHost for Library {
 
 /// The attributes an object body starts from.
 fn initial(short: &str) -> Dict {
+    // One string for both: a million objects keep one copy of their name instead of two.
+    let name = Value::from(short);
     Dict::from([
-        ("name".into(), Value::from(short)),
-        ("templates".into(), Value::from(vec![Value::from(short)])),
+        ("templates".into(), Value::from(vec![name.clone()])),
+        ("name".into(), name),
     ])
 }
 

@@ -15,8 +15,9 @@
 //! - `modified_attributes`: `"<Type>\0<name>"` → JSON object of attribute → value set at
 //!   runtime, applied over the configured value at startup.
 //! - `checkable_state`: `"<Type>\0<name>"` → the runtime state of a host or service
-//!   (state, state type, attempt, last check result, next check, …), written with every
-//!   processed result before it is acknowledged.
+//!   (state, state type, attempt, last check result, next check, …) in its compact
+//!   binary form (`state::CheckableState::encode`), written with every processed result
+//!   before it is acknowledged.
 //! - `events`: the event journal in segments, one per commit: id of its first event (u64)
 //!   → its events, each `[type index u8][length u32 LE][json]`. The writer thread assigns
 //!   each committed event the next id, appends the segment in the same transaction as the

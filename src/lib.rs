@@ -5,7 +5,8 @@
 //! never one that imports it back).
 //!
 //! Foundations:
-//! - [`clock`]: the one source of time (the system clock, or a manual one in tests).
+//! - [`clock`]: the one source of time (the system clock, or a manual one in tests);
+//!   [`allocator`]: the allocator's behaviour around the start.
 //! - [`error`]: engine errors by kind; [`outcome`]: the per-object result items of an
 //!   answer (`{"code", "status", …}`); [`params`]: a request's parameters as Icinga
 //!   merges body and query string; [`metrics`]: the shapes of the Prometheus figures.
@@ -56,6 +57,7 @@
 //! - [`app`]: wiring — options, startup and restore, the listener; start and stop.
 
 pub mod actions;
+pub mod allocator;
 pub mod api;
 pub mod app;
 pub mod auth;

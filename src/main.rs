@@ -418,7 +418,10 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
         }
         Command::CheckConfig { dirs } => {
             let opts = dirs.options(None);
-            match app::load_config(&opts.site()) {
+            let start = auspex::allocator::Start::begin();
+            let loaded = app::load_config(&opts.site());
+            drop(start);
+            match loaded {
                 Ok(loaded) => {
                     let reg = &loaded.registry;
                     auspex::engine::warn_inert(reg);

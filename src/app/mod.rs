@@ -194,6 +194,7 @@ impl App {
         std::fs::create_dir_all(&opts.data_dir)
             .with_context(|| format!("creating {}", opts.data_dir.display()))?;
         let started = std::time::Instant::now();
+        let start = crate::allocator::Start::begin();
         let node_name = opts.node_name();
         let bus = Arc::new(crate::bus::Bus::new());
         // The store is read while the configuration loads (neither needs the other).
@@ -510,6 +511,7 @@ impl App {
             startup_ms = started.elapsed().as_millis() as u64,
             "Listening for HTTPS API requests."
         );
+        drop(start);
         Ok(App {
             state,
             local_addr,

@@ -8,7 +8,7 @@ use filters::config::Item;
 use filters::{Dict, Str, Value};
 use rayon::prelude::*;
 
-use super::runtime::{link_runtime, runtime_for, Runtime};
+use super::runtime::{link_runtime, Pending, Runtime};
 use super::types;
 use super::{checkable_name, checkable_ref, dict_str, intern_keys, Object};
 
@@ -163,6 +163,7 @@ impl Registry {
         let mut errors = Vec::new();
         let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
         let mut templates: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        let pending = Pending::at(t_now);
         // Objects are built on every core (each is independent), then indexed in order.
         let built: Vec<Result<(bool, Arc<Object>), String>> = items
             .into_par_iter()
@@ -189,7 +190,7 @@ impl Registry {
                     location: item.location,
                     original: Dict::new(),
                     version: 0.0,
-                    runtime: runtime_for(ti, t_now),
+                    runtime: pending.runtime_for(ti),
                 };
                 Ok((item.template, Arc::new(object)))
             })

@@ -26,8 +26,13 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(state: CheckableState) -> Arc<Runtime> {
+        Runtime::shared(Arc::new(state))
+    }
+
+    /// A cell starting from a state other cells may hold too.
+    pub fn shared(state: Arc<CheckableState>) -> Arc<Runtime> {
         Arc::new(Runtime {
-            state: std::sync::RwLock::new(Arc::new(state)),
+            state: std::sync::RwLock::new(state),
             host: std::sync::OnceLock::new(),
             planned: std::sync::atomic::AtomicU64::new(0),
         })
@@ -77,7 +82,7 @@ impl Runtime {
 /// keeps it (they share its cell); services read their host's.
 pub(super) fn link_runtime(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>) {
     let mut notifications = objects.remove("Notification").unwrap_or_default();
-    let cells: HashMap<&str, &Arc<Runtime>> = ["Host", "Service"]
+    let cells: foldhash::HashMap<&str, &Arc<Runtime>> = ["Host", "Service"]
         .iter()
         .flat_map(|t| objects.get(t).into_iter().flatten())
         .filter_map(|o| Some((&*o.name, o.runtime.as_ref()?)))
@@ -102,10 +107,32 @@ pub(super) fn link_runtime(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>
 
 /// A runtime cell for types that have one.
 pub fn runtime_for(ti: &TypeInfo, start: f64) -> Option<Arc<Runtime>> {
-    match ti.name {
-        "Host" => Some(Runtime::new(CheckableState::pending(true, start))),
-        "Service" => Some(Runtime::new(CheckableState::pending(false, start))),
-        _ => None,
+    Pending::at(start).runtime_for(ti)
+}
+
+/// The pending states of hosts and services as of one moment, shared by the cells of
+/// every object built then: a state is replaced, never changed in place, so a million
+/// objects that have not had a result yet hold two states between them, not a million.
+pub struct Pending {
+    host: Arc<CheckableState>,
+    service: Arc<CheckableState>,
+}
+
+impl Pending {
+    pub fn at(start: f64) -> Pending {
+        Pending {
+            host: Arc::new(CheckableState::pending(true, start)),
+            service: Arc::new(CheckableState::pending(false, start)),
+        }
+    }
+
+    /// A new cell for an object of type `ti`, if its type has one.
+    pub fn runtime_for(&self, ti: &TypeInfo) -> Option<Arc<Runtime>> {
+        match ti.name {
+            "Host" => Some(Runtime::shared(self.host.clone())),
+            "Service" => Some(Runtime::shared(self.service.clone())),
+            _ => None,
+        }
     }
 }
 

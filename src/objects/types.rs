@@ -1,7 +1,6 @@
 //! Object type metadata: what `/v1/types` reports and what the registry validates
 //! against. The table is written in `types.txt` and parsed once.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde_json::{json, Value as Json};
@@ -239,7 +238,8 @@ pub struct ConfigSchema;
 
 /// Every type's fields (inherited ones too) with what they accept, by type and field
 /// name: one lookup per assignment while configuration loads.
-type FieldKinds = HashMap<&'static str, HashMap<&'static str, filters::schema::FieldKind>>;
+type FieldKinds =
+    foldhash::HashMap<&'static str, foldhash::HashMap<&'static str, filters::schema::FieldKind>>;
 
 static FIELD_KINDS: LazyLock<FieldKinds> = LazyLock::new(|| {
     use filters::schema::FieldKind;

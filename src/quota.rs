@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use filters::Dict;
+use filters::Value;
 use governor::Quota;
 
 /// A rate per second with its burst (the rate when absent), from two attributes; `None`
@@ -11,8 +11,12 @@ use governor::Quota;
 ///
 /// # Errors
 /// A rate that is not a number of at least 1.
-pub fn parse(attrs: &Dict, rate: &str, burst: &str) -> Result<Option<Quota>, String> {
-    let Some(v) = attrs.get(rate).filter(|v| !v.is_empty()) else {
+pub fn parse<'a>(
+    attrs: impl Fn(&str) -> Option<&'a Value>,
+    rate: &str,
+    burst: &str,
+) -> Result<Option<Quota>, String> {
+    let Some(v) = attrs(rate).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     let per_second = v
@@ -20,8 +24,7 @@ pub fn parse(attrs: &Dict, rate: &str, burst: &str) -> Result<Option<Quota>, Str
         .ok()
         .filter(|r| *r >= 1.0)
         .ok_or_else(|| format!("{rate} must be a number >= 1"))?;
-    let burst = attrs
-        .get(burst)
+    let burst = attrs(burst)
         .and_then(|b| b.to_number().ok())
         .unwrap_or(per_second)
         .max(1.0);

@@ -37,7 +37,7 @@ pub async fn handle(state: Arc<State>, req: Req) -> Result<Response, Infallible>
         let node = reg.get("Host", &state.engine.node_name);
         let mut attrs = node.map_or_else(
             || Dict::from([(Str::from("address"), Value::from("127.0.0.1"))]),
-            |h| h.attrs.clone(),
+            |h| h.attrs.to_dict(),
         );
         let mut vars = match attrs.get("vars") {
             Some(Value::Dict(v)) => (**v).clone(),

@@ -4,13 +4,14 @@
 
 use filters::{Dict, Value};
 
+use crate::objects::Lookup;
 use crate::state::{CheckableState, StateType, HARD};
 
 /// Where macros are looked up, innermost first: the service, its host, the command.
 pub struct Macros<'a> {
-    pub service: Option<&'a Dict>,
-    pub host: &'a Dict,
-    pub command: &'a Dict,
+    pub service: Option<&'a dyn Lookup>,
+    pub host: &'a dyn Lookup,
+    pub command: &'a dyn Lookup,
     /// The host's name (full) and the service's short name.
     pub host_name: &'a str,
     pub service_name: Option<&'a str>,
@@ -87,8 +88,8 @@ pub fn runtime_macro(is_host: bool, st: &CheckableState, name: &str, now: f64) -
     }
 }
 
-fn vars(d: &Dict) -> Option<&Dict> {
-    match d.get("vars") {
+fn vars(d: &dyn Lookup) -> Option<&Dict> {
+    match d.lookup("vars") {
         Some(Value::Dict(v)) => Some(v),
         _ => None,
     }
@@ -115,9 +116,9 @@ impl Macros<'_> {
         {
             return Some(v.clone());
         }
-        let object_field = |d: &Dict, rest: &[&str]| -> Option<Value> {
+        let object_field = |d: &dyn Lookup, rest: &[&str]| -> Option<Value> {
             let (first, tail) = rest.split_first()?;
-            path(d.get(*first)?, tail).cloned()
+            path(d.lookup(first)?, tail).cloned()
         };
         let runtime = |is_host: bool, st: Option<&CheckableState>| match parts[1..] {
             [field] => st.and_then(|st| runtime_macro(is_host, st, field, self.now)),
@@ -153,12 +154,12 @@ impl Macros<'_> {
         }
         match name {
             "check_address" => {
-                let a = self.host.get("address").filter(|v| !v.is_empty());
-                a.or_else(|| self.host.get("address6")).cloned()
+                let a = self.host.lookup("address").filter(|v| !v.is_empty());
+                a.or_else(|| self.host.lookup("address6")).cloned()
             }
             "host_name" | "hostname" => Some(Value::from(self.host_name)),
             "service_name" | "servicedesc" => self.service_name.map(Value::from),
-            _ => self.host.get(name).cloned(),
+            _ => self.host.lookup(name).cloned(),
         }
     }
 
@@ -245,14 +246,14 @@ pub enum Program {
 ///
 /// # Errors
 /// A required argument whose value is missing, or a command without `command`.
-pub fn build(command: &Dict, macros: &Macros<'_>) -> Result<Program, String> {
-    if let Some(Value::String(exec)) = command.get("execute") {
-        if !command.contains_key("command") && &**exec != "PluginCheck" {
+pub fn build<C: Lookup + ?Sized>(command: &C, macros: &Macros<'_>) -> Result<Program, String> {
+    if let Some(Value::String(exec)) = command.lookup("execute") {
+        if command.lookup("command").is_none() && &**exec != "PluginCheck" {
             return Ok(Program::Builtin(exec.to_string()));
         }
     }
     let mut missing = Vec::new();
-    let mut argv: Vec<String> = match command.get("command") {
+    let mut argv: Vec<String> = match command.lookup("command") {
         Some(Value::Array(a)) => a
             .iter()
             .map(|v| macros.resolve(v, &mut missing).to_display_string())
@@ -267,7 +268,7 @@ pub fn build(command: &Dict, macros: &Macros<'_>) -> Result<Program, String> {
         _ => return Err("Check command has no 'command'.".into()),
     };
     let mut args: Vec<(f64, String, Vec<String>)> = Vec::new();
-    if let Some(Value::Dict(arguments)) = command.get("arguments") {
+    if let Some(Value::Dict(arguments)) = command.lookup("arguments") {
         for (key, spec) in arguments.iter() {
             let spec = match spec {
                 Value::Dict(d) => (**d).clone(),
@@ -357,7 +358,7 @@ pub fn build(command: &Dict, macros: &Macros<'_>) -> Result<Program, String> {
         }
     }
     let mut env = Vec::new();
-    if let Some(Value::Dict(e)) = command.get("env") {
+    if let Some(Value::Dict(e)) = command.lookup("env") {
         for (k, v) in e.iter() {
             let mut m = Vec::new();
             env.push((k.to_string(), macros.resolve(v, &mut m).to_display_string()));
@@ -416,7 +417,7 @@ mod tests {
         Ok(build(
             c,
             &Macros {
-                service: s,
+                service: s.map(|s| s as &dyn Lookup),
                 host: h,
                 command: c,
                 host_name: host,

@@ -145,11 +145,14 @@ impl Subject {
 
     fn macros_with<'a>(
         &'a self,
-        command: &'a filters::Dict,
+        command: &'a dyn crate::objects::Lookup,
         extra: Option<&'a filters::Dict>,
     ) -> Macros<'a> {
         Macros {
-            service: self.service.as_ref().map(|s| &s.attrs),
+            service: self
+                .service
+                .as_ref()
+                .map(|s| &s.attrs as &dyn crate::objects::Lookup),
             host: &self.host.attrs,
             command,
             host_name: &self.host.name,

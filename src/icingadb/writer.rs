@@ -748,7 +748,7 @@ impl Writer {
                     // The removal's time is the event's (a comment's `remove_time` is not
                     // shown, so events do not carry it).
                     let at = member(v, "timestamp").cloned().unwrap_or(Value::Null);
-                    let mut attrs = o.attrs.clone();
+                    let mut attrs = o.attrs.to_dict();
                     attrs.insert("remove_time".into(), at);
                     o = o.with_attrs(attrs, o.original.clone(), o.version);
                 }

@@ -3,6 +3,7 @@
 //! A [`Registry`] is an immutable snapshot; writers build a new one and swap it in, so
 //! readers (queries, filters, permission checks) never wait for a writer.
 
+mod attrs;
 mod periods;
 pub mod query;
 mod registry;
@@ -17,6 +18,7 @@ use filters::{Dict, Str, Value};
 
 use types::TypeInfo;
 
+pub use attrs::{Attrs, Lookup};
 pub use registry::{Published, Registry};
 pub use runtime::{runtime_for, Runtime};
 
@@ -27,7 +29,7 @@ pub struct Object {
     /// The full name (`host!service` for services).
     pub name: Str,
     /// Attributes as configured, including `name` (the short name) and `templates`.
-    pub attrs: Dict,
+    pub attrs: Attrs,
     pub location: Location,
     /// `_etc` for objects from configuration files, `_api` for objects created through
     /// the API.
@@ -43,7 +45,7 @@ pub struct Object {
 }
 
 /// The full name of the host or service a notification, comment or downtime belongs to.
-pub fn checkable_name(attrs: &Dict) -> String {
+pub fn checkable_name<D: Lookup + ?Sized>(attrs: &D) -> String {
     checkable_ref(attrs, "host_name", "service_name")
         .1
         .into_owned()
@@ -52,8 +54,8 @@ pub fn checkable_name(attrs: &Dict) -> String {
 /// The host or service that a pair of attributes names (`host_name`/`service_name`,
 /// `parent_host_name`/`parent_service_name`, …): its type and full name (borrowed for a
 /// host).
-pub fn checkable_ref<'a>(
-    attrs: &'a Dict,
+pub fn checkable_ref<'a, D: Lookup + ?Sized>(
+    attrs: &'a D,
     host_key: &str,
     service_key: &str,
 ) -> (&'static str, std::borrow::Cow<'a, str>) {
@@ -158,7 +160,7 @@ impl Object {
 /// One shared allocation per distinct attribute name: objects built from configuration
 /// would otherwise each carry their own copy of `check_command`, `vars`, …, and every key
 /// comparison of a filter would touch cold memory.
-pub fn intern_keys(d: Dict) -> Dict {
+pub fn intern_keys(d: Dict) -> Attrs {
     use std::sync::{LazyLock, RwLock};
     // Read-mostly: after the first objects every name is known, and readers share it.
     static NAMES: LazyLock<RwLock<foldhash::HashSet<Str>>> =
@@ -210,7 +212,7 @@ pub fn intern_keys(d: Dict) -> Dict {
     fn dict(d: Dict) -> Dict {
         d.into_iter().map(|(k, v)| (intern(k), value(v))).collect()
     }
-    dict(d)
+    dict(d).into()
 }
 
 /// What filters, event streams and console scripts read of an object: every attribute but
@@ -272,8 +274,8 @@ impl filters::Object for Object {
 }
 
 /// A dictionary value's string field.
-pub fn dict_str<'a>(d: &'a Dict, key: &str) -> Option<&'a str> {
-    match d.get(key) {
+pub fn dict_str<'a, D: Lookup + ?Sized>(d: &'a D, key: &str) -> Option<&'a str> {
+    match d.lookup(key) {
         Some(Value::String(s)) => Some(s),
         _ => None,
     }

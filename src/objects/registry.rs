@@ -296,7 +296,7 @@ impl Registry {
                 ("request_rate", "request_burst"),
                 ("event_rate", "event_burst"),
             ] {
-                if let Err(e) = quota::parse(&object.attrs, rate, burst) {
+                if let Err(e) = quota::parse(|k| object.attrs.get(k), rate, burst) {
                     return fail(rate, e);
                 }
             }
@@ -362,7 +362,7 @@ impl Registry {
         if endpoint.attrs.get("port").is_some_and(|p| !p.is_empty()) {
             return;
         }
-        let mut attrs = endpoint.attrs.clone();
+        let mut attrs = endpoint.attrs.to_dict();
         attrs.insert("port".into(), Value::from(port.to_string()));
         let object = endpoint.with_attrs(attrs, endpoint.original.clone(), endpoint.version);
         self.insert(Arc::new(object));

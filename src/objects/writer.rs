@@ -273,14 +273,14 @@ fn applied_to(
     let host = match object.type_info.name {
         "Service" => reg
             .get("Host", &object.string("host_name"))
-            .map(|h| h.attrs.clone()),
+            .map(|h| h.attrs.to_dict()),
         _ => None,
     };
     let target = filters::config::Item {
         type_name: object.type_info.name.into(),
         name: object.name.clone(),
         template: false,
-        attrs: object.attrs.clone(),
+        attrs: object.attrs.to_dict(),
         location: object.location.clone(),
         ignore_on_error: false,
     };
@@ -499,7 +499,7 @@ fn change(
     (attrs, restore): (&Map<String, Json>, &[String]),
     now: f64,
 ) -> (Option<Object>, Option<String>) {
-    let mut values = object.attrs.clone();
+    let mut values = object.attrs.to_dict();
     let mut original = object.original.clone();
     for key in restore {
         let path: Vec<&str> = key.split('.').collect();
@@ -606,11 +606,19 @@ fn set_attr(
     Ok(())
 }
 
-pub(crate) fn same_dict(a: &Dict, b: &Dict) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b.iter())
-            .all(|((ka, va), (kb, vb))| ka == kb && va.same(vb))
+/// Whether two sets of attributes (maps or an object's) hold the same names and values.
+pub(crate) fn same_dict<'a, 'b>(
+    a: impl IntoIterator<Item = (&'a Str, &'a Value)>,
+    b: impl IntoIterator<Item = (&'b Str, &'b Value)>,
+) -> bool {
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some((ka, va)), Some((kb, vb))) if ka == kb && va.same(vb) => {}
+            _ => return false,
+        }
+    }
 }
 
 fn set_or_remove(d: &mut Dict, key: &str, v: Value) {
@@ -829,7 +837,7 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents, now: f
         let Some(m) = modified.as_object() else {
             continue;
         };
-        let mut values = object.attrs.clone();
+        let mut values = object.attrs.to_dict();
         let mut original = Dict::new();
         for (k, v) in m {
             original.insert(

@@ -282,7 +282,7 @@ impl Batch {
 #[derive(serde::Serialize)]
 struct Record<'a> {
     templates: [&'a str; 0],
-    attrs: &'a filters::Dict,
+    attrs: &'a crate::objects::Attrs,
 }
 
 impl Batch {

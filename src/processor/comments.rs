@@ -68,7 +68,7 @@ pub fn add(b: &mut Batch, checkable: &Object, c: NewComment) -> Option<Arc<Objec
 
 /// Removes a comment, recording who removed it.
 pub fn remove(b: &mut Batch, comment: &Object, removed_by: &str) {
-    let mut attrs = comment.attrs.clone();
+    let mut attrs = comment.attrs.to_dict();
     attrs.insert("removed_by".into(), Value::from(removed_by));
     let gone = comment.with_attrs(attrs, Dict::new(), comment.version);
     b.remove(comment);

@@ -232,7 +232,7 @@ fn took_effect(b: &mut Batch, d: &Object) {
 
 /// A copy of a downtime with some attributes changed, written back.
 fn update(b: &mut Batch, d: &Object, changes: &[(&str, Value)]) -> Arc<Object> {
-    let mut attrs = d.attrs.clone();
+    let mut attrs = d.attrs.to_dict();
     for (k, v) in changes {
         attrs.insert(Str::from(*k), v.clone());
     }
@@ -294,7 +294,7 @@ pub fn end(b: &mut Batch, d: &Object, cancelled: bool, removed_by: &str) -> usiz
     let in_effect = number(d, "trigger_time") > 0.0;
     let gone = d.with_attrs(
         {
-            let mut a = d.attrs.clone();
+            let mut a = d.attrs.to_dict();
             a.insert("remove_time".into(), Value::Number(b.now));
             a.insert("was_cancelled".into(), Value::Bool(cancelled));
             a.insert("removed_by".into(), Value::from(removed_by));

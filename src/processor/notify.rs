@@ -449,7 +449,7 @@ pub fn recipient_macros(n: &Object, u: &Object, kind: &str, author: &str, text: 
     notification.insert("type".into(), Value::from(kind));
     notification.insert("author".into(), Value::from(author));
     notification.insert("comment".into(), Value::from(text));
-    let mut user = u.attrs.clone();
+    let mut user = u.attrs.to_dict();
     user.insert("name".into(), Value::from(&*u.name));
     let mut extra = Dict::new();
     for source in [&u.attrs, &n.attrs] {

@@ -21,35 +21,46 @@ const PURGE_DELAY: mi_option_t = 15;
 /// The delay while a start runs: longer than any start.
 const DURING_START_MS: std::ffi::c_long = 600_000;
 
-/// Keeps freed memory for the length of a start (until dropped).
+/// Keeps freed memory for the length of a start (until dropped). Starts may overlap
+/// (tests start several servers in one process): the first sets the delay, the last to
+/// end restores it.
 #[must_use = "the start ends when this is dropped"]
-pub struct Start {
-    /// The delay before, restored at the end; `None` when left alone.
-    previous: Option<std::ffi::c_long>,
-}
+pub struct Start(());
+
+/// The starts under way, and the delay to restore when the last ends (`None`: left
+/// alone, as configured).
+static STARTS: std::sync::Mutex<(usize, Option<std::ffi::c_long>)> =
+    std::sync::Mutex::new((0, None));
 
 impl Start {
     pub fn begin() -> Start {
-        // SAFETY: reading and setting an option of the allocator is thread-safe and
-        // valid at any time, for any option index below `_mi_option_last`.
-        let previous = unsafe { mi_option_get(PURGE_DELAY) };
-        if previous <= 0 {
-            return Start { previous: None };
+        let mut starts = STARTS.lock().unwrap_or_else(|e| e.into_inner());
+        if starts.0 == 0 {
+            // SAFETY: reading and setting an option of the allocator is thread-safe and
+            // valid at any time, for any option index below `_mi_option_last`.
+            let configured = unsafe { mi_option_get(PURGE_DELAY) };
+            starts.1 = (configured > 0).then_some(configured);
+            if starts.1.is_some() {
+                unsafe { mi_option_set(PURGE_DELAY, DURING_START_MS) };
+            }
         }
-        unsafe { mi_option_set(PURGE_DELAY, DURING_START_MS) };
-        Start {
-            previous: Some(previous),
-        }
+        starts.0 += 1;
+        Start(())
     }
 }
 
 impl Drop for Start {
     fn drop(&mut self) {
-        if let Some(previous) = self.previous {
+        let mut starts = STARTS.lock().unwrap_or_else(|e| e.into_inner());
+        starts.0 -= 1;
+        if starts.0 > 0 {
+            return;
+        }
+        if let Some(configured) = starts.1.take() {
             // SAFETY: as above; a forced collection hands back every range waiting for
             // its delay and is valid from any thread.
             unsafe {
-                mi_option_set(PURGE_DELAY, previous);
+                mi_option_set(PURGE_DELAY, configured);
                 mi_collect(true);
             }
         }
@@ -61,7 +72,7 @@ mod tests {
     use super::*;
 
     /// The option index is the purge delay: it reads as mimalloc's default (or the
-    /// environment's), and a start sets and restores it.
+    /// environment's); a start sets it, and the last of overlapping starts restores it.
     #[test]
     fn purge_delay_is_set_for_the_start_and_restored() {
         let configured = std::env::var("MIMALLOC_PURGE_DELAY")
@@ -71,10 +82,16 @@ mod tests {
         let read = || unsafe { mi_option_get(PURGE_DELAY) };
         assert_eq!(read(), configured);
         let start = Start::begin();
-        if configured > 0 {
-            assert_eq!(read(), DURING_START_MS);
-        }
+        let overlapping = Start::begin();
+        let during = if configured > 0 {
+            DURING_START_MS
+        } else {
+            configured
+        };
+        assert_eq!(read(), during);
         drop(start);
+        assert_eq!(read(), during, "another start is still under way");
+        drop(overlapping);
         assert_eq!(read(), configured);
     }
 }

@@ -157,9 +157,10 @@ impl Object {
     }
 }
 
-/// One shared allocation per distinct attribute name: objects built from configuration
-/// would otherwise each carry their own copy of `check_command`, `vars`, …, and every key
-/// comparison of a filter would touch cold memory.
+/// An object's attributes from a dictionary, with one shared allocation per distinct
+/// attribute name (at every depth): objects built from configuration would otherwise
+/// each carry their own copy of `check_command`, `vars`, …, and every key comparison of
+/// a filter would touch cold memory.
 pub fn intern_keys(d: Dict) -> Attrs {
     use std::sync::{LazyLock, RwLock};
     // Read-mostly: after the first objects every name is known, and readers share it.

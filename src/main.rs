@@ -447,6 +447,9 @@ fn run(command: Command, log: WorkerGuard) -> Result<ExitCode> {
                         reg.count("Service"),
                         loaded.users.len()
                     );
+                    // The process ends here: freeing a large configuration object by
+                    // object would only delay the exit.
+                    std::mem::forget(loaded);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

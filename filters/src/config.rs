@@ -349,7 +349,9 @@ pub struct Loader {
 /// apply rules.
 struct ConfigScope<'a> {
     constants: &'a Dict,
-    vars: Dict,
+    /// `host`, `service`, `user` of apply and group rules; borrowed by every object a
+    /// rule builds for one target.
+    vars: &'a Dict,
 }
 
 impl Scope for ConfigScope<'_> {
@@ -606,7 +608,14 @@ impl Loader {
                 if let Some(zone) = &d.zone {
                     init.insert("zone".into(), Value::String(zone.clone()));
                 }
-                library.build(&d.decl, &short, d.locals.clone(), Dict::new(), init, d.span)
+                library.build(
+                    &d.decl,
+                    &short,
+                    d.locals.clone(),
+                    &Dict::new(),
+                    init,
+                    d.span,
+                )
             };
             match item {
                 Ok(item) => out.push(&library, item, d.span, &mut errors),
@@ -637,6 +646,7 @@ impl Loader {
                     library.apply_to(t, host.map(|h| &h.attrs))
                 })
                 .collect();
+            out.reserve(applied.iter().flat_map(|(items, _)| items).map(|(i, _)| i));
             for (items, errs) in applied {
                 errors.extend(errs);
                 for (item, span) in items {
@@ -840,7 +850,7 @@ impl Library {
         decl: &Declaration,
         short: &str,
         locals: Locals,
-        vars: Dict,
+        vars: &Dict,
         init: Dict,
         span: Span,
     ) -> Result<Item, Error> {
@@ -875,9 +885,10 @@ impl Library {
         location: Location,
     ) -> Result<Item, ConfigError> {
         let type_name: Str = type_name.into();
+        let no_vars = Dict::new();
         let scope = ConfigScope {
             constants: &self.constants,
-            vars: Dict::new(),
+            vars: &no_vars,
         };
         let mut env = Env::new(&scope, false, self.limits).with_config(self);
         let attrs = env
@@ -964,7 +975,7 @@ impl Library {
                 if let Some(vars) = rule_vars(&item.type_name, &item.attrs, host) {
                     let scope = ConfigScope {
                         constants: &self.constants,
-                        vars,
+                        vars: &vars,
                     };
                     for (_, group, d) in groups.iter().filter(|g| g.0 == member) {
                         match self.rule_matches(&d.decl, &scope, &d.locals) {
@@ -1000,7 +1011,7 @@ impl Library {
         };
         let scope = ConfigScope {
             constants: &self.constants,
-            vars,
+            vars: &vars,
         };
         let rules = self.applies.get(target_type).map_or(&[][..], |v| &v[..]);
         for d in rules.iter().map(|&i| &self.declared[i]) {
@@ -1117,7 +1128,7 @@ impl Library {
                         }
                     }
                 }
-                match self.build(&d.decl, &short, frame, scope.vars.clone(), init, d.span) {
+                match self.build(&d.decl, &short, frame, scope.vars, init, d.span) {
                     Ok(mut item) => {
                         item.ignore_on_error = false;
                         items.push((item, d.span));
@@ -1237,6 +1248,18 @@ impl Collected {
     }
 
     /// Adds `item`, refusing a second object (or template) of the same type and name.
+    /// Room for `items` (and their index entries) without growing on the way.
+    fn reserve<'a>(&mut self, items: impl Iterator<Item = &'a Item>) {
+        let mut by_type: foldhash::HashMap<&Str, usize> = Default::default();
+        for item in items {
+            *by_type.entry(&item.type_name).or_default() += 1;
+        }
+        self.items.reserve(by_type.values().sum());
+        for (type_name, n) in by_type {
+            self.index.entry(type_name.clone()).or_default().reserve(n);
+        }
+    }
+
     fn push(&mut self, lib: &Library, item: Item, span: Span, errors: &mut Vec<ConfigError>) {
         if let Some(&other) = self
             .index

@@ -31,12 +31,32 @@ impl Table {
     /// Adds or replaces objects; sorts and re-indexes once for the whole batch.
     fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
         self.by_parent = Default::default();
+        if self.list.is_empty() {
+            // A new table (a start, a reload): sorted and indexed once.
+            let mut list: Vec<Arc<Object>> = objects.into_iter().collect();
+            list.sort_by(|a, b| a.name.cmp(&b.name));
+            // The sort is stable: of objects with one name, the last given wins, as below.
+            list.dedup_by(|later, kept| {
+                let same = later.name == kept.name;
+                if same {
+                    std::mem::swap(later, kept);
+                }
+                same
+            });
+            self.list = list;
+            self.reindex();
+            return;
+        }
         let mut appended = false;
         for o in objects {
             match self.index.get(&o.name) {
                 Some(&i) => {
-                    let v: Arc<dyn filters::Object> = o.clone();
-                    self.values[i] = Value::Object(v);
+                    // An object appended earlier in this batch has no value yet: the
+                    // re-index below makes it.
+                    if let Some(value) = self.values.get_mut(i) {
+                        let v: Arc<dyn filters::Object> = o.clone();
+                        *value = Value::Object(v);
+                    }
                     self.list[i] = o;
                 }
                 None => {
@@ -504,5 +524,53 @@ impl filters::Scope for Registry {
                 Value::Object(o)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(name: &str, text: &str) -> Arc<Object> {
+        let ti = types::by_name("Comment").unwrap_or_else(|| panic!("no Comment type"));
+        let attrs = Dict::from([(Str::from("text"), Value::from(text))]);
+        Arc::new(super::super::runtime_object(ti, name, attrs))
+    }
+
+    fn texts(t: &Table) -> Vec<(String, String)> {
+        t.list
+            .iter()
+            .map(|o| (o.name.to_string(), o.string("text")))
+            .collect()
+    }
+
+    /// A new table and a table with objects end the same: sorted by name, indexed, and of
+    /// two objects with one name the one given last kept.
+    #[test]
+    fn upsert_sorts_indexes_and_keeps_the_last_of_a_name() {
+        let batch = || {
+            vec![
+                comment("c", "first c"),
+                comment("a", "a"),
+                comment("c", "second c"),
+                comment("b", "b"),
+            ]
+        };
+        let mut fresh = Table::default();
+        fresh.upsert(batch());
+        let mut filled = Table::default();
+        filled.upsert([comment("b", "old b")]);
+        filled.upsert(batch());
+        for t in [&fresh, &filled] {
+            assert_eq!(
+                texts(t),
+                [("a", "a"), ("b", "b"), ("c", "second c")]
+                    .map(|(n, x)| (n.to_string(), x.to_string()))
+            );
+            for (i, o) in t.list.iter().enumerate() {
+                assert_eq!(t.index.get(&o.name), Some(&i));
+            }
+            assert_eq!(t.values.len(), 3);
+        }
     }
 }

@@ -28,7 +28,7 @@
 //! - `meta`: `"snapshot"` → the token of the state snapshot written at the last clean
 //!   close, present only while no commit has followed it (see [`snapshot`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -226,6 +226,10 @@ impl Store {
             Ok((contents, marked, last_event_id(&db)?, log_position(&db)?))
         })
         .with_context(|| format!("reading the store {}", path.display()))?;
+        if !marked {
+            // A snapshot the store does not vouch for is out of date: no start reads it.
+            remove_snapshot(&snapshot_path);
+        }
         bus.start_after(last_id);
         let db = Arc::new(db);
         let journal = Journal {
@@ -233,7 +237,7 @@ impl Store {
             next_id: last_id + 1,
             retention: retention.max(1),
             segments: None,
-            snapshot_marked: marked,
+            snapshot_marked: marked.then(|| snapshot_path.clone()),
         };
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
@@ -526,6 +530,18 @@ fn read_records(txn: &redb::ReadTransaction, contents: &mut Contents) -> Result<
     Ok(())
 }
 
+/// Removes a snapshot file no token vouches for any more (it is never read again; a
+/// failure to remove it costs the next start a read it discards).
+fn remove_snapshot(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "Out-of-date state snapshot not removed.");
+        }
+    }
+}
+
 /// At a clean close: the states to the snapshot file, then its token to the store.
 fn write_snapshot(db: &Database, path: &Path, source: snapshot::Source) {
     let began = std::time::Instant::now();
@@ -576,8 +592,9 @@ struct Journal {
     /// first needs trimming, then kept up to date, so that trimming never scans (a scan
     /// reads every segment's pages).
     segments: Option<std::collections::VecDeque<u64>>,
-    /// The store still holds a snapshot token: the next commit removes it.
-    snapshot_marked: bool,
+    /// The store still holds a snapshot token: the next commit removes it, then the
+    /// snapshot file at this path (so that a start after a crash does not read it).
+    snapshot_marked: Option<PathBuf>,
 }
 
 /// The pause before reopening the store after a failed commit; it doubles with every
@@ -857,7 +874,7 @@ fn apply(
         }
     }
     let mut meta = txn.open_table(META)?;
-    if journal.snapshot_marked {
+    if journal.snapshot_marked.is_some() {
         // From this commit on the snapshot is out of date.
         meta.remove(SNAPSHOT)?;
     }
@@ -866,7 +883,9 @@ fn apply(
     }
     drop(meta);
     txn.commit()?;
-    journal.snapshot_marked = false;
+    if let Some(path) = journal.snapshot_marked.take() {
+        remove_snapshot(&path);
+    }
     journal.next_id = next;
     if let Some(seq) = position {
         replication.set_position(seq);
@@ -930,7 +949,8 @@ mod tests {
     }
 
     /// A clean close leaves a snapshot the next open reads instead of the table; the
-    /// first commit after that makes it stale, and the open after reads the table.
+    /// first commit after that makes it stale (and removes the file), and the open after
+    /// reads the table.
     #[tokio::test]
     async fn snapshot_is_used_until_the_next_commit() -> Result<()> {
         let dir = tempfile::tempdir()?;
@@ -963,15 +983,22 @@ mod tests {
             contents.states,
             vec![(key("Service", "a"), b"snapshot".to_vec())]
         );
+        let file = snapshot::path_for(&path);
+        assert!(file.exists());
         store
             .commit(vec![put("b", "later")])
             .await
             .map_err(anyhow::Error::msg)?;
-        // Closed without a snapshot (as a crash would leave it): the table is read.
+        // The out-of-date file goes with the token: a start after a crash does not read it.
+        assert!(!file.exists());
+        // Closed without a snapshot (as a crash would leave it): the table is read, and
+        // a snapshot file nothing vouches for is removed.
         let closed = store.closed();
         drop(store);
         closed.await;
+        std::fs::write(&file, b"left over")?;
         let (_, contents, _) = reopen(&path, 10).await?;
+        assert!(!file.exists());
         assert_eq!(
             sorted(contents.states),
             vec![

@@ -5,9 +5,9 @@
 //! It is only a faster copy of the `checkable_state` table, never the only one: the writer
 //! thread writes the file (synced, then renamed), then commits its token to the store's
 //! `meta` table; the first commit after the next start removes the token in the same
-//! transaction as its changes. So a token in the store means "no state changed since the
-//! snapshot with this token"; without it (a crash, a failed write, a later commit) the
-//! table is read as before.
+//! transaction as its changes, then the file. So a token in the store means "no state
+//! changed since the snapshot with this token"; without it (a crash, a failed write, a
+//! later commit) the table is read as before, and a file left over is removed.
 //!
 //! Format: `AUSPEXS1`, the token (u64 LE), the count (u64 LE), then per state the key
 //! and the value, each a u32 LE length and its bytes.

@@ -77,6 +77,14 @@ impl Lookup for Attrs {
     }
 }
 
+impl Attrs {
+    /// From entries already in name order, each name once (a map's entries).
+    pub(super) fn from_sorted(entries: Box<[(Str, Value)]>) -> Attrs {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Attrs(entries)
+    }
+}
+
 impl From<Dict> for Attrs {
     fn from(d: Dict) -> Attrs {
         // A map iterates in key order: the slice comes out sorted.

@@ -213,7 +213,9 @@ pub fn intern_keys(d: Dict) -> Attrs {
     fn dict(d: Dict) -> Dict {
         d.into_iter().map(|(k, v)| (intern(k), value(v))).collect()
     }
-    dict(d).into()
+    // The map gives its entries in name order, and interning keeps the names: the
+    // attributes are built straight from them, with no map in between.
+    Attrs::from_sorted(d.into_iter().map(|(k, v)| (intern(k), value(v))).collect())
 }
 
 /// What filters, event streams and console scripts read of an object: every attribute but

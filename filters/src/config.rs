@@ -20,6 +20,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::ast::{DeclKind, Declaration, Expr, ExprKind, Include};
+use crate::attrs::Attrs;
 use crate::error::{Error, Span};
 use crate::eval::{Env, Limits, Scope};
 use crate::schema::{FieldLookup, Schema};
@@ -33,7 +34,7 @@ pub struct Item {
     pub name: Str,
     pub template: bool,
     /// The attributes the body set, including `name` (the short name) and `templates`.
-    pub attrs: Dict,
+    pub attrs: Attrs,
     pub location: Location,
     pub ignore_on_error: bool,
 }
@@ -254,20 +255,20 @@ fn join_parents(
 
 /// What a rule sees of the object it is evaluated for: `host`; `service` and its `host`;
 /// `user`. `None` for types no rule targets.
-fn rule_vars(type_name: &str, attrs: &Dict, host: Option<&Dict>) -> Option<Dict> {
+fn rule_vars(type_name: &str, attrs: &Attrs, host: Option<&Attrs>) -> Option<Dict> {
     let mut vars = Dict::new();
     match type_name {
         "Host" => {
-            vars.insert("host".into(), Value::from(attrs.clone()));
+            vars.insert("host".into(), Value::from(attrs.to_dict()));
         }
         "Service" => {
-            vars.insert("service".into(), Value::from(attrs.clone()));
+            vars.insert("service".into(), Value::from(attrs.to_dict()));
             if let Some(h) = host {
-                vars.insert("host".into(), Value::from(h.clone()));
+                vars.insert("host".into(), Value::from(h.to_dict()));
             }
         }
         "User" => {
-            vars.insert("user".into(), Value::from(attrs.clone()));
+            vars.insert("user".into(), Value::from(attrs.to_dict()));
         }
         _ => return None,
     }
@@ -599,7 +600,7 @@ impl Loader {
                     type_name: d.decl.type_name.clone(),
                     name: short.as_str().into(),
                     template,
-                    attrs: initial(&short),
+                    attrs: initial(&short).into(),
                     location: library.location(d.span),
                     ignore_on_error: d.decl.ignore_on_error,
                 })
@@ -865,7 +866,7 @@ impl Library {
             type_name: decl.type_name.clone(),
             name: full.into(),
             template: false,
-            attrs,
+            attrs: attrs.into(),
             location: self.location(span),
             ignore_on_error: decl.ignore_on_error,
         })
@@ -906,7 +907,7 @@ impl Library {
             type_name,
             name: full.into(),
             template: false,
-            attrs,
+            attrs: attrs.into(),
             location,
             ignore_on_error: false,
         })
@@ -945,7 +946,7 @@ impl Library {
             return;
         }
         // A service's rules see its host: the hosts' attributes, taken once.
-        let hosts: HashMap<Str, Dict> = if groups.iter().any(|g| g.0 == "Service") {
+        let hosts: HashMap<Str, Attrs> = if groups.iter().any(|g| g.0 == "Service") {
             items
                 .iter()
                 .filter(|i| !i.template && &*i.type_name == "Host")
@@ -1001,7 +1002,7 @@ impl Library {
     pub fn apply_to(
         &self,
         target: &Item,
-        host: Option<&Dict>,
+        host: Option<&Attrs>,
     ) -> (Vec<(Item, Span)>, Vec<ConfigError>) {
         let mut items = Vec::new();
         let mut errors = Vec::new();

@@ -26,6 +26,7 @@
 //! - [`console`]: the output format of `icinga2 console --eval`.
 
 pub mod ast;
+mod attrs;
 pub mod budget;
 mod compile;
 pub mod config;
@@ -47,6 +48,7 @@ pub mod value;
 
 use std::sync::Arc;
 
+pub use attrs::{Attrs, Lookup};
 pub use budget::{Budget, Exhausted};
 pub use error::{Error, ErrorKind, Span};
 pub use eval::{EmptyScope, Env, Limits, Scope};

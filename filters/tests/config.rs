@@ -23,7 +23,7 @@ fn find<'a>(items: &'a [Item], type_name: &str, name: &str) -> &'a Item {
 }
 
 fn attr(item: &Item, path: &str) -> String {
-    let mut v = Value::from(item.attrs.clone());
+    let mut v = Value::from(item.attrs.to_dict());
     for part in path.split('.') {
         v = match v {
             Value::Dict(d) => d.get(part).cloned().unwrap_or(Value::Null),

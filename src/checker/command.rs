@@ -395,7 +395,11 @@ mod tests {
         Ok(items)
     }
 
-    fn find<'a>(items: &'a [filters::config::Item], t: &str, n: &str) -> Result<&'a Dict> {
+    fn find<'a>(
+        items: &'a [filters::config::Item],
+        t: &str,
+        n: &str,
+    ) -> Result<&'a filters::Attrs> {
         items
             .iter()
             .find(|i| &*i.type_name == t && &*i.name == n && !i.template)

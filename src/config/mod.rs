@@ -330,7 +330,7 @@ mod tests {
         let item = items
             .iter()
             .find(|i| &*i.type_name == type_name && &*i.name == name && !i.template)?;
-        let mut v = Value::from(item.attrs.clone());
+        let mut v = Value::from(item.attrs.to_dict());
         for part in key.split('.') {
             v = match v {
                 Value::Dict(d) => d.get(part).cloned().unwrap_or(Value::Null),

@@ -3,7 +3,6 @@
 //! A [`Registry`] is an immutable snapshot; writers build a new one and swap it in, so
 //! readers (queries, filters, permission checks) never wait for a writer.
 
-mod attrs;
 mod periods;
 pub mod query;
 mod registry;
@@ -18,7 +17,7 @@ use filters::{Dict, Str, Value};
 
 use types::TypeInfo;
 
-pub use attrs::{Attrs, Lookup};
+pub use filters::{Attrs, Lookup};
 pub use registry::{Published, Registry};
 pub use runtime::{runtime_for, Runtime};
 
@@ -147,7 +146,7 @@ impl Object {
         Object {
             type_info: self.type_info,
             name: self.name.clone(),
-            attrs: intern_keys(attrs),
+            attrs: intern_keys(attrs.into()),
             location: self.location.clone(),
             package: self.package.clone(),
             original,
@@ -161,7 +160,7 @@ impl Object {
 /// attribute name (at every depth): objects built from configuration would otherwise
 /// each carry their own copy of `check_command`, `vars`, …, and every key comparison of
 /// a filter would touch cold memory.
-pub fn intern_keys(d: Dict) -> Attrs {
+pub fn intern_keys(attrs: Attrs) -> Attrs {
     use std::sync::{LazyLock, RwLock};
     // Read-mostly: after the first objects every name is known, and readers share it.
     static NAMES: LazyLock<RwLock<foldhash::HashSet<Str>>> =
@@ -213,9 +212,14 @@ pub fn intern_keys(d: Dict) -> Attrs {
     fn dict(d: Dict) -> Dict {
         d.into_iter().map(|(k, v)| (intern(k), value(v))).collect()
     }
-    // The map gives its entries in name order, and interning keeps the names: the
-    // attributes are built straight from them, with no map in between.
-    Attrs::from_sorted(d.into_iter().map(|(k, v)| (intern(k), value(v))).collect())
+    // In place: interning keeps every name (and so the order), and the configuration's
+    // attributes become the object's without a copy.
+    let mut entries = attrs.into_entries();
+    for (k, v) in &mut entries {
+        *k = intern(k.clone());
+        *v = value(std::mem::take(v));
+    }
+    Attrs::from_sorted(entries)
 }
 
 /// What filters, event streams and console scripts read of an object: every attribute but
@@ -291,7 +295,7 @@ pub fn runtime_object(ti: &'static TypeInfo, name: &str, attrs: Dict) -> Object 
     Object {
         type_info: ti,
         name: name.into(),
-        attrs: intern_keys(attrs),
+        attrs: intern_keys(attrs.into()),
         location: Location {
             path: format!("_api/conf.d/{dir}/{name}.conf").into(),
             first_line: 1,

@@ -273,14 +273,14 @@ fn applied_to(
     let host = match object.type_info.name {
         "Service" => reg
             .get("Host", &object.string("host_name"))
-            .map(|h| h.attrs.to_dict()),
+            .map(|h| h.attrs.clone()),
         _ => None,
     };
     let target = filters::config::Item {
         type_name: object.type_info.name.into(),
         name: object.name.clone(),
         template: false,
-        attrs: object.attrs.to_dict(),
+        attrs: object.attrs.clone(),
         location: object.location.clone(),
         ignore_on_error: false,
     };

@@ -1,4 +1,4 @@
-//! An object's attributes as it keeps them: one sorted slice, sized to fit.
+//! An object's attributes as a built object keeps them: one sorted slice, sized to fit.
 //!
 //! Objects never change in place (a change builds a new object), so they need a map to
 //! read, not one to grow. A `BTreeMap` node holds room for eleven entries whatever it
@@ -6,7 +6,7 @@
 //! 200 bytes of its five entries. Lookups are a binary search over names that are
 //! interned and mostly short; iteration is in name order, as the `BTreeMap`'s.
 
-use filters::{Dict, Str, Value};
+use crate::{Dict, Str, Value};
 
 /// Read access by attribute name, for helpers that read an object's attributes as well
 /// as a dictionary being built (configuration items, request bodies).
@@ -65,6 +65,12 @@ impl Attrs {
         }
     }
 
+    /// The entries, in name order, to change in place and give back through
+    /// [`Attrs::from_sorted`].
+    pub fn into_entries(self) -> Box<[(Str, Value)]> {
+        self.0
+    }
+
     /// A dictionary to change (the attributes of a new version of the object).
     pub fn to_dict(&self) -> Dict {
         self.0.iter().cloned().collect()
@@ -79,7 +85,7 @@ impl Lookup for Attrs {
 
 impl Attrs {
     /// From entries already in name order, each name once (a map's entries).
-    pub(super) fn from_sorted(entries: Box<[(Str, Value)]>) -> Attrs {
+    pub fn from_sorted(entries: Box<[(Str, Value)]>) -> Attrs {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         Attrs(entries)
     }
@@ -106,7 +112,7 @@ impl<'a> IntoIterator for &'a Attrs {
 
 impl serde::Serialize for Attrs {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.iter())
+        s.collect_map(self.iter().map(|(k, v)| (&**k, v)))
     }
 }
 

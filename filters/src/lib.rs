@@ -18,7 +18,8 @@
 //! - [`parser`]: tokens → [`ast::Expr`] with spans; nesting depth is bounded.
 //! - `compile`: resolves builtin names and precompiles literal glob/regex patterns in place.
 //! - [`eval`]: walks the tree against a [`Scope`] the application implements.
-//! - [`value`], `ops`: values and Icinga's operator semantics.
+//! - [`value`], `ops`: values and Icinga's operator semantics; [`Attrs`]: a built
+//!   object's attributes, compact and read-only.
 //! - `functions`, `methods`, `globals`, [`types`]: the builtin library.
 //! - [`error`]: errors with spans, rendered with a caret.
 //! - [`budget`]: deadlines and cancellation shared by one request's evaluations.

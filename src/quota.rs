@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 
-use filters::Value;
+use filters::Lookup;
 use governor::Quota;
 
 /// A rate per second with its burst (the rate when absent), from two attributes; `None`
@@ -11,12 +11,12 @@ use governor::Quota;
 ///
 /// # Errors
 /// A rate that is not a number of at least 1.
-pub fn parse<'a>(
-    attrs: impl Fn(&str) -> Option<&'a Value>,
+pub fn parse<L: Lookup + ?Sized>(
+    attrs: &L,
     rate: &str,
     burst: &str,
 ) -> Result<Option<Quota>, String> {
-    let Some(v) = attrs(rate).filter(|v| !v.is_empty()) else {
+    let Some(v) = attrs.lookup(rate).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
     let per_second = v
@@ -24,7 +24,8 @@ pub fn parse<'a>(
         .ok()
         .filter(|r| *r >= 1.0)
         .ok_or_else(|| format!("{rate} must be a number >= 1"))?;
-    let burst = attrs(burst)
+    let burst = attrs
+        .lookup(burst)
         .and_then(|b| b.to_number().ok())
         .unwrap_or(per_second)
         .max(1.0);

@@ -25,11 +25,19 @@ impl Lookup for Dict {
 pub struct Attrs(Box<[(Str, Value)]>);
 
 impl Attrs {
+    /// From entries already in name order, each name once (a map's entries).
+    pub fn from_sorted(entries: Box<[(Str, Value)]>) -> Attrs {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Attrs(entries)
+    }
+
+    /// Where `key` is, or where it would go.
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .map(|i| &self.0[i].1)
+        self.position(key).ok().map(|i| &self.0[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -55,7 +63,7 @@ impl Attrs {
 
     /// Sets one attribute (of an object not shared yet: shared objects are replaced).
     pub fn insert(&mut self, key: Str, value: Value) {
-        match self.0.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
+        match self.position(&key) {
             Ok(i) => self.0[i].1 = value,
             Err(i) => {
                 let mut entries = std::mem::take(&mut self.0).into_vec();
@@ -80,14 +88,6 @@ impl Attrs {
 impl Lookup for Attrs {
     fn lookup(&self, key: &str) -> Option<&Value> {
         self.get(key)
-    }
-}
-
-impl Attrs {
-    /// From entries already in name order, each name once (a map's entries).
-    pub fn from_sorted(entries: Box<[(Str, Value)]>) -> Attrs {
-        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        Attrs(entries)
     }
 }
 

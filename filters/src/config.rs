@@ -1248,7 +1248,6 @@ impl Collected {
         Some(&self.items[*i])
     }
 
-    /// Adds `item`, refusing a second object (or template) of the same type and name.
     /// Room for `items` (and their index entries) without growing on the way.
     fn reserve<'a>(&mut self, items: impl Iterator<Item = &'a Item>) {
         let mut by_type: foldhash::HashMap<&Str, usize> = Default::default();
@@ -1261,6 +1260,7 @@ impl Collected {
         }
     }
 
+    /// Adds `item`, refusing a second object (or template) of the same type and name.
     fn push(&mut self, lib: &Library, item: Item, span: Span, errors: &mut Vec<ConfigError>) {
         if let Some(&other) = self
             .index

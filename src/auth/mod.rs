@@ -100,11 +100,10 @@ impl ApiUser {
     fn from_object(o: &Object) -> Result<ApiUser, String> {
         let invalid = |e: String| format!("ApiUser '{}': {e}", o.name);
         let permissions = Permissions::parse(o.attr("permissions")).map_err(invalid)?;
-        let limiter = quota::parse(|k| o.attrs.get(k), "request_rate", "request_burst")
+        let limiter = quota::parse(&o.attrs, "request_rate", "request_burst")
             .map_err(invalid)?
             .map(|q| Arc::new(RateLimiter::direct(q)));
-        let event_quota =
-            quota::parse(|k| o.attrs.get(k), "event_rate", "event_burst").map_err(invalid)?;
+        let event_quota = quota::parse(&o.attrs, "event_rate", "event_burst").map_err(invalid)?;
         Ok(ApiUser {
             name: o.name.to_string(),
             password: dict_str(&o.attrs, "password").map(str::to_string),

@@ -316,7 +316,7 @@ impl Registry {
                 ("request_rate", "request_burst"),
                 ("event_rate", "event_burst"),
             ] {
-                if let Err(e) = quota::parse(|k| object.attrs.get(k), rate, burst) {
+                if let Err(e) = quota::parse(&object.attrs, rate, burst) {
                     return fail(rate, e);
                 }
             }

@@ -105,9 +105,18 @@ pub(super) fn link_runtime(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>
     objects.insert("Notification", notifications);
 }
 
+/// Whether objects of type `ti` have a runtime cell, and for which kind of checkable.
+fn checkable_kind(ti: &TypeInfo) -> Option<bool> {
+    match ti.name {
+        "Host" => Some(true),
+        "Service" => Some(false),
+        _ => None,
+    }
+}
+
 /// A runtime cell for types that have one.
 pub fn runtime_for(ti: &TypeInfo, start: f64) -> Option<Arc<Runtime>> {
-    Pending::at(start).runtime_for(ti)
+    checkable_kind(ti).map(|is_host| Runtime::new(CheckableState::pending(is_host, start)))
 }
 
 /// The pending states of hosts and services as of one moment, shared by the cells of
@@ -128,11 +137,9 @@ impl Pending {
 
     /// A new cell for an object of type `ti`, if its type has one.
     pub fn runtime_for(&self, ti: &TypeInfo) -> Option<Arc<Runtime>> {
-        match ti.name {
-            "Host" => Some(Runtime::shared(self.host.clone())),
-            "Service" => Some(Runtime::shared(self.service.clone())),
-            _ => None,
-        }
+        checkable_kind(ti).map(|is_host| {
+            Runtime::shared(if is_host { &self.host } else { &self.service }.clone())
+        })
     }
 }
 

@@ -139,12 +139,19 @@ pub struct Loaded {
 /// # Errors
 /// Configuration errors, rendered with file, line and caret.
 pub fn load(site: &config::Site, packages: &[(String, PathBuf)], now: f64) -> Result<Loaded> {
+    let began = std::time::Instant::now();
     let (items, library) = config::load_with_packages(site, packages)?;
+    let evaluated = began.elapsed();
     let mut registry =
         Registry::from_items_in(items, packages, now).map_err(config::ConfigErrors)?;
     if let Some(port) = site.api_port {
         registry.default_endpoint_port(&site.node_name, port);
     }
+    tracing::debug!(
+        evaluate_ms = evaluated.as_millis() as u64,
+        build_ms = (began.elapsed() - evaluated).as_millis() as u64,
+        "Configuration objects built."
+    );
     let users = Users::from_registry(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     crate::logging::validate(&registry).map_err(|e| config::ConfigErrors(vec![e]))?;
     Ok(Loaded {

@@ -13,8 +13,8 @@
 //! an error anywhere — also inside a template imported from another file — maps back to
 //! its file, line and column.
 
+use foldhash::HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -35,7 +35,8 @@ pub struct Item {
     pub template: bool,
     /// The attributes the body set, including `name` (the short name) and `templates`.
     pub attrs: Attrs,
-    pub location: Location,
+    /// Shared by every object a declaration builds (an apply rule's million services).
+    pub location: Arc<Location>,
     pub ignore_on_error: bool,
 }
 
@@ -142,6 +143,8 @@ struct Declared {
     span: Span,
     /// The zone of the directory the declaration was loaded from (`zones.d/<zone>/`).
     zone: Option<Str>,
+    /// Where it is written, once asked for.
+    location: std::sync::OnceLock<Arc<Location>>,
 }
 
 #[derive(Default)]
@@ -567,7 +570,7 @@ impl Loader {
         if st.library_included && !st.fallback.is_empty() {
             drop_fallback(&mut st);
         }
-        let mut applies: HashMap<Str, Vec<usize>> = HashMap::new();
+        let mut applies: HashMap<Str, Vec<usize>> = HashMap::default();
         for (i, d) in st.declared.iter().enumerate() {
             if let DeclKind::Apply { target, .. } = &d.decl.kind {
                 let to = target.clone().unwrap_or_else(|| "Host".into());
@@ -586,38 +589,41 @@ impl Loader {
         };
         let mut errors = Vec::new();
         let mut out = Collected::default();
-        for i in 0..library.declared.len() {
+        // Objects and templates are built on every core (a body only reads the library),
+        // then added in declaration order, so errors and duplicates come out the same.
+        let built: Vec<(usize, Result<Item, Error>)> = (0..library.declared.len())
+            .into_par_iter()
+            .filter_map(|i| {
+                let d = &library.declared[i];
+                let template = match d.decl.kind {
+                    DeclKind::Object => false,
+                    DeclKind::Template => true,
+                    DeclKind::Apply { .. } => return None,
+                };
+                let short = d.name.to_display_string();
+                let item = if template {
+                    // Templates are abstract: their body runs only when an object imports it.
+                    Ok(Item {
+                        type_name: d.decl.type_name.clone(),
+                        name: short.as_str().into(),
+                        template,
+                        attrs: initial(&short).into(),
+                        location: library.declared_location(d),
+                        ignore_on_error: d.decl.ignore_on_error,
+                    })
+                } else {
+                    let mut init = initial(&short);
+                    if let Some(zone) = &d.zone {
+                        init.insert(PRESET.zone.clone(), Value::String(zone.clone()));
+                    }
+                    library.build(d, &short, d.locals.clone(), &Dict::new(), init)
+                };
+                Some((i, item))
+            })
+            .collect();
+        out.items.reserve(built.len());
+        for (i, item) in built {
             let d = &library.declared[i];
-            let template = match d.decl.kind {
-                DeclKind::Object => false,
-                DeclKind::Template => true,
-                DeclKind::Apply { .. } => continue,
-            };
-            let short = d.name.to_display_string();
-            let item = if template {
-                // Templates are abstract: their body runs only when an object imports it.
-                Ok(Item {
-                    type_name: d.decl.type_name.clone(),
-                    name: short.as_str().into(),
-                    template,
-                    attrs: initial(&short).into(),
-                    location: library.location(d.span),
-                    ignore_on_error: d.decl.ignore_on_error,
-                })
-            } else {
-                let mut init = initial(&short);
-                if let Some(zone) = &d.zone {
-                    init.insert("zone".into(), Value::String(zone.clone()));
-                }
-                library.build(
-                    &d.decl,
-                    &short,
-                    d.locals.clone(),
-                    &Dict::new(),
-                    init,
-                    d.span,
-                )
-            };
             match item {
                 Ok(item) => out.push(&library, item, d.span, &mut errors),
                 // `ignore_on_error`: the object is dropped silently, as in Icinga.
@@ -626,7 +632,7 @@ impl Loader {
             }
         }
         // Apply rules against the objects defined so far (hosts, then services).
-        let mut matched: std::collections::HashSet<u32> = std::collections::HashSet::new();
+        let mut matched: foldhash::HashSet<u32> = Default::default();
         for target_type in ["Host", "Service"] {
             if !library.applies.contains_key(target_type) {
                 continue;
@@ -714,6 +720,7 @@ impl ConfigHost for Loader {
             locals,
             span,
             zone,
+            location: Default::default(),
         });
         Ok(())
     }
@@ -812,13 +819,39 @@ impl ConfigHost for Library {
     }
 }
 
+/// The names of the attributes the loader sets before a body runs, interned once.
+struct Preset {
+    templates: Str,
+    name: Str,
+    zone: Str,
+    host_name: Str,
+    service_name: Str,
+    parent_host_name: Str,
+    child_host_name: Str,
+    child_service_name: Str,
+}
+
+static PRESET: std::sync::LazyLock<Preset> = std::sync::LazyLock::new(|| {
+    let n = crate::intern::intern_str;
+    Preset {
+        templates: n("templates"),
+        name: n("name"),
+        zone: n("zone"),
+        host_name: n("host_name"),
+        service_name: n("service_name"),
+        parent_host_name: n("parent_host_name"),
+        child_host_name: n("child_host_name"),
+        child_service_name: n("child_service_name"),
+    }
+});
+
 /// The attributes an object body starts from.
 fn initial(short: &str) -> Dict {
     // One string for both: a million objects keep one copy of their name instead of two.
     let name = Value::from(short);
     Dict::from([
-        ("templates".into(), Value::from(vec![name.clone()])),
-        ("name".into(), name),
+        (PRESET.templates.clone(), Value::from(vec![name.clone()])),
+        (PRESET.name.clone(), name),
     ])
 }
 
@@ -830,6 +863,13 @@ impl Library {
 
     fn error(&self, error: Error) -> ConfigError {
         map_error(&self.files, error)
+    }
+
+    /// Where a declaration is written, shared by everything built from it.
+    fn declared_location(&self, d: &Declared) -> Arc<Location> {
+        d.location
+            .get_or_init(|| Arc::new(self.location(d.span)))
+            .clone()
     }
 
     fn location(&self, span: Span) -> Location {
@@ -848,13 +888,13 @@ impl Library {
     /// Runs a declaration's body on `init` and composes the full name.
     fn build(
         &self,
-        decl: &Declaration,
+        d: &Declared,
         short: &str,
         locals: Locals,
         vars: &Dict,
         init: Dict,
-        span: Span,
     ) -> Result<Item, Error> {
+        let decl = &d.decl;
         let scope = ConfigScope {
             constants: &self.constants,
             vars,
@@ -867,7 +907,7 @@ impl Library {
             name: full.into(),
             template: false,
             attrs: attrs.into(),
-            location: self.location(span),
+            location: self.declared_location(d),
             ignore_on_error: decl.ignore_on_error,
         })
     }
@@ -908,7 +948,7 @@ impl Library {
             name: full.into(),
             template: false,
             attrs: attrs.into(),
-            location,
+            location: Arc::new(location),
             ignore_on_error: false,
         })
     }
@@ -953,7 +993,7 @@ impl Library {
                 .map(|i| (i.name.clone(), i.attrs.clone()))
                 .collect()
         } else {
-            HashMap::new()
+            HashMap::default()
         };
         for item in items.iter_mut().filter(|i| !i.template) {
             let Some(member) = ["Host", "Service", "User"]
@@ -1091,45 +1131,49 @@ impl Library {
                     n => n.to_display_string(),
                 };
                 let short = match &suffix {
-                    Some(s) => format!("{prefix}{s}"),
+                    Some(s) => {
+                        let mut short = prefix;
+                        short.push_str(s);
+                        short
+                    }
                     None => prefix,
                 };
                 let mut init = initial(&short);
                 // Applied objects live in their target's zone, as in Icinga.
                 if let Some(zone) = target.attrs.get("zone").filter(|z| !z.is_empty()) {
-                    init.insert("zone".into(), zone.clone());
+                    init.insert(PRESET.zone.clone(), zone.clone());
                 }
                 match target_type {
                     // Icinga's dependency apply: the child is the target, the parent host
                     // defaults to the child's host.
                     _ if &*d.decl.type_name == "Dependency" => {
                         let host = match target_type {
-                            "Host" => Some(Value::from(&*target.name)),
+                            "Host" => Some(Value::String(target.name.clone())),
                             _ => target.attrs.get("host_name").cloned(),
                         };
                         if let Some(h) = host {
-                            init.insert("parent_host_name".into(), h.clone());
-                            init.insert("child_host_name".into(), h);
+                            init.insert(PRESET.parent_host_name.clone(), h.clone());
+                            init.insert(PRESET.child_host_name.clone(), h);
                         }
                         if target_type == "Service" {
                             if let Some(n) = target.attrs.get("name") {
-                                init.insert("child_service_name".into(), n.clone());
+                                init.insert(PRESET.child_service_name.clone(), n.clone());
                             }
                         }
                     }
                     "Host" => {
-                        init.insert("host_name".into(), Value::from(&*target.name));
+                        init.insert(PRESET.host_name.clone(), Value::String(target.name.clone()));
                     }
                     _ => {
                         if let Some(h) = target.attrs.get("host_name") {
-                            init.insert("host_name".into(), h.clone());
+                            init.insert(PRESET.host_name.clone(), h.clone());
                         }
                         if let Some(n) = target.attrs.get("name") {
-                            init.insert("service_name".into(), n.clone());
+                            init.insert(PRESET.service_name.clone(), n.clone());
                         }
                     }
                 }
-                match self.build(&d.decl, &short, frame, scope.vars, init, d.span) {
+                match self.build(d, &short, frame, scope.vars, init) {
                     Ok(mut item) => {
                         item.ignore_on_error = false;
                         items.push((item, d.span));
@@ -1195,23 +1239,21 @@ fn map_error(files: &[SourceFile], error: Error) -> ConfigError {
 /// Icinga's name composers: services are `host!name`, notifications and scheduled
 /// downtimes `host[!service]!name`, dependencies `child_host[!child_service]!name`.
 fn full_name(type_name: &str, attrs: &Dict, short: &str) -> String {
-    let field = |k: &str| {
-        attrs
-            .get(k)
-            .filter(|v| !v.is_empty())
-            .map(|v| v.to_display_string())
-    };
-    let parts = match type_name {
-        "Service" => vec![field("host_name")],
+    let parts: &[&str] = match type_name {
+        "Service" => &["host_name"],
         "Notification" | "ScheduledDowntime" | "Downtime" | "Comment" => {
-            vec![field("host_name"), field("service_name")]
+            &["host_name", "service_name"]
         }
-        "Dependency" => vec![field("child_host_name"), field("child_service_name")],
-        _ => Vec::new(),
+        "Dependency" => &["child_host_name", "child_service_name"],
+        _ => &[],
     };
-    let mut name = String::new();
-    for p in parts.into_iter().flatten() {
-        name.push_str(&p);
+    let mut name = String::with_capacity(short.len() + 24);
+    for part in parts {
+        match attrs.get(*part).filter(|v| !v.is_empty()) {
+            Some(Value::String(s)) => name.push_str(s),
+            Some(v) => name.push_str(&v.to_display_string()),
+            None => continue,
+        }
         name.push('!');
     }
     name.push_str(short);
@@ -1262,40 +1304,43 @@ impl Collected {
 
     /// Adds `item`, refusing a second object (or template) of the same type and name.
     fn push(&mut self, lib: &Library, item: Item, span: Span, errors: &mut Vec<ConfigError>) {
-        if let Some(&other) = self
-            .index
-            .get(&*item.type_name)
-            .and_then(|t| t.get(&*item.name))
-        {
-            let prev = &self.items[other];
-            if prev.template == item.template
-                && lib.defaults.contains(&prev.location.path)
-                && !lib.defaults.contains(&item.location.path)
-            {
-                self.items[other] = item;
-                return;
-            }
-            if prev.template == item.template {
-                let kind = if item.template { "Template" } else { "Object" };
-                errors.push(lib.error(Error::script(
-                    format!(
-                        "{kind} '{}' of type '{}' re-defined: {}:{}",
-                        item.name, item.type_name, prev.location.path, prev.location.first_line
-                    ),
-                    span,
-                )));
-                return;
-            }
-            // A template and an object may share a name; the object wins the index.
-            if item.template {
+        use std::collections::hash_map::Entry;
+        let position = self.items.len();
+        let by_name = match self.index.get_mut(&*item.type_name) {
+            Some(by_name) => by_name,
+            None => self.index.entry(item.type_name.clone()).or_default(),
+        };
+        let other = match by_name.entry(item.name.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(position);
                 self.items.push(item);
                 return;
             }
+            Entry::Occupied(slot) => slot,
+        };
+        let prev = &self.items[*other.get()];
+        if prev.template == item.template
+            && lib.defaults.contains(&prev.location.path)
+            && !lib.defaults.contains(&item.location.path)
+        {
+            self.items[*other.get()] = item;
+            return;
         }
-        self.index
-            .entry(item.type_name.clone())
-            .or_default()
-            .insert(item.name.clone(), self.items.len());
+        if prev.template == item.template {
+            let kind = if item.template { "Template" } else { "Object" };
+            errors.push(lib.error(Error::script(
+                format!(
+                    "{kind} '{}' of type '{}' re-defined: {}:{}",
+                    item.name, item.type_name, prev.location.path, prev.location.first_line
+                ),
+                span,
+            )));
+            return;
+        }
+        // A template and an object may share a name; the object wins the index.
+        if !item.template {
+            *other.into_mut() = position;
+        }
         self.items.push(item);
     }
 }

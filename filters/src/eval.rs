@@ -775,6 +775,18 @@ impl<'a> Env<'a> {
         } else {
             None
         };
+        if path.is_empty() && op == AssignOp::Set {
+            // A plain `name = value` does not read the old value: no lookup of the name
+            // (locals, constants, a field's default), and a value the field refuses leaves
+            // the old one in place.
+            let new = match kind {
+                Some(kind) => crate::schema::convert(kind, value)
+                    .map_err(|m| Flow::Error(Error::script(m, span)))?,
+                None => value,
+            };
+            self.put_back(name, field, new.clone());
+            return Ok(new);
+        }
         let root = self.take_root(name, field);
         if path.is_empty() {
             let new = match op {

@@ -22,6 +22,7 @@
 //!   object's attributes, compact and read-only.
 //! - `functions`, `methods`, `globals`, [`types`]: the builtin library.
 //! - [`error`]: errors with spans, rendered with a caret.
+//! - [`intern`]: one shared allocation per attribute name.
 //! - [`budget`]: deadlines and cancellation shared by one request's evaluations.
 //! - [`config`]: the configuration language (`object`, `template`, `apply`, …) and its loader.
 //! - [`console`]: the output format of `icinga2 console --eval`.
@@ -37,6 +38,7 @@ pub mod eval;
 pub mod function;
 mod functions;
 mod globals;
+pub mod intern;
 pub mod lexer;
 mod methods;
 mod ops;

@@ -162,6 +162,17 @@ fn split_rules(body: Expr) -> (Vec<(bool, Expr)>, Expr) {
 }
 
 impl Parser {
+    /// A name (variable, field, dictionary key) as the tree keeps it: interned in
+    /// configuration, whose names become the attribute names of every object built from
+    /// it. Other scripts (filters, console input) are not: their names come from requests.
+    fn name(&self, name: String) -> Str {
+        if self.config {
+            crate::intern::intern(name.into())
+        } else {
+            name.into()
+        }
+    }
+
     fn peek(&self) -> &Tok {
         &self.tokens[self.pos].tok
     }
@@ -589,7 +600,7 @@ impl Parser {
         match self.peek().clone() {
             Tok::Ident(name) => {
                 self.bump();
-                Ok(name.into())
+                Ok(self.name(name))
             }
             _ => Err(self.unexpected()),
         }
@@ -690,7 +701,7 @@ impl Parser {
                 Tok::Dot => {
                     self.bump();
                     let name: Str = match self.peek().clone() {
-                        Tok::Ident(n) => n.into(),
+                        Tok::Ident(n) => self.name(n),
                         _ => return Err(self.unexpected()),
                     };
                     let end = self.bump().span;
@@ -891,7 +902,7 @@ impl Parser {
                 }
                 Ok(Expr::new(
                     ExprKind::Var(Var {
-                        name: name.into(),
+                        name: self.name(name),
                         global: None,
                     }),
                     start,
@@ -1007,7 +1018,7 @@ impl Parser {
             }
             let key_span = self.span();
             let key: Str = match self.peek().clone() {
-                Tok::Ident(k) | Tok::String(k) => k.into(),
+                Tok::Ident(k) | Tok::String(k) => self.name(k),
                 _ => {
                     // Anything else in a dictionary body is a value nobody uses.
                     let e = self.expression()?;

@@ -29,7 +29,8 @@ pub struct Object {
     pub name: Str,
     /// Attributes as configured, including `name` (the short name) and `templates`.
     pub attrs: Attrs,
-    pub location: Location,
+    /// Shared with the other objects of its declaration.
+    pub location: Arc<Location>,
     /// `_etc` for objects from configuration files, `_api` for objects created through
     /// the API.
     pub package: Str,
@@ -161,45 +162,7 @@ impl Object {
 /// each carry their own copy of `check_command`, `vars`, …, and every key comparison of
 /// a filter would touch cold memory.
 pub fn intern_keys(attrs: Attrs) -> Attrs {
-    use std::sync::{LazyLock, RwLock};
-    // Read-mostly: after the first objects every name is known, and readers share it.
-    static NAMES: LazyLock<RwLock<foldhash::HashSet<Str>>> =
-        LazyLock::new(|| RwLock::new(foldhash::HashSet::default()));
-    /// Names this thread has seen, in front of the shared set: a million objects of
-    /// seventy attributes would otherwise take and release the shared lock 70 million
-    /// times. Bounded: a thread that meets very many distinct names starts over.
-    const LOCAL_NAMES: usize = 1 << 14;
-    thread_local! {
-        static LOCAL: std::cell::RefCell<foldhash::HashSet<Str>> =
-            std::cell::RefCell::new(foldhash::HashSet::default());
-    }
-    fn shared(k: Str) -> Str {
-        if let Some(shared) = NAMES.read().unwrap_or_else(|e| e.into_inner()).get(&k) {
-            return shared.clone();
-        }
-        let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
-        match names.get(&k) {
-            Some(shared) => shared.clone(),
-            None => {
-                names.insert(k.clone());
-                k
-            }
-        }
-    }
-    fn intern(k: Str) -> Str {
-        LOCAL.with(|local| {
-            if let Some(known) = local.borrow().get(&k) {
-                return known.clone();
-            }
-            let k = shared(k);
-            let mut local = local.borrow_mut();
-            if local.len() >= LOCAL_NAMES {
-                local.clear();
-            }
-            local.insert(k.clone());
-            k
-        })
-    }
+    use filters::intern::intern;
     fn value(v: Value) -> Value {
         match v {
             Value::Dict(d) => Value::from(dict((*d).clone())),
@@ -296,13 +259,13 @@ pub fn runtime_object(ti: &'static TypeInfo, name: &str, attrs: Dict) -> Object 
         type_info: ti,
         name: name.into(),
         attrs: intern_keys(attrs.into()),
-        location: Location {
+        location: Arc::new(Location {
             path: format!("_api/conf.d/{dir}/{name}.conf").into(),
             first_line: 1,
             first_column: 1,
             last_line: 1,
             last_column: 1,
-        },
+        }),
         package: "_api".into(),
         original: Dict::new(),
         version: 0.0,

@@ -173,16 +173,17 @@ impl Registry {
             .iter()
             .map(|(p, d)| (Str::from(p.as_str()), format!("{}/", d.display())))
             .collect();
+        let etc = Str::from("_etc");
         let package_of = |path: &str| -> Str {
             packages
                 .iter()
                 .find(|(_, d)| path.starts_with(d.as_str()))
-                .map_or_else(|| Str::from("_etc"), |(p, _)| p.clone())
+                .map_or_else(|| etc.clone(), |(p, _)| p.clone())
         };
         let mut reg = Registry::default();
         let mut errors = Vec::new();
-        let mut objects: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
-        let mut templates: HashMap<&'static str, Vec<Arc<Object>>> = HashMap::new();
+        let mut objects: foldhash::HashMap<&'static str, Vec<Arc<Object>>> = Default::default();
+        let mut templates: foldhash::HashMap<&'static str, Vec<Arc<Object>>> = Default::default();
         let pending = Pending::at(t_now);
         // Objects are built on every core (each is independent), then indexed in order.
         let built: Vec<Result<(bool, Arc<Object>), String>> = items
@@ -265,8 +266,14 @@ impl Registry {
             ))
         };
         {
+            // Both are sorted by name: one pass finds the value of every checked field.
+            let mut attrs = object.attrs.iter().peekable();
             for f in ti.checked_fields() {
-                let v = object.attrs.get(f.name);
+                while attrs.next_if(|(k, _)| &***k < f.name).is_some() {}
+                let v = attrs
+                    .peek()
+                    .filter(|(k, _)| &***k == f.name)
+                    .map(|(_, v)| *v);
                 if f.required && v.is_none_or(|v| v.is_empty()) && !f.has_default() {
                     // `execute` is implied by `command` for plugin commands.
                     if f.name == "execute" && object.attrs.contains_key("command") {

@@ -2,7 +2,6 @@
 //! writes, and the runtime attributes (`state`, `last_check_result`, `severity`, …)
 //! queries and filters read from it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use filters::Value;
@@ -80,26 +79,44 @@ impl Runtime {
 /// Links runtime cells after a build: notifications show their runtime state
 /// (`last_notification`, …) from their host's or service's state, where the processor
 /// keeps it (they share its cell); services read their host's.
-pub(super) fn link_runtime(objects: &mut HashMap<&'static str, Vec<Arc<Object>>>) {
-    let mut notifications = objects.remove("Notification").unwrap_or_default();
-    let cells: foldhash::HashMap<&str, &Arc<Runtime>> = ["Host", "Service"]
-        .iter()
-        .flat_map(|t| objects.get(t).into_iter().flatten())
-        .filter_map(|o| Some((&*o.name, o.runtime.as_ref()?)))
-        .collect();
-    for service in objects.get("Service").into_iter().flatten() {
-        let host = dict_str(&service.attrs, "host_name").and_then(|h| cells.get(h));
+pub(super) fn link_runtime(objects: &mut foldhash::HashMap<&'static str, Vec<Arc<Object>>>) {
+    use rayon::prelude::*;
+    let notifications = objects.remove("Notification");
+    let objects_ref = &*objects;
+    let cells = |t: &str| -> foldhash::HashMap<&str, &Arc<Runtime>> {
+        objects
+            .get(t)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| Some((&*o.name, o.runtime.as_ref()?)))
+            .collect()
+    };
+    let hosts = cells("Host");
+    let services = objects_ref.get("Service").map_or(&[][..], |v| &v[..]);
+    services.par_iter().for_each(|service| {
+        let host = dict_str(&service.attrs, "host_name").and_then(|h| hosts.get(h));
         if let (Some(cell), Some(host)) = (&service.runtime, host) {
             cell.link_host(host);
         }
-    }
-    if notifications.is_empty() {
+    });
+    let Some(mut notifications) = notifications else {
         return;
-    }
-    for n in &mut notifications {
-        let owner = checkable_name(&n.attrs);
-        if let (Some(cell), Some(n)) = (cells.get(owner.as_str()), Arc::get_mut(n)) {
-            n.runtime = Some((*cell).clone());
+    };
+    // Notifications belong to hosts or services: both by name.
+    let mut cells = cells("Service");
+    cells.extend(hosts);
+    let linked: Vec<Option<Arc<Runtime>>> = notifications
+        .iter()
+        .map(|n| {
+            cells
+                .get(checkable_name(&n.attrs).as_str())
+                .map(|c| (*c).clone())
+        })
+        .collect();
+    drop(cells);
+    for (n, cell) in notifications.iter_mut().zip(linked) {
+        if let (Some(cell), Some(n)) = (cell, Arc::get_mut(n)) {
+            n.runtime = Some(cell);
         }
     }
     objects.insert("Notification", notifications);

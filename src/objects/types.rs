@@ -35,6 +35,8 @@ pub struct TypeInfo {
     pub fields: Vec<Field>,
     /// Every user-visible field, inherited ones too, by name (computed once).
     viewed: std::sync::OnceLock<Vec<&'static Field>>,
+    /// The fields validation checks, inherited ones too, by name (computed once).
+    checked: std::sync::OnceLock<Vec<&'static Field>>,
     /// The names of the fields no user may read (`password`, `ticket_salt`), inherited
     /// ones too (computed once; empty for nearly every type).
     secrets: std::sync::OnceLock<Vec<&'static str>>,
@@ -59,6 +61,7 @@ fn parse(text: &'static str) -> Vec<TypeInfo> {
                 inert: words.get(4) == Some(&"inert"),
                 fields: Vec::new(),
                 viewed: std::sync::OnceLock::new(),
+                checked: std::sync::OnceLock::new(),
                 secrets: std::sync::OnceLock::new(),
             });
             continue;
@@ -139,20 +142,19 @@ impl TypeInfo {
     }
 
     /// The fields of the type and its bases that validation checks (required ones and
-    /// references), computed once.
+    /// references), by name, computed once.
     pub fn checked_fields(&'static self) -> &'static [&'static Field] {
-        use std::collections::HashMap;
-        use std::sync::{LazyLock, Mutex};
-        static CACHE: LazyLock<Mutex<HashMap<&'static str, &'static [&'static Field]>>> =
-            LazyLock::new(|| Mutex::new(HashMap::new()));
-        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        cache.entry(self.name).or_insert_with(|| {
-            let fields: Vec<&'static Field> = self
+        self.checked.get_or_init(|| {
+            let mut fields: Vec<&'static Field> = self
                 .lineage()
                 .flat_map(|t| t.fields.iter())
                 .filter(|f| f.required || f.ref_type.is_some())
                 .collect();
-            Box::leak(fields.into_boxed_slice())
+            // Stable: of a field declared twice, the type's own (first in the lineage) is
+            // kept.
+            fields.sort_by(|a, b| a.name.cmp(b.name));
+            fields.dedup_by(|later, kept| later.name == kept.name);
+            fields
         })
     }
 

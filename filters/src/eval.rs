@@ -1009,7 +1009,11 @@ fn set_path(root: &mut Value, path: &[Value], op: AssignOp, value: Value, span: 
     match root {
         Value::Dict(d) => {
             let d = Arc::make_mut(d);
-            let k: Str = key.to_display_string().into();
+            // A name from the tree (`vars.os`) is kept as it is: interned in configuration.
+            let k: Str = match key {
+                Value::String(s) => s.clone(),
+                other => other.to_display_string().into(),
+            };
             if rest.is_empty() {
                 let new = compound(op, d.get(&k).cloned().unwrap_or_default(), value, span)?;
                 d.insert(k, new.clone());

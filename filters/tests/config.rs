@@ -484,3 +484,54 @@ fn current_filename_and_line() {
     assert_eq!(attr(h, "vars.line"), "5");
     assert_eq!(attr(h, "vars.dir"), r#""/etc/x""#);
 }
+
+/// Objects built from configuration name their attributes with the interned names (one
+/// allocation per name, whichever file or rule set it), nested dictionaries too, and the
+/// objects of one declaration share its location.
+#[test]
+fn built_objects_share_names_and_locations() {
+    let items = load(&[
+        (
+            "hosts.conf",
+            r#"object Host "a" { check_command = "dummy"; vars.os = "Linux" }
+object Host "b" { check_command = "dummy"; vars.os = "BSD" }"#,
+        ),
+        (
+            "services.conf",
+            r#"apply Service for (n in ["x", "y"]) { check_command = "dummy"; assign where true }"#,
+        ),
+    ])
+    .unwrap();
+    let key = |item: &Item, name: &str| -> std::sync::Arc<str> {
+        item.attrs
+            .keys()
+            .find(|k| &***k == name)
+            .unwrap_or_else(|| panic!("{} has no {name}", item.name))
+            .clone()
+    };
+    let interned = filters::intern::intern_str("check_command");
+    let (a, b) = (find(&items, "Host", "a"), find(&items, "Host", "b"));
+    let (x, y) = (
+        find(&items, "Service", "a!x"),
+        find(&items, "Service", "b!y"),
+    );
+    for item in [a, b, x, y] {
+        assert!(std::sync::Arc::ptr_eq(
+            &key(item, "check_command"),
+            &interned
+        ));
+        assert!(std::sync::Arc::ptr_eq(
+            &key(item, "name"),
+            &filters::intern::intern_str("name")
+        ));
+    }
+    let os_key = |item: &Item| match item.attrs.get("vars") {
+        Some(Value::Dict(vars)) => vars.keys().next().unwrap().clone(),
+        other => panic!("vars: {other:?}"),
+    };
+    assert!(std::sync::Arc::ptr_eq(&os_key(a), &os_key(b)));
+    assert!(std::sync::Arc::ptr_eq(&x.location, &y.location));
+    assert_eq!(x.location.path.as_ref(), "services.conf");
+    assert!(!std::sync::Arc::ptr_eq(&a.location, &b.location));
+    assert_eq!((a.location.first_line, b.location.first_line), (1, 2));
+}

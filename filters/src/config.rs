@@ -1249,12 +1249,10 @@ fn full_name(type_name: &str, attrs: &Dict, short: &str) -> String {
     };
     let mut name = String::with_capacity(short.len() + 24);
     for part in parts {
-        match attrs.get(*part).filter(|v| !v.is_empty()) {
-            Some(Value::String(s)) => name.push_str(s),
-            Some(v) => name.push_str(&v.to_display_string()),
-            None => continue,
+        if let Some(v) = attrs.get(*part).filter(|v| !v.is_empty()) {
+            name.push_str(&v.display_str());
+            name.push('!');
         }
-        name.push('!');
     }
     name.push_str(short);
     name

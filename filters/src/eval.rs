@@ -1010,10 +1010,7 @@ fn set_path(root: &mut Value, path: &[Value], op: AssignOp, value: Value, span: 
         Value::Dict(d) => {
             let d = Arc::make_mut(d);
             // A name from the tree (`vars.os`) is kept as it is: interned in configuration.
-            let k: Str = match key {
-                Value::String(s) => s.clone(),
-                other => other.to_display_string().into(),
-            };
+            let k = key.display_str();
             if rest.is_empty() {
                 let new = compound(op, d.get(&k).cloned().unwrap_or_default(), value, span)?;
                 d.insert(k, new.clone());

@@ -9,7 +9,7 @@ use crate::error::{Error, Span};
 use crate::eval::Env;
 use crate::function::{Builtin, Function};
 use crate::ops;
-use crate::value::{Dict, Str, Value};
+use crate::value::{Dict, Value};
 
 type Res = Result<Value, Error>;
 
@@ -113,21 +113,15 @@ pub static CHECKABLE: &[Builtin] = &[method!(
     |_, _, _| Err(fail("Check results cannot be processed from expressions."))
 )];
 
-fn this_str(this: &Value) -> Str {
-    match this {
-        Value::String(s) => s.clone(),
-        other => other.to_display_string().into(),
-    }
-}
-
 pub static STRING: &[Builtin] = &[
     method!("String", "contains", ["str"], true, |_, this, args| {
         Ok(Value::Bool(
-            this_str(this).contains(&*arg(args, 0).to_display_string()),
+            this.display_str()
+                .contains(&*arg(args, 0).to_display_string()),
         ))
     }),
     method!("String", "find", ["str", "start"], true, |_, this, args| {
-        let s = this_str(this);
+        let s = this.display_str();
         let needle = arg(args, 0).to_display_string();
         let start = match args.get(1) {
             Some(v) => {
@@ -154,10 +148,10 @@ pub static STRING: &[Builtin] = &[
         ))
     }),
     method!("String", "len", [], true, |_, this, _| Ok(Value::Number(
-        this_str(this).len() as f64
+        this.display_str().len() as f64
     ))),
     method!("String", "lower", [], true, |_, this, _| {
-        Ok(Value::from(this_str(this).to_ascii_lowercase()))
+        Ok(Value::from(this.display_str().to_ascii_lowercase()))
     }),
     method!(
         "String",
@@ -167,7 +161,7 @@ pub static STRING: &[Builtin] = &[
         |_, this, args| {
             let search = arg(args, 0).to_display_string();
             let repl = arg(args, 1).to_display_string();
-            let s = this_str(this);
+            let s = this.display_str();
             if search.is_empty() {
                 return Ok(Value::String(s));
             }
@@ -175,12 +169,12 @@ pub static STRING: &[Builtin] = &[
         }
     ),
     method!("String", "reverse", [], true, |_, this, _| {
-        let mut b = this_str(this).as_bytes().to_vec();
+        let mut b = this.display_str().as_bytes().to_vec();
         b.reverse();
         Ok(Value::from(String::from_utf8_lossy(&b).into_owned()))
     }),
     method!("String", "split", ["delims"], true, |_, this, args| {
-        let s = this_str(this);
+        let s = this.display_str();
         let delims = arg(args, 0).to_display_string();
         let parts: Vec<Value> = if delims.is_empty() {
             vec![Value::String(s)]
@@ -195,7 +189,7 @@ pub static STRING: &[Builtin] = &[
         ["start", "len"],
         true,
         |_, this, args| {
-            let s = this_str(this);
+            let s = this.display_str();
             let start = arg(args, 0).to_number().map_err(fail)?;
             if start < 0.0
                 || start as usize >= s.len().max(1) && !(start as usize == 0 && s.is_empty())
@@ -218,15 +212,16 @@ pub static STRING: &[Builtin] = &[
         }
     ),
     method!("String", "to_string", [], true, |_, this, _| Ok(
-        Value::String(this_str(this))
+        Value::String(this.display_str())
     )),
     method!("String", "trim", [], true, |_, this, _| {
         Ok(Value::from(
-            this_str(this).trim_matches(|c: char| c.is_ascii_whitespace()),
+            this.display_str()
+                .trim_matches(|c: char| c.is_ascii_whitespace()),
         ))
     }),
     method!("String", "upper", [], true, |_, this, _| {
-        Ok(Value::from(this_str(this).to_ascii_uppercase()))
+        Ok(Value::from(this.display_str().to_ascii_uppercase()))
     }),
 ];
 
@@ -326,7 +321,7 @@ fn mutation(name: &str) -> Option<Mutation> {
         },
         "Dictionary#set" => |v, args| {
             if let Value::Dict(d) = v {
-                Arc::make_mut(d).insert(arg(args, 0).to_display_string().into(), arg(args, 1));
+                Arc::make_mut(d).insert(arg(args, 0).display_str(), arg(args, 1));
             }
             Ok(())
         },

@@ -150,6 +150,15 @@ impl Value {
         }
     }
 
+    /// [`Value::to_display_string`] as a shared string: a string value is handed back as
+    /// it is (no copy; an interned name stays interned).
+    pub fn display_str(&self) -> Str {
+        match self {
+            Value::String(s) => s.clone(),
+            other => other.to_display_string().into(),
+        }
+    }
+
     /// `static_cast<String>(value)`: Icinga's string conversion.
     pub fn to_display_string(&self) -> String {
         match self {

@@ -82,7 +82,6 @@ impl Runtime {
 pub(super) fn link_runtime(objects: &mut foldhash::HashMap<&'static str, Vec<Arc<Object>>>) {
     use rayon::prelude::*;
     let notifications = objects.remove("Notification");
-    let objects_ref = &*objects;
     let cells = |t: &str| -> foldhash::HashMap<&str, &Arc<Runtime>> {
         objects
             .get(t)
@@ -92,7 +91,7 @@ pub(super) fn link_runtime(objects: &mut foldhash::HashMap<&'static str, Vec<Arc
             .collect()
     };
     let hosts = cells("Host");
-    let services = objects_ref.get("Service").map_or(&[][..], |v| &v[..]);
+    let services = objects.get("Service").map_or(&[][..], |v| &v[..]);
     services.par_iter().for_each(|service| {
         let host = dict_str(&service.attrs, "host_name").and_then(|h| hosts.get(h));
         if let (Some(cell), Some(host)) = (&service.runtime, host) {
@@ -105,18 +104,10 @@ pub(super) fn link_runtime(objects: &mut foldhash::HashMap<&'static str, Vec<Arc
     // Notifications belong to hosts or services: both by name.
     let mut cells = cells("Service");
     cells.extend(hosts);
-    let linked: Vec<Option<Arc<Runtime>>> = notifications
-        .iter()
-        .map(|n| {
-            cells
-                .get(checkable_name(&n.attrs).as_str())
-                .map(|c| (*c).clone())
-        })
-        .collect();
-    drop(cells);
-    for (n, cell) in notifications.iter_mut().zip(linked) {
-        if let (Some(cell), Some(n)) = (cell, Arc::get_mut(n)) {
-            n.runtime = Some(cell);
+    for n in &mut notifications {
+        let owner = checkable_name(&n.attrs);
+        if let (Some(cell), Some(n)) = (cells.get(owner.as_str()), Arc::get_mut(n)) {
+            n.runtime = Some((*cell).clone());
         }
     }
     objects.insert("Notification", notifications);

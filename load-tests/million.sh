@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One million services on one node: a first start, a result for every host and service
 # (two bulk `process-check-result`s), the store and snapshot sizes, two clean restarts and
-# one after `kill -9`, each with the "Store verified" and "Listening" figures and the RSS.
+# one after `kill -9`, each with the "Store verified" and "Listening" figures and the RSS,
+# and each stop's snapshot (and compaction, when the store file was mostly free space).
 #
 #   load-tests/million.sh BINARY WORK_DIR PORT [HOSTS]
 #
@@ -44,6 +45,7 @@ start() {
 stop() {
   kill "$PID"; wait "$PID" || true; PID=
   echo "  stop: $(grep -o 'State snapshot written.*' "$LOG" || echo 'no snapshot')"
+  grep -o 'Store compacted.*' "$LOG" | sed 's/^/  /' || true
 }
 
 post() {

@@ -18,8 +18,9 @@
 //!   (state, state type, attempt, last check result, next check, …) in its compact
 //!   binary form (`state::CheckableState::encode`), written with every processed result
 //!   before it is acknowledged.
-//! - `events`: the event journal in segments, one per commit: id of its first event (u64)
-//!   → its events, each `[type index u8][length u32 LE][json]`. The writer thread assigns
+//! - `events`: the event journal in segments, one per commit (or per [`SEGMENT_BYTES`]
+//!   of a larger one): id of its first event (u64) → its events, each
+//!   `[type index u8][length u32 LE][json]`. The writer thread assigns
 //!   each committed event the next id, appends the segment in the same transaction as the
 //!   change that caused it, and after the commit publishes the events on the bus. Whole
 //!   segments older than the newest `retention` events are trimmed in the same
@@ -41,6 +42,7 @@ use tokio::sync::oneshot;
 
 use crate::bus::{Bus, Event, EventKind, Pending};
 
+mod compact;
 mod health;
 pub mod open;
 pub mod record;
@@ -261,9 +263,11 @@ impl Store {
                     write_snapshot(db, &snapshot_path, source);
                 }
                 writer_shared.release();
-                drop(db);
-                // The last `Arc<Database>` closes the file cleanly (no repair at next
-                // open).
+                if let Some(db) = db {
+                    // Dropped there: the last `Arc<Database>` closes the file cleanly
+                    // (no repair at next open).
+                    compact::at_close(db, &writer_shared.path);
+                }
                 let _ = closed_tx.send(true);
             })
             .context("starting the store writer")?;
@@ -570,6 +574,13 @@ fn write_snapshot(db: &Database, path: &Path, source: snapshot::Source) {
     }
 }
 
+/// A commit's events are journaled in segments of at most this size (unless one event is
+/// larger): the journal is trimmed in whole segments, and a reader resuming a stream reads
+/// a whole segment, so a bulk action's million events in one segment would be kept (and
+/// read) whole however short the retention. Just under 256 KiB, so that a segment with
+/// redb's page header fits a 256 KiB page.
+const SEGMENT_BYTES: usize = (256 << 10) - 1024;
+
 /// The events of a journal segment, oldest first.
 fn segment(raw: &[u8]) -> impl Iterator<Item = (EventKind, &[u8])> {
     let mut rest = raw;
@@ -786,6 +797,17 @@ fn apply(
     let mut position = None;
     {
         let mut events = txn.open_table(EVENTS)?;
+        // The first id the journal keeps after this commit.
+        let keep_from = {
+            let mut last = next;
+            for job in jobs {
+                if let Some(r) = job.replica {
+                    last = r.first_id;
+                }
+                last += job.commit.events.len() as u64;
+            }
+            last.saturating_sub(journal.retention)
+        };
         // A leader's or standalone node's group shares one segment; each record of the
         // log keeps the segment (and ids) the leader gave it.
         let mut open_segment: Option<(u64, Vec<u8>)> = None;
@@ -805,12 +827,24 @@ fn apply(
                 next = r.first_id;
                 position = Some(r.seq);
             }
-            let (_, record) = open_segment.get_or_insert_with(|| (next, Vec::new()));
             for (kind, json) in &job.commit.events {
                 let event = Event::new(next, *kind, json.clone());
-                record.push(event.index);
-                record.extend_from_slice(&(json.len() as u32).to_le_bytes());
-                record.extend_from_slice(json);
+                // Events this commit would trim again are not journaled (redb would keep
+                // their pages until the commit).
+                if next >= keep_from {
+                    let full = open_segment
+                        .as_ref()
+                        .is_some_and(|(_, record)| record.len() + 5 + json.len() > SEGMENT_BYTES);
+                    if full {
+                        if let Some((first, record)) = open_segment.take() {
+                            put_segment(&mut events, journal, first, &record)?;
+                        }
+                    }
+                    let (_, record) = open_segment.get_or_insert_with(|| (next, Vec::new()));
+                    record.push(event.index);
+                    record.extend_from_slice(&(json.len() as u32).to_le_bytes());
+                    record.extend_from_slice(json);
+                }
                 published.push(Arc::new(event));
                 next += 1;
             }
@@ -1047,6 +1081,54 @@ mod tests {
         assert_eq!(contents.api_objects.len(), 49);
         assert_eq!(contents.modified.len(), 1);
         assert_eq!(split_key(&contents.modified[0].0), Some(("Host", "h1")));
+        Ok(())
+    }
+
+    /// A commit with more events than the journal keeps (a bulk action) journals only
+    /// the newest `retention` of them, in segments of at most [`SEGMENT_BYTES`]; the ids
+    /// kept are consecutive up to the newest, and a later commit trims whole segments.
+    #[tokio::test]
+    async fn a_bulk_commit_keeps_its_newest_events_in_bounded_segments() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("state.redb");
+        let (store, _) = Store::open(&path, Arc::new(Bus::new()), 3000)?;
+        let json = bytes::Bytes::from(format!("{{\"output\":\"{}\"}}", "x".repeat(180)));
+        let commit = |n: usize| Commit {
+            events: vec![(EventKind::CheckResult, json.clone()); n],
+            ..Commit::default()
+        };
+        store
+            .commit_with(commit(5000))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let (kept, oldest) = store.events_after(0, 10_000)?;
+        assert_eq!((kept.len(), oldest), (3000, 2001));
+        assert_eq!(kept.last().map(|e| e.id), Some(5000));
+        assert!(kept.windows(2).all(|w| w[1].id == w[0].id + 1));
+        let sizes = |store: &Store| -> Result<Vec<usize>> {
+            let db = store.shared.db()?;
+            let txn = db.begin_read()?;
+            let table = txn.open_table(EVENTS)?;
+            let mut sizes = Vec::new();
+            for row in table.iter()? {
+                sizes.push(row?.1.value().len());
+            }
+            Ok(sizes)
+        };
+        let segments = sizes(&store)?;
+        // 3000 events of 199 bytes: three segments, the last one partly filled.
+        assert_eq!(segments.len(), 3, "{segments:?}");
+        assert!(segments.iter().all(|&n| n <= SEGMENT_BYTES), "{segments:?}");
+        // One more full segment's worth: the oldest segment goes whole.
+        let per_segment = SEGMENT_BYTES / (1 + 4 + json.len());
+        store
+            .commit_with(commit(per_segment))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let (kept, oldest) = store.events_after(0, 10_000)?;
+        assert_eq!(oldest, 2001 + per_segment as u64);
+        assert!(kept.len() >= 3000 && kept.len() < 3000 + per_segment);
+        assert_eq!(store.events_after(4990, 10_000)?.0.len(), 10 + per_segment);
         Ok(())
     }
 

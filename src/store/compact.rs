@@ -1,12 +1,13 @@
 //! Giving back the store file's free space when it closes cleanly.
 //!
-//! redb copies every page it changes, so a commit that rewrites most of a table (a result
-//! for every service at once) leaves the file about twice the size of what it holds, and
-//! the free pages are reused but never given back. Every start verifies every page of the
-//! file ([`super::open`]), so a file that is half free space costs every start twice the
-//! reading it needs. When the file is more than [`SPARSE`] times what it holds, the clean
-//! close compacts it: redb moves the pages down in ordinary durable commits and cuts the
-//! file, so a crash or `kill -9` meanwhile leaves a store that opens at its last commit.
+//! redb copies every page it changes and reuses freed pages, but gives back only free
+//! space at the file's end: a file keeps about the size of the most it ever held at once
+//! (before a table was emptied, while a large commit's old and new pages coexisted). Every start verifies every page
+//! of the file ([`super::open`]), so a file that is half free space costs every start
+//! twice the reading it needs. When the file is more than [`SPARSE`] times what its pages
+//! hold, the clean close compacts it: redb moves the pages down in ordinary durable
+//! commits and cuts the file, so a crash or `kill -9` meanwhile leaves a store that opens
+//! at its last commit.
 
 use std::path::Path;
 use std::sync::Arc;

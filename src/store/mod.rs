@@ -808,8 +808,8 @@ fn apply(
             }
             last.saturating_sub(journal.retention)
         };
-        // A leader's or standalone node's group shares one segment; each record of the
-        // log keeps the segment (and ids) the leader gave it.
+        // A leader's or standalone node's group shares segments; each record of the log
+        // starts a segment at the ids the leader gave it.
         let mut open_segment: Option<(u64, Vec<u8>)> = None;
         for job in jobs {
             if let Some(r) = job.replica {
@@ -832,9 +832,11 @@ fn apply(
                 // Events this commit would trim again are not journaled (redb would keep
                 // their pages until the commit).
                 if next >= keep_from {
+                    // Type index, length, document.
+                    let size = 1 + 4 + json.len();
                     let full = open_segment
                         .as_ref()
-                        .is_some_and(|(_, record)| record.len() + 5 + json.len() > SEGMENT_BYTES);
+                        .is_some_and(|(_, record)| record.len() + size > SEGMENT_BYTES);
                     if full {
                         if let Some((first, record)) = open_segment.take() {
                             put_segment(&mut events, journal, first, &record)?;
@@ -1105,17 +1107,14 @@ mod tests {
         assert_eq!((kept.len(), oldest), (3000, 2001));
         assert_eq!(kept.last().map(|e| e.id), Some(5000));
         assert!(kept.windows(2).all(|w| w[1].id == w[0].id + 1));
-        let sizes = |store: &Store| -> Result<Vec<usize>> {
+        let mut segments = Vec::new();
+        {
             let db = store.shared.db()?;
             let txn = db.begin_read()?;
-            let table = txn.open_table(EVENTS)?;
-            let mut sizes = Vec::new();
-            for row in table.iter()? {
-                sizes.push(row?.1.value().len());
+            for row in txn.open_table(EVENTS)?.iter()? {
+                segments.push(row?.1.value().len());
             }
-            Ok(sizes)
-        };
-        let segments = sizes(&store)?;
+        }
         // 3000 events of 199 bytes: three segments, the last one partly filled.
         assert_eq!(segments.len(), 3, "{segments:?}");
         assert!(segments.iter().all(|&n| n <= SEGMENT_BYTES), "{segments:?}");

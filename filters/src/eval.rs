@@ -775,30 +775,25 @@ impl<'a> Env<'a> {
         } else {
             None
         };
+        // A field's value in the field's type.
+        let converted = |v: Value| match kind {
+            Some(kind) => {
+                crate::schema::convert(kind, v).map_err(|m| Flow::Error(Error::script(m, span)))
+            }
+            None => Ok(v),
+        };
         if path.is_empty() && op == AssignOp::Set {
             // A plain `name = value` does not read the old value: no lookup of the name
             // (locals, constants, a field's default), and a value the field refuses leaves
             // the old one in place.
-            let new = match kind {
-                Some(kind) => crate::schema::convert(kind, value)
-                    .map_err(|m| Flow::Error(Error::script(m, span)))?,
-                None => value,
-            };
+            let new = converted(value)?;
             self.put_back(name, field, new.clone());
             return Ok(new);
         }
         let root = self.take_root(name, field);
         if path.is_empty() {
-            let new = match op {
-                AssignOp::Set => Ok(value),
-                op => compound(op, root.clone().unwrap_or_default(), value, span),
-            };
-            let new = match (new, kind) {
-                (Ok(v), Some(kind)) => {
-                    crate::schema::convert(kind, v).map_err(|m| Flow::Error(Error::script(m, span)))
-                }
-                (new, _) => new,
-            };
+            let new =
+                compound(op, root.clone().unwrap_or_default(), value, span).and_then(converted);
             let stored = match &new {
                 Ok(v) => v.clone(),
                 Err(_) => root.unwrap_or_default(),

@@ -144,32 +144,27 @@ impl TypeInfo {
     /// The fields of the type and its bases that validation checks (required ones and
     /// references), by name, computed once.
     pub fn checked_fields(&'static self) -> &'static [&'static Field] {
-        self.checked.get_or_init(|| {
-            let mut fields: Vec<&'static Field> = self
-                .lineage()
-                .flat_map(|t| t.fields.iter())
-                .filter(|f| f.required || f.ref_type.is_some())
-                .collect();
-            // Stable: of a field declared twice, the type's own (first in the lineage) is
-            // kept.
-            fields.sort_by(|a, b| a.name.cmp(b.name));
-            fields.dedup_by(|later, kept| later.name == kept.name);
-            fields
-        })
+        self.checked
+            .get_or_init(|| self.fields_by_name(|f| f.required || f.ref_type.is_some()))
     }
 
     /// Every user-visible field of the type and its bases, sorted by name.
     pub fn viewed_fields(&'static self) -> &'static [&'static Field] {
-        self.viewed.get_or_init(|| {
-            let mut fields: Vec<&'static Field> = self
-                .lineage()
-                .flat_map(|t| t.fields.iter())
-                .filter(|f| !f.no_user_view)
-                .collect();
-            fields.sort_by(|a, b| a.name.cmp(b.name));
-            fields.dedup_by(|a, b| a.name == b.name);
-            fields
-        })
+        self.viewed
+            .get_or_init(|| self.fields_by_name(|f| !f.no_user_view))
+    }
+
+    /// The fields of the type and its bases that `keep` keeps, by name. Stable: of a field
+    /// declared twice, the type's own (first in the lineage) is kept.
+    fn fields_by_name(&'static self, keep: impl Fn(&Field) -> bool) -> Vec<&'static Field> {
+        let mut fields: Vec<&'static Field> = self
+            .lineage()
+            .flat_map(|t| t.fields.iter())
+            .filter(|f| keep(f))
+            .collect();
+        fields.sort_by(|a, b| a.name.cmp(b.name));
+        fields.dedup_by(|later, kept| later.name == kept.name);
+        fields
     }
 
     /// Whether `field` is one no user may read (`no_user_view`): queries leave it out,

@@ -1,6 +1,8 @@
 //! The state machine of a checkable, pure: SOFT/HARD state types, check attempts and the
 //! state-change timestamps (spec §10.3, steps 4–8).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_repr::{Deserialize_repr, Serialize_repr};
 
@@ -63,7 +65,9 @@ pub struct CheckResult {
     #[serde(rename = "type", default)]
     pub kind: CheckResultType,
     pub active: bool,
-    pub check_source: String,
+    /// The node that ran the check; shared by every result of the same node.
+    #[serde(deserialize_with = "stored::shared_name")]
+    pub check_source: Arc<str>,
     #[serde(with = "stored::json_text")]
     pub command: serde_json::Value,
     pub execution_start: f64,
@@ -75,7 +79,8 @@ pub struct CheckResult {
     pub previous_hard_state: u8,
     pub schedule_start: f64,
     pub schedule_end: f64,
-    pub scheduling_source: String,
+    #[serde(deserialize_with = "stored::shared_name")]
+    pub scheduling_source: Arc<str>,
     pub state: u8,
     pub ttl: f64,
     pub vars_before: Option<ResultVars>,
@@ -362,7 +367,7 @@ pub(crate) fn test_result() -> CheckResult {
     CheckResult {
         kind: CheckResultType::CheckResult,
         active: true,
-        check_source: String::new(),
+        check_source: "".into(),
         command: serde_json::Value::Null,
         execution_start: 0.0,
         execution_end: 0.0,
@@ -372,7 +377,7 @@ pub(crate) fn test_result() -> CheckResult {
         previous_hard_state: 0,
         schedule_start: 0.0,
         schedule_end: 0.0,
-        scheduling_source: String::new(),
+        scheduling_source: "".into(),
         state: 0,
         ttl: 0.0,
         vars_before: None,

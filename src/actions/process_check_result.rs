@@ -215,10 +215,10 @@ fn input(engine: &Engine, o: &Object, params: &Params) -> Result<CheckInput, (u1
         active: false,
         check_source: params
             .string("check_source")
-            .unwrap_or_else(|| engine.node_name.clone()),
+            .map_or_else(|| engine.checker.node_name.clone(), Arc::from),
         scheduling_source: params
             .string("scheduling_source")
-            .unwrap_or_else(|| engine.node_name.clone()),
+            .map_or_else(|| engine.checker.node_name.clone(), Arc::from),
         ttl: num("ttl").unwrap_or(0.0),
     })
 }

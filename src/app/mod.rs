@@ -331,7 +331,7 @@ impl App {
             move || connections.open_count()
         }));
         let checker = crate::checker::Checker {
-            node_name: node_name.clone(),
+            node_name: node_name.as_str().into(),
             running: stats.running_checks.clone(),
             stats: stats.clone(),
             clock: opts.clock.clone(),

@@ -82,8 +82,8 @@ pub fn runtime_macro(is_host: bool, st: &CheckableState, name: &str, now: f64) -
             let execution = r.execution_end - r.execution_start;
             Value::Number(((r.schedule_end - r.schedule_start) - execution).max(0.0))
         }),
-        "check_source" => cr.map(|r| Value::from(r.check_source.as_str())),
-        "scheduling_source" => cr.map(|r| Value::from(r.scheduling_source.as_str())),
+        "check_source" => cr.map(|r| Value::String(r.check_source.clone())),
+        "scheduling_source" => cr.map(|r| Value::String(r.scheduling_source.clone())),
         _ => None,
     }
 }

@@ -33,8 +33,8 @@ pub struct CheckInput {
     pub execution_start: f64,
     pub execution_end: f64,
     pub active: bool,
-    pub check_source: String,
-    pub scheduling_source: String,
+    pub check_source: Arc<str>,
+    pub scheduling_source: Arc<str>,
     pub ttl: f64,
 }
 
@@ -169,7 +169,8 @@ impl Subject {
 /// checks report, the clock results are stamped with.
 #[derive(Clone)]
 pub struct Checker {
-    pub node_name: String,
+    /// Shared by every result this node's checks produce (their `check_source`).
+    pub node_name: Arc<str>,
     /// Checks running now.
     pub running: Arc<std::sync::atomic::AtomicUsize>,
     pub stats: Arc<dyn SelfReport>,
@@ -218,7 +219,7 @@ impl Checker {
 }
 
 async fn check(reg: &Registry, object: &Arc<Object>, checker: &Checker) -> CheckInput {
-    let (node_name, clock) = (checker.node_name.as_str(), &checker.clock);
+    let (node_name, clock) = (&checker.node_name, &checker.clock);
     let now = || clock.now();
     let schedule_start = now();
     let is_host = object.type_info.name == "Host";
@@ -283,14 +284,14 @@ async fn check(reg: &Registry, object: &Arc<Object>, checker: &Checker) -> Check
         execution_start: started,
         execution_end: ended,
         active: true,
-        check_source: node_name.to_string(),
-        scheduling_source: node_name.to_string(),
+        check_source: node_name.clone(),
+        scheduling_source: node_name.clone(),
         ttl: 0.0,
     }
 }
 
 /// A check that could not run: scheduled at `start`, given up at `t`.
-fn failed(object: &Object, (start, t): (f64, f64), node: &str, text: String) -> CheckInput {
+fn failed(object: &Object, (start, t): (f64, f64), node: &Arc<str>, text: String) -> CheckInput {
     CheckInput {
         exit_status: 3,
         state: if object.type_info.name == "Host" {
@@ -306,8 +307,8 @@ fn failed(object: &Object, (start, t): (f64, f64), node: &str, text: String) -> 
         execution_start: t,
         execution_end: t,
         active: true,
-        check_source: node.into(),
-        scheduling_source: node.into(),
+        check_source: node.clone(),
+        scheduling_source: node.clone(),
         ttl: 0.0,
     }
 }

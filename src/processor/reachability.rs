@@ -239,7 +239,7 @@ mod tests {
         st.last_check_result = Some(Arc::new(CheckResult {
             kind: CheckResultType::CheckResult,
             active: false,
-            check_source: String::new(),
+            check_source: "".into(),
             command: serde_json::Value::Null,
             execution_start: 1.0,
             execution_end: 1.0,
@@ -249,7 +249,7 @@ mod tests {
             previous_hard_state: 0,
             schedule_start: 1.0,
             schedule_end: 1.0,
-            scheduling_source: String::new(),
+            scheduling_source: "".into(),
             state,
             ttl: 0.0,
             vars_before: None,

@@ -11,6 +11,9 @@
 //! type changes the layout. Such a change takes a new version byte, and the types of the
 //! previous layout stay to read what was stored with it.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -37,6 +40,47 @@ pub(super) fn decode(raw: &[u8]) -> Result<CheckableState, String> {
         Some((first, _)) => Err(format!("not a stored state (first byte {first:#04x})")),
         None => Err("empty stored state".into()),
     }
+}
+
+/// Node names a thread read last (and where the next one goes): a site has a few.
+const RECENT_NAMES: usize = 4;
+
+thread_local! {
+    static NAMES: RefCell<(Vec<Arc<str>>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// For node names (`check_source`, `scheduling_source`): every result repeats one of a
+/// site's few. A name read back is the allocation of the same name the thread read
+/// recently, so a million stored results hold a handful of names instead of two
+/// allocations each. Bounded: a name not among the last few is allocated and replaces
+/// the oldest.
+pub(super) fn shared_name<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    struct Name;
+    impl serde::de::Visitor<'_> for Name {
+        type Value = Arc<str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a node name")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Arc<str>, E> {
+            Ok(NAMES.with(|names| {
+                let (recent, next) = &mut *names.borrow_mut();
+                if let Some(known) = recent.iter().find(|n| &***n == name) {
+                    return known.clone();
+                }
+                let name: Arc<str> = name.into();
+                if recent.len() < RECENT_NAMES {
+                    recent.push(name.clone());
+                } else {
+                    recent[*next] = name.clone();
+                    *next = (*next + 1) % RECENT_NAMES;
+                }
+                name
+            }))
+        }
+    }
+    d.deserialize_str(Name)
 }
 
 /// For fields holding free-form JSON (`serde_json::Value` and collections of it): shown
@@ -177,6 +221,29 @@ mod tests {
         assert_eq!(hex::encode(&stored), LAYOUT_1_BYTES);
         let pinned = hex::decode(LAYOUT_1_BYTES).map_err(|e| e.to_string())?;
         assert_eq!(decode(&pinned)?, st);
+        Ok(())
+    }
+
+    /// Results of the same node read back share one allocation of its name; other
+    /// names keep their own, and a name read as JSON is shared the same way.
+    #[test]
+    fn node_names_read_back_shared() -> Result<(), String> {
+        let stored = encode(&every_field());
+        let (a, b) = (decode(&stored)?, decode(&stored)?);
+        let source = |st: &CheckableState| {
+            st.last_check_result
+                .as_ref()
+                .map(|r| (r.check_source.clone(), r.scheduling_source.clone()))
+                .ok_or("no result")
+        };
+        let ((a_check, a_scheduling), (b_check, b_scheduling)) = (source(&a)?, source(&b)?);
+        assert_eq!((&*a_check, &*a_scheduling), ("node-1", "node-2"));
+        assert!(Arc::ptr_eq(&a_check, &b_check));
+        assert!(Arc::ptr_eq(&a_scheduling, &b_scheduling));
+        assert!(!Arc::ptr_eq(&a_check, &a_scheduling));
+        let json = serde_json::to_vec(&every_field()).map_err(|e| e.to_string())?;
+        let (c_check, _) = source(&decode(&json)?)?;
+        assert!(Arc::ptr_eq(&a_check, &c_check));
         Ok(())
     }
 }

@@ -12,6 +12,9 @@ use super::runtime::{link_runtime, Pending, Runtime};
 use super::types;
 use super::{checkable_name, checkable_ref, dict_str, intern_keys, Object};
 
+/// Tables at least this long are sorted and indexed on every core.
+const PARALLEL: usize = 10_000;
+
 /// The objects of one type: a list sorted by name (what queries scan) and an index into
 /// it (what lookups use).
 #[derive(Default, Debug, Clone)]
@@ -34,7 +37,11 @@ impl Table {
         if self.list.is_empty() {
             // A new table (a start, a reload): sorted and indexed once.
             let mut list: Vec<Arc<Object>> = objects.into_iter().collect();
-            list.sort_by(|a, b| a.name.cmp(&b.name));
+            if list.len() >= PARALLEL {
+                list.par_sort_by(|a, b| a.name.cmp(&b.name));
+            } else {
+                list.sort_by(|a, b| a.name.cmp(&b.name));
+            }
             // The sort is stable: of objects with one name, the last given wins, as below.
             list.dedup_by(|later, kept| {
                 let same = later.name == kept.name;
@@ -98,20 +105,24 @@ impl Table {
     }
 
     fn reindex(&mut self) {
-        self.index = self
-            .list
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.name.clone(), i))
-            .collect();
-        self.values = self
-            .list
-            .iter()
-            .map(|o| {
-                let o: Arc<dyn filters::Object> = o.clone();
-                Value::Object(o)
-            })
-            .collect();
+        let index = || {
+            self.list
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.name.clone(), i))
+                .collect()
+        };
+        let value = |o: &Arc<Object>| {
+            let o: Arc<dyn filters::Object> = o.clone();
+            Value::Object(o)
+        };
+        // A large table (a start, a reload) builds its index on one core while the
+        // others make the values.
+        (self.index, self.values) = if self.list.len() >= PARALLEL {
+            rayon::join(index, || self.list.par_iter().map(value).collect())
+        } else {
+            (index(), self.list.iter().map(value).collect())
+        };
     }
 }
 

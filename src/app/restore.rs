@@ -13,40 +13,26 @@ pub(super) type States = Vec<(String, Arc<crate::state::CheckableState>)>;
 
 /// Parses stored runtime states (on every core).
 pub(super) fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
-    use rayon::prelude::*;
-    raw.into_par_iter()
-        .filter_map(|(key, value)| {
-            let state = parse_state(&key, &value)?;
-            Some((key, state))
-        })
-        .collect()
+    parse_states_until(raw, &AtomicBool::new(false))
 }
 
-/// Parses the records of a mapped snapshot (on every core), giving up (with whatever it
-/// has) once `cancelled` is set.
-fn parse_records_until(records: Vec<(&[u8], &[u8])>, cancelled: &AtomicBool) -> States {
+/// [`parse_states`], giving up (with whatever it has) once `cancelled` is set.
+fn parse_states_until(raw: Vec<(String, Vec<u8>)>, cancelled: &AtomicBool) -> States {
     use rayon::prelude::*;
-    records
-        .into_par_iter()
+    raw.into_par_iter()
         .filter_map(|(key, value)| {
             if cancelled.load(Ordering::Relaxed) {
                 return None;
             }
-            let key = std::str::from_utf8(key).ok()?;
-            Some((key.to_owned(), parse_state(key, value)?))
+            match crate::state::CheckableState::decode(&value) {
+                Ok(st) => Some((key, Arc::new(st))),
+                Err(e) => {
+                    tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
+                    None
+                }
+            }
         })
         .collect()
-}
-
-/// One stored state; an unreadable one is logged and left out (the object starts fresh).
-fn parse_state(key: &str, value: &[u8]) -> Option<Arc<crate::state::CheckableState>> {
-    match crate::state::CheckableState::decode(value) {
-        Ok(st) => Some(Arc::new(st)),
-        Err(e) => {
-            tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
-            None
-        }
-    }
 }
 
 /// The state snapshot beside a store, read and parsed on a thread of its own while the
@@ -64,12 +50,11 @@ pub(super) fn prefetch_snapshot(store: &Path) -> std::io::Result<Prefetch> {
     let thread = std::thread::Builder::new()
         .name("snapshot-read".into())
         .spawn(move || {
-            let mapped = crate::store::snapshot::Mapped::open(&path)?;
-            let records = mapped.records()?;
-            let count = records.len();
-            let states = parse_records_until(records, &stop);
+            let (token, raw) = crate::store::snapshot::read_any(&path)?;
+            let count = raw.len();
+            let states = parse_states_until(raw, &stop);
             // Cancelled part-way, or a state that did not parse: not the whole snapshot.
-            (states.len() == count).then_some((mapped.token, states))
+            (states.len() == count).then_some((token, states))
         })?;
     Ok(Prefetch { thread, cancelled })
 }

@@ -57,62 +57,32 @@ pub fn write(path: &Path, token: u64, states: &States) -> std::io::Result<()> {
 /// The states of the snapshot with `token`; `None` if the file is missing, from another
 /// snapshot or damaged (the caller then reads the table).
 pub fn read(path: &Path, token: u64) -> Option<States> {
-    let mapped = Mapped::open(path)?;
-    if mapped.token != token {
+    read_any(path).and_then(|(t, states)| (t == token).then_some(states))
+}
+
+/// The snapshot's token and states, whichever snapshot it is (read before the store says
+/// which one it vouches for); `None` if the file is missing or damaged.
+pub fn read_any(path: &Path) -> Option<(u64, States)> {
+    let raw = std::fs::read(path).ok()?;
+    let (head, mut rest) = raw.split_at_checked(24)?;
+    if &head[..8] != MAGIC {
         return None;
     }
-    let records = mapped.records()?;
-    records
-        .into_iter()
-        .map(|(key, value)| Some((std::str::from_utf8(key).ok()?.to_owned(), value.to_vec())))
-        .collect()
-}
-
-/// A snapshot file mapped into memory, its records read where they lie: a start parses
-/// the states straight from the file's cached pages instead of copying the file (a
-/// million states: 270 MB) into fresh memory first.
-///
-/// The file is only ever replaced (written aside, then renamed), never written in place,
-/// so the mapped file does not change while it is read.
-pub struct Mapped {
-    map: memmap2::Mmap,
-    /// Which snapshot this is (the store says which one it vouches for).
-    pub token: u64,
-}
-
-impl Mapped {
-    /// Maps the snapshot at `path`; `None` if it is missing or not a snapshot.
-    pub fn open(path: &Path) -> Option<Mapped> {
-        let file = std::fs::File::open(path).ok()?;
-        // SAFETY: the snapshot is replaced by rename, never changed in place (above); a
-        // file truncated behind the server's back is the one way to fault on the map.
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-        let head = map.get(..24)?;
-        if &head[..8] != MAGIC {
-            return None;
-        }
-        let token = u64::from_le_bytes(head[8..16].try_into().ok()?);
-        Some(Mapped { map, token })
+    let token = u64::from_le_bytes(head[8..16].try_into().ok()?);
+    let count = u64::from_le_bytes(head[16..24].try_into().ok()?);
+    let mut take = || -> Option<&[u8]> {
+        let (len, tail) = rest.split_at_checked(4)?;
+        let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+        let (part, tail) = tail.split_at_checked(len)?;
+        rest = tail;
+        Some(part)
+    };
+    let mut states = Vec::with_capacity(usize::try_from(count).ok()?.min(1 << 24));
+    for _ in 0..count {
+        let key = String::from_utf8(take()?.to_vec()).ok()?;
+        states.push((key, take()?.to_vec()));
     }
-
-    /// Every record (key, value) in file order; `None` if the file is damaged or cut
-    /// short.
-    pub fn records(&self) -> Option<Vec<(&[u8], &[u8])>> {
-        let count = u64::from_le_bytes(self.map.get(16..24)?.try_into().ok()?);
-        let mut rest = self.map.get(24..)?;
-        let mut take = || -> Option<&[u8]> {
-            let (len, tail) = rest.split_at_checked(4)?;
-            let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
-            let (part, tail) = tail.split_at_checked(len)?;
-            rest = tail;
-            Some(part)
-        };
-        let mut records = Vec::with_capacity(usize::try_from(count).ok()?.min(1 << 24));
-        for _ in 0..count {
-            records.push((take()?, take()?));
-        }
-        rest.is_empty().then_some(records)
-    }
+    rest.is_empty().then_some((token, states))
 }
 
 #[cfg(test)]

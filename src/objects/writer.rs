@@ -5,6 +5,7 @@
 //! are persistent), applies the change to the copy, commits it to the store and only then
 //! publishes the copy and answers. Readers keep reading the previous snapshot meanwhile.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use filters::config::{Library, Location};
@@ -668,8 +669,14 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
     let mut next = (*current).clone();
     let mut ops = Vec::new();
     let mut results = Vec::new();
+    // Deleted so far (by type and name); removed from `next` at the end, each type's
+    // table re-indexed once.
+    let mut gone: HashSet<(&'static str, Str)> = HashSet::new();
+    let key_of = |o: &Object| (o.type_info.name, o.name.clone());
     for object in objects {
-        if next.get(object.type_info.name, &object.name).is_none() {
+        if next.get(object.type_info.name, &object.name).is_none()
+            || gone.contains(&key_of(&object))
+        {
             continue;
         }
         let item = |code: u16, status: &str, errors: Vec<String>| {
@@ -686,8 +693,10 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
             ));
             continue;
         }
-        let dependents = dependents_of(&next, &object);
-        if !dependents.is_empty() && !cascade {
+        let depended_on = dependents_of(&next, &object)
+            .iter()
+            .any(|d| !gone.contains(&key_of(d)));
+        if depended_on && !cascade {
             results.push(item(
                 500,
                 "Object could not be deleted.",
@@ -698,11 +707,12 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
             ));
             continue;
         }
+        gone.insert(key_of(&object));
         let mut doomed = vec![object.clone()];
         let mut i = 0;
         while i < doomed.len() {
             for d in dependents_of(&next, &doomed[i]) {
-                if !doomed.iter().any(|x| Arc::ptr_eq(x, &d)) {
+                if gone.insert(key_of(&d)) {
                     doomed.push(d);
                 }
             }
@@ -715,9 +725,15 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
                 ops.push(Op::DeleteObject { key: key.clone() });
             }
             ops.push(Op::DeleteModified { key });
-            next.remove(d.type_info.name, &d.name);
         }
         results.push(item(200, "Object was deleted.", Vec::new()));
+    }
+    let mut by_type: HashMap<&'static str, HashSet<Str>> = HashMap::new();
+    for (t, name) in &deleted {
+        by_type.entry(t).or_default().insert(name.clone());
+    }
+    for (t, names) in by_type {
+        next.remove_many(t, &names);
     }
     let events = deleted
         .iter()
@@ -742,21 +758,46 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
     results
 }
 
-/// Objects whose navigation fields name `object` (services of a host, …).
+/// Objects whose navigation fields name `object` (services of a host, …): per type, the
+/// fields that can name an object of its type, compared with its name in place (a
+/// million objects are scanned for every object deleted, so without a lookup or an
+/// allocation each).
 fn dependents_of(reg: &Registry, object: &Object) -> Vec<Arc<Object>> {
-    reg.iter_all()
-        .filter(|o| {
-            o.type_info
-                .lineage()
-                .flat_map(|t| t.fields.iter())
-                .filter(|f| f.navigation)
-                .any(|f| {
-                    super::query::navigate(reg, o, super::types::navigation_name(f.name))
-                        .is_some_and(|t| std::ptr::eq(&raw const *t, object))
-                })
-        })
-        .cloned()
-        .collect()
+    let target = object.type_info.name;
+    let mut dependents = Vec::new();
+    for (ti, _) in reg.counts() {
+        let fields: Vec<&super::types::Field> = ti
+            .lineage()
+            .flat_map(|t| t.fields.iter())
+            .filter(|f| f.navigation && f.ref_type == Some(target))
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        dependents.extend(
+            reg.objects(ti.name)
+                .filter(|o| fields.iter().any(|f| names(o, f, object)))
+                .cloned(),
+        );
+    }
+    dependents
+}
+
+/// Whether field `f` of `o` names `object` (as [`super::query::navigate`] resolves it: a
+/// service by `host!service`, the host from the field beside it).
+fn names(o: &Object, f: &super::types::Field, object: &Object) -> bool {
+    let name = match o.attrs.get(f.name) {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        _ => return false,
+    };
+    if f.ref_type != Some("Service") {
+        return **name == *object.name;
+    }
+    object
+        .name
+        .strip_suffix(&**name)
+        .and_then(|host| host.strip_suffix('!'))
+        .is_some_and(|host| o.string(&f.name.replace("service_name", "host_name")) == host)
 }
 
 /// Replays the store over the configured registry at startup: API-created objects (hosts
@@ -850,4 +891,74 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents, now: f
     }
     reg.insert_many(changed);
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(config: &str) -> Result<Registry, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("test.conf"), config)?;
+        Ok(crate::app::load_config(&crate::config::Site {
+            config_dir: dir.path().into(),
+            data_dir: dir.path().join("data"),
+            node_name: "node".into(),
+            api_port: None,
+        })?
+        .registry)
+    }
+
+    fn names_of(objects: Vec<Arc<Object>>) -> Vec<String> {
+        let mut names: Vec<String> = objects
+            .iter()
+            .map(|o| format!("{} {}", o.type_info.name, o.name))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A host's dependents are what names it (its services, a dependency on either
+    /// side); a service's are what names it by `host!service`, not what names another
+    /// service of the same short name or only its host.
+    #[test]
+    fn dependents_are_the_objects_naming_it() -> Result<(), Box<dyn std::error::Error>> {
+        let reg = registry(
+            r#"
+object CheckCommand "c" { command = [ "/bin/true" ] }
+object Host "a" { check_command = "c" }
+object Host "b" { check_command = "c" }
+object Service "s" { host_name = "a"; check_command = "c" }
+object Service "s" { host_name = "b"; check_command = "c" }
+object Service "t" { host_name = "a"; check_command = "c" }
+object Dependency "d" {
+  parent_host_name = "b"; parent_service_name = "s"
+  child_host_name = "a"; child_service_name = "t"
+}
+"#,
+        )?;
+        let get = |t: &str, n: &str| -> Result<Arc<Object>, String> {
+            reg.get(t, n).cloned().ok_or(format!("{t} {n}"))
+        };
+        assert_eq!(
+            names_of(dependents_of(&reg, &*get("Host", "a")?)),
+            ["Dependency a!t!d", "Service a!s", "Service a!t"]
+        );
+        assert_eq!(
+            names_of(dependents_of(&reg, &*get("Service", "b!s")?)),
+            ["Dependency a!t!d"]
+        );
+        assert!(dependents_of(&reg, &*get("Service", "a!s")?).is_empty());
+        assert_eq!(
+            names_of(dependents_of(&reg, &*get("CheckCommand", "c")?)),
+            [
+                "Host a",
+                "Host b",
+                "Service a!s",
+                "Service a!t",
+                "Service b!s"
+            ]
+        );
+        Ok(())
+    }
 }

@@ -190,12 +190,21 @@ async fn valid_logins_of_another_user_do_not_hide_guesses() {
 #[tokio::test]
 async fn console_arrays_grow_in_place() {
     let s = Server::start("").await;
-    let (status, body) = s
-        .post(
-            "/v1/console/execute-script",
-            json!({"command": "var a = []; for (i in range(200000)) { a.add(i) }; var d = {}; for (i in range(50000)) { d.set(string(i), i) }; [len(a), len(d)]"}),
-        )
-        .await;
+    // Linear growth takes seconds at most even in a debug build on a busy machine;
+    // copying the container per call (2·10¹⁰ element copies) takes far longer than the
+    // two minutes this request is given.
+    let res = s
+        .client()
+        .post(s.url("/v1/console/execute-script"))
+        .timeout(Duration::from_secs(120))
+        .basic_auth("root", Some("secret"))
+        .header("Accept", "application/json")
+        .json(&json!({"command": "var a = []; for (i in range(200000)) { a.add(i) }; var d = {}; for (i in range(50000)) { d.set(string(i), i) }; [len(a), len(d)]"}))
+        .send()
+        .await
+        .expect("the script ends within two minutes");
+    let status = res.status().as_u16();
+    let body: Json = res.json().await.unwrap_or_default();
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["results"][0]["result"],

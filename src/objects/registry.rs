@@ -14,6 +14,9 @@ use super::{checkable_name, checkable_ref, dict_str, intern_keys, Object};
 
 /// Tables at least this long are sorted and indexed on every core.
 const PARALLEL: usize = 10_000;
+/// New or removed objects at most that a table takes in place (shifting the objects after
+/// them) instead of being sorted and indexed whole.
+const IN_PLACE: usize = 64;
 
 /// The objects of one type: a list sorted by name (what queries scan) and an index into
 /// it (what lookups use).
@@ -31,70 +34,76 @@ struct Table {
 }
 
 impl Table {
-    /// Adds or replaces objects; sorts and re-indexes once for the whole batch.
+    /// Adds or replaces objects. A few new objects go into place, and only the positions
+    /// after the first of them are re-indexed; a new table or many new objects are sorted
+    /// and indexed once for the whole batch. Of objects with one name, the one given last
+    /// is kept.
     fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
         self.by_parent = Default::default();
+        let mut added = Vec::new();
         if self.list.is_empty() {
-            // A new table (a start, a reload): sorted and indexed once.
-            let mut list: Vec<Arc<Object>> = objects.into_iter().collect();
-            if list.len() >= PARALLEL {
-                list.par_sort_by(|a, b| a.name.cmp(&b.name));
-            } else {
-                list.sort_by(|a, b| a.name.cmp(&b.name));
-            }
-            // The sort is stable: of objects with one name, the last given wins, as below.
-            list.dedup_by(|later, kept| {
-                let same = later.name == kept.name;
-                if same {
-                    std::mem::swap(later, kept);
+            added.extend(objects);
+        } else {
+            for o in objects {
+                match self.index.get(&o.name) {
+                    Some(&i) => {
+                        self.values[i] = value(&o);
+                        self.list[i] = o;
+                    }
+                    None => added.push(o),
                 }
-                same
-            });
-            self.list = list;
-            self.reindex();
+            }
+        }
+        if self.list.is_empty() || added.len() > IN_PLACE {
+            if !added.is_empty() {
+                self.list.append(&mut added);
+                by_name(&mut self.list);
+                self.reindex();
+            }
             return;
         }
-        let mut appended = false;
-        for o in objects {
-            match self.index.get(&o.name) {
-                Some(&i) => {
-                    // An object appended earlier in this batch has no value yet: the
-                    // re-index below makes it.
-                    if let Some(value) = self.values.get_mut(i) {
-                        let v: Arc<dyn filters::Object> = o.clone();
-                        *value = Value::Object(v);
-                    }
-                    self.list[i] = o;
-                }
-                None => {
-                    self.index.insert(o.name.clone(), self.list.len());
-                    self.list.push(o);
-                    appended = true;
-                }
-            }
+        by_name(&mut added);
+        let mut first = self.list.len();
+        for o in added {
+            let i = self.list.partition_point(|x| x.name < o.name);
+            first = first.min(i);
+            self.values.insert(i, value(&o));
+            self.list.insert(i, o);
         }
-        if appended {
-            self.list.sort_by(|a, b| a.name.cmp(&b.name));
-            self.reindex();
-        }
+        self.index_from(first);
     }
 
     fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
         self.by_parent = Default::default();
         let i = self.index.remove(name)?;
+        self.values.remove(i);
         let o = self.list.remove(i);
-        self.reindex();
+        self.index_from(i);
         Some(o)
     }
 
-    /// Removes many objects, re-indexing once.
+    /// Removes many objects: a few from their places, re-indexing the positions after the
+    /// first; more, in one pass and one re-index.
     fn remove_many(&mut self, names: &std::collections::HashSet<Str>) {
         self.by_parent = Default::default();
-        let before = self.list.len();
-        self.list.retain(|o| !names.contains(&o.name));
-        if self.list.len() != before {
-            self.reindex();
+        if names.len() > IN_PLACE {
+            let before = self.list.len();
+            self.list.retain(|o| !names.contains(&o.name));
+            if self.list.len() != before {
+                self.reindex();
+            }
+            return;
         }
+        let mut places: Vec<usize> = names.iter().filter_map(|n| self.index.remove(n)).collect();
+        places.sort_unstable();
+        let Some(&first) = places.first() else {
+            return;
+        };
+        for &i in places.iter().rev() {
+            self.values.remove(i);
+            self.list.remove(i);
+        }
+        self.index_from(first);
     }
 
     /// The objects whose names start with `prefix` (a range of the sorted list).
@@ -112,10 +121,6 @@ impl Table {
                 .map(|(i, o)| (o.name.clone(), i))
                 .collect()
         };
-        let value = |o: &Arc<Object>| {
-            let o: Arc<dyn filters::Object> = o.clone();
-            Value::Object(o)
-        };
         // A large table (a start, a reload) builds its index on one core while the
         // others make the values.
         (self.index, self.values) = if self.list.len() >= PARALLEL {
@@ -124,6 +129,42 @@ impl Table {
             (index(), self.list.iter().map(value).collect())
         };
     }
+
+    /// Brings the index up to date with the list from position `first` on (objects were
+    /// inserted or removed there; the positions before are unchanged).
+    fn index_from(&mut self, first: usize) {
+        for (i, o) in self.list.iter().enumerate().skip(first) {
+            match self.index.get_mut(&o.name) {
+                Some(at) => *at = i,
+                None => {
+                    self.index.insert(o.name.clone(), i);
+                }
+            }
+        }
+    }
+}
+
+/// An object as a filter value.
+fn value(o: &Arc<Object>) -> Value {
+    let o: Arc<dyn filters::Object> = o.clone();
+    Value::Object(o)
+}
+
+/// Sorts objects by name (on every core when there are many); of objects with one name,
+/// the one that came last is kept (the sort is stable).
+fn by_name(list: &mut Vec<Arc<Object>>) {
+    if list.len() >= PARALLEL {
+        list.par_sort_by(|a, b| a.name.cmp(&b.name));
+    } else {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    list.dedup_by(|later, kept| {
+        let same = later.name == kept.name;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
 }
 
 /// The published object snapshot, one for the whole engine: readers take the current
@@ -585,10 +626,59 @@ mod tests {
                 [("a", "a"), ("b", "b"), ("c", "second c")]
                     .map(|(n, x)| (n.to_string(), x.to_string()))
             );
-            for (i, o) in t.list.iter().enumerate() {
-                assert_eq!(t.index.get(&o.name), Some(&i));
-            }
+            consistent(t);
             assert_eq!(t.values.len(), 3);
         }
+    }
+
+    /// The list is sorted by name, the index holds every position, and each value is
+    /// its object.
+    fn consistent(t: &Table) {
+        assert!(t.list.windows(2).all(|w| w[0].name < w[1].name));
+        assert_eq!(t.index.len(), t.list.len());
+        assert_eq!(t.values.len(), t.list.len());
+        for (i, o) in t.list.iter().enumerate() {
+            assert_eq!(t.index.get(&o.name), Some(&i));
+            let Value::Object(v) = &t.values[i] else {
+                panic!("not an object value")
+            };
+            assert!(std::ptr::addr_eq(Arc::as_ptr(v), Arc::as_ptr(o)));
+        }
+    }
+
+    /// A few objects added or removed go into place; many are sorted in; either way the
+    /// table ends the same as one built from scratch.
+    #[test]
+    fn changes_in_place_and_in_bulk_keep_the_table_consistent() {
+        let names = |range: std::ops::Range<usize>| range.map(|i| format!("c{i:04}"));
+        let mut t = Table::default();
+        t.upsert(names(0..200).step_by(2).map(|n| comment(&n, "old")));
+        consistent(&t);
+        // In place: three new (one twice, the later kept), one replaced.
+        t.upsert([
+            comment("c0001", "new"),
+            comment("c0199", "first"),
+            comment("c0100", "replaced"),
+            comment("c0199", "second"),
+            comment("b", "new"),
+        ]);
+        consistent(&t);
+        assert_eq!(t.list.len(), 103);
+        let text = |t: &Table, n: &str| t.index.get(n).map(|&i| t.list[i].string("text"));
+        assert_eq!(text(&t, "c0199").as_deref(), Some("second"));
+        assert_eq!(text(&t, "c0100").as_deref(), Some("replaced"));
+        assert!(t.remove("c0001").is_some());
+        assert!(t.remove("c0001").is_none());
+        t.remove_many(&["b", "c0198", "missing"].map(Str::from).into());
+        consistent(&t);
+        assert_eq!(t.list.len(), 100);
+        // In bulk: more than a batch in place.
+        t.upsert(names(0..200).skip(1).step_by(2).map(|n| comment(&n, "odd")));
+        consistent(&t);
+        assert_eq!(t.list.len(), 199, "all but c0198");
+        t.remove_many(&names(0..100).map(|n| Str::from(n.as_str())).collect());
+        consistent(&t);
+        assert_eq!(t.list.len(), 99);
+        assert_eq!(t.list[0].name.as_ref(), "c0100");
     }
 }

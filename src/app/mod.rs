@@ -97,6 +97,20 @@ pub fn load_config(site: &config::Site) -> Result<engine::Loaded> {
     Ok(loaded)
 }
 
+/// The objects of a configuration given as text (one file, node `node`), for tests.
+#[cfg(test)]
+pub(crate) fn registry_of(config: &str) -> Result<crate::objects::Registry> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("test.conf"), config)?;
+    Ok(load_config(&config::Site {
+        config_dir: dir.path().into(),
+        data_dir: dir.path().join("data"),
+        node_name: "node".into(),
+        api_port: None,
+    })?
+    .registry)
+}
+
 /// `api setup`: the PKI, and the defaults (an ApiUser `root` with a random password,
 /// templates, with `demo` the checks of this machine) in the configuration directory —
 /// the given one too (a package's `/etc/auspex`) — unless it holds files already. Returns

@@ -897,18 +897,6 @@ pub fn restore(reg: &mut Registry, library: &Library, contents: Contents, now: f
 mod tests {
     use super::*;
 
-    fn registry(config: &str) -> Result<Registry, Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join("test.conf"), config)?;
-        Ok(crate::app::load_config(&crate::config::Site {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().join("data"),
-            node_name: "node".into(),
-            api_port: None,
-        })?
-        .registry)
-    }
-
     fn names_of(objects: Vec<Arc<Object>>) -> Vec<String> {
         let mut names: Vec<String> = objects
             .iter()
@@ -922,8 +910,8 @@ mod tests {
     /// side); a service's are what names it by `host!service`, not what names another
     /// service of the same short name or only its host.
     #[test]
-    fn dependents_are_the_objects_naming_it() -> Result<(), Box<dyn std::error::Error>> {
-        let reg = registry(
+    fn dependents_are_the_objects_naming_it() -> anyhow::Result<()> {
+        let reg = crate::app::registry_of(
             r#"
 object CheckCommand "c" { command = [ "/bin/true" ] }
 object Host "a" { check_command = "c" }
@@ -937,8 +925,10 @@ object Dependency "d" {
 }
 "#,
         )?;
-        let get = |t: &str, n: &str| -> Result<Arc<Object>, String> {
-            reg.get(t, n).cloned().ok_or(format!("{t} {n}"))
+        let get = |t: &str, n: &str| {
+            reg.get(t, n)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no {t} {n}"))
         };
         assert_eq!(
             names_of(dependents_of(&reg, &*get("Host", "a")?)),

@@ -214,15 +214,7 @@ mod tests {
     type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
     fn registry(config: &str) -> std::result::Result<Registry, Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join("test.conf"), config)?;
-        Ok(crate::app::load_config(&crate::config::Site {
-            config_dir: dir.path().into(),
-            data_dir: dir.path().join("data"),
-            node_name: "node".into(),
-            api_port: None,
-        })?
-        .registry)
+        Ok(crate::app::registry_of(config)?)
     }
 
     /// Gives a host a result in `state` (0 UP, 1 DOWN), HARD or SOFT.

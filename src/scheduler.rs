@@ -7,7 +7,7 @@
 //! through the channel. New objects are picked up by a periodic scan of the registry.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,7 +188,8 @@ fn outside_period(reg: &crate::objects::Registry, object: &Object, t: f64) -> Op
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Reverse<(i64, Key)>>,
-    due: HashMap<Key, i64>,
+    /// foldhash: after each change of the objects every checkable is looked up here.
+    due: foldhash::HashMap<Key, i64>,
 }
 
 impl Queue {

@@ -34,9 +34,9 @@ struct Table {
 }
 
 impl Table {
-    /// Adds or replaces objects. A few new objects go into place, and only the positions
-    /// after the first of them are re-indexed; a new table or many new objects are sorted
-    /// and indexed once for the whole batch. Of objects with one name, the one given last
+    /// Adds or replaces objects. A few new objects go into place, the positions after
+    /// them shifted in the index; a new table or many new objects are sorted and indexed
+    /// once for the whole batch. Of objects with one name, the one given last
     /// is kept.
     fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
         self.by_parent = Default::default();
@@ -63,14 +63,21 @@ impl Table {
             return;
         }
         by_name(&mut added);
-        let mut first = self.list.len();
-        for o in added {
-            let i = self.list.partition_point(|x| x.name < o.name);
-            first = first.min(i);
+        // Where each new object goes in the list as it is: an object there moves past
+        // the new ones placed at or before it (one pass over the index, no lookups).
+        let places: Vec<usize> = added
+            .iter()
+            .map(|o| self.list.partition_point(|x| x.name < o.name))
+            .collect();
+        for at in self.index.values_mut() {
+            *at += places.partition_point(|&p| p <= *at);
+        }
+        for (j, (o, p)) in added.into_iter().zip(places).enumerate() {
+            let i = p + j;
             self.values.insert(i, value(&o));
+            self.index.insert(o.name.clone(), i);
             self.list.insert(i, o);
         }
-        self.index_from(first);
     }
 
     fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
@@ -78,12 +85,12 @@ impl Table {
         let i = self.index.remove(name)?;
         self.values.remove(i);
         let o = self.list.remove(i);
-        self.index_from(i);
+        self.closed_up(&[i]);
         Some(o)
     }
 
-    /// Removes many objects: a few from their places, re-indexing the positions after the
-    /// first; more, in one pass and one re-index.
+    /// Removes many objects: a few from their places, the positions after them shifted in
+    /// the index; more, in one pass and one re-index.
     fn remove_many(&mut self, names: &std::collections::HashSet<Str>) {
         self.by_parent = Default::default();
         if names.len() > IN_PLACE {
@@ -96,14 +103,11 @@ impl Table {
         }
         let mut places: Vec<usize> = names.iter().filter_map(|n| self.index.remove(n)).collect();
         places.sort_unstable();
-        let Some(&first) = places.first() else {
-            return;
-        };
         for &i in places.iter().rev() {
             self.values.remove(i);
             self.list.remove(i);
         }
-        self.index_from(first);
+        self.closed_up(&places);
     }
 
     /// The objects whose names start with `prefix` (a range of the sorted list).
@@ -130,16 +134,15 @@ impl Table {
         };
     }
 
-    /// Brings the index up to date with the list from position `first` on (objects were
-    /// inserted or removed there; the positions before are unchanged).
-    fn index_from(&mut self, first: usize) {
-        for (i, o) in self.list.iter().enumerate().skip(first) {
-            match self.index.get_mut(&o.name) {
-                Some(at) => *at = i,
-                None => {
-                    self.index.insert(o.name.clone(), i);
-                }
-            }
+    /// Brings the index up to date after the objects at `removed` (their former
+    /// positions, sorted) left the list: every later object moved up by as many as left
+    /// before it (one pass over the index, no lookups).
+    fn closed_up(&mut self, removed: &[usize]) {
+        if removed.is_empty() {
+            return;
+        }
+        for at in self.index.values_mut() {
+            *at -= removed.partition_point(|&r| r < *at);
         }
     }
 }

@@ -187,7 +187,7 @@ fn navigation_target(object: &Object, join: &str) -> Option<(&'static str, Strin
     };
     // A service reference is `host!service`, composed from the host field next to it.
     let full = if target == "Service" {
-        let host_field = field.name.replace("service_name", "host_name");
+        let host_field = super::types::host_field_beside(field.name);
         format!("{}!{name}", object.string(&host_field))
     } else {
         name.to_string()

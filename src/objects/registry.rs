@@ -36,8 +36,7 @@ struct Table {
 impl Table {
     /// Adds or replaces objects. A few new objects go into place, the positions after
     /// them shifted in the index; a new table or many new objects are sorted and indexed
-    /// once for the whole batch. Of objects with one name, the one given last
-    /// is kept.
+    /// once for the whole batch. Of objects with one name, the one given last is kept.
     fn upsert(&mut self, objects: impl IntoIterator<Item = Arc<Object>>) {
         self.by_parent = Default::default();
         let mut added = Vec::new();

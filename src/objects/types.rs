@@ -294,6 +294,12 @@ pub fn navigation_name(field: &str) -> &str {
     field.strip_suffix("_name").unwrap_or(field)
 }
 
+/// The host field beside a service reference (`parent_service_name` → `parent_host_name`):
+/// a service is named `host!service`, its host from there.
+pub fn host_field_beside(service_field: &str) -> String {
+    service_field.replace("service_name", "host_name")
+}
+
 fn prototype_keys(type_name: &str) -> Vec<&'static str> {
     match type_name {
         "ConfigObject" => vec!["modify_attribute", "restore_attribute"],

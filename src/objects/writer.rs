@@ -693,10 +693,11 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
             ));
             continue;
         }
-        let depended_on = dependents_of(&next, &object)
-            .iter()
-            .any(|d| !gone.contains(&key_of(d)));
-        if depended_on && !cascade {
+        let mut found: Vec<Arc<Object>> = dependents_of(&next, &object)
+            .into_iter()
+            .filter(|d| !gone.contains(&key_of(d)))
+            .collect();
+        if !found.is_empty() && !cascade {
             results.push(item(
                 500,
                 "Object could not be deleted.",
@@ -708,15 +709,20 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
             continue;
         }
         gone.insert(key_of(&object));
+        // The object's own dependents are known already; theirs are found in turn.
         let mut doomed = vec![object.clone()];
         let mut i = 0;
-        while i < doomed.len() {
-            for d in dependents_of(&next, &doomed[i]) {
+        loop {
+            for d in found {
                 if gone.insert(key_of(&d)) {
                     doomed.push(d);
                 }
             }
             i += 1;
+            let Some(next_doomed) = doomed.get(i) else {
+                break;
+            };
+            found = dependents_of(&next, next_doomed);
         }
         for d in doomed {
             deleted.push((d.type_info.name, d.name.clone()));
@@ -729,8 +735,8 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
         results.push(item(200, "Object was deleted.", Vec::new()));
     }
     let mut by_type: HashMap<&'static str, HashSet<Str>> = HashMap::new();
-    for (t, name) in &deleted {
-        by_type.entry(t).or_default().insert(name.clone());
+    for (t, name) in gone {
+        by_type.entry(t).or_default().insert(name);
     }
     for (t, names) in by_type {
         next.remove_many(t, &names);
@@ -797,7 +803,7 @@ fn names(o: &Object, f: &super::types::Field, object: &Object) -> bool {
         .name
         .strip_suffix(&**name)
         .and_then(|host| host.strip_suffix('!'))
-        .is_some_and(|host| o.string(&f.name.replace("service_name", "host_name")) == host)
+        .is_some_and(|host| o.string(&super::types::host_field_beside(f.name)) == host)
 }
 
 /// Replays the store over the configured registry at startup: API-created objects (hosts

@@ -213,10 +213,6 @@ mod tests {
 
     type Result = std::result::Result<(), Box<dyn std::error::Error>>;
 
-    fn registry(config: &str) -> std::result::Result<Registry, Box<dyn std::error::Error>> {
-        Ok(crate::app::registry_of(config)?)
-    }
-
     /// Gives a host a result in `state` (0 UP, 1 DOWN), HARD or SOFT.
     fn set(reg: &Registry, host: &str, state: u8, state_type: StateType) {
         let mut st = CheckableState::pending(true, 0.0);
@@ -272,7 +268,7 @@ object Dependency "b" { parent_host_name = "b"; child_host_name = "leaf"; redund
 
     #[test]
     fn parents_decide_through_chains_and_redundancy_groups() -> Result {
-        let reg = registry(HOSTS)?;
+        let reg = crate::app::registry_of(HOSTS)?;
         // Everything pending: reachable.
         assert!(is_reachable(&reg, "leaf", Purpose::State));
         // One uplink of the group down: the group holds.
@@ -302,7 +298,7 @@ object Dependency "b" { parent_host_name = "b"; child_host_name = "leaf"; redund
 
     #[test]
     fn dependency_flags_and_states() -> Result {
-        let reg = registry(
+        let reg = crate::app::registry_of(
             r#"
 template Host "h" { check_command = "dummy"; enable_active_checks = false }
 object Host "p" { import "h" }

@@ -13,26 +13,47 @@ pub(super) type States = Vec<(String, Arc<crate::state::CheckableState>)>;
 
 /// Parses stored runtime states (on every core).
 pub(super) fn parse_states(raw: Vec<(String, Vec<u8>)>) -> States {
-    parse_states_until(raw, &AtomicBool::new(false))
-}
-
-/// [`parse_states`], giving up (with whatever it has) once `cancelled` is set.
-fn parse_states_until(raw: Vec<(String, Vec<u8>)>, cancelled: &AtomicBool) -> States {
     use rayon::prelude::*;
     raw.into_par_iter()
         .filter_map(|(key, value)| {
-            if cancelled.load(Ordering::Relaxed) {
-                return None;
-            }
-            match crate::state::CheckableState::decode(&value) {
-                Ok(st) => Some((key, Arc::new(st))),
-                Err(e) => {
-                    tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
-                    None
-                }
-            }
+            let state = parse_state(&key, &value)?;
+            Some((key, state))
         })
         .collect()
+}
+
+/// One stored state; an unreadable one is logged and left out (the object starts fresh).
+fn parse_state(key: &str, value: &[u8]) -> Option<Arc<crate::state::CheckableState>> {
+    match crate::state::CheckableState::decode(value) {
+        Ok(st) => Some(Arc::new(st)),
+        Err(e) => {
+            tracing::warn!(object = %key.replace('\0', " "), error = %e, "Stored state unreadable; starting fresh.");
+            None
+        }
+    }
+}
+
+/// Reads and parses the snapshot at `path` a chunk at a time (each chunk's states on
+/// every core); `None` once `cancelled` is set, or if the snapshot is damaged or a state
+/// in it does not parse (then it is not the whole snapshot).
+fn read_snapshot(path: &Path, cancelled: &AtomicBool) -> Option<(u64, States)> {
+    use rayon::prelude::*;
+    let reader = crate::store::snapshot::Reader::open(path)?;
+    let token = reader.token;
+    let mut states = Vec::with_capacity(reader.capacity_hint());
+    reader.for_each_chunk(|records| {
+        if cancelled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let before = states.len();
+        states.par_extend(
+            records
+                .par_iter()
+                .filter_map(|(key, value)| Some(((*key).to_owned(), parse_state(key, value)?))),
+        );
+        states.len() - before == records.len()
+    })?;
+    Some((token, states))
 }
 
 /// The state snapshot beside a store, read and parsed on a thread of its own while the
@@ -49,13 +70,7 @@ pub(super) fn prefetch_snapshot(store: &Path) -> std::io::Result<Prefetch> {
     let stop = cancelled.clone();
     let thread = std::thread::Builder::new()
         .name("snapshot-read".into())
-        .spawn(move || {
-            let (token, raw) = crate::store::snapshot::read_any(&path)?;
-            let count = raw.len();
-            let states = parse_states_until(raw, &stop);
-            // Cancelled part-way, or a state that did not parse: not the whole snapshot.
-            (states.len() == count).then_some((token, states))
-        })?;
+        .spawn(move || read_snapshot(&path, &stop))?;
     Ok(Prefetch { thread, cancelled })
 }
 

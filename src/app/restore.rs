@@ -90,23 +90,47 @@ impl Prefetch {
 /// Puts stored runtime states into the objects' cells (on every core: a million states
 /// took 0.7 s on one); returns the states of objects not configured now (kept: the
 /// object may come back).
+///
+/// States come in the order the objects were snapshotted (each type's objects by name),
+/// the order of the registry's lists: each part of the work looks its first object up by
+/// name and then expects the next state to be the next object's, looking up only those
+/// that are not (objects added or removed since, another order).
 pub(super) fn restore_states(reg: &Registry, states: States) -> States {
     use rayon::prelude::*;
+    /// The object stored under `key`, tried first at `cursor` (the type and position
+    /// after the last object found), which then moves past it.
+    fn find<'r>(
+        reg: &'r Registry,
+        cursor: &mut Option<(&'static str, usize)>,
+        key: &str,
+    ) -> Option<&'r crate::objects::Object> {
+        let (t, n) = crate::store::split_key(key)?;
+        let list = reg.objects(t).as_slice();
+        let at = match *cursor {
+            Some((ct, i)) if ct == t && list.get(i).is_some_and(|o| &*o.name == n) => i,
+            _ => reg.position(t, n)?,
+        };
+        let object = list.get(at)?;
+        *cursor = Some((object.type_info.name, at + 1));
+        Some(object)
+    }
     states
         .into_par_iter()
-        .filter_map(|(key, st)| {
-            let cell = crate::store::split_key(&key)
-                .and_then(|(t, n)| reg.get(t, n))
-                .and_then(|o| o.runtime.as_ref());
-            match cell {
-                Some(cell) => {
-                    cell.set(st);
-                    None
+        .fold(
+            || (None, Vec::new()),
+            |(mut cursor, mut orphans), (key, st)| {
+                match find(reg, &mut cursor, &key).and_then(|o| o.runtime.as_ref()) {
+                    Some(cell) => cell.set(st),
+                    None => orphans.push((key, st)),
                 }
-                None => Some((key, st)),
-            }
+                (cursor, orphans)
+            },
+        )
+        .map(|(_, orphans)| orphans)
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
         })
-        .collect()
 }
 
 /// What the store snapshots when it closes: every checkable's state, and the stored
@@ -182,6 +206,56 @@ mod tests {
         assert!(prefetch_snapshot(&store)?.take(7).is_none());
         std::fs::remove_file(crate::store::snapshot::path_for(&store))?;
         assert!(prefetch_snapshot(&store)?.take(7).is_none(), "no file");
+        Ok(())
+    }
+
+    /// Every state reaches its object whatever the order it comes in (the registry's, or
+    /// not); states of objects not configured come back as orphans.
+    #[test]
+    fn states_reach_their_objects_in_any_order() -> anyhow::Result<()> {
+        let reg = crate::app::registry_of(
+            "for (i in range(40)) { object Host \"h\" + i { check_command = \"dummy\" } }\n\
+             apply Service \"s\" { check_command = \"dummy\"; assign where true }\n\
+             object CheckCommand \"dummy\" { command = [\"true\"] }\n",
+        )?;
+        let mut keys: Vec<String> = ["Host", "Service"]
+            .into_iter()
+            .flat_map(|t| reg.objects(t))
+            .map(|o| crate::store::key(o.type_info.name, &o.name))
+            .collect();
+        assert_eq!(keys.len(), 80);
+        keys.insert(30, crate::store::key("Host", "gone"));
+        keys.push(crate::store::key("Service", "h1!gone"));
+        for order in ["registry", "reversed", "interleaved"] {
+            let mut ordered = keys.clone();
+            match order {
+                "reversed" => ordered.reverse(),
+                "interleaved" => ordered.sort_by_key(|k| (k.len() % 3, k.clone())),
+                _ => {}
+            }
+            let states: States = ordered
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let mut st = CheckableState::pending(false, 0.0);
+                    st.check_attempt = i as u32;
+                    (k.clone(), Arc::new(st))
+                })
+                .collect();
+            let orphans = restore_states(&reg, states);
+            let mut orphans: Vec<_> = orphans.into_iter().map(|(k, _)| k).collect();
+            orphans.sort();
+            assert_eq!(orphans, ["Host\0gone", "Service\0h1!gone"], "{order}");
+            for (i, k) in ordered.iter().enumerate() {
+                let Some((t, n)) = crate::store::split_key(k) else {
+                    unreachable!()
+                };
+                if let Some(o) = reg.get(t, n) {
+                    let st = o.runtime.as_ref().expect("a checkable").get();
+                    assert_eq!(st.check_attempt, i as u32, "{order}: {k}");
+                }
+            }
+        }
         Ok(())
     }
 }

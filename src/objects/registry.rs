@@ -391,6 +391,11 @@ impl Registry {
         t.index.get(name).map(|&i| &t.list[i])
     }
 
+    /// Where an object stands in [`Registry::objects`] of its type.
+    pub fn position(&self, type_name: &str, name: &str) -> Option<usize> {
+        self.objects.get(type_name)?.index.get(name).copied()
+    }
+
     /// An object's filter value (`Value::Object`), by reference.
     pub fn get_value(&self, type_name: &str, name: &str) -> Option<&Value> {
         let t = self.objects.get(type_name)?;

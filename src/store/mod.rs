@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde_json::Value as Json;
 use tokio::sync::oneshot;
 
@@ -508,8 +508,9 @@ fn states_instead_of_snapshot(
 
 /// Every row of the states table.
 fn read_state_table(txn: &redb::ReadTransaction) -> Result<snapshot::States> {
-    let mut states = Vec::new();
-    for row in txn.open_table(STATES)?.iter()? {
+    let table = txn.open_table(STATES)?;
+    let mut states = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+    for row in table.iter()? {
         let (k, v) = row?;
         states.push((k.value().to_string(), v.value().to_vec()));
     }

@@ -80,9 +80,10 @@ pub async fn run(
     let now = || clock.now();
     let mut share_rx = state.share.clone();
     let mut share = share_rx.borrow_and_update().clone();
-    // The registry last scanned: every object of it is queued, so the same registry is
-    // not walked again (a million objects every scan would cost a tenth of a core).
-    let mut scanned: Option<Arc<Registry>> = None;
+    // The version of each checkable type last scanned: every object of it is queued, so
+    // the next scan plans only the objects added since (a walk of a million objects
+    // after every change would stall this worker for a quarter of a second).
+    let mut scanned: [Option<u64>; 2] = [None, None];
     loop {
         let next = queue.heap.peek().map(|Reverse((t, _))| *t);
         let wake = next.map_or(f64::INFINITY, |t| t as f64 / 1000.0);
@@ -92,22 +93,29 @@ pub async fn run(
                 share = share_rx.borrow_and_update().clone();
                 // Checks that moved here are planned from their state's next check.
                 queue = Queue::default();
-                scanned = None;
+                scanned = [None, None];
                 scan.reset_immediately();
             }
             _ = scan.tick() => {
                 let reg = state.registry();
-                if scanned.as_ref().is_some_and(|s| Arc::ptr_eq(s, &reg)) {
-                    continue;
-                }
-                scanned = Some(reg.clone());
-                for t in ["Host", "Service"] {
-                    for o in reg.objects(t) {
-                        let k = key(o);
-                        if !queue.due.contains_key(&k) {
-                            queue.plan(k, o, first_due(o, now()));
+                for (t, seen) in ["Host", "Service"].into_iter().zip(&mut scanned) {
+                    let version = reg.version(t);
+                    if *seen == Some(version) {
+                        continue;
+                    }
+                    match seen.and_then(|v| reg.added_since(t, v)) {
+                        Some(added) => {
+                            for o in added.iter().filter_map(|o| reg.get(t, &o.name)) {
+                                queue.plan_new(o, now());
+                            }
+                        }
+                        None => {
+                            for o in reg.objects(t) {
+                                queue.plan_new(o, now());
+                            }
                         }
                     }
+                    *seen = Some(version);
                 }
             }
             Some((object, at)) = due_rx.recv() => queue.plan(key(&object), &object, at),
@@ -205,6 +213,14 @@ impl Queue {
             cell.plan(at);
         }
         self.set(k, ms(at));
+    }
+
+    /// Queues `object` at its first due time unless it is queued already.
+    fn plan_new(&mut self, object: &Object, t_now: f64) {
+        let k = key(object);
+        if !self.due.contains_key(&k) {
+            self.plan(k, object, first_due(object, t_now));
+        }
     }
 
     /// The next object due at `t_now`, skipping superseded entries.

@@ -328,3 +328,41 @@ object CheckCommand "killed" { command = [ "/bin/sh", "-c", "kill -9 $$$$" ] }
         assert_eq!(seen, Ok(true), "{line}");
     }
 }
+
+/// Objects created through the API after the start are planned and checked: one alone,
+/// then several at once, then a host (the scheduler plans what was added since it last
+/// looked, not only what the configuration had).
+#[tokio::test]
+async fn objects_created_at_runtime_are_checked() {
+    let s = Server::start(
+        r#"object Host "h" { check_command = "dummy"; enable_active_checks = false }"#,
+    )
+    .await;
+    let attrs = serde_json::json!({"attrs": {
+        "check_command": "dummy", "check_interval": 1, "vars": {"dummy_state": 1}
+    }});
+    // A host's exit status 1 is UP: the exit status tells that the check ran.
+    let checked = |a: &Json| a["last_check_result"]["exit_status"] == 1;
+    let (code, body) = s
+        .send("PUT", "/v1/objects/services/h!a", attrs.clone())
+        .await;
+    assert_eq!(code, 200, "{body}");
+    s.wait_for("/v1/objects/services/h!a", checked).await;
+    for name in ["b", "c", "d"] {
+        let (code, body) = s
+            .send(
+                "PUT",
+                &format!("/v1/objects/services/h!{name}"),
+                attrs.clone(),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    for name in ["b", "c", "d"] {
+        s.wait_for(&format!("/v1/objects/services/h!{name}"), checked)
+            .await;
+    }
+    let (code, body) = s.send("PUT", "/v1/objects/hosts/h2", attrs).await;
+    assert_eq!(code, 200, "{body}");
+    s.wait_for("/v1/objects/hosts/h2", checked).await;
+}

@@ -17,6 +17,69 @@ const PARALLEL: usize = 10_000;
 /// New or removed objects at most that a table takes in place (shifting the objects after
 /// them) instead of being sorted and indexed whole.
 const IN_PLACE: usize = 64;
+/// Changes a table remembers what they added for (see [`Version`]).
+const REMEMBERED: usize = 64;
+
+/// A table's version, and what the changes that led to it added: a reader who saw an
+/// older version finds the objects added since without walking the whole table (the
+/// scheduler plans new checkables this way). A change that adds many objects (a start,
+/// a reload, a bulk create) starts a new line, and a line remembers [`REMEMBERED`]
+/// changes; beyond either, the reader walks the table.
+#[derive(Debug)]
+struct Version {
+    id: u64,
+    /// The version this one changed, while remembered.
+    parent: Option<Arc<Version>>,
+    /// The objects with names new in this version.
+    added: Vec<Arc<Object>>,
+    /// Changes remembered before this one.
+    depth: usize,
+}
+
+impl Version {
+    fn next_id() -> u64 {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A version nothing is remembered before.
+    fn first() -> Arc<Version> {
+        Arc::new(Version::default())
+    }
+
+    /// The version after `parent` that added `added`.
+    fn after(parent: &Arc<Version>, added: Vec<Arc<Object>>) -> Arc<Version> {
+        let kept = parent.depth + 1 < REMEMBERED;
+        Arc::new(Version {
+            id: Version::next_id(),
+            parent: kept.then(|| parent.clone()),
+            added,
+            depth: if kept { parent.depth + 1 } else { 0 },
+        })
+    }
+
+    /// The objects added since version `seen`, if it is remembered (the newest first).
+    fn added_since(&self, seen: u64) -> Option<Vec<Arc<Object>>> {
+        let mut added = Vec::new();
+        let mut v = self;
+        while v.id != seen {
+            added.extend(v.added.iter().cloned());
+            v = v.parent.as_deref()?;
+        }
+        Some(added)
+    }
+}
+
+impl Default for Version {
+    fn default() -> Version {
+        Version {
+            id: Version::next_id(),
+            parent: None,
+            added: Vec::new(),
+            depth: 0,
+        }
+    }
+}
 
 /// The objects of one type: a list sorted by name (what queries scan) and an index into
 /// it (what lookups use).
@@ -31,6 +94,7 @@ struct Table {
     /// Dependency objects only: the list by parent (full name), built on first use and
     /// dropped by every change of the table.
     by_parent: std::sync::OnceLock<foldhash::HashMap<String, Vec<Arc<Object>>>>,
+    version: Arc<Version>,
 }
 
 impl Table {
@@ -54,6 +118,7 @@ impl Table {
             }
         }
         if self.list.is_empty() || added.len() > IN_PLACE {
+            self.version = Version::first();
             if !added.is_empty() {
                 self.list.append(&mut added);
                 by_name(&mut self.list);
@@ -62,6 +127,7 @@ impl Table {
             return;
         }
         by_name(&mut added);
+        self.version = Version::after(&self.version, added.clone());
         // Where each new object goes in the list as it is: an object there moves past
         // the new ones placed at or before it (one pass over the index, no lookups).
         let places: Vec<usize> = added
@@ -82,6 +148,7 @@ impl Table {
     fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
         self.by_parent = Default::default();
         let i = self.index.remove(name)?;
+        self.version = Version::after(&self.version, Vec::new());
         self.values.remove(i);
         let o = self.list.remove(i);
         self.closed_up(&[i]);
@@ -92,6 +159,7 @@ impl Table {
     /// the index; more, in one pass and one re-index.
     fn remove_many(&mut self, names: &std::collections::HashSet<Str>) {
         self.by_parent = Default::default();
+        self.version = Version::after(&self.version, Vec::new());
         if names.len() > IN_PLACE {
             let before = self.list.len();
             self.list.retain(|o| !names.contains(&o.name));
@@ -391,6 +459,22 @@ impl Registry {
         t.index.get(name).map(|&i| &t.list[i])
     }
 
+    /// The version of a type's objects: another after every change of them (0 while the
+    /// type has none).
+    pub fn version(&self, type_name: &str) -> u64 {
+        self.objects.get(type_name).map_or(0, |t| t.version.id)
+    }
+
+    /// The objects of a type with names new since its [`Registry::version`] `seen` (the
+    /// newest first; an object since replaced or removed as it was then), or `None` when
+    /// that version is not remembered: then only a walk of all of them tells.
+    pub fn added_since(&self, type_name: &str, seen: u64) -> Option<Vec<Arc<Object>>> {
+        match self.objects.get(type_name) {
+            Some(t) => t.version.added_since(seen),
+            None => (seen == 0).then(Vec::new),
+        }
+    }
+
     /// Where an object stands in [`Registry::objects`] of its type.
     pub fn position(&self, type_name: &str, name: &str) -> Option<usize> {
         self.objects.get(type_name)?.index.get(name).copied()
@@ -687,5 +771,48 @@ mod tests {
         consistent(&t);
         assert_eq!(t.list.len(), 99);
         assert_eq!(t.list[0].name.as_ref(), "c0100");
+    }
+
+    /// A table's versions tell what was added since an earlier one: in-place changes are
+    /// remembered (newest first), a bulk change or too many changes are not.
+    #[test]
+    fn versions_tell_what_was_added_since() {
+        let names = |range: std::ops::Range<usize>| range.map(|i| format!("c{i:04}"));
+        let mut t = Table::default();
+        t.upsert(names(0..100).map(|n| comment(&n, "first")));
+        let v0 = t.version.id;
+        let since = |t: &Table, v: u64| {
+            t.version
+                .added_since(v)
+                .map(|a| a.iter().map(|o| o.name.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(since(&t, v0), Some(vec![]));
+        t.upsert([comment("new1", "x"), comment("c0001", "replaced")]);
+        let v1 = t.version.id;
+        assert_ne!(v1, v0);
+        assert!(t.remove("c0002").is_some());
+        t.remove_many(&["c0003"].map(Str::from).into());
+        t.upsert([comment("new2", "x")]);
+        assert_eq!(since(&t, v0), Some(vec!["new2".into(), "new1".into()]));
+        assert_eq!(since(&t, v1), Some(vec!["new2".into()]));
+        assert_eq!(since(&t, 0), None, "a version never seen");
+        // A clone is the same version; a change of the clone is not the original's.
+        let mut copy = t.clone();
+        assert_eq!(copy.version.id, t.version.id);
+        copy.upsert([comment("new3", "x")]);
+        assert_eq!(since(&copy, t.version.id), Some(vec!["new3".into()]));
+        assert_eq!(since(&t, copy.version.id), None);
+        // Many at once: a new line.
+        t.upsert(names(200..300).map(|n| comment(&n, "bulk")));
+        assert_eq!(since(&t, v1), None);
+        // A line remembers a bounded number of changes.
+        let v2 = t.version.id;
+        for i in 0..REMEMBERED {
+            t.upsert([comment(&format!("z{i:03}"), "x")]);
+        }
+        assert_eq!(since(&t, v2), None);
+        let v3 = t.version.id;
+        t.upsert([comment("zz", "x")]);
+        assert_eq!(since(&t, v3), Some(vec!["zz".into()]));
     }
 }

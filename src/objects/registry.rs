@@ -89,8 +89,7 @@ struct Table {
     /// `list` as filter values (`Value::Object`), so that a scan hands each filter a
     /// reference instead of a new reference count.
     values: Vec<Value>,
-    /// foldhash: every lookup by name hashes it; SipHash was ~5 % of a startup.
-    index: foldhash::HashMap<Str, usize>,
+    index: Positions,
     /// Dependency objects only: the list by parent (full name), built on first use and
     /// dropped by every change of the table.
     by_parent: std::sync::OnceLock<foldhash::HashMap<String, Vec<Arc<Object>>>>,
@@ -108,8 +107,8 @@ impl Table {
             added.extend(objects);
         } else {
             for o in objects {
-                match self.index.get(&o.name) {
-                    Some(&i) => {
+                match self.index.get(&self.list, &o.name) {
+                    Some(i) => {
                         self.values[i] = value(&o);
                         self.list[i] = o;
                     }
@@ -134,20 +133,22 @@ impl Table {
             .iter()
             .map(|o| self.list.partition_point(|x| x.name < o.name))
             .collect();
-        for at in self.index.values_mut() {
+        for at in self.index.positions_mut() {
             *at += places.partition_point(|&p| p <= *at);
         }
-        for (j, (o, p)) in added.into_iter().zip(places).enumerate() {
-            let i = p + j;
+        let placed: Vec<usize> = (0..added.len()).map(|j| places[j] + j).collect();
+        for (o, &i) in added.into_iter().zip(&placed) {
             self.values.insert(i, value(&o));
-            self.index.insert(o.name.clone(), i);
             self.list.insert(i, o);
+        }
+        for i in placed {
+            self.index.insert(&self.list, i);
         }
     }
 
     fn remove(&mut self, name: &str) -> Option<Arc<Object>> {
         self.by_parent = Default::default();
-        let i = self.index.remove(name)?;
+        let i = self.index.remove(&self.list, name)?;
         self.version = Version::after(&self.version, Vec::new());
         self.values.remove(i);
         let o = self.list.remove(i);
@@ -168,7 +169,10 @@ impl Table {
             }
             return;
         }
-        let mut places: Vec<usize> = names.iter().filter_map(|n| self.index.remove(n)).collect();
+        let mut places: Vec<usize> = names
+            .iter()
+            .filter_map(|n| self.index.remove(&self.list, n))
+            .collect();
         places.sort_unstable();
         for &i in places.iter().rev() {
             self.values.remove(i);
@@ -185,13 +189,7 @@ impl Table {
     }
 
     fn reindex(&mut self) {
-        let index = || {
-            self.list
-                .iter()
-                .enumerate()
-                .map(|(i, o)| (o.name.clone(), i))
-                .collect()
-        };
+        let index = || Positions::of(&self.list);
         // A large table (a start, a reload) builds its index on one core while the
         // others make the values.
         (self.index, self.values) = if self.list.len() >= PARALLEL {
@@ -208,9 +206,85 @@ impl Table {
         if removed.is_empty() {
             return;
         }
-        for at in self.index.values_mut() {
+        for at in self.index.positions_mut() {
             *at -= removed.partition_point(|&r| r < *at);
         }
+    }
+}
+
+/// Each object's position in a table's list, found by name. Only the positions are
+/// stored (the names are the list's objects'), so copying a table to change it copies
+/// plain numbers instead of raising a name's reference count per object.
+#[derive(Clone, Default)]
+struct Positions {
+    table: hashbrown::HashTable<usize>,
+    /// foldhash, seeded per table: names come from clients.
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for Positions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Positions({})", self.table.len())
+    }
+}
+
+impl Positions {
+    /// Every object of `list` at its position.
+    fn of(list: &[Arc<Object>]) -> Positions {
+        let mut p = Positions {
+            table: hashbrown::HashTable::with_capacity(list.len()),
+            ..Positions::default()
+        };
+        for i in 0..list.len() {
+            p.insert(list, i);
+        }
+        p
+    }
+
+    fn hash(&self, name: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(name)
+    }
+
+    fn get(&self, list: &[Arc<Object>], name: &str) -> Option<usize> {
+        self.table
+            .find(self.hash(name), |&i| *list[i].name == *name)
+            .copied()
+    }
+
+    fn contains(&self, list: &[Arc<Object>], name: &str) -> bool {
+        self.get(list, name).is_some()
+    }
+
+    /// Adds the object at position `i` of `list` (whose name is not indexed yet); `list`
+    /// is the list with it, every indexed position already its object's.
+    fn insert(&mut self, list: &[Arc<Object>], i: usize) {
+        let hasher = &self.hasher;
+        let rehash = |&p: &usize| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(&*list[p].name)
+        };
+        let hash = rehash(&i);
+        self.table.insert_unique(hash, i, rehash);
+    }
+
+    /// Removes `name` (while `list` still holds it), returning where it was.
+    fn remove(&mut self, list: &[Arc<Object>], name: &str) -> Option<usize> {
+        let hash = self.hash(name);
+        let entry = self
+            .table
+            .find_entry(hash, |&i| *list[i].name == *name)
+            .ok()?;
+        Some(entry.remove().0)
+    }
+
+    fn positions_mut(&mut self) -> impl Iterator<Item = &mut usize> {
+        self.table.iter_mut()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.len()
     }
 }
 
@@ -456,7 +530,7 @@ impl Registry {
     /// An object by type and full name.
     pub fn get(&self, type_name: &str, name: &str) -> Option<&Arc<Object>> {
         let t = self.objects.get(type_name)?;
-        t.index.get(name).map(|&i| &t.list[i])
+        t.index.get(&t.list, name).map(|i| &t.list[i])
     }
 
     /// The version of a type's objects: another after every change of them (0 while the
@@ -477,13 +551,14 @@ impl Registry {
 
     /// Where an object stands in [`Registry::objects`] of its type.
     pub fn position(&self, type_name: &str, name: &str) -> Option<usize> {
-        self.objects.get(type_name)?.index.get(name).copied()
+        let t = self.objects.get(type_name)?;
+        t.index.get(&t.list, name)
     }
 
     /// An object's filter value (`Value::Object`), by reference.
     pub fn get_value(&self, type_name: &str, name: &str) -> Option<&Value> {
         let t = self.objects.get(type_name)?;
-        t.index.get(name).map(|&i| &t.values[i])
+        t.index.get(&t.list, name).map(|i| &t.values[i])
     }
 
     /// All objects of a type, by name.
@@ -557,7 +632,7 @@ impl Registry {
     /// Removes an object.
     pub fn remove(&mut self, type_name: &str, name: &str) -> Option<Arc<Object>> {
         let table = self.objects.get_mut(type_name)?;
-        if !table.index.contains_key(name) {
+        if !table.index.contains(&table.list, name) {
             return None;
         }
         Arc::make_mut(table).remove(name)
@@ -729,7 +804,7 @@ mod tests {
         assert_eq!(t.index.len(), t.list.len());
         assert_eq!(t.values.len(), t.list.len());
         for (i, o) in t.list.iter().enumerate() {
-            assert_eq!(t.index.get(&o.name), Some(&i));
+            assert_eq!(t.index.get(&t.list, &o.name), Some(i));
             let Value::Object(v) = &t.values[i] else {
                 panic!("not an object value")
             };
@@ -755,7 +830,7 @@ mod tests {
         ]);
         consistent(&t);
         assert_eq!(t.list.len(), 103);
-        let text = |t: &Table, n: &str| t.index.get(n).map(|&i| t.list[i].string("text"));
+        let text = |t: &Table, n: &str| t.index.get(&t.list, n).map(|i| t.list[i].string("text"));
         assert_eq!(text(&t, "c0199").as_deref(), Some("second"));
         assert_eq!(text(&t, "c0100").as_deref(), Some("replaced"));
         assert!(t.remove("c0001").is_some());

@@ -9,6 +9,7 @@
 # WORK_DIR is emptied; it gets the configuration (HOSTS hosts, default 100 000, ten
 # passive services each) and the data directory. Needs curl.
 set -euo pipefail
+. "$(dirname "$0")/serve.sh"
 BIN=$1; WORK=$2; PORT=$3; HOSTS=${4:-100000}
 URL="https://127.0.0.1:$PORT"
 rm -rf "$WORK"; mkdir -p "$WORK/etc" "$WORK/data"
@@ -28,14 +29,8 @@ PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null || true' EXIT
 
 start() {
-  : > "$LOG"
-  "$BIN" --log-level info serve --config "$WORK/etc" --data-dir "$WORK/data" \
-    --listen "127.0.0.1:$PORT" >> "$LOG" 2>&1 &
-  PID=$!
-  until grep -q "Listening for HTTPS" "$LOG"; do
-    kill -0 "$PID" 2>/dev/null || { cat "$LOG"; exit 1; }
-    sleep 0.2
-  done
+  serve "$BIN" "$WORK/etc" "$WORK/data" "$PORT" "$LOG"
+  PID=$SERVER_PID
   local verified listening
   verified=$(grep -o 'Store verified.*' "$LOG" | grep -o ' ms=[0-9]*' || true)
   listening=$(grep -o 'store_ms=[0-9]* load_ms=[0-9]* startup_ms=[0-9]*' "$LOG")

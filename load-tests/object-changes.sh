@@ -12,15 +12,12 @@
 # "dummy" (Icinga's template library or the built-in one).
 set -euo pipefail
 BIN=$1; CONFIG=$2; DATA=$3; PORT=$4; HOST=${5:-h5}; PASSWORD=${6:-secret}
-WORK=$(mktemp -d); trap 'kill -9 "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/serve.sh"
+PID=
+WORK=$(mktemp -d); trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 cp -a "$DATA" "$WORK/data"
-"$BIN" --log-level info serve --config "$CONFIG" --data-dir "$WORK/data" \
-  --listen "127.0.0.1:$PORT" > "$WORK/log" 2>&1 &
-PID=$!
-until grep -q "Listening for HTTPS" "$WORK/log"; do
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/log"; exit 1; }
-  sleep 0.2
-done
+serve "$BIN" "$CONFIG" "$WORK/data" "$PORT" "$WORK/log"
+PID=$SERVER_PID
 sleep 70
 cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 before=$(cpu)

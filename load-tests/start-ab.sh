@@ -10,6 +10,7 @@
 # DATA_DIR is only read (e.g. the data directory `million.sh` leaves after a clean stop).
 # Prints one line per start and each binary's means.
 set -euo pipefail
+. "$(dirname "$0")/serve.sh"
 ROUNDS=$1; CONFIG=$2; DATA=$3; PORT=$4; shift 4
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 thp() { awk '/^thp_fault_alloc /{print $2}' /proc/vmstat; }
@@ -18,15 +19,9 @@ for _ in $(seq "$ROUNDS"); do
     # The previous start's memory goes back to the kernel first.
     sleep 5
     rm -rf "$WORK/data"; cp -a "$DATA" "$WORK/data"; sync
-    : > "$WORK/log"
     before=$(thp)
-    "$bin" --log-level info serve --config "$CONFIG" --data-dir "$WORK/data" \
-      --listen "127.0.0.1:$PORT" >> "$WORK/log" 2>&1 &
-    pid=$!
-    until grep -q "Listening for HTTPS" "$WORK/log"; do
-      kill -0 "$pid" 2>/dev/null || { cat "$WORK/log"; exit 1; }
-      sleep 0.05
-    done
+    serve "$bin" "$CONFIG" "$WORK/data" "$PORT" "$WORK/log"
+    pid=$SERVER_PID
     after=$(thp)
     read -r minflt utime stime <<< "$(awk '{print $10, $14, $15}' "/proc/$pid/stat")"
     anon=$(awk '/^RssAnon/{print $2}' "/proc/$pid/status")

@@ -196,7 +196,8 @@ fn outside_period(reg: &crate::objects::Registry, object: &Object, t: f64) -> Op
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Reverse<(i64, Key)>>,
-    /// foldhash: after each change of the objects every checkable is looked up here.
+    /// foldhash: a walk of all objects (a start, a reload, a bulk change) looks every
+    /// checkable up here.
     due: foldhash::HashMap<Key, i64>,
 }
 

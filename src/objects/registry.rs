@@ -241,14 +241,14 @@ impl Positions {
         p
     }
 
-    fn hash(&self, name: &str) -> u64 {
+    fn hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one(name)
+        hasher.hash_one(name)
     }
 
     fn get(&self, list: &[Arc<Object>], name: &str) -> Option<usize> {
         self.table
-            .find(self.hash(name), |&i| *list[i].name == *name)
+            .find(Self::hash(&self.hasher, name), |&i| *list[i].name == *name)
             .copied()
     }
 
@@ -260,20 +260,15 @@ impl Positions {
     /// is the list with it, every indexed position already its object's.
     fn insert(&mut self, list: &[Arc<Object>], i: usize) {
         let hasher = &self.hasher;
-        let rehash = |&p: &usize| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(&*list[p].name)
-        };
-        let hash = rehash(&i);
-        self.table.insert_unique(hash, i, rehash);
+        let rehash = |&p: &usize| Self::hash(hasher, &list[p].name);
+        self.table.insert_unique(rehash(&i), i, rehash);
     }
 
     /// Removes `name` (while `list` still holds it), returning where it was.
     fn remove(&mut self, list: &[Arc<Object>], name: &str) -> Option<usize> {
-        let hash = self.hash(name);
         let entry = self
             .table
-            .find_entry(hash, |&i| *list[i].name == *name)
+            .find_entry(Self::hash(&self.hasher, name), |&i| *list[i].name == *name)
             .ok()?;
         Some(entry.remove().0)
     }
@@ -812,11 +807,15 @@ mod tests {
         }
     }
 
+    /// Names `c0000`, `c0001`, … (sorting as their numbers).
+    fn names(range: std::ops::Range<usize>) -> impl Iterator<Item = String> {
+        range.map(|i| format!("c{i:04}"))
+    }
+
     /// A few objects added or removed go into place; many are sorted in; either way the
     /// table ends the same as one built from scratch.
     #[test]
     fn changes_in_place_and_in_bulk_keep_the_table_consistent() {
-        let names = |range: std::ops::Range<usize>| range.map(|i| format!("c{i:04}"));
         let mut t = Table::default();
         t.upsert(names(0..200).step_by(2).map(|n| comment(&n, "old")));
         consistent(&t);
@@ -852,7 +851,6 @@ mod tests {
     /// remembered (newest first), a bulk change or too many changes are not.
     #[test]
     fn versions_tell_what_was_added_since() {
-        let names = |range: std::ops::Range<usize>| range.map(|i| format!("c{i:04}"));
         let mut t = Table::default();
         t.upsert(names(0..100).map(|n| comment(&n, "first")));
         let v0 = t.version.id;

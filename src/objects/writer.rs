@@ -669,14 +669,10 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
     let mut next = (*current).clone();
     let mut ops = Vec::new();
     let mut results = Vec::new();
-    // Deleted so far (by type and name); removed from `next` at the end, each type's
-    // table re-indexed once.
-    let mut gone: HashSet<(&'static str, Str)> = HashSet::new();
-    let key_of = |o: &Object| (o.type_info.name, o.name.clone());
+    // Deleted so far; removed from `next` at the end, each type's table once.
+    let mut gone = Gone::default();
     for object in objects {
-        if next.get(object.type_info.name, &object.name).is_none()
-            || gone.contains(&key_of(&object))
-        {
+        if next.get(object.type_info.name, &object.name).is_none() || gone.contains(&object) {
             continue;
         }
         let item = |code: u16, status: &str, errors: Vec<String>| {
@@ -695,7 +691,7 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
         }
         let mut found: Vec<Arc<Object>> = dependents_of(&next, &object)
             .into_iter()
-            .filter(|d| !gone.contains(&key_of(d)))
+            .filter(|d| !gone.contains(d))
             .collect();
         if !found.is_empty() && !cascade {
             results.push(item(
@@ -708,13 +704,13 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
             ));
             continue;
         }
-        gone.insert(key_of(&object));
+        gone.insert(&object);
         // The object's own dependents are known already; theirs are found in turn.
         let mut doomed = vec![object.clone()];
         let mut i = 0;
         loop {
             for d in found {
-                if gone.insert(key_of(&d)) {
+                if gone.insert(&d) {
                     doomed.push(d);
                 }
             }
@@ -734,11 +730,7 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
         }
         results.push(item(200, "Object was deleted.", Vec::new()));
     }
-    let mut by_type: HashMap<&'static str, HashSet<Str>> = HashMap::new();
-    for (t, name) in gone {
-        by_type.entry(t).or_default().insert(name);
-    }
-    for (t, names) in by_type {
+    for (t, names) in gone.0 {
         next.remove_many(t, &names);
     }
     let events = deleted
@@ -762,6 +754,26 @@ pub async fn delete(writer: &Writer, objects: Vec<Arc<Object>>, cascade: bool) -
         return results;
     }
     results
+}
+
+/// The objects a delete takes, by type (as [`Registry::remove_many`] removes them).
+#[derive(Default)]
+struct Gone(HashMap<&'static str, HashSet<Str>>);
+
+impl Gone {
+    fn contains(&self, o: &Object) -> bool {
+        self.0
+            .get(o.type_info.name)
+            .is_some_and(|names| names.contains(&o.name))
+    }
+
+    /// Takes `o`; `false` if it was taken already.
+    fn insert(&mut self, o: &Object) -> bool {
+        self.0
+            .entry(o.type_info.name)
+            .or_default()
+            .insert(o.name.clone())
+    }
 }
 
 /// Objects whose navigation fields name `object` (services of a host, …): per type, the
